@@ -1,0 +1,47 @@
+import type { Problem } from '../problem.js';
+import type { TlsaRecord } from '../tlsa/types.js';
+
+/**
+ * The DNS side follows octoDNS/DNSControl: a provider `populate`s what is published at the owners
+ * we manage, the planner (src/plan) diffs desired vs published into Changes, and the provider
+ * `apply`s a zone's changes as one unit.
+ */
+
+/** A TLSA record as published by a provider. */
+export interface PublishedRecord extends TlsaRecord {
+  /** Provider-specific handle (Cloudflare record id, zone-file line index, …). */
+  id?: string;
+  /** True when the provider can tell we created it (Cloudflare comment marker). Zone files cannot. */
+  markedOurs?: boolean;
+}
+
+export type ChangeKind = 'create' | 'delete';
+
+export interface Change {
+  kind: ChangeKind;
+  zone: string;
+  record: TlsaRecord;
+  /** For deletes: the published record (carries the provider id). */
+  existing?: PublishedRecord;
+  /** Why, in words an admin understands ("new certificate key for mail.example.com"). */
+  reason: string;
+}
+
+export interface ApplyResult {
+  zone: string;
+  provider: string;
+  applied: Change[];
+  /** Set when the zone's changes did not go through; nothing was changed in that case. */
+  problem?: Problem;
+  /** Provider-specific facts worth showing (new serial, API calls made). */
+  details?: Record<string, string | number>;
+}
+
+export interface DnsProvider {
+  /** `cpanel` or `cloudflare`. */
+  readonly kind: string;
+  /** The TLSA records currently published at the given owners of `zone` (absolute names). */
+  populate(zone: string, owners: string[]): Promise<PublishedRecord[]>;
+  /** Carry out all changes for one zone atomically where the backend allows it. */
+  apply(zone: string, changes: Change[]): Promise<ApplyResult>;
+}
