@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { createContext, type AppContext } from './context.js';
+import { ProblemError, toProblem } from './problem.js';
+import { commands } from './cli/commands.js';
+import type { CommandResult, Values } from './cli/types.js';
+
+const USAGE = `Usage: tlsa-manager <command> [options]
+
+Commands:
+  tlsa --cert FILE [--host H] [--port P]... [--usage U] [--selector S] [--matching M]
+                      TLSA records for a certificate file (PEM, chain, cPanel combined, DER)
+  scan                mail endpoints: MX hosts per domain and the certificate Exim presents
+  plan [--domain D]...  desired vs published TLSA records; changes nothing
+  apply [--domain D]... [--yes] [--force] [--takeover OWNER]...  publish the plan
+  check [DOMAIN...] [--all] [--resolver IP[:PORT]]  DANE validation as a sender sees it
+  audit [--format table|csv|json]  one row per domain
+  hook [--describe]   cPanel hook protocol (JSON on stdin)
+  serve [--listen HOST:PORT | --socket PATH]  the web app
+
+Global options: --root DIR (default /, env TLSA_MANAGER_ROOT), --config FILE, --json, --debug
+Exit codes: 0 ok, 1 something does not validate / failed, 2 usage or configuration error.`;
+
+const OPTIONS: ParseArgsConfig['options'] = {
+  root: { type: 'string' },
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  cert: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string', multiple: true },
+  usage: { type: 'string' },
+  selector: { type: 'string' },
+  matching: { type: 'string' },
+  domain: { type: 'string', multiple: true },
+  yes: { type: 'boolean', short: 'y' },
+  force: { type: 'boolean' },
+  takeover: { type: 'string', multiple: true },
+  all: { type: 'boolean' },
+  resolver: { type: 'string' },
+  format: { type: 'string' },
+  describe: { type: 'boolean' },
+  listen: { type: 'string' },
+  socket: { type: 'string' },
+  concurrency: { type: 'string' },
+};
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`tlsa-manager: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const values = parsed.values as Values;
+  const [name, ...rest] = parsed.positionals;
+  if (values.help || !name) {
+    process.stdout.write(`${USAGE}\n`);
+    return name || values.help ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`tlsa-manager: unknown command "${name}"\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    const ctx: AppContext | null = command.needsContext === false ? null : createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
+    const result: CommandResult = await command.run({ ctx, values, args: rest, stdin: () => readFileSync(0, 'utf8') });
+    if (result.output) process.stdout.write(result.output.endsWith('\n') ? result.output : `${result.output}\n`);
+    return result.exitCode;
+  } catch (err) {
+    if (values.debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    const p = toProblem(err);
+    const usageError = err instanceof ProblemError && /^(usage|config|name-invalid|cert-)/.test(p.code);
+    process.stderr.write(`tlsa-manager: ${p.message}${p.fix ? ` (${p.fix})` : ''}\n`);
+    return usageError ? 2 : 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`tlsa-manager: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

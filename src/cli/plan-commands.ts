@@ -1,0 +1,135 @@
+import { createInterface } from 'node:readline/promises';
+import { summarizeCertificate } from '../cpanel/scan.js';
+import { Providers } from '../dns/registry.js';
+import { normalizeName } from '../dns/names.js';
+import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
+import { auditCsv, auditRows } from '../report/audit.js';
+import { table } from '../report/table.js';
+import { formatRecord } from '../tlsa/types.js';
+import { ProblemError } from '../problem.js';
+import type { AppContext } from '../context.js';
+import { json, type Command, type Values } from './types.js';
+
+function domainsOption(values: Values): string[] | undefined {
+  const d = values.domain as string[] | undefined;
+  return d?.map((x) => normalizeName(x, '--domain'));
+}
+
+function checkSummaries(ctx: AppContext): Map<string, { time: string; verdict: string }> {
+  try {
+    return ctx.state().latestChecks();
+  } catch {
+    return new Map();
+  }
+}
+
+export const scanCommand: Command = {
+  async run({ ctx, values }) {
+    const plan = await makePlan(ctx!, new Providers(ctx!), { useState: false });
+    const s = plan.scan;
+    const endpoints = s.endpoints.map((e) => ({
+      host: e.host,
+      domains: e.domains,
+      certificate: e.served ? summarizeCertificate(e.served) : null,
+      problems: e.problems,
+    }));
+    if (values.json) {
+      return { output: json({ hostname: s.hostname, addresses: s.addresses, domains: s.domains, endpoints, problems: s.problems }), exitCode: 0 };
+    }
+    const out = [
+      `Server ${s.hostname ?? '(unknown hostname)'} — addresses ${s.addresses.join(', ') || '(none found)'}`,
+      '',
+      table(
+        ['DOMAIN', 'OWNER', 'MAIL', 'MX', 'PROBLEMS'],
+        s.domains.map((d) => [d.domain, d.owner, d.mail, d.mx.map((m) => `${m.host}${m.pointsHere ? ' (here)' : ''}`).join(', '), d.problems.map((p) => p.code).join(' ')]),
+      ),
+      '',
+      table(
+        ['MX HOST HERE', 'CERTIFICATE', 'RULE', 'NOT AFTER', '3 1 1', 'DOMAINS', 'PROBLEMS'],
+        endpoints.map((e) => [e.host, e.certificate?.source ?? '-', e.certificate?.rule ?? '-', e.certificate?.notAfter.slice(0, 10) ?? '-', e.certificate ? `${e.certificate.spkiSha256.slice(0, 16)}…` : '-', e.domains.length, e.problems.map((p) => p.code).join(' ')]),
+      ),
+      ...s.problems.map((p) => `problem: ${p.message}`),
+    ];
+    return { output: out.join('\n'), exitCode: 0 };
+  },
+};
+
+function planText(plan: RunPlan): string {
+  const lines: string[] = [];
+  for (const z of plan.zones) {
+    lines.push(`zone ${z.zone} (${z.provider}): ${z.changes.length === 0 ? 'in sync' : `${z.changes.length} change(s)`}`);
+    for (const c of z.changes) lines.push(`  ${c.kind === 'create' ? '+' : '-'} ${formatRecord(c.record)}  ; ${c.reason}`);
+    for (const w of z.waiting) lines.push(`  = ${formatRecord(w.record)}  ; kept: ${w.reason}${w.until ? ` (until ${w.until})` : ''}`);
+    for (const f of z.foreign) lines.push(`  ! ${formatRecord(f)}  ; not created by TLSA Manager, left alone`);
+    if (z.blocked) lines.push(`  blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
+  }
+  for (const u of plan.unmanaged) {
+    lines.push(`not managed here: ${u.host} — add these records at its DNS provider:`);
+    for (const r of u.records) lines.push(`  ${formatRecord(r)}`);
+  }
+  for (const p of plan.problems) lines.push(`problem: ${p.message}`);
+  if (lines.length === 0) lines.push('Nothing to do: no MX host of this server needs TLSA records.');
+  return lines.join('\n');
+}
+
+function planJson(plan: RunPlan) {
+  return {
+    zones: plan.zones.map((z) => ({ zone: z.zone, provider: z.provider, changes: z.changes, waiting: z.waiting, foreign: z.foreign, blocked: z.blocked ?? null })),
+    unmanaged: plan.unmanaged,
+    problems: plan.problems,
+  };
+}
+
+export const planCommand: Command = {
+  async run({ ctx, values }) {
+    const domains = domainsOption(values);
+    const plan = await makePlan(ctx!, new Providers(ctx!), { ...(domains ? { domains } : {}), force: values.force === true });
+    return { output: values.json ? json(planJson(plan)) : planText(plan), exitCode: 0 };
+  },
+};
+
+export const applyCommand: Command = {
+  async run({ ctx, values }) {
+    const domains = domainsOption(values);
+    const takeover = (values.takeover as string[] | undefined)?.map((o) => normalizeName(o, '--takeover', { allowUnderscore: true }));
+    const providers = new Providers(ctx!);
+    const plan = await makePlan(ctx!, providers, { ...(domains ? { domains } : {}), force: values.force === true, ...(takeover ? { takeover } : {}) });
+    const count = plan.zones.reduce((n, z) => n + z.changes.length, 0);
+    if (count > 0 && !values.yes) {
+      if (!process.stdin.isTTY) throw new ProblemError({ code: 'usage', message: `apply would make ${count} change(s); add --yes to run without a terminal.` });
+      process.stdout.write(`${planText(plan)}\n`);
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const answer = await rl.question(`Apply ${count} change(s)? [y/N] `);
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) return { output: 'Nothing changed.', exitCode: 0 };
+    }
+    const results = await applyPlan(ctx!, providers, plan, 'cli');
+    const failed = results.filter((r) => r.problem);
+    if (values.json) return { output: json({ results, plan: planJson(plan) }), exitCode: failed.length ? 1 : 0 };
+    const lines = results.flatMap((r) => [
+      `zone ${r.zone} (${r.provider}): ${r.problem ? `FAILED, nothing changed: ${r.problem.message}${r.problem.fix ? ` ${r.problem.fix}` : ''}` : `${r.applied.length} change(s) applied`}`,
+      ...r.applied.map((c) => `  ${c.kind === 'create' ? '+' : '-'} ${formatRecord(c.record)}`),
+    ]);
+    if (results.length === 0) lines.push('Everything is in sync; nothing to change.');
+    for (const z of plan.zones) if (z.blocked) lines.push(`blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
+    return { output: lines.join('\n'), exitCode: failed.length ? 1 : 0 };
+  },
+};
+
+export const auditCommand: Command = {
+  async run({ ctx, values }) {
+    const format = (values.format as string | undefined) ?? (values.json ? 'json' : 'table');
+    if (!['table', 'csv', 'json'].includes(format)) throw new ProblemError({ code: 'usage', message: `--format must be table, csv or json, not "${format}"` });
+    const plan = await makePlan(ctx!, new Providers(ctx!), {});
+    const rows = auditRows(plan, checkSummaries(ctx!));
+    if (format === 'json') return { output: json(rows), exitCode: 0 };
+    if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };
+    return {
+      output: table(
+        ['DOMAIN', 'OWNER', 'MAIL', 'MX HERE', 'PROVIDER', 'TLSA', 'CERT EXPIRES', 'VERDICT'],
+        rows.map((r) => [r.domain, r.owner, r.mail, r.mxHere.join(' '), r.provider ?? '-', r.tlsa, r.certNotAfter?.slice(0, 10) ?? '-', r.verdict ?? '-']),
+      ),
+      exitCode: 0,
+    };
+  },
+};

@@ -1,0 +1,25 @@
+import type { AppContext } from '../context.js';
+
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export interface CommandInput {
+  /** Null for commands that declare needsContext: false. */
+  ctx: AppContext | null;
+  values: Values;
+  args: string[];
+  stdin: () => string;
+}
+
+export interface CommandResult {
+  output?: string;
+  exitCode: number;
+}
+
+export interface Command {
+  needsContext?: boolean;
+  run(input: CommandInput): Promise<CommandResult>;
+}
+
+export function json(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) => (Buffer.isBuffer(val) ? undefined : val), 2);
+}

@@ -1,0 +1,116 @@
+import { parse as parseYaml } from 'yaml';
+import { checkName, printable } from '../dns/names.js';
+import { problem, type Problem } from '../problem.js';
+import type { ServerRoot } from './server-root.js';
+
+export interface DomainOwner {
+  domain: string;
+  owner: string;
+  /** main | addon | parked | sub, when the account's userdata says. */
+  kind?: string;
+}
+
+export interface Accounts {
+  domains: DomainOwner[];
+  problems: Problem[];
+}
+
+/**
+ * `/etc/userdomains` lists every domain with its owner (`domain: user`); `*: nobody` is not a
+ * domain. Bad lines become problems; they never stop the scan.
+ */
+export function readAccounts(root: ServerRoot): Accounts {
+  const problems: Problem[] = [];
+  const text = root.readText('/etc/userdomains');
+  if (text === null) {
+    return {
+      domains: [],
+      problems: [problem('no-userdomains', '/etc/userdomains does not exist, so no customer domains were found.', { fix: 'Run this on a cPanel server, or pass --root for a copy of one.', severity: 'error' })],
+    };
+  }
+  const seen = new Map<string, DomainOwner>();
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const colon = line.indexOf(':');
+    if (colon < 0) {
+      problems.push(problem('userdomains-syntax', `/etc/userdomains line ${i + 1}: expected "domain: user", got "${printable(line)}".`, { severity: 'warning' }));
+      return;
+    }
+    const name = line.slice(0, colon).trim();
+    const owner = line.slice(colon + 1).trim();
+    if (name === '*') return;
+    const check = checkName(name);
+    if (!check.ok) {
+      problems.push(problem('name-invalid', `/etc/userdomains line ${i + 1}: "${printable(name)}" is not a valid domain name (${check.reason}); skipped.`, { subject: printable(name), severity: 'warning' }));
+      return;
+    }
+    if (!/^[a-z0-9_][a-z0-9_.-]{0,31}$/i.test(owner)) {
+      problems.push(problem('owner-invalid', `/etc/userdomains line ${i + 1}: "${printable(owner)}" is not a valid cPanel user name; skipped.`, { subject: check.name, severity: 'warning' }));
+      return;
+    }
+    if (!seen.has(check.name)) seen.set(check.name, { domain: check.name, owner });
+  });
+  annotateKinds(root, seen);
+  return { domains: [...seen.values()], problems };
+}
+
+/** Domain kinds from `/var/cpanel/userdata/<user>/main` (YAML); best effort, for display only. */
+function annotateKinds(root: ServerRoot, domains: Map<string, DomainOwner>): void {
+  const owners = new Set([...domains.values()].map((d) => d.owner));
+  for (const user of owners) {
+    let doc: unknown;
+    try {
+      const text = root.readText(`/var/cpanel/userdata/${user}/main`);
+      if (text === null) continue;
+      doc = parseYaml(text);
+    } catch {
+      continue;
+    }
+    if (!doc || typeof doc !== 'object') continue;
+    const d = doc as Record<string, unknown>;
+    const mark = (name: unknown, kind: string) => {
+      if (typeof name !== 'string') return;
+      const entry = domains.get(name.toLowerCase());
+      if (entry && !entry.kind) entry.kind = kind;
+    };
+    mark(d.main_domain, 'main');
+    if (d.addon_domains && typeof d.addon_domains === 'object') Object.keys(d.addon_domains).forEach((n) => mark(n, 'addon'));
+    if (Array.isArray(d.parked_domains)) d.parked_domains.forEach((n) => mark(n, 'parked'));
+    if (Array.isArray(d.sub_domains)) d.sub_domains.forEach((n) => mark(n, 'sub'));
+  }
+}
+
+/** `/etc/localdomains` (mail delivered here) and `/etc/remotedomains` (mail handled elsewhere). */
+export function readMailRouting(root: ServerRoot): { local: Set<string>; remote: Set<string> } {
+  const read = (p: string) => {
+    const out = new Set<string>();
+    for (const line of (root.readText(p) ?? '').split('\n')) {
+      const c = checkName(line.trim());
+      if (c.ok) out.add(c.name);
+    }
+    return out;
+  };
+  return { local: read('/etc/localdomains'), remote: read('/etc/remotedomains') };
+}
+
+export function readHostname(root: ServerRoot): string | null {
+  const c = checkName((root.readText('/etc/hostname') ?? '').trim());
+  return c.ok ? c.name : null;
+}
+
+/** The server's IPv4 addresses: `/var/cpanel/mainip` plus `/etc/ips` (`IP:netmask:broadcast`). */
+export function readAddressFiles(root: ServerRoot): string[] {
+  const out = new Set<string>();
+  const main = (root.readText('/var/cpanel/mainip') ?? '').trim();
+  if (isIp(main)) out.add(main);
+  for (const line of (root.readText('/etc/ips') ?? '').split('\n')) {
+    const ip = line.split(':')[0]!.trim();
+    if (isIp(ip)) out.add(ip);
+  }
+  return [...out];
+}
+
+function isIp(s: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || (/^[0-9a-f:]+$/i.test(s) && s.includes(':'));
+}

@@ -1,0 +1,241 @@
+import { checkName, printable } from '../dns/names.js';
+import { mxTargets } from '../dns/zonefile.js';
+import { problem, type Problem } from '../problem.js';
+import { lintRecord } from '../tlsa/lint.js';
+import type { Certificate } from '../tlsa/certificate.js';
+import { findIssuer } from '../tlsa/certificate.js';
+import { readAccounts, readAddressFiles, readHostname, readMailRouting, type DomainOwner } from './accounts.js';
+import { CertificateReader, type ServedCertificate } from './exim-sni.js';
+import { LocalZones } from './local-zones.js';
+import type { ServerRoot } from './server-root.js';
+import { mapLimit } from '../util/concurrency.js';
+
+/** Lookups for names whose zone is not on this server (a validating resolver, when configured). */
+export interface ExternalDns {
+  mx(domain: string): Promise<{ preference: number; host: string }[] | null>;
+  addresses(host: string): Promise<string[] | null>;
+}
+
+export interface MxHost {
+  host: string;
+  preference: number;
+  /** Implicit MX (RFC 5321 §5.1): the domain has no MX record. */
+  implicit?: boolean;
+  pointsHere: boolean;
+  /** Why we think so, in words. */
+  why: string;
+  addresses: string[];
+}
+
+export interface DomainReport {
+  domain: string;
+  owner: string;
+  kind?: string;
+  mail: 'local' | 'remote' | 'unknown';
+  /** The zone holding the domain's records, when it is on this server. */
+  zone: string | null;
+  mx: MxHost[];
+  problems: Problem[];
+}
+
+export interface CertificateSummary {
+  source: string;
+  rule: ServedCertificate['rule'];
+  subject: string;
+  issuer: string;
+  names: string[];
+  notBefore: string;
+  notAfter: string;
+  keyAlgorithm: string;
+  sha256: string;
+  spkiSha256: string;
+  issuerSpkiSha256: string | null;
+}
+
+/** One MX host served by this server: the unit TLSA records are published for. */
+export interface Endpoint {
+  host: string;
+  /** Customer domains whose MX points at this host. */
+  domains: string[];
+  served: ServedCertificate | null;
+  problems: Problem[];
+}
+
+export interface ScanResult {
+  hostname: string | null;
+  addresses: string[];
+  domains: DomainReport[];
+  endpoints: Endpoint[];
+  problems: Problem[];
+  localZones: Set<string>;
+}
+
+export interface ScanOptions {
+  now?: Date;
+  externalDns?: ExternalDns;
+  /** Extra addresses of this server (from `whmapi1 listips` or the machine's interfaces). */
+  extraAddresses?: string[];
+  /** Limit the scan to these domains (hooks, "check selected"). */
+  onlyDomains?: Set<string>;
+}
+
+/**
+ * Reads a cPanel server: customer domains, where their mail goes, and for every MX host that
+ * points here, the certificate Exim presents to a DANE sender (which sends the MX host as SNI).
+ * One bad domain never stops the scan: its problems are attached to it.
+ */
+export async function scanServer(root: ServerRoot, opts: ScanOptions = {}): Promise<ScanResult> {
+  const now = opts.now ?? new Date();
+  const accounts = readAccounts(root);
+  const routing = readMailRouting(root);
+  const hostname = readHostname(root);
+  const addresses = [...new Set([...readAddressFiles(root), ...(opts.extraAddresses ?? [])])];
+  const zones = new LocalZones(root);
+  const ctx: Ctx = { root, zones, hostname, addresses: new Set(addresses), routing, externalDns: opts.externalDns };
+
+  const selected = opts.onlyDomains ? accounts.domains.filter((d) => opts.onlyDomains!.has(d.domain)) : accounts.domains;
+  const domains = await mapLimit(selected, 16, (d) => scanDomain(ctx, d));
+
+  const certs = new CertificateReader(root);
+  const byHost = new Map<string, Endpoint>();
+  for (const d of domains) {
+    for (const mx of d.mx) {
+      if (!mx.pointsHere) continue;
+      let ep = byHost.get(mx.host);
+      if (!ep) {
+        ep = endpointFor(certs, mx.host, now);
+        byHost.set(mx.host, ep);
+      }
+      ep.domains.push(d.domain);
+    }
+  }
+  const endpoints = [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host));
+  return { hostname, addresses, domains, endpoints, problems: accounts.problems, localZones: zones.names };
+}
+
+interface Ctx {
+  root: ServerRoot;
+  zones: LocalZones;
+  hostname: string | null;
+  addresses: Set<string>;
+  routing: { local: Set<string>; remote: Set<string> };
+  externalDns: ExternalDns | undefined;
+}
+
+async function scanDomain(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {
+  const problems: Problem[] = [];
+  const mail = ctx.routing.remote.has(d.domain) ? 'remote' : ctx.routing.local.has(d.domain) ? 'local' : 'unknown';
+  const zone = ctx.zones.zoneOf(d.domain);
+  const report: DomainReport = { domain: d.domain, owner: d.owner, mail, zone, mx: [], problems };
+  if (d.kind) report.kind = d.kind;
+
+  let targets: { preference: number; host: string }[];
+  if (zone) {
+    const parsed = ctx.zones.get(zone);
+    if ('code' in parsed) {
+      problems.push(parsed);
+      return report;
+    }
+    targets = mxTargets(parsed, d.domain);
+  } else if (ctx.externalDns) {
+    const found = await ctx.externalDns.mx(d.domain).catch(() => null);
+    if (found === null) {
+      problems.push(problem('mx-lookup-failed', `The MX records of ${d.domain} could not be looked up (its zone is not on this server).`, { subject: d.domain, severity: 'warning' }));
+      return report;
+    }
+    targets = found;
+  } else {
+    problems.push(
+      problem('zone-not-here', `The DNS zone of ${d.domain} is not on this server and no resolver is configured, so its MX hosts are unknown.`, {
+        subject: d.domain,
+        fix: 'Set "resolver" in the settings, or manage the zone through Cloudflare in the settings.',
+        severity: 'info',
+      }),
+    );
+    return report;
+  }
+
+  if (targets.length === 0) targets = [{ preference: 0, host: d.domain }].map((t) => ({ ...t, implicit: true }));
+  for (const t of targets) {
+    if (t.host === '' || t.host === '.') {
+      problems.push(problem('null-mx', `${d.domain} publishes a null MX (RFC 7505): it accepts no mail, so it needs no TLSA records.`, { subject: d.domain, severity: 'info' }));
+      continue;
+    }
+    const c = checkName(t.host);
+    if (!c.ok) {
+      problems.push(problem('mx-invalid', `${d.domain} has an MX record pointing at "${printable(t.host)}", which is not a valid host name (${c.reason}).`, { subject: d.domain, severity: 'error' }));
+      continue;
+    }
+    const mx = await classifyMx(ctx, d.domain, c.name, t.preference);
+    if ((t as { implicit?: boolean }).implicit) mx.implicit = true;
+    report.mx.push(mx);
+  }
+  if (mail === 'remote' && report.mx.some((m) => m.pointsHere)) {
+    problems.push(problem('routing-mismatch', `${d.domain} is set to "remote mail exchanger" but an MX host points at this server.`, { subject: d.domain, fix: 'Check WHM » Email Routing for this domain.', severity: 'warning' }));
+  }
+  return report;
+}
+
+async function classifyMx(ctx: Ctx, domain: string, host: string, preference: number): Promise<MxHost> {
+  const base = { host, preference };
+  if (ctx.hostname && host === ctx.hostname) return { ...base, pointsHere: true, why: "the server's own hostname", addresses: [...ctx.addresses] };
+  let addrs = resolveLocally(ctx.zones, host);
+  if (addrs === null && ctx.externalDns) addrs = await ctx.externalDns.addresses(host).catch(() => null);
+  if (addrs && addrs.length > 0) {
+    const here = addrs.filter((a) => ctx.addresses.has(a));
+    if (here.length > 0) return { ...base, pointsHere: true, why: `resolves to ${here.join(', ')} (this server)`, addresses: addrs };
+    return { ...base, pointsHere: false, why: `resolves to ${addrs.join(', ')}, not this server`, addresses: addrs };
+  }
+  if (ctx.routing.local.has(domain) && (host === domain || host.endsWith(`.${domain}`))) {
+    return { ...base, pointsHere: true, why: 'no address records found; assumed because the domain receives mail here', addresses: [] };
+  }
+  return { ...base, pointsHere: false, why: addrs ? 'has no addresses' : 'not in a zone on this server', addresses: [] };
+}
+
+/** A and AAAA of `name` from zones on this server, following CNAMEs; null when not answerable here. */
+export function resolveLocally(zones: LocalZones, name: string, depth = 0): string[] | null {
+  if (depth > 8) return [];
+  const zone = zones.zoneOf(name);
+  if (!zone) return null;
+  const parsed = zones.get(zone);
+  if ('code' in parsed) return null;
+  const at = parsed.records.filter((r) => r.owner === name);
+  const cname = at.find((r) => r.type === 'CNAME');
+  if (cname) {
+    const target = cname.rdata.trim().replace(/\.$/, '').toLowerCase();
+    return resolveLocally(zones, target, depth + 1);
+  }
+  return at.filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => r.rdata.trim());
+}
+
+function endpointFor(certs: CertificateReader, host: string, now: Date): Endpoint {
+  const served = certs.servedFor(host);
+  if ('code' in served) return { host, domains: [], served: null, problems: [served] };
+  const problems = lintRecord({ usage: 3, selector: 1, matchingType: 1 }, served.chain, { host, now, expiringDays: 14 });
+  if (served.rule === 'service') {
+    problems.push(problem('service-cert', `Exim has no certificate of its own for ${host} and presents the server's service certificate (${served.source}).`, {
+      subject: host,
+      fix: `That works for DANE ("3 1 1" pins its key) but senders that check names will not like it; AutoSSL can issue one for ${host} when its DNS points here.`,
+      severity: 'info',
+    }));
+  }
+  return { host, domains: [], served, problems };
+}
+
+export function summarizeCertificate(s: ServedCertificate): CertificateSummary {
+  const leaf = s.chain[0] as Certificate;
+  const issuer = findIssuer(leaf, s.chain);
+  return {
+    source: s.source,
+    rule: s.rule,
+    subject: leaf.subject,
+    issuer: leaf.issuer,
+    names: leaf.dnsNames,
+    notBefore: leaf.notBefore.toISOString(),
+    notAfter: leaf.notAfter.toISOString(),
+    keyAlgorithm: leaf.keyAlgorithm,
+    sha256: leaf.sha256,
+    spkiSha256: leaf.spkiSha256,
+    issuerSpkiSha256: issuer?.spkiSha256 ?? null,
+  };
+}

@@ -1,0 +1,54 @@
+import type { AppContext } from '../context.js';
+import { problem, type Problem } from '../problem.js';
+import type { DnsProvider } from './provider.js';
+import { createCpanelProvider } from './cpanel-provider.js';
+import { CloudflareProvider } from './cloudflare.js';
+
+export type ProviderKind = 'cpanel' | 'cloudflare';
+
+/**
+ * Which provider serves a zone: the settings first; otherwise `cpanel` when the zone file is on
+ * this server; otherwise nobody ("not managed here").
+ */
+export function providerKindFor(zone: string, ctx: AppContext, localZones: Set<string>): ProviderKind | null {
+  const configured = ctx.config.zones[zone]?.provider;
+  if (configured === 'none') return null;
+  if (configured) return configured;
+  return localZones.has(zone) ? 'cpanel' : null;
+}
+
+/** All zones some provider manages: local zone files plus zones configured in the settings. */
+export function managedZones(ctx: AppContext, localZones: Set<string>): Set<string> {
+  const out = new Set<string>();
+  for (const z of localZones) if (providerKindFor(z, ctx, localZones)) out.add(z);
+  for (const [z, c] of Object.entries(ctx.config.zones)) if (c.provider !== 'none') out.add(z);
+  return out;
+}
+
+/** One provider instance per kind per run (caches such as Cloudflare zone ids live in them). */
+export class Providers {
+  private readonly made = new Map<ProviderKind, DnsProvider | Problem>();
+  constructor(private readonly ctx: AppContext) {}
+
+  get(kind: ProviderKind): DnsProvider | Problem {
+    let p = this.made.get(kind);
+    if (!p) {
+      p = this.create(kind);
+      this.made.set(kind, p);
+    }
+    return p;
+  }
+
+  private create(kind: ProviderKind): DnsProvider | Problem {
+    if (kind === 'cpanel') return createCpanelProvider(this.ctx);
+    const apiToken = this.ctx.config.cloudflare.apiToken ?? process.env.CLOUDFLARE_API_TOKEN;
+    if (!apiToken) {
+      return problem('cloudflare-no-token', 'A zone is set to Cloudflare but no API token is configured.', {
+        fix: 'Enter a Cloudflare API token (Zone:Zone:Read and Zone:DNS:Edit) in the settings, or set CLOUDFLARE_API_TOKEN.',
+        severity: 'error',
+      });
+    }
+    const baseURL = this.ctx.config.cloudflare.baseURL ?? process.env.CLOUDFLARE_BASE_URL;
+    return new CloudflareProvider({ apiToken, ...(baseURL ? { baseURL } : {}), logger: this.ctx.logger });
+  }
+}

@@ -1,0 +1,104 @@
+import type { RunPlan } from '../plan/run.js';
+
+export type TlsaState = 'in-sync' | 'pending' | 'not-managed' | 'no-certificate' | 'not-ours' | 'unknown';
+
+/** One row per customer domain: what an admin auditing the server wants to see and export. */
+export interface AuditRow {
+  domain: string;
+  owner: string;
+  kind: string;
+  mail: string;
+  mxHosts: string[];
+  mxHere: string[];
+  zone: string | null;
+  provider: string | null;
+  tlsa: TlsaState;
+  /** Records that should be added/removed now. */
+  pendingChanges: number;
+  certNotAfter: string | null;
+  certIssuer: string | null;
+  verdict: string | null;
+  lastChecked: string | null;
+  problems: string[];
+}
+
+export interface CheckSummary {
+  time: string;
+  verdict: string;
+}
+
+export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map()): AuditRow[] {
+  const endpoints = new Map(plan.scan.endpoints.map((e) => [e.host, e]));
+  const zoneOfOwnerHost = new Map<string, { zone: string; provider: string; pending: number }>();
+  for (const zp of plan.zones) {
+    for (const c of zp.changes) {
+      const host = c.record.owner.replace(/^_\d+\._tcp\./, '');
+      const cur = zoneOfOwnerHost.get(host) ?? { zone: zp.zone, provider: zp.provider, pending: 0 };
+      cur.pending++;
+      zoneOfOwnerHost.set(host, cur);
+    }
+  }
+  const unmanaged = new Set(plan.unmanaged.map((u) => u.host));
+  const zoneByName = new Map(plan.zones.map((z) => [z.zone, z.provider]));
+  return plan.scan.domains.map((d) => {
+    const here = d.mx.filter((m) => m.pointsHere).map((m) => m.host);
+    let tlsa: TlsaState = here.length === 0 ? 'not-ours' : 'in-sync';
+    let pending = 0;
+    let provider: string | null = d.zone ? zoneByName.get(d.zone) ?? null : null;
+    let certNotAfter: string | null = null;
+    let certIssuer: string | null = null;
+    for (const h of here) {
+      const ep = endpoints.get(h);
+      const leaf = ep?.served?.chain[0];
+      if (!leaf) {
+        tlsa = 'no-certificate';
+        continue;
+      }
+      if (!certNotAfter || leaf.notAfter.toISOString() < certNotAfter) {
+        certNotAfter = leaf.notAfter.toISOString();
+        certIssuer = leaf.issuer;
+      }
+      if (unmanaged.has(h)) {
+        if (tlsa === 'in-sync') tlsa = 'not-managed';
+        continue;
+      }
+      const z = zoneOfOwnerHost.get(h);
+      if (z) {
+        pending += z.pending;
+        provider ??= z.provider;
+        if (tlsa === 'in-sync') tlsa = 'pending';
+      }
+    }
+    if (d.mx.length === 0 && d.problems.length > 0) tlsa = 'unknown';
+    const check = checks.get(d.domain);
+    return {
+      domain: d.domain,
+      owner: d.owner,
+      kind: d.kind ?? '',
+      mail: d.mail,
+      mxHosts: d.mx.map((m) => m.host),
+      mxHere: here,
+      zone: d.zone,
+      provider,
+      tlsa,
+      pendingChanges: pending,
+      certNotAfter,
+      certIssuer,
+      verdict: check?.verdict ?? null,
+      lastChecked: check?.time ?? null,
+      problems: [...d.problems, ...here.flatMap((h) => endpoints.get(h)?.problems ?? [])].map((p) => p.message),
+    };
+  });
+}
+
+const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'problems'];
+
+/** RFC 4180 CSV; cells that a spreadsheet would run as a formula are prefixed with a quote. */
+export function auditCsv(rows: AuditRow[]): string {
+  const cell = (v: unknown): string => {
+    let s = Array.isArray(v) ? v.join(' ') : v === null || v === undefined ? '' : String(v);
+    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n';
+}

@@ -1,0 +1,166 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { PublishedRecord } from '../dns/provider.js';
+import type { LedgerView } from '../plan/plan.js';
+import { recordKey, type TlsaRecord } from '../tlsa/types.js';
+
+export const STATE_DB_PATH = '/var/lib/tlsa-manager/state.db';
+
+export type Actor = string; // 'cli' | 'hook' | 'timer' | 'web:<user>'
+
+export interface ActivityEntry {
+  id: number;
+  time: string;
+  actor: Actor;
+  kind: 'create' | 'delete' | 'apply-failed' | 'check' | 'hook' | 'reconcile' | 'settings';
+  zone: string | null;
+  subject: string | null;
+  detail: string;
+  ok: boolean;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ledger (
+  zone TEXT NOT NULL,
+  key TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  created_by_us INTEGER NOT NULL DEFAULT 0,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  PRIMARY KEY (zone, key)
+);
+CREATE INDEX IF NOT EXISTS ledger_owner ON ledger(zone, owner);
+CREATE TABLE IF NOT EXISTS activity (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  zone TEXT,
+  subject TEXT,
+  detail TEXT NOT NULL,
+  ok INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activity_time ON activity(time);
+CREATE TABLE IF NOT EXISTS checks (
+  domain TEXT NOT NULL,
+  time TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  result TEXT NOT NULL,
+  PRIMARY KEY (domain, time)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/**
+ * The state database: rollover ledger, activity log, check history. SQLite in WAL mode so the
+ * daemon, hooks and the timer can use it at once; every write is a short transaction.
+ */
+export class StateDb implements LedgerView {
+  readonly db: Database.Database;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  publishedSince(zone: string, key: string): number | null {
+    const row = this.db.prepare('SELECT first_seen FROM ledger WHERE zone = ? AND key = ?').get(zone, key) as { first_seen: number } | undefined;
+    return row?.first_seen ?? null;
+  }
+
+  createdByUs(zone: string, key: string): boolean {
+    const row = this.db.prepare('SELECT created_by_us FROM ledger WHERE zone = ? AND key = ?').get(zone, key) as { created_by_us: number } | undefined;
+    return row?.created_by_us === 1;
+  }
+
+  /** Owners in `zone` where we have published before (so removed hosts get cleaned up). */
+  ownersInZone(zone: string): string[] {
+    return (this.db.prepare('SELECT DISTINCT owner FROM ledger WHERE zone = ? AND created_by_us = 1').all(zone) as { owner: string }[]).map((r) => r.owner);
+  }
+
+  /**
+   * Reconcile the ledger with what a provider shows at `owners`: new records get their first
+   * sighting; records gone from those owners are forgotten.
+   */
+  observe(zone: string, owners: string[], published: PublishedRecord[], now: number): void {
+    const seen = new Set(published.map(recordKey));
+    const tx = this.db.transaction(() => {
+      const upsert = this.db.prepare(
+        'INSERT INTO ledger (zone, key, owner, created_by_us, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(zone, key) DO UPDATE SET last_seen = excluded.last_seen, created_by_us = MAX(created_by_us, excluded.created_by_us)',
+      );
+      for (const p of published) upsert.run(zone, recordKey(p), p.owner, p.markedOurs ? 1 : 0, now, now);
+      const del = this.db.prepare('DELETE FROM ledger WHERE zone = ? AND key = ?');
+      const sel = this.db.prepare('SELECT key FROM ledger WHERE zone = ? AND owner = ?');
+      for (const owner of owners) {
+        for (const { key } of sel.all(zone, owner) as { key: string }[]) if (!seen.has(key)) del.run(zone, key);
+      }
+    });
+    tx();
+  }
+
+  /** After a successful apply: what we created is ours from now; what we deleted is gone. */
+  recordApplied(zone: string, created: TlsaRecord[], deleted: TlsaRecord[], now: number): void {
+    const tx = this.db.transaction(() => {
+      const ins = this.db.prepare(
+        'INSERT INTO ledger (zone, key, owner, created_by_us, first_seen, last_seen) VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT(zone, key) DO UPDATE SET created_by_us = 1, last_seen = excluded.last_seen',
+      );
+      for (const r of created) ins.run(zone, recordKey(r), r.owner, now, now);
+      const del = this.db.prepare('DELETE FROM ledger WHERE zone = ? AND key = ?');
+      for (const r of deleted) del.run(zone, recordKey(r));
+    });
+    tx();
+  }
+
+  logActivity(e: Omit<ActivityEntry, 'id' | 'time'> & { time?: string }): void {
+    this.db
+      .prepare('INSERT INTO activity (time, actor, kind, zone, subject, detail, ok) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(e.time ?? new Date().toISOString(), e.actor, e.kind, e.zone, e.subject, e.detail, e.ok ? 1 : 0);
+  }
+
+  activity(opts: { limit?: number; offset?: number; kind?: string; search?: string } = {}): ActivityEntry[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (opts.kind) {
+      where.push('kind = ?');
+      args.push(opts.kind);
+    }
+    if (opts.search) {
+      where.push("(zone LIKE ? ESCAPE '\\' OR subject LIKE ? ESCAPE '\\' OR detail LIKE ? ESCAPE '\\' OR actor LIKE ? ESCAPE '\\')");
+      const like = `%${opts.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      args.push(like, like, like, like);
+    }
+    const sql = `SELECT * FROM activity ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`;
+    return (this.db.prepare(sql).all(...args, opts.limit ?? 100, opts.offset ?? 0) as (Omit<ActivityEntry, 'ok'> & { ok: number })[]).map((r) => ({ ...r, ok: r.ok === 1 }));
+  }
+
+  saveCheck(domain: string, verdict: string, result: unknown, time = new Date().toISOString()): void {
+    this.db.prepare('INSERT OR REPLACE INTO checks (domain, time, verdict, result) VALUES (?, ?, ?, ?)').run(domain, time, verdict, JSON.stringify(result));
+  }
+
+  /** The latest check per domain. */
+  latestChecks(): Map<string, { time: string; verdict: string; result: unknown }> {
+    const rows = this.db
+      .prepare('SELECT c.domain, c.time, c.verdict, c.result FROM checks c JOIN (SELECT domain, MAX(time) t FROM checks GROUP BY domain) m ON c.domain = m.domain AND c.time = m.t')
+      .all() as { domain: string; time: string; verdict: string; result: string }[];
+    return new Map(rows.map((r) => [r.domain, { time: r.time, verdict: r.verdict, result: JSON.parse(r.result) as unknown }]));
+  }
+
+  getMeta(key: string): string | null {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}
+
+/** A ledger that knows nothing: `plan` without a state database (first run, read-only preview). */
+export const emptyLedger: LedgerView = { publishedSince: () => null, createdByUs: () => false };
