@@ -1,0 +1,67 @@
+import type { TlsaRdata } from '../tlsa/types.js';
+
+/**
+ * The fixed vocabulary of DANE verdicts. Every check result, in the CLI, the web app and the
+ * state database, is one of these, with one sentence and the fix (Mail-in-a-Box's tone).
+ */
+export const VERDICTS = {
+  valid: { rank: 0, severity: 'ok', label: 'Valid', explain: 'DANE-validating senders authenticate this server.', fix: '' },
+  expiring: { rank: 1, severity: 'warn', label: 'Expiring', explain: 'DANE validates, but the certificate expires soon.', fix: 'Check that AutoSSL can renew it (WHM » Manage AutoSSL » Logs).' },
+  'no-tlsa': { rank: 2, severity: 'info', label: 'Not protected', explain: 'The zone is signed but publishes no TLSA records, so senders use unauthenticated TLS.', fix: 'Publish the records (Publish now, or tlsa-manager apply).' },
+  'no-dnssec': { rank: 3, severity: 'info', label: 'No DNSSEC', explain: 'The zone is not signed, so senders ignore any TLSA records.', fix: 'Enable DNSSEC for the zone (WHM » DNSSEC with PowerDNS, or at the DNS provider) and add the DS record at the registrar.' },
+  'no-ds': { rank: 4, severity: 'warn', label: 'No DS at registrar', explain: 'The zone is signed but its parent has no DS record, so nobody can validate it.', fix: 'Give the DS record (WHM » DNSSEC » View DS records) to the domain registrar.' },
+  'tlsa-unusable': { rank: 5, severity: 'error', label: 'Unusable TLSA', explain: 'TLSA records exist but none is usable for SMTP (usages 0/1 or bad parameters): senders insist on TLS but cannot authenticate.', fix: 'Replace them with "3 1 1" and "2 1 1" records (TLSA Manager can take the owner over).' },
+  'insecure-mx': { rank: 6, severity: 'error', label: 'Insecure MX', explain: 'The MX or address records are not DNSSEC-secure, so senders do not use DANE for this host.', fix: 'Sign the zone that holds the MX host (and its CNAME targets) and publish its DS.' },
+  'no-starttls': { rank: 7, severity: 'error', label: 'No STARTTLS', explain: 'TLSA records exist but the server does not offer STARTTLS: DANE senders will not deliver.', fix: 'Enable TLS in Exim (WHM » Exim Configuration Manager) and install a certificate.' },
+  unreachable: { rank: 8, severity: 'error', label: 'Unreachable', explain: 'The mail server did not answer on this port.', fix: 'Check that Exim listens on the port and the firewall allows it.' },
+  'tlsa-mismatch': { rank: 9, severity: 'error', label: 'TLSA mismatch', explain: 'No TLSA record matches the certificate the server presents: DANE senders refuse to deliver.', fix: 'Publish records for the served certificate now (Publish now, or tlsa-manager apply); senders retry, so mail is delayed, not lost.' },
+  bogus: { rank: 10, severity: 'error', label: 'DNSSEC bogus', explain: 'DNSSEC validation fails for this name: resolvers return SERVFAIL and senders cannot even find the MX.', fix: 'Fix the zone signing or the DS at the registrar (a DS for a key no longer in use is the usual cause).' },
+  'dns-error': { rank: 11, severity: 'error', label: 'DNS error', explain: 'The DNS lookups for this domain failed.', fix: 'Check the zone and the resolver.' },
+  'resolver-not-validating': { rank: 12, severity: 'error', label: 'Resolver does not validate', explain: 'The resolver used for checks does not validate DNSSEC; results would be meaningless.', fix: 'Point "resolver" in the settings at a validating resolver (e.g. a local unbound).' },
+} as const;
+
+export type Verdict = keyof typeof VERDICTS;
+
+export function worst(verdicts: Verdict[]): Verdict {
+  return verdicts.reduce<Verdict>((a, b) => (VERDICTS[b].rank > VERDICTS[a].rank ? b : a), 'valid');
+}
+
+export interface PortCheck {
+  port: number;
+  address: string;
+  verdict: Verdict;
+  /** One sentence about this port, specific (names the record/certificate). */
+  message: string;
+  /** The record that matched and the chain depth it matched at. */
+  matched?: { record: TlsaRdata; depth: number };
+  /** SHA-256 of the leaf's SPKI as presented, lower-case hex. */
+  presentedSpkiSha256?: string;
+  presentedSubject?: string;
+  presentedNotAfter?: string;
+}
+
+export interface MxCheck {
+  host: string;
+  preference: number;
+  /** After CNAME expansion (RFC 7672 §2.2.2). */
+  expandedHost: string;
+  addressesSecure: boolean;
+  addresses: string[];
+  tlsaOwner: string | null;
+  tlsaSecure: boolean;
+  tlsa: TlsaRdata[];
+  ports: PortCheck[];
+  verdict: Verdict;
+  message: string;
+}
+
+export interface DomainCheck {
+  domain: string;
+  time: string;
+  verdict: Verdict;
+  message: string;
+  fix: string;
+  mxSecure: boolean;
+  dnssec: { signed: boolean | null; ds: boolean | null };
+  mx: MxCheck[];
+}
