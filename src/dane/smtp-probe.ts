@@ -226,6 +226,7 @@ export async function probeSmtp(opts: ProbeOptions): Promise<ProbeResult> {
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new StageError('timeout', `no progress within ${timeoutMs} ms while waiting for ${waitingFor}`)), timeoutMs);
   });
+  deadline.catch(() => undefined); // observed through step(); never an unhandled rejection
   const step = <T>(what: string, p: Promise<T>): Promise<T> => {
     waitingFor = what;
     return Promise.race([p, deadline]);
