@@ -1,0 +1,56 @@
+// Exim configuration for the lab: listens on 25/587 (STARTTLS) and 465 (TLS on connect) and
+// picks its certificate per connection exactly like cPanel's generated exim.conf, plus one
+// lab-only rule to make a single port present a different certificate.
+import { join } from 'node:path';
+
+export const EXIM_PORTS = [25, 465, 587] as const;
+
+/**
+ * Certificate selection, first match wins (SNI without "/" only):
+ *   1. domain_tls/<SNI>/combined.<port>      lab-only per-port override
+ *   2. domain_tls/<SNI>/combined              cPanel
+ *   3. domain_tls/*.<SNI minus first label>/combined   cPanel wildcard
+ *   4. <root>/etc/exim.crt + <root>/etc/exim.key        cPanel service certificate
+ * Both options expand on $tls_in_sni, so Exim re-expands per connection (no preload, no HUP).
+ */
+function selection(root: string, fallback: string): string {
+  const dt = join(root, 'var/cpanel/ssl/domain_tls');
+  const sniOk = '{!eq{$tls_in_sni}{}}{!match{$tls_in_sni}{/}}';
+  const parent = '${sg{$tls_in_sni}{\\N^[^.]+\\.\\N}{}}';
+  const perPort = `${dt}/$tls_in_sni/combined.$received_port`;
+  const exact = `${dt}/$tls_in_sni/combined`;
+  const wild = `${dt}/*.${parent}/combined`;
+  return (
+    `\${if and{${sniOk}{exists{${perPort}}}}{${perPort}}` +
+    `{\${if and{${sniOk}{exists{${exact}}}}{${exact}}` +
+    `{\${if and{${sniOk}{exists{${wild}}}}{${wild}}` +
+    `{${fallback}}}}}}}`
+  );
+}
+
+export function eximConf(o: { dir: string; addr: string; cpanelRoot: string; hostname: string }): string {
+  return `# TLSA Manager test lab: Exim answering EHLO/STARTTLS only
+primary_hostname = ${o.hostname}
+spool_directory = ${join(o.dir, 'spool')}
+log_file_path = ${join(o.dir, 'log')}/%slog
+pid_file_path = ${join(o.dir, 'exim.pid')}
+keep_environment =
+local_interfaces = ${o.addr}
+daemon_smtp_ports = ${EXIM_PORTS.join(' : ')}
+tls_on_connect_ports = 465
+tls_advertise_hosts = *
+tls_certificate = ${selection(o.cpanelRoot, join(o.cpanelRoot, 'etc/exim.crt'))}
+tls_privatekey = ${selection(o.cpanelRoot, join(o.cpanelRoot, 'etc/exim.key'))}
+host_lookup =
+rfc1413_hosts =
+log_selector = +tls_sni +tls_cipher +tls_certificate_verified +incoming_port
+acl_smtp_rcpt = acl_rcpt
+
+begin acl
+acl_rcpt:
+  deny message = the test lab accepts no mail
+
+begin routers
+begin transports
+`;
+}

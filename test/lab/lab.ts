@@ -1,0 +1,448 @@
+// End-to-end test lab: throwaway PKI, BIND (signed parent + child zones), unbound (validating
+// resolver on port 53), Exim with cPanel's SNI certificate rules, and posttls-finger as the
+// DANE oracle. Every instance uses its own 127.X.Y.0/24 block and temp dir. Requires root.
+import {
+  chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pickAddresses, type LabAddresses } from './addresses.js';
+import {
+  dig, dsFromKey, generateKey, namedConf, policyBlock, readSerial, renderChildZone, renderParentZone,
+  rewriteZoneFile, servedSerial, unboundConf, type DigAnswer, type ZoneSpec,
+} from './dns.js';
+import { eximConf } from './exim.js';
+import { createPki, type CaCert, type IssueRequest, type IssuedCert, type IssuerName } from './pki.js';
+import { ensurePostfix, runFinger, writePostfixConfig, type FingerOptions, type FingerResult } from './posttls.js';
+import { logTail, mustRun, run, startDaemon, trackDir, untrackDir, waitUntil, type Daemon } from './proc.js';
+
+export type { ZoneSpec, DigAnswer, IssueRequest, IssuedCert, IssuerName, CaCert, FingerOptions, FingerResult, LabAddresses };
+
+export interface LabZoneOption {
+  /** A single label ("scenario1") is placed under the parent; a full name must end in the parent. */
+  name: string;
+  signed: boolean;
+  /** DS in the parent (ignored for unsigned zones). */
+  ds: boolean;
+  /** Extra zone-file lines, e.g. `_25._tcp.mail 60 IN TLSA 3 1 1 <hex>` (relative names are zone-relative). */
+  records?: string[];
+}
+
+export interface LabOptions {
+  /** Parent zone, the trust anchor (default "lab.test"). Must be under "test". */
+  parent?: string;
+  /** Zones in addition to the defaults good/nods/unsigned.<parent>. */
+  zones?: LabZoneOption[];
+  /** Set false to get only opts.zones (default true). */
+  defaultZones?: boolean;
+  /** Fetch posttls-finger during start-up instead of at the first posttlsFinger() call. */
+  prefetchPosttlsFinger?: boolean;
+}
+
+export interface LabZone {
+  name: string;
+  signed: boolean;
+  ds: boolean;
+  /** mail.<zone>: the MX target, an A record pointing at Exim. */
+  mailHost: string;
+}
+
+export interface InstallOptions {
+  /** Only connections to this Exim port get the certificate (lab-only `combined.<port>` override). */
+  port?: 25 | 465 | 587;
+}
+
+export interface Lab {
+  /** Lab temp dir (named/, unbound/, exim/, pki/, zones). */
+  dir: string;
+  parent: string;
+  addresses: LabAddresses;
+  /** "ip:port" of the BIND authoritative server. */
+  authoritative: string;
+  /** Validating resolver address (port 53). */
+  resolver: string;
+  /** Exim address (ports 25, 465, 587). */
+  exim: string;
+  /** Server hostname (A record to Exim in the parent zone; covered by the default service cert). */
+  hostname: string;
+  /** Fake cPanel root: var/cpanel/ssl/domain_tls/, etc/exim.{crt,key}, etc/hostname. */
+  cpanelRoot: string;
+  /** resolv.conf naming the lab resolver (what posttls-finger sees as /etc/resolv.conf). */
+  resolvConf: string;
+  /** DS record of the parent zone used as unbound's trust anchor. */
+  trustAnchor: string;
+  zones: LabZone[];
+  zone(name: string): LabZone;
+  ca: { root: CaCert; intermediates: Record<IssuerName, CaCert> };
+  /** Default service certificate (hostname, issued by R1) installed at start. */
+  serviceCert: IssuedCert;
+
+  issueCert(req: IssueRequest): Promise<IssuedCert>;
+  /** Atomically writes domain_tls/<name>/combined (+ certificates) or, with a port, combined.<port>. */
+  installCert(name: string, combinedPem: string, opts?: InstallOptions): void;
+  removeCert(name: string, opts?: InstallOptions): void;
+  /** Replaces the service certificate (certPem may include the chain). */
+  setServiceCert(certPem: string, keyPem: string): void;
+  /** HUPs Exim and waits until it answers again (not needed for domain_tls changes). */
+  reloadExim(): Promise<void>;
+
+  zoneFile(zone: string): string;
+  /** argv for product code's reloadCommand: rndc reload <zone> against the lab's named. */
+  rndcArgv(zone: string): string[];
+  /** rndc reload, then waits until named serves a different SOA serial. */
+  reloadZone(zone: string): Promise<void>;
+  /** Replaces the zone's extra records, bumps the serial, reloads and waits. */
+  setRecords(zone: string, lines: string[]): Promise<void>;
+  /** SOA serial named currently serves (signed serial for signed zones). */
+  servedSerial(zone: string): Promise<number | undefined>;
+  /** Query the validating resolver (`+dnssec`), flags include "ad" for secure answers. */
+  dig(name: string, type: string): Promise<DigAnswer>;
+  /** Query the authoritative server directly (no recursion). */
+  digAuthoritative(name: string, type: string): Promise<DigAnswer>;
+  /** Empties unbound's caches (records, keys, negative answers). */
+  flushResolver(): Promise<void>;
+
+  posttlsFinger(target: string, opts?: FingerOptions): Promise<FingerResult>;
+  stop(): Promise<void>;
+}
+
+const PARENT_RE = /^([a-z0-9-]+\.)*test$/;
+
+function normalizeZones(parent: string, opts: LabOptions): ZoneSpec[] {
+  const defaults: ZoneSpec[] = opts.defaultZones === false ? [] : [
+    { name: `good.${parent}`, signed: true, ds: true },
+    { name: `nods.${parent}`, signed: true, ds: false },
+    { name: `unsigned.${parent}`, signed: false, ds: false },
+  ];
+  const extra = (opts.zones ?? []).map((z): ZoneSpec => {
+    const raw = z.name.toLowerCase().replace(/\.$/, '');
+    const name = raw.includes('.') ? raw : `${raw}.${parent}`;
+    if (!name.endsWith(`.${parent}`) || !/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(name)) {
+      throw new Error(`lab: zone ${JSON.stringify(z.name)} must be a label or a name under ${parent}`);
+    }
+    if (name.slice(0, -parent.length - 1).includes('.')) {
+      throw new Error(`lab: zone ${name} must be a direct child of ${parent} (delegations are one level deep)`);
+    }
+    return { name, signed: z.signed, ds: z.signed && z.ds, records: z.records ?? [] };
+  });
+  const all = [...defaults, ...extra];
+  const seen = new Set<string>();
+  for (const z of all) {
+    if (seen.has(z.name)) throw new Error(`lab: zone ${z.name} given twice`);
+    seen.add(z.name);
+  }
+  return all;
+}
+
+function writeAtomic(path: string, data: string, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  writeFileSync(tmp, data, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
+}
+
+function stripKeys(pem: string): string {
+  return pem.replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----\n?/g, '');
+}
+
+function smtpBanner(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    let buf = '';
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.on('error', () => done(false));
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (/^220 /m.test(buf)) done(true);
+    });
+  });
+}
+
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    sock.setTimeout(1000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+    sock.on('error', () => resolve(false));
+    sock.on('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+  });
+}
+
+async function userIds(name: string): Promise<{ uid: number; gid: number }> {
+  const uid = Number((await mustRun(['id', '-u', name])).trim());
+  const gid = Number((await mustRun(['id', '-g', name])).trim());
+  return { uid, gid };
+}
+
+export async function startLab(opts: LabOptions = {}): Promise<Lab> {
+  if (process.getuid?.() !== 0) throw new Error('lab: must run as root (daemons bind port 53/25 on loopback)');
+  const parent = (opts.parent ?? 'lab.test').toLowerCase().replace(/\.$/, '');
+  if (!PARENT_RE.test(parent) || parent === 'test') throw new Error(`lab: parent ${parent} must be a name under "test"`);
+  const specs = normalizeZones(parent, opts);
+  const addrs = await pickAddresses();
+  const dir = mkdtempSync(join(tmpdir(), 'tlsa-lab-'));
+  chmodSync(dir, 0o755); // Exim's unprivileged children read certificates below it
+  trackDir(dir);
+  const daemons: Daemon[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(daemons.map((d) => d.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    untrackDir(dir);
+  };
+  try {
+    return await build();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  async function build(): Promise<Lab> {
+    const hostname = `host.${parent}`;
+    const namedDir = join(dir, 'named');
+    const keysDir = join(namedDir, 'keys');
+    const unboundDir = join(dir, 'unbound');
+    const eximDir = join(dir, 'exim');
+    const cpanelRoot = join(dir, 'cpanel');
+    const domainTls = join(cpanelRoot, 'var/cpanel/ssl/domain_tls');
+    for (const d of [keysDir, unboundDir, join(eximDir, 'log'), join(eximDir, 'spool'), domainTls, join(cpanelRoot, 'etc')]) {
+      mkdirSync(d, { recursive: true, mode: 0o755 });
+    }
+
+    // Keys first: the parent's zone file needs the children's DS, unbound needs the parent's.
+    const policyConf = join(namedDir, 'policy.conf');
+    writeFileSync(policyConf, policyBlock());
+    const rndcKey = join(namedDir, 'rndc.key');
+    const signedNames = [parent, ...specs.filter((z) => z.signed).map((z) => z.name)];
+    const [pki, dsByZone] = await Promise.all([
+      createPki(join(dir, 'pki')),
+      Promise.all(signedNames.map(async (z) => [z, await dsFromKey(await generateKey(keysDir, policyConf, z))] as const)),
+      mustRun(['rndc-confgen', '-a', '-A', 'hmac-sha256', '-k', 'rndc-key', '-c', rndcKey]),
+    ]);
+    const ds = new Map(dsByZone);
+    const trustAnchor = ds.get(parent)!;
+
+    // Zone files.
+    const serial = 2024010100;
+    for (const z of specs) {
+      writeFileSync(join(namedDir, `${z.name}.db`), renderChildZone(z.name, parent, addrs.exim, serial, z.records ?? []));
+    }
+    writeFileSync(
+      join(namedDir, `${parent}.db`),
+      renderParentZone(
+        parent, addrs.named, serial,
+        specs.map((z) => ({ name: z.name, dsLines: z.ds ? [ds.get(z.name)!] : [] })),
+        [`${hostname}.\t60\tIN\tA\t${addrs.exim}`],
+      ),
+    );
+    const namedConfPath = join(namedDir, 'named.conf');
+    writeFileSync(
+      namedConfPath,
+      namedConf({ dir: namedDir, addr: addrs.named, port: addrs.namedPort, rndcPort: addrs.rndcPort, rndcKeyFile: rndcKey, zones: [{ name: parent, signed: true }, ...specs] }),
+    );
+    await mustRun(['named-checkconf', namedConfPath]);
+
+    // unbound.
+    const rootHints = join(unboundDir, 'root.hints');
+    // Root hints point at named, so even a stray iteration stays on loopback.
+    writeFileSync(rootHints, `.\t3600000\tIN\tNS\tns.root.invalid.\nns.root.invalid.\t3600000\tIN\tA\t127.0.0.1\n`);
+    const unboundConfPath = join(unboundDir, 'unbound.conf');
+    writeFileSync(
+      unboundConfPath,
+      unboundConf({ dir: unboundDir, addr: addrs.resolver, namedAddr: addrs.named, namedPort: addrs.namedPort, zones: [parent, ...specs.map((z) => z.name)], parent, trustAnchorDs: trustAnchor, rootHints }),
+    );
+    await mustRun(['unbound-checkconf', unboundConfPath]);
+
+    // Exim + fake cPanel files.
+    const serviceCert = await pki.issue({ names: [hostname], issuer: 'R1' });
+    const setServiceCert = (certPem: string, keyPem: string): void => {
+      const svc = join(cpanelRoot, 'var/cpanel/ssl/exim');
+      writeAtomic(join(svc, 'exim.crt'), certPem);
+      writeAtomic(join(svc, 'exim.key'), keyPem, 0o640);
+      for (const f of ['exim.crt', 'exim.key']) {
+        const link = join(cpanelRoot, 'etc', f);
+        if (!existsSync(link)) symlinkSync(join(svc, f), link);
+      }
+    };
+    setServiceCert(serviceCert.fullchainPem, serviceCert.keyPem);
+    writeFileSync(join(cpanelRoot, 'etc/hostname'), `${hostname}\n`);
+    writeFileSync(join(cpanelRoot, 'var/cpanel/mainip'), addrs.exim);
+    const eximIds = await userIds('Debian-exim');
+    chownSync(join(eximDir, 'spool'), eximIds.uid, eximIds.gid);
+    chownSync(join(eximDir, 'log'), eximIds.uid, eximIds.gid);
+    // Exim children run as Debian-exim: give that group read access to the (throwaway) keys.
+    const certGid = eximIds.gid;
+    const eximConfPath = join(eximDir, 'exim.conf');
+    writeFileSync(eximConfPath, eximConf({ dir: eximDir, addr: addrs.exim, cpanelRoot, hostname }), { mode: 0o644 });
+    const chk = await run(['exim4', '-C', eximConfPath, '-bV']);
+    if (chk.code !== 0) throw new Error(`exim4 rejected the lab config: ${(chk.stdout + chk.stderr).slice(-1500)}`);
+
+    // Start the daemons together; unbound only needs named once it gets queried.
+    const named = startDaemon('named', ['named', '-g', '-c', namedConfPath], join(namedDir, 'named.log'), namedDir);
+    daemons.push(named);
+    const unbound = startDaemon('unbound', ['unbound', '-d', '-c', unboundConfPath], join(unboundDir, 'unbound.log'), unboundDir);
+    daemons.push(unbound);
+    const exim = startDaemon('exim', ['exim4', '-C', eximConfPath, '-bdf'], join(eximDir, 'exim.out'), eximDir);
+    daemons.push(exim);
+    const eximLog = (): string => `${logTail(join(eximDir, 'exim.out'))}\n${logTail(join(eximDir, 'log/mainlog'))}\n${logTail(join(eximDir, 'log/paniclog'))}`;
+
+    const waitSigned = (zone: string): Promise<void> =>
+      waitUntil(`named to serve ${zone} signed`, async () => {
+        const a = await dig(addrs.named, zone, 'SOA', ['+norec'], addrs.namedPort);
+        return a.status === 'NOERROR' && a.answers.some((l) => /\sRRSIG\s+SOA\s/.test(l));
+      }, { daemon: named });
+    const waitServed = (zone: string): Promise<void> =>
+      waitUntil(`named to serve ${zone}`, async () => (await servedSerial(addrs.named, addrs.namedPort, zone)) !== undefined, { daemon: named });
+
+    await Promise.all([
+      ...[parent, ...specs.map((z) => z.name)].map((z) => (signedNames.includes(z) ? waitSigned(z) : waitServed(z))),
+      waitUntil('exim to answer on 25, 465, 587', async () => {
+        const ok = await Promise.all([smtpBanner(addrs.exim, 25), smtpBanner(addrs.exim, 587), portOpen(addrs.exim, 465)]);
+        return ok.every(Boolean);
+      }, { daemon: exim }).catch((err: Error) => {
+        throw new Error(`${err.message}\n${eximLog()}`);
+      }),
+    ]);
+    await waitUntil(`unbound to validate ${parent} (AD flag)`, async () => {
+      const a = await dig(addrs.resolver, parent, 'SOA');
+      return a.status === 'NOERROR' && a.flags.includes('ad');
+    }, { daemon: unbound });
+
+    // posttls-finger environment.
+    const resolvConf = join(dir, 'resolv.conf');
+    // trust-ad: glibc strips the AD bit otherwise, and Postfix would see every answer as insecure.
+    writeFileSync(resolvConf, `nameserver ${addrs.resolver}\noptions trust-ad edns0 attempts:2 timeout:2\n`);
+    const postfixConf = join(dir, 'postfix');
+    writePostfixConfig(postfixConf);
+    if (opts.prefetchPosttlsFinger) await ensurePostfix();
+
+    const zones: LabZone[] = specs.map((z) => ({ name: z.name, signed: z.signed, ds: z.ds, mailHost: `mail.${z.name}` }));
+    const allZones = new Set([parent, ...specs.map((z) => z.name)]);
+    const checkZone = (zone: string): string => {
+      const z = zone.toLowerCase().replace(/\.$/, '');
+      if (!allZones.has(z)) throw new Error(`lab: unknown zone ${zone} (have ${[...allZones].join(', ')})`);
+      return z;
+    };
+    const zoneFile = (zone: string): string => join(namedDir, `${checkZone(zone)}.db`);
+    const rndcArgv = (zone: string): string[] => [
+      'rndc', '-k', rndcKey, '-s', addrs.named, '-p', String(addrs.rndcPort), 'reload', checkZone(zone),
+    ];
+    const certDir = (name: string): string => {
+      if (!/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(name)) throw new Error(`lab: bad certificate name ${JSON.stringify(name)}`);
+      return join(domainTls, name.toLowerCase());
+    };
+
+    const reloadZone = async (zone: string): Promise<void> => {
+      const z = checkZone(zone);
+      const before = await servedSerial(addrs.named, addrs.namedPort, z);
+      const r = await run(rndcArgv(z), { timeoutMs: 10_000 });
+      if (r.code !== 0) throw new Error(`rndc reload ${z} failed: ${(r.stderr || r.stdout).trim()}`);
+      await waitUntil(`named to serve a new SOA serial for ${z} (was ${before}; did the file's serial increase?)`,
+        async () => (await servedSerial(addrs.named, addrs.namedPort, z)) !== before, { daemon: named, timeoutMs: 10_000 });
+    };
+
+    // One edit at a time per zone: serial bumps must not race.
+    const zoneLocks = new Map<string, Promise<unknown>>();
+    const setRecords = (zone: string, lines: string[]): Promise<void> => {
+      const z = checkZone(zone);
+      const job = (zoneLocks.get(z) ?? Promise.resolve()).then(async () => {
+        const path = zoneFile(z);
+        const served = (await servedSerial(addrs.named, addrs.namedPort, z)) ?? 0;
+        const next = Math.max(readSerial(readFileSync(path, 'utf8')), served) + 1;
+        rewriteZoneFile(path, lines, next);
+        const check = await run(['named-checkzone', '-q', z, path]);
+        if (check.code !== 0) {
+          const why = (await run(['named-checkzone', z, path])).stdout.trim();
+          throw new Error(`lab.setRecords(${z}): zone does not load: ${why}`);
+        }
+        await reloadZone(z);
+      });
+      zoneLocks.set(z, job.catch(() => undefined));
+      return job;
+    };
+
+    const reloadExim = async (): Promise<void> => {
+      const pid = Number(readFileSync(join(eximDir, 'exim.pid'), 'utf8').trim());
+      process.kill(pid, 'SIGHUP');
+      // The daemon re-execs itself: wait for the banner again.
+      await new Promise((r) => setTimeout(r, 200));
+      await waitUntil('exim to answer after HUP', () => smtpBanner(addrs.exim, 25), { daemon: exim });
+    };
+
+    const lab: Lab = {
+      dir,
+      parent,
+      addresses: addrs,
+      authoritative: `${addrs.named}:${addrs.namedPort}`,
+      resolver: addrs.resolver,
+      exim: addrs.exim,
+      hostname,
+      cpanelRoot,
+      resolvConf,
+      trustAnchor,
+      zones,
+      zone(name) {
+        const z = zones.find((x) => x.name === checkZone(name));
+        if (!z) throw new Error(`lab: ${name} is the parent zone, not a child zone`);
+        return z;
+      },
+      ca: { root: pki.root, intermediates: pki.intermediates },
+      serviceCert,
+      issueCert: (req) => pki.issue(req),
+      installCert(name, combinedPem, o = {}) {
+        const d = certDir(name);
+        if (o.port) {
+          writeAtomic(join(d, `combined.${o.port}`), combinedPem, 0o640);
+          chownSync(join(d, `combined.${o.port}`), 0, certGid);
+          return;
+        }
+        writeAtomic(join(d, 'certificates'), stripKeys(combinedPem));
+        writeAtomic(join(d, 'combined'), combinedPem, 0o640);
+        chownSync(join(d, 'combined'), 0, certGid);
+      },
+      removeCert(name, o = {}) {
+        const d = certDir(name);
+        if (o.port) {
+          rmSync(join(d, `combined.${o.port}`), { force: true });
+          return;
+        }
+        rmSync(d, { recursive: true, force: true });
+      },
+      setServiceCert(certPem, keyPem) {
+        setServiceCert(certPem, keyPem);
+        chownSync(join(cpanelRoot, 'var/cpanel/ssl/exim/exim.key'), 0, certGid);
+      },
+      reloadExim,
+      zoneFile,
+      rndcArgv,
+      reloadZone,
+      setRecords,
+      servedSerial: (zone) => servedSerial(addrs.named, addrs.namedPort, checkZone(zone)),
+      dig: (name, type) => dig(addrs.resolver, name, type),
+      digAuthoritative: (name, type) => dig(addrs.named, name, type, ['+norec'], addrs.namedPort),
+      async flushResolver() {
+        for (const cmd of [['flush_zone', '.'], ['flush_negative'], ['flush_bogus']]) {
+          await mustRun(['unbound-control', '-c', unboundConfPath, ...cmd], { timeoutMs: 10_000 });
+        }
+      },
+      async posttlsFinger(target, o = {}) {
+        const postfixDir = await ensurePostfix();
+        return runFinger({ postfixDir, confDir: postfixConf, resolvConf, target, opts: o });
+      },
+      stop,
+    };
+    chownSync(join(cpanelRoot, 'var/cpanel/ssl/exim/exim.key'), 0, certGid);
+    return lab;
+  }
+}
