@@ -1,0 +1,183 @@
+/**
+ * RFC 7672 TLSA matching: does the chain an SMTP server presented satisfy its TLSA RRset?
+ *
+ * - DANE-EE (3): the leaf alone; names and dates are ignored (RFC 7672 §3.1.1).
+ * - DANE-TA (2): the anchor must be a certificate the server SENT (§3.1.2); then the usual path
+ *   check from the leaf up to it: signatures, CA flags, validity at `now`, and the leaf must carry
+ *   one of the reference names (MX host, TLSA base domain; §3.2.3). The anchor's own dates are not
+ *   checked: RFC 5280 treats a trust anchor as a key and a name, not as a certificate.
+ * - PKIX-TA (0) and PKIX-EE (1) are unusable for SMTP (§3.1.3), as are unknown parameters.
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import type { TlsaRdata } from '../tlsa/types.js';
+import { formatRdata } from '../tlsa/types.js';
+
+export interface TlsaMatch {
+  record: TlsaRdata;
+  /** Chain position of the certificate the record matched: 0 = leaf. */
+  depth: number;
+}
+
+export interface MatchResult {
+  matched: boolean;
+  usable: TlsaRdata[];
+  unusable: TlsaRdata[];
+  /** The first record that authenticates the chain. */
+  match?: TlsaMatch;
+  /** Every record that authenticates the chain (rollover reporting needs all of them). */
+  matches: TlsaMatch[];
+  /** One sentence per record that did not help, and why. */
+  reasons: string[];
+}
+
+export interface MatchOptions {
+  /** Reference identifiers for DANE-TA: the MX host name and the TLSA base domain. */
+  hostnames: string[];
+  now: Date;
+}
+
+const DIGEST_HEX_LENGTH: Record<number, number> = { 1: 64, 2: 128 };
+const MAX_PATH = 16;
+
+/** Why a record cannot be used for SMTP, or null when it can. */
+export function unusableReason(r: TlsaRdata): string | null {
+  if (r.usage === 0 || r.usage === 1) return `usage ${r.usage} (PKIX) is not used by SMTP senders (RFC 7672 §3.1.3)`;
+  if (r.usage !== 2 && r.usage !== 3) return `usage ${String(r.usage)} is not defined`;
+  if (r.selector !== 0 && r.selector !== 1) return `selector ${String(r.selector)} is not defined`;
+  if (r.matchingType !== 0 && r.matchingType !== 1 && r.matchingType !== 2) return `matching type ${String(r.matchingType)} is not defined`;
+  const data = r.data.toLowerCase();
+  if (!/^[0-9a-f]*$/.test(data) || data.length % 2 !== 0 || data.length === 0) return 'the data is not hexadecimal';
+  const want = DIGEST_HEX_LENGTH[r.matchingType];
+  if (want !== undefined && data.length !== want) return `the data has ${data.length / 2} bytes, matching type ${r.matchingType} needs ${want / 2}`;
+  return null;
+}
+
+/** What a record with these parameters carries for `cert` (node:crypto, independent of src/tlsa). */
+function associationData(cert: X509Certificate, selector: 0 | 1, matchingType: 0 | 1 | 2): string {
+  const bytes = selector === 0 ? cert.raw : cert.publicKey.export({ type: 'spki', format: 'der' });
+  if (matchingType === 0) return bytes.toString('hex');
+  return createHash(matchingType === 1 ? 'sha256' : 'sha512').update(bytes).digest('hex');
+}
+
+function recordMatches(r: TlsaRdata, cert: X509Certificate): boolean {
+  return associationData(cert, r.selector, r.matchingType) === r.data.toLowerCase();
+}
+
+function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  // checkIssued compares names (and key identifiers); verify proves the signature.
+  return child.checkIssued(parent) && child.verify(parent.publicKey);
+}
+
+/**
+ * A path leaf → … → anchor through the sent certificates, each signed by the next; null if none.
+ * Sent order is not trusted: servers send unrelated or misordered certificates.
+ */
+function buildPath(certs: X509Certificate[], anchorIndex: number): X509Certificate[] | null {
+  const anchor = certs[anchorIndex]!;
+  const leaf = certs[0]!;
+  if (anchorIndex === 0) return [leaf];
+  const walk = (path: X509Certificate[], used: Set<number>): X509Certificate[] | null => {
+    const current = path[path.length - 1]!;
+    if (issuedBy(current, anchor)) return [...path, anchor];
+    if (path.length >= MAX_PATH) return null;
+    for (let i = 1; i < certs.length; i++) {
+      if (used.has(i) || i === anchorIndex) continue;
+      const c = certs[i]!;
+      if (!issuedBy(current, c)) continue;
+      const found = walk([...path, c], new Set([...used, i]));
+      if (found) return found;
+    }
+    return null;
+  };
+  return walk([leaf], new Set([0]));
+}
+
+/** Path checks below the anchor: dates, CA flags, and the leaf's name. Returns a reason or null. */
+function checkPath(path: X509Certificate[], hostnames: string[], now: Date): string | null {
+  const t = now.getTime();
+  const belowAnchor = path.length === 1 ? path : path.slice(0, -1);
+  for (let i = 0; i < belowAnchor.length; i++) {
+    const c = belowAnchor[i]!;
+    const who = i === 0 ? 'the server certificate' : `the certificate at depth ${i} (${c.subject.replace(/\n/g, ', ')})`;
+    if (t < Date.parse(c.validFrom)) return `${who} is not valid until ${new Date(c.validFrom).toISOString()}`;
+    if (t > Date.parse(c.validTo)) return `${who} expired on ${new Date(c.validTo).toISOString()}`;
+    if (i > 0 && !c.ca) return `${who} is not a CA certificate but signs the one below it`;
+  }
+  const leaf = path[0]!;
+  if (!hostnames.some((h) => leaf.checkHost(h) !== undefined)) {
+    return `the server certificate is not valid for ${hostnames.join(' or ') || '(no host name given)'}`;
+  }
+  return null;
+}
+
+function parseChain(chain: Buffer[]): { certs: X509Certificate[]; error?: string } {
+  const certs: X509Certificate[] = [];
+  for (let i = 0; i < chain.length; i++) {
+    try {
+      certs.push(new X509Certificate(chain[i]!));
+    } catch {
+      // A broken certificate ends the usable chain: nothing above it can be placed.
+      return { certs, error: `the certificate at depth ${i} could not be parsed` };
+    }
+  }
+  return { certs };
+}
+
+export function matchTlsa(records: TlsaRdata[], chain: Buffer[], opts: MatchOptions): MatchResult {
+  const usable: TlsaRdata[] = [];
+  const unusable: TlsaRdata[] = [];
+  const reasons: string[] = [];
+  for (const r of records) {
+    const why = unusableReason(r);
+    if (why) {
+      unusable.push(r);
+      reasons.push(`${formatRdata(r)}: unusable, ${why}.`);
+    } else usable.push(r);
+  }
+  const matches: TlsaMatch[] = [];
+  const done = (): MatchResult => {
+    const result: MatchResult = { matched: matches.length > 0, usable, unusable, matches, reasons };
+    if (matches[0]) result.match = matches[0];
+    return result;
+  };
+  if (chain.length === 0) {
+    reasons.push('The server presented no certificate.');
+    return done();
+  }
+  const { certs, error } = parseChain(chain);
+  if (error) reasons.push(`${error[0]!.toUpperCase()}${error.slice(1)}.`);
+  if (certs.length === 0) return done();
+  const hostnames = opts.hostnames.map((h) => h.toLowerCase().replace(/\.$/, ''));
+
+  for (const r of usable) {
+    const label = formatRdata(r);
+    if (r.usage === 3) {
+      if (recordMatches(r, certs[0]!)) matches.push({ record: r, depth: 0 });
+      else reasons.push(`${label}: does not match the server certificate.`);
+      continue;
+    }
+    const depths = certs.map((c, i) => (recordMatches(r, c) ? i : -1)).filter((i) => i >= 0);
+    if (depths.length === 0) {
+      reasons.push(`${label}: matches no certificate the server sent (a DANE-TA anchor must be in the presented chain).`);
+      continue;
+    }
+    let why = '';
+    for (const depth of depths) {
+      const path = buildPath(certs, depth);
+      if (!path) {
+        why = `the certificate at depth ${depth} does not sign the server certificate (directly or through the sent intermediates)`;
+        continue;
+      }
+      const bad = checkPath(path, hostnames, opts.now);
+      if (bad) {
+        why = bad;
+        continue;
+      }
+      matches.push({ record: r, depth });
+      why = '';
+      break;
+    }
+    if (why) reasons.push(`${label}: matches a sent certificate, but ${why}.`);
+  }
+  return done();
+}
