@@ -1,5 +1,6 @@
 import { applyCommand, auditCommand, planCommand, scanCommand } from './plan-commands.js';
 import { tlsaCommand } from './tlsa-command.js';
+import { checkCommand } from './check-command.js';
 import type { Command } from './types.js';
 
 /** Every command of the `tlsa-manager` binary. Commands wire library functions together, nothing more. */
@@ -9,4 +10,5 @@ export const commands: Record<string, Command> = {
   plan: planCommand,
   apply: applyCommand,
   audit: auditCommand,
+  check: checkCommand,
 };

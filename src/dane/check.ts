@@ -1,24 +1,205 @@
 import type { AppContext } from '../context.js';
-import type { DomainCheck } from './verdict.js';
+import { normalizeName, tlsaOwner } from '../dns/names.js';
+import { parseCertificateDer } from '../tlsa/certificate.js';
+import type { TlsaRdata } from '../tlsa/types.js';
+import { mapLimit } from '../util/concurrency.js';
+import { DnsClient, parseResolver, resolverFromResolvConf, type Answer, type MxData, type Resolver, type TlsaData } from './dns-client.js';
+import { matchTlsa } from './match.js';
+import { probeSmtp } from './smtp-probe.js';
+import { VERDICTS, worst, type DomainCheck, type MxCheck, type PortCheck, type Verdict } from './verdict.js';
 
 export interface CheckOptions {
-  /** Validating resolver "IP[:PORT]"; default config.resolver, then /etc/resolv.conf. */
+  /** Validating resolver "IP[:PORT]"; default config.resolver, then the root's /etc/resolv.conf. */
   resolver?: string;
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Ports to probe; default the policy's ports. */
+  ports?: number[];
+  timeoutMs?: number;
+  /** Store results in the state database (default true). */
+  save?: boolean;
 }
 
-/** DANE validation as a sender sees it, per domain. (Implementation lands with issue 4.) */
-export async function checkDomains(_ctx: AppContext, domains: string[], _opts: CheckOptions = {}): Promise<DomainCheck[]> {
-  const time = new Date().toISOString();
-  return domains.map((domain) => ({
-    domain,
-    time,
-    verdict: 'dns-error',
-    message: 'DANE checks are not available in this build yet.',
-    fix: '',
-    mxSecure: false,
-    dnssec: { signed: null, ds: null },
-    mx: [],
-  }));
+const IMPLICIT_TLS_PORTS = new Set([465]);
+const EXPIRING_DAYS = 14;
+
+export function resolverFor(ctx: AppContext, override?: string): Resolver {
+  const s = override ?? ctx.config.resolver;
+  if (s) return parseResolver(s);
+  const r = resolverFromResolvConf(ctx.root.readText('/etc/resolv.conf') ?? '');
+  if (!r) return parseResolver('127.0.0.1');
+  return r;
+}
+
+/**
+ * DANE validation as a sending MTA does it (RFC 7672): secure MX, secure addresses, TLSA at the
+ * CNAME-expanded name then the original, a TLS connection to every address, and matching against
+ * the chain the server actually sent. One DnsClient per run: answers are shared between domains.
+ */
+export async function checkDomains(ctx: AppContext, domains: string[], opts: CheckOptions = {}): Promise<DomainCheck[]> {
+  const names = domains.map((d) => normalizeName(d, 'domain'));
+  const client = new DnsClient(resolverFor(ctx, opts.resolver), { ...(ctx.config.resolverProbeName ? { probeName: ctx.config.resolverProbeName } : {}) });
+  const self = await client.selfTest();
+  const save = opts.save !== false;
+  if (save) ctx.state().setMeta('resolverSelfTest', JSON.stringify({ ...self, time: new Date(ctx.now()).toISOString() }));
+  let done = 0;
+  const run: Run = { client, ports: opts.ports ?? ctx.config.policy.ports, timeoutMs: opts.timeoutMs ?? 15_000, now: new Date(ctx.now()), probes: new Map() };
+  const results = await mapLimit(names, opts.concurrency ?? 16, async (domain) => {
+    const r = self.validating ? await checkDomain(run, domain) : notValidating(domain, run.now, self.message);
+    opts.onProgress?.(++done, names.length);
+    return r;
+  });
+  if (save) {
+    const state = ctx.state();
+    for (const r of results) {
+      state.saveCheck(r.domain, r.verdict, r, r.time);
+      state.logActivity({ actor: 'check', kind: 'check', zone: null, subject: r.domain, detail: `${VERDICTS[r.verdict].label}: ${r.message}`, ok: VERDICTS[r.verdict].severity !== 'error' });
+    }
+  }
+  return results;
+}
+
+interface Run {
+  client: DnsClient;
+  ports: number[];
+  timeoutMs: number;
+  now: Date;
+  /** One probe per address/port/SNI per run: many domains share the hostname MX. */
+  probes: Map<string, Promise<Awaited<ReturnType<typeof probeSmtp>>>>;
+}
+
+function notValidating(domain: string, now: Date, message: string): DomainCheck {
+  return { domain, time: now.toISOString(), verdict: 'resolver-not-validating', message, fix: VERDICTS['resolver-not-validating'].fix, mxSecure: false, dnssec: { signed: null, ds: null }, mx: [] };
+}
+
+function result(domain: string, now: Date, verdict: Verdict, message: string, rest: Partial<DomainCheck> = {}): DomainCheck {
+  return { domain, time: now.toISOString(), verdict, message, fix: VERDICTS[verdict].fix, mxSecure: false, dnssec: { signed: null, ds: null }, mx: [], ...rest };
+}
+
+async function checkDomain(run: Run, domain: string): Promise<DomainCheck> {
+  const { client, now } = run;
+  const mx = await client.security(domain, 'MX');
+  if (mx.security === 'bogus') return result(domain, now, 'bogus', `DNSSEC validation fails for the MX records of ${domain}.`);
+  if (mx.security === 'indeterminate') return result(domain, now, 'dns-error', `The MX lookup for ${domain} failed: ${mx.answer.error ?? mx.answer.rcode}.`);
+  if (mx.answer.status === 'nxdomain') return result(domain, now, 'dns-error', `${domain} does not exist in DNS.`);
+  if (mx.security === 'insecure') {
+    const dnssec = await zoneSigning(client, domain);
+    const verdict: Verdict = dnssec.signed ? 'no-ds' : 'no-dnssec';
+    const message = dnssec.signed
+      ? `${domain} is signed but its parent zone has no DS record for it, so its answers cannot be validated.`
+      : `The zone of ${domain} is not signed with DNSSEC, so senders ignore TLSA records.`;
+    return result(domain, now, verdict, message, { dnssec });
+  }
+
+  let targets = (mx.answer.records.map((r) => r.data) as MxData[]).sort((a, b) => a.preference - b.preference);
+  if (mx.answer.status === 'nodata') targets = [{ preference: 0, exchange: domain }];
+  if (targets.length === 1 && targets[0]!.exchange === '') return result(domain, now, 'valid', `${domain} accepts no mail (null MX); nothing to protect.`, { mxSecure: true, dnssec: { signed: true, ds: true } });
+
+  const hosts = await Promise.all(targets.map((t) => checkMx(run, t)));
+  const verdict = worst(hosts.map((h) => h.verdict));
+  const bad = hosts.find((h) => h.verdict === verdict) ?? hosts[0];
+  const message = verdict === 'valid' ? `All ${hosts.length} MX host(s) of ${domain} authenticate with DANE.` : bad!.message;
+  return result(domain, now, verdict, message, { mxSecure: true, dnssec: { signed: true, ds: true }, mx: hosts });
+}
+
+/** Signed (DNSKEY at the name) and delegated securely (DS at the parent)? Asked with CD so a broken chain still answers. */
+async function zoneSigning(client: DnsClient, zone: string): Promise<{ signed: boolean; ds: boolean }> {
+  const [dnskey, ds] = await Promise.all([client.query(zone, 'DNSKEY', { checkingDisabled: true }), client.query(zone, 'DS', { checkingDisabled: true })]);
+  return { signed: dnskey.status === 'ok' && dnskey.records.length > 0, ds: ds.status === 'ok' && ds.records.length > 0 };
+}
+
+async function checkMx(run: Run, target: MxData): Promise<MxCheck> {
+  const { client } = run;
+  const host = target.exchange;
+  const [a, aaaa] = await Promise.all([client.security(host, 'A'), client.security(host, 'AAAA')]);
+  const expandedHost = a.answer.cnameChain.at(-1) ?? host;
+  const addresses = [...a.answer.records, ...aaaa.answer.records].map((r) => String(r.data));
+  const base: MxCheck = { host, preference: target.preference, expandedHost, addressesSecure: false, addresses, tlsaOwner: null, tlsaSecure: false, tlsa: [], ports: [], verdict: 'valid', message: '' };
+  const lookups = [a, aaaa];
+  if (lookups.some((l) => l.security === 'bogus')) return { ...base, verdict: 'bogus', message: `DNSSEC validation fails for the addresses of ${host}.` };
+  if (addresses.length === 0) return { ...base, verdict: 'dns-error', message: `${host} has no A or AAAA records.` };
+  const secure = lookups.every((l) => l.security === 'secure' || (l.answer.status === 'nodata' && l.answer.secure));
+  if (!secure) return { ...base, verdict: 'insecure-mx', message: `The address records of ${host} are not DNSSEC-secure, so senders do not use DANE for it.` };
+  base.addressesSecure = true;
+
+  const ports: PortCheck[] = [];
+  for (const port of run.ports) {
+    const tlsa = await tlsaFor(client, port, host, expandedHost);
+    if (tlsa.bogus) {
+      ports.push(...addresses.map((address) => ({ port, address, verdict: 'bogus' as const, message: `DNSSEC validation fails for the TLSA records at ${tlsa.owner}.` })));
+      continue;
+    }
+    if (port === run.ports[0]) {
+      base.tlsaOwner = tlsa.owner;
+      base.tlsaSecure = tlsa.secure;
+      base.tlsa = tlsa.records;
+    }
+    if (tlsa.records.length === 0 || !tlsa.secure) {
+      ports.push(...addresses.map((address) => ({ port, address, verdict: 'no-tlsa' as const, message: `No ${tlsa.secure ? '' : 'secure '}TLSA records at ${tlsaOwner(port, host)}: senders use TLS without authentication.` })));
+      continue;
+    }
+    for (const address of addresses) ports.push(await checkEndpoint(run, host, address, port, tlsa.records));
+  }
+  const verdict = worst(ports.map((p) => p.verdict));
+  const bad = ports.find((p) => p.verdict === verdict);
+  const message = verdict === 'valid' ? `${host} authenticates on ${[...new Set(ports.map((p) => p.port))].join(', ')} at ${addresses.join(', ')}.` : bad?.message ?? '';
+  return { ...base, ports, verdict, message };
+}
+
+/** RFC 7672 §2.2.2: TLSA at the CNAME-expanded name first; if that is not secure, at the original name. */
+async function tlsaFor(client: DnsClient, port: number, host: string, expanded: string): Promise<{ owner: string; records: TlsaRdata[]; secure: boolean; bogus: boolean }> {
+  const names = expanded !== host ? [expanded, host] : [host];
+  let last = { owner: tlsaOwner(port, host), records: [] as TlsaRdata[], secure: false, bogus: false };
+  for (const name of names) {
+    const owner = tlsaOwner(port, name);
+    const r = await client.security(owner, 'TLSA');
+    if (r.security === 'bogus') return { owner, records: [], secure: false, bogus: true };
+    const records = tlsaRecords(r.answer);
+    last = { owner, records, secure: r.security === 'secure', bogus: false };
+    if (last.secure && records.length > 0) return last;
+  }
+  return last;
+}
+
+function tlsaRecords(a: Answer): TlsaRdata[] {
+  return a.records.filter((r) => r.type === 'TLSA').map((r) => {
+    const t = r.data as TlsaData;
+    return { usage: t.usage, selector: t.selector, matchingType: t.matchingType, data: t.data } as TlsaRdata;
+  });
+}
+
+async function checkEndpoint(run: Run, host: string, address: string, port: number, records: TlsaRdata[]): Promise<PortCheck> {
+  const key = `${address}|${port}|${host}`;
+  let probe = run.probes.get(key);
+  if (!probe) {
+    probe = probeSmtp({ address, port, servername: host, implicitTls: IMPLICIT_TLS_PORTS.has(port), timeoutMs: run.timeoutMs });
+    run.probes.set(key, probe);
+  }
+  const p = await probe;
+  const at = `${host} [${address}]:${port}`;
+  if (!p.ok) {
+    if (p.starttlsOffered === false) return { port, address, verdict: 'no-starttls', message: `${at} does not offer STARTTLS although TLSA records exist: DANE senders will not deliver.` };
+    return { port, address, verdict: 'unreachable', message: `${at}: ${p.error ?? 'no answer'}.` };
+  }
+  const m = matchTlsa(records, p.chain, { hostnames: [host], now: run.now });
+  const leaf = safeLeaf(p.chain[0]);
+  const presented = leaf ? { presentedSpkiSha256: leaf.spkiSha256, presentedSubject: leaf.subject, presentedNotAfter: leaf.notAfter.toISOString() } : {};
+  if (!m.matched) {
+    if (m.usable.length === 0) return { port, address, verdict: 'tlsa-unusable', message: `None of the TLSA records for ${host} is usable for SMTP (${m.reasons[0] ?? 'PKIX usages'}).`, ...presented };
+    return { port, address, verdict: 'tlsa-mismatch', message: `No TLSA record for ${host} matches the certificate presented at ${at}${leaf ? ` (key ${leaf.spkiSha256.slice(0, 16)}…)` : ''}.`, ...presented };
+  }
+  const match = m.match!;
+  if (leaf && leaf.notAfter.getTime() - run.now.getTime() < EXPIRING_DAYS * 86_400_000) {
+    return { port, address, verdict: 'expiring', matched: match, message: `${at} validates, but its certificate ${leaf.notAfter < run.now ? 'expired' : 'expires'} on ${leaf.notAfter.toISOString().slice(0, 10)}.`, ...presented };
+  }
+  return { port, address, verdict: 'valid', matched: match, message: `${at} matches "${match.record.usage} ${match.record.selector} ${match.record.matchingType}" at depth ${match.depth}.`, ...presented };
+}
+
+function safeLeaf(der: Buffer | undefined) {
+  if (!der) return null;
+  try {
+    return parseCertificateDer(der);
+  } catch {
+    return null;
+  }
 }

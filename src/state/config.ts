@@ -36,6 +36,8 @@ export const configSchema = z
       .strict()
       .default({ reloadCommand: ['rndc', 'reload', '{zone}'], authoritative: '127.0.0.1:53', useWhmApi: true }),
     resolver: hostPort.optional(),
+    /** A name the resolver must report as DNSSEC-secure (self-test); default the root zone. */
+    resolverProbeName: z.string().refine((s) => s === '.' || checkName(s).ok, { message: 'is not a valid name' }).optional(),
     /** Extra addresses that count as "this server" (NAT, anycast). */
     serverAddresses: z.array(z.string()).default([]),
   })
