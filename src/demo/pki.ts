@@ -107,7 +107,7 @@ async function caExtensions(key: KeyMaterial, issuer: IssuedCert | null, pathLen
 
 export async function createDemoCa(): Promise<DemoCa> {
   const rootKey = await generateKey('rsa');
-  const rootName = [{ C: ['ZZ'] }, { O: ['TLSA Manager Demo'] }, { CN: ['Demo Root X1 (not trusted anywhere)'] }];
+  const rootName: x509.JsonName = [{ C: ['ZZ'] }, { O: ['TLSA Manager Demo'] }, { CN: ['Demo Root X1 (not trusted anywhere)'] }];
   const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
     name: rootName,
     keys: rootKey.pair,
@@ -121,7 +121,7 @@ export async function createDemoCa(): Promise<DemoCa> {
   for (const name of ['R10', 'R11'] as const) {
     const key = await generateKey('rsa');
     const cert = await x509.X509CertificateGenerator.create({
-      subject: [{ C: ['ZZ'] }, { O: ['TLSA Manager Demo'] }, { CN: [`Demo ${name}`] }],
+      subject: [{ C: ['ZZ'] }, { O: ['TLSA Manager Demo'] }, { CN: [`Demo ${name}`] }] as x509.JsonName,
       issuer: rootCert.subject,
       publicKey: key.pair.publicKey,
       signingKey: rootKey.pair.privateKey,
