@@ -1,25 +1,35 @@
 import type { AppContext } from '../context.js';
 import { scanServer, type Endpoint, type ScanResult } from '../cpanel/scan.js';
 import { LocalZones } from '../cpanel/local-zones.js';
-import { managedZones, providerKindFor, type Providers } from '../dns/registry.js';
+import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
 import type { ApplyResult, Change } from '../dns/provider.js';
-import { toProblem, type Problem } from '../problem.js';
+import { problem, toProblem, type Problem } from '../problem.js';
 import { computeRdata } from '../tlsa/records.js';
 import type { TlsaRecord } from '../tlsa/types.js';
-import { desiredRecords, type DesiredSet } from './desired.js';
+import { desiredRecords, type DesiredRecord, type DesiredSet } from './desired.js';
 import { planZone, type ZonePlan } from './plan.js';
 import { emptyLedger } from '../state/db.js';
 import { mapLimit } from '../util/concurrency.js';
+import { LockBusyError, withLock } from '../util/lock.js';
 
 export interface RunPlan {
   scan: ScanResult;
   zones: ZonePlan[];
   unmanaged: DesiredSet['unmanaged'];
   problems: Problem[];
+  /** Inputs kept so apply can re-plan each zone under its lock. */
+  inputs: PlanInputs;
+}
+
+interface PlanInputs {
+  opts: PlanOptions;
+  desiredByZone: Map<string, DesiredRecord[]>;
+  servedByHost: Map<string, Endpoint>;
+  localZones: Set<string>;
 }
 
 export interface PlanOptions {
-  /** Only these domains (partial run: hooks, "publish selected"). */
+  /** Only these domains (partial run: hooks, "publish selected"): no clean-up of other owners. */
   domains?: string[];
   force?: boolean;
   takeover?: string[];
@@ -27,9 +37,13 @@ export interface PlanOptions {
   useState?: boolean;
   /** Scan result to reuse (the web app keeps one). */
   scan?: ScanResult;
+  /** Records wanted in addition to the served certificates' (AutoSSL pre hook: the incoming certificate). */
+  extraDesired?: DesiredRecord[];
+  /** Only add records; never delete (the pre stage of a renewal). */
+  createOnly?: boolean;
 }
 
-/** The whole pipeline up to the changes: scan → desired → populate → plan. Changes nothing but the ledger's sightings. */
+/** scan → desired → populate → plan for every zone involved. Changes no DNS. */
 export async function makePlan(ctx: AppContext, providers: Providers, opts: PlanOptions = {}): Promise<RunPlan> {
   const scan =
     opts.scan ??
@@ -38,51 +52,63 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
       ...(opts.domains ? { onlyDomains: new Set(opts.domains) } : {}),
     }));
   const managed = managedZones(ctx, scan.localZones);
-  const desired = desiredRecords(scan.endpoints, { ...ctx.config.policy }, (host) => LocalZones.enclosing(host, managed));
-  const problems: Problem[] = [...scan.problems, ...desired.problems];
-  const ledger = opts.useState === false ? emptyLedger : ctx.state();
-  const partial = opts.domains !== undefined;
-  const servedByHost = new Map(scan.endpoints.map((e) => [e.host, e]));
-  const zonesToPlan = new Set(desired.byZone.keys());
-  if (!partial && opts.useState !== false) {
-    // Zones where we published before may need cleaning even if nothing is desired there now.
-    for (const z of managed) if (ctx.state().ownersInZone(z).length > 0) zonesToPlan.add(z);
+  const zoneOf = (host: string) => LocalZones.enclosing(host, managed);
+  const desired = desiredRecords(scan.endpoints, { ...ctx.config.policy }, zoneOf);
+  for (const extra of opts.extraDesired ?? []) {
+    const zone = zoneOf(extra.host);
+    if (zone) desired.byZone.set(zone, [...(desired.byZone.get(zone) ?? []), extra]);
   }
+  const inputs: PlanInputs = { opts, desiredByZone: desired.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
+  const problems: Problem[] = [...scan.problems, ...desired.problems];
 
-  const zones = await mapLimit([...zonesToPlan].sort(), 8, async (zone): Promise<ZonePlan | null> => {
-    const kind = providerKindFor(zone, ctx, scan.localZones);
-    if (!kind) return null;
-    const provider = providers.get(kind);
-    const want = desired.byZone.get(zone) ?? [];
-    if ('code' in provider) {
-      problems.push({ ...provider, subject: zone });
+  const zonesToPlan = new Set(desired.byZone.keys());
+  if (cleansUp(opts)) for (const z of managed) if (ctx.state().ownersInZone(z).length > 0) zonesToPlan.add(z);
+  const zones = await mapLimit([...zonesToPlan].sort(), 8, async (zone) => {
+    const r = await planOneZone(ctx, providers, zone, inputs);
+    if ('code' in r) {
+      problems.push(r);
       return null;
     }
-    const owners = new Set(want.map((d) => d.owner));
-    if (!partial && opts.useState !== false) for (const o of ctx.state().ownersInZone(zone)) owners.add(o);
-    let published;
-    try {
-      published = await provider.populate(zone, [...owners]);
-    } catch (err) {
-      problems.push({ ...toProblem(err, 'provider-read-failed', zone), severity: 'error' });
-      return null;
-    }
-    if (opts.useState !== false) ctx.state().observe(zone, [...owners], published, ctx.now());
-    return planZone({
-      zone,
-      provider: kind,
-      desired: want,
-      published,
-      ledger,
-      stillServed: (r) => stillServed(servedByHost, r),
-      ...(opts.takeover ? { takeover: new Set(opts.takeover) } : {}),
-      now: ctx.now(),
-      ttl: ctx.config.policy.ttl,
-      maxDeleteShare: ctx.config.policy.maxDeleteShare,
-      force: opts.force ?? false,
-    });
+    return r;
   });
-  return { scan, zones: zones.filter((z): z is ZonePlan => z !== null), unmanaged: desired.unmanaged, problems };
+  return { scan, zones: zones.filter((z): z is ZonePlan => z !== null), unmanaged: desired.unmanaged, problems, inputs };
+}
+
+function cleansUp(opts: PlanOptions): boolean {
+  return opts.domains === undefined && opts.useState !== false && !opts.createOnly;
+}
+
+async function planOneZone(ctx: AppContext, providers: Providers, zone: string, inputs: PlanInputs): Promise<ZonePlan | Problem> {
+  const { opts } = inputs;
+  const kind = providerKindFor(zone, ctx, inputs.localZones);
+  if (!kind) return problem('zone-not-managed', `No provider manages ${zone}.`, { subject: zone });
+  const provider = providers.get(kind);
+  if ('code' in provider) return { ...provider, subject: zone };
+  const want = inputs.desiredByZone.get(zone) ?? [];
+  const owners = new Set(want.map((d) => d.owner));
+  if (cleansUp(opts)) for (const o of ctx.state().ownersInZone(zone)) owners.add(o);
+  let published;
+  try {
+    published = await provider.populate(zone, [...owners]);
+  } catch (err) {
+    return { ...toProblem(err, 'provider-read-failed', zone), severity: 'error' };
+  }
+  if (opts.useState !== false) ctx.state().observe(zone, [...owners], published, ctx.now());
+  const plan = planZone({
+    zone,
+    provider: kind,
+    desired: want,
+    published,
+    ledger: opts.useState === false ? emptyLedger : ctx.state(),
+    stillServed: (r) => stillServed(inputs.servedByHost, r),
+    ...(opts.takeover ? { takeover: new Set(opts.takeover) } : {}),
+    now: ctx.now(),
+    ttl: ctx.config.policy.ttl,
+    maxDeleteShare: ctx.config.policy.maxDeleteShare,
+    force: opts.force ?? false,
+  });
+  if (opts.createOnly) plan.changes = plan.changes.filter((c) => c.kind === 'create');
+  return plan;
 }
 
 function stillServed(servedByHost: Map<string, Endpoint>, r: TlsaRecord): boolean {
@@ -93,34 +119,53 @@ function stillServed(servedByHost: Map<string, Endpoint>, r: TlsaRecord): boolea
   return 'data' in rd && rd.data === r.data.toLowerCase();
 }
 
-/** Carry out each zone's changes through its provider; failures are per zone and recorded. */
-export async function applyPlan(ctx: AppContext, providers: Providers, plan: RunPlan, actor: string): Promise<ApplyResult[]> {
+export function lockPath(ctx: AppContext, zone: string): string {
+  return ctx.root.path(`/var/lib/tlsa-manager/locks/${zone}.lock`);
+}
+
+/**
+ * Carry out the plan zone by zone. Each zone is re-read and re-planned under its lock, so two runs
+ * (CLI, hook, timer, web) never apply stale plans over each other. Failures stay per zone.
+ */
+export async function applyPlan(ctx: AppContext, providers: Providers, plan: RunPlan, actor: string, opts: { lockWaitMs?: number } = {}): Promise<ApplyResult[]> {
   const results: ApplyResult[] = [];
-  for (const zp of plan.zones) {
-    if (zp.changes.length === 0) continue;
-    const provider = providers.get(zp.provider as 'cpanel' | 'cloudflare');
-    if ('code' in provider) {
-      results.push({ zone: zp.zone, provider: zp.provider, applied: [], problem: provider });
-      continue;
-    }
-    let result: ApplyResult;
+  for (const planned of plan.zones) {
+    if (planned.changes.length === 0) continue;
+    const zone = planned.zone;
     try {
-      result = await provider.apply(zp.zone, zp.changes);
+      const r = await withLock(lockPath(ctx, zone), () => applyZone(ctx, providers, zone, plan.inputs, actor), { ...(opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : {}) });
+      if (r) results.push(r);
     } catch (err) {
-      result = { zone: zp.zone, provider: zp.provider, applied: [], problem: toProblem(err, 'apply-failed', zp.zone) };
+      const p = err instanceof LockBusyError
+        ? problem('zone-busy', `Another TLSA Manager run is changing ${zone}; these changes wait for the next run.`, { subject: zone, severity: 'warning' })
+        : toProblem(err, 'apply-failed', zone);
+      results.push({ zone, provider: planned.provider, applied: [], problem: p });
     }
-    recordResult(ctx, actor, zp.changes, result);
-    results.push(result);
   }
   return results;
 }
 
+async function applyZone(ctx: AppContext, providers: Providers, zone: string, inputs: PlanInputs, actor: string): Promise<ApplyResult | null> {
+  const fresh = await planOneZone(ctx, providers, zone, inputs);
+  if ('code' in fresh) return { zone, provider: 'unknown', applied: [], problem: fresh };
+  if (fresh.changes.length === 0) return null;
+  const provider = providers.get(fresh.provider as ProviderKind);
+  if ('code' in provider) return { zone, provider: fresh.provider, applied: [], problem: provider };
+  let result: ApplyResult;
+  try {
+    result = await provider.apply(zone, fresh.changes);
+  } catch (err) {
+    result = { zone, provider: fresh.provider, applied: [], problem: toProblem(err, 'apply-failed', zone) };
+  }
+  recordResult(ctx, actor, fresh.changes, result);
+  return result;
+}
+
 function recordResult(ctx: AppContext, actor: string, changes: Change[], result: ApplyResult): void {
   const state = ctx.state();
-  const now = ctx.now();
   const created = result.applied.filter((c) => c.kind === 'create').map((c) => c.record);
   const deleted = result.applied.filter((c) => c.kind === 'delete').map((c) => c.record);
-  state.recordApplied(result.zone, created, deleted, now);
+  state.recordApplied(result.zone, created, deleted, ctx.now());
   for (const c of result.applied) {
     state.logActivity({ actor, kind: c.kind, zone: result.zone, subject: c.record.owner, detail: `${c.record.usage} ${c.record.selector} ${c.record.matchingType} ${c.record.data} (${c.reason})`, ok: true });
   }
