@@ -213,7 +213,10 @@ class Timeout extends Error {}
 function udpExchange(resolver: Resolver, query: Buffer, accept: (r: Decoded) => boolean, timeoutMs: number): Promise<Decoded> {
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket(net.isIP(resolver.host) === 6 ? 'udp6' : 'udp4');
+    let settled = false;
     const done = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       sock.removeAllListeners('message');
       sock.close();

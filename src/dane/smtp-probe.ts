@@ -192,9 +192,11 @@ export function sentChain(sock: tls.TLSSocket): Buffer[] {
   return out;
 }
 
-function connectTcp(address: string, port: number): Promise<net.Socket> {
+/** `track` gets every socket at once, so the deadline can destroy a half-open one. */
+function connectTcp(address: string, port: number, track: net.Socket[]): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: address, port });
+    track.push(sock);
     sock.once('connect', () => {
       sock.off('error', reject);
       resolve(sock);
@@ -203,10 +205,11 @@ function connectTcp(address: string, port: number): Promise<net.Socket> {
   });
 }
 
-function startTls(socket: net.Socket, servername: string): Promise<tls.TLSSocket> {
+function startTls(socket: net.Socket, servername: string, track: net.Socket[]): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     // rejectUnauthorized: false because DANE, not the WebPKI, decides; the chain is judged later.
     const t = tls.connect({ socket, servername, rejectUnauthorized: false });
+    track.push(t);
     const onError = (err: Error): void => reject(new StageError('handshake', `TLS handshake failed: ${err.message}`));
     t.once('error', onError);
     t.once('secureConnect', () => {
@@ -254,14 +257,12 @@ type Step = <T>(what: string, p: Promise<T>) => Promise<T>;
 async function converse(opts: ProbeOptions, result: ProbeResult, sockets: net.Socket[], step: Step): Promise<void> {
   const ehloName = opts.ehloName ?? defaultEhloName();
   const servername = opts.servername.replace(/\.$/, '');
-  const tcp = await step('the TCP connection', connectTcp(opts.address, opts.port));
-  sockets.push(tcp);
+  const tcp = await step('the TCP connection', connectTcp(opts.address, opts.port, sockets));
   tcp.on('error', () => undefined); // errors surface through the reader or the TLS socket
 
   let plain: net.Socket = tcp;
   if (opts.implicitTls) {
-    const t = await step('the TLS handshake', startTls(tcp, servername));
-    sockets.push(t);
+    const t = await step('the TLS handshake', startTls(tcp, servername, sockets));
     recordTls(result, t);
     plain = t;
   }
@@ -294,8 +295,7 @@ async function converse(opts: ProbeOptions, result: ProbeResult, sockets: net.So
   // Anything past the 220 came in plaintext: drop it, never feed it to the TLS session.
   result.discardedBytes = reader.detach().length;
 
-  const t = await step('the TLS handshake', startTls(tcp, servername));
-  sockets.push(t);
+  const t = await step('the TLS handshake', startTls(tcp, servername, sockets));
   recordTls(result, t);
 
   // EHLO again over TLS: shows the session works and what the server offers once protected.

@@ -120,6 +120,15 @@ describe('probeSmtp with implicit TLS (465)', () => {
     expect(s.commands).toEqual(['tls:EHLO probe.example.test', 'tls:QUIT']);
   });
 
+  it('times out during a handshake the server never answers', async () => {
+    const mute = net.createServer((c) => c.resume()); // reads (so it notices our close) but never answers
+    await new Promise<void>((res) => mute.listen(0, '127.0.0.1', () => res()));
+    const r = await probeSmtp({ address: '127.0.0.1', port: (mute.address() as net.AddressInfo).port, servername: 'mail.example.test', implicitTls: true, timeoutMs: 300 });
+    await new Promise<void>((res) => mute.close(() => res()));
+    expect(r).toMatchObject({ ok: false, stage: 'timeout', chain: [] });
+    expect(r.error).toMatch(/waiting for the TLS handshake/);
+  });
+
   it('fails at stage handshake when the server does not speak TLS', async () => {
     const s = await smtp();
     const r = await probe(s, { implicitTls: true, timeoutMs: 3000 });
