@@ -16,7 +16,7 @@ import {
 import { eximConf } from './exim.js';
 import { createPki, type CaCert, type IssueRequest, type IssuedCert, type IssuerName } from './pki.js';
 import { ensurePostfix, runFinger, writePostfixConfig, type FingerOptions, type FingerResult } from './posttls.js';
-import { logTail, mustRun, run, startDaemon, trackDir, untrackDir, waitUntil, type Daemon } from './proc.js';
+import { logTail, mustRun, run, startDaemon, trackPath, untrackPath, waitUntil, type Daemon } from './proc.js';
 
 export type { ZoneSpec, DigAnswer, IssueRequest, IssuedCert, IssuerName, CaCert, FingerOptions, FingerResult, LabAddresses };
 
@@ -85,7 +85,7 @@ export interface Lab {
   removeCert(name: string, opts?: InstallOptions): void;
   /** Replaces the service certificate (certPem may include the chain). */
   setServiceCert(certPem: string, keyPem: string): void;
-  /** HUPs Exim and waits until it answers again (not needed for domain_tls changes). */
+  /** Restarts Exim and waits until it answers (not needed for domain_tls or service cert changes). */
   reloadExim(): Promise<void>;
 
   zoneFile(zone: string): string;
@@ -192,14 +192,17 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   if (!PARENT_RE.test(parent) || parent === 'test') throw new Error(`lab: parent ${parent} must be a name under "test"`);
   const specs = normalizeZones(parent, opts);
   const addrs = await pickAddresses();
+  trackPath(addrs.lockPath);
   const dir = mkdtempSync(join(tmpdir(), 'tlsa-lab-'));
   chmodSync(dir, 0o755); // Exim's unprivileged children read certificates below it
-  trackDir(dir);
+  trackPath(dir);
   const daemons: Daemon[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(daemons.map((d) => d.stop()));
     rmSync(dir, { recursive: true, force: true });
-    untrackDir(dir);
+    untrackPath(dir);
+    rmSync(addrs.lockPath, { force: true });
+    untrackPath(addrs.lockPath);
   };
   try {
     return await build();
@@ -252,6 +255,11 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       namedConf({ dir: namedDir, addr: addrs.named, port: addrs.namedPort, rndcPort: addrs.rndcPort, rndcKeyFile: rndcKey, zones: [{ name: parent, signed: true }, ...specs] }),
     );
     await mustRun(['named-checkconf', namedConfPath]);
+    // A zone that does not load would only show up as a start-up timeout: name it now.
+    await Promise.all([parent, ...specs.map((z) => z.name)].map(async (z) => {
+      const r = await run(['named-checkzone', z, join(namedDir, `${z}.db`)]);
+      if (r.code !== 0) throw new Error(`lab: zone ${z} does not load: ${(r.stdout + r.stderr).trim()}`);
+    }));
 
     // unbound.
     const rootHints = join(unboundDir, 'root.hints');
@@ -293,8 +301,15 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     daemons.push(named);
     const unbound = startDaemon('unbound', ['unbound', '-d', '-c', unboundConfPath], join(unboundDir, 'unbound.log'), unboundDir);
     daemons.push(unbound);
-    const exim = startDaemon('exim', ['exim4', '-C', eximConfPath, '-bdf'], join(eximDir, 'exim.out'), eximDir);
-    daemons.push(exim);
+    const startExim = (): Daemon => {
+      const d = startDaemon('exim', ['exim4', '-C', eximConfPath, '-bdf'], join(eximDir, 'exim.out'), eximDir);
+      daemons.push(d);
+      return d;
+    };
+    let exim = startExim();
+    const eximUp = (): Promise<boolean> =>
+      Promise.all([smtpBanner(addrs.exim, 25), smtpBanner(addrs.exim, 587), portOpen(addrs.exim, 465)]).then((ok) =>
+        ok.every(Boolean));
     const eximLog = (): string => `${logTail(join(eximDir, 'exim.out'))}\n${logTail(join(eximDir, 'log/mainlog'))}\n${logTail(join(eximDir, 'log/paniclog'))}`;
 
     const waitSigned = (zone: string): Promise<void> =>
@@ -307,10 +322,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
 
     await Promise.all([
       ...[parent, ...specs.map((z) => z.name)].map((z) => (signedNames.includes(z) ? waitSigned(z) : waitServed(z))),
-      waitUntil('exim to answer on 25, 465, 587', async () => {
-        const ok = await Promise.all([smtpBanner(addrs.exim, 25), smtpBanner(addrs.exim, 587), portOpen(addrs.exim, 465)]);
-        return ok.every(Boolean);
-      }, { daemon: exim }).catch((err: Error) => {
+      waitUntil('exim to answer on 25, 465, 587', eximUp, { daemon: exim }).catch((err: Error) => {
         throw new Error(`${err.message}\n${eximLog()}`);
       }),
     ]);
@@ -372,12 +384,15 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       return job;
     };
 
+    // A HUP makes Exim re-exec itself, and a re-exec'd Exim drops root for a -C config (then
+    // cannot bind): restart the daemon instead.
     const reloadExim = async (): Promise<void> => {
-      const pid = Number(readFileSync(join(eximDir, 'exim.pid'), 'utf8').trim());
-      process.kill(pid, 'SIGHUP');
-      // The daemon re-execs itself: wait for the banner again.
-      await new Promise((r) => setTimeout(r, 200));
-      await waitUntil('exim to answer after HUP', () => smtpBanner(addrs.exim, 25), { daemon: exim });
+      await exim.stop();
+      daemons.splice(daemons.indexOf(exim), 1);
+      exim = startExim();
+      await waitUntil('exim to answer after restart', eximUp, { daemon: exim }).catch((err: Error) => {
+        throw new Error(`${err.message}\n${eximLog()}`);
+      });
     };
 
     const lab: Lab = {

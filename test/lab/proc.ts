@@ -74,18 +74,28 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
+  const cleanup = (): void => {
     for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
     for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-  });
+  };
+  process.on('exit', cleanup);
+  // 'exit' does not run when a signal ends the process: clean up, then die of the same signal.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      cleanup();
+      process.removeListener(sig, onSignal);
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
 }
 
-export function trackDir(dir: string): void {
+export function trackPath(dir: string): void {
   installExitHook();
   liveDirs.add(dir);
 }
 
-export function untrackDir(dir: string): void {
+export function untrackPath(dir: string): void {
   liveDirs.delete(dir);
 }
 
