@@ -27,7 +27,7 @@ export interface InstalledCert {
 }
 
 const HOSTILE_SUBJECT: JsonName = [
-  { CN: ['<script>alert("cn")</script>'] },
+  { CN: [`<script>alert('cn')</script>`] },
   { O: ['<script>alert(1)</script>'] },
   { OU: [`"'><img src=x onerror=alert(2)>`] },
 ];
