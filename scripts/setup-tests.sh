@@ -2,7 +2,8 @@
 # Installs everything the test suite needs on a fresh Debian 12 machine (run as root):
 # the Debian packages for the DANE lab (BIND, unbound, Exim, openssl/gnutls tools), Chromium for
 # the browser tests, and the npm dependencies. posttls-finger is unpacked from Debian's postfix
-# package by the lab itself (postfix conflicts with exim4, so it is never installed).
+# package by the lab itself (postfix conflicts with exim4, so it is never installed); the
+# libraries it links against are listed here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -10,5 +11,6 @@ if [ "$(id -u)" -ne 0 ]; then echo "run as root (apt-get install)" >&2; exit 2; 
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   bind9 bind9-utils bind9-dnsutils unbound exim4-daemon-heavy \
-  openssl gnutls-bin ca-certificates iproute2 util-linux chromium
+  openssl gnutls-bin ca-certificates iproute2 util-linux mount chromium \
+  libicu72 libsasl2-2 libnsl2 libdb5.3 libssl3 netbase
 npm ci --no-audit --no-fund

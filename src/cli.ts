@@ -18,6 +18,7 @@ Commands:
   check [DOMAIN...] [--all] [--resolver IP[:PORT]]  DANE validation as a sender sees it
   audit [--format table|csv|json]  one row per domain
   hook [--describe]   cPanel hook protocol (JSON on stdin)
+  reconcile           periodic run (timer): cheap when nothing changed
   serve [--listen HOST:PORT | --socket PATH]  the web app
 
 Global options: --root DIR (default /, env TLSA_MANAGER_ROOT), --config FILE, --json, --debug
@@ -62,12 +63,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return name || values.help ? 0 : 2;
   }
-  const command = commands[name];
-  if (!command) {
+  const load = commands[name];
+  if (!load) {
     process.stderr.write(`tlsa-manager: unknown command "${name}"\n${USAGE}\n`);
     return 2;
   }
   try {
+    const command = await load();
     const ctx: AppContext | null = command.needsContext === false ? null : createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
     const result: CommandResult = await command.run({ ctx, values, args: rest, stdin: () => readFileSync(0, 'utf8') });
     if (result.output) process.stdout.write(result.output.endsWith('\n') ? result.output : `${result.output}\n`);

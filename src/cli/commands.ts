@@ -1,14 +1,17 @@
-import { applyCommand, auditCommand, planCommand, scanCommand } from './plan-commands.js';
-import { tlsaCommand } from './tlsa-command.js';
-import { checkCommand } from './check-command.js';
 import type { Command } from './types.js';
 
-/** Every command of the `tlsa-manager` binary. Commands wire library functions together, nothing more. */
-export const commands: Record<string, Command> = {
-  tlsa: tlsaCommand,
-  scan: scanCommand,
-  plan: planCommand,
-  apply: applyCommand,
-  audit: auditCommand,
-  check: checkCommand,
+/**
+ * Every command of the `tlsa-manager` binary, loaded on demand: a hook must not pay for loading
+ * express, and `tlsa` must not open a database. Commands wire library functions together,
+ * nothing more.
+ */
+export const commands: Record<string, () => Promise<Command>> = {
+  tlsa: async () => (await import('./tlsa-command.js')).tlsaCommand,
+  scan: async () => (await import('./plan-commands.js')).scanCommand,
+  plan: async () => (await import('./plan-commands.js')).planCommand,
+  apply: async () => (await import('./plan-commands.js')).applyCommand,
+  audit: async () => (await import('./plan-commands.js')).auditCommand,
+  check: async () => (await import('./check-command.js')).checkCommand,
+  hook: async () => (await import('./hook-command.js')).hookCommand,
+  reconcile: async () => (await import('./hook-command.js')).reconcileCommand,
 };

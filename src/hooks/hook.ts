@@ -1,0 +1,171 @@
+import type { AppContext } from '../context.js';
+import { readAccounts } from '../cpanel/accounts.js';
+import { checkName, tlsaOwner } from '../dns/names.js';
+import { Providers } from '../dns/registry.js';
+import type { DesiredRecord } from '../plan/desired.js';
+import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
+import { ProblemError, toProblem } from '../problem.js';
+import { certificateCoversHost, parseBundle, type Certificate } from '../tlsa/certificate.js';
+import { computeRdata } from '../tlsa/records.js';
+import { parseParams, type TlsaParams } from '../tlsa/types.js';
+
+/** cPanel's hook input: `{"context":{category,event,stage},"data":{…},"hook":{…}}`. */
+export interface HookInput {
+  context?: { category?: string; event?: string; stage?: string };
+  data?: Record<string, unknown>;
+}
+
+export interface HookOutcome {
+  ok: boolean;
+  message: string;
+}
+
+/** How long a hook waits for another run's zone lock before leaving the work to the timer. */
+const HOOK_LOCK_WAIT_MS = 3000;
+
+/**
+ * One hook invocation. Never throws and never blocks an install: every failure becomes
+ * `0 <reason>` (or `1 deferred`), and the periodic reconcile finishes the work.
+ */
+export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome> {
+  let input: HookInput;
+  try {
+    input = JSON.parse(raw) as HookInput;
+  } catch {
+    return { ok: false, message: 'hook input is not JSON' };
+  }
+  const event = `${input.context?.category ?? '?'} ${input.context?.event ?? '?'} ${input.context?.stage ?? '?'}`;
+  try {
+    const outcome = await dispatch(ctx, input, event);
+    ctx.state().logActivity({ actor: 'hook', kind: 'hook', zone: null, subject: event, detail: outcome.message, ok: outcome.ok });
+    return outcome;
+  } catch (err) {
+    const p = toProblem(err, 'hook-failed');
+    try {
+      ctx.state().logActivity({ actor: 'hook', kind: 'hook', zone: null, subject: event, detail: p.message, ok: false });
+    } catch {
+      /* the state database itself may be the problem; the answer to cPanel still goes out */
+    }
+    return { ok: false, message: `${p.message} (the periodic reconcile will retry)` };
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+async function dispatch(ctx: AppContext, input: HookInput, event: string): Promise<HookOutcome> {
+  const data = input.data ?? {};
+  const args = (data.args && typeof data.args === 'object' ? data.args : {}) as Record<string, unknown>;
+  switch (`${input.context?.category}/${input.context?.event}/${input.context?.stage}`) {
+    case 'Whostmgr/AutoSSL::installssl/pre':
+      return prePublish(ctx, str(data.certificate_pem), str(data.cab_pem), [str(data.domain_set_name), str(data.web_vhost_name)]);
+    case 'Whostmgr/SSL::installssl/pre':
+      return prePublish(ctx, str(data.crt), str(data.cab), [str(data.domain)]);
+    case 'Whostmgr/AutoSSL::installssl/post':
+      return reconcileNames(ctx, [str(data.domain_set_name), str(data.web_vhost_name), ...namesOf(str(data.certificate_pem))]);
+    case 'Whostmgr/SSL::installssl/post':
+      return reconcileNames(ctx, [str(data.domain), ...namesOf(str(data.crt))]);
+    case 'Whostmgr/SSL::delssl/post':
+      return reconcileNames(ctx, [str(data.host)]);
+    case 'Cpanel/UAPI::SSL::install_ssl/post':
+      return reconcileNames(ctx, [str(args.domain), ...namesOf(str(args.cert))]);
+    case 'Cpanel/UAPI::SSL::delete_ssl/post':
+      return reconcileNames(ctx, [str(args.domain)]);
+    case 'Whostmgr/SSL::install_service_ssl_certificate/post':
+      if (str(data.service) !== 'exim') return { ok: true, message: `service ${str(data.service) ?? '?'} is not Exim; nothing to do` };
+      // The service certificate serves every MX host without a certificate of its own: full run.
+      return summarize(ctx, await applyWith(ctx, {}));
+    default:
+      return { ok: true, message: `${event}: not an event TLSA Manager handles` };
+  }
+}
+
+function namesOf(pem: string | undefined): string[] {
+  if (!pem) return [];
+  try {
+    return parseBundle(pem, 'hook certificate').certificates[0]?.dnsNames ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The customer domains an event touches: each name itself and its parent (mail.example.com →
+ * example.com), as far as /etc/userdomains knows them. Keeps hooks incremental on big servers.
+ */
+export function affectedDomains(ctx: AppContext, names: (string | undefined)[]): string[] {
+  const known = new Set(readAccounts(ctx.root).domains.map((d) => d.domain));
+  const out = new Set<string>();
+  for (const raw of names) {
+    if (!raw) continue;
+    const c = checkName(raw.replace(/^\*\./, ''), { allowWildcard: true });
+    if (!c.ok) continue;
+    const candidates = [c.name, c.name.slice(c.name.indexOf('.') + 1)];
+    for (const n of candidates) if (known.has(n)) out.add(n);
+  }
+  return [...out];
+}
+
+async function applyWith(ctx: AppContext, opts: Parameters<typeof makePlan>[2]): Promise<{ plan: RunPlan; results: Awaited<ReturnType<typeof applyPlan>> }> {
+  const providers = new Providers(ctx);
+  const plan = await makePlan(ctx, providers, opts);
+  const results = await applyPlan(ctx, providers, plan, 'hook', { lockWaitMs: HOOK_LOCK_WAIT_MS });
+  return { plan, results };
+}
+
+function summarize(ctx: AppContext, { results }: Awaited<ReturnType<typeof applyWith>>, what = 'reconciled'): HookOutcome {
+  const applied = results.reduce((n, r) => n + r.applied.length, 0);
+  const busy = results.filter((r) => r.problem?.code === 'zone-busy');
+  const failed = results.filter((r) => r.problem && r.problem.code !== 'zone-busy');
+  if (failed.length > 0) return { ok: false, message: `${what}: ${failed.map((f) => f.problem!.message).join('; ')} (the periodic reconcile will retry)` };
+  if (busy.length > 0) return { ok: true, message: `deferred: ${busy.map((b) => b.zone).join(', ')} busy; the periodic reconcile finishes the work` };
+  void ctx;
+  return { ok: true, message: `${what}: ${applied} TLSA change(s)` };
+}
+
+async function reconcileNames(ctx: AppContext, names: (string | undefined)[]): Promise<HookOutcome> {
+  const domains = affectedDomains(ctx, names);
+  if (domains.length === 0) return { ok: true, message: 'no customer domain of this server is affected' };
+  return summarize(ctx, await applyWith(ctx, { domains }), `reconciled ${domains.join(', ')}`);
+}
+
+/**
+ * Pre stage of a renewal: publish records for the incoming certificate next to the current
+ * ones, for every MX host it will serve, before it goes live. Deletes nothing.
+ */
+async function prePublish(ctx: AppContext, certPem: string | undefined, cabPem: string | undefined, vhostNames: (string | undefined)[]): Promise<HookOutcome> {
+  if (!certPem) return { ok: false, message: 'the hook data has no certificate; nothing published ahead of the install' };
+  let chain: Certificate[];
+  try {
+    // The key (key_pem) is never read: only the certificate and its CA bundle.
+    chain = parseBundle(`${certPem}\n${cabPem ?? ''}`, 'incoming certificate').certificates;
+  } catch (err) {
+    if (err instanceof ProblemError) return { ok: false, message: err.problem.message };
+    throw err;
+  }
+  const leaf = chain[0]!;
+  const domains = affectedDomains(ctx, [...vhostNames, ...leaf.dnsNames]);
+  if (domains.length === 0) return { ok: true, message: 'the incoming certificate covers no customer domain of this server' };
+  const providers = new Providers(ctx);
+  const scanOnly = await makePlan(ctx, providers, { domains, createOnly: true });
+  const hosts = scanOnly.scan.endpoints.map((e) => e.host).filter((h) => certificateCoversHost(leaf, h));
+  const extraDesired = incomingRecords(ctx, chain, hosts);
+  if (extraDesired.length === 0) return { ok: true, message: 'the incoming certificate serves no MX host of this server' };
+  const result = await applyWith(ctx, { domains, createOnly: true, extraDesired, scan: scanOnly.scan });
+  return summarize(ctx, result, `pre-published for ${hosts.join(', ')}`);
+}
+
+function incomingRecords(ctx: AppContext, chain: Certificate[], hosts: string[]): DesiredRecord[] {
+  const { policy } = ctx.config;
+  const params = policy.records.map(parseParams).filter((p): p is TlsaParams => p !== null);
+  const out: DesiredRecord[] = [];
+  for (const host of hosts) {
+    for (const p of params) {
+      const rd = computeRdata(chain, p);
+      if ('code' in rd) continue;
+      for (const port of policy.ports) out.push({ ...rd, owner: tlsaOwner(port, host), ttl: policy.ttl, host, port, reason: `incoming certificate for ${host} (published before it is installed)` });
+    }
+  }
+  return out;
+}

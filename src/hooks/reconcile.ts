@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import type { AppContext } from '../context.js';
+import { Providers } from '../dns/registry.js';
+import { applyPlan, makePlan } from '../plan/run.js';
+import { checkDomains } from '../dane/check.js';
+
+export interface ReconcileResult {
+  /** Nothing changed since the last run and nothing fell due: no plan was made. */
+  skipped: boolean;
+  applied: number;
+  failed: boolean;
+  rechecked: number;
+  summary: string;
+}
+
+/** A full run at least this often, whatever the fingerprint says (a zone edited by hand, a missed event). */
+const FULL_RUN_EVERY_MS = 60 * 60 * 1000;
+/** Domains whose last check is older than this get checked again, a few per run. */
+const RECHECK_AFTER_MS = 24 * 60 * 60 * 1000;
+const RECHECKS_PER_RUN = 20;
+
+/**
+ * Everything whose change can change the desired records: certificate files Exim reads (one stat
+ * each), the service certificate, the account and routing files, the zone directory, the config.
+ */
+export function inputsFingerprint(ctx: AppContext): string {
+  const h = createHash('sha256');
+  const add = (p: string) => {
+    const st = ctx.root.stat(p);
+    h.update(`${p}\0${st ? `${st.mtimeMs}:${st.size}:${st.ino}` : '-'}\n`);
+  };
+  for (const p of ['/etc/exim.crt', '/etc/exim.key', '/etc/myexim.crt', '/etc/userdomains', '/etc/localdomains', '/etc/remotedomains', '/etc/hostname', '/var/cpanel/mainip', '/etc/ips', '/var/named', '/var/cpanel/ssl/domain_tls']) add(p);
+  for (const name of ctx.root.list('/var/cpanel/ssl/domain_tls').sort()) {
+    if (name.startsWith('.')) continue;
+    add(`/var/cpanel/ssl/domain_tls/${name}/combined`);
+  }
+  const cfg = ctx.root.stat('/etc/tlsa-manager/config.json');
+  h.update(`config\0${cfg ? `${cfg.mtimeMs}:${cfg.size}` : '-'}`);
+  return h.digest('hex');
+}
+
+export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {}): Promise<ReconcileResult> {
+  const state = ctx.state();
+  const now = ctx.now();
+  const fingerprint = inputsFingerprint(ctx);
+  const due = Number(state.getMeta('reconcileDueAt') ?? 0);
+  const lastFull = Number(state.getMeta('lastFullReconcile') ?? 0);
+  const idle = !opts.force && fingerprint === state.getMeta('reconcileFingerprint') && now < due && now - lastFull < FULL_RUN_EVERY_MS;
+  state.setMeta('lastReconcile', new Date(now).toISOString());
+  if (idle) {
+    return { skipped: true, applied: 0, failed: false, rechecked: await recheckStale(ctx), summary: 'nothing changed since the last run' };
+  }
+
+  const providers = new Providers(ctx);
+  const plan = await makePlan(ctx, providers, {});
+  const results = await applyPlan(ctx, providers, plan, 'timer', { lockWaitMs: 60_000 });
+  const applied = results.reduce((n, r) => n + r.applied.length, 0);
+  const failed = results.some((r) => r.problem);
+  // Wake up again when the first held record may be retired.
+  const untils = plan.zones.flatMap((z) => z.waiting.map((w) => (w.until ? Date.parse(w.until) : Infinity)));
+  const nextDue = Math.min(now + FULL_RUN_EVERY_MS, ...untils.filter(Number.isFinite));
+  state.setMeta('reconcileDueAt', String(failed ? now : nextDue));
+  state.setMeta('lastFullReconcile', String(now));
+  // Taken before the run: a change made while we ran is seen next time.
+  state.setMeta('reconcileFingerprint', fingerprint);
+  state.logActivity({ actor: 'timer', kind: 'reconcile', zone: null, subject: null, detail: `${applied} change(s) in ${results.length} zone(s)${failed ? '; some failed' : ''}`, ok: !failed });
+  const rechecked = await recheckStale(ctx);
+  const problems = results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`);
+  return { skipped: false, applied, failed, rechecked, summary: [`${applied} change(s) applied in ${results.length} zone(s)`, ...problems].join('\n') };
+}
+
+/** Re-validate a few domains whose last check is old; only when a resolver is configured. */
+async function recheckStale(ctx: AppContext): Promise<number> {
+  if (!ctx.config.resolver) return 0;
+  const checks = ctx.state().latestChecks();
+  const cutoff = ctx.now() - RECHECK_AFTER_MS;
+  const stale = [...checks.entries()].filter(([, c]) => Date.parse(c.time) < cutoff).map(([d]) => d).slice(0, RECHECKS_PER_RUN);
+  if (stale.length === 0) return 0;
+  await checkDomains(ctx, stale, { concurrency: 4 });
+  return stale.length;
+}
