@@ -407,7 +407,7 @@ export function describeError(err: unknown, subject: string, op: Op, host: strin
       return problem('cloudflare-permission', `The Cloudflare API token cannot edit DNS records of ${subject}.`, { ...base, fix: 'Give the token the Zone:DNS:Edit permission for this zone (and Zone:Zone:Read for lookups).' });
     }
     if (op === 'lookup') {
-      return problem('cloudflare-permission', `The Cloudflare API token cannot list zones (needed to find ${subject}).`, { ...base, fix: 'Give the token the Zone:Zone:Read permission (and Zone:DNS:Edit for the zones to manage).' });
+      return problem('cloudflare-permission', `The Cloudflare API token cannot list zones (needed to find ${subject}).`, { ...base, fix: 'Check that the token is valid and active, and give it the Zone:Zone:Read permission (and Zone:DNS:Edit for the zones to manage).' });
     }
     if (op === 'verify') {
       return problem('cloudflare-token-invalid', 'Cloudflare did not accept the API token.', { ...base, fix: 'Enter a valid, active API token in the settings.' });

@@ -19,7 +19,7 @@ export const CLOUDFLARE_BUDGET: Readonly<{ max: number; windowMs: number }> = { 
 
 export interface BudgetStats {
   granted: number;
-  /** Grants that had to wait for the window (or a server-requested pause). */
+  /** Grants that were not immediate: the window was full, a pause was on, or others queued first. */
   delayed: number;
   totalWaitMs: number;
 }
@@ -37,6 +37,8 @@ export class RequestBudget {
   private pausedUntil = 0;
   /** Acquisitions are serialised so waiters are served in arrival order. */
   private queue: Promise<void> = Promise.resolve();
+  /** How many times the budget made someone sleep; tells throttling apart from scheduling noise. */
+  private sleeps = 0;
   private readonly counters: BudgetStats = { granted: 0, delayed: 0, totalWaitMs: 0 };
   /** Grant timestamps for inspection (bounded; tests and benchmarks read it). */
   readonly grantLog: number[] = [];
@@ -52,7 +54,8 @@ export class RequestBudget {
 
   /** Wait until a request may be sent, then count it. */
   acquire(): Promise<void> {
-    const turn = this.queue.then(() => this.waitForSlot());
+    const asked = { at: this.now(), sleeps: this.sleeps };
+    const turn = this.queue.then(() => this.waitForSlot(asked));
     // A failure in one acquisition must not wedge the queue for everyone after it.
     this.queue = turn.catch(() => undefined);
     return turn;
@@ -68,8 +71,7 @@ export class RequestBudget {
     return { ...this.counters };
   }
 
-  private async waitForSlot(): Promise<void> {
-    let waited = 0;
+  private async waitForSlot(asked: { at: number; sleeps: number }): Promise<void> {
     for (;;) {
       const now = this.now();
       while (this.grants.length > 0 && this.grants[0]! <= now - this.windowMs) this.grants.shift();
@@ -77,16 +79,17 @@ export class RequestBudget {
       const untilSlot = this.grants.length < this.max ? 0 : this.grants[0]! + this.windowMs - now;
       const wait = Math.max(untilPause, untilSlot, 0);
       if (wait === 0) break;
-      waited += wait;
+      this.sleeps++;
       await this.sleep(wait);
     }
     const at = this.now();
     this.grants.push(at);
     if (this.grantLog.length < 100_000) this.grantLog.push(at);
     this.counters.granted++;
-    if (waited > 0) {
+    // Time spent queued behind a waiting request counts too: that is the delay the caller saw.
+    if (this.sleeps !== asked.sleeps) {
       this.counters.delayed++;
-      this.counters.totalWaitMs += waited;
+      this.counters.totalWaitMs += at - asked.at;
     }
   }
 }

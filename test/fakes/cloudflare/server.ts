@@ -171,6 +171,10 @@ export class FakeCloudflare {
     this.faults.push(status === 429 ? { status, remaining: n, retryAfter } : { status, remaining: n });
   }
 
+  clearFaults(): void {
+    this.faults = [];
+  }
+
   /** More than `max` requests within `windowMs` → 429 (with Retry-After) until the window frees up. */
   setRateLimit(limit: { max: number; windowMs: number; retryAfterS?: number } | null): void {
     this.rateLimit = limit ? { retryAfterS: 1, ...limit } : null;
