@@ -100,9 +100,11 @@ export class CloudflareProvider implements DnsProvider {
       apiToken: opts.apiToken,
       baseURL: this.baseURL,
       maxRetries: opts.maxRetries ?? 3,
-      // The SDK's own timer starts before our fetch waits for the budget; the real per-request
-      // timeout is applied in budgetedFetch once the request is allowed to go.
-      timeout: this.budget.windowMs + requestTimeoutMs * 2,
+      // The SDK's own timer starts before our fetch waits for the budget, and a long queue can
+      // wait longer than any window; so the SDK timer is only a far backstop (below setTimeout's
+      // 2^31 ms limit) and the real per-request timeout starts in budgetedFetch once the
+      // request is allowed to go.
+      timeout: 24 * 3600_000,
       fetch: (url, init) => this.budgetedFetch(url, init, requestTimeoutMs),
       logLevel: 'off',
     });
@@ -229,7 +231,8 @@ export class CloudflareProvider implements DnsProvider {
 
   // ---- internals -------------------------------------------------------------------------
 
-  private async zoneId(zone: string): Promise<string> {
+  private async zoneId(input: string): Promise<string> {
+    const zone = lowerName(input);
     const cached = this.zoneIds.get(zone);
     if (cached) return cached;
     const page = await this.client.zones.list({ name: zone, per_page: 5 });
