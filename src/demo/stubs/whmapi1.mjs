@@ -165,7 +165,8 @@ function crtInfo(pem) {
     not_before: Math.floor(Date.parse(c.validFrom) / 1000),
     not_after: Math.floor(Date.parse(c.validTo) / 1000),
     domains: (c.subjectAltName ?? '').split(', ').filter((x) => x.startsWith('DNS:')).map((x) => x.slice(4)),
-    is_self_signed: c.checkIssued(c) ? 1 : 0,
+    // checkIssued() would demand keyCertSign; a self-signed leaf is subject == issuer + own signature.
+    is_self_signed: c.subject === c.issuer && c.verify(c.publicKey) ? 1 : 0,
     key_algorithm: rsa ? 'rsaEncryption' : 'id-ecPublicKey',
     ...(rsa ? { modulus_length: details.modulusLength } : { ecdsa_curve_name: details.namedCurve === 'prime256v1' ? 'prime256v1' : details.namedCurve }),
     serial: c.serialNumber,
