@@ -138,7 +138,8 @@ async function checkMx(run: Run, target: MxData): Promise<MxCheck> {
       ports.push(...addresses.map((address) => ({ port, address, verdict: 'no-tlsa' as const, message: `No ${tlsa.secure ? '' : 'secure '}TLSA records at ${tlsaOwner(port, host)}: senders use TLS without authentication.` })));
       continue;
     }
-    for (const address of addresses) ports.push(await checkEndpoint(run, host, address, port, tlsa.records));
+    // RFC 7672 §8.1: SNI is the TLSA base domain; names are checked against it and the MX host.
+    for (const address of addresses) ports.push(await checkEndpoint(run, tlsa.base, [...new Set([tlsa.base, host])], address, port, tlsa.records));
   }
   const verdict = worst(ports.map((p) => p.verdict));
   const bad = ports.find((p) => p.verdict === verdict);
@@ -147,15 +148,15 @@ async function checkMx(run: Run, target: MxData): Promise<MxCheck> {
 }
 
 /** RFC 7672 §2.2.2: TLSA at the CNAME-expanded name first; if that is not secure, at the original name. */
-async function tlsaFor(client: DnsClient, port: number, host: string, expanded: string): Promise<{ owner: string; records: TlsaRdata[]; secure: boolean; bogus: boolean }> {
+async function tlsaFor(client: DnsClient, port: number, host: string, expanded: string): Promise<{ owner: string; base: string; records: TlsaRdata[]; secure: boolean; bogus: boolean }> {
   const names = expanded !== host ? [expanded, host] : [host];
-  let last = { owner: tlsaOwner(port, host), records: [] as TlsaRdata[], secure: false, bogus: false };
+  let last = { owner: tlsaOwner(port, host), base: host, records: [] as TlsaRdata[], secure: false, bogus: false };
   for (const name of names) {
     const owner = tlsaOwner(port, name);
     const r = await client.security(owner, 'TLSA');
-    if (r.security === 'bogus') return { owner, records: [], secure: false, bogus: true };
+    if (r.security === 'bogus') return { owner, base: name, records: [], secure: false, bogus: true };
     const records = tlsaRecords(r.answer);
-    last = { owner, records, secure: r.security === 'secure', bogus: false };
+    last = { owner, base: name, records, secure: r.security === 'secure', bogus: false };
     if (last.secure && records.length > 0) return last;
   }
   return last;
@@ -168,7 +169,7 @@ function tlsaRecords(a: Answer): TlsaRdata[] {
   });
 }
 
-async function checkEndpoint(run: Run, host: string, address: string, port: number, records: TlsaRdata[]): Promise<PortCheck> {
+async function checkEndpoint(run: Run, host: string, hostnames: string[], address: string, port: number, records: TlsaRdata[]): Promise<PortCheck> {
   const key = `${address}|${port}|${host}`;
   let probe = run.probes.get(key);
   if (!probe) {
@@ -181,7 +182,7 @@ async function checkEndpoint(run: Run, host: string, address: string, port: numb
     if (p.starttlsOffered === false) return { port, address, verdict: 'no-starttls', message: `${at} does not offer STARTTLS although TLSA records exist: DANE senders will not deliver.` };
     return { port, address, verdict: 'unreachable', message: `${at}: ${p.error ?? 'no answer'}.` };
   }
-  const m = matchTlsa(records, p.chain, { hostnames: [host], now: run.now });
+  const m = matchTlsa(records, p.chain, { hostnames, now: run.now });
   const leaf = safeLeaf(p.chain[0]);
   const presented = leaf ? { presentedSpkiSha256: leaf.spkiSha256, presentedSubject: leaf.subject, presentedNotAfter: leaf.notAfter.toISOString() } : {};
   if (!m.matched) {
