@@ -14,4 +14,5 @@ export const commands: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./check-command.js')).checkCommand,
   hook: async () => (await import('./hook-command.js')).hookCommand,
   reconcile: async () => (await import('./hook-command.js')).reconcileCommand,
+  serve: async () => (await import('./serve-command.js')).serveCommand,
 };

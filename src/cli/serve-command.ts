@@ -1,0 +1,34 @@
+import { ProblemError } from '../problem.js';
+import { loginUrl, parseListen, startServer, type Listen } from '../web/server.js';
+import type { Command } from './types.js';
+
+/**
+ * `tlsa-manager serve --listen HOST:PORT | --socket PATH`: runs until SIGTERM/SIGINT, then stops
+ * taking requests, lets running jobs finish and exits 0.
+ */
+export const serveCommand: Command = {
+  async run({ ctx, values }) {
+    const listenOpt = values.listen as string | undefined;
+    const socketOpt = values.socket as string | undefined;
+    if (listenOpt && socketOpt) throw new ProblemError({ code: 'usage', message: 'serve takes --listen or --socket, not both.' });
+    const listen: Listen = socketOpt ? { kind: 'socket', path: socketOpt } : { kind: 'tcp', ...parseListen(listenOpt ?? '127.0.0.1:8450') };
+    const token = process.env.TLSA_MANAGER_WEB_TOKEN || undefined;
+    const running = await startServer(ctx!, listen, token ? { loginToken: token } : {});
+    running.web.snapshot.refresh().catch((err: Error) => ctx!.logger.error({ err: err.message }, 'initial scan failed'));
+    if (listen.kind === 'tcp') {
+      process.stdout.write(`TLSA Manager is listening on ${running.address}\nOpen this link to sign in (keep it secret):\n  ${loginUrl(running.address, running.web.loginToken)}\n`);
+    } else {
+      process.stdout.write(`TLSA Manager is listening on ${running.address}\n`);
+    }
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        running.close().then(resolve, resolve);
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+    return { exitCode: 0 };
+  },
+};

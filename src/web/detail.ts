@@ -1,0 +1,97 @@
+import { summarizeCertificate, type CertificateSummary, type DomainReport, type MxHost } from '../cpanel/scan.js';
+import type { DomainCheck } from '../dane/verdict.js';
+import { tlsaOwner } from '../dns/names.js';
+import type { Change, PublishedRecord } from '../dns/provider.js';
+import type { HeldRecord, ZonePlan } from '../plan/plan.js';
+import { toProblem, type Problem } from '../problem.js';
+import { computeRdata } from '../tlsa/records.js';
+import { formatRecord, parseParams, type TlsaParams, type TlsaRecord } from '../tlsa/types.js';
+import type { Config } from '../state/config.js';
+import type { WebServices } from './services.js';
+import type { ListRow, SnapshotData } from './snapshot.js';
+
+export interface HostDetail {
+  mx: MxHost;
+  certificate: CertificateSummary | null;
+  problems: Problem[];
+  zone: string | null;
+  provider: string | null;
+  expected: TlsaRecord[];
+  /** Null when the zone is not managed here or could not be read. */
+  published: PublishedRecord[] | null;
+  publishedProblem: Problem | null;
+  creates: Change[];
+  deletes: Change[];
+  waiting: HeldRecord[];
+  foreign: PublishedRecord[];
+  blocked: Problem | null;
+  /** Zone-file lines for the admin to add by hand (zone not managed here). */
+  manualLines: string[];
+}
+
+export interface DomainDetail {
+  row: ListRow;
+  report: DomainReport;
+  hosts: HostDetail[];
+  check: DomainCheck | null;
+}
+
+const hostOf = (owner: string): string => owner.replace(/^_\d+\._tcp\./, '');
+
+function expectedRecords(chain: Parameters<typeof computeRdata>[0], host: string, config: Config): TlsaRecord[] {
+  const params = config.policy.records.map(parseParams).filter((p): p is TlsaParams => p !== null);
+  const out: TlsaRecord[] = [];
+  for (const p of params) {
+    const rd = computeRdata(chain, p);
+    if ('code' in rd) continue;
+    for (const port of config.policy.ports) out.push({ ...rd, owner: tlsaOwner(port, host), ttl: config.policy.ttl });
+  }
+  return out;
+}
+
+function zonePlanFor(data: SnapshotData, host: string): ZonePlan | null {
+  return data.plan.zones.find((z) => host === z.zone || host.endsWith(`.${z.zone}`)) ?? null;
+}
+
+/** Everything the domain page shows, from the snapshot plus a live read of the published records. */
+export async function domainDetail(data: SnapshotData, domain: string, config: Config, services: WebServices): Promise<DomainDetail | null> {
+  const row = data.byDomain.get(domain);
+  const report = data.plan.scan.domains.find((d) => d.domain === domain);
+  if (!row || !report) return null;
+  const endpoints = new Map(data.plan.scan.endpoints.map((e) => [e.host, e]));
+  const hosts: HostDetail[] = [];
+  for (const mx of report.mx) {
+    const ep = mx.pointsHere ? endpoints.get(mx.host) : undefined;
+    const zp = zonePlanFor(data, mx.host);
+    const mine = (owner: string) => hostOf(owner) === mx.host;
+    const expected = ep?.served ? expectedRecords(ep.served.chain, mx.host, config) : [];
+    const unmanaged = data.plan.unmanaged.find((u) => u.host === mx.host);
+    const h: HostDetail = {
+      mx,
+      certificate: ep?.served ? summarizeCertificate(ep.served) : null,
+      problems: ep?.problems ?? [],
+      zone: zp?.zone ?? null,
+      provider: zp?.provider ?? null,
+      expected,
+      published: null,
+      publishedProblem: null,
+      creates: zp?.changes.filter((c) => c.kind === 'create' && mine(c.record.owner)) ?? [],
+      deletes: zp?.changes.filter((c) => c.kind === 'delete' && mine(c.record.owner)) ?? [],
+      waiting: zp?.waiting.filter((w) => mine(w.record.owner)) ?? [],
+      foreign: zp?.foreign.filter((f) => mine(f.owner)) ?? [],
+      blocked: zp?.blocked ?? null,
+      manualLines: unmanaged ? unmanaged.records.map(formatRecord) : [],
+    };
+    if (zp && mx.pointsHere) {
+      const owners = config.policy.ports.map((p) => tlsaOwner(p, mx.host));
+      try {
+        h.published = await services.published(zp.zone, zp.provider, owners);
+      } catch (err) {
+        h.publishedProblem = (err as { problem?: Problem }).problem ?? toProblem(err, 'provider-read-failed', zp.zone);
+      }
+    }
+    hosts.push(h);
+  }
+  const stored = data.checks.get(domain);
+  return { row, report, hosts, check: (stored?.result as DomainCheck | undefined) ?? null };
+}

@@ -1,0 +1,134 @@
+import type { RunPlan } from '../plan/run.js';
+import { auditRows, type AuditRow } from '../report/audit.js';
+import { VERDICTS, type DomainCheck, type Verdict } from '../dane/verdict.js';
+
+/** The four buckets of the overview chart, plus domains nobody has checked yet. */
+export type Category = 'valid' | 'broken' | 'unprotected' | 'not-ours' | 'unchecked';
+
+export const CATEGORIES: Record<Category, { label: string; explain: string }> = {
+  valid: { label: 'Valid', explain: 'DANE-validating senders authenticate the mail server.' },
+  broken: { label: 'Broken', explain: 'Senders that use DANE will not deliver, or cannot validate.' },
+  unprotected: { label: 'Not protected', explain: 'Mail works, but senders use TLS without authentication.' },
+  'not-ours': { label: 'Not ours', explain: 'The domain’s mail is handled by another server.' },
+  unchecked: { label: 'Not checked yet', explain: 'No validation has run for the domain yet.' },
+};
+
+export interface StoredCheck {
+  time: string;
+  verdict: string;
+  result: unknown;
+}
+
+/** An audit row plus what the list page filters and sorts on, computed once per snapshot. */
+export interface ListRow extends AuditRow {
+  category: Category;
+  dnssec: 'signed' | 'no-ds' | 'unsigned' | 'unknown';
+  /** Lower-case haystack for the search box. */
+  haystack: string;
+}
+
+export interface SnapshotData {
+  plan: RunPlan;
+  rows: ListRow[];
+  byDomain: Map<string, ListRow>;
+  checks: Map<string, StoredCheck>;
+  owners: string[];
+  providers: string[];
+  builtAt: string;
+  /** How long the scan + plan took, for the page footer. */
+  buildMs: number;
+}
+
+export function categoryOf(row: AuditRow): Category {
+  if (row.tlsa === 'not-ours') return 'not-ours';
+  if (!row.verdict) return 'unchecked';
+  const v = VERDICTS[row.verdict as Verdict];
+  if (!v) return 'broken';
+  if (row.verdict === 'valid' || row.verdict === 'expiring') return 'valid';
+  return v.severity === 'error' || row.verdict === 'no-ds' ? 'broken' : 'unprotected';
+}
+
+function dnssecOf(check: StoredCheck | undefined): ListRow['dnssec'] {
+  const r = check?.result as Partial<DomainCheck> | undefined;
+  if (!r?.dnssec) return 'unknown';
+  if (r.mxSecure || (r.dnssec.signed && r.dnssec.ds)) return 'signed';
+  if (r.dnssec.signed) return 'no-ds';
+  if (r.dnssec.signed === false) return 'unsigned';
+  return 'unknown';
+}
+
+export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, buildMs: number, now = new Date()): SnapshotData {
+  const rows = auditRows(plan, checks).map((r): ListRow => {
+    const row = r as ListRow;
+    row.category = categoryOf(r);
+    row.dnssec = dnssecOf(checks.get(r.domain));
+    row.haystack = [r.domain, r.owner, ...r.mxHosts, r.zone ?? ''].join(' ').toLowerCase();
+    return row;
+  });
+  rows.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
+  return {
+    plan,
+    rows,
+    byDomain: new Map(rows.map((r) => [r.domain, r])),
+    checks,
+    owners: [...new Set(rows.map((r) => r.owner))].sort(),
+    providers: [...new Set(rows.map((r) => r.provider).filter((p): p is string => !!p))].sort(),
+    builtAt: now.toISOString(),
+    buildMs,
+  };
+}
+
+export interface SnapshotSource {
+  plan(): Promise<RunPlan>;
+  checks(): Map<string, StoredCheck>;
+}
+
+/**
+ * The latest scan + plan + audit rows, kept in memory so list pages never rescan. Refreshed after
+ * publish/check/settings changes or on "Rescan"; concurrent refreshes share one run.
+ */
+export class Snapshot {
+  private data: SnapshotData | null = null;
+  private inFlight: Promise<SnapshotData> | null = null;
+  private lastError: Error | null = null;
+
+  constructor(private readonly source: SnapshotSource) {}
+
+  current(): SnapshotData | null {
+    return this.data;
+  }
+
+  error(): Error | null {
+    return this.lastError;
+  }
+
+  /** The data, building it on first use. */
+  async get(): Promise<SnapshotData> {
+    return this.data ?? this.refresh();
+  }
+
+  refresh(): Promise<SnapshotData> {
+    this.inFlight ??= (async () => {
+      const t0 = performance.now();
+      try {
+        const plan = await this.source.plan();
+        this.data = buildData(plan, this.source.checks(), Math.round(performance.now() - t0));
+        this.lastError = null;
+        return this.data;
+      } catch (err) {
+        this.lastError = err as Error;
+        throw err;
+      } finally {
+        this.inFlight = null;
+      }
+    })();
+    return this.inFlight;
+  }
+
+  /** After a check run: only the verdicts changed, so re-derive rows from the plan we have. */
+  refreshChecks(): SnapshotData | null {
+    if (!this.data) return null;
+    this.data = buildData(this.data.plan, this.source.checks(), this.data.buildMs);
+    return this.data;
+  }
+}

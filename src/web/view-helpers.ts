@@ -1,0 +1,87 @@
+import { VERDICTS, type Verdict } from '../dane/verdict.js';
+import { printable } from '../dns/names.js';
+import { CATEGORIES, type Category } from './snapshot.js';
+
+export const CATEGORY_COLORS: Record<Category, string> = {
+  valid: '#2e7d32',
+  broken: '#c62828',
+  unprotected: '#e08a00',
+  'not-ours': '#8a8f98',
+  unchecked: '#7fa7c9',
+};
+
+export interface Bar {
+  category: Category;
+  label: string;
+  count: number;
+  color: string;
+  /** Bar length in SVG units (0..max). */
+  width: number;
+  y: number;
+}
+
+/** Horizontal bar chart geometry; the template draws it as inline SVG (no script, no styles). */
+export function barChart(counts: Record<Category, number>, max = 360, rowHeight = 34): { bars: Bar[]; height: number; total: number } {
+  const cats = (Object.keys(CATEGORIES) as Category[]).filter((c) => c !== 'unchecked' || counts.unchecked > 0);
+  const top = Math.max(1, ...cats.map((c) => counts[c]));
+  const total = cats.reduce((n, c) => n + counts[c], 0);
+  const bars = cats.map((c, i) => ({
+    category: c,
+    label: CATEGORIES[c].label,
+    count: counts[c],
+    color: CATEGORY_COLORS[c],
+    width: counts[c] === 0 ? 0 : Math.max(3, Math.round((counts[c] / top) * max)),
+    y: i * rowHeight,
+  }));
+  return { bars, height: cats.length * rowHeight, total };
+}
+
+export function verdictLabel(v: string | null): string {
+  if (!v) return 'Not checked';
+  return VERDICTS[v as Verdict]?.label ?? v;
+}
+
+/** CSS class for a verdict badge: ok / warn / error / info / none. */
+export function verdictClass(v: string | null): string {
+  if (!v) return 'none';
+  return VERDICTS[v as Verdict]?.severity ?? 'error';
+}
+
+export const TLSA_LABELS: Record<string, string> = {
+  'in-sync': 'In sync',
+  pending: 'Changes pending',
+  'not-managed': 'Zone not managed here',
+  'no-certificate': 'No certificate',
+  'not-ours': 'Mail elsewhere',
+  unknown: 'Unknown',
+};
+
+export const DNSSEC_LABELS: Record<string, string> = { signed: 'Signed', 'no-ds': 'Signed, no DS', unsigned: 'Unsigned', unknown: '—' };
+
+export function date(iso: string | null | undefined): string {
+  return iso ? iso.slice(0, 10) : '—';
+}
+
+export function dateTime(iso: string | null | undefined): string {
+  return iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : '—';
+}
+
+/** "in 12 days" / "3 days ago" relative to now. */
+export function daysFrom(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return '';
+  const d = Math.round((Date.parse(iso) - now) / 86_400_000);
+  if (d === 0) return 'today';
+  return d > 0 ? `in ${d} day${d === 1 ? '' : 's'}` : `${-d} day${d === -1 ? '' : 's'} ago`;
+}
+
+/**
+ * Untrusted certificate text made visible: control characters shown as \xNN. HTML escaping is
+ * still done by the template (`<%=`); this only keeps invisible characters from hiding things.
+ */
+export function visible(s: string | null | undefined, max = 300): string {
+  return s === null || s === undefined ? '' : printable(s, max);
+}
+
+export function shortHex(hex: string, n = 16): string {
+  return hex.length > n ? `${hex.slice(0, n)}…` : hex;
+}
