@@ -1,34 +1,111 @@
 import type { AppContext } from '../context.js';
 import { zoneFilePath } from '../cpanel/local-zones.js';
-import { parseZone, tlsaRecordsAt } from './zonefile.js';
-import { problem, ProblemError } from '../problem.js';
+import { WhmApi } from '../cpanel/whmapi.js';
+import { parseZone, tlsaRecordsAt, type ParsedZone } from './zonefile.js';
+import { problem, ProblemError, toProblem } from '../problem.js';
+import { recordKey } from '../tlsa/types.js';
+import { relativeTo } from './names.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
+import { writeZoneFile } from './zonefile-writer.js';
+
+/** How often a write is retried when someone else changed the zone between our read and write. */
+const STALE_SERIAL_RETRIES = 3;
 
 /**
- * The server's own zones. Reads the zone file directly (fast, and what Exim's DNS will serve);
- * writes go through WHM API 1 when cPanel is present (DNS cluster sync), else through a careful
- * zone-file edit + reload.
+ * The server's own zones (BIND or PowerDNS, `/var/named/<zone>.db`). Reads the zone file (fast,
+ * and exactly what dnsadmin writes). Writes through WHM API 1 when cPanel is present, so DNS
+ * clusters sync; otherwise edits the file itself (zonefile-writer.ts) and reloads.
  */
 export function createCpanelProvider(ctx: AppContext): DnsProvider {
+  const useApi = ctx.config.cpanel.useWhmApi && WhmApi.available(ctx.root);
   return {
     kind: 'cpanel',
-    async populate(zone: string, owners: string[]): Promise<PublishedRecord[]> {
-      const path = zoneFilePath(zone);
-      const text = ctx.root.readText(path);
-      if (text === null) throw new ProblemError(problem('zone-missing', `${path} does not exist.`, { subject: zone }));
-      const parsed = parseZone(text, zone, { readInclude: (p) => ctx.root.readText(p.startsWith('/') ? p : `/var/named/${p}`) ?? '' });
-      return tlsaRecordsAt(parsed, owners).map((r) => ({
+    async populate(zone, owners) {
+      return tlsaRecordsAt(readZone(ctx, zone).parsed, owners).map((r) => ({
         owner: r.owner,
         ttl: r.ttl,
         usage: r.usage,
         selector: r.selector,
         matchingType: r.matchingType,
         data: r.data,
-        id: `${r.file ?? path}:${r.line}`,
-      }));
+      })) as PublishedRecord[];
     },
-    async apply(zone: string, changes: Change[]): Promise<ApplyResult> {
-      return { zone, provider: 'cpanel', applied: [], problem: problem('not-implemented', `Writing ${zone} is not implemented yet (${changes.length} change(s) not applied).`) };
+    async apply(zone, changes) {
+      if (changes.length === 0) return { zone, provider: 'cpanel', applied: [] };
+      try {
+        return useApi ? await applyViaWhmApi(ctx, zone, changes) : await writeZoneFile(ctx, zone, changes);
+      } catch (err) {
+        return { zone, provider: 'cpanel', applied: [], problem: toProblem(err, 'apply-failed', zone) };
+      }
     },
   };
+}
+
+export function readZone(ctx: AppContext, zone: string): { text: string; parsed: ParsedZone; path: string } {
+  const path = zoneFilePath(zone);
+  const text = ctx.root.readText(path);
+  if (text === null) throw new ProblemError(problem('zone-missing', `${path} does not exist.`, { subject: zone }));
+  const parsed = parseZone(text, zone, {
+    readInclude: (p) => {
+      const t = ctx.root.readText(p.startsWith('/') ? p : `/var/named/${p}`);
+      if (t === null) throw new Error(`$INCLUDE file ${p} does not exist`);
+      return t;
+    },
+  });
+  return { text, parsed, path };
+}
+
+interface ApiZoneLine {
+  line_index: number;
+  type: string;
+  dname_b64?: string;
+  record_type?: string;
+  data_b64?: string[];
+}
+
+const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
+
+function absoluteName(dname: string, zone: string): string {
+  if (dname === '@' || dname === '') return zone;
+  if (dname.endsWith('.')) return dname.slice(0, -1).toLowerCase();
+  return `${dname}.${zone}`.toLowerCase();
+}
+
+async function applyViaWhmApi(ctx: AppContext, zone: string, changes: Change[]): Promise<ApplyResult> {
+  const api = new WhmApi(ctx.root);
+  for (let attempt = 0; ; attempt++) {
+    const { payload } = await api.call<{ payload: ApiZoneLine[] }>('parse_dns_zone', [['zone', zone]]);
+    const soa = payload.find((l) => l.type === 'record' && l.record_type === 'SOA');
+    const serial = soa?.data_b64?.[2] ? unb64(soa.data_b64[2]) : null;
+    if (!serial) throw new ProblemError(problem('zone-no-soa', `${zone} has no SOA record in WHM's view.`, { subject: zone }));
+    const byKey = new Map<string, number>();
+    for (const l of payload) {
+      if (l.type !== 'record' || l.record_type !== 'TLSA' || !l.dname_b64 || !l.data_b64) continue;
+      const [u, s, m, hex] = l.data_b64.map(unb64);
+      byKey.set(recordKey({ owner: absoluteName(unb64(l.dname_b64), zone), usage: Number(u) as 0, selector: Number(s) as 0, matchingType: Number(m) as 0, data: hex ?? '' }), l.line_index);
+    }
+    const args: [string, string][] = [['zone', zone], ['serial', serial]];
+    const applied: Change[] = [];
+    for (const c of changes) {
+      if (c.kind === 'delete') {
+        const idx = byKey.get(recordKey(c.record));
+        if (idx === undefined) continue; // already gone
+        args.push(['remove', String(idx)]);
+      } else {
+        if (byKey.has(recordKey(c.record))) continue; // already there
+        const r = c.record;
+        args.push(['add', JSON.stringify({ dname: relativeTo(r.owner, zone), ttl: r.ttl, record_type: 'TLSA', data: [String(r.usage), String(r.selector), String(r.matchingType), r.data] })]);
+      }
+      applied.push(c);
+    }
+    if (applied.length === 0) return { zone, provider: 'cpanel', applied: [] };
+    try {
+      const res = await api.call<{ new_serial?: string }>('mass_edit_dns_zone', args);
+      return { zone, provider: 'cpanel', applied, details: { via: 'whmapi1', serial: res.new_serial ?? '' } };
+    } catch (err) {
+      const p = toProblem(err);
+      if (/serial/i.test(p.message) && attempt < STALE_SERIAL_RETRIES) continue; // someone else edited the zone: re-read
+      throw err;
+    }
+  }
 }

@@ -29,7 +29,8 @@ export const configSchema = z
     cpanel: z
       .object({
         reloadCommand: z.array(z.string().min(1)).min(1).default(['rndc', 'reload', '{zone}']),
-        authoritative: hostPort.default('127.0.0.1:53'),
+        /** Asked after a zone-file edit to confirm the change is served; false skips that. */
+        authoritative: z.union([hostPort, z.literal(false)]).default('127.0.0.1:53'),
         /** Prefer WHM API 1 when present (cluster sync); false forces direct zone-file edits. */
         useWhmApi: z.boolean().default(true),
       })

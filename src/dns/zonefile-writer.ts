@@ -1,0 +1,166 @@
+import { execFile } from 'node:child_process';
+import { chownSync, closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type { AppContext } from '../context.js';
+import { DnsClient, parseResolver } from '../dane/dns-client.js';
+import { problem, ProblemError } from '../problem.js';
+import { recordKey, type TlsaRecord } from '../tlsa/types.js';
+import type { ApplyResult, Change } from './provider.js';
+import { editZone, nextSerial, parseZone, tlsaRecordsAt, type ZoneRecord } from './zonefile.js';
+import { readZone } from './cpanel-provider.js';
+
+const run = promisify(execFile);
+const BACKUPS_KEPT = 5;
+const CONFIRM_TIMEOUT_MS = 10_000;
+
+/**
+ * Edit `/var/named/<zone>.db` where there is no WHM API (plain BIND/PowerDNS servers, tests):
+ * change only TLSA lines at the owners we manage, bump the serial, check the result with
+ * named-checkzone, write a temp file and rename it over the old one (same owner and mode), keep
+ * a backup, reload, and confirm at the authoritative server that the change is served. Any failure
+ * after the rename puts the previous file back. The caller holds the zone's lock.
+ */
+export async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): Promise<ApplyResult> {
+  const { text, parsed, path } = readZone(ctx, zone);
+  if (!parsed.soa) throw new ProblemError(problem('zone-no-soa', `${path} has no SOA record; it will not be edited.`, { subject: zone }));
+  const owners = [...new Set(changes.map((c) => c.record.owner))];
+  const present = new Map<string, ZoneRecord>(tlsaRecordsAt(parsed, owners).map((r) => [recordKey(r), r]));
+  const remove: ZoneRecord[] = [];
+  const add: TlsaRecord[] = [];
+  const applied: Change[] = [];
+  for (const c of changes) {
+    const existing = present.get(recordKey(c.record));
+    if (c.kind === 'delete' && existing) {
+      if (existing.file) throw new ProblemError(problem('zone-include', `${c.record.owner} comes from the $INCLUDE file ${existing.file}; TLSA Manager does not edit included files.`, { subject: zone, fix: 'Move the record into the zone file or remove it by hand.' }));
+      remove.push(existing);
+      applied.push(c);
+    } else if (c.kind === 'create' && !existing) {
+      add.push(c.record);
+      applied.push(c);
+    }
+  }
+  if (applied.length === 0) return { zone, provider: 'cpanel', applied: [] };
+
+  const serial = nextSerial(parsed.soa.serial, new Date(ctx.now()));
+  const edited = editZone(text, parsed, { remove, add, serial });
+  verifyEdit(edited, zone, owners, changes);
+
+  const file = ctx.root.path(path);
+  const st = statSync(file);
+  const tmp = `${file}.tlsa-manager-${process.pid}.tmp`;
+  writeDurably(tmp, edited, st.mode & 0o7777, st.uid, st.gid);
+  try {
+    await checkZone(zone, tmp, dirname(file));
+  } catch (err) {
+    unlinkSync(tmp);
+    throw err;
+  }
+  const backup = keepBackup(ctx, zone, file);
+  renameSync(tmp, file);
+  fsyncDir(dirname(file));
+  try {
+    await reload(ctx, zone);
+    await confirmServed(ctx, zone, applied);
+  } catch (err) {
+    writeDurably(tmp, readFileSync(backup, 'utf8'), st.mode & 0o7777, st.uid, st.gid);
+    renameSync(tmp, file);
+    fsyncDir(dirname(file));
+    await reload(ctx, zone).catch(() => undefined);
+    const p = err instanceof ProblemError ? err.problem : problem('zone-reload-failed', (err as Error).message, { subject: zone });
+    return { zone, provider: 'cpanel', applied: [], problem: { ...p, message: `${p.message} The previous zone file was restored.` } };
+  }
+  return { zone, provider: 'cpanel', applied, details: { via: 'zone file', serial } };
+}
+
+/** Our own parser must see exactly the intended TLSA set in the new text before anything is written. */
+function verifyEdit(edited: string, zone: string, owners: string[], changes: Change[]): void {
+  const after = new Set(tlsaRecordsAt(parseZone(edited, zone, { readInclude: () => '' }), owners).map(recordKey));
+  for (const c of changes) {
+    if (after.has(recordKey(c.record)) !== (c.kind === 'create')) {
+      throw new ProblemError(problem('zone-edit-mismatch', `Editing ${zone} did not give the intended TLSA records at ${c.record.owner}; nothing was written.`, { subject: zone }));
+    }
+  }
+}
+
+function writeDurably(path: string, content: string, mode: number, uid: number, gid: number): void {
+  const fd = openSync(path, 'w', mode);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    chownSync(path, uid, gid);
+  } catch {
+    /* not root (tests as a user): ownership stays ours */
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function checkZone(zone: string, file: string, cwd: string): Promise<void> {
+  try {
+    await run('named-checkzone', ['-q', zone, file], { cwd, timeout: 60_000 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
+    if (e.code === 'ENOENT') {
+      throw new ProblemError(problem('checkzone-missing', `named-checkzone is not installed, so the edit of ${zone} cannot be checked; nothing was written.`, { subject: zone, fix: 'Install BIND utilities (bind-utils / bind9-utils).' }));
+    }
+    const out = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n')[0] ?? '';
+    throw new ProblemError(problem('checkzone-failed', `named-checkzone rejected the edited ${zone}: ${out.replace(file, basename(file))}; nothing was written.`, { subject: zone }));
+  }
+}
+
+function keepBackup(ctx: AppContext, zone: string, file: string): string {
+  const dir = ctx.root.path('/var/lib/tlsa-manager/backups');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const backup = `${dir}/${zone}.db.${new Date(ctx.now()).toISOString().replace(/[:.]/g, '-')}`;
+  copyFileSync(file, backup);
+  const old = readdirSync(dir).filter((f) => f.startsWith(`${zone}.db.`)).sort();
+  for (const f of old.slice(0, Math.max(0, old.length - BACKUPS_KEPT))) unlinkSync(`${dir}/${f}`);
+  return backup;
+}
+
+async function reload(ctx: AppContext, zone: string): Promise<void> {
+  const [cmd, ...args] = ctx.config.cpanel.reloadCommand.map((a) => a.replaceAll('{zone}', zone));
+  try {
+    await run(cmd!, args, { timeout: 60_000 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    throw new ProblemError(problem('zone-reload-failed', `Reloading ${zone} failed (${cmd}: ${(e.stderr ?? e.message).trim().split('\n')[0]}).`, { subject: zone, fix: 'Check that the DNS server is running and the reload command in the settings is right.' }));
+  }
+}
+
+/** "zone reload queued" says nothing: ask the authoritative server until it serves the change. */
+async function confirmServed(ctx: AppContext, zone: string, applied: Change[]): Promise<void> {
+  const target = ctx.config.cpanel.authoritative;
+  if (target === false) return;
+  const client = new DnsClient(parseResolver(target), { cache: false, timeoutMs: 1000, retries: 0 });
+  const owners = [...new Set(applied.map((c) => c.record.owner))];
+  const deadline = Date.now() + CONFIRM_TIMEOUT_MS;
+  for (;;) {
+    const served = new Set<string>();
+    for (const owner of owners) {
+      const a = await client.query(owner, 'TLSA');
+      for (const r of a.records) {
+        const t = r.data as { usage: number; selector: number; matchingType: number; data: string };
+        served.add(recordKey({ owner, usage: t.usage as 0, selector: t.selector as 0, matchingType: t.matchingType as 0, data: t.data }));
+      }
+    }
+    if (applied.every((c) => served.has(recordKey(c.record)) === (c.kind === 'create'))) return;
+    if (Date.now() > deadline) {
+      throw new ProblemError(problem('zone-not-served', `The DNS server at ${target} still does not serve the new TLSA records of ${zone} after the reload.`, { subject: zone, fix: 'Check the DNS server log (journalctl -u named) for errors loading the zone.' }));
+    }
+    await sleep(200);
+  }
+}
