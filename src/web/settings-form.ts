@@ -1,6 +1,7 @@
 import { parseConfig, type Config } from '../state/config.js';
 import { ProblemError, problem } from '../problem.js';
 import { formList, formString } from './params.js';
+import { checkName, printable } from '../dns/names.js';
 
 export const PROVIDER_CHOICES = ['cpanel', 'cloudflare', 'none'] as const;
 export const RECORD_CHOICES = ['3 1 1', '2 1 1', '3 1 2', '2 1 2', '3 0 1', '2 0 1'] as const;
@@ -60,6 +61,8 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
   if (!/^\d{1,6}$/.test(v.ttl)) bad(`TTL: "${v.ttl.slice(0, 20)}" is not a whole number of seconds.`, 'Enter a TTL from 60 to 86400 seconds, e.g. 3600.');
   const zones: Record<string, { provider: string }> = {};
   for (const z of v.zones) {
+    const name = checkName(z.zone);
+    if (!name.ok) bad(`Zones: "${printable(z.zone, 80)}" is not a valid zone name: ${name.reason}.`, 'Enter the zone as a plain domain name, e.g. example.com.');
     if (zones[z.zone.toLowerCase()]) bad(`Zones: ${z.zone.slice(0, 80)} is listed twice.`, 'Keep one line per zone.');
     zones[z.zone.toLowerCase()] = { provider: z.provider };
   }

@@ -1,0 +1,200 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, statSync } from 'node:fs';
+import { saveConfig } from '../../src/state/config.js';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { startServer, type RunningServer } from '../../src/web/server.js';
+import { makePlan } from '../../src/plan/run.js';
+import { Providers } from '../../src/dns/registry.js';
+import { auditCsv, auditRows } from '../../src/report/audit.js';
+import { cookieFrom, csrfFrom, demoFixture, http, testServices, waitForJob, type DemoFixture } from './web-fixture.js';
+
+let fx: DemoFixture;
+let srv: RunningServer;
+let port: number;
+let cookie: string;
+let csrf: string;
+const TOKEN = 'pages-test-token';
+const html = () => ({ cookie, accept: 'text/html' });
+const configFile = () => join(fx.root, 'etc/tlsa-manager/config.json');
+
+beforeAll(async () => {
+  fx = await demoFixture();
+  // One zone marked "not managed here", so its MX host's records must be added by hand.
+  const cfg = JSON.parse(readFileSync(configFile(), 'utf8'));
+  saveConfig(configFile(), { ...cfg, zones: { 'bravo-demo.test': { provider: 'none' } } });
+  const ctx = fx.context();
+  srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: TOKEN, services: testServices(ctx) });
+  port = (srv.server.address() as AddressInfo).port;
+  cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${TOKEN}`));
+  csrf = csrfFrom((await http({ port }, 'GET', '/settings', { headers: html() })).body);
+});
+
+afterAll(async () => {
+  await srv?.close();
+  fx?.cleanup();
+});
+
+describe('pages', () => {
+  it('overview shows a server-rendered chart, the server facts and the renewal list', async () => {
+    const r = await http({ port }, 'GET', '/', { headers: html() });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatch(/<svg class="chart"/);
+    for (const label of ['Valid', 'Broken', 'Not protected', 'Not ours']) expect(r.body).toContain(`>${label}</text>`);
+    expect(r.body).toContain(fx.manifest.hostname);
+    // The demo's expired certificate is in the "renewing in 30 days" list.
+    const expired = fx.manifest.cases['expired-cert']![0]!;
+    expect(r.body).toContain(expired);
+  });
+
+  it('domain list filters, searches, sorts and paginates on the server', async () => {
+    const all = await http({ port }, 'GET', '/domains?per=25', { headers: html() });
+    const total = srv.web.snapshot.current()!.rows.length;
+    expect(total).toBeGreaterThanOrEqual(fx.manifest.domains.length);
+    expect(all.body).toContain(`<strong>${total}</strong> domains`);
+    const remote = fx.manifest.cases['mx-remote']![0]!;
+    const notOurs = await http({ port }, 'GET', '/domains?category=not-ours', { headers: html() });
+    expect(notOurs.body).toContain(`>${remote}</a>`);
+    expect(notOurs.body).not.toContain('>alpha-demo.test</a>');
+    const search = await http({ port }, 'GET', '/domains?q=BRAVO', { headers: html() });
+    expect(search.body).toContain('<strong>1</strong> domain of');
+    const owner = await http({ port }, 'GET', '/domains?owner=alpha', { headers: html() });
+    const alphaCount = srv.web.snapshot.current()!.rows.filter((r) => r.owner === 'alpha').length;
+    expect(alphaCount).toBeGreaterThanOrEqual(fx.manifest.domains.filter((d) => d.user === 'alpha').length);
+    expect(owner.body).toContain(`<strong>${alphaCount}</strong> domains of`);
+    const desc = await http({ port }, 'GET', '/domains?sort=domain&dir=desc&per=25', { headers: html() });
+    const names = [...desc.body.matchAll(/name="domain" value="([^"]+)"/g)].map((m) => m[1]!);
+    expect(names).toEqual([...names].sort().reverse());
+    const paged = await http({ port }, 'GET', '/domains?per=25&page=1&tlsa=nonsense&sort=nonsense', { headers: html() });
+    expect(paged.status).toBe(200);
+  });
+
+  it('domain detail shows certificate, expected records and the zone lines for a zone not managed here', async () => {
+    const r = await http({ port }, 'GET', '/domains/bravo-demo.test', { headers: html() });
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('Add these records at the zone’s DNS provider');
+    expect(r.body).toMatch(/_25\._tcp\.mail\.bravo-demo\.test\. \d+ IN TLSA 3 1 1 [0-9a-f]{64}/);
+    const existing = fx.manifest.existingTlsa[0]!;
+    const d = fx.manifest.domains.find((x) => x.zone === existing.zone)!;
+    const t = await http({ port }, 'GET', `/domains/${d.name}`, { headers: html() });
+    expect(t.body).toContain('Served certificate');
+    expect(t.body).toContain(existing.correct.slice(0, 24));
+  });
+
+  it('escapes hostile certificate text everywhere it is shown', async () => {
+    const xss = fx.manifest.cases['hostile-cert-text']![0]!;
+    const r = await http({ port }, 'GET', `/domains/${xss}`, { headers: html() });
+    expect(r.status).toBe(200);
+    // The subject is shown in RFC 4514 form (which backslash-escapes < > " ), then HTML-escaped.
+    expect(r.body).toMatch(/\\?&lt;script\\?&gt;alert\(1\)\\?&lt;\/script\\?&gt;/);
+    expect(r.body).toMatch(/\\?&lt;img src=x onerror=alert\(2\)\\?&gt;/);
+    expect(r.body).not.toContain('<script>alert');
+    expect(r.body).not.toContain('<img src=x');
+    expect(r.body).not.toMatch(/"'>/);
+  });
+
+  it('rejects bad domain parameters with 400 and a clear message', async () => {
+    const bad = ['/domains/..%2F..%2Fetc%2Fpasswd', '/domains/a%00b.test', '/domains/a;rm%20-rf.test', '/domains/%24(id).test', '/?route=%2Fdomains%2Fa%2500b'];
+    for (const path of bad) {
+      const r = await http({ port }, 'GET', path, { headers: html() });
+      expect(r.status, path).toBe(400);
+      expect(r.body).toMatch(/not a valid (domain name|page path)/);
+    }
+    const route = await http({ port }, 'GET', '/?route=%2Fdomains%2Fa%00b', { headers: html() });
+    expect(route.status).toBe(400);
+    const job = await http({ port }, 'POST', '/jobs', { headers: { cookie }, form: { _csrf: csrf, action: 'check', domain: ['alpha-demo.test', '../../etc'] } });
+    expect(job.status).toBe(400);
+    const zone = await http({ port }, 'POST', '/settings/test-cloudflare', { headers: { cookie }, form: { _csrf: csrf, testZone: 'a;b' } });
+    expect(zone.status).toBe(400);
+    const unknown = await http({ port }, 'GET', '/domains/not-on-this-server.test', { headers: html() });
+    expect(unknown.status).toBe(404);
+    expect(srv.web.jobs.list()).toHaveLength(0);
+  });
+});
+
+describe('settings', () => {
+  it('saves a Cloudflare token with mode 0600 and never shows it again', async () => {
+    const secret = 'cf-token-abcdefghijklmnopqrstuvwxyz-123456';
+    const save = await http({ port }, 'POST', '/settings', { headers: { cookie }, form: { _csrf: csrf, apiToken: secret, ports: '25, 465, 587', records: ['3 1 1', '2 1 1'], ttl: '3600', resolver: '127.0.0.1:9', zone: ['', ''], provider: ['cloudflare', 'cloudflare'] } });
+    expect(save.status).toBe(303);
+    expect(JSON.parse(readFileSync(configFile(), 'utf8')).cloudflare.apiToken).toBe(secret);
+    expect(statSync(configFile()).mode & 0o777).toBe(0o600);
+    for (const path of ['/settings', '/settings?saved=1', '/activity', '/']) {
+      const r = await http({ port }, 'GET', path, { headers: html() });
+      expect(r.body).not.toContain(secret);
+      expect(r.body).not.toContain(secret.slice(0, 12));
+    }
+    const page = await http({ port }, 'GET', '/settings', { headers: html() });
+    expect(page.body).toMatch(/id="apiToken" name="apiToken" type="password" value=""/);
+    // An empty token field keeps the saved token; a failed save does not echo a new one.
+    await http({ port }, 'POST', '/settings', { headers: { cookie }, form: { _csrf: csrf, apiToken: '', ports: '25', records: '3 1 1', ttl: '3600' } });
+    expect(JSON.parse(readFileSync(configFile(), 'utf8')).cloudflare.apiToken).toBe(secret);
+    const bad = await http({ port }, 'POST', '/settings', { headers: { cookie }, form: { _csrf: csrf, apiToken: 'new-secret-value-xyz', ports: '25', records: '3 1 1', ttl: 'soon' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body).not.toContain('new-secret-value-xyz');
+    expect(JSON.parse(readFileSync(configFile(), 'utf8')).cloudflare.apiToken).toBe(secret);
+  });
+
+  it('explains invalid settings precisely and saves nothing', async () => {
+    const before = readFileSync(configFile(), 'utf8');
+    const cases: [Record<string, string | string[]>, RegExp][] = [
+      [{ ports: '25, smtp', records: '3 1 1', ttl: '3600' }, /Ports: &#34;smtp&#34; is not a port number/],
+      [{ ports: '25', records: '3 1 1', ttl: '10' }, /policy\.ttl/],
+      [{ ports: '70000', records: '3 1 1', ttl: '3600' }, /policy\.ports/],
+      [{ ports: '25', records: '3 1 1', ttl: '3600', zone: 'bad zone!.test', provider: 'cloudflare' }, /Zones: &#34;bad zone!\.test&#34; is not a valid zone name: contains whitespace/],
+      [{ ports: '25', records: '3 1 1', ttl: '3600', resolver: 'dns.example' }, /resolver: must be IP or IP:PORT/],
+      [{ ports: '25', ttl: '3600' }, /policy\.records/],
+    ];
+    for (const [form, message] of cases) {
+      const r = await http({ port }, 'POST', '/settings', { headers: { cookie }, form: { _csrf: csrf, ...form } });
+      expect(r.status).toBe(400);
+      expect(r.body).toMatch(message);
+    }
+    expect(readFileSync(configFile(), 'utf8')).toBe(before);
+  });
+});
+
+describe('exports and jobs', () => {
+  it('exports the same CSV and JSON as the audit command', async () => {
+    await srv.web.snapshot.refresh();
+    const ctx = fx.context();
+    const plan = await makePlan(ctx, new Providers(ctx), {});
+    const expected = auditCsv(auditRows(plan, ctx.state().latestChecks()).sort((a, b) => (a.domain < b.domain ? -1 : 1)));
+    const csv = await http({ port }, 'GET', '/export/audit.csv', { headers: { cookie } });
+    expect(csv.status).toBe(200);
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect(csv.headers['content-disposition']).toContain('tlsa-audit.csv');
+    expect(csv.body.split('\r\n')[0]).toBe('domain,owner,kind,mail,mxHosts,mxHere,zone,provider,tlsa,pendingChanges,certNotAfter,certIssuer,verdict,lastChecked,problems');
+    expect(csv.body).toBe(expected);
+    const json = JSON.parse((await http({ port }, 'GET', '/export/audit.json', { headers: { cookie } })).body) as { domain: string; haystack?: string }[];
+    expect(json.map((r) => r.domain)).toContain('alpha-demo.test');
+    expect(json[0]!.haystack).toBeUndefined();
+    expect(json).toHaveLength(srv.web.snapshot.current()!.rows.length);
+  });
+
+  it('runs a check in the background and shows the verdict afterwards', async () => {
+    const r = await http({ port }, 'POST', '/domains/alpha-demo.test/check', { headers: { cookie }, form: { _csrf: csrf } });
+    expect(r.status).toBe(303);
+    const id = /job=([0-9a-f]+)/.exec(String(r.headers.location))![1]!;
+    const job = await waitForJob({ port }, `/api/jobs/${id}`, { cookie });
+    expect(job.status).toBe('done');
+    expect(job.summary).toContain('1 domain(s) checked');
+    const page = await http({ port }, 'GET', `/domains/alpha-demo.test?job=${id}`, { headers: html() });
+    expect(page.body).toContain('No DNSSEC');
+    const list = await http({ port }, 'GET', '/domains?verdict=no-dnssec', { headers: html() });
+    expect(list.body).toContain('<strong>1</strong> domain of');
+  });
+
+  it('publishes in the background and reports the outcome per zone', async () => {
+    const r = await http({ port }, 'POST', '/jobs', { headers: { cookie }, form: { _csrf: csrf, action: 'publish', domain: ['alpha-demo.test'] } });
+    expect(r.status).toBe(303);
+    const id = /\/jobs\/([0-9a-f]+)/.exec(String(r.headers.location))![1]!;
+    const job = await waitForJob({ port }, `/api/jobs/${id}`, { cookie });
+    expect(job.status).toBe('done');
+    expect(job.summary).toMatch(/change\(s\) applied|already in sync/);
+    const page = await http({ port }, 'GET', `/jobs/${id}`, { headers: html() });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain(job.summary.replace(/'/g, '&#39;'));
+    for (const p of job.problems) expect(page.body).toContain(p.code === '' ? '' : p.message.slice(0, 30).replace(/&/g, '&amp;').replace(/</g, '&lt;'));
+  });
+});
