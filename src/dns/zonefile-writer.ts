@@ -49,7 +49,8 @@ export async function writeZoneFile(ctx: AppContext, zone: string, changes: Chan
 
   const file = ctx.root.path(path);
   const st = statSync(file);
-  const tmp = `${file}.tlsa-manager-${process.pid}.tmp`;
+  // One fixed name: we hold the zone's lock, so a temp file left by a killed run is simply reused.
+  const tmp = `${file}.tlsa-manager.tmp`;
   writeDurably(tmp, edited, st.mode & 0o7777, st.uid, st.gid);
   try {
     await checkZone(zone, tmp, dirname(file));
