@@ -1,0 +1,263 @@
+#!/usr/bin/perl
+# TLSA Manager: WHM CGI shim (installed as
+# /usr/local/cpanel/whostmgr/docroot/cgi/tlsa_manager/index.cgi, mode 0700 root).
+#
+# cpsrvd has already authenticated the WHM user and runs this as root. The shim only checks that
+# the user is root, forwards the request to the tlsa-manager daemon over its root-only unix socket
+# (HTTP/1.0) and writes the answer back in CGI form. It is Perl with core modules only because
+# Perl starts in a few milliseconds and is on every cPanel server; a Node shim would add ~40 ms
+# to every page. It never logs request bodies and passes no environment through except the
+# request fields listed in request_head().
+#
+# The daemon renders every page itself, in its own layout. WHM's cached chrome (header/footer)
+# is used here only for the pages the shim makes itself (refused, service down, bad gateway).
+use strict;
+use warnings;
+use IO::Socket::UNIX ();
+use Socket qw(SOCK_STREAM);
+
+# Overridable for tests; cpsrvd does not set these, and visitors cannot set CGI environment.
+my $SOCKET = $ENV{TLSA_MANAGER_SOCKET} || '/run/tlsa-manager/web.sock';
+my $CHROME_ROOT = $ENV{TLSA_MANAGER_ROOT} || '/';
+$CHROME_ROOT =~ s{/+\z}{};
+
+# The daemon accepts far less (200 kB forms); this only bounds the shim's memory.
+my $MAX_BODY = 8 * 1024 * 1024;
+# Long jobs run in the background in the daemon; a page that takes this long is hung.
+my $TIMEOUT = 120;
+
+binmode STDIN;
+binmode STDOUT;
+# A daemon that hangs up early must give an error page, not kill the shim mid-write.
+$SIG{PIPE} = 'IGNORE';
+
+exit main();
+
+sub main {
+    my $user = defined $ENV{REMOTE_USER} ? $ENV{REMOTE_USER} : '';
+    if ($user ne 'root') {
+        return page(403, 'Forbidden', 'TLSA Manager is for root only',
+            '<p>You are logged in to WHM as <strong>' . esc($user eq '' ? '(nobody)' : $user) . '</strong>. '
+          . 'TLSA Manager changes DNS records for every domain on this server, so only <strong>root</strong> may use it.</p>'
+          . '<p>Fix: log in to WHM as root.</p>');
+    }
+    my $method = defined $ENV{REQUEST_METHOD} ? $ENV{REQUEST_METHOD} : 'GET';
+    return page(400, 'Bad Request', 'Bad request', '<p>The request method is not valid.</p>')
+        unless $method =~ /\A[A-Z]{1,16}\z/;
+
+    my ($body, $problem) = read_body();
+    return page(@$problem) if $problem;
+
+    my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $SOCKET);
+    return service_down("$!") unless $sock;
+    binmode $sock;
+
+    local $SIG{ALRM} = sub { die "timeout\n" };
+    alarm $TIMEOUT;
+    my $ok = eval {
+        write_all($sock, request_head($method, defined $body ? length $body : undef) . (defined $body ? $body : ''));
+        relay($sock);
+        1;
+    };
+    alarm 0;
+    return 0 if $ok;
+    my $err = $@;
+    return 0 if $err =~ /\Arelayed\b/;    # headers already sent: nothing more we can say
+    return page(504, 'Gateway Timeout', 'TLSA Manager did not answer in time',
+        '<p>The TLSA Manager service took longer than ' . $TIMEOUT . ' seconds to answer.</p>'
+      . '<p>Fix: try again; if it keeps happening, look at <code>journalctl -u tlsa-manager -n 100</code>.</p>')
+        if $err eq "timeout\n";
+    return page(502, 'Bad Gateway', 'TLSA Manager gave an invalid answer',
+        '<p>The TLSA Manager service answered, but not with a valid response (' . esc(clean($err)) . ').</p>'
+      . '<p>Fix: restart it with <code>systemctl restart tlsa-manager</code>; if that does not help, '
+      . 'look at <code>journalctl -u tlsa-manager -n 100</code>.</p>');
+}
+
+# CONTENT_LENGTH bytes from stdin (undef when there is no body). Returns (body, problem).
+sub read_body {
+    my $len = defined $ENV{CONTENT_LENGTH} ? $ENV{CONTENT_LENGTH} : '';
+    return (undef, undef) if $len eq '';
+    return (undef, [400, 'Bad Request', 'Bad request', '<p>CONTENT_LENGTH is not a number.</p>'])
+        unless $len =~ /\A\d{1,15}\z/;
+    return (undef, [413, 'Payload Too Large', 'Request too large', '<p>The request body is larger than TLSA Manager accepts.</p>'])
+        if $len > $MAX_BODY;
+    my $body = '';
+    while (length $body < $len) {
+        my $n = sysread(STDIN, $body, $len - length $body, length $body);
+        last unless $n;
+    }
+    return (undef, [400, 'Bad Request', 'Bad request', '<p>The request body ended early.</p>'])
+        if length $body != $len;
+    return ($body, undef);
+}
+
+# The HTTP/1.0 request line and headers for the daemon. Only these request fields cross over.
+sub request_head {
+    my ($method, $length) = @_;
+    my $qs = urlsafe(defined $ENV{QUERY_STRING} ? $ENV{QUERY_STRING} : '');
+    my $path_info = defined $ENV{PATH_INFO} ? $ENV{PATH_INFO} : '';
+    # The daemon routes by ?route= (cpsrvd may not pass PATH_INFO) and also by path.
+    my $path = ($path_info =~ m{\A/} && $qs !~ /(?:\A|&)route=/) ? pathsafe($path_info) : '/';
+    my $head = "$method $path" . ($qs eq '' ? '' : "?$qs") . " HTTP/1.0\r\n"
+             . "Host: tlsa-manager\r\n"
+             . "Connection: close\r\n"
+             . "X-TLSA-Remote-User: root\r\n";
+    my $token = defined $ENV{cp_security_token} ? $ENV{cp_security_token} : '';
+    $head .= "X-TLSA-Security-Token: $token\r\n" if $token =~ m{\A/cpsess\d{1,20}\z};
+    $head .= 'Cookie: ' . clean($ENV{HTTP_COOKIE}) . "\r\n" if defined $ENV{HTTP_COOKIE} && $ENV{HTTP_COOKIE} ne '';
+    $head .= 'Content-Type: ' . clean($ENV{CONTENT_TYPE}) . "\r\n" if defined $ENV{CONTENT_TYPE} && $ENV{CONTENT_TYPE} ne '';
+    $head .= "Content-Length: $length\r\n" if defined $length;
+    return "$head\r\n";
+}
+
+# Copy the daemon's response to stdout as a CGI response (Status: line, headers, body).
+sub relay {
+    my ($sock) = @_;
+    my $buf = '';
+    my $end;
+    while (($end = index($buf, "\r\n\r\n")) < 0) {
+        my $n = sysread($sock, $buf, 65536, length $buf);
+        die "connection closed before the response headers\n" unless $n;
+        die "response headers too large\n" if length $buf > 65536;
+    }
+    my ($status_line, @lines) = split /\r\n/, substr($buf, 0, $end);
+    my ($code, $reason) = $status_line =~ m{\AHTTP/1\.[01] (\d{3})(?: ([^\r\n]*))?\z}
+        or die "no HTTP status line\n";
+    my $out = "Status: $code " . (defined $reason && $reason ne '' ? $reason : 'Status') . "\r\n";
+    for my $line (@lines) {
+        my ($name) = $line =~ /\A([!#\$%&'*+.^_`|~0-9A-Za-z-]+):/ or die "malformed response header\n";
+        # Hop-by-hop headers belong to the socket connection, not to cpsrvd's response.
+        next if $name =~ /\A(?:connection|keep-alive|transfer-encoding|proxy-connection|upgrade)\z/i;
+        $out .= "$line\r\n";
+    }
+    $out .= "\r\n" . substr($buf, $end + 4);
+    eval { write_all(\*STDOUT, $out); 1 } or die "relayed\n";
+    # HTTP/1.0: the daemon closes the connection after the body, so stream until EOF.
+    while (1) {
+        my $chunk = '';
+        my $n = sysread($sock, $chunk, 65536);
+        die "relayed\n" unless defined $n;
+        last if $n == 0;
+        eval { write_all(\*STDOUT, $chunk); 1 } or die "relayed\n";
+    }
+    return;
+}
+
+sub write_all {
+    my ($fh, $data) = @_;
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($fh, $data, length($data) - $off, $off);
+        die "write failed: $!\n" unless defined $n;
+        $off += $n;
+    }
+    return;
+}
+
+sub service_down {
+    my ($why) = @_;
+    return page(503, 'Service Unavailable', "TLSA Manager's service is not running",
+        '<p>The WHM plugin is installed, but the background service that does the work is not answering '
+      . 'on <code>' . esc($SOCKET) . '</code> (' . esc($why) . ').</p>'
+      . '<p>Fix: as root, run</p><pre>systemctl start tlsa-manager</pre>'
+      . '<p>If it does not stay up, <code>systemctl status tlsa-manager</code> and '
+      . '<code>journalctl -u tlsa-manager -n 100</code> say why.</p>'
+      . '<p>Until it runs, TLSA records are still kept right by the cPanel hooks and the '
+      . '<code>tlsa-manager-reconcile.timer</code>, which do not need this service.</p>');
+}
+
+# A page made by the shim itself, inside WHM's cached chrome when it is available.
+sub page {
+    my ($code, $reason, $title, $html) = @_;
+    my ($header, $footer) = whm_chrome($title);
+    my $doc = defined $header
+        ? $header . '<div class="tlsa-manager-shim"><h1>' . esc($title) . "</h1>\n$html</div>\n" . $footer
+        : own_layout($title, $html);
+    write_all(\*STDOUT, "Status: $code $reason\r\nContent-Type: text/html; charset=utf-8\r\n"
+        . "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n$doc");
+    return 0;
+}
+
+# WHM's generated header/footer (as cPanel's PHP helper uses them), placeholders filled in.
+# The cache_keys.json layout is unverified: a JSON object mapping the WHM user to a key is
+# assumed; anything else means "no chrome" and the plain layout is used.
+sub whm_chrome {
+    my ($title) = @_;
+    my $dir = "$CHROME_ROOT/var/cpanel/caches";
+    my $keys = slurp("$dir/_generated_header_files/cache_keys.json");
+    return unless defined $keys;
+    my $user = defined $ENV{REMOTE_USER} ? $ENV{REMOTE_USER} : '';
+    my $key = eval { require JSON::PP; my $k = JSON::PP::decode_json($keys); ref $k eq 'HASH' ? $k->{$user} : undef };
+    return unless defined $key && !ref $key && $key =~ /\A[A-Za-z0-9_.-]+\z/;
+    my $header = slurp("$dir/_generated_header_files/${key}_0_0.html");
+    my $footer = slurp("$dir/_generated_footer_files/footer.html");
+    return unless defined $header && defined $footer;
+    my $token = defined $ENV{cp_security_token} && $ENV{cp_security_token} =~ m{\A/cpsess\d{1,20}\z}
+        ? $ENV{cp_security_token} : '';
+    my $nonce = sprintf '%08x%08x', int(rand(0xffffffff)), $$;
+    for my $text ($header, $footer) {
+        $text =~ s{/cpsess0000000000}{$token}g;
+        $text =~ s{cpuser00000000000}{esc($user)}ge;
+        $text =~ s{Results of Your Request}{esc($title)}ge;
+        $text =~ s{nonce="00000000000"}{nonce="$nonce"}g;
+    }
+    return ($header, $footer);
+}
+
+sub own_layout {
+    my ($title, $html) = @_;
+    my $t = esc($title);
+    return <<"HTML";
+<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$t</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1d2630}
+main{max-width:46rem;margin:3rem auto;padding:1.5rem 2rem;background:#fff;border:1px solid #d5dbe1;border-radius:6px}
+h1{font-size:1.4rem;margin-top:0}pre,code{background:#eef1f4;border-radius:3px;padding:.1em .3em}pre{padding:.6em 1em}</style>
+</head><body><main><h1>$t</h1>
+$html</main></body></html>
+HTML
+}
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<:raw', $file or return;
+    local $/;
+    my $text = <$fh>;
+    close $fh;
+    return $text;
+}
+
+# One line, no control characters: safe inside a header or a message.
+sub clean {
+    my ($s) = @_;
+    $s = '' unless defined $s;
+    $s =~ s/[\x00-\x1f\x7f]+/ /g;
+    return $s;
+}
+
+# QUERY_STRING arrives encoded: only encode what cannot appear in a request target
+# (spaces, controls, '#', 8-bit bytes).
+sub urlsafe {
+    my ($s) = @_;
+    $s =~ s{([^A-Za-z0-9\-._~!\$&'()*+,;=:@/?%])}{sprintf '%%%02X', ord $1}ge;
+    return $s;
+}
+
+# PATH_INFO arrives decoded: encode everything that is not a plain path character.
+sub pathsafe {
+    my ($s) = @_;
+    $s =~ s{([^A-Za-z0-9\-._~!\$&'()*+,;=:@/])}{sprintf '%%%02X', ord $1}ge;
+    return $s;
+}
+
+sub esc {
+    my ($s) = @_;
+    $s = '' unless defined $s;
+    $s =~ s/&/&amp;/g;
+    $s =~ s/</&lt;/g;
+    $s =~ s/>/&gt;/g;
+    $s =~ s/"/&quot;/g;
+    $s =~ s/'/&#39;/g;
+    return $s;
+}
