@@ -7,7 +7,9 @@
  *   Let's Encrypt publishes every intermediate in the letsencrypt/website repository
  *   (static/certs/2024/{r10..r14,e5..e9}.pem, static/certs/gen-y/int-{yr,ye}{1..3}.pem; the same
  *   files are served at letsencrypt.org/certs/). Copies of those PEMs, and of ISRG Root X1/X2
- *   (from Debian's ca-certificates, i.e. the Mozilla root store), live in test/fixtures/issuers/.
+ *   (from Debian's ca-certificates, i.e. the Mozilla root store), live in test/fixtures/issuers/;
+ *   SOURCES.md there says where each file came from (R10 and the Root YR cross-certificate were
+ *   rebuilt from Let's Encrypt's published text dumps; their root signatures prove the bytes).
  *   - Generation X (2024, expire 2027-03-12): R10–R14 (RSA 2048, under ISRG Root X1), E5–E9
  *     (P-384, under ISRG Root X2).
  *   - Generation Y (2025-09, expire 2028-09-02): YR1–YR3 (RSA 2048, under ISRG Root YR),
@@ -16,8 +18,8 @@
  *     once already (2026-05-08) and may again.
  *   Not included: Sectigo / cPanel-branded intermediates ("cPanel, Inc. Certification Authority"
  *   and successors). No verifiable copy of their certificates was available when this list was
- *   made, and a wrong pin is worse than none; for such issuers the product falls back to
- *   publishing the issuer it actually sees.
+ *   made, and a wrong pin is worse than none. issuerFamily() returns null for them, so callers
+ *   can only rely on the issuer they actually see in the chain.
  *
  * How it was verified
  *   - ISRG Root X1 / X2 SHA-256 fingerprints (96bcec06…08c6 / 69729b8e…1470) match the values
