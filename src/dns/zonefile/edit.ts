@@ -1,0 +1,221 @@
+import { checkName, isSubdomainOf, printable } from '../names.js';
+import type { TlsaRecord } from '../../tlsa/types.js';
+import { ZoneEditError, ZoneSyntaxError } from './errors.js';
+import { parseMeta, parseZone } from './parse.js';
+import { canonicalType } from './rrtypes.js';
+import { isSerial, serialGreater } from './serial.js';
+import { MAX_TTL } from './ttl.js';
+import type { ParsedZone, ZoneRecord } from './types.js';
+
+/**
+ * Byte-preserving TLSA edits: only the removed entries' lines, the SOA serial token and the
+ * appended lines change. Every output is re-parsed and compared with the intended record set
+ * before it is returned, so a surprise (inherited owners or TTLs, a stale parse) is an error,
+ * never a wrong zone.
+ */
+
+const HEX_LEN: Record<number, number> = { 1: 64, 2: 128 };
+
+function invalid(message: string, subject?: string): never {
+  throw new ZoneEditError('tlsa-record-invalid', message, 'This is a bug in the caller: the record was not written. Report it with the message.', subject);
+}
+
+function refuse(message: string, fix: string, subject?: string): never {
+  throw new ZoneEditError('zone-edit-refused', message, fix, subject);
+}
+
+/** A TLSA record checked field by field; throws before any text exists. */
+export function validateTlsa(r: TlsaRecord): TlsaRecord {
+  if (typeof r !== 'object' || r === null) invalid('TLSA record is not an object.');
+  const owner = checkName(r.owner, { allowUnderscore: true });
+  if (!owner.ok) invalid(`TLSA owner "${printable(String(r.owner))}" is not a valid name: ${owner.reason}.`, printable(String(r.owner)));
+  const who = owner.name;
+  if (!Number.isInteger(r.ttl) || r.ttl < 0 || r.ttl > MAX_TTL) invalid(`TLSA record ${who}: TTL ${printable(String(r.ttl))} is not an integer 0-${MAX_TTL}.`, who);
+  if (![0, 1, 2, 3].includes(r.usage)) invalid(`TLSA record ${who}: usage ${printable(String(r.usage))} is not 0-3.`, who);
+  if (![0, 1].includes(r.selector)) invalid(`TLSA record ${who}: selector ${printable(String(r.selector))} is not 0 or 1.`, who);
+  if (![0, 1, 2].includes(r.matchingType)) invalid(`TLSA record ${who}: matching type ${printable(String(r.matchingType))} is not 0-2.`, who);
+  if (typeof r.data !== 'string') invalid(`TLSA record ${who}: data is not a string.`, who);
+  const data = r.data.toLowerCase();
+  if (!/^[0-9a-f]+$/.test(data) || data.length % 2 !== 0) invalid(`TLSA record ${who}: data "${printable(r.data, 40)}" is not an even number of hex digits.`, who);
+  const want = HEX_LEN[r.matchingType];
+  if (want !== undefined && data.length !== want) invalid(`TLSA record ${who}: matching type ${r.matchingType} needs ${want} hex digits, got ${data.length}.`, who);
+  if (data.length / 2 > 65532) invalid(`TLSA record ${who}: data is longer than a record can hold.`, who);
+  return { owner: who, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data };
+}
+
+/**
+ * One zone-file line (no line ending), tab-separated like cPanel's files. The owner is relative
+ * when inside `origin` (`@` at the apex), absolute with a trailing dot otherwise or when `origin`
+ * is '' (the root).
+ */
+export function formatTlsaLine(r: TlsaRecord, origin: string): string {
+  const v = validateTlsa(r);
+  let base = '';
+  if (origin !== '' && origin !== '.') {
+    const o = checkName(origin, { allowUnderscore: true });
+    if (!o.ok) invalid(`Origin "${printable(origin)}" is not a valid name: ${o.reason}.`);
+    base = o.name;
+  }
+  let owner: string;
+  if (base !== '' && v.owner === base) owner = '@';
+  else if (base !== '' && v.owner.endsWith(`.${base}`)) owner = v.owner.slice(0, -(base.length + 1));
+  else owner = `${v.owner}.`;
+  return `${owner}\t${v.ttl}\tIN\tTLSA\t${v.usage} ${v.selector} ${v.matchingType} ${v.data}`;
+}
+
+export interface ZoneEdit {
+  remove: ZoneRecord[];
+  add: TlsaRecord[];
+  serial: number;
+}
+
+export function editZone(text: string, parsed: ParsedZone, edit: ZoneEdit): string {
+  const zone = parsed.origin;
+  const meta = parseMeta.get(parsed);
+  if (!meta || meta.text !== text) {
+    refuse(`Zone ${zone}: the text to edit is not the text that was parsed.`, 'Re-read and re-parse the zone file, then plan the edit again.', zone);
+  }
+  const soa = parsed.soa;
+  if (!soa) refuse(`Zone ${zone} has no SOA record, so its serial cannot be raised.`, 'Add an SOA record to the zone file.', zone);
+  if (soa!.file !== undefined) refuse(`Zone ${zone}: the SOA record is in $INCLUDE file ${printable(soa!.file!)}, which TLSA Manager does not edit.`, 'Move the SOA record into the zone file itself.', zone);
+
+  const adds = edit.add.map((r) => validateTlsa(r));
+  for (const a of adds) {
+    if (!isSubdomainOf(a.owner, zone)) refuse(`TLSA owner ${a.owner} is not inside zone ${zone}.`, 'Publish it in the zone that contains that name.', a.owner);
+  }
+  const removed = resolveRemovals(parsed, edit.remove);
+  checkSerial(zone, soa!.serial, edit.serial, removed.size + adds.length > 0);
+  checkInheritance(parsed, removed);
+  checkDuplicates(parsed, removed, adds);
+
+  const out = splice(text, parsed, removed, soa!, edit.serial);
+  const result = append(out, parsed.lineEnding, adds);
+  verify(result, parsed, removed, adds, edit.serial);
+  return result;
+}
+
+/** Indices of the records to remove, each one proven to be a TLSA entry of the main file. */
+function resolveRemovals(parsed: ParsedZone, remove: ZoneRecord[]): Set<number> {
+  const byStart = new Map<number, number>();
+  parsed.records.forEach((r, i) => {
+    if (r.file === undefined) byStart.set(r.start, i);
+  });
+  const out = new Set<number>();
+  for (const r of remove) {
+    if (r.file !== undefined) {
+      refuse(`TLSA record ${r.owner} (line ${r.line}) is in $INCLUDE file ${printable(r.file)}, which TLSA Manager does not edit.`, `Remove it from ${printable(r.file)} by hand, or move the TLSA records into the zone file itself.`, r.owner);
+    }
+    const i = byStart.get(r.start);
+    const found = i === undefined ? undefined : parsed.records[i];
+    if (i === undefined || !found || found.end !== r.end || found.line !== r.line || found.owner !== r.owner || found.rdata !== r.rdata) {
+      refuse(`Record ${printable(r.owner)} (line ${r.line}) is not in the parsed zone ${parsed.origin}.`, 'Re-read and re-parse the zone file, then plan the edit again.', r.owner);
+    }
+    if (canonicalType(found!.type) !== 'TLSA') refuse(`Record ${found!.owner} at line ${found!.line} is ${found!.type}, not TLSA: only TLSA records are removed.`, 'This is a bug in the caller; nothing was changed.', found!.owner);
+    out.add(i!);
+  }
+  return out;
+}
+
+function checkSerial(zone: string, current: number, next: number, changes: boolean): void {
+  if (!isSerial(next)) invalid(`Zone ${zone}: serial ${printable(String(next))} is not an integer 0-4294967295.`, zone);
+  if (next === current && !changes) return;
+  if (!serialGreater(next, current)) {
+    refuse(`Zone ${zone}: new serial ${next} is not greater than ${current} (RFC 1982), so secondaries and inline signing would ignore the change.`, 'Use nextSerial() on the current serial.', zone);
+  }
+}
+
+/**
+ * A kept record that repeats the previous owner or TTL must still find the same value after the
+ * removals; otherwise cutting a line would silently move or re-time another record.
+ */
+function checkInheritance(parsed: ParsedZone, removed: Set<number>): void {
+  if (removed.size === 0) return;
+  let lastOwner: string | null = null;
+  let lastTtl: number | null = null;
+  const ownerByFile = new Map<string | undefined, string | null>();
+  parsed.records.forEach((r, i) => {
+    if (removed.has(i)) return;
+    const prevOwner = r.file === undefined ? lastOwner : (ownerByFile.get(r.file) ?? null);
+    if (r.ownerInherited && prevOwner !== r.owner) {
+      refuse(`Removing the record before line ${r.line} would change the owner of the ${r.type} record there, which has no owner name of its own.`, `Give the record at line ${r.line} an explicit owner name (${r.owner}.), then try again.`, r.owner);
+    }
+    if (r.ttlSource === 'previous' && lastTtl !== r.ttl) {
+      refuse(`Removing the record before line ${r.line} would change the TTL of the ${r.type} record there, which takes its TTL from the record above.`, `Add a $TTL line at the top of the zone file, or give the record at line ${r.line} an explicit TTL.`, r.owner);
+    }
+    if (r.file === undefined) lastOwner = r.owner;
+    else ownerByFile.set(r.file, r.owner);
+    lastTtl = r.ttl;
+  });
+}
+
+function rdataOf(r: TlsaRecord): string {
+  return `${r.usage} ${r.selector} ${r.matchingType} ${r.data}`;
+}
+
+function checkDuplicates(parsed: ParsedZone, removed: Set<number>, adds: TlsaRecord[]): void {
+  const present = new Set<string>();
+  parsed.records.forEach((r, i) => {
+    if (!removed.has(i) && canonicalType(r.type) === 'TLSA') present.add(`${r.owner} ${r.rdata.toLowerCase()}`);
+  });
+  for (const a of adds) {
+    const k = `${a.owner} ${rdataOf(a)}`;
+    if (present.has(k)) refuse(`TLSA record ${a.owner} ${rdataOf(a)} is already in zone ${parsed.origin}.`, 'This is a bug in the caller (the plan adds a record that exists); nothing was changed.', a.owner);
+    present.add(k);
+  }
+}
+
+/** Cut removed entries and replace the serial token, in one left-to-right pass. */
+function splice(text: string, parsed: ParsedZone, removed: Set<number>, soa: { start: number; end: number }, serial: number): string {
+  const cuts: { start: number; end: number; insert: string }[] = [{ start: soa.start, end: soa.end, insert: String(serial) }];
+  for (const i of removed) cuts.push({ start: parsed.records[i]!.start, end: parsed.records[i]!.end, insert: '' });
+  cuts.sort((a, b) => a.start - b.start);
+  let out = '';
+  let at = 0;
+  for (const c of cuts) {
+    out += text.slice(at, c.start) + c.insert;
+    at = c.end;
+  }
+  return out + text.slice(at);
+}
+
+function append(text: string, eol: string, adds: TlsaRecord[]): string {
+  if (adds.length === 0) return text;
+  let out = text;
+  if (out.length > 0 && !out.endsWith('\n')) out += eol;
+  for (const a of adds) out += formatTlsaLine(a, '') + eol;
+  return out;
+}
+
+function recordKey(r: { file?: string | undefined; owner: string; ttl: number; type: string; rdata: string }): string {
+  return `${r.file ?? ''}|${r.owner}|${r.ttl}|${canonicalType(r.type)}|${r.rdata.toLowerCase()}`;
+}
+
+/** Re-parse the result and demand exactly: old records − removed + added, and the new serial. */
+function verify(result: string, parsed: ParsedZone, removed: Set<number>, adds: TlsaRecord[], serial: number): void {
+  const meta = parseMeta.get(parsed)!;
+  let again: ParsedZone;
+  try {
+    again = parseZone(result, parsed.origin, {
+      ...meta.opts,
+      readInclude: (p) => {
+        const t = meta.includeTexts.get(p);
+        if (t === undefined) throw new Error('not read during the first parse');
+        return t;
+      },
+    });
+  } catch (err) {
+    const why = err instanceof ZoneSyntaxError ? `line ${err.line}: ${err.message}` : (err as Error).message;
+    return refuse(`Zone ${parsed.origin}: the edited zone would not parse (${why}).`, 'Nothing was written. Report this with the zone file.', parsed.origin);
+  }
+  const want = new Map<string, number>();
+  const bump = (k: string, d: number) => want.set(k, (want.get(k) ?? 0) + d);
+  parsed.records.forEach((r, i) => {
+    if (!removed.has(i)) bump(recordKey(r), 1);
+  });
+  for (const a of adds) bump(recordKey({ owner: a.owner, ttl: a.ttl, type: 'TLSA', rdata: rdataOf(a) }), 1);
+  for (const r of again.records) bump(recordKey(r), -1);
+  const off = [...want].find(([, n]) => n !== 0);
+  if (off || again.soa?.serial !== serial) {
+    refuse(`Zone ${parsed.origin}: the edited zone does not hold exactly the intended records${off ? ` (${printable(off[0], 120)})` : ''}.`, 'Nothing was written. Report this with the zone file.', parsed.origin);
+  }
+}

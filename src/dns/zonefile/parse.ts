@@ -1,0 +1,253 @@
+import { printable } from '../names.js';
+import { ZoneSyntaxError } from './errors.js';
+import { Lexer, type Entry, type Token } from './lexer.js';
+import { absoluteName } from './name.js';
+import { checkRdata } from './rdata.js';
+import { canonicalType, classToken, parseType } from './rrtypes.js';
+import { looksLikeTtl, parseTtl } from './ttl.js';
+import type { ParsedZone, ParseOptions, SoaSerial, TtlSource, ZoneRecord } from './types.js';
+
+/**
+ * What an editor needs besides the ParsedZone: the exact text it came from and the include
+ * texts, so an edit can be re-parsed and verified. Kept out of the public object on purpose.
+ */
+export interface ParseMeta {
+  text: string;
+  includeTexts: Map<string, string>;
+  opts: ParseOptions;
+}
+export const parseMeta = new WeakMap<ParsedZone, ParseMeta>();
+
+/** State shared across the main file and its includes (TTL defaults persist across $INCLUDE in BIND). */
+interface Shared {
+  zone: string;
+  records: ZoneRecord[];
+  includes: string[];
+  includeTexts: Map<string, string>;
+  soa: SoaSerial | null;
+  defaultTtl: number | null;
+  lastTtl: number | null;
+  opts: ParseOptions;
+  maxDepth: number;
+}
+
+/** Per-file state: RFC 1035 restores the origin (and BIND the current owner) after an include. */
+interface FileState {
+  text: string;
+  file: string | undefined;
+  origin: string;
+  prevOwner: string | null;
+  depth: number;
+}
+
+export function parseZone(text: string, origin: string, opts: ParseOptions = {}): ParsedZone {
+  let zone: string;
+  try {
+    zone = absoluteName(origin.endsWith('.') ? origin : `${origin}.`, '');
+  } catch (err) {
+    throw new ZoneSyntaxError(`zone name ${printable(origin)} is invalid: ${(err as Error).message}`, 0);
+  }
+  const shared: Shared = {
+    zone,
+    records: [],
+    includes: [],
+    includeTexts: new Map(),
+    soa: null,
+    defaultTtl: null,
+    lastTtl: null,
+    opts,
+    maxDepth: opts.maxIncludeDepth ?? 8,
+  };
+  parseFile(shared, { text, file: undefined, origin: zone, prevOwner: null, depth: 0 });
+  const nl = text.indexOf('\n');
+  const parsed: ParsedZone = {
+    origin: zone,
+    records: shared.records,
+    soa: shared.soa,
+    lineEnding: nl > 0 && text.charCodeAt(nl - 1) === 13 ? '\r\n' : '\n',
+    includes: shared.includes,
+  };
+  parseMeta.set(parsed, { text, includeTexts: shared.includeTexts, opts });
+  return parsed;
+}
+
+function parseFile(shared: Shared, st: FileState): void {
+  const fail = (message: string, line: number): never => {
+    throw new ZoneSyntaxError(message, line, st.file, shared.zone);
+  };
+  const lexer = new Lexer(st.text, fail);
+  for (let e = lexer.next(); e !== null; e = lexer.next()) {
+    const first = e.tokens[0]!;
+    if (!e.initialWs && !first.quoted && first.text.charCodeAt(0) === 36 /* $ */) {
+      directive(shared, st, e, fail);
+    } else {
+      record(shared, st, e, fail);
+    }
+  }
+}
+
+type Fail = (message: string, line: number) => never;
+
+function nameAt(t: Token, origin: string, what: string, line: number, fail: Fail): string {
+  if (t.quoted) fail(`${what} cannot be a quoted string (${printable(t.text)})`, line);
+  try {
+    return absoluteName(t.text, origin);
+  } catch (err) {
+    return fail(`${what} ${(err as Error).message}`, line);
+  }
+}
+
+function directive(shared: Shared, st: FileState, e: Entry, fail: Fail): void {
+  const name = e.tokens[0]!.text.toUpperCase();
+  const args = e.tokens.slice(1);
+  switch (name) {
+    case '$ORIGIN':
+      if (args.length !== 1) fail('$ORIGIN takes exactly one domain name', e.line);
+      st.origin = nameAt(args[0]!, st.origin, '$ORIGIN', e.line, fail);
+      return;
+    case '$TTL':
+      if (args.length !== 1 || args[0]!.quoted) fail('$TTL takes exactly one TTL value', e.line);
+      shared.defaultTtl = ttlAt(args[0]!.text, e.line, fail);
+      return;
+    case '$INCLUDE':
+      include(shared, st, e, args, fail);
+      return;
+    case '$GENERATE':
+      return fail('$GENERATE is not supported: its records cannot be read or edited safely here', e.line);
+    default:
+      return fail(`unknown directive ${printable(e.tokens[0]!.text)}`, e.line);
+  }
+}
+
+function include(shared: Shared, st: FileState, e: Entry, args: Token[], fail: Fail): void {
+  if (args.length < 1 || args.length > 2) fail('$INCLUDE takes a file name and an optional origin', e.line);
+  const path = unquote(args[0]!);
+  const origin = args.length === 2 ? nameAt(args[1]!, st.origin, '$INCLUDE origin', e.line, fail) : st.origin;
+  if (!shared.opts.readInclude) fail(`$INCLUDE ${printable(path)} cannot be followed (no include reader given)`, e.line);
+  if (st.depth + 1 > shared.maxDepth) fail(`$INCLUDE ${printable(path)} nests deeper than ${shared.maxDepth} levels (an include loop?)`, e.line);
+  let text: string;
+  try {
+    text = shared.opts.readInclude!(path);
+  } catch (err) {
+    return fail(`$INCLUDE ${printable(path)} cannot be read: ${(err as Error).message}`, e.line);
+  }
+  shared.includes.push(path);
+  shared.includeTexts.set(path, text);
+  parseFile(shared, { text, file: path, origin, prevOwner: null, depth: st.depth + 1 });
+}
+
+/** A quoted file name loses its quotes and escapes; an unquoted one its escapes. */
+function unquote(t: Token): string {
+  const s = t.quoted ? t.text.slice(1, -1) : t.text;
+  return s.replace(/\\([0-9]{3}|.)/g, (_m, x: string) => (x.length === 3 ? String.fromCharCode(Number(x)) : x));
+}
+
+function ttlAt(token: string, line: number, fail: Fail): number {
+  try {
+    return parseTtl(token);
+  } catch (err) {
+    return fail((err as Error).message, line);
+  }
+}
+
+function record(shared: Shared, st: FileState, e: Entry, fail: Fail): void {
+  const tokens = e.tokens;
+  let i = 0;
+  let owner: string;
+  if (e.initialWs) {
+    if (st.prevOwner === null) fail('record has no owner name and there is no previous record to take it from', e.line);
+    owner = st.prevOwner!;
+  } else {
+    owner = nameAt(tokens[0]!, st.origin, 'owner name', e.line, fail);
+    i = 1;
+  }
+
+  let ttl: number | null = null;
+  let seenClass = false;
+  for (let k = 0; k < 2; k++) {
+    const t = tokens[i];
+    if (t === undefined) fail('record has no type', e.line);
+    if (t!.quoted) fail(`expected a TTL, class or type, found ${printable(t!.text)}`, e.line);
+    const cls = classToken(t!.text);
+    if (cls !== null && !seenClass) {
+      if (cls !== 'IN') fail(`class ${printable(t!.text)} does not match the zone's class IN`, e.line);
+      seenClass = true;
+      i++;
+    } else if (looksLikeTtl(t!.text) && ttl === null) {
+      ttl = ttlAt(t!.text, e.line, fail);
+      i++;
+    } else {
+      break;
+    }
+  }
+
+  const typeTok = tokens[i];
+  if (typeTok === undefined) fail('record has no type', e.line);
+  if (typeTok!.quoted) fail(`expected a record type, found ${printable(typeTok!.text)}`, e.line);
+  const parsedType = parseType(typeTok!.text);
+  if ('error' in parsedType) return fail(parsedType.error, e.line);
+  const type = parsedType.type;
+  const rdataTokens = tokens.slice(i + 1);
+
+  let soaFields;
+  const ctype = canonicalType(type);
+  try {
+    soaFields = checkRdata(ctype, rdataTokens, st.origin);
+  } catch (err) {
+    return fail(`${type} record for ${printable(owner)}: ${(err as Error).message}`, e.line);
+  }
+
+  let ttlSource: TtlSource;
+  if (ttl !== null) {
+    ttlSource = 'explicit';
+    shared.lastTtl = ttl;
+  } else if (shared.defaultTtl !== null) {
+    ttl = shared.defaultTtl;
+    ttlSource = 'default';
+  } else if (shared.lastTtl !== null) {
+    ttl = shared.lastTtl;
+    ttlSource = 'previous';
+  } else if (soaFields) {
+    ttl = Math.min(soaFields.minimum, 2147483647);
+    ttlSource = 'soa-minimum';
+    // BIND 9 then uses the SOA minimum as the default TTL for the rest of the zone (as $TTL).
+    shared.defaultTtl = ttl;
+  } else {
+    return fail('record has no TTL and no $TTL or earlier TTL applies', e.line);
+  }
+
+  if (soaFields) {
+    if (owner !== shared.zone) fail(`SOA record at ${printable(owner)} is not at the zone apex ${shared.zone}`, e.line);
+    if (shared.soa) fail('second SOA record in the zone', e.line);
+    const serialTok = rdataTokens[soaFields.serialToken]!;
+    shared.soa = { serial: soaFields.serial, start: serialTok.pos, end: serialTok.pos + serialTok.text.length };
+    if (st.file !== undefined) shared.soa.file = st.file;
+  }
+
+  st.prevOwner = owner;
+  const rec: ZoneRecord = {
+    owner,
+    ttl,
+    type,
+    rdata: joinTokens(rdataTokens),
+    start: e.start,
+    end: e.end,
+    line: e.line,
+    origin: st.origin,
+    ownerInherited: e.initialWs,
+    ttlSource,
+  };
+  if (st.file !== undefined) rec.file = st.file;
+  shared.records.push(rec);
+}
+
+/** Tokens written apart get one space; tokens written touching (`alpn="h2"`) stay touching. */
+function joinTokens(tokens: Token[]): string {
+  let s = tokens[0]!.text;
+  for (let k = 1; k < tokens.length; k++) {
+    const prev = tokens[k - 1]!;
+    const t = tokens[k]!;
+    s += t.pos === prev.pos + prev.text.length ? t.text : ` ${t.text}`;
+  }
+  return s;
+}

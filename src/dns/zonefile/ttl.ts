@@ -1,0 +1,37 @@
+/** BIND's TTL syntax: plain seconds, or number+unit groups (`1h30m`, `1W`, `2d`), case-insensitive. */
+
+const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+export const MAX_TTL = 2147483647;
+const MAX_U32 = 4294967295;
+
+/** True when the token can only be a TTL (starts with a digit), used to tell TTL from class/type. */
+export function looksLikeTtl(token: string): boolean {
+  const c = token.charCodeAt(0);
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * Seconds, or throws with the reason. Values above 2^31-1 are refused rather than silently turned
+ * into 0 as BIND does: a TTL that large is a typo we should not build on.
+ */
+export function parseTtl(token: string, max = MAX_TTL): number {
+  let total = 0;
+  if (/^[0-9]+$/.test(token)) {
+    total = Number(token);
+  } else {
+    let i = 0;
+    const n = token.length;
+    while (i < n) {
+      const from = i;
+      while (i < n && token.charCodeAt(i) >= 48 && token.charCodeAt(i) <= 57) i++;
+      if (i === from || i >= n) throw new Error(`"${token}" is not a TTL (use seconds or units like 1h, 30m, 1d, 1w)`);
+      const unit = UNIT[token[i]!.toLowerCase()];
+      if (unit === undefined) throw new Error(`"${token}" is not a TTL (unknown unit "${token[i]}")`);
+      total += Number(token.slice(from, i)) * unit;
+      i++;
+    }
+  }
+  if (total > MAX_U32) throw new Error(`TTL "${token}" does not fit in 32 bits`);
+  if (total > max) throw new Error(`TTL "${token}" is larger than ${max} seconds`);
+  return total;
+}
