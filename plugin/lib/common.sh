@@ -1,0 +1,144 @@
+# Shared by install.sh and uninstall.sh (sourced, not run). Expects ROOT, SYSTEMCTL, PROG and the
+# die/say/warn functions from the caller. bash.
+# shellcheck shell=bash
+
+APP_NAME="tlsa_manager"
+
+require_root() {
+  [ "$(id -u)" = 0 ] || die "must be run as root (it installs a WHM plugin, cPanel hooks and a system service)" "run it again with sudo or as root"
+}
+
+# Paths under the root. Paths go into generated shell wrappers and systemd units, so only plain
+# path characters are accepted (no quoting games).
+# shellcheck disable=SC2034  # the paths are used by install.sh and uninstall.sh
+resolve_root() {
+  case "$ROOT" in /*) ;; *) die "--root must be an absolute path (got \"$ROOT\")" ;; esac
+  plain_path "$ROOT" || die "--root \"$ROOT\" contains characters other than letters, digits and ._+-/" "use a plain directory name"
+  R="${ROOT%/}"
+  while [ "$R" != "${R%/}" ]; do R="${R%/}"; done
+  CPBIN="$R/usr/local/cpanel/bin"
+  APPDIR="$R/usr/local/cpanel/3rdparty/tlsa-manager"
+  CGIDIR="$R/usr/local/cpanel/whostmgr/docroot/cgi/$APP_NAME"
+  ICONDIR="$R/usr/local/cpanel/whostmgr/docroot/addon_plugins"
+  UNITDIR="$R/etc/systemd/system"
+  HOOK="$APPDIR/bin/tlsa-manager-hook"
+}
+
+plain_path() {
+  case "$1" in *[!A-Za-z0-9._+/-]*) return 1 ;; *) return 0 ;; esac
+}
+
+require_cpanel() {
+  [ -d "$R/usr/local/cpanel" ] || die "cPanel & WHM was not found ($R/usr/local/cpanel does not exist); TLSA Manager is a WHM plugin and needs a cPanel server" "install it on a cPanel & WHM server, or use --root DIR for a cPanel-shaped test tree"
+}
+
+# The version of a node binary ("20.11.1"), or nothing when it does not run.
+node_version() {
+  timeout 20 "$1" -e 'process.stdout.write(process.versions.node)' 2>/dev/null || true
+}
+
+# Candidate node binaries, best first: the one cPanel's EasyApache marks active, any installed
+# ea-nodejs, then PATH.
+node_candidates() {
+  local active p
+  if [ -r "$R/etc/cpanel/ea4/passenger.nodejs" ]; then
+    active="$(head -n 1 -- "$R/etc/cpanel/ea4/passenger.nodejs" | tr -d '[:space:]')"
+    if [ -n "$active" ]; then
+      if [ -n "$R" ]; then printf '%s\n' "$R$active"; fi
+      printf '%s\n' "$active"
+    fi
+  fi
+  for p in "$R"/opt/cpanel/ea-nodejs*/bin/node; do
+    [ -e "$p" ] && printf '%s\n' "$p"
+  done | sort -V -r
+  command -v node || true
+}
+
+# Prints the first Node.js >= 20 found; dies naming what was found otherwise.
+find_node() {
+  local n v major seen=""
+  while IFS= read -r n; do
+    if [ -z "$n" ] || [ ! -x "$n" ] || [ -d "$n" ]; then continue; fi
+    v="$(node_version "$n")"
+    major="${v%%.*}"
+    case "$major" in ''|*[!0-9]*) seen="$seen $n (does not run);"; continue ;; esac
+    if [ "$major" -ge 20 ]; then
+      plain_path "$n" || die "the Node.js path \"$n\" contains unusual characters" "install ea-nodejs20 from WHM » EasyApache 4"
+      printf '%s\n' "$n"
+      return 0
+    fi
+    seen="$seen $n (version $v);"
+  done < <(node_candidates)
+  if [ -n "$seen" ]; then
+    die "TLSA Manager needs Node.js 20 or newer; found only:${seen%;}" "install ea-nodejs20 (WHM » EasyApache 4 » Customize » Additional Packages » ea-nodejs20, or: dnf install ea-nodejs20), then run install.sh again"
+  fi
+  die "Node.js was not found (no $R/etc/cpanel/ea4/passenger.nodejs, no $R/opt/cpanel/ea-nodejs*, no node in PATH); TLSA Manager needs Node.js 20 or newer" "install ea-nodejs20 (WHM » EasyApache 4 » Customize » Additional Packages » ea-nodejs20, or: dnf install ea-nodejs20), then run install.sh again"
+}
+
+# SYSTEMCTL: --systemctl, else the root's own; empty for a --root tree without one (the units are
+# written but nothing is enabled: never the host's systemd for a tree that is not the host).
+resolve_systemctl() {
+  if [ -n "$SYSTEMCTL" ]; then
+    [ -x "$SYSTEMCTL" ] || die "--systemctl \"$SYSTEMCTL\" is not an executable file"
+  elif [ -z "$R" ]; then
+    SYSTEMCTL="$(command -v systemctl || true)"
+    [ -n "$SYSTEMCTL" ] || die "systemctl was not found; TLSA Manager runs its web service and timer under systemd" "run it on a systemd server (every supported cPanel OS is)"
+  elif [ -x "$R/usr/bin/systemctl" ]; then
+    SYSTEMCTL="$R/usr/bin/systemctl"
+  fi
+}
+
+# A tiny sh wrapper that runs the app with the chosen node: FILE APPDIR SUBCOMMAND MODE.
+write_wrapper() {
+  local file="$1" appdir="$2" sub="$3" mode="$4" tmp
+  tmp="$(mktemp "$file.XXXXXX")"
+  {
+    printf '#!/bin/sh\n# Written by TLSA Manager install.sh (rewritten on every install).\n'
+    if [ -n "$R" ]; then printf "TLSA_MANAGER_ROOT='%s'\nexport TLSA_MANAGER_ROOT\n" "$R"; fi
+    printf "exec '%s' '%s/dist/cli.js'%s \"\$@\"\n" "$NODE" "$appdir" "${sub:+ $sub}"
+  } >"$tmp"
+  chmod "$mode" -- "$tmp"
+  chown 0:0 -- "$tmp"
+  mv -f -- "$tmp" "$file"
+}
+
+render_unit() {
+  local src="$1" dst="$2" env="# Environment: none (root /)" rw tmp
+  if [ -n "$R" ]; then env="Environment=TLSA_MANAGER_ROOT=$R"; fi
+  rw="$R/etc/tlsa-manager $R/var/lib/tlsa-manager $R/var/log/tlsa-manager -$R/var/named -$R/usr/local/cpanel/logs"
+  tmp="$(mktemp "$dst.XXXXXX")"
+  sed -e "s|@NODE@|$NODE|g" -e "s|@APPDIR@|$APPDIR|g" -e "s|@READWRITE@|$rw|g" -e "s|@ENVIRONMENT@|$env|g" -- "$src" >"$tmp"
+  chmod 0644 -- "$tmp"
+  chown 0:0 -- "$tmp"
+  mv -f -- "$tmp" "$dst"
+}
+
+# Bring cPanel's hook registry for our hook script to WANTED (a JSON file; "[]" removes ours).
+# CURRENT is a scratch file for the listing.
+sync_hooks() {
+  local wanted="$1" current="$2" plan action c e s esc weight
+  local -a args
+  if ! "$CPBIN/manage_hooks" list --output=JSON >"$current" 2>/dev/null; then
+    warn "manage_hooks list failed; re-registering each hook (delete, then add)"
+    printf 'null' >"$current"
+    plan="$(perl "$PLUGIN_LIB/hook-plan.pl" "$HOOK" "$wanted" "$current")" || die "the hook registrations are not valid"
+    plan="$(printf '%s\n' "$plan" | awk -F '\t' '$1 == "add" { print "delete\t" $2 "\t" $3 "\t" $4 } { print }')"
+  else
+    plan="$(perl "$PLUGIN_LIB/hook-plan.pl" "$HOOK" "$wanted" "$current")" || die "the hook registrations or the manage_hooks listing could not be read"
+  fi
+  while IFS=$'\t' read -r action c e s esc weight; do
+    case "$action" in
+      delete)
+        "$CPBIN/manage_hooks" delete script "$HOOK" --manual 1 --category "$c" --event "$e" --stage "$s" >/dev/null 2>&1 \
+          || warn "manage_hooks could not delete the $c $e $s hook (it may not exist)"
+        ;;
+      add)
+        args=(add script "$HOOK" --manual 1 --category "$c" --event "$e" --stage "$s" --weight "$weight")
+        if [ "$esc" = 1 ]; then args+=(--escalateprivs 1); fi
+        "$CPBIN/manage_hooks" "${args[@]}" >/dev/null || die "manage_hooks could not add the $c $e $s hook" "see the message above"
+        ;;
+      '') ;;
+      *) die "internal: unexpected hook plan line \"$action\"" ;;
+    esac
+  done <<<"$plan"
+}
