@@ -62,6 +62,7 @@ function planText(plan: RunPlan): string {
     for (const w of z.waiting) lines.push(`  = ${formatRecord(w.record)}  ; kept: ${w.reason}${w.until ? ` (until ${w.until})` : ''}`);
     for (const f of z.foreign) lines.push(`  ! ${formatRecord(f)}  ; not created by TLSA Manager, left alone`);
     if (z.blocked) lines.push(`  blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
+    for (const w of z.warnings) lines.push(`  warning: ${w.message}`);
   }
   for (const u of plan.unmanaged) {
     lines.push(`not managed here: ${u.host} — add these records at its DNS provider:`);
@@ -74,7 +75,7 @@ function planText(plan: RunPlan): string {
 
 function planJson(plan: RunPlan) {
   return {
-    zones: plan.zones.map((z) => ({ zone: z.zone, provider: z.provider, changes: z.changes, waiting: z.waiting, foreign: z.foreign, blocked: z.blocked ?? null })),
+    zones: plan.zones.map((z) => ({ zone: z.zone, provider: z.provider, changes: z.changes, waiting: z.waiting, foreign: z.foreign, blocked: z.blocked ?? null, warnings: z.warnings })),
     unmanaged: plan.unmanaged,
     problems: plan.problems,
   };

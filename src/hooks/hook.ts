@@ -21,7 +21,7 @@ export interface HookOutcome {
 }
 
 /** How long a hook waits for another run's zone lock before leaving the work to the timer. */
-const HOOK_LOCK_WAIT_MS = 3000;
+const HOOK_LOCK_WAIT_MS = 15_000;
 
 /**
  * One hook invocation. Never throws and never blocks an install: every failure becomes

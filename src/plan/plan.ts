@@ -44,6 +44,8 @@ export interface ZonePlan {
   foreign: PublishedRecord[];
   /** Set when the safety limit stopped the deletes; creates still go ahead. */
   blocked?: Problem;
+  /** Warnings about this zone's records (e.g. an issuer the published set did not cover). */
+  warnings: Problem[];
 }
 
 /**
@@ -110,7 +112,7 @@ export function planZone(input: ZonePlanInput): ZonePlan {
   }
 
   const managedCount = input.published.length - foreign.length;
-  const plan: ZonePlan = { zone, provider: input.provider, changes, waiting, foreign };
+  const plan: ZonePlan = { zone, provider: input.provider, changes, waiting, foreign, warnings: [] };
   if (withoutSuccessor > 0 && !input.force && withoutSuccessor > input.maxDeleteShare * managedCount) {
     plan.blocked = problem(
       'safety-limit',

@@ -5,6 +5,7 @@ import { managedZones, providerKindFor, type ProviderKind, type Providers } from
 import type { ApplyResult, Change } from '../dns/provider.js';
 import { problem, toProblem, type Problem } from '../problem.js';
 import { computeRdata } from '../tlsa/records.js';
+import { findIssuer } from '../tlsa/certificate.js';
 import type { TlsaRecord } from '../tlsa/types.js';
 import { desiredRecords, type DesiredRecord, type DesiredSet } from './desired.js';
 import { planZone, type ZonePlan } from './plan.js';
@@ -53,7 +54,7 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     }));
   const managed = managedZones(ctx, scan.localZones);
   const zoneOf = (host: string) => LocalZones.enclosing(host, managed);
-  const desired = desiredRecords(scan.endpoints, { ...ctx.config.policy }, zoneOf);
+  const desired = desiredRecords(scan.endpoints, { ...ctx.config.policy }, zoneOf, new Date(ctx.now()));
   for (const extra of opts.extraDesired ?? []) {
     const zone = zoneOf(extra.host);
     if (zone) desired.byZone.set(zone, [...(desired.byZone.get(zone) ?? []), extra]);
@@ -108,7 +109,32 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
     force: opts.force ?? false,
   });
   if (opts.createOnly) plan.changes = plan.changes.filter((c) => c.kind === 'create');
+  plan.warnings.push(...uncoveredIssuers(want, published, inputs.servedByHost));
   return plan;
+}
+
+/**
+ * A served certificate whose issuer had no `2 1 1` record published before it went live: the
+ * issuer pins did not foresee it, so senders relied on `3 1 1` alone (a window if it came late).
+ */
+function uncoveredIssuers(want: DesiredRecord[], published: TlsaRecord[], servedByHost: Map<string, Endpoint>): Problem[] {
+  const out: Problem[] = [];
+  const hosts = new Set(want.filter((d) => d.usage === 2).map((d) => d.host));
+  for (const host of hosts) {
+    const chain = servedByHost.get(host)?.served?.chain;
+    const issuer = chain && chain[0] ? findIssuer(chain[0], chain) : null;
+    const atHost = published.filter((p) => p.owner.endsWith(`._tcp.${host}`));
+    if (!issuer || atHost.length === 0) continue;
+    if (atHost.some((p) => p.usage === 2 && p.data.toLowerCase() === issuer.spkiSha256)) continue;
+    out.push(
+      problem('issuer-not-covered', `${host} now presents a certificate from ${issuer.subject}, which the published 2 1 1 records did not cover.`, {
+        subject: host,
+        fix: 'TLSA Manager adds that issuer now; if this CA is not in the built-in list, expect a short window at its renewals unless its intermediate is seen on the server first.',
+        severity: 'warning',
+      }),
+    );
+  }
+  return out;
 }
 
 function stillServed(servedByHost: Map<string, Endpoint>, r: TlsaRecord): boolean {
