@@ -98,7 +98,7 @@ export interface ListPage {
  */
 export function listRows(all: ListRow[], q: ListQuery): ListPage {
   const needle = q.q.toLowerCase();
-  let rows = all.filter(
+  const rows = sortedRows(all, q.sort, q.dir).filter(
     (r) =>
       (!needle || r.haystack.includes(needle)) &&
       (!q.category || r.category === q.category) &&
@@ -107,15 +107,28 @@ export function listRows(all: ListRow[], q: ListQuery): ListPage {
       (!q.provider || (q.provider === 'none' ? r.provider === null : r.provider === q.provider)) &&
       (!q.tlsa || r.tlsa === q.tlsa),
   );
-  if (q.sort !== 'domain' || q.dir === 'desc') {
-    const val = sortValue(q.sort);
-    const sign = q.dir === 'desc' ? -1 : 1;
-    rows = rows
-      .map((r) => [val(r), r] as const)
-      .sort((a, b) => sign * cmpStr(a[0], b[0]) || cmpStr(a[1].domain, b[1].domain))
-      .map((x) => x[1]);
-  }
   const pages = Math.max(1, Math.ceil(rows.length / q.per));
   const page = Math.min(q.page, pages);
   return { rows: rows.slice((page - 1) * q.per, page * q.per), total: rows.length, page, pages };
+}
+
+/** Each snapshot's rows sorted once per order, then reused: filtering keeps the order. */
+const sortCache = new WeakMap<ListRow[], Map<string, ListRow[]>>();
+
+function sortedRows(all: ListRow[], key: SortKey, dir: 'asc' | 'desc'): ListRow[] {
+  if (key === 'domain' && dir === 'asc') return all;
+  let byOrder = sortCache.get(all);
+  if (!byOrder) sortCache.set(all, (byOrder = new Map()));
+  const id = `${key} ${dir}`;
+  let sorted = byOrder.get(id);
+  if (!sorted) {
+    const val = sortValue(key);
+    const sign = dir === 'desc' ? -1 : 1;
+    sorted = all
+      .map((r) => [val(r), r] as const)
+      .sort((a, b) => sign * cmpStr(a[0], b[0]) || cmpStr(a[1].domain, b[1].domain))
+      .map((x) => x[1]);
+    byOrder.set(id, sorted);
+  }
+  return sorted;
 }
