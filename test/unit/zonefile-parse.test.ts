@@ -1,11 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addressesAt, cnameTarget, mxTargets, parseZone, recordsAt, tlsaRecordsAt, ZoneSyntaxError, type ParsedZone } from '../../src/dns/zonefile.js';
+import { VALID, ZONE_FIXTURES } from './zonefile-fixtures.js';
 
-const DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/zones');
+const DIR = ZONE_FIXTURES;
 const read = (f: string) => readFileSync(join(DIR, f), 'utf8');
 const parse = (f: string, zone: string, dir = DIR): ParsedZone =>
   parseZone(readFileSync(join(dir, f), 'utf8'), zone, { readInclude: (p) => readFileSync(join(dir, p), 'utf8') });
@@ -13,13 +13,6 @@ const parse = (f: string, zone: string, dir = DIR): ParsedZone =>
 /** Digests computed by openssl, not by us: the fixtures hold sha256("one"), sha256("two"), sha512("three"). */
 const digest = (alg: 'sha256' | 'sha512', s: string) => execFileSync('openssl', ['dgst', `-${alg}`, '-r'], { input: s }).toString().split(' ')[0]!;
 
-export const VALID: [file: string, zone: string][] = [
-  ['cpanel-example.com.db', 'example.com'],
-  ['bind-example.org.db', 'example.org'],
-  ['crlf-example.net.db', 'example.net'],
-  ['include-example.info.db', 'example.info'],
-  ['unknown-types-example.com.db', 'example.com'],
-];
 
 /** BIND prints `\.`-style escapes; ours are `\DDD`. Convert BIND's so both sides are comparable. */
 function bindName(s: string): string {

@@ -186,8 +186,12 @@ function append(text: string, eol: string, adds: TlsaRecord[]): string {
   return out;
 }
 
+/** Identity for the verification multiset; the SOA serial is compared separately. */
 function recordKey(r: { file?: string | undefined; owner: string; ttl: number; type: string; rdata: string }): string {
-  return `${r.file ?? ''}|${r.owner}|${r.ttl}|${canonicalType(r.type)}|${r.rdata.toLowerCase()}`;
+  const type = canonicalType(r.type);
+  let rdata = r.rdata.toLowerCase();
+  if (type === 'SOA') rdata = rdata.split(' ').map((f, i) => (i === 2 ? '*' : f)).join(' ');
+  return `${r.file ?? ''}|${r.owner}|${r.ttl}|${type}|${rdata}`;
 }
 
 /** Re-parse the result and demand exactly: old records − removed + added, and the new serial. */
