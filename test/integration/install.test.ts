@@ -1,0 +1,448 @@
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDemoRoot } from '../../src/demo/build-root.js';
+import { hookRegistrations } from '../../src/hooks/registrations.js';
+import { parseConfig } from '../../src/state/config.js';
+
+// install.sh / uninstall.sh run for real (as root) against cPanel-shaped roots made by
+// buildDemoRoot, whose stub cPanel tools and systemctl record every call. The app installed is
+// the real one, compiled from src/ into a scratch source tree.
+
+const REPO = resolve(__dirname, '../..');
+const APP = '/usr/local/cpanel/3rdparty/tlsa-manager';
+const HOOK = `${APP}/bin/tlsa-manager-hook`;
+const CGI = '/usr/local/cpanel/whostmgr/docroot/cgi/tlsa_manager/index.cgi';
+const ICON = '/usr/local/cpanel/whostmgr/docroot/addon_plugins/tlsa_manager.png';
+const UNITS = ['tlsa-manager.service', 'tlsa-manager-reconcile.service', 'tlsa-manager-reconcile.timer'];
+
+let scratch: string;
+let source: string;
+
+interface Call {
+  stub: string;
+  argv: string[];
+  time: string;
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function sh(script: string, args: string[], env: Record<string, string> = {}): Run {
+  const r = spawnSync('bash', [script, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A built source tree like a release tarball: the repo's files plus dist/ compiled here. */
+function makeSource(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['package.json', 'package-lock.json', 'README.md', 'install.sh', 'uninstall.sh', 'plugin', 'views', 'public']) {
+    if (existsSync(join(REPO, f))) cpSync(join(REPO, f), join(dir, f), { recursive: true });
+  }
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+  // Other people's files may be mid-edit: type errors do not stop tsc from emitting.
+  spawnSync(join(REPO, 'node_modules/.bin/tsc'), ['-p', join(REPO, 'tsconfig.json'), '--outDir', join(dir, 'dist')], { encoding: 'utf8' });
+  if (!existsSync(join(dir, 'dist/cli.js'))) throw new Error('tsc did not produce dist/cli.js');
+}
+
+/** A demo root whose active ea-nodejs (passenger.nodejs) is this test's node. */
+async function newRoot(name: string): Promise<string> {
+  const root = join(scratch, name);
+  await buildDemoRoot(root);
+  mkdirSync(join(root, 'opt/cpanel/ea-nodejs20/bin'), { recursive: true });
+  symlinkSync(process.execPath, join(root, 'opt/cpanel/ea-nodejs20/bin/node'));
+  mkdirSync(join(root, 'etc/cpanel/ea4'), { recursive: true });
+  writeFileSync(join(root, 'etc/cpanel/ea4/passenger.nodejs'), '/opt/cpanel/ea-nodejs20/bin/node\n');
+  return root;
+}
+
+const at = (root: string, p: string) => join(root, p);
+const mode = (root: string, p: string) => statSync(at(root, p)).mode & 0o7777;
+const owner = (root: string, p: string) => `${statSync(at(root, p)).uid}:${statSync(at(root, p)).gid}`;
+
+function calls(root: string): Call[] {
+  const file = at(root, '/var/log/stub-calls.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Call);
+}
+
+type Registry = Record<string, Record<string, { hook: string; stage: string; escalateprivs: number; weight: number; id: string }[]>>;
+
+function registry(root: string): Registry {
+  const file = at(root, '/var/cpanel/hooks/demo-registry.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Registry) : {};
+}
+
+/** Our registrations as "Category Event stage escalate" strings, sorted. */
+function ourHooks(root: string, hook: string): string[] {
+  const out: string[] = [];
+  for (const [category, events] of Object.entries(registry(root))) {
+    for (const [event, list] of Object.entries(events)) {
+      for (const h of list) if (h.hook === hook) out.push(`${category} ${event} ${h.stage} ${h.escalateprivs}`);
+    }
+  }
+  return out.sort();
+}
+
+function expectedHooks(): string[] {
+  return hookRegistrations('x')
+    .map((r) => `${r.category} ${r.event} ${r.stage} ${r.escalateprivs ?? 0}`)
+    .sort();
+}
+
+/** Every path under root with its type and mode (and the link target for symlinks). */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = lstatSync(p);
+      const rel = p.slice(root.length);
+      if (st.isSymbolicLink()) out[rel] = `link ${readlinkSync(p)}`;
+      else if (st.isDirectory()) {
+        out[rel] = `dir ${(st.mode & 0o7777).toString(8)}`;
+        walk(p);
+      } else out[rel] = `file ${(st.mode & 0o7777).toString(8)} ${st.size} ${st.mtimeMs}`;
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** PATH with every command of /usr/bin and /bin except Node.js (node, npm...). */
+function pathWithoutNode(): string {
+  const bin = join(scratch, 'bin-without-node');
+  if (!existsSync(bin)) {
+    mkdirSync(bin);
+    for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+      for (const name of readdirSync(dir)) {
+        if (/^(node|nodejs|npm|npx|corepack)$/.test(name) || existsSync(join(bin, name))) continue;
+        symlinkSync(join(dir, name), join(bin, name));
+      }
+    }
+  }
+  return bin;
+}
+
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'install-test-'));
+  chmodSync(scratch, 0o755);
+  source = join(scratch, 'source');
+  makeSource(source);
+});
+
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('install.sh on a cPanel server', () => {
+  let root: string;
+  let first: Run;
+  let before: Call[];
+  let afterInstall: Call[];
+
+  beforeAll(async () => {
+    root = await newRoot('server');
+    // Someone else's hook must survive install and uninstall.
+    const other = at(root, '/usr/local/bin/other-plugin-hook');
+    mkdirSync(join(other, '..'), { recursive: true });
+    writeFileSync(other, '#!/bin/sh\necho 1 ok\n', { mode: 0o755 });
+    spawnSync(at(root, '/usr/local/cpanel/bin/manage_hooks'), ['add', 'script', other, '--manual', '1', '--category', 'Whostmgr', '--event', 'SSL::delssl', '--stage', 'post']);
+    before = calls(root);
+    first = sh(join(source, 'install.sh'), ['--root', root, '--skip-npm']);
+    afterInstall = calls(root);
+  }, 180_000);
+
+  it('succeeds and names the node it uses', () => {
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`at ${root}/opt/cpanel/ea-nodejs20/bin/node`);
+  });
+
+  it('installs the app, wrappers, CGI and icon with the right modes and owners', () => {
+    expect(mode(root, APP)).toBe(0o755);
+    expect(existsSync(at(root, `${APP}/dist/cli.js`))).toBe(true);
+    expect(existsSync(at(root, `${APP}/package.json`))).toBe(true);
+    expect(readFileSync(at(root, `${APP}/plugin/tlsa_manager.conf`), 'utf8')).toBe(readFileSync(join(REPO, 'plugin/tlsa_manager.conf'), 'utf8'));
+    expect(existsSync(at(root, `${APP}.new.`))).toBe(false);
+    expect(readdirSync(at(root, '/usr/local/cpanel/3rdparty'))).toEqual(['tlsa-manager']);
+
+    const node = `${root}/opt/cpanel/ea-nodejs20/bin/node`;
+    expect(mode(root, HOOK)).toBe(0o700);
+    expect(readFileSync(at(root, HOOK), 'utf8')).toContain(`exec '${node}' '${root}${APP}/dist/cli.js' hook "$@"`);
+    expect(mode(root, '/usr/local/bin/tlsa-manager')).toBe(0o755);
+    expect(readFileSync(at(root, '/usr/local/bin/tlsa-manager'), 'utf8')).toContain(`exec '${node}' '${root}${APP}/dist/cli.js' "$@"`);
+
+    expect(mode(root, CGI)).toBe(0o700);
+    expect(owner(root, CGI)).toBe('0:0');
+    expect(readFileSync(at(root, CGI)).equals(readFileSync(join(REPO, 'plugin/cgi/index.cgi')))).toBe(true);
+    expect(mode(root, ICON)).toBe(0o644);
+    expect(owner(root, ICON)).toBe('0:0');
+    expect(readFileSync(at(root, ICON)).equals(readFileSync(join(REPO, 'plugin/tlsa_manager.png')))).toBe(true);
+  });
+
+  it('the icon is a 48x48 PNG', () => {
+    const png = readFileSync(at(root, ICON));
+    expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+    expect(png.subarray(12, 16).toString('latin1')).toBe('IHDR');
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([48, 48]);
+  });
+
+  it('creates config, state and log directories root-only, with a valid default config', () => {
+    for (const d of ['/etc/tlsa-manager', '/var/lib/tlsa-manager', '/var/log/tlsa-manager']) {
+      expect(mode(root, d)).toBe(0o700);
+      expect(owner(root, d)).toBe('0:0');
+    }
+    const cfg = '/etc/tlsa-manager/config.json';
+    expect(mode(root, cfg)).toBe(0o600);
+    expect(owner(root, cfg)).toBe('0:0');
+    const parsed = parseConfig(JSON.parse(readFileSync(at(root, cfg), 'utf8')), cfg);
+    expect(parsed.policy.records).toEqual(['3 1 1', '2 1 1']);
+  });
+
+  it('registers the AppConfig after the CGI and icon are in place', () => {
+    const reg = calls(root).filter((c) => c.stub === 'register_appconfig');
+    expect(reg.map((c) => c.argv)).toEqual([[`${root}${APP}/plugin/tlsa_manager.conf`]]);
+    expect(mode(root, '/var/cpanel/apps/tlsa_manager.conf')).toBe(0o600);
+    expect(readFileSync(at(root, '/var/cpanel/apps/tlsa_manager.conf'), 'utf8')).toBe(readFileSync(join(REPO, 'plugin/tlsa_manager.conf'), 'utf8'));
+    const registeredAt = Date.parse(reg[0]!.time);
+    for (const f of [CGI, ICON, HOOK]) expect(statSync(at(root, f)).mtimeMs).toBeLessThanOrEqual(registeredAt + 1);
+    const check = spawnSync(at(root, '/usr/local/cpanel/bin/is_registered_with_appconfig'), ['whostmgr', 'tlsa_manager']);
+    expect(check.status).toBe(0);
+  });
+
+  it('registers exactly the hooks the app describes, for the installed hook script, without touching others', () => {
+    expect(ourHooks(root, `${root}${HOOK}`)).toEqual(expectedHooks());
+    expect(ourHooks(root, `${root}/usr/local/bin/other-plugin-hook`)).toEqual(['Whostmgr SSL::delssl post 0']);
+    const adds = calls(root).filter((c) => c.stub === 'manage_hooks' && c.argv[0] === 'add' && c.argv[2] === `${root}${HOOK}`);
+    expect(adds).toHaveLength(expectedHooks().length);
+    for (const a of adds) expect(a.argv.slice(0, 5)).toEqual(['add', 'script', `${root}${HOOK}`, '--manual', '1']);
+    // The installed hook script works and describes itself.
+    const d = spawnSync(at(root, HOOK), ['--describe'], { encoding: 'utf8' });
+    expect(d.status).toBe(0);
+    const described = JSON.parse(d.stdout) as { hook: string }[];
+    expect(new Set(described.map((x) => x.hook))).toEqual(new Set([`${root}${HOOK}`]));
+  });
+
+  it('installs systemd units with the node and app paths filled in, then enables and starts them', () => {
+    const node = `${root}/opt/cpanel/ea-nodejs20/bin/node`;
+    for (const u of UNITS) {
+      const p = `/etc/systemd/system/${u}`;
+      expect(mode(root, p)).toBe(0o644);
+      expect(readFileSync(at(root, p), 'utf8')).not.toMatch(/@[A-Z]+@/);
+    }
+    const service = readFileSync(at(root, '/etc/systemd/system/tlsa-manager.service'), 'utf8');
+    expect(service).toContain(`ExecStart=${node} ${root}${APP}/dist/cli.js serve --socket /run/tlsa-manager/web.sock`);
+    expect(service).toContain('RuntimeDirectory=tlsa-manager\n');
+    expect(service).toContain('RuntimeDirectoryMode=0700\n');
+    expect(service).toContain('NoNewPrivileges=yes\n');
+    expect(service).toContain('PrivateTmp=yes\n');
+    expect(service).toContain(`Environment=TLSA_MANAGER_ROOT=${root}\n`);
+    expect(service).toMatch(new RegExp(`ReadWritePaths=${root}/etc/tlsa-manager ${root}/var/lib/tlsa-manager ${root}/var/log/tlsa-manager -${root}/var/named`));
+    const reconcile = readFileSync(at(root, '/etc/systemd/system/tlsa-manager-reconcile.service'), 'utf8');
+    expect(reconcile).toContain('Type=oneshot\n');
+    expect(reconcile).toContain(`ExecStart=${node} ${root}${APP}/dist/cli.js reconcile\n`);
+    const timer = readFileSync(at(root, '/etc/systemd/system/tlsa-manager-reconcile.timer'), 'utf8');
+    expect(timer).toContain('OnUnitActiveSec=5min\n');
+    expect(timer).toMatch(/RandomizedDelaySec=\d+/);
+
+    const sys = calls(root).filter((c) => c.stub === 'systemctl');
+    expect(sys.map((c) => c.argv)).toEqual([['daemon-reload'], ['enable', '--now', 'tlsa-manager.service', 'tlsa-manager-reconcile.timer']]);
+    const enabledAt = Date.parse(sys[1]!.time);
+    for (const u of UNITS) expect(statSync(at(root, `/etc/systemd/system/${u}`)).mtimeMs).toBeLessThanOrEqual(enabledAt + 1);
+    const state = JSON.parse(readFileSync(at(root, '/var/lib/demo-systemctl/state.json'), 'utf8')) as { units: Record<string, { enabled: boolean; active: boolean }> };
+    expect(state.units['tlsa-manager.service']).toEqual({ enabled: true, active: true });
+    expect(state.units['tlsa-manager-reconcile.timer']).toEqual({ enabled: true, active: true });
+  });
+
+  it('calls the cPanel tools in a sensible order', () => {
+    const seq = afterInstall
+      .slice(before.length)
+      .map((c) => `${c.stub} ${c.argv[0]}`)
+      .filter((s, i, all) => s !== all[i - 1]);
+    expect(seq).toEqual(['register_appconfig ' + `${root}${APP}/plugin/tlsa_manager.conf`, 'manage_hooks list', 'manage_hooks add', 'systemctl daemon-reload', 'systemctl enable']);
+  });
+
+  it('the installed command line wrapper runs the app', () => {
+    const r = spawnSync(at(root, '/usr/local/bin/tlsa-manager'), ['--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: tlsa-manager');
+  });
+
+  describe('run again (upgrade in place)', () => {
+    let second: Run;
+    let registryBefore: Registry;
+    let customConfig: string;
+    let callsBefore: number;
+
+    beforeAll(() => {
+      customConfig = JSON.stringify({ resolver: '127.0.0.9:53', policy: { ttl: 600 } }, null, 1) + '\n';
+      writeFileSync(at(root, '/etc/tlsa-manager/config.json'), customConfig);
+      chmodSync(at(root, '/etc/tlsa-manager/config.json'), 0o644); // an admin's slip
+      writeFileSync(at(root, '/var/lib/tlsa-manager/state.db'), 'state');
+      writeFileSync(at(root, `${APP}/dist/stale-file-from-old-version.js`), '');
+      registryBefore = registry(root);
+      callsBefore = calls(root).length;
+      second = sh(join(source, 'install.sh'), ['--root', root, '--skip-npm']);
+    }, 180_000);
+
+    it('succeeds, keeps config content and state, fixes the config mode', () => {
+      expect(second.stderr).toBe('');
+      expect(second.code).toBe(0);
+      expect(readFileSync(at(root, '/etc/tlsa-manager/config.json'), 'utf8')).toBe(customConfig);
+      expect(mode(root, '/etc/tlsa-manager/config.json')).toBe(0o600);
+      expect(readFileSync(at(root, '/var/lib/tlsa-manager/state.db'), 'utf8')).toBe('state');
+      expect(second.stdout).toContain('kept the existing configuration');
+    });
+
+    it('replaces the app files (nothing left from the old version)', () => {
+      expect(existsSync(at(root, `${APP}/dist/stale-file-from-old-version.js`))).toBe(false);
+      expect(existsSync(at(root, `${APP}/dist/cli.js`))).toBe(true);
+      expect(readdirSync(at(root, '/usr/local/cpanel/3rdparty'))).toEqual(['tlsa-manager']);
+    });
+
+    it('does not duplicate or re-create hooks', () => {
+      expect(registry(root)).toEqual(registryBefore);
+      const hookCalls = calls(root)
+        .slice(callsBefore)
+        .filter((c) => c.stub === 'manage_hooks');
+      expect(hookCalls.map((c) => c.argv[0])).toEqual(['list']);
+    });
+
+    it('restarts the running service on the new code', () => {
+      const sys = calls(root)
+        .slice(callsBefore)
+        .filter((c) => c.stub === 'systemctl')
+        .map((c) => c.argv);
+      expect(sys).toEqual([['daemon-reload'], ['enable', '--now', 'tlsa-manager.service', 'tlsa-manager-reconcile.timer'], ['restart', 'tlsa-manager.service']]);
+    });
+  });
+
+  describe('uninstall.sh', () => {
+    let out: Run;
+    beforeAll(() => {
+      out = sh(join(source, 'uninstall.sh'), ['--root', root]);
+    });
+
+    it('removes the plugin, hooks, units and app but keeps config, state and logs', () => {
+      expect(out.stderr).toBe('');
+      expect(out.code).toBe(0);
+      for (const p of [CGI, ICON, APP, '/usr/local/bin/tlsa-manager', '/var/cpanel/apps/tlsa_manager.conf', ...UNITS.map((u) => `/etc/systemd/system/${u}`)]) {
+        expect(existsSync(at(root, p)), p).toBe(false);
+      }
+      expect(existsSync(at(root, '/usr/local/cpanel/whostmgr/docroot/cgi/tlsa_manager'))).toBe(false);
+      expect(ourHooks(root, `${root}${HOOK}`)).toEqual([]);
+      expect(ourHooks(root, `${root}/usr/local/bin/other-plugin-hook`)).toEqual(['Whostmgr SSL::delssl post 0']);
+      expect(readFileSync(at(root, '/var/lib/tlsa-manager/state.db'), 'utf8')).toBe('state');
+      expect(existsSync(at(root, '/etc/tlsa-manager/config.json'))).toBe(true);
+      expect(existsSync(at(root, '/var/log/tlsa-manager'))).toBe(true);
+      const state = JSON.parse(readFileSync(at(root, '/var/lib/demo-systemctl/state.json'), 'utf8')) as { units: Record<string, { enabled: boolean; active: boolean }> };
+      expect(state.units['tlsa-manager.service']).toEqual({ enabled: false, active: false });
+      expect(state.units['tlsa-manager-reconcile.timer']).toEqual({ enabled: false, active: false });
+      const un = calls(root).filter((c) => c.stub === 'unregister_appconfig');
+      expect(un.map((c) => c.argv)).toEqual([['tlsa_manager']]);
+    });
+
+    it('stops the service before removing its files, and deletes each hook of ours', () => {
+      const mine = calls(root).filter((c) => Date.parse(c.time) >= 0);
+      const lastInstall = mine.map((c) => c.argv.join(' ')).lastIndexOf('restart tlsa-manager.service');
+      const seq = mine.slice(lastInstall + 1);
+      expect(seq[0]).toMatchObject({ stub: 'systemctl', argv: ['disable', '--now', 'tlsa-manager.service', 'tlsa-manager-reconcile.timer'] });
+      const deletes = seq.filter((c) => c.stub === 'manage_hooks' && c.argv[0] === 'delete');
+      expect(deletes).toHaveLength(expectedHooks().length);
+      for (const d of deletes) expect(d.argv.slice(0, 3)).toEqual(['delete', 'script', `${root}${HOOK}`]);
+    });
+
+    it('--purge also removes config, state and logs; running it again is harmless', () => {
+      const purge = sh(join(source, 'uninstall.sh'), ['--root', root, '--purge']);
+      expect(purge.code).toBe(0);
+      for (const d of ['/etc/tlsa-manager', '/var/lib/tlsa-manager', '/var/log/tlsa-manager']) expect(existsSync(at(root, d)), d).toBe(false);
+      expect(ourHooks(root, `${root}/usr/local/bin/other-plugin-hook`)).toEqual(['Whostmgr SSL::delssl post 0']);
+      const again = sh(join(source, 'uninstall.sh'), ['--root', root, '--purge']);
+      expect(again.code).toBe(0);
+    });
+  });
+});
+
+describe('install.sh when the app cannot describe its hooks', () => {
+  it('registers the built-in list (which matches the app’s own) and says so', async () => {
+    const root = await newRoot('fallback');
+    const src = join(scratch, 'source-broken');
+    cpSync(source, src, { recursive: true, verbatimSymlinks: true });
+    writeFileSync(join(src, 'dist/cli.js'), 'process.exit(3);\n');
+    const r = sh(join(src, 'install.sh'), ['--root', root, '--skip-npm']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('did not answer; registering the built-in hook list');
+    expect(ourHooks(root, `${root}${HOOK}`)).toEqual(expectedHooks());
+  }, 120_000);
+});
+
+describe('install.sh refuses clearly and writes nothing', () => {
+  it('without cPanel', () => {
+    const root = join(scratch, 'no-cpanel');
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    const before = snapshot(root);
+    const r = sh(join(source, 'install.sh'), ['--root', root, '--skip-npm']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`cPanel & WHM was not found (${root}/usr/local/cpanel does not exist)`);
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it('without Node.js', async () => {
+    const root = await newRoot('no-node');
+    rmSync(join(root, 'opt/cpanel'), { recursive: true });
+    rmSync(join(root, 'etc/cpanel/ea4/passenger.nodejs'));
+    const before = snapshot(root);
+    const r = sh(join(source, 'install.sh'), ['--root', root, '--skip-npm'], { PATH: pathWithoutNode() });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Node.js was not found');
+    expect(r.stderr).toContain('ea-nodejs20');
+    expect(snapshot(root)).toEqual(before);
+  }, 120_000);
+
+  it('with only an old Node.js', async () => {
+    const root = await newRoot('old-node');
+    rmSync(join(root, 'opt/cpanel/ea-nodejs20'), { recursive: true });
+    mkdirSync(join(root, 'opt/cpanel/ea-nodejs18/bin'), { recursive: true });
+    writeFileSync(join(root, 'opt/cpanel/ea-nodejs18/bin/node'), '#!/bin/sh\nprintf 18.19.1\n', { mode: 0o755 });
+    writeFileSync(join(root, 'etc/cpanel/ea4/passenger.nodejs'), '/opt/cpanel/ea-nodejs18/bin/node\n');
+    const before = snapshot(root);
+    const r = sh(join(source, 'install.sh'), ['--root', root, '--skip-npm'], { PATH: pathWithoutNode() });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`needs Node.js 20 or newer; found only: ${root}/opt/cpanel/ea-nodejs18/bin/node (version 18.19.1)`);
+    expect(r.stderr).toContain('ea-nodejs20');
+    expect(snapshot(root)).toEqual(before);
+  }, 120_000);
+
+  it('when not run as root', () => {
+    const root = join(scratch, 'not-root');
+    mkdirSync(join(root, 'usr/local/cpanel'), { recursive: true });
+    const before = snapshot(root);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', join(source, 'install.sh'), '--root', root], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('must be run as root');
+    expect(snapshot(root)).toEqual(before);
+  });
+});
