@@ -17,8 +17,9 @@ const sections = {
   },
   async scan() {
     const root = largeRoot(N);
-    const r = child('scan-plan.mjs', [root]);
-    return [`scan + plan of ${r.domains} domains (${r.endpoints} MX endpoints, ${r.zones} zones, ${r.creates} records to create): **${r.scanPlanMs} ms** in-process, ${Math.round(r.processWallMs)} ms with Node start, peak **${mb(r.maxRssKB)}** (targets < 3 s, < 300 MB).`];
+    const runs = [0, 1, 2].map(() => child('scan-plan.mjs', [root])).sort((a, b) => a.scanPlanMs - b.scanPlanMs);
+    const r = runs[1];
+    return [`scan + plan of ${r.domains} domains of ${N} accounts' worth (${r.endpoints} MX endpoints, ${r.zones} zones, ${r.creates} records to create), median of 3: **${r.scanPlanMs} ms** in-process (runs ${runs.map((x) => x.scanPlanMs).join(', ')}), ${Math.round(r.processWallMs)} ms with Node start, peak **${mb(Math.max(...runs.map((x) => x.maxRssKB)))}** (targets < 3 s, < 300 MB).`];
   },
 };
 

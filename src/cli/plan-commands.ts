@@ -25,7 +25,7 @@ function checkSummaries(ctx: AppContext): Map<string, { time: string; verdict: s
 
 export const scanCommand: Command = {
   async run({ ctx, values }) {
-    const plan = await makePlan(ctx!, new Providers(ctx!), { useState: false });
+    const plan = await makePlan(ctx!, new Providers(ctx!), { useState: false, kinds: true });
     const s = plan.scan;
     const endpoints = s.endpoints.map((e) => ({
       host: e.host,
@@ -121,7 +121,7 @@ export const auditCommand: Command = {
   async run({ ctx, values }) {
     const format = (values.format as string | undefined) ?? (values.json ? 'json' : 'table');
     if (!['table', 'csv', 'json'].includes(format)) throw new ProblemError({ code: 'usage', message: `--format must be table, csv or json, not "${format}"` });
-    const plan = await makePlan(ctx!, new Providers(ctx!), {});
+    const plan = await makePlan(ctx!, new Providers(ctx!), { kinds: true });
     const rows = auditRows(plan, checkSummaries(ctx!));
     if (format === 'json') return { output: json(rows), exitCode: 0 };
     if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };

@@ -19,7 +19,7 @@ export interface Accounts {
  * `/etc/userdomains` lists every domain with its owner (`domain: user`); `*: nobody` is not a
  * domain. Bad lines become problems; they never stop the scan.
  */
-export function readAccounts(root: ServerRoot): Accounts {
+export function readAccounts(root: ServerRoot, opts: { kinds?: boolean } = {}): Accounts {
   const problems: Problem[] = [];
   const text = root.readText('/etc/userdomains');
   if (text === null) {
@@ -51,7 +51,8 @@ export function readAccounts(root: ServerRoot): Accounts {
     }
     if (!seen.has(check.name)) seen.set(check.name, { domain: check.name, owner });
   });
-  annotateKinds(root, seen);
+  // Kinds come from one YAML file per account: worth it for display, not for plan or hooks.
+  if (opts.kinds) annotateKinds(root, seen);
   return { domains: [...seen.values()], problems };
 }
 

@@ -1,4 +1,5 @@
-import { checkName, isSubdomainOf } from '../dns/names.js';
+import type { Stats } from 'node:fs';
+import { checkName } from '../dns/names.js';
 import { parseZone, ZoneSyntaxError, type ParsedZone } from '../dns/zonefile.js';
 import { problem, type Problem } from '../problem.js';
 import type { ServerRoot } from './server-root.js';
@@ -10,13 +11,72 @@ export function zoneFilePath(zone: string): string {
   return `${NAMED_DIR}/${zone}.db`;
 }
 
+/** The closest enclosing zone of `name` in `zones`, walking up its labels (no scan of all zones). */
+export function enclosingZone(name: string, zones: Set<string>): string | null {
+  let n = name;
+  for (;;) {
+    if (zones.has(n)) return n;
+    const dot = n.indexOf('.');
+    if (dot < 0) return null;
+    n = n.slice(dot + 1);
+  }
+}
+
+interface CachedZone {
+  stamp: string;
+  result: ParsedZone | Problem;
+}
+
 /**
- * The zones whose files live on this server (`/var/named/<zone>.db`, the layout of both BIND and
- * PowerDNS on cPanel), parsed lazily and once per run.
+ * Parsed zone files, shared by everything in one process that reads a zone (scan, providers,
+ * the web app's snapshot). Keyed by path and validated by stat, so a file replaced by anyone
+ * (our own atomic rename included) is read again.
  */
+const zoneCache = new WeakMap<ServerRoot, Map<string, CachedZone>>();
+
+function stampOf(st: Stats | null): string {
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
+}
+
+export function readParsedZone(root: ServerRoot, zone: string): ParsedZone | Problem {
+  const path = zoneFilePath(zone);
+  let cache = zoneCache.get(root);
+  if (!cache) zoneCache.set(root, (cache = new Map()));
+  const stamp = stampOf(root.stat(path));
+  const hit = cache.get(path);
+  if (hit && hit.stamp === stamp) return hit.result;
+  const result = loadZone(root, zone, path);
+  cache.set(path, { stamp, result });
+  return result;
+}
+
+function loadZone(root: ServerRoot, zone: string, path: string): ParsedZone | Problem {
+  try {
+    const text = root.readText(path);
+    if (text === null) return problem('zone-missing', `${path} does not exist.`, { subject: zone, severity: 'error' });
+    return parseZone(text, zone, {
+      readInclude: (p: string) => {
+        const serverPath = p.startsWith('/') ? p : `${NAMED_DIR}/${p}`;
+        const t = root.readText(serverPath);
+        if (t === null) throw new Error(`$INCLUDE file ${serverPath} does not exist`);
+        return t;
+      },
+    });
+  } catch (err) {
+    if (err instanceof ZoneSyntaxError) {
+      return problem('zone-syntax', `${path} line ${err.line}: ${err.message}`, {
+        subject: zone,
+        fix: 'Fix the zone file (named-checkzone shows the same error); TLSA Manager will not edit a zone it cannot read.',
+        severity: 'error',
+      });
+    }
+    return problem('zone-unreadable', `${path} cannot be read: ${(err as Error).message}`, { subject: zone, severity: 'error' });
+  }
+}
+
+/** The zones whose files live on this server (`/var/named/<zone>.db`, BIND and PowerDNS on cPanel). */
 export class LocalZones {
   readonly names: Set<string>;
-  private readonly parsed = new Map<string, ParsedZone | Problem>();
 
   constructor(private readonly root: ServerRoot) {
     this.names = new Set();
@@ -27,54 +87,11 @@ export class LocalZones {
     }
   }
 
-  /** The closest enclosing zone among `zones` (local ones by default). */
-  static enclosing(name: string, zones: Iterable<string>): string | null {
-    let best: string | null = null;
-    for (const z of zones) if (isSubdomainOf(name, z) && (!best || z.length > best.length)) best = z;
-    return best;
-  }
-
   zoneOf(name: string): string | null {
-    // Walk up the labels: cheaper than scanning every zone for each name on a big server.
-    let n = name;
-    for (;;) {
-      if (this.names.has(n)) return n;
-      const dot = n.indexOf('.');
-      if (dot < 0) return null;
-      n = n.slice(dot + 1);
-    }
+    return enclosingZone(name, this.names);
   }
 
   get(zone: string): ParsedZone | Problem {
-    const hit = this.parsed.get(zone);
-    if (hit) return hit;
-    const result = this.load(zone);
-    this.parsed.set(zone, result);
-    return result;
-  }
-
-  private load(zone: string): ParsedZone | Problem {
-    const path = zoneFilePath(zone);
-    try {
-      const text = this.root.readText(path);
-      if (text === null) return problem('zone-missing', `${path} does not exist.`, { subject: zone, severity: 'error' });
-      return parseZone(text, zone, {
-        readInclude: (p: string) => {
-          const serverPath = p.startsWith('/') ? p : `${NAMED_DIR}/${p}`;
-          const t = this.root.readText(serverPath);
-          if (t === null) throw new Error(`$INCLUDE file ${serverPath} does not exist`);
-          return t;
-        },
-      });
-    } catch (err) {
-      if (err instanceof ZoneSyntaxError) {
-        return problem('zone-syntax', `${path} line ${err.line}: ${err.message}`, {
-          subject: zone,
-          fix: 'Fix the zone file (named-checkzone shows the same error); TLSA Manager will not edit a zone it cannot read.',
-          severity: 'error',
-        });
-      }
-      return problem('zone-unreadable', `${path} cannot be read: ${(err as Error).message}`, { subject: zone, severity: 'error' });
-    }
+    return readParsedZone(this.root, zone);
   }
 }

@@ -77,6 +77,8 @@ export interface ScanOptions {
   extraAddresses?: string[];
   /** Limit the scan to these domains (hooks, "check selected"). */
   onlyDomains?: Set<string>;
+  /** Read each account's userdata to label domains main/addon/parked/sub (display only). */
+  kinds?: boolean;
 }
 
 /**
@@ -86,7 +88,7 @@ export interface ScanOptions {
  */
 export async function scanServer(root: ServerRoot, opts: ScanOptions = {}): Promise<ScanResult> {
   const now = opts.now ?? new Date();
-  const accounts = readAccounts(root);
+  const accounts = readAccounts(root, { kinds: opts.kinds === true });
   const routing = readMailRouting(root);
   const hostname = readHostname(root);
   const addresses = [...new Set([...readAddressFiles(root), ...(opts.extraAddresses ?? [])])];

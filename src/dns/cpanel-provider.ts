@@ -1,5 +1,5 @@
 import type { AppContext } from '../context.js';
-import { zoneFilePath } from '../cpanel/local-zones.js';
+import { readParsedZone, zoneFilePath } from '../cpanel/local-zones.js';
 import { WhmApi } from '../cpanel/whmapi.js';
 import { parseZone, tlsaRecordsAt, type ParsedZone } from './zonefile.js';
 import { problem, ProblemError, toProblem } from '../problem.js';
@@ -21,7 +21,9 @@ export function createCpanelProvider(ctx: AppContext): DnsProvider {
   return {
     kind: 'cpanel',
     async populate(zone, owners) {
-      return tlsaRecordsAt(readZone(ctx, zone).parsed, owners).map((r) => ({
+      const parsed = readParsedZone(ctx.root, zone);
+      if ('code' in parsed) throw new ProblemError(parsed);
+      return tlsaRecordsAt(parsed, owners).map((r) => ({
         owner: r.owner,
         ttl: r.ttl,
         usage: r.usage,

@@ -89,7 +89,11 @@ export function desiredRecords(endpoints: Endpoint[], policy: Policy, zoneOf: (h
     }
     const records: DesiredRecord[] = policy.ports.flatMap((port) => rdatas.map(({ rd, reason }) => ({ ...rd, owner: tlsaOwner(port, ep.host), ttl: policy.ttl, host: ep.host, port, reason })));
     const zone = zoneOf(ep.host);
-    if (zone) byZone.set(zone, [...(byZone.get(zone) ?? []), ...records]);
+    if (zone) {
+      const list = byZone.get(zone);
+      if (list) list.push(...records);
+      else byZone.set(zone, records);
+    }
     else {
       unmanaged.push({ host: ep.host, records });
       problems.push(

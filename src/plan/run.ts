@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
 import { scanServer, type Endpoint, type ScanResult } from '../cpanel/scan.js';
-import { LocalZones } from '../cpanel/local-zones.js';
+import { enclosingZone } from '../cpanel/local-zones.js';
 import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
 import type { ApplyResult, Change } from '../dns/provider.js';
 import { problem, toProblem, type Problem } from '../problem.js';
@@ -38,6 +38,8 @@ export interface PlanOptions {
   useState?: boolean;
   /** Scan result to reuse (the web app keeps one). */
   scan?: ScanResult;
+  /** Label domains main/addon/parked/sub (audit and web; costs a YAML parse per account). */
+  kinds?: boolean;
   /** Records wanted in addition to the served certificates' (AutoSSL pre hook: the incoming certificate). */
   extraDesired?: DesiredRecord[];
   /** Only add records; never delete (the pre stage of a renewal). */
@@ -50,14 +52,18 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     opts.scan ??
     (await scanServer(ctx.root, {
       extraAddresses: ctx.config.serverAddresses,
+      kinds: opts.kinds === true,
       ...(opts.domains ? { onlyDomains: new Set(opts.domains) } : {}),
     }));
   const managed = managedZones(ctx, scan.localZones);
-  const zoneOf = (host: string) => LocalZones.enclosing(host, managed);
+  const zoneOf = (host: string) => enclosingZone(host, managed);
   const desired = desiredRecords(scan.endpoints, { ...ctx.config.policy }, zoneOf, new Date(ctx.now()));
   for (const extra of opts.extraDesired ?? []) {
     const zone = zoneOf(extra.host);
-    if (zone) desired.byZone.set(zone, [...(desired.byZone.get(zone) ?? []), extra]);
+    if (!zone) continue;
+    const list = desired.byZone.get(zone);
+    if (list) list.push(extra);
+    else desired.byZone.set(zone, [extra]);
   }
   const inputs: PlanInputs = { opts, desiredByZone: desired.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
   const problems: Problem[] = [...scan.problems, ...desired.problems];
