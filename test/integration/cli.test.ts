@@ -1,0 +1,86 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makePki, opensslTlsaData, type TestPki } from '../helpers/openssl.js';
+import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
+
+const CLI = join(process.cwd(), 'dist/cli.js');
+
+function cli(args: string[], env: Record<string, string> = {}): { status: number; stdout: string; stderr: string } {
+  try {
+    const stdout = execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    return { status: 0, stdout, stderr: '' };
+  } catch (err) {
+    const e = err as { status: number; stdout: string; stderr: string };
+    return { status: e.status, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let pki: TestPki;
+beforeAll(() => {
+  pki = makePki();
+});
+
+describe('tlsa-manager tlsa', () => {
+  it('prints zone-file lines and JSON that match openssl, for a cPanel combined file, without the key', () => {
+    const leaf = pki.leaf('mail.cli.test', { keyType: 'rsa2048' });
+    const lines = cli(['tlsa', '--cert', leaf.combined, '--port', '25', '--port', '587']);
+    expect(lines.status).toBe(0);
+    const spki = opensslTlsaData(leaf.cert, 1, 1);
+    expect(lines.stdout.trim().split('\n')).toEqual([`_25._tcp.mail.cli.test. 3600 IN TLSA 3 1 1 ${spki}`, `_587._tcp.mail.cli.test. 3600 IN TLSA 3 1 1 ${spki}`]);
+    const key = readFileSync(leaf.key, 'utf8').split('\n')[1]!;
+    expect(lines.stdout + lines.stderr).not.toContain(key);
+
+    const json = JSON.parse(cli(['tlsa', '--cert', leaf.combined, '--usage', '2', '--selector', '0', '--matching', '2', '--host', 'MX.Other.Test', '--json']).stdout);
+    expect(json).toEqual([{ owner: '_25._tcp.mx.other.test', port: 25, usage: 2, selector: 0, matchingType: 2, data: opensslTlsaData(pki.interCert, 0, 2) }]);
+  });
+
+  it('explains bad input in one line naming the file or option, exit 2, no stack trace', () => {
+    const bad = join(pki.dir, 'garbage.pem');
+    writeFileSync(bad, 'hello');
+    const r = cli(['tlsa', '--cert', bad]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`${bad}: no certificate found`);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    expect(cli(['tlsa', '--cert', join(pki.dir, 'missing.pem')]).stderr).toMatch(/missing\.pem: cannot be read \(ENOENT\)/);
+    const hostile = cli(['tlsa', '--cert', pki.leaf('h.test').cert, '--host', 'a\nb;rm -rf /']);
+    expect(hostile.status).toBe(2);
+    expect(hostile.stderr).toContain('--host: "a\\x0ab;rm -rf /" is not a valid domain name');
+    expect(cli(['tlsa', '--cert', bad, '--usage', '7']).stderr).toContain('--usage must be 0-3');
+    expect(cli(['nonsense']).status).toBe(2);
+  });
+
+  it('refuses an invalid config with the file and key at fault', () => {
+    const root = makeFakeRoot({ domains: {}, files: { '/etc/tlsa-manager/config.json': JSON.stringify({ policy: { ttl: 5, records: ['9 9 9'] } }) } });
+    const r = cli(['scan', '--root', root]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('config.json: policy.records.0: must look like "3 1 1"');
+    expect(r.stderr).toContain('policy.ttl');
+  });
+});
+
+describe('scan, plan, apply, audit on a fake root (WHM API stub absent: zone-file mode)', () => {
+  it('plans, applies once, then is in sync; audit exports CSV', () => {
+    const leaf = pki.leaf('mail.flow.test');
+    const root = makeFakeRoot({
+      domains: { 'flow.test': 'flo' },
+      local: ['flow.test'],
+      zones: { 'flow.test': cpanelZone('flow.test', ['flow.test. IN MX 10 mail.flow.test.', 'mail IN A 192.0.2.10']) },
+      domainTls: { 'mail.flow.test': readFileSync(leaf.combined, 'utf8') },
+      files: { '/etc/tlsa-manager/config.json': JSON.stringify({ cpanel: { useWhmApi: false, reloadCommand: ['true'], authoritative: false } }) },
+    });
+    const plan = JSON.parse(cli(['plan', '--json', '--root', root]).stdout);
+    expect(plan.zones[0].changes).toHaveLength(6);
+    expect(cli(['apply', '--root', root]).stderr).toContain('add --yes');
+    const applied = cli(['apply', '--yes', '--root', root]);
+    expect(applied.stdout).toContain('zone flow.test (cpanel): 6 change(s) applied');
+    expect(readFileSync(join(root, 'var/named/flow.test.db'), 'utf8')).toMatch(new RegExp(`^_25\\._tcp\\.mail\\.flow\\.test\\.\\s+3600\\s+IN\\s+TLSA\\s+3 1 1 ${opensslTlsaData(leaf.cert, 1, 1)}$`, 'm'));
+    expect(cli(['apply', '--yes', '--root', root]).stdout).toContain('Everything is in sync');
+    const csv = cli(['audit', '--format', 'csv', '--root', root]).stdout.split('\r\n');
+    expect(csv[0]).toMatch(/^domain,owner,kind,mail,mxHosts,/);
+    expect(csv[1]).toMatch(/^flow\.test,flo,/);
+    expect(csv[1]).toContain(',in-sync,');
+  });
+});
