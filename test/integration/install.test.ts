@@ -277,6 +277,14 @@ describe('install.sh on a cPanel server', () => {
     expect(state.units['tlsa-manager-reconcile.timer']).toEqual({ enabled: true, active: true });
   });
 
+  it('the units pass systemd-analyze verify', () => {
+    const units = UNITS.map((u) => at(root, `/etc/systemd/system/${u}`));
+    const r = spawnSync('systemd-analyze', ['verify', '--man=no', ...units], { encoding: 'utf8', env: { ...process.env, SYSTEMD_LOG_LEVEL: 'notice' } });
+    expect(r.error).toBeUndefined();
+    expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
+    expect(r.status).toBe(0);
+  });
+
   it('calls the cPanel tools in a sensible order', () => {
     const seq = afterInstall
       .slice(before.length)
@@ -397,6 +405,30 @@ describe('install.sh when the app cannot describe its hooks', () => {
     expect(r.stderr).toContain('did not answer; registering the built-in hook list');
     expect(ourHooks(root, `${root}${HOOK}`)).toEqual(expectedHooks());
   }, 120_000);
+});
+
+describe('install.sh with npm', () => {
+  it('runs npm ci --omit=dev (the npm next to the chosen node) in the new copy; a failing npm leaves the installed version as it was', async () => {
+    const root = await newRoot('npm');
+    const log = join(scratch, 'npm-calls.txt');
+    const npm = join(root, 'opt/cpanel/ea-nodejs20/bin/npm');
+    writeFileSync(npm, `#!/bin/sh\nprintf '%s|%s\\n' "$PWD" "$*" >> '${log}'\n[ -e '${log}.fail' ] && exit 1\nln -s '${REPO}/node_modules' node_modules\n`, { mode: 0o755 });
+    const ok = sh(join(source, 'install.sh'), ['--root', root]);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const [cwd, args] = readFileSync(log, 'utf8').trim().split('|');
+    expect(cwd).toMatch(new RegExp(`^${root}${APP}\\.new\\.\\d+$`));
+    expect(args).toBe('ci --omit=dev --no-audit --no-fund --loglevel=error');
+    expect(readlinkSync(at(root, `${APP}/node_modules`))).toBe(join(REPO, 'node_modules'));
+
+    writeFileSync(`${log}.fail`, '');
+    writeFileSync(at(root, `${APP}/dist/marker-of-installed-version.js`), '');
+    const bad = sh(join(source, 'install.sh'), ['--root', root]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('npm ci failed; the installed version (if any) is unchanged');
+    expect(existsSync(at(root, `${APP}/dist/marker-of-installed-version.js`))).toBe(true);
+    expect(readdirSync(at(root, '/usr/local/cpanel/3rdparty'))).toEqual(['tlsa-manager']);
+  }, 180_000);
 });
 
 describe('install.sh refuses clearly and writes nothing', () => {
