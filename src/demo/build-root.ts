@@ -4,7 +4,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ProblemError } from '../problem.js';
 import { addonSubdomain, writeAccounts, writeDomainLists, writeServerFiles } from './accounts-writer.js';
-import { eachLimit, put } from './fs-util.js';
+import { eachLimit, forgetDirs, put } from './fs-util.js';
 import { createDemoCa, KeyPool } from './pki.js';
 import {
   DEMO_EXTRA_IP,
@@ -20,7 +20,8 @@ import {
   type Scenario,
 } from './scenario.js';
 import { installStubs } from './stubs-install.js';
-import { installServiceCerts, installVhostCert, type InstalledCert, type ServiceCert } from './tls-writer.js';
+import { bulkIssuer } from './bulk-leaf.js';
+import { installServiceCerts, installVhostCert, type InstalledCert, type LeafMaker, type ServiceCert } from './tls-writer.js';
 import { dateSerial, renderHostZone, renderZone, type ExtraRecord } from './zone-writer.js';
 
 /**
@@ -177,6 +178,7 @@ function externalZones(s: Scenario): DemoManifest['externalZones'] {
 
 export async function buildDemoRoot(dir: string, opts: BuildOptions = {}): Promise<DemoManifest> {
   const root = resolve(dir);
+  forgetDirs(root);
   await prepareDir(root, opts.force ?? false);
   const now = new Date();
   const scenario = opts.domains === undefined ? defaultScenario() : scaledScenario(opts.domains, opts.seed ?? 1);
@@ -195,8 +197,9 @@ export async function buildDemoRoot(dir: string, opts: BuildOptions = {}): Promi
 
   const certs = new Map<string, InstalledCert>();
   const withCert = scenario.domains.filter((d) => d.cert);
+  const maker: LeafMaker = { ca, pool, ...(opts.domains === undefined ? {} : { bulk: { R10: bulkIssuer(ca.intermediates.R10), R11: bulkIssuer(ca.intermediates.R11) } }) };
   await eachLimit(withCert, 16, async (d) => {
-    certs.set(d.name, await installVhostCert(root, d, scenario, ca, pool));
+    certs.set(d.name, await installVhostCert(root, d, scenario, maker));
   });
   const tlsNames = new Set([...certs.values()].flatMap((c) => c.domainTls));
   const existingTlsa = await writeZones(root, scenario, certs, now);

@@ -1,4 +1,5 @@
-import { mkdir, writeFile, chmod, symlink, rm } from 'node:fs/promises';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdir, symlink, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
 /** Paths inside the demo root are written as absolute cPanel paths ("/etc/userdomains"). */
@@ -9,12 +10,37 @@ export function inRoot(root: string, cpanelPath: string): string {
   return join(root, cpanelPath);
 }
 
+// Directories already created per root, so bulk builds do not pay a mkdir per file.
+const madeDirs = new Map<string, Set<string>>();
+
+/** Forget cached directories of a root (call before (re)building it). */
+export function forgetDirs(root: string): void {
+  madeDirs.delete(root);
+}
+
+function currentUmask(): number {
+  try {
+    return process.umask();
+  } catch {
+    return 0o777; // worker threads cannot read it: always chmod
+  }
+}
+const UMASK = currentUmask();
+
 export async function put(root: string, cpanelPath: string, content: string, mode = 0o644): Promise<void> {
   const file = inRoot(root, cpanelPath);
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, content, { mode });
-  // writeFile's mode is filtered by the umask; the demo promises exact modes.
-  await chmod(file, mode);
+  const dir = dirname(file);
+  let made = madeDirs.get(root);
+  if (!made) madeDirs.set(root, (made = new Set()));
+  // Synchronous on purpose: tens of thousands of tiny writes are faster without thread-pool
+  // round trips, and the pool stays free for certificate signing.
+  if (!made.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    made.add(dir);
+  }
+  writeFileSync(file, content, { mode });
+  // writeFile's mode is filtered by the umask: the demo promises exact modes.
+  if ((mode & UMASK) !== 0) chmodSync(file, mode);
 }
 
 /**

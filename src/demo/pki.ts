@@ -63,22 +63,22 @@ export async function generateKey(type: KeyType): Promise<KeyMaterial> {
  * only the `3 1 1` data repeats across domains that share a pool key).
  */
 export class KeyPool {
-  private readonly keys: Record<KeyType, KeyMaterial[]> = { rsa: [], ecdsa: [] };
+  // Promises, reserved synchronously, so concurrent callers never generate more than `size` keys.
+  private readonly keys: Record<KeyType, Promise<KeyMaterial>[]> = { rsa: [], ecdsa: [] };
   private readonly next: Record<KeyType, number> = { rsa: 0, ecdsa: 0 };
 
   /** `size` 0 means "a fresh key every time" (used for the small default demo). */
   constructor(private readonly size: number) {}
 
-  async take(type: KeyType): Promise<KeyMaterial> {
+  take(type: KeyType): Promise<KeyMaterial> {
     if (this.size === 0) return generateKey(type);
     const list = this.keys[type];
     if (list.length < this.size) {
-      const key = await generateKey(type);
+      const key = generateKey(type);
       list.push(key);
       return key;
     }
-    const i = this.next[type]++ % list.length;
-    return list[i]!;
+    return list[this.next[type]++ % list.length]!;
   }
 }
 

@@ -1,6 +1,7 @@
 import { linkInRoot, put } from './fs-util.js';
 import type { JsonName } from '@peculiar/x509';
-import { issueLeaf, type DemoCa, type IssuedCert, type KeyPool } from './pki.js';
+import { bulkLeaf, type BulkIssuer } from './bulk-leaf.js';
+import { issueLeaf, type DemoCa, type IssuerName, type KeyMaterial, type KeyPool } from './pki.js';
 import { DEMO_HOSTNAME, type DomainSpec, type Scenario } from './scenario.js';
 
 /**
@@ -46,47 +47,79 @@ export function certNames(d: DomainSpec, s: Scenario): string[] {
   return names;
 }
 
-function pemChain(cert: IssuedCert, issuer: IssuedCert | null): string {
-  return cert.pem + (issuer ? issuer.pem : '');
+/** How leaves are made: @peculiar/x509 (default) or the DER fast path for big demos. */
+export interface LeafMaker {
+  ca: DemoCa;
+  pool: KeyPool;
+  /** Present for `--domains N` builds: fast leaves for the plain (CA-issued, default subject) cases. */
+  bulk?: Record<IssuerName, BulkIssuer>;
 }
 
-async function issueFor(d: DomainSpec, names: string[], ca: DemoCa, pool: KeyPool): Promise<{ cert: IssuedCert; issuer: IssuedCert | null }> {
+interface Leaf {
+  certPem: string;
+  issuerPem: string | null;
+  notBefore: Date;
+  notAfter: Date;
+  key: KeyMaterial;
+}
+
+async function issueFor(d: DomainSpec, names: string[], maker: LeafMaker): Promise<Leaf> {
   const spec = d.cert!;
-  const key = await pool.take(spec.keyType);
-  const issuer = spec.flavor === 'self-signed' ? null : ca.intermediates[spec.issuer];
+  const key = await maker.pool.take(spec.keyType);
   const day = 86_400_000;
-  const expired = spec.flavor === 'expired';
+  const notBefore = new Date(Date.now() - (spec.flavor === 'expired' ? 120 : 10) * day);
+  const notAfter = new Date(spec.flavor === 'expired' ? Date.now() - 30 * day : notBefore.getTime() + 90 * day);
+  if (maker.bulk && spec.flavor !== 'self-signed' && spec.flavor !== 'hostile') {
+    const issuer = maker.bulk[spec.issuer];
+    const certPem = await bulkLeaf({ names, key, issuer, notBefore, notAfter });
+    return { certPem, issuerPem: issuer.pem, notBefore, notAfter, key };
+  }
+  const issuer = spec.flavor === 'self-signed' ? null : maker.ca.intermediates[spec.issuer];
   const cert = await issueLeaf({
     names,
     key,
     issuer,
-    ...(expired ? { notBefore: new Date(Date.now() - 120 * day), notAfter: new Date(Date.now() - 30 * day) } : {}),
+    notBefore,
+    notAfter,
     ...(spec.flavor === 'hostile' ? { subject: HOSTILE_SUBJECT } : {}),
   });
-  return { cert, issuer };
+  return { certPem: cert.pem, issuerPem: issuer ? issuer.pem : null, notBefore, notAfter, key };
 }
 
-export async function installVhostCert(root: string, d: DomainSpec, s: Scenario, ca: DemoCa, pool: KeyPool): Promise<InstalledCert> {
+/**
+ * cPanel copies a certificate into domain_tls for every name it covers. Big demos keep only the
+ * names mail can ask for (apex, mail., wildcard): the www./cpanel./webmail. copies would double
+ * the file count of a 10,000-domain root without changing any mail answer.
+ */
+function domainTlsNames(names: string[], maker: LeafMaker): string[] {
+  if (!maker.bulk) return names;
+  return names.filter((n) => !/^(www|cpanel|webmail)\./.test(n));
+}
+
+export async function installVhostCert(root: string, d: DomainSpec, s: Scenario, maker: LeafMaker): Promise<InstalledCert> {
   const names = certNames(d, s);
-  const { cert, issuer } = await issueFor(d, names, ca, pool);
-  const certificates = pemChain(cert, issuer);
-  const combined = cert.key.privatePem + certificates;
+  const leaf = await issueFor(d, names, maker);
+  const certificates = leaf.certPem + (leaf.issuerPem ?? '');
+  const combined = leaf.key.privatePem + certificates;
   await put(root, `/var/cpanel/ssl/apache_tls/${d.name}/combined`, combined, 0o640);
   await put(root, `/var/cpanel/ssl/apache_tls/${d.name}/certificates`, certificates, 0o644);
-  for (const n of names) {
-    await put(root, `/var/cpanel/ssl/domain_tls/${n}/combined`, combined, 0o640);
-    await put(root, `/var/cpanel/ssl/domain_tls/${n}/certificates`, certificates, 0o644);
-  }
+  const tlsNames = domainTlsNames(names, maker);
+  await Promise.all(
+    tlsNames.flatMap((n) => [
+      put(root, `/var/cpanel/ssl/domain_tls/${n}/combined`, combined, 0o640),
+      put(root, `/var/cpanel/ssl/domain_tls/${n}/certificates`, certificates, 0o644),
+    ]),
+  );
   return {
     servername: d.name,
     flavor: d.cert!.flavor,
     keyType: d.cert!.keyType,
-    issuer: issuer ? `Demo ${d.cert!.issuer}` : 'self-signed',
+    issuer: leaf.issuerPem ? `Demo ${d.cert!.issuer}` : 'self-signed',
     names,
-    domainTls: names,
-    notBefore: cert.cert.notBefore.toISOString(),
-    notAfter: cert.cert.notAfter.toISOString(),
-    spkiSha256: cert.key.spkiSha256,
+    domainTls: tlsNames,
+    notBefore: leaf.notBefore.toISOString(),
+    notAfter: leaf.notAfter.toISOString(),
+    spkiSha256: leaf.key.spkiSha256,
     combined: `/var/cpanel/ssl/domain_tls/${d.name}/combined`,
   };
 }
@@ -104,7 +137,7 @@ export interface ServiceCert {
 export async function installServiceCerts(root: string, ca: DemoCa, pool: KeyPool): Promise<ServiceCert> {
   const issuer = ca.intermediates.R10;
   const cert = await issueLeaf({ names: [DEMO_HOSTNAME], key: await pool.take('rsa'), issuer });
-  const chain = pemChain(cert, issuer);
+  const chain = cert.pem + issuer.pem;
   const keyPem = cert.key.privatePem;
   await put(root, '/var/cpanel/ssl/exim/exim.crt', chain, 0o644);
   await put(root, '/var/cpanel/ssl/exim/exim.key', keyPem, 0o600);

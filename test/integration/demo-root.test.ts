@@ -348,6 +348,26 @@ describe('safety and scale', () => {
       apache.slice(0, 40).map((n) => execFileSync('openssl', ['x509', '-in', join(dir, 'var/cpanel/ssl/apache_tls', n, 'certificates'), '-noout', '-serial'], { encoding: 'utf8' })),
     );
     expect(serials.size).toBe(40);
+    // Big demos use the DER fast path for leaves: check a sample with openssl like the small demo.
+    const rootCa = join(dir, 'demo-ca/root.pem');
+    for (const name of apache.filter((_, i) => i % 50 === 0)) {
+      const blocks = pemBlocks(readFileSync(join(dir, 'var/cpanel/ssl/apache_tls', name, 'combined'), 'utf8'));
+      expect(blocks.map((b) => b.label)).toEqual(['PRIVATE KEY', 'CERTIFICATE', 'CERTIFICATE']);
+      const [key, leaf, chain] = blocks.map((b, i) => {
+        const f = join(work, `big-${name}-${i}.pem`);
+        writeFileSync(f, b.pem);
+        return f;
+      });
+      const v = openssl(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', rootCa, '-untrusted', chain!, leaf!]);
+      expect(v.code, `${name}: ${v.out}`).toBe(0);
+      expect(sans(leaf!)).toContain(name);
+      expect(openssl(['x509', '-in', leaf!, '-noout', '-pubkey']).out).toBe(openssl(['pkey', '-in', key!, '-pubout']).out);
+      const text = openssl(['x509', '-in', leaf!, '-noout', '-text']).out;
+      expect(text).toMatch(/TLS Web Server Authentication/);
+      expect(text).toMatch(/CA:FALSE/);
+    }
+    const wild = big.cases['wildcard-cert']![0]!;
+    expect(existsSync(join(dir, `var/cpanel/ssl/domain_tls/*.${wild}/combined`))).toBe(true);
     // A second build over the same demo root needs --force.
     await expect(buildDemoRoot(dir, { domains: 10 })).rejects.toMatchObject({ problem: { code: 'demo-root-exists' } });
     rmSync(join(dir, '..'), { recursive: true, force: true });
