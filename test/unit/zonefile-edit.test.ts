@@ -83,8 +83,17 @@ describe('editing the cPanel zone', () => {
     expect(others(again)).toEqual(others(parsed));
   });
 
-  it('refuses to edit text other than the parsed text', () => {
-    expect(() => editZone(`${text}\n`, parsed, { remove: [], add: [], serial: 2024010102 })).toThrow(ZoneEditError);
+  it('refuses to edit text other than the parsed text (offsets would cut the wrong lines)', () => {
+    expect(() => editZone(`; new comment\n${text}`, parsed, { remove: [two!], add: [], serial: 2024010102 })).toThrow(/not the text that was parsed/);
+    const changed = text.replace(digest('two'), digest('other'));
+    expect(() => editZone(changed, parsed, { remove: [two!], add: [], serial: 2024010102 })).toThrow(/not the text that was parsed/);
+    expect(() => editZone(read('crlf-example.net.db'), parsed, { remove: [], add: [], serial: 2024010102 })).toThrow(ZoneEditError);
+  });
+
+  it('works from a copy of the parse (e.g. passed between processes)', () => {
+    const copy = structuredClone(parsed);
+    const out = editZone(text, copy, { remove: [two!], add: [], serial: 2024010102 });
+    expect(out).toBe(text.replace(`_25._tcp.example.com.\t3600\tIN\tTLSA\t3 1 1 ${digest('two')}\n`, '').replace('2024010101', '2024010102'));
   });
 
   it('refuses records that are not in the parse, and non-TLSA records', () => {

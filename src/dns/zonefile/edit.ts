@@ -5,7 +5,7 @@ import { parseMeta, parseZone } from './parse.js';
 import { canonicalType } from './rrtypes.js';
 import { isSerial, serialGreater } from './serial.js';
 import { MAX_TTL } from './ttl.js';
-import type { ParsedZone, ZoneRecord } from './types.js';
+import type { ParsedZone, ParseOptions, ZoneRecord } from './types.js';
 
 /**
  * Byte-preserving TLSA edits: only the removed entries' lines, the SOA serial token and the
@@ -71,10 +71,7 @@ export interface ZoneEdit {
 
 export function editZone(text: string, parsed: ParsedZone, edit: ZoneEdit): string {
   const zone = parsed.origin;
-  const meta = parseMeta.get(parsed);
-  if (!meta || meta.text !== text) {
-    refuse(`Zone ${zone}: the text to edit is not the text that was parsed.`, 'Re-read and re-parse the zone file, then plan the edit again.', zone);
-  }
+  assertSameParse(text, parsed);
   const soa = parsed.soa;
   if (!soa) refuse(`Zone ${zone} has no SOA record, so its serial cannot be raised.`, 'Add an SOA record to the zone file.', zone);
   if (soa!.file !== undefined) refuse(`Zone ${zone}: the SOA record is in $INCLUDE file ${printable(soa!.file!)}, which TLSA Manager does not edit.`, 'Move the SOA record into the zone file itself.', zone);
@@ -92,6 +89,45 @@ export function editZone(text: string, parsed: ParsedZone, edit: ZoneEdit): stri
   const result = append(out, parsed.lineEnding, adds);
   verify(result, parsed, removed, adds, edit.serial);
   return result;
+}
+
+/** Parse `text` again with the includes as first read (none when `parsed` is not ours). */
+function reparse(text: string, parsed: ParsedZone): ParsedZone {
+  const meta = parseMeta.get(parsed);
+  const opts: ParseOptions = { readInclude: (p) => {
+    const t = meta?.includeTexts.get(p);
+    if (t === undefined) throw new Error('not read during the first parse');
+    return t;
+  } };
+  if (meta?.opts.maxIncludeDepth !== undefined) opts.maxIncludeDepth = meta.opts.maxIncludeDepth;
+  return parseZone(text, parsed.origin, opts);
+}
+
+function sameRecord(a: ZoneRecord, b: ZoneRecord): boolean {
+  return a.start === b.start && a.end === b.end && a.line === b.line && a.file === b.file && a.owner === b.owner && a.ttl === b.ttl && a.type === b.type && a.rdata === b.rdata;
+}
+
+/**
+ * The edit is planned on `parsed`; `text` is what will be rewritten. They must describe the same
+ * bytes, or offsets would cut the wrong lines (the file changed in between, or a caller mixed
+ * zones up). Costs one parse, which is nothing next to named-checkzone and a reload.
+ */
+function assertSameParse(text: string, parsed: ParsedZone): void {
+  const stale = (why: string): never =>
+    refuse(`Zone ${parsed.origin}: the text to edit is not the text that was parsed (${why}).`, 'Re-read and re-parse the zone file, then plan the edit again.', parsed.origin);
+  let fresh: ParsedZone;
+  try {
+    fresh = reparse(text, parsed);
+  } catch (err) {
+    return stale(err instanceof ZoneSyntaxError ? `line ${err.line}: ${err.message}` : (err as Error).message);
+  }
+  if (fresh.records.length !== parsed.records.length) stale('a different number of records');
+  for (let i = 0; i < fresh.records.length; i++) {
+    if (!sameRecord(fresh.records[i]!, parsed.records[i]!)) stale(`record at line ${fresh.records[i]!.line} differs`);
+  }
+  const a = fresh.soa;
+  const b = parsed.soa;
+  if (a?.serial !== b?.serial || a?.start !== b?.start || a?.end !== b?.end || a?.file !== b?.file) stale('the SOA serial differs');
 }
 
 /** Indices of the records to remove, each one proven to be a TLSA entry of the main file. */
@@ -196,17 +232,9 @@ function recordKey(r: { file?: string | undefined; owner: string; ttl: number; t
 
 /** Re-parse the result and demand exactly: old records − removed + added, and the new serial. */
 function verify(result: string, parsed: ParsedZone, removed: Set<number>, adds: TlsaRecord[], serial: number): void {
-  const meta = parseMeta.get(parsed)!;
   let again: ParsedZone;
   try {
-    again = parseZone(result, parsed.origin, {
-      ...meta.opts,
-      readInclude: (p) => {
-        const t = meta.includeTexts.get(p);
-        if (t === undefined) throw new Error('not read during the first parse');
-        return t;
-      },
-    });
+    again = reparse(result, parsed);
   } catch (err) {
     const why = err instanceof ZoneSyntaxError ? `line ${err.line}: ${err.message}` : (err as Error).message;
     return refuse(`Zone ${parsed.origin}: the edited zone would not parse (${why}).`, 'Nothing was written. Report this with the zone file.', parsed.origin);

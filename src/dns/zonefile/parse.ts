@@ -8,11 +8,10 @@ import { looksLikeTtl, parseTtl } from './ttl.js';
 import type { ParsedZone, ParseOptions, SoaSerial, TtlSource, ZoneRecord } from './types.js';
 
 /**
- * What an editor needs besides the ParsedZone: the exact text it came from and the include
- * texts, so an edit can be re-parsed and verified. Kept out of the public object on purpose.
+ * What an editor needs besides the ParsedZone: the include texts as read, so an edit can be
+ * re-parsed and verified against the same includes. Kept out of the public object on purpose.
  */
 export interface ParseMeta {
-  text: string;
   includeTexts: Map<string, string>;
   opts: ParseOptions;
 }
@@ -67,7 +66,7 @@ export function parseZone(text: string, origin: string, opts: ParseOptions = {})
     lineEnding: nl > 0 && text.charCodeAt(nl - 1) === 13 ? '\r\n' : '\n',
     includes: shared.includes,
   };
-  parseMeta.set(parsed, { text, includeTexts: shared.includeTexts, opts });
+  parseMeta.set(parsed, { includeTexts: shared.includeTexts, opts });
   return parsed;
 }
 

@@ -24,7 +24,18 @@ for (const [k, v] of Object.entries(NUMBERS)) MNEMONIC.set(v, k);
  * The type as the record stores it (upper-case mnemonic, or `TYPEnnn` without leading zeros), or
  * an Error message when the token is not a type at all.
  */
+const known = new Map<string, { type: string }>();
+
 export function parseType(token: string): { type: string } | { error: string } {
+  // Zone files repeat a handful of spellings ("A", "MX", "TXT"): remember the good ones.
+  const hit = known.get(token);
+  if (hit) return hit;
+  const r = parseTypeUncached(token);
+  if ('type' in r && known.size < 4096) known.set(token, r);
+  return r;
+}
+
+function parseTypeUncached(token: string): { type: string } | { error: string } {
   const up = token.toUpperCase();
   if (Object.prototype.hasOwnProperty.call(NUMBERS, up)) {
     if (META.has(NUMBERS[up]!)) return { error: `"${token}" is a query type, not allowed in zone data` };
@@ -54,6 +65,9 @@ export function canonicalType(type: string): string {
 
 /** Class tokens: IN (or CLASS1) is the only class a cPanel zone can hold. */
 export function classToken(token: string): 'IN' | 'other' | null {
+  // Every class starts with C, H, I or N; most tokens here are types, so bail out early.
+  const c = token.charCodeAt(0) | 32;
+  if (c !== 99 && c !== 104 && c !== 105 && c !== 110) return null;
   const up = token.toUpperCase();
   if (up === 'IN' || up === 'CLASS1') return 'IN';
   if (up === 'CH' || up === 'HS' || up === 'CS' || up === 'NONE' || /^CLASS[0-9]+$/.test(up)) return 'other';

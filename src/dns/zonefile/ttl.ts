@@ -16,7 +16,7 @@ export function looksLikeTtl(token: string): boolean {
  */
 export function parseTtl(token: string, max = MAX_TTL): number {
   let total = 0;
-  if (/^[0-9]+$/.test(token)) {
+  if (allDigits(token)) {
     total = Number(token);
   } else {
     let i = 0;
@@ -34,4 +34,13 @@ export function parseTtl(token: string, max = MAX_TTL): number {
   if (total > MAX_U32) throw new Error(`TTL "${token}" does not fit in 32 bits`);
   if (total > max) throw new Error(`TTL "${token}" is larger than ${max} seconds`);
   return total;
+}
+
+function allDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
