@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" -ne 0 ]; then echo "run as root (apt-get install)" >&2; exit 2; fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
-  bind9 bind9-utils bind9-dnsutils unbound exim4-daemon-heavy \
+  bind9 bind9-utils bind9-dnsutils unbound exim4-daemon-heavy perl systemd \
   openssl gnutls-bin ca-certificates iproute2 util-linux mount chromium \
   libicu72 libsasl2-2 libnsl2 libdb5.3 libssl3 netbase
 npm ci --no-audit --no-fund
