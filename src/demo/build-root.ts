@@ -88,6 +88,9 @@ export interface BuildOptions {
   force?: boolean;
 }
 
+/** Written at the start of a build: marks DIR as a demo root that --force may replace. */
+const DEMO_MARKER = '.tlsa-manager-demo-root';
+
 async function prepareDir(dir: string, force: boolean): Promise<void> {
   if (!existsSync(dir)) {
     await mkdir(dir, { recursive: true });
@@ -95,7 +98,8 @@ async function prepareDir(dir: string, force: boolean): Promise<void> {
   }
   const entries = await readdir(dir);
   if (entries.length === 0) return;
-  const isDemo = entries.includes('demo-manifest.json');
+  // The marker is written first, so a build that failed half-way can still be replaced with force.
+  const isDemo = entries.includes('demo-manifest.json') || entries.includes(DEMO_MARKER);
   if (!force || !isDemo) {
     throw new ProblemError({
       code: 'demo-root-exists',
@@ -180,6 +184,7 @@ export async function buildDemoRoot(dir: string, opts: BuildOptions = {}): Promi
   const root = resolve(dir);
   forgetDirs(root);
   await prepareDir(root, opts.force ?? false);
+  await writeFile(resolve(root, DEMO_MARKER), 'This directory is a TLSA Manager demo root (see demo-manifest.json).\n');
   const now = new Date();
   const scenario = opts.domains === undefined ? defaultScenario() : scaledScenario(opts.domains, opts.seed ?? 1);
   // Fresh keys for the small demo; a pool for big ones (key generation dominates otherwise).

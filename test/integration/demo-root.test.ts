@@ -325,6 +325,18 @@ describe('safety and scale', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('force replaces a half-built demo root (marker written first, no manifest yet)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'half-demo-'));
+    writeFileSync(join(dir, '.tlsa-manager-demo-root'), '');
+    writeFileSync(join(dir, 'leftover'), 'x');
+    await expect(buildDemoRoot(dir)).rejects.toMatchObject({ problem: { code: 'demo-root-exists' } });
+    const rebuilt = await buildDemoRoot(dir, { force: true });
+    expect(existsSync(join(dir, 'leftover'))).toBe(false);
+    expect(existsSync(join(dir, 'demo-manifest.json'))).toBe(true);
+    expect(rebuilt.domains.length).toBeGreaterThan(10);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('--domains 1000 builds 1000 domains over 100 accounts with the promised mix', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'demo-big-')), 'root');
     const big = await buildDemoRoot(dir, { domains: 1000, seed: 7 });
