@@ -2,7 +2,7 @@ import { printable } from '../names.js';
 import { ZoneSyntaxError } from './errors.js';
 import { Lexer, type Entry, type Token } from './lexer.js';
 import { absoluteName } from './name.js';
-import { checkRdata } from './rdata.js';
+import { checkRdata, type SoaFields } from './rdata.js';
 import { canonicalType, classToken, parseType } from './rrtypes.js';
 import { looksLikeTtl, parseTtl } from './ttl.js';
 import type { ParsedZone, ParseOptions, SoaSerial, TtlSource, ZoneRecord } from './types.js';
@@ -149,71 +149,72 @@ function ttlAt(token: string, line: number, fail: Fail): number {
   }
 }
 
-function record(shared: Shared, st: FileState, e: Entry, fail: Fail): void {
-  const tokens = e.tokens;
-  let i = 0;
-  let owner: string;
-  if (e.initialWs) {
-    if (st.prevOwner === null) fail('record has no owner name and there is no previous record to take it from', e.line);
-    owner = st.prevOwner!;
-  } else {
-    owner = nameAt(tokens[0]!, st.origin, 'owner name', e.line, fail);
-    i = 1;
-  }
+/** The owner (explicit, or the previous one for a blank owner field) and the index of the next token. */
+function ownerOf(st: FileState, e: Entry, fail: Fail): { owner: string; next: number } {
+  if (!e.initialWs) return { owner: nameAt(e.tokens[0]!, st.origin, 'owner name', e.line, fail), next: 1 };
+  if (st.prevOwner === null) fail('record has no owner name and there is no previous record to take it from', e.line);
+  return { owner: st.prevOwner!, next: 0 };
+}
 
+/** Up to one TTL and one class, in either order, then the type (as BIND reads them). */
+function ttlClassType(e: Entry, from: number, fail: Fail): { ttl: number | null; type: string; next: number } {
+  const tokens = e.tokens;
+  let i = from;
   let ttl: number | null = null;
   let seenClass = false;
   for (let k = 0; k < 2; k++) {
     const t = tokens[i];
-    if (t === undefined) fail('record has no type', e.line);
-    if (t!.quoted) fail(`expected a TTL, class or type, found ${printable(t!.text)}`, e.line);
-    const cls = classToken(t!.text);
+    if (t === undefined) return fail('record has no type', e.line);
+    if (t.quoted) fail(`expected a TTL, class or type, found ${printable(t.text)}`, e.line);
+    const cls = classToken(t.text);
     if (cls !== null && !seenClass) {
-      if (cls !== 'IN') fail(`class ${printable(t!.text)} does not match the zone's class IN`, e.line);
+      if (cls !== 'IN') fail(`class ${printable(t.text)} does not match the zone's class IN`, e.line);
       seenClass = true;
       i++;
-    } else if (looksLikeTtl(t!.text) && ttl === null) {
-      ttl = ttlAt(t!.text, e.line, fail);
+    } else if (looksLikeTtl(t.text) && ttl === null) {
+      ttl = ttlAt(t.text, e.line, fail);
       i++;
     } else {
       break;
     }
   }
-
   const typeTok = tokens[i];
-  if (typeTok === undefined) fail('record has no type', e.line);
-  if (typeTok!.quoted) fail(`expected a record type, found ${printable(typeTok!.text)}`, e.line);
-  const parsedType = parseType(typeTok!.text);
-  if ('error' in parsedType) return fail(parsedType.error, e.line);
-  const type = parsedType.type;
-  const rdataTokens = tokens.slice(i + 1);
+  if (typeTok === undefined) return fail('record has no type', e.line);
+  if (typeTok.quoted) fail(`expected a record type, found ${printable(typeTok.text)}`, e.line);
+  const parsed = parseType(typeTok.text);
+  if ('error' in parsed) return fail(parsed.error, e.line);
+  return { ttl, type: parsed.type, next: i + 1 };
+}
 
-  let soaFields;
-  const ctype = canonicalType(type);
+/** BIND 9's TTL choice for a record; updates the shared TTL state. */
+function resolveTtl(shared: Shared, explicit: number | null, soa: SoaFields | null, line: number, fail: Fail): { ttl: number; source: TtlSource } {
+  if (explicit !== null) {
+    shared.lastTtl = explicit;
+    return { ttl: explicit, source: 'explicit' };
+  }
+  if (shared.defaultTtl !== null) return { ttl: shared.defaultTtl, source: 'default' };
+  if (shared.lastTtl !== null) return { ttl: shared.lastTtl, source: 'previous' };
+  if (soa) {
+    const ttl = Math.min(soa.minimum, 2147483647);
+    // BIND 9 then uses the SOA minimum as the default TTL for the rest of the zone (as $TTL).
+    shared.defaultTtl = ttl;
+    return { ttl, source: 'soa-minimum' };
+  }
+  return fail('record has no TTL and no $TTL or earlier TTL applies', line);
+}
+
+function record(shared: Shared, st: FileState, e: Entry, fail: Fail): void {
+  const { owner, next } = ownerOf(st, e, fail);
+  const { ttl: explicitTtl, type, next: rdataFrom } = ttlClassType(e, next, fail);
+  const rdataTokens = e.tokens.slice(rdataFrom);
+
+  let soaFields: SoaFields | null;
   try {
-    soaFields = checkRdata(ctype, rdataTokens, st.origin);
+    soaFields = checkRdata(canonicalType(type), rdataTokens, st.origin);
   } catch (err) {
     return fail(`${type} record for ${printable(owner)}: ${(err as Error).message}`, e.line);
   }
-
-  let ttlSource: TtlSource;
-  if (ttl !== null) {
-    ttlSource = 'explicit';
-    shared.lastTtl = ttl;
-  } else if (shared.defaultTtl !== null) {
-    ttl = shared.defaultTtl;
-    ttlSource = 'default';
-  } else if (shared.lastTtl !== null) {
-    ttl = shared.lastTtl;
-    ttlSource = 'previous';
-  } else if (soaFields) {
-    ttl = Math.min(soaFields.minimum, 2147483647);
-    ttlSource = 'soa-minimum';
-    // BIND 9 then uses the SOA minimum as the default TTL for the rest of the zone (as $TTL).
-    shared.defaultTtl = ttl;
-  } else {
-    return fail('record has no TTL and no $TTL or earlier TTL applies', e.line);
-  }
+  const { ttl, source } = resolveTtl(shared, explicitTtl, soaFields, e.line, fail);
 
   if (soaFields) {
     if (owner !== shared.zone) fail(`SOA record at ${printable(owner)} is not at the zone apex ${shared.zone}`, e.line);
@@ -234,7 +235,7 @@ function record(shared: Shared, st: FileState, e: Entry, fail: Fail): void {
     line: e.line,
     origin: st.origin,
     ownerInherited: e.initialWs,
-    ttlSource,
+    ttlSource: source,
   };
   if (st.file !== undefined) rec.file = st.file;
   shared.records.push(rec);
