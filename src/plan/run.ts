@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.js';
 import { scanServer, type Endpoint, type ScanResult } from '../cpanel/scan.js';
 import { enclosingZone } from '../cpanel/local-zones.js';
+import { resolverDns } from '../cpanel/resolver-dns.js';
 import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
 import type { ApplyResult, Change } from '../dns/provider.js';
 import { problem, toProblem, type Problem } from '../problem.js';
@@ -53,6 +54,7 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     (await scanServer(ctx.root, {
       extraAddresses: ctx.config.serverAddresses,
       kinds: opts.kinds === true,
+      ...(ctx.config.resolver ? { externalDns: resolverDns(ctx.config.resolver) } : {}),
       ...(opts.domains ? { onlyDomains: new Set(opts.domains) } : {}),
     }));
   const managed = managedZones(ctx, scan.localZones);
