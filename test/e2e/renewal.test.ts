@@ -52,7 +52,7 @@ describe('AutoSSL renewal with the hooks', () => {
   it('default policy (3 1 1 + 2 1 1): zero unverified connections through the renewal', async () => {
     const l = lab();
     const zone = `renew.${l.parent}`;
-    const ctx = await setUp(l, zone, { policy: { ttl: 30 } });
+    const ctx = await setUp(l, zone, { policy: { ttl: 60 } });
     const loop = fingerLoop(l, zone);
     await sleep(3000);
     const next = await renew(l, ctx, zone, 'R1');
@@ -88,7 +88,7 @@ describe('AutoSSL renewal with the hooks', () => {
   it('a new certificate from an intermediate not in the 2 1 1 set: zero failures thanks to the pre stage once caches expired', async () => {
     const l = lab();
     const zone = `newca.${l.parent}`;
-    const ctx = await setUp(l, zone, { policy: { ttl: 30 } });
+    const ctx = await setUp(l, zone, { policy: { ttl: 60 } });
     const loop = fingerLoop(l, zone);
     await sleep(2000);
     // Wait out the resolver cache (max 5 s here) between the pre stage and the install, as the pre
