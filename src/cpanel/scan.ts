@@ -1,5 +1,5 @@
 import { checkName, printable } from '../dns/names.js';
-import { mxTargets } from '../dns/zonefile.js';
+import { addressesAt, cnameTarget, mxTargets } from '../dns/zonefile.js';
 import { problem, type Problem } from '../problem.js';
 import { lintRecord } from '../tlsa/lint.js';
 import type { Certificate } from '../tlsa/certificate.js';
@@ -201,13 +201,9 @@ export function resolveLocally(zones: LocalZones, name: string, depth = 0): stri
   if (!zone) return null;
   const parsed = zones.get(zone);
   if ('code' in parsed) return null;
-  const at = parsed.records.filter((r) => r.owner === name);
-  const cname = at.find((r) => r.type === 'CNAME');
-  if (cname) {
-    const target = cname.rdata.trim().replace(/\.$/, '').toLowerCase();
-    return resolveLocally(zones, target, depth + 1);
-  }
-  return at.filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => r.rdata.trim());
+  const target = cnameTarget(parsed, name);
+  if (target) return resolveLocally(zones, target, depth + 1);
+  return addressesAt(parsed, name);
 }
 
 function endpointFor(certs: CertificateReader, host: string, now: Date): Endpoint {

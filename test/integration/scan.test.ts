@@ -24,7 +24,8 @@ beforeAll(() => {
     remote: ['google.test'],
     zones: {
       'apex.test': cpanelZone('apex.test', ['apex.test.\t14400\tIN\tA\t192.0.2.10', 'apex.test.\t14400\tIN\tMX\t0\tapex.test.', 'mail\t14400\tIN\tCNAME\tapex.test.']),
-      'own.test': cpanelZone('own.test', ['own.test.\t14400\tIN\tMX\t10\tmail.own.test.', 'mail.own.test.\t14400\tIN\tA\t192.0.2.10']),
+      // mail is reached through a relative CNAME ("relay", i.e. relay.own.test).
+      'own.test': cpanelZone('own.test', ['own.test.\t14400\tIN\tMX\t10\tmail.own.test.', 'mail\t14400\tIN\tCNAME\trelay', 'relay\t14400\tIN\tA\t192.0.2.10']),
       'shared.test': cpanelZone('shared.test', ['shared.test. 14400 IN MX 10 server.host.test.']),
       'google.test': cpanelZone('google.test', ['google.test. 14400 IN MX 1 aspmx.l.google.com.']),
       'wild.test': cpanelZone('wild.test', ['wild.test. IN MX 5 mx.wild.test.', 'mx IN A 192.0.2.10']),
@@ -41,7 +42,7 @@ describe('scanServer on a cPanel-shaped root', () => {
     const s = await scanServer(new ServerRoot(root));
     const byDomain = Object.fromEntries(s.domains.map((d) => [d.domain, d]));
     expect(byDomain['apex.test']!.mx).toMatchObject([{ host: 'apex.test', pointsHere: true }]);
-    expect(byDomain['own.test']!.mx).toMatchObject([{ host: 'mail.own.test', pointsHere: true }]);
+    expect(byDomain['own.test']!.mx).toMatchObject([{ host: 'mail.own.test', pointsHere: true, addresses: ['192.0.2.10'], why: 'resolves to 192.0.2.10 (this server)' }]);
     expect(byDomain['shared.test']!.mx).toMatchObject([{ host: 'server.host.test', pointsHere: true, why: "the server's own hostname" }]);
     expect(byDomain['google.test']!.mail).toBe('remote');
     expect(byDomain['google.test']!.mx).toMatchObject([{ host: 'aspmx.l.google.com', pointsHere: false }]);
