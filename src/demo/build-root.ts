@@ -4,7 +4,8 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ProblemError } from '../problem.js';
 import { addonSubdomain, writeAccounts, writeDomainLists, writeServerFiles } from './accounts-writer.js';
-import { eachLimit, forgetDirs, put } from './fs-util.js';
+import { forgetDirs, put } from './fs-util.js';
+import { mapLimit } from '../util/concurrency.js';
 import { createDemoCa, KeyPool } from './pki.js';
 import {
   DEMO_EXTRA_IP,
@@ -151,7 +152,7 @@ async function writeZones(root: string, s: Scenario, certs: Map<string, Installe
   }
   const existing: DemoManifest['existingTlsa'] = [];
   await put(root, `/var/named/${DEMO_HOST_ZONE}.db`, renderHostZone(serial, now), 0o644);
-  await eachLimit([...zones], 32, async ([zone, domains]) => {
+  await mapLimit([...zones], 32, async ([zone, domains]) => {
     const extra: ExtraRecord[] = [];
     for (const d of domains) {
       if (!d.existingTlsa) continue;
@@ -203,7 +204,7 @@ export async function buildDemoRoot(dir: string, opts: BuildOptions = {}): Promi
   const certs = new Map<string, InstalledCert>();
   const withCert = scenario.domains.filter((d) => d.cert);
   const maker: LeafMaker = { ca, pool, ...(opts.domains === undefined ? {} : { bulk: { R10: bulkIssuer(ca.intermediates.R10), R11: bulkIssuer(ca.intermediates.R11) } }) };
-  await eachLimit(withCert, 16, async (d) => {
+  await mapLimit(withCert, 16, async (d) => {
     certs.set(d.name, await installVhostCert(root, d, scenario, maker));
   });
   const tlsNames = new Set([...certs.values()].flatMap((c) => c.domainTls));

@@ -55,15 +55,3 @@ export async function linkInRoot(root: string, linkPath: string, targetPath: str
   const rel = relative(dirname(link), inRoot(root, targetPath)).split(sep).join('/');
   await symlink(rel, link);
 }
-
-/** Run `fn` over items with at most `limit` in flight (file writes and signing). */
-export async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

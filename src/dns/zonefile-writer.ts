@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { chownSync, closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { writeDurably } from '../util/durable-write.js';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -51,7 +52,7 @@ export async function writeZoneFile(ctx: AppContext, zone: string, changes: Chan
   const st = statSync(file);
   // One fixed name: we hold the zone's lock, so a temp file left by a killed run is simply reused.
   const tmp = `${file}.tlsa-manager.tmp`;
-  writeDurably(tmp, edited, st.mode & 0o7777, st.uid, st.gid);
+  writeDurably(tmp, edited, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
   try {
     await checkZone(zone, tmp, dirname(file));
   } catch (err) {
@@ -65,7 +66,7 @@ export async function writeZoneFile(ctx: AppContext, zone: string, changes: Chan
     await reload(ctx, zone);
     await confirmServed(ctx, zone, applied);
   } catch (err) {
-    writeDurably(tmp, readFileSync(backup, 'utf8'), st.mode & 0o7777, st.uid, st.gid);
+    writeDurably(tmp, readFileSync(backup, 'utf8'), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
     renameSync(tmp, file);
     fsyncDir(dirname(file));
     await reload(ctx, zone).catch(() => undefined);
@@ -85,20 +86,6 @@ function verifyEdit(edited: string, zone: string, owners: string[], changes: Cha
   }
 }
 
-function writeDurably(path: string, content: string, mode: number, uid: number, gid: number): void {
-  const fd = openSync(path, 'w', mode);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    chownSync(path, uid, gid);
-  } catch {
-    /* not root (tests as a user): ownership stays ours */
-  }
-}
 
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');

@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, fsyncSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { writeFileAtomic } from '../util/durable-write.js';
 import { dirname } from 'node:path';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -95,18 +96,6 @@ export function saveConfig(file: string, config: Config): void {
   writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
 }
 
-export function writeFileAtomic(file: string, content: string, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(tmp, mode);
-  renameSync(tmp, file);
-}
 
 /** A copy safe to show or log: secrets replaced by a mask. */
 export function redactConfig(config: Config): Config {
