@@ -354,7 +354,8 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
       ctx.config = result.config;
       ctx.state().logActivity({ actor: actor(res), kind: 'settings', zone: null, subject: 'settings', detail: result.changed.length ? `Changed: ${result.changed.join(', ')}.` : 'Saved without changes.', ok: true });
       ctx.logger.info({ config: redactConfig(result.config) }, 'settings saved');
-      if (result.changed.some((c) => c === 'zones' || c === 'policy')) snapshot.refresh().catch(() => undefined);
+      // Zones, policy, resolver and addresses all change what the scan finds.
+      if (result.changed.length > 0) snapshot.refresh().catch(() => undefined);
       redirect(res, '/settings', { saved: 1 });
     }),
   );

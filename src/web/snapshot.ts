@@ -85,11 +85,12 @@ export interface SnapshotSource {
 
 /**
  * The latest scan + plan + audit rows, kept in memory so list pages never rescan. Refreshed after
- * publish/check/settings changes or on "Rescan"; concurrent refreshes share one run.
+ * publish/check/settings changes or on "Rescan"; requests during a run share one follow-up run.
  */
 export class Snapshot {
   private data: SnapshotData | null = null;
   private inFlight: Promise<SnapshotData> | null = null;
+  private queued: Promise<SnapshotData> | null = null;
   private lastError: Error | null = null;
 
   constructor(private readonly source: SnapshotSource) {}
@@ -107,8 +108,20 @@ export class Snapshot {
     return this.data ?? this.refresh();
   }
 
+  /**
+   * Rebuild. A request that arrives while a build runs must see the world as it is now (the
+   * build in flight may predate a settings change), so it waits for that build and runs one
+   * more; any number of such requests share that one follow-up run.
+   */
   refresh(): Promise<SnapshotData> {
-    this.inFlight ??= (async () => {
+    if (this.inFlight) {
+      this.queued ??= this.inFlight.catch(() => undefined).then(() => {
+        this.queued = null;
+        return this.refresh();
+      });
+      return this.queued;
+    }
+    this.inFlight = (async () => {
       const t0 = performance.now();
       try {
         const plan = await this.source.plan();

@@ -158,7 +158,7 @@ describe('exports and jobs', () => {
   it('exports the same CSV and JSON as the audit command', async () => {
     await srv.web.snapshot.refresh();
     const ctx = fx.context();
-    const plan = await makePlan(ctx, new Providers(ctx), {});
+    const plan = await makePlan(ctx, new Providers(ctx), { kinds: true });
     const expected = auditCsv(auditRows(plan, ctx.state().latestChecks()).sort((a, b) => (a.domain < b.domain ? -1 : 1)));
     const csv = await http({ port }, 'GET', '/export/audit.csv', { headers: { cookie } });
     expect(csv.status).toBe(200);
