@@ -7,6 +7,7 @@ import { findIssuer } from '../tlsa/certificate.js';
 import { readAccounts, readAddressFiles, readHostname, readMailRouting, type DomainOwner } from './accounts.js';
 import { CertificateReader, type ServedCertificate } from './exim-sni.js';
 import { LocalZones } from './local-zones.js';
+import { WhmApi } from './whmapi.js';
 import type { ServerRoot } from './server-root.js';
 import { mapLimit } from '../util/concurrency.js';
 
@@ -91,7 +92,8 @@ export async function scanServer(root: ServerRoot, opts: ScanOptions = {}): Prom
   const accounts = readAccounts(root, { kinds: opts.kinds === true });
   const routing = readMailRouting(root);
   const hostname = readHostname(root);
-  const addresses = [...new Set([...readAddressFiles(root), ...(opts.extraAddresses ?? [])])];
+  const fromApi = opts.onlyDomains ? [] : await listIps(root);
+  const addresses = [...new Set([...readAddressFiles(root), ...fromApi, ...(opts.extraAddresses ?? [])])];
   const zones = new LocalZones(root);
   const ctx: Ctx = { root, zones, hostname, addresses: new Set(addresses), routing, externalDns: opts.externalDns };
 
@@ -113,6 +115,20 @@ export async function scanServer(root: ServerRoot, opts: ScanOptions = {}): Prom
   }
   const endpoints = [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host));
   return { hostname, addresses, domains, endpoints, problems: accounts.problems, localZones: zones.names };
+}
+
+/**
+ * The server's addresses as WHM knows them (`whmapi1 listips`), on full scans only: hooks stay fast
+ * and the files (`/var/cpanel/mainip`, `/etc/ips`) are the same data.
+ */
+async function listIps(root: ServerRoot): Promise<string[]> {
+  if (!WhmApi.available(root)) return [];
+  try {
+    const data = await new WhmApi(root).call<{ ip?: { ip?: unknown }[] }>('listips');
+    return (data.ip ?? []).map((x) => x.ip).filter((ip): ip is string => typeof ip === 'string');
+  } catch {
+    return [];
+  }
 }
 
 interface Ctx {

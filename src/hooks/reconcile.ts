@@ -56,13 +56,16 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   const results = await applyPlan(ctx, providers, plan, 'timer', { lockWaitMs: 60_000 });
   const applied = results.reduce((n, r) => n + r.applied.length, 0);
   const failed = results.some((r) => r.problem);
-  // Wake up again when the first held record may be retired.
-  const untils = plan.zones.flatMap((z) => z.waiting.map((w) => (w.until ? Date.parse(w.until) : Infinity)));
-  const nextDue = Math.min(now + FULL_RUN_EVERY_MS, ...untils.filter(Number.isFinite));
+  // Wake up again when the first held record may be retired: at its `until`, or 2×TTL from now
+  // for one whose replacement this very run published.
+  const twoTtl = now + 2 * ctx.config.policy.ttl * 1000 + 1000;
+  const untils = plan.zones.flatMap((z) => z.waiting.map((w) => (w.until ? Date.parse(w.until) : twoTtl)));
+  const nextDue = Math.min(now + FULL_RUN_EVERY_MS, ...untils);
   state.setMeta('reconcileDueAt', String(failed ? now : nextDue));
   state.setMeta('lastFullReconcile', String(now));
-  // Taken before the run: a change made while we ran is seen next time.
-  state.setMeta('reconcileFingerprint', fingerprint);
+  // Taken after the run, so our own zone writes do not count as a change. Something changed by
+  // others while we ran is caught by the hourly full run at the latest.
+  state.setMeta('reconcileFingerprint', inputsFingerprint(ctx));
   state.logActivity({ actor: 'timer', kind: 'reconcile', zone: null, subject: null, detail: `${applied} change(s) in ${results.length} zone(s)${failed ? '; some failed' : ''}`, ok: !failed });
   const rechecked = await recheckStale(ctx);
   const problems = results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`);
