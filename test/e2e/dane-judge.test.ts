@@ -96,6 +96,28 @@ describe('our DANE verdict agrees with posttls-finger', () => {
     expect(pf.verified).toBe(false);
   });
 
+  it('signed zone without DS at the parent: no-ds, told apart from unsigned; not Verified', async () => {
+    const l = lab();
+    const zone = `nods.${l.parent}`;
+    const host = `mail.${zone}`;
+    const cert = await l.issueCert({ names: [host] });
+    await l.installCert(host, cert.combinedPem);
+    await publish(l, zone, host, [`3 1 1 ${cert.spkiSha256}`]);
+    const ctx = testContext({ resolver: l.resolver, resolverProbeName: l.parent });
+    const [ours] = await checkDomains(ctx, [zone], { ports: [25] });
+    expect(ours).toMatchObject({ verdict: 'no-ds', dnssec: { signed: true, ds: false } });
+    expect((await l.posttlsFinger(zone, { port: 25 })).verified).toBe(false);
+  });
+
+  it('a resolver that does not validate is named as such, and nothing is judged', async () => {
+    const l = lab();
+    // The authoritative server answers, but never with AD: results would be meaningless.
+    const ctx = testContext({ resolver: l.authoritative, resolverProbeName: l.parent });
+    const [ours] = await checkDomains(ctx, [`match.${l.parent}`], { ports: [25] });
+    expect(ours!.verdict).toBe('resolver-not-validating');
+    expect(ours!.message).toMatch(/does not validate DNSSEC.*results would be meaningless/);
+  });
+
   it('usage-1-only records: tlsa-unusable / not Verified', async () => {
     const l = lab();
     const zone = zoneName(l, 'pkix');
