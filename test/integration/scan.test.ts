@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { scanServer } from '../../src/cpanel/scan.js';
 import { ServerRoot } from '../../src/cpanel/server-root.js';
@@ -75,5 +76,24 @@ describe('scanServer on a cPanel-shaped root', () => {
     expect(s.domains[0]!.problems[0]!.message).not.toMatch(/\n/);
     expect(s.endpoints.map((e) => e.host)).toEqual(['mail.ok.test']);
     expect(s.endpoints[0]!.problems.map((p) => p.code)).toContain('cert-unreadable');
+  });
+
+  it('a certificate path that is a symlink loop is a problem of that host only', async () => {
+    const loop = makeFakeRoot({
+      domains: { 'loop.test': 'a', 'fine.test': 'b' },
+      local: ['loop.test', 'fine.test'],
+      zones: {
+        'loop.test': cpanelZone('loop.test', ['loop.test. IN MX 10 mail.loop.test.', 'mail IN A 192.0.2.10']),
+        'fine.test': cpanelZone('fine.test', ['fine.test. IN MX 10 mail.fine.test.', 'mail IN A 192.0.2.10']),
+      },
+      domainTls: { 'mail.fine.test': readFileSync(certs.mail!.combined, 'utf8') },
+    });
+    mkdirSync(join(loop, 'var/cpanel/ssl/domain_tls/mail.loop.test'), { recursive: true });
+    symlinkSync('combined', join(loop, 'var/cpanel/ssl/domain_tls/mail.loop.test/combined'));
+    const s = await scanServer(new ServerRoot(loop));
+    const ep = Object.fromEntries(s.endpoints.map((e) => [e.host, e]));
+    expect(ep['mail.loop.test']!.served).toBeNull();
+    expect(ep['mail.loop.test']!.problems[0]!.message).toBe('/var/cpanel/ssl/domain_tls/mail.loop.test/combined is a symbolic link loop, so Exim has no certificate to present here.');
+    expect(ep['mail.fine.test']!.served?.rule).toBe('exact');
   });
 });
