@@ -20,8 +20,12 @@ export interface HookOutcome {
   message: string;
 }
 
-/** How long a hook waits for another run's zone lock before leaving the work to the timer. */
-const HOOK_LOCK_WAIT_MS = 15_000;
+/**
+ * How long a hook waits for another run's zone lock before leaving the work to the timer. Other
+ * hooks for the same zone hold it for well under a second each; AutoSSL runs in the background,
+ * so waiting is better than deferring records to the next timer run.
+ */
+const HOOK_LOCK_WAIT_MS = 30_000;
 
 /**
  * One hook invocation. Never throws and never blocks an install: every failure becomes
