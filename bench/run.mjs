@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { BENCH_DIR, child, largeRoot, machine } from './lib.mjs';
 
 const N = Number(process.env.BENCH_DOMAINS ?? 10000);
+const CF_N = Number(process.env.BENCH_CF_DOMAINS ?? 1000);
 const mb = (kb) => `${(kb / 1024).toFixed(0)} MB`;
+const sec = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const n = (x) => x.toLocaleString('en');
+const ok = (cond) => (cond ? 'met' : '**missed**');
+// hook and reconcile share one child run (one copy of the root, one first apply).
+let hookRun = null;
+const hookFigures = () => (hookRun ??= child('hook-reconcile.mjs', [largeRoot(N)]));
 
 const sections = {
   async tlsa() {
@@ -20,6 +27,50 @@ const sections = {
     const runs = [0, 1, 2].map(() => child('scan-plan.mjs', [root])).sort((a, b) => a.scanPlanMs - b.scanPlanMs);
     const r = runs[1];
     return [`scan + plan of ${r.domains} domains of ${N} accounts' worth (${r.endpoints} MX endpoints, ${r.zones} zones, ${r.creates} records to create), median of 3: **${r.scanPlanMs} ms** in-process (runs ${runs.map((x) => x.scanPlanMs).join(', ')}), ${Math.round(r.processWallMs)} ms with Node start, peak **${mb(Math.max(...runs.map((x) => x.maxRssKB)))}** (targets < 3 s, < 300 MB).`];
+  },
+  async apply() {
+    const r = child('apply.mjs', [largeRoot(N)]);
+    return [
+      `apply --yes in zone-file mode (named-checkzone, backup, reload per zone), ${n(N)} domains, ${n(r.zones)} zone files (${n(r.zonesInPlan)} with MX hosts here): first run **${sec(r.firstMs)}** wall as a process, **${n(r.zoneFilesWritten)} zone files written** (${n(r.backups)} backups), ${n(r.recordsCreated)} records created, ${r.zonesFailed} zones failed; no-change re-run **${sec(r.secondMs)}**, ${r.secondFilesWritten} files written, ${r.secondChanges} changes (must be 0: ${ok(r.secondFilesWritten === 0 && r.secondChanges === 0 && r.secondBackups === 0)}).`,
+    ];
+  },
+  async cloudflare() {
+    const r = child('vitest-section.mjs', ['bench/cloudflare.bench-run.ts'], { BENCH_CF_DOMAINS: String(CF_N) });
+    const routes = (x) => Object.entries(x.byRoute).map(([k, v]) => `${k} ×${n(v)}`).join(', ');
+    const run = (x) => `**${n(x.calls)} API calls** (${(x.calls / Math.max(1, x.zonesPlanned)).toFixed(1)} per zone; ${routes(x)}), ${n(x.writes)} writes, ${sec(x.measuredMs)} of work${x.budgetWaitMs > 0 ? ` + **${sec(x.budgetWaitMs)} held back by the 1,200 requests/5 min budget** = ${sec(x.projectedMs)} projected wall time` : ', the budget never held a request back'}`;
+    return [
+      `Cloudflare (fake API, real SDK), ${n(CF_N)}-domain root with all ${n(r.zones)} zones on Cloudflare, ${n(r.first.zonesPlanned)} with MX hosts here: first run ${run(r.first)}, ${n(r.first.created)} records created; no-change re-run ${run(r.second)} (writes must be 0: ${ok(r.second.writes === 0)}). The budget runs on a simulated clock (its waits are added, not slept). API calls are the figure to minimise.`,
+    ];
+  },
+  async check() {
+    const r = child('vitest-section.mjs', ['bench/check.bench-run.ts']);
+    return [
+      `check over ${n(r.hosts)} MX hosts × ${r.ports} ports (${n(r.connections)} TLS handshakes) against the lab (BIND + unbound + Exim, one wildcard certificate), concurrency ${r.concurrency} domains: **${sec(r.wallMs)}** (target < 20 s: ${ok(r.wallMs < 20000)}), ${n(r.valid)}/${n(r.hosts)} valid${r.firstNonValid ? ` (first other: ${r.firstNonValid})` : ''}, peak ${mb(r.maxRssKB)} (vitest worker incl. the lab driver).`,
+    ];
+  },
+  async web() {
+    const r = child('web.mjs', [largeRoot(N)]);
+    const page = (name, label) => {
+      const p = r.pages[name];
+      return `${label} \`${p.path}\` p50 ${p.p50} ms / **p95 ${p.p95} ms** (${p.kB} kB)`;
+    };
+    const worst = Math.max(...Object.values(r.pages).map((p) => p.p95));
+    return [
+      `Web list with ${n(r.domains)} domains (snapshot built once in ${sec(r.snapshotMs)}), server time from request arrival to response finish, ${r.requests} requests each after warm-up: ${page('first', 'first page')}; ${page('search', 'search')}; ${page('filtered', 'filtered')}; ${page('sorted', 'sorted')} (target p95 < 150 ms: ${ok(worst < 150)}).`,
+      `WHM CGI shim (Perl, one process per request) vs a direct request over the same unix socket, \`${r.shim.route}\`: direct p50 ${r.shim.directP50} / p95 ${r.shim.directP95} ms, via shim p50 ${r.shim.shimP50} / p95 ${r.shim.shimP95} ms; **added ${r.shim.overheadP50} ms median, ${r.shim.overheadP95} ms at p95** (target < 50 ms: ${ok(r.shim.overheadP50 < 50)}).`,
+    ];
+  },
+  async hook() {
+    const r = hookFigures();
+    return [
+      `Post-stage hook (SSL::installssl post for ${r.hookDomain}) on a ${n(N)}-domain root in zone-file mode with records published, as cPanel runs it (\`tlsa-manager hook\`, node start included), median of ${r.hookRunsMs.length}: **${r.hookMedianMs} ms** (runs ${r.hookRunsMs.join(', ')}; target < 1 s: ${ok(r.hookMedianMs < 1000)}); answered \`${r.hookAnswer}\`, ${r.hookFilesWritten} zone files written.`,
+    ];
+  },
+  async reconcile() {
+    const r = hookFigures();
+    return [
+      `Idle periodic reconcile on the same root (after one full run of ${sec(r.fullReconcileMs)}), median of ${r.idleRunsMs.length}: **${r.idleMedianMs} ms** with node start (runs ${r.idleRunsMs.join(', ')}; target < 2 s: ${ok(r.idleMedianMs < 2000)}), idle=${r.idleSkipped}, **${r.idleFilesWritten} zone files written**, ${r.idleApplied} DNS changes, ${r.idleBackups} backups (zero writes: ${ok(r.idleFilesWritten === 0 && r.idleApplied === 0 && r.idleBackups === 0)}).`,
+    ];
   },
 };
 
