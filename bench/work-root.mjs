@@ -7,9 +7,6 @@ import { REPO, WORK } from './lib.mjs';
 
 export const CLI = join(REPO, 'dist/cli.js');
 
-/** PATH for product runs: bench/bin first (see bench/bin/named-checkzone for why). */
-export const BENCH_PATH = `${join(REPO, 'bench/bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`;
-process.env.PATH = BENCH_PATH;
 
 /** A fresh `cp -a` copy of `source` at bench/.work/<name>-root (replacing an old copy). */
 export function freshCopy(source, name) {

@@ -25,6 +25,9 @@ import type { MatchingType, Selector, Usage } from '../tlsa/types.js';
 export const MANAGED_MARKER = 'managed by tlsa-manager';
 
 /** Free plans accept at most 200 record changes per batch call. */
+/** Above this many unknown zones, prepare() lists all zones instead of looking each one up. */
+const ZONE_LISTING_THRESHOLD = 5;
+
 export const BATCH_LIMIT = 200;
 const PER_PAGE = 100;
 
@@ -227,6 +230,21 @@ export class CloudflareProvider implements DnsProvider {
     check.ok = check.tokenActive === 'ok' && check.zoneRead === 'ok' && check.dnsRead === 'ok' && check.dnsEdit === 'ok';
     check.summary = summarise(check, zoneName);
     return check;
+  }
+
+  /**
+   * With more than a few zones to read, one paginated listing of every zone the token sees (50 a
+   * page) costs far fewer of the 1,200 requests per 5 minutes than one lookup per zone.
+   */
+  async prepare(zones: string[]): Promise<void> {
+    const missing = zones.map(lowerName).filter((z) => !this.zoneIds.has(z));
+    if (missing.length <= ZONE_LISTING_THRESHOLD) return;
+    for (let page = 1; ; page++) {
+      const res = await this.client.zones.list({ per_page: 50, page });
+      for (const z of res.result) this.zoneIds.set(z.name.toLowerCase(), z.id);
+      const totalPages = (res.result_info as { total_pages?: unknown } | undefined)?.total_pages;
+      if (res.result.length < 50 || (typeof totalPages === 'number' && page >= totalPages)) break;
+    }
   }
 
   // ---- internals -------------------------------------------------------------------------

@@ -40,6 +40,8 @@ export interface ApplyResult {
 export interface DnsProvider {
   /** `cpanel` or `cloudflare`. */
   readonly kind: string;
+  /** Optional: told up front which zones this run will read, so lookups can be batched. */
+  prepare?(zones: string[]): Promise<void>;
   /** The TLSA records currently published at the given owners of `zone` (absolute names). */
   populate(zone: string, owners: string[]): Promise<PublishedRecord[]>;
   /** Carry out all changes for one zone atomically where the backend allows it. */

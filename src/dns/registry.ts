@@ -2,7 +2,6 @@ import type { AppContext } from '../context.js';
 import { problem, type Problem } from '../problem.js';
 import type { DnsProvider } from './provider.js';
 import { createCpanelProvider } from './cpanel-provider.js';
-import { CloudflareProvider } from './cloudflare.js';
 
 export type ProviderKind = 'cpanel' | 'cloudflare';
 
@@ -25,12 +24,15 @@ export function managedZones(ctx: AppContext, localZones: Set<string>): Set<stri
   return out;
 }
 
-/** One provider instance per kind per run (caches such as Cloudflare zone ids live in them). */
+/**
+ * One provider instance per kind per run (caches such as Cloudflare zone ids live in them). The
+ * Cloudflare SDK is loaded only when a zone uses it: it costs ~0.5 s, which hooks cannot spare.
+ */
 export class Providers {
-  private readonly made = new Map<ProviderKind, DnsProvider | Problem>();
+  private readonly made = new Map<ProviderKind, Promise<DnsProvider | Problem>>();
   constructor(private readonly ctx: AppContext) {}
 
-  get(kind: ProviderKind): DnsProvider | Problem {
+  get(kind: ProviderKind): Promise<DnsProvider | Problem> {
     let p = this.made.get(kind);
     if (!p) {
       p = this.create(kind);
@@ -39,7 +41,7 @@ export class Providers {
     return p;
   }
 
-  private create(kind: ProviderKind): DnsProvider | Problem {
+  private async create(kind: ProviderKind): Promise<DnsProvider | Problem> {
     if (kind === 'cpanel') return createCpanelProvider(this.ctx);
     const apiToken = this.ctx.config.cloudflare.apiToken ?? process.env.CLOUDFLARE_API_TOKEN;
     if (!apiToken) {
@@ -49,6 +51,7 @@ export class Providers {
       });
     }
     const baseURL = this.ctx.config.cloudflare.baseURL ?? process.env.CLOUDFLARE_BASE_URL;
+    const { CloudflareProvider } = await import('./cloudflare.js');
     return new CloudflareProvider({ apiToken, ...(baseURL ? { baseURL } : {}), logger: this.ctx.logger });
   }
 }

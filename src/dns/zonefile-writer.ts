@@ -98,7 +98,7 @@ function fsyncDir(dir: string): void {
 
 async function checkZone(zone: string, file: string, cwd: string): Promise<void> {
   try {
-    await run('named-checkzone', ['-q', zone, file], { cwd, timeout: 60_000 });
+    await run('named-checkzone', ['-q', '-i', 'local', zone, file], { cwd, timeout: 60_000 });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
     if (e.code === 'ENOENT') {

@@ -25,6 +25,8 @@ export interface RunPlan {
 
 interface PlanInputs {
   opts: PlanOptions;
+  /** Each zone's plan with the zone generation it was made at (see StateDb.zoneGeneration). */
+  planned: Map<string, { plan: ZonePlan; generation: number }>;
   desiredByZone: Map<string, DesiredRecord[]>;
   servedByHost: Map<string, Endpoint>;
   localZones: Set<string>;
@@ -67,20 +69,37 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     if (list) list.push(extra);
     else desired.byZone.set(zone, [extra]);
   }
-  const inputs: PlanInputs = { opts, desiredByZone: desired.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
+  const inputs: PlanInputs = { opts, planned: new Map(), desiredByZone: desired.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
   const problems: Problem[] = [...scan.problems, ...desired.problems];
 
   const zonesToPlan = new Set(desired.byZone.keys());
   if (cleansUp(opts)) for (const z of managed) if (ctx.state().ownersInZone(z).length > 0) zonesToPlan.add(z);
+  await prepareProviders(ctx, providers, [...zonesToPlan], scan.localZones);
   const zones = await mapLimit([...zonesToPlan].sort(), 8, async (zone) => {
+    const generation = opts.useState === false ? 0 : ctx.state().zoneGeneration(zone);
     const r = await planOneZone(ctx, providers, zone, inputs);
     if ('code' in r) {
       problems.push(r);
       return null;
     }
+    inputs.planned.set(zone, { plan: r, generation });
     return r;
   });
   return { scan, zones: zones.filter((z): z is ZonePlan => z !== null), unmanaged: desired.unmanaged, problems, inputs };
+}
+
+/** Let each provider batch its look-ups for the zones of this run (Cloudflare: one zone listing). */
+async function prepareProviders(ctx: AppContext, providers: Providers, zones: string[], localZones: Set<string>): Promise<void> {
+  const byKind = new Map<ProviderKind, string[]>();
+  for (const z of zones) {
+    const kind = providerKindFor(z, ctx, localZones);
+    if (kind) byKind.set(kind, [...(byKind.get(kind) ?? []), z]);
+  }
+  for (const [kind, list] of byKind) {
+    const p = await providers.get(kind);
+    // A failed listing is not fatal: each zone is then looked up on its own (and explains itself).
+    if (!('code' in p)) await p.prepare?.(list).catch(() => undefined);
+  }
 }
 
 function cleansUp(opts: PlanOptions): boolean {
@@ -91,7 +110,7 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
   const { opts } = inputs;
   const kind = providerKindFor(zone, ctx, inputs.localZones);
   if (!kind) return problem('zone-not-managed', `No provider manages ${zone}.`, { subject: zone });
-  const provider = providers.get(kind);
+  const provider = await providers.get(kind);
   if ('code' in provider) return { ...provider, subject: zone };
   const want = inputs.desiredByZone.get(zone) ?? [];
   const owners = new Set(want.map((d) => d.owner));
@@ -180,10 +199,12 @@ export async function applyPlan(ctx: AppContext, providers: Providers, plan: Run
 }
 
 async function applyZone(ctx: AppContext, providers: Providers, zone: string, inputs: PlanInputs, actor: string): Promise<ApplyResult | null> {
-  const fresh = await planOneZone(ctx, providers, zone, inputs);
+  // Re-read and re-plan only if another run of ours wrote this zone since we planned it.
+  const earlier = inputs.planned.get(zone);
+  const fresh = earlier && earlier.generation === ctx.state().zoneGeneration(zone) ? earlier.plan : await planOneZone(ctx, providers, zone, inputs);
   if ('code' in fresh) return { zone, provider: 'unknown', applied: [], problem: fresh };
   if (fresh.changes.length === 0) return null;
-  const provider = providers.get(fresh.provider as ProviderKind);
+  const provider = await providers.get(fresh.provider as ProviderKind);
   if ('code' in provider) return { zone, provider: fresh.provider, applied: [], problem: provider };
   let result: ApplyResult;
   try {
@@ -197,6 +218,7 @@ async function applyZone(ctx: AppContext, providers: Providers, zone: string, in
 
 function recordResult(ctx: AppContext, actor: string, changes: Change[], result: ApplyResult): void {
   const state = ctx.state();
+  state.bumpZoneGeneration(result.zone);
   const created = result.applied.filter((c) => c.kind === 'create').map((c) => c.record);
   const deleted = result.applied.filter((c) => c.kind === 'delete').map((c) => c.record);
   state.recordApplied(result.zone, created, deleted, ctx.now());

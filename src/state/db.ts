@@ -119,6 +119,18 @@ export class StateDb implements LedgerView {
     tx();
   }
 
+  /**
+   * Bumped by every apply attempt on a zone: a plan made at generation N is still current under
+   * the zone's lock if the generation is still N (no other run of ours wrote in between).
+   */
+  zoneGeneration(zone: string): number {
+    return Number(this.getMeta(`zonegen:${zone}`) ?? 0);
+  }
+
+  bumpZoneGeneration(zone: string): void {
+    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1").run(`zonegen:${zone}`);
+  }
+
   logActivity(e: Omit<ActivityEntry, 'id' | 'time'> & { time?: string }): void {
     this.db
       .prepare('INSERT INTO activity (time, actor, kind, zone, subject, detail, ok) VALUES (?, ?, ?, ?, ?, ?, ?)')

@@ -36,7 +36,7 @@ export function defaultServices(ctx: AppContext): WebServices {
     },
     check: (domains, onProgress) => checkDomains(ctx, domains, { onProgress }),
     async published(zone, provider, owners) {
-      const p = new Providers(ctx).get(provider as ProviderKind);
+      const p = await new Providers(ctx).get(provider as ProviderKind);
       if ('code' in p) throw Object.assign(new Error(p.message), { problem: p });
       return p.populate(zone, owners);
     },

@@ -87,3 +87,40 @@ describe('Cloudflare through plan/apply and the rollover ledger', () => {
     expect(tlsaAt()).toEqual([...owners.flatMap((o) => [`${o} 3 1 1 ${newSpki}`, `${o} 2 1 1 ${inter}`]), `_25._tcp.${HOST} 3 1 1 ${FOREIGN}`].sort());
   });
 });
+
+describe('Cloudflare request budget over many zones', () => {
+  it('looks zone ids up with one listing, reads each zone once, and re-runs with no writes', async () => {
+    const local = await startFakeCloudflare();
+    try {
+      const zones = Array.from({ length: 12 }, (_, i) => `many${i}.test`);
+      for (const z of zones) local.fake.addZone(z, { dnssec: 'active' });
+      const service = pki.leaf('mx.host.test');
+      const many = makeFakeRoot({
+        hostname: 'server.host.test',
+        domains: Object.fromEntries(zones.map((z) => [z, 'user'])),
+        local: zones,
+        // A local copy of each zone tells the MX; the settings say its records are published at Cloudflare.
+        zones: Object.fromEntries(zones.map((z) => [z, cpanelZone(z, [`${z}. IN MX 10 mail.${z}.`, `mail.${z}. IN A 192.0.2.10`])])),
+        eximCrt: readFileSync(service.cert, 'utf8') + readFileSync(pki.interCert, 'utf8'),
+        files: { '/etc/tlsa-manager/config.json': JSON.stringify({ policy: { ttl: 60 }, zones: Object.fromEntries(zones.map((z) => [z, { provider: 'cloudflare' }])), cloudflare: { apiToken: local.token, baseURL: local.url } }) },
+      });
+      const ctx = createContext({ root: many, logger: createLogger({ level: 'silent' }) });
+      const providers = new Providers(ctx);
+      const results = await applyPlan(ctx, providers, await makePlan(ctx, providers), 'test');
+      expect(results.filter((r) => r.problem)).toEqual([]);
+      const first = local.fake.counts();
+      expect(first['GET /zones']).toBe(1);
+      // One TLSA listing per zone (planned once, not re-read under the lock) and one batch write.
+      expect(first['GET /zones/:zone_id/dns_records']).toBe(zones.length);
+      expect(first['POST /zones/:zone_id/dns_records/batch']).toBe(zones.length);
+      local.fake.resetLog();
+      const ctx2 = createContext({ root: many, logger: createLogger({ level: 'silent' }) });
+      const p2 = new Providers(ctx2);
+      expect(await applyPlan(ctx2, p2, await makePlan(ctx2, p2), 'test')).toEqual([]);
+      expect(local.fake.writeCount()).toBe(0);
+      expect(local.fake.counts()).toEqual({ 'GET /zones': 1, 'GET /zones/:zone_id/dns_records': zones.length });
+    } finally {
+      await local.fake.stop();
+    }
+  });
+});

@@ -257,7 +257,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     await mustRun(['named-checkconf', namedConfPath]);
     // A zone that does not load would only show up as a start-up timeout: name it now.
     await Promise.all([parent, ...specs.map((z) => z.name)].map(async (z) => {
-      const r = await run(['named-checkzone', z, join(namedDir, `${z}.db`)]);
+      const r = await run(['named-checkzone', '-i', 'local', z, join(namedDir, `${z}.db`)]);
       if (r.code !== 0) throw new Error(`lab: zone ${z} does not load: ${(r.stdout + r.stderr).trim()}`);
     }));
 
@@ -373,9 +373,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         const served = (await servedSerial(addrs.named, addrs.namedPort, z)) ?? 0;
         const next = Math.max(readSerial(readFileSync(path, 'utf8')), served) + 1;
         rewriteZoneFile(path, lines, next);
-        const check = await run(['named-checkzone', '-q', z, path]);
+        const check = await run(['named-checkzone', '-q', '-i', 'local', z, path]);
         if (check.code !== 0) {
-          const why = (await run(['named-checkzone', z, path])).stdout.trim();
+          const why = (await run(['named-checkzone', '-i', 'local', z, path])).stdout.trim();
           throw new Error(`lab.setRecords(${z}): zone does not load: ${why}`);
         }
         await reloadZone(z);

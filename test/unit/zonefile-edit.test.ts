@@ -20,7 +20,7 @@ function checkzone(zone: string, text: string, includes: string[] = []): { statu
   for (const inc of includes) copyFileSync(join(DIR, inc), join(work, inc));
   const file = join(work, `${zone}.db`);
   writeFileSync(file, text);
-  const r = spawnSync('named-checkzone', ['-w', work, zone, file]);
+  const r = spawnSync('named-checkzone', ['-i', 'local', '-w', work, zone, file]);
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
