@@ -172,6 +172,9 @@ function stillServed(servedByHost: Map<string, Endpoint>, r: TlsaRecord): boolea
   return 'data' in rd && rd.data === r.data.toLowerCase();
 }
 
+/** Zones applied side by side (each under its own lock). */
+const APPLY_CONCURRENCY = 4;
+
 export function lockPath(ctx: AppContext, zone: string): string {
   return ctx.root.path(`/var/lib/tlsa-manager/locks/${zone}.lock`);
 }
@@ -180,22 +183,22 @@ export function lockPath(ctx: AppContext, zone: string): string {
  * Carry out the plan zone by zone. Each zone is re-read and re-planned under its lock, so two runs
  * (CLI, hook, timer, web) never apply stale plans over each other. Failures stay per zone.
  */
-export async function applyPlan(ctx: AppContext, providers: Providers, plan: RunPlan, actor: string, opts: { lockWaitMs?: number } = {}): Promise<ApplyResult[]> {
-  const results: ApplyResult[] = [];
-  for (const planned of plan.zones) {
-    if (planned.changes.length === 0) continue;
+export async function applyPlan(ctx: AppContext, providers: Providers, plan: RunPlan, actor: string, opts: { lockWaitMs?: number; concurrency?: number } = {}): Promise<ApplyResult[]> {
+  const pending = plan.zones.filter((z) => z.changes.length > 0);
+  // Zones are independent (one lock each); most of a zone's time is spent in child processes
+  // (named-checkzone, the reload) or waiting on an API, so a few run side by side.
+  const results = await mapLimit(pending, opts.concurrency ?? APPLY_CONCURRENCY, async (planned): Promise<ApplyResult | null> => {
     const zone = planned.zone;
     try {
-      const r = await withLock(lockPath(ctx, zone), () => applyZone(ctx, providers, zone, plan.inputs, actor), { ...(opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : {}) });
-      if (r) results.push(r);
+      return await withLock(lockPath(ctx, zone), () => applyZone(ctx, providers, zone, plan.inputs, actor), { ...(opts.lockWaitMs !== undefined ? { waitMs: opts.lockWaitMs } : {}) });
     } catch (err) {
       const p = err instanceof LockBusyError
         ? problem('zone-busy', `Another TLSA Manager run is changing ${zone}; these changes wait for the next run.`, { subject: zone, severity: 'warning' })
         : toProblem(err, 'apply-failed', zone);
-      results.push({ zone, provider: planned.provider, applied: [], problem: p });
+      return { zone, provider: planned.provider, applied: [], problem: p };
     }
-  }
-  return results;
+  });
+  return results.filter((r): r is ApplyResult => r !== null);
 }
 
 async function applyZone(ctx: AppContext, providers: Providers, zone: string, inputs: PlanInputs, actor: string): Promise<ApplyResult | null> {
