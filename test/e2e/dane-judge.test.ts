@@ -30,14 +30,20 @@ async function publish(l: Lab, zone: string, host: string, lines: string[]) {
   await l.flushResolver();
 }
 
+/** A scenario's zone with a fresh certificate installed for its MX host and TLSA made from it. */
+async function served(scenario: string, records: (spki: string) => string[], opts: { notAfterDays?: number } = {}) {
+  const l = lab();
+  const zone = zoneName(l, scenario);
+  const host = `mail.${zone}`;
+  const cert = await l.issueCert({ names: [host], ...opts });
+  await l.installCert(host, cert.combinedPem);
+  await publish(l, zone, host, records(cert.spkiSha256));
+  return { l, zone, host, cert };
+}
+
 describe('our DANE verdict agrees with posttls-finger', () => {
   it('3 1 1 match: valid / Verified', async () => {
-    const l = lab();
-    const zone = zoneName(l, 'match');
-    const host = `mail.${zone}`;
-    const cert = await l.issueCert({ names: [host] });
-    await l.installCert(host, cert.combinedPem);
-    await publish(l, zone, host, [`3 1 1 ${cert.spkiSha256}`]);
+    const { l, zone, cert } = await served('match', (spki) => [`3 1 1 ${spki}`]);
     const { ours } = await judge(l, zone, 25, 'valid');
     expect(ours.mx[0]!.ports[0]!.matched).toMatchObject({ depth: 0, record: { usage: 3, data: cert.spkiSha256 } });
   });
@@ -66,12 +72,7 @@ describe('our DANE verdict agrees with posttls-finger', () => {
   });
 
   it('an expired certificate with 3 1 1 still authenticates (DANE-EE ignores expiry)', async () => {
-    const l = lab();
-    const zone = zoneName(l, 'expired');
-    const host = `mail.${zone}`;
-    const cert = await l.issueCert({ names: [host], notAfterDays: -2 });
-    await l.installCert(host, cert.combinedPem);
-    await publish(l, zone, host, [`3 1 1 ${cert.spkiSha256}`]);
+    const { l, zone } = await served('expired', (spki) => [`3 1 1 ${spki}`], { notAfterDays: -2 });
     await judge(l, zone, 25, 'expiring');
   });
 
@@ -83,12 +84,7 @@ describe('our DANE verdict agrees with posttls-finger', () => {
   });
 
   it('unsigned zone: no-dnssec / not Verified', async () => {
-    const l = lab();
-    const zone = zoneName(l, 'plain');
-    const host = `mail.${zone}`;
-    const cert = await l.issueCert({ names: [host] });
-    await l.installCert(host, cert.combinedPem);
-    await publish(l, zone, host, [`3 1 1 ${cert.spkiSha256}`]);
+    const { l, zone } = await served('plain', (spki) => [`3 1 1 ${spki}`]);
     const ctx = testContext({ resolver: l.resolver, resolverProbeName: l.parent });
     const [ours] = await checkDomains(ctx, [zone], { ports: [25] });
     const pf = await l.posttlsFinger(zone, { port: 25 });
@@ -119,12 +115,7 @@ describe('our DANE verdict agrees with posttls-finger', () => {
   });
 
   it('usage-1-only records: tlsa-unusable / not Verified', async () => {
-    const l = lab();
-    const zone = zoneName(l, 'pkix');
-    const host = `mail.${zone}`;
-    const cert = await l.issueCert({ names: [host] });
-    await l.installCert(host, cert.combinedPem);
-    await publish(l, zone, host, [`1 1 1 ${cert.spkiSha256}`]);
+    const { l, zone } = await served('pkix', (spki) => [`1 1 1 ${spki}`]);
     await judge(l, zone, 25, 'tlsa-unusable');
   });
 
