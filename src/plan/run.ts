@@ -49,6 +49,17 @@ export interface PlanOptions {
   createOnly?: boolean;
 }
 
+/** The records the planner wants for one MX host (managed zone or not). */
+export function desiredFor(plan: RunPlan, host: string): DesiredRecord[] {
+  const unmanaged = plan.unmanaged.find((u) => u.host === host);
+  if (unmanaged) return unmanaged.records;
+  for (const records of plan.inputs.desiredByZone.values()) {
+    const mine = records.filter((r) => r.host === host);
+    if (mine.length > 0) return mine;
+  }
+  return [];
+}
+
 /** scan → desired → populate → plan for every zone involved. Changes no DNS. */
 export async function makePlan(ctx: AppContext, providers: Providers, opts: PlanOptions = {}): Promise<RunPlan> {
   const scan =

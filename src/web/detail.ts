@@ -4,8 +4,8 @@ import { tlsaOwner } from '../dns/names.js';
 import type { Change, PublishedRecord } from '../dns/provider.js';
 import type { HeldRecord, ZonePlan } from '../plan/plan.js';
 import { toProblem, type Problem } from '../problem.js';
-import { computeRdata } from '../tlsa/records.js';
-import { formatRecord, parseParams, type TlsaParams, type TlsaRecord } from '../tlsa/types.js';
+import { desiredFor } from '../plan/run.js';
+import { formatRecord, type TlsaRecord } from '../tlsa/types.js';
 import type { Config } from '../state/config.js';
 import type { WebServices } from './services.js';
 import type { ListRow, SnapshotData } from './snapshot.js';
@@ -38,19 +38,12 @@ export interface DomainDetail {
 
 const hostOf = (owner: string): string => owner.replace(/^_\d+\._tcp\./, '');
 
-function expectedRecords(chain: Parameters<typeof computeRdata>[0], host: string, config: Config): TlsaRecord[] {
-  const params = config.policy.records.map(parseParams).filter((p): p is TlsaParams => p !== null);
-  const out: TlsaRecord[] = [];
-  for (const p of params) {
-    const rd = computeRdata(chain, p);
-    if ('code' in rd) continue;
-    for (const port of config.policy.ports) out.push({ ...rd, owner: tlsaOwner(port, host), ttl: config.policy.ttl });
-  }
-  return out;
-}
 
+/** The plan of the zone holding `host`'s TLSA owners: the longest enclosing managed zone. */
 function zonePlanFor(data: SnapshotData, host: string): ZonePlan | null {
-  return data.plan.zones.find((z) => host === z.zone || host.endsWith(`.${z.zone}`)) ?? null;
+  let best: ZonePlan | null = null;
+  for (const z of data.plan.zones) if ((host === z.zone || host.endsWith(`.${z.zone}`)) && (!best || z.zone.length > best.zone.length)) best = z;
+  return best;
 }
 
 /** Everything the domain page shows, from the snapshot plus a live read of the published records. */
@@ -64,12 +57,12 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
     const ep = mx.pointsHere ? endpoints.get(mx.host) : undefined;
     const zp = zonePlanFor(data, mx.host);
     const mine = (owner: string) => hostOf(owner) === mx.host;
-    const expected = ep?.served ? expectedRecords(ep.served.chain, mx.host, config) : [];
+    const expected: TlsaRecord[] = ep?.served ? desiredFor(data.plan, mx.host).map(({ host: _h, port: _p, reason: _r, ...r }) => r) : [];
     const unmanaged = data.plan.unmanaged.find((u) => u.host === mx.host);
     const h: HostDetail = {
       mx,
       certificate: ep?.served ? summarizeCertificate(ep.served) : null,
-      problems: ep?.problems ?? [],
+      problems: [...(ep?.problems ?? []), ...(zp?.warnings.filter((w) => w.subject === mx.host) ?? [])],
       zone: zp?.zone ?? null,
       provider: zp?.provider ?? null,
       expected,
