@@ -49,9 +49,10 @@ function cli(args: string[]): { status: number | null; out: string } {
 describe('apply killed with SIGKILL', () => {
   it('leaves every zone old or new, and the next run converges', async () => {
     const child = spawn(process.execPath, [CLI, 'apply', '--yes', '--root', root], { stdio: 'ignore' });
-    // Kill once a few zones are done but not all.
+    // Kill once a few zones are done but not all: a backup is taken just before a zone's rename and
+    // at most 4 zones are in flight, so after 6 backups at least 2 zones are complete.
     const backups = join(root, 'var/lib/tlsa-manager/backups');
-    for (let i = 0; i < 200 && !(existsSync(backups) && readdirSync(backups).length >= 3); i++) await sleep(25);
+    for (let i = 0; i < 400 && !(existsSync(backups) && readdirSync(backups).length >= 6); i++) await sleep(25);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
 
