@@ -26,8 +26,8 @@ beforeAll(async () => {
     `#!/bin/sh
 root="${root}"
 for a in "$@"; do case "$a" in zone=*) zone="\${a#zone=}";; esac; done
-if [ "$2" = mass_edit_dns_zone ] && [ ! -e "$root/.interfered" ]; then
-  touch "$root/.interfered"
+# mkdir is atomic: exactly one of the concurrent edits interferes.
+if [ "$2" = mass_edit_dns_zone ] && mkdir "$root/.interfered" 2>/dev/null; then
   perl -pi -e 's/(\\d+)(\\s*;\\s*Serial)/($1+1).$2/e' "$root/var/named/$zone.db"
 fi
 exec node "$root/usr/local/cpanel/demo-stubs/whmapi1.mjs" "$@"
