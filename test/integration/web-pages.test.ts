@@ -181,6 +181,9 @@ describe('exports and jobs', () => {
     expect(job.summary).toContain('1 domain(s) checked');
     const page = await http({ port }, 'GET', `/domains/alpha-demo.test?job=${id}`, { headers: html() });
     expect(page.body).toContain('No DNSSEC');
+    expect(page.body).toContain('DNSSEC chain as a sender sees it');
+    expect(page.body).toContain('<span class="badge error">no</span> the zone of alpha-demo.test is signed');
+    expect(page.body).toContain('<span class="badge error">no</span> the MX records are DNSSEC-secure');
     const list = await http({ port }, 'GET', '/domains?verdict=no-dnssec', { headers: html() });
     expect(list.body).toContain('<strong>1</strong> domain of');
   });
