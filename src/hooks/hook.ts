@@ -40,7 +40,7 @@ export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome
   }
   const event = `${input.context?.category ?? '?'} ${input.context?.event ?? '?'} ${input.context?.stage ?? '?'}`;
   try {
-    const outcome = await dispatch(ctx, input, event);
+    const outcome = await retryWhenBusy(() => dispatch(ctx, input, event));
     ctx.state().logActivity({ actor: 'hook', kind: 'hook', zone: null, subject: event, detail: outcome.message, ok: outcome.ok });
     return outcome;
   } catch (err) {
@@ -51,6 +51,22 @@ export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome
       /* the state database itself may be the problem; the answer to cPanel still goes out */
     }
     return { ok: false, message: `${p.message} (the periodic reconcile will retry)` };
+  }
+}
+
+/**
+ * Hooks fired side by side share the state database; SQLite can still answer SQLITE_BUSY under
+ * heavy load. The work is idempotent (it re-plans from what is published), so try again.
+ */
+async function retryWhenBusy<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (i >= attempts || typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) throw err;
+      await new Promise((r) => setTimeout(r, 200 * i + Math.random() * 300));
+    }
   }
 }
 

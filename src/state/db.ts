@@ -6,6 +6,26 @@ import type { LedgerView } from '../plan/plan.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 
 export const STATE_DB_PATH = '/var/lib/tlsa-manager/state.db';
+const BUSY_TIMEOUT_MS = 10_000;
+
+function isBusy(err: unknown): boolean {
+  return typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY');
+}
+
+/** Run `fn` again while SQLite answers SQLITE_BUSY without waiting, up to the busy timeout. */
+function retryWhileBusy(fn: () => void): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      fn();
+      return;
+    } catch (err) {
+      if (!isBusy(err) || Date.now() > deadline) throw err;
+      Atomics.wait(pause, 0, 0, 10 + Math.random() * 40);
+    }
+  }
+}
 
 export type Actor = string; // 'cli' | 'hook' | 'timer' | 'web:<user>'
 
@@ -61,10 +81,18 @@ export class StateDb implements LedgerView {
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    // Switching to WAL and creating the schema can answer SQLITE_BUSY at once (no busy wait) when
+    // several processes open a new database together, e.g. hooks fired side by side: retry.
+    retryWhileBusy(() => {
+      this.db.pragma('journal_mode = WAL');
+      this.db.exec(SCHEMA);
+    });
+  }
+
+  /** Write transactions take the write lock up front (BEGIN IMMEDIATE, which waits while busy). */
+  private write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   close(): void {
@@ -92,7 +120,7 @@ export class StateDb implements LedgerView {
    */
   observe(zone: string, owners: string[], published: PublishedRecord[], now: number): void {
     const seen = new Set(published.map(recordKey));
-    const tx = this.db.transaction(() => {
+    this.write(() => {
       const upsert = this.db.prepare(
         'INSERT INTO ledger (zone, key, owner, created_by_us, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(zone, key) DO UPDATE SET last_seen = excluded.last_seen, created_by_us = MAX(created_by_us, excluded.created_by_us)',
       );
@@ -103,12 +131,11 @@ export class StateDb implements LedgerView {
         for (const { key } of sel.all(zone, owner) as { key: string }[]) if (!seen.has(key)) del.run(zone, key);
       }
     });
-    tx();
   }
 
   /** After a successful apply: what we created is ours from now; what we deleted is gone. */
   recordApplied(zone: string, created: TlsaRecord[], deleted: TlsaRecord[], now: number): void {
-    const tx = this.db.transaction(() => {
+    this.write(() => {
       const ins = this.db.prepare(
         'INSERT INTO ledger (zone, key, owner, created_by_us, first_seen, last_seen) VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT(zone, key) DO UPDATE SET created_by_us = 1, last_seen = excluded.last_seen',
       );
@@ -116,7 +143,6 @@ export class StateDb implements LedgerView {
       const del = this.db.prepare('DELETE FROM ledger WHERE zone = ? AND key = ?');
       for (const r of deleted) del.run(zone, recordKey(r));
     });
-    tx();
   }
 
   /**
