@@ -51,9 +51,20 @@ export function readParsedZone(root: ServerRoot, zone: string): ParsedZone | Pro
 }
 
 function loadZone(root: ServerRoot, zone: string, path: string): ParsedZone | Problem {
+  let text: string | null;
   try {
-    const text = root.readText(path);
-    if (text === null) return problem('zone-missing', `${path} does not exist.`, { subject: zone, severity: 'error' });
+    text = root.readText(path);
+  } catch (err) {
+    return problem('zone-unreadable', `${path} cannot be read: ${(err as Error).message}`, { subject: zone, severity: 'error' });
+  }
+  if (text === null) return problem('zone-missing', `${path} does not exist.`, { subject: zone, severity: 'error' });
+  return parseZoneText(root, zone, text);
+}
+
+/** Parse a zone file's text, following `$INCLUDE` under the root; what cannot be read becomes a Problem. */
+export function parseZoneText(root: ServerRoot, zone: string, text: string): ParsedZone | Problem {
+  const path = zoneFilePath(zone);
+  try {
     return parseZone(text, zone, {
       readInclude: (p: string) => {
         const serverPath = p.startsWith('/') ? p : `${NAMED_DIR}/${p}`;

@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.js';
-import { readParsedZone, zoneFilePath } from '../cpanel/local-zones.js';
+import { parseZoneText, readParsedZone, zoneFilePath } from '../cpanel/local-zones.js';
 import { WhmApi } from '../cpanel/whmapi.js';
-import { parseZone, tlsaRecordsAt, type ParsedZone } from './zonefile.js';
+import { tlsaRecordsAt, type ParsedZone } from './zonefile.js';
 import { problem, ProblemError, toProblem } from '../problem.js';
 import { recordKey } from '../tlsa/types.js';
 import { relativeTo } from './names.js';
@@ -43,17 +43,13 @@ export function createCpanelProvider(ctx: AppContext): DnsProvider {
   };
 }
 
+/** The zone file as it is now (no cache: the writer holds the zone's lock and edits this text). */
 export function readZone(ctx: AppContext, zone: string): { text: string; parsed: ParsedZone; path: string } {
   const path = zoneFilePath(zone);
   const text = ctx.root.readText(path);
   if (text === null) throw new ProblemError(problem('zone-missing', `${path} does not exist.`, { subject: zone }));
-  const parsed = parseZone(text, zone, {
-    readInclude: (p) => {
-      const t = ctx.root.readText(p.startsWith('/') ? p : `/var/named/${p}`);
-      if (t === null) throw new Error(`$INCLUDE file ${p} does not exist`);
-      return t;
-    },
-  });
+  const parsed = parseZoneText(ctx.root, zone, text);
+  if ('code' in parsed) throw new ProblemError(parsed);
   return { text, parsed, path };
 }
 
