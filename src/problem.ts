@@ -32,6 +32,9 @@ export function problem(code: string, message: string, extra: Omit<Problem, 'cod
 /** Turn anything thrown into a Problem (unknown errors keep their message, never a stack). */
 export function toProblem(err: unknown, fallbackCode = 'internal', subject?: string): Problem {
   if (err instanceof ProblemError) return err.problem;
+  // Other errors that carry a Problem (ZoneSyntaxError, ZoneEditError) keep it too.
+  const carried = (err as { problem?: Partial<Problem> } | null)?.problem;
+  if (carried && typeof carried.code === 'string' && typeof carried.message === 'string') return carried as Problem;
   const message = err instanceof Error ? err.message : String(err);
   return subject === undefined ? { code: fallbackCode, message } : { code: fallbackCode, message, subject };
 }

@@ -68,3 +68,8 @@ export function relativeTo(name: string, zone: string): string {
 export function tlsaOwner(port: number, host: string): string {
   return `_${port}._tcp.${host}`;
 }
+
+/** The host of a TLSA owner name (`_25._tcp.mail.example.com` → `mail.example.com`). */
+export function tlsaHost(owner: string): string {
+  return owner.replace(/^_\d+\._tcp\./, '');
+}

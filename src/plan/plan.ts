@@ -1,5 +1,6 @@
 import type { Change, PublishedRecord } from '../dns/provider.js';
 import { problem, type Problem } from '../problem.js';
+import { tlsaHost } from '../dns/names.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 import type { DesiredRecord } from './desired.js';
 
@@ -107,7 +108,7 @@ export function planZone(input: ZonePlanInput): ZonePlan {
       zone,
       record,
       existing: p,
-      reason: ready === undefined ? `no certificate is served for ${p.owner.replace(/^_\d+\._tcp\./, '')} any more` : 'replaced by a record published for more than 2×TTL',
+      reason: ready === undefined ? `no certificate is served for ${tlsaHost(p.owner)} any more` : 'replaced by a record published for more than 2×TTL',
     });
   }
 

@@ -5,6 +5,7 @@ import { resolverDns } from '../cpanel/resolver-dns.js';
 import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
 import type { ApplyResult, Change } from '../dns/provider.js';
 import { problem, toProblem, type Problem } from '../problem.js';
+import { tlsaHost } from '../dns/names.js';
 import { computeRdata } from '../tlsa/records.js';
 import { findIssuer } from '../tlsa/certificate.js';
 import type { TlsaRecord } from '../tlsa/types.js';
@@ -161,7 +162,7 @@ function uncoveredIssuers(want: DesiredRecord[], published: TlsaRecord[], served
   for (const host of hosts) {
     const chain = servedByHost.get(host)?.served?.chain;
     const issuer = chain && chain[0] ? findIssuer(chain[0], chain) : null;
-    const atHost = published.filter((p) => p.owner.endsWith(`._tcp.${host}`));
+    const atHost = published.filter((p) => tlsaHost(p.owner) === host);
     if (!issuer || atHost.length === 0) continue;
     if (atHost.some((p) => p.usage === 2 && p.data.toLowerCase() === issuer.spkiSha256)) continue;
     out.push(
@@ -176,8 +177,7 @@ function uncoveredIssuers(want: DesiredRecord[], published: TlsaRecord[], served
 }
 
 function stillServed(servedByHost: Map<string, Endpoint>, r: TlsaRecord): boolean {
-  const host = r.owner.replace(/^_\d+\._tcp\./, '');
-  const ep = servedByHost.get(host);
+  const ep = servedByHost.get(tlsaHost(r.owner));
   if (!ep?.served) return false;
   const rd = computeRdata(ep.served.chain, r);
   return 'data' in rd && rd.data === r.data.toLowerCase();

@@ -1,3 +1,4 @@
+import { tlsaHost } from '../dns/names.js';
 import type { RunPlan } from '../plan/run.js';
 
 export type TlsaState = 'in-sync' | 'pending' | 'not-managed' | 'no-certificate' | 'not-ours' | 'unknown';
@@ -32,7 +33,7 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
   const zoneOfOwnerHost = new Map<string, { zone: string; provider: string; pending: number }>();
   for (const zp of plan.zones) {
     for (const c of zp.changes) {
-      const host = c.record.owner.replace(/^_\d+\._tcp\./, '');
+      const host = tlsaHost(c.record.owner);
       const cur = zoneOfOwnerHost.get(host) ?? { zone: zp.zone, provider: zp.provider, pending: 0 };
       cur.pending++;
       zoneOfOwnerHost.set(host, cur);

@@ -1,6 +1,6 @@
 import { summarizeCertificate, type CertificateSummary, type DomainReport, type MxHost } from '../cpanel/scan.js';
 import type { DomainCheck } from '../dane/verdict.js';
-import { tlsaOwner } from '../dns/names.js';
+import { tlsaHost, tlsaOwner } from '../dns/names.js';
 import type { Change, PublishedRecord } from '../dns/provider.js';
 import type { HeldRecord, ZonePlan } from '../plan/plan.js';
 import { toProblem, type Problem } from '../problem.js';
@@ -36,7 +36,6 @@ export interface DomainDetail {
   check: DomainCheck | null;
 }
 
-const hostOf = (owner: string): string => owner.replace(/^_\d+\._tcp\./, '');
 
 
 /** The plan of the zone holding `host`'s TLSA owners: the longest enclosing managed zone. */
@@ -56,7 +55,7 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
   for (const mx of report.mx) {
     const ep = mx.pointsHere ? endpoints.get(mx.host) : undefined;
     const zp = zonePlanFor(data, mx.host);
-    const mine = (owner: string) => hostOf(owner) === mx.host;
+    const mine = (owner: string) => tlsaHost(owner) === mx.host;
     const expected: TlsaRecord[] = ep?.served ? desiredFor(data.plan, mx.host).map(({ host: _h, port: _p, reason: _r, ...r }) => r) : [];
     const unmanaged = data.plan.unmanaged.find((u) => u.host === mx.host);
     const h: HostDetail = {
@@ -80,7 +79,7 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
       try {
         h.published = await services.published(zp.zone, zp.provider, owners);
       } catch (err) {
-        h.publishedProblem = (err as { problem?: Problem }).problem ?? toProblem(err, 'provider-read-failed', zp.zone);
+        h.publishedProblem = toProblem(err, 'provider-read-failed', zp.zone);
       }
     }
     hosts.push(h);
