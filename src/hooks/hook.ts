@@ -3,7 +3,7 @@ import { readAccounts } from '../cpanel/accounts.js';
 import { checkName, tlsaOwner } from '../dns/names.js';
 import { Providers } from '../dns/registry.js';
 import type { DesiredRecord } from '../plan/desired.js';
-import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
+import { applyPlan, makePlan, scanFor, type RunPlan } from '../plan/run.js';
 import { ProblemError, toProblem } from '../problem.js';
 import { certificateCoversHost, parseBundle, type Certificate } from '../tlsa/certificate.js';
 import { computeRdata } from '../tlsa/records.js';
@@ -95,7 +95,7 @@ async function dispatch(ctx: AppContext, input: HookInput, event: string): Promi
     case 'Whostmgr/SSL::install_service_ssl_certificate/post':
       if (str(data.service) !== 'exim') return { ok: true, message: `service ${str(data.service) ?? '?'} is not Exim; nothing to do` };
       // The service certificate serves every MX host without a certificate of its own: full run.
-      return summarize(ctx, await applyWith(ctx, {}));
+      return summarize(await applyWith(ctx, {}));
     default:
       return { ok: true, message: `${event}: not an event TLSA Manager handles` };
   }
@@ -134,20 +134,19 @@ async function applyWith(ctx: AppContext, opts: Parameters<typeof makePlan>[2]):
   return { plan, results };
 }
 
-function summarize(ctx: AppContext, { results }: Awaited<ReturnType<typeof applyWith>>, what = 'reconciled'): HookOutcome {
+function summarize({ results }: Awaited<ReturnType<typeof applyWith>>, what = 'reconciled'): HookOutcome {
   const applied = results.reduce((n, r) => n + r.applied.length, 0);
   const busy = results.filter((r) => r.problem?.code === 'zone-busy');
   const failed = results.filter((r) => r.problem && r.problem.code !== 'zone-busy');
   if (failed.length > 0) return { ok: false, message: `${what}: ${failed.map((f) => f.problem!.message).join('; ')} (the periodic reconcile will retry)` };
   if (busy.length > 0) return { ok: true, message: `deferred: ${busy.map((b) => b.zone).join(', ')} busy; the periodic reconcile finishes the work` };
-  void ctx;
   return { ok: true, message: `${what}: ${applied} TLSA change(s)` };
 }
 
 async function reconcileNames(ctx: AppContext, names: (string | undefined)[]): Promise<HookOutcome> {
   const domains = affectedDomains(ctx, names);
   if (domains.length === 0) return { ok: true, message: 'no customer domain of this server is affected' };
-  return summarize(ctx, await applyWith(ctx, { domains }), `reconciled ${domains.join(', ')}`);
+  return summarize(await applyWith(ctx, { domains }), `reconciled ${domains.join(', ')}`);
 }
 
 /**
@@ -167,13 +166,12 @@ async function prePublish(ctx: AppContext, certPem: string | undefined, cabPem: 
   const leaf = chain[0]!;
   const domains = affectedDomains(ctx, [...vhostNames, ...leaf.dnsNames]);
   if (domains.length === 0) return { ok: true, message: 'the incoming certificate covers no customer domain of this server' };
-  const providers = new Providers(ctx);
-  const scanOnly = await makePlan(ctx, providers, { domains, createOnly: true });
-  const hosts = scanOnly.scan.endpoints.map((e) => e.host).filter((h) => certificateCoversHost(leaf, h));
+  const scan = await scanFor(ctx, { domains });
+  const hosts = scan.endpoints.map((e) => e.host).filter((h) => certificateCoversHost(leaf, h));
   const extraDesired = incomingRecords(ctx, chain, hosts);
   if (extraDesired.length === 0) return { ok: true, message: 'the incoming certificate serves no MX host of this server' };
-  const result = await applyWith(ctx, { domains, createOnly: true, extraDesired, scan: scanOnly.scan });
-  return summarize(ctx, result, `pre-published for ${hosts.join(', ')}`);
+  const result = await applyWith(ctx, { domains, createOnly: true, extraDesired, scan });
+  return summarize(result, `pre-published for ${hosts.join(', ')}`);
 }
 
 function incomingRecords(ctx: AppContext, chain: Certificate[], hosts: string[]): DesiredRecord[] {

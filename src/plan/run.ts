@@ -61,16 +61,19 @@ export function desiredFor(plan: RunPlan, host: string): DesiredRecord[] {
   return [];
 }
 
+/** The server scan as the settings ask for it (extra addresses, resolver for outside zones). */
+export function scanFor(ctx: AppContext, opts: { domains?: string[]; kinds?: boolean } = {}): Promise<ScanResult> {
+  return scanServer(ctx.root, {
+    extraAddresses: ctx.config.serverAddresses,
+    kinds: opts.kinds === true,
+    ...(ctx.config.resolver ? { externalDns: resolverDns(ctx.config.resolver) } : {}),
+    ...(opts.domains ? { onlyDomains: new Set(opts.domains) } : {}),
+  });
+}
+
 /** scan → desired → populate → plan for every zone involved. Changes no DNS. */
 export async function makePlan(ctx: AppContext, providers: Providers, opts: PlanOptions = {}): Promise<RunPlan> {
-  const scan =
-    opts.scan ??
-    (await scanServer(ctx.root, {
-      extraAddresses: ctx.config.serverAddresses,
-      kinds: opts.kinds === true,
-      ...(ctx.config.resolver ? { externalDns: resolverDns(ctx.config.resolver) } : {}),
-      ...(opts.domains ? { onlyDomains: new Set(opts.domains) } : {}),
-    }));
+  const scan = opts.scan ?? (await scanFor(ctx, opts));
   const managed = managedZones(ctx, scan.localZones);
   const zoneOf = (host: string) => enclosingZone(host, managed);
   const desired = desiredRecords(scan.endpoints, { ...ctx.config.policy }, zoneOf, new Date(ctx.now()));
@@ -105,7 +108,10 @@ async function prepareProviders(ctx: AppContext, providers: Providers, zones: st
   const byKind = new Map<ProviderKind, string[]>();
   for (const z of zones) {
     const kind = providerKindFor(z, ctx, localZones);
-    if (kind) byKind.set(kind, [...(byKind.get(kind) ?? []), z]);
+    if (!kind) continue;
+    const list = byKind.get(kind);
+    if (list) list.push(z);
+    else byKind.set(kind, [z]);
   }
   for (const [kind, list] of byKind) {
     const p = await providers.get(kind);
