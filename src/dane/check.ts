@@ -45,7 +45,7 @@ export async function checkDomains(ctx: AppContext, domains: string[], opts: Che
   let done = 0;
   const run: Run = { client, ports: opts.ports ?? ctx.config.policy.ports, timeoutMs: opts.timeoutMs ?? 15_000, now: new Date(ctx.now()), probes: new Map() };
   const results = await mapLimit(names, opts.concurrency ?? 16, async (domain) => {
-    const r = self.validating ? await checkDomain(run, domain) : notValidating(domain, run.now, self.message);
+    const r = self.validating ? await checkDomain(run, domain) : result(domain, run.now, 'resolver-not-validating', self.message);
     opts.onProgress?.(++done, names.length);
     return r;
   });
@@ -68,9 +68,6 @@ interface Run {
   probes: Map<string, Promise<Awaited<ReturnType<typeof probeSmtp>>>>;
 }
 
-function notValidating(domain: string, now: Date, message: string): DomainCheck {
-  return { domain, time: now.toISOString(), verdict: 'resolver-not-validating', message, fix: VERDICTS['resolver-not-validating'].fix, mxSecure: false, dnssec: { signed: null, ds: null }, mx: [] };
-}
 
 function result(domain: string, now: Date, verdict: Verdict, message: string, rest: Partial<DomainCheck> = {}): DomainCheck {
   return { domain, time: now.toISOString(), verdict, message, fix: VERDICTS[verdict].fix, mxSecure: false, dnssec: { signed: null, ds: null }, mx: [], ...rest };
