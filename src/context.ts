@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { ServerRoot } from './cpanel/server-root.js';
+import { ServerRoot } from './util/server-root.js';
 import { CONFIG_PATH, loadConfig, type Config } from './state/config.js';
 import { STATE_DB_PATH, StateDb } from './state/db.js';
 

@@ -1,7 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { checkName, printable } from '../dns/names.js';
 import { problem, type Problem } from '../problem.js';
-import type { ServerRoot } from './server-root.js';
+import type { ServerRoot } from '../util/server-root.js';
 
 export interface DomainOwner {
   domain: string;

@@ -1,6 +1,6 @@
 import { parseBundle, type Certificate } from '../tlsa/certificate.js';
 import { ProblemError, problem, type Problem } from '../problem.js';
-import type { ServerRoot } from './server-root.js';
+import type { ServerRoot } from '../util/server-root.js';
 
 export type SniRule = 'exact' | 'wildcard' | 'service';
 

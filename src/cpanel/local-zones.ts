@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { checkName } from '../dns/names.js';
 import { parseZone, ZoneSyntaxError, type ParsedZone } from '../dns/zonefile.js';
 import { problem, type Problem } from '../problem.js';
-import type { ServerRoot } from './server-root.js';
+import type { ServerRoot } from '../util/server-root.js';
 
 const NAMED_DIR = '/var/named';
 

@@ -1,4 +1,4 @@
-import { DnsClient, parseResolver, type Answer, type MxData } from '../dane/dns-client.js';
+import { DnsClient, parseResolver, type Answer, type MxData } from '../dns/stub-client.js';
 import type { ExternalDns } from './scan.js';
 
 /**

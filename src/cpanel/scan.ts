@@ -8,7 +8,7 @@ import { readAccounts, readAddressFiles, readHostname, readMailRouting, type Dom
 import { CertificateReader, type ServedCertificate } from './exim-sni.js';
 import { LocalZones } from './local-zones.js';
 import { WhmApi } from './whmapi.js';
-import type { ServerRoot } from './server-root.js';
+import type { ServerRoot } from '../util/server-root.js';
 import { mapLimit } from '../util/concurrency.js';
 
 /** Lookups for names whose zone is not on this server (a validating resolver, when configured). */

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ProblemError } from '../problem.js';
-import type { ServerRoot } from './server-root.js';
+import type { ServerRoot } from '../util/server-root.js';
 
 const run = promisify(execFile);
 export const WHMAPI1 = '/usr/local/cpanel/bin/whmapi1';

@@ -3,7 +3,7 @@ import { normalizeName, tlsaOwner } from '../dns/names.js';
 import { parseCertificateDer } from '../tlsa/certificate.js';
 import type { TlsaRdata } from '../tlsa/types.js';
 import { mapLimit } from '../util/concurrency.js';
-import { DnsClient, parseResolver, resolverFromResolvConf, type Answer, type MxData, type Resolver, type TlsaData } from './dns-client.js';
+import { DnsClient, parseResolver, resolverFromResolvConf, type Answer, type MxData, type Resolver, type TlsaData } from '../dns/stub-client.js';
 import { matchTlsa } from './match.js';
 import { probeSmtp } from './smtp-probe.js';
 import { VERDICTS, worst, type DomainCheck, type MxCheck, type PortCheck, type Verdict } from './verdict.js';

@@ -1,7 +1,9 @@
 import type { AppContext } from '../context.js';
 import { problem, type Problem } from '../problem.js';
 import type { DnsProvider } from './provider.js';
-import { createCpanelProvider } from './cpanel-provider.js';
+import { WhmApi } from '../cpanel/whmapi.js';
+import { createWhmApi1Provider } from './whmapi1-provider.js';
+import { createZoneFileProvider } from './zonefile-provider.js';
 
 export type ProviderKind = 'cpanel' | 'cloudflare';
 
@@ -42,7 +44,11 @@ export class Providers {
   }
 
   private async create(kind: ProviderKind): Promise<DnsProvider | Problem> {
-    if (kind === 'cpanel') return createCpanelProvider(this.ctx);
+    if (kind === 'cpanel') {
+      // Through WHM API 1 when cPanel is present, so DNS clusters sync; otherwise the zone file itself.
+      const useApi = this.ctx.config.cpanel.useWhmApi && WhmApi.available(this.ctx.root);
+      return useApi ? createWhmApi1Provider(this.ctx) : createZoneFileProvider(this.ctx);
+    }
     const apiToken = this.ctx.config.cloudflare.apiToken ?? process.env.CLOUDFLARE_API_TOKEN;
     if (!apiToken) {
       return problem('cloudflare-no-token', 'A zone is set to Cloudflare but no API token is configured.', {

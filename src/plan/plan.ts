@@ -3,14 +3,7 @@ import { problem, type Problem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 import type { DesiredRecord } from './desired.js';
-
-/** What the rollover ledger knows (src/state/ledger.ts keeps it in the state database). */
-export interface LedgerView {
-  /** When this record (by recordKey) was first seen published in `zone`, ms since epoch. */
-  publishedSince(zone: string, key: string): number | null;
-  /** Whether TLSA Manager created this record. */
-  createdByUs(zone: string, key: string): boolean;
-}
+import type { LedgerView } from '../state/ledger.js';
 
 export interface ZonePlanInput {
   zone: string;

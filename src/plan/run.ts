@@ -11,7 +11,7 @@ import { findIssuer } from '../tlsa/certificate.js';
 import type { TlsaRecord } from '../tlsa/types.js';
 import { desiredRecords, type DesiredRecord, type DesiredSet } from './desired.js';
 import { planZone, type ZonePlan } from './plan.js';
-import { emptyLedger } from '../state/db.js';
+import { emptyLedger } from '../state/ledger.js';
 import { mapLimit } from '../util/concurrency.js';
 import { LockBusyError, withLock } from '../util/lock.js';
 

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PublishedRecord } from '../dns/provider.js';
-import type { LedgerView } from '../plan/plan.js';
+import type { LedgerView } from './ledger.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 
 export const STATE_DB_PATH = '/var/lib/tlsa-manager/state.db';
@@ -199,6 +199,3 @@ export class StateDb implements LedgerView {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 }
-
-/** A ledger that knows nothing: `plan` without a state database (first run, read-only preview). */
-export const emptyLedger: LedgerView = { publishedSince: () => null, createdByUs: () => false };

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { scanServer } from '../../src/cpanel/scan.js';
-import { ServerRoot } from '../../src/cpanel/server-root.js';
+import { ServerRoot } from '../../src/util/server-root.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { makePki, opensslTlsaData, type TestPki } from '../helpers/openssl.js';
 

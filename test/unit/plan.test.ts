@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planZone, type LedgerView, type ZonePlanInput } from '../../src/plan/plan.js';
+import { planZone, type ZonePlanInput } from '../../src/plan/plan.js';
+import type { LedgerView } from '../../src/state/ledger.js';
 import type { DesiredRecord } from '../../src/plan/desired.js';
 import type { PublishedRecord } from '../../src/dns/provider.js';
 import { recordKey } from '../../src/tlsa/types.js';

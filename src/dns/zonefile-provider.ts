@@ -5,16 +5,65 @@ import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { AppContext } from '../context.js';
-import { DnsClient, parseResolver } from '../dane/dns-client.js';
-import { problem, ProblemError } from '../problem.js';
+import { parseZoneText, readParsedZone, zoneFilePath } from '../cpanel/local-zones.js';
+import { DnsClient, parseResolver } from './stub-client.js';
+import { problem, ProblemError, toProblem } from '../problem.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
-import type { ApplyResult, Change } from './provider.js';
-import { editZone, nextSerial, tlsaRecordsAt, type ZoneRecord } from './zonefile.js';
-import { readZone } from './cpanel-provider.js';
+import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
+import { editZone, nextSerial, tlsaRecordsAt, type ParsedZone, type ZoneRecord } from './zonefile.js';
 
 const run = promisify(execFile);
 const BACKUPS_KEPT = 5;
 const CONFIRM_TIMEOUT_MS = 10_000;
+
+/**
+ * The server's own zones (BIND or PowerDNS, `/var/named/<zone>.db`) on a server without WHM API 1
+ * (plain BIND/PowerDNS servers, tests): reads and edits the zone file itself and reloads.
+ */
+export function createZoneFileProvider(ctx: AppContext): DnsProvider {
+  return {
+    kind: 'cpanel',
+    populate: async (zone, owners) => populateFromZoneFile(ctx, zone, owners),
+    apply: async (zone, changes) => applyGuarded(zone, changes, () => writeZoneFile(ctx, zone, changes)),
+  };
+}
+
+/**
+ * The TLSA records at `owners` as the zone file holds them (fast, and exactly what dnsadmin
+ * writes, so the WHM API 1 provider reads this way too).
+ */
+export function populateFromZoneFile(ctx: AppContext, zone: string, owners: string[]): PublishedRecord[] {
+  const parsed = readParsedZone(ctx.root, zone);
+  if ('code' in parsed) throw new ProblemError(parsed);
+  return tlsaRecordsAt(parsed, owners).map((r) => ({
+    owner: r.owner,
+    ttl: r.ttl,
+    usage: r.usage,
+    selector: r.selector,
+    matchingType: r.matchingType,
+    data: r.data,
+  })) as PublishedRecord[];
+}
+
+/** A zone's apply never throws: a failure becomes the result's problem (nothing was changed). */
+export async function applyGuarded(zone: string, changes: Change[], write: () => Promise<ApplyResult>): Promise<ApplyResult> {
+  if (changes.length === 0) return { zone, provider: 'cpanel', applied: [] };
+  try {
+    return await write();
+  } catch (err) {
+    return { zone, provider: 'cpanel', applied: [], problem: toProblem(err, 'apply-failed', zone) };
+  }
+}
+
+/** The zone file as it is now (no cache: the writer holds the zone's lock and edits this text). */
+function readZone(ctx: AppContext, zone: string): { text: string; parsed: ParsedZone; path: string } {
+  const path = zoneFilePath(zone);
+  const text = ctx.root.readText(path);
+  if (text === null) throw new ProblemError(problem('zone-missing', `${path} does not exist.`, { subject: zone }));
+  const parsed = parseZoneText(ctx.root, zone, text);
+  if ('code' in parsed) throw new ProblemError(parsed);
+  return { text, parsed, path };
+}
 
 /**
  * Edit `/var/named/<zone>.db` where there is no WHM API (plain BIND/PowerDNS servers, tests):
@@ -23,7 +72,7 @@ const CONFIRM_TIMEOUT_MS = 10_000;
  * a backup, reload, and confirm at the authoritative server that the change is served. Any failure
  * after the rename puts the previous file back. The caller holds the zone's lock.
  */
-export async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): Promise<ApplyResult> {
+async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): Promise<ApplyResult> {
   const { text, parsed, path } = readZone(ctx, zone);
   if (!parsed.soa) throw new ProblemError(problem('zone-no-soa', `${path} has no SOA record; it will not be edited.`, { subject: zone }));
   const owners = [...new Set(changes.map((c) => c.record.owner))];
@@ -75,8 +124,6 @@ export async function writeZoneFile(ctx: AppContext, zone: string, changes: Chan
   }
   return { zone, provider: 'cpanel', applied, details: { via: 'zone file', serial } };
 }
-
-
 
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');

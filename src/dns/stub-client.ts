@@ -11,7 +11,7 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import * as packet from 'dns-packet';
 import { ProblemError } from '../problem.js';
-import { checkName, printable } from '../dns/names.js';
+import { checkName, printable } from './names.js';
 
 export interface Resolver {
   host: string;

@@ -1,56 +1,24 @@
 import type { AppContext } from '../context.js';
-import { parseZoneText, readParsedZone, zoneFilePath } from '../cpanel/local-zones.js';
 import { WhmApi } from '../cpanel/whmapi.js';
-import { tlsaRecordsAt, type ParsedZone } from './zonefile.js';
 import { problem, ProblemError, toProblem } from '../problem.js';
 import { recordKey } from '../tlsa/types.js';
 import { relativeTo } from './names.js';
-import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
-import { writeZoneFile } from './zonefile-writer.js';
+import type { ApplyResult, Change, DnsProvider } from './provider.js';
+import { applyGuarded, populateFromZoneFile } from './zonefile-provider.js';
 
 /** How often a write is retried when someone else changed the zone between our read and write. */
 const STALE_SERIAL_RETRIES = 3;
 
 /**
- * The server's own zones (BIND or PowerDNS, `/var/named/<zone>.db`). Reads the zone file (fast,
- * and exactly what dnsadmin writes). Writes through WHM API 1 when cPanel is present, so DNS
- * clusters sync; otherwise edits the file itself (zonefile-writer.ts) and reloads.
+ * The server's own zones on a cPanel server: read from the zone file (fast, and exactly what
+ * dnsadmin writes), written through WHM API 1 so DNS clusters sync.
  */
-export function createCpanelProvider(ctx: AppContext): DnsProvider {
-  const useApi = ctx.config.cpanel.useWhmApi && WhmApi.available(ctx.root);
+export function createWhmApi1Provider(ctx: AppContext): DnsProvider {
   return {
     kind: 'cpanel',
-    async populate(zone, owners) {
-      const parsed = readParsedZone(ctx.root, zone);
-      if ('code' in parsed) throw new ProblemError(parsed);
-      return tlsaRecordsAt(parsed, owners).map((r) => ({
-        owner: r.owner,
-        ttl: r.ttl,
-        usage: r.usage,
-        selector: r.selector,
-        matchingType: r.matchingType,
-        data: r.data,
-      })) as PublishedRecord[];
-    },
-    async apply(zone, changes) {
-      if (changes.length === 0) return { zone, provider: 'cpanel', applied: [] };
-      try {
-        return useApi ? await applyViaWhmApi(ctx, zone, changes) : await writeZoneFile(ctx, zone, changes);
-      } catch (err) {
-        return { zone, provider: 'cpanel', applied: [], problem: toProblem(err, 'apply-failed', zone) };
-      }
-    },
+    populate: async (zone, owners) => populateFromZoneFile(ctx, zone, owners),
+    apply: async (zone, changes) => applyGuarded(zone, changes, () => applyViaWhmApi(ctx, zone, changes)),
   };
-}
-
-/** The zone file as it is now (no cache: the writer holds the zone's lock and edits this text). */
-export function readZone(ctx: AppContext, zone: string): { text: string; parsed: ParsedZone; path: string } {
-  const path = zoneFilePath(zone);
-  const text = ctx.root.readText(path);
-  if (text === null) throw new ProblemError(problem('zone-missing', `${path} does not exist.`, { subject: zone }));
-  const parsed = parseZoneText(ctx.root, zone, text);
-  if ('code' in parsed) throw new ProblemError(parsed);
-  return { text, parsed, path };
 }
 
 interface ApiZoneLine {
