@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { writeDurably } from '../util/durable-write.js';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { ownDirectory, removeQuietly, removeStaleTemps, renameInto, writeNewFile, writeTempBeside } from '../util/durable-write.js';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -97,27 +98,24 @@ async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): 
   // editZone re-parses its result and refuses unless it holds exactly old − removed + added.
   const edited = editZone(text, parsed, { remove, add, serial });
 
-  const file = ctx.root.path(path);
+  const file = zoneFileTarget(ctx, zone, path);
   const st = statSync(file);
-  // One fixed name: we hold the zone's lock, so a temp file left by a killed run is simply reused.
-  const tmp = `${file}.tlsa-manager.tmp`;
-  writeDurably(tmp, edited, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+  const owner = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  removeStaleTemps(file);
+  const tmp = writeTempBeside(file, edited, owner);
   try {
     await checkZone(zone, tmp, dirname(file));
   } catch (err) {
-    unlinkSync(tmp);
+    removeQuietly(tmp);
     throw err;
   }
-  const backup = keepBackup(ctx, zone, file);
-  renameSync(tmp, file);
-  fsyncDir(dirname(file));
+  keepBackup(ctx, zone, text);
+  renameInto(tmp, file);
   try {
     await reload(ctx, zone);
     await confirmServed(ctx, zone, applied);
   } catch (err) {
-    writeDurably(tmp, readFileSync(backup, 'utf8'), { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
-    renameSync(tmp, file);
-    fsyncDir(dirname(file));
+    renameInto(writeTempBeside(file, text, owner), file);
     await reload(ctx, zone).catch(() => undefined);
     const p = err instanceof ProblemError ? err.problem : problem('zone-reload-failed', (err as Error).message, { subject: zone });
     return { zone, provider: 'cpanel', applied: [], problem: { ...p, message: `${p.message} The previous zone file was restored.` } };
@@ -125,14 +123,6 @@ async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): 
   return { zone, provider: 'cpanel', applied, details: { via: 'zone file', serial } };
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function checkZone(zone: string, file: string, cwd: string): Promise<void> {
   try {
@@ -147,14 +137,29 @@ async function checkZone(zone: string, file: string, cwd: string): Promise<void>
   }
 }
 
-function keepBackup(ctx: AppContext, zone: string, file: string): string {
+/**
+ * The file to edit for `path`: the zone file itself, or the target of a link that stays inside
+ * the zone directory. A link leading anywhere else (planted to make root overwrite another file)
+ * is refused, as is anything but a regular file.
+ */
+function zoneFileTarget(ctx: AppContext, zone: string, path: string): string {
+  const file = ctx.root.path(path);
+  const dir = realpathSync(dirname(file));
+  const real = realpathSync(file);
+  if (!real.startsWith(`${dir}/`) || !statSync(real).isFile()) {
+    throw new ProblemError(problem('zone-file-link', `${path} is a symbolic link that leads out of the zone directory (or not to a regular file); TLSA Manager does not write through it.`, { subject: zone, fix: `Replace the link with the zone file itself, or move the zone file into ${dirname(path)}.` }));
+  }
+  return real;
+}
+
+/** A copy of the zone as it was, under our own root-only directory (never through a link). */
+function keepBackup(ctx: AppContext, zone: string, text: string): void {
   const dir = ctx.root.path('/var/lib/tlsa-manager/backups');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const backup = `${dir}/${zone}.db.${new Date(ctx.now()).toISOString().replace(/[:.]/g, '-')}`;
-  copyFileSync(file, backup);
+  ownDirectory(dir);
+  const stamp = new Date(ctx.now()).toISOString().replace(/[:.]/g, '-');
+  writeNewFile(`${dir}/${zone}.db.${stamp}.${randomBytes(4).toString('hex')}`, text, { mode: 0o600 });
   const old = readdirSync(dir).filter((f) => f.startsWith(`${zone}.db.`)).sort();
-  for (const f of old.slice(0, Math.max(0, old.length - BACKUPS_KEPT))) unlinkSync(`${dir}/${f}`);
-  return backup;
+  for (const f of old.slice(0, Math.max(0, old.length - BACKUPS_KEPT))) removeQuietly(`${dir}/${f}`);
 }
 
 async function reload(ctx: AppContext, zone: string): Promise<void> {
