@@ -96,6 +96,14 @@ export function saveConfig(file: string, config: Config): void {
   writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`, 0o600);
 }
 
+/**
+ * Change the configuration of a running process (the web app's settings page): the file is
+ * written first, so a failed write leaves both the file and the process on the old settings.
+ */
+export function replaceConfig(holder: { configPath: string; config: Config }, next: Config): void {
+  saveConfig(holder.configPath, next);
+  holder.config = next;
+}
 
 /** A copy safe to show or log: secrets replaced by a mask. */
 export function redactConfig(config: Config): Config {

@@ -1,5 +1,9 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Logger } from 'pino';
+import { problem, type Problem } from '../problem.js';
+import { makeUrl } from './urls.js';
 
 /** Set on requests that arrived over the unix socket; a header can never set a symbol. */
 export const VIA_SOCKET = Symbol('tlsa-manager.via-socket');
@@ -105,4 +109,118 @@ export class Csrf {
   verify(sessionKey: string, given: unknown): boolean {
     return typeof given === 'string' && given.length > 0 && secretEquals(given, this.tokenFor(sessionKey));
   }
+}
+
+// ---- middleware ---------------------------------------------------------------------------------
+
+/** Who is asking, once authenticated; CSRF tokens are bound to `sessionKey`. */
+export interface Viewer {
+  user: string;
+  sessionKey: string;
+  /** `/cpsess…` behind WHM (links must carry it), '' standalone. */
+  securityToken: string;
+}
+
+export interface AuthOptions {
+  mode: 'standalone' | 'socket';
+  loginToken: string;
+  /** Set the Secure flag on the session cookie (behind TLS). */
+  secureCookie: boolean;
+  logger: Logger;
+  /** Inlined into the login page, which is served before any session exists. */
+  loginCss: string;
+}
+
+export interface Auth {
+  /** Standalone only: GET/POST /login, the one route open without a session. */
+  login: Router;
+  /** Sets `res.locals.viewer` or answers 401/403. Runs before any request body is read. */
+  authenticate: RequestHandler;
+  /** Every state change carries the token bound to this viewer's session. */
+  csrfCheck: RequestHandler;
+  logout: RequestHandler;
+  csrfToken(v: Viewer): string;
+}
+
+/** The login form has one short field; anything bigger is refused before it is parsed. */
+const LOGIN_BODY_BYTES = 2048;
+const LOGIN_BODY = { extended: false, limit: LOGIN_BODY_BYTES, parameterLimit: 4 } as const;
+
+/**
+ * The body parser reads an oversized body to its end before it answers 413; the login form is
+ * the one body anyone may send, so its size is judged from the header and the rest never read.
+ */
+const smallLoginBody: RequestHandler = (req, res, next) => {
+  const length = Number(req.headers['content-length']);
+  if (req.headers['transfer-encoding'] === undefined && Number.isInteger(length) && length <= LOGIN_BODY_BYTES) return next();
+  res.setHeader('Connection', 'close');
+  res.status(413).type('text/plain').send('The login form is larger than a login token can be.\n');
+};
+
+export function createAuth(opts: AuthOptions): Auth {
+  const sessions = new Sessions();
+  const csrf = new Csrf();
+
+  const viewerOf = (req: Request): Viewer | Problem => {
+    if (opts.mode === 'socket') {
+      if (!cameViaSocket(req)) return problem('forbidden', 'This service only answers requests that come through the WHM plugin.', { fix: 'Open TLSA Manager from WHM » Plugins.' });
+      const user = req.headers[USER_HEADER];
+      if (user !== 'root') return problem('forbidden', 'Only root may use TLSA Manager.', { fix: 'Log in to WHM as root.' });
+      const securityToken = validSecurityToken(req.headers[SECURITY_TOKEN_HEADER]);
+      return { user, sessionKey: `whm|${user}|${securityToken}`, securityToken };
+    }
+    const session = sessions.get(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+    if (!session) return problem('unauthorized', 'Sign in with the login link printed when the server started.');
+    return { user: session.user, sessionKey: `session|${session.id}`, securityToken: '' };
+  };
+
+  const login = Router();
+  if (opts.mode === 'standalone') {
+    const page = (res: Response, status: number, message: string) => {
+      res.status(status).render('login', { nonce: res.locals.nonce, css: opts.loginCss, message, action: '/login' });
+    };
+    const attempt = (given: unknown, res: Response) => {
+      if (typeof given !== 'string' || !secretEquals(given, opts.loginToken)) return page(res, 401, given === undefined ? '' : 'That login token is not valid. Use the link printed when the server started.');
+      const s = sessions.create('admin');
+      res.setHeader('Set-Cookie', sessionCookie(s.id, { secure: opts.secureCookie }));
+      opts.logger.info({ user: s.user }, 'web login');
+      res.redirect(303, '/');
+    };
+    login.get('/login', (req, res) => (req.query.token === undefined ? page(res, 200, '') : attempt(req.query.token, res)));
+    login.post('/login', smallLoginBody, express.urlencoded(LOGIN_BODY), (req, res) => attempt(req.body?.token ?? '', res));
+  }
+
+  const authenticate: RequestHandler = (req, res, next) => {
+    const v = viewerOf(req);
+    if ('code' in v) {
+      const wantsHtml = req.method === 'GET' && !req.path.startsWith('/api/') && (req.headers.accept ?? '').includes('text/html');
+      if (opts.mode === 'standalone' && wantsHtml) return res.redirect(303, '/login');
+      // A refused request's body is never read or parsed; closing the connection afterwards
+      // spares reading the rest of it just to keep the connection alive.
+      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) res.setHeader('Connection', 'close');
+      return void res.status(v.code === 'forbidden' ? 403 : 401).type('text/plain').send(`${v.message}${v.fix ? ` ${v.fix}` : ''}\n`);
+    }
+    res.locals.viewer = v;
+    next();
+  };
+
+  const csrfCheck: RequestHandler = (req, res, next) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return next();
+    const given = req.body?._csrf ?? req.headers['x-csrf-token'];
+    const v = res.locals.viewer as Viewer;
+    if (req.method !== 'POST' || !csrf.verify(v.sessionKey, given)) {
+      return void res.status(403).type('text/plain').send('The form has expired or did not come from this page (CSRF check failed). Reload the page and try again.\n');
+    }
+    next();
+  };
+
+  const logout: RequestHandler = (req, res) => {
+    const id = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+    if (id) sessions.destroy(id);
+    res.setHeader('Set-Cookie', sessionCookie('', { secure: opts.secureCookie, clear: true }));
+    const v = res.locals.viewer as Viewer;
+    res.redirect(303, opts.mode === 'standalone' ? '/login' : makeUrl({ mode: opts.mode, securityToken: v.securityToken }, '/'));
+  };
+
+  return { login, authenticate, csrfCheck, logout, csrfToken: (v) => csrf.tokenFor(v.sessionKey) };
 }

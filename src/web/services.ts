@@ -5,6 +5,8 @@ import { Providers, type ProviderKind } from '../dns/registry.js';
 import type { ApplyResult, PublishedRecord } from '../dns/provider.js';
 import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
 import { problem, toProblem, type Problem } from '../problem.js';
+import type { Job, JobRegistry } from './jobs.js';
+import type { Snapshot } from './snapshot.js';
 
 /** What the Cloudflare "Test" button reports (a subset of CloudflareProvider's TokenCheck). */
 export interface TokenTest {
@@ -42,6 +44,59 @@ export function defaultServices(ctx: AppContext): WebServices {
     },
     testCloudflareToken: (token, zone) => testToken(ctx, token, zone),
   };
+}
+
+/** What a job needs: the backends, the page data it refreshes, and the queue it runs in. */
+export interface JobDeps {
+  services: WebServices;
+  snapshot: Snapshot;
+  jobs: JobRegistry;
+}
+
+/** "Publish alpha.example", "Check 3 domains", "Publish all domains". */
+function jobLabel(verb: string, domains: string[] | undefined): string {
+  return `${verb} ${domains ? (domains.length === 1 ? domains[0] : `${domains.length} domains`) : 'all domains'}`;
+}
+
+/** Check the given domains (all the server's domains with TLSA records of ours when none are given). */
+export function startCheckJob(deps: JobDeps, domains: string[] | undefined, actor: string): Job {
+  return deps.jobs.start('check', jobLabel('Check', domains), actor, domains ?? [], async (progress) => {
+    const d = await deps.snapshot.get();
+    const list = domains ?? d.rows.filter((r) => r.tlsa !== 'not-ours').map((r) => r.domain);
+    progress(0, list.length);
+    const results = await deps.services.check(list, progress);
+    deps.snapshot.refreshChecks();
+    const ok = results.filter((r) => r.verdict === 'valid' || r.verdict === 'expiring').length;
+    return { summary: `${results.length} domain(s) checked: ${ok} valid, ${results.length - ok} not.` };
+  });
+}
+
+/** Plan and apply for the given domains (all when none are given), then rebuild the page data. */
+export function startPublishJob(deps: JobDeps, domains: string[] | undefined, actor: string): Job {
+  return deps.jobs.start('publish', jobLabel('Publish', domains), actor, domains ?? [], async (progress) => {
+    progress(0, 2);
+    const { plan, results } = await deps.services.publish(domains, actor);
+    progress(1, 2);
+    await deps.snapshot.refresh();
+    progress(2, 2);
+    const applied = results.reduce((n, r) => n + r.applied.length, 0);
+    const failed = results.filter((r) => r.problem);
+    const problems: Problem[] = [...failed.map((r) => ({ ...r.problem!, subject: r.zone })), ...plan.zones.filter((z) => z.blocked).map((z) => z.blocked!)];
+    const summary =
+      results.length === 0
+        ? 'Everything was already in sync; nothing to change.'
+        : `${applied} change(s) applied in ${results.length - failed.length} zone(s)${failed.length ? `; ${failed.length} zone(s) failed and were left unchanged` : ''}.`;
+    return { summary, problems };
+  });
+}
+
+export function startRescanJob(deps: JobDeps, actor: string): Job {
+  return deps.jobs.start('rescan', 'Rescan the server', actor, [], async (progress) => {
+    progress(0, 1);
+    const d = await deps.snapshot.refresh();
+    progress(1, 1);
+    return { summary: `${d.rows.length} domain(s) scanned in ${d.buildMs} ms.` };
+  });
 }
 
 /** Loaded lazily: the Cloudflare module (and SDK) is only needed when someone presses "Test". */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +25,32 @@ afterAll(async () => {
 });
 
 const html = { accept: 'text/html' };
+
+const BIG = 160 * 1024;
+
+/**
+ * A form POST that announces a 160 kB body (20,000 fields) but sends only its first kilobyte and
+ * waits. A body parser must have the whole body before it can run, so an answer that arrives now
+ * proves the request was judged without reading or parsing the body.
+ */
+function halfSentPost(target: { port?: number; socketPath?: string }, path: string, headers: Record<string, string> = {}): Promise<number | 'no answer'> {
+  const body = 'f=xxxxxx&'.repeat(20_000).padEnd(BIG, 'x');
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', ...target, method: 'POST', path, headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(BIG) } });
+    const timer = setTimeout(() => {
+      req.destroy();
+      resolve('no answer');
+    }, 10_000);
+    req.on('response', (res) => {
+      clearTimeout(timer);
+      res.resume();
+      req.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+    req.write(body.slice(0, 1024));
+  });
+}
 
 async function login(): Promise<{ cookie: string; csrf: string }> {
   const r = await http({ port }, 'GET', `/login?token=${TOKEN}`);
@@ -55,6 +81,14 @@ describe('standalone authentication', () => {
       const r = await http({ port }, 'POST', path, { form: { action: 'publish', all: '1' } });
       expect(r.status).toBe(401);
     }
+  });
+
+  it('refuses a large POST without a session before reading its body', async () => {
+    for (const path of ['/settings', '/jobs', '/?route=%2Fsettings']) expect(await halfSentPost({ port }, path)).toBe(401);
+    // The login form is the one body read without a session; it is small, and a big one is refused by its size.
+    expect(await halfSentPost({ port }, '/login')).toBe(413);
+    // The server is still fine afterwards.
+    expect((await http({ port }, 'GET', '/login')).status).toBe(200);
   });
 
   it('shows the login page without a session, and rejects a wrong token without a cookie', async () => {
@@ -193,6 +227,11 @@ describe('socket mode (behind the WHM CGI shim)', () => {
     }
     const none = await http({ socketPath: sockPath }, 'GET', '/', { headers: { accept: 'text/html' } });
     expect(none.status).toBe(403);
+  });
+
+  it('refuses a large POST from anyone but root before reading its body', async () => {
+    expect(await halfSentPost({ socketPath: sockPath }, '/?route=%2Fsettings', { ...whm, 'x-tlsa-remote-user': 'alice' })).toBe(403);
+    expect(await halfSentPost({ port: twinPort }, '/?route=%2Fsettings', whm)).toBe(403);
   });
 
   it('ignores the forwarded user on requests that did not come over the socket', async () => {

@@ -1,0 +1,32 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { AppContext } from '../../context.js';
+import type { Viewer } from '../auth.js';
+import type { JobDeps } from '../services.js';
+import type { UrlParams } from '../urls.js';
+
+/** What every router is built from: the command context plus the app's backends, data and jobs. */
+export interface RouteDeps extends JobDeps {
+  ctx: AppContext;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void> | void;
+
+/** Express 5 forwards rejected promises to the error handler; this keeps handler types tidy. */
+export const h = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => Promise.resolve(fn(req, res)).catch(next);
+
+/** A page in the app's layout (views/<view>.ejs); `nav` marks the active tab. */
+export function render(res: Response, view: string, title: string, nav: string, locals: Record<string, unknown> = {}): void {
+  res.render(view, { title, nav, nonce: res.locals.nonce, ...locals });
+}
+
+export type UrlFor = (route: string, params?: UrlParams) => string;
+
+/** 303 to an app route, as a WHM link behind WHM. */
+export function redirect(res: Response, route: string, params: UrlParams = {}): void {
+  res.redirect(303, (res.locals.url as UrlFor)(route, params));
+}
+
+/** Who did it, as the activity log and the ledger record it. */
+export function actor(res: Response): string {
+  return `web:${(res.locals.viewer as Viewer).user}`;
+}

@@ -1,0 +1,30 @@
+import { Router } from 'express';
+import { auditCsv } from '../../report/audit.js';
+import type { SnapshotData } from '../snapshot.js';
+import { h, type RouteDeps } from './common.js';
+
+/** The audit export: the same rows and columns as `tlsa-manager audit`. */
+export function exportRouter({ snapshot }: RouteDeps): Router {
+  const r = Router();
+  r.get(
+    '/export/audit.csv',
+    h(async (_req, res) => {
+      const d = await snapshot.get();
+      res.type('text/csv; charset=utf-8').attachment('tlsa-audit.csv').send(auditCsv(d.rows.map(auditOnly)));
+    }),
+  );
+  r.get(
+    '/export/audit.json',
+    h(async (_req, res) => {
+      const d = await snapshot.get();
+      res.attachment('tlsa-audit.json').type('application/json').send(JSON.stringify(d.rows.map(auditOnly), null, 2));
+    }),
+  );
+  return r;
+}
+
+/** Drop the list page's extra fields. */
+function auditOnly(row: SnapshotData['rows'][number]) {
+  const { category: _c, dnssec: _d, haystack: _h, ...rest } = row;
+  return rest;
+}

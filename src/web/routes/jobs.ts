@@ -1,0 +1,67 @@
+import { Router } from 'express';
+import { problem, ProblemError } from '../../problem.js';
+import { jobJson } from '../jobs.js';
+import { domainParam, formList, formString } from '../params.js';
+import { startCheckJob, startPublishJob, startRescanJob } from '../services.js';
+import { actor, h, redirect, render, type RouteDeps } from './common.js';
+
+/** Starting publish/check/rescan jobs and following them. */
+export function jobsRouter(deps: RouteDeps): Router {
+  const { snapshot, jobs } = deps;
+  const r = Router();
+
+  const start = (action: 'check' | 'publish', domains: string[] | undefined, who: string) =>
+    action === 'check' ? startCheckJob(deps, domains, who) : startPublishJob(deps, domains, who);
+
+  /** Form values → names of domains on this server; anything else is refused. */
+  const knownDomains = async (raw: unknown): Promise<string[]> => {
+    const d = await snapshot.get();
+    const names = formList(raw).map((x) => domainParam(x));
+    for (const n of names) if (!d.byDomain.has(n)) throw new ProblemError(problem('not-found', `${n} is not a domain on this server.`));
+    return [...new Set(names)];
+  };
+
+  r.post(
+    '/domains/:domain/:action',
+    h(async (req, res) => {
+      const domain = domainParam(req.params.domain);
+      const action = String(req.params.action);
+      if (action !== 'publish' && action !== 'check') throw new ProblemError(problem('not-found', 'No such action.'));
+      const [name] = await knownDomains(domain);
+      const job = start(action, [name!], actor(res));
+      redirect(res, `/domains/${domain}`, { job: job.id });
+    }),
+  );
+
+  r.post(
+    '/jobs',
+    h(async (req, res) => {
+      const action = formString(req.body?.action);
+      if (action !== 'publish' && action !== 'check') throw new ProblemError(problem('bad-request', 'Choose "Check" or "Publish".'));
+      const all = formString(req.body?.all) === '1';
+      const domains = all ? undefined : await knownDomains(req.body?.domain);
+      if (domains && domains.length === 0) throw new ProblemError(problem('bad-request', 'No domains were selected.', { fix: 'Tick the domains to act on, or use the "all" buttons.' }));
+      const job = start(action, domains, actor(res));
+      redirect(res, `/jobs/${job.id}`);
+    }),
+  );
+
+  r.post('/rescan', (_req, res) => {
+    const job = startRescanJob(deps, actor(res));
+    redirect(res, `/jobs/${job.id}`);
+  });
+
+  r.get('/jobs', (_req, res) => render(res, 'jobs', 'Jobs', 'jobs', { list: jobs.list() }));
+  r.get('/jobs/:id', (req, res, next) => {
+    const job = jobs.get(String(req.params.id));
+    if (!job) return next(new ProblemError(problem('not-found', 'That job is not known (jobs are kept until the service restarts).')));
+    render(res, 'job', job.label, 'jobs', { job });
+  });
+  r.get('/api/jobs/:id', (req, res) => {
+    const job = jobs.get(String(req.params.id));
+    if (!job) return void res.status(404).json({ error: 'no such job' });
+    res.json(jobJson(job));
+  });
+
+  return r;
+}

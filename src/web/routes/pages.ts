@@ -1,0 +1,91 @@
+import { Router } from 'express';
+import { VERDICTS } from '../../dane/verdict.js';
+import { problem, ProblemError } from '../../problem.js';
+import { formatRecord } from '../../tlsa/types.js';
+import { domainDetail } from '../detail.js';
+import { listRows, PAGE_SIZES, parseListQuery, queryParams, SORT_KEYS, TLSA_STATES } from '../list-query.js';
+import { domainParam, formString } from '../params.js';
+import { CATEGORIES, type Category, type SnapshotData } from '../snapshot.js';
+import * as helpers from '../view-helpers.js';
+import { h, render, type RouteDeps } from './common.js';
+
+export const ACTIVITY_KINDS = ['create', 'delete', 'apply-failed', 'check', 'hook', 'reconcile', 'settings'];
+
+/** The read-only pages: overview, domain list, domain detail, activity log. */
+export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Router {
+  const r = Router();
+
+  r.get(
+    '/',
+    h(async (_req, res) => {
+      const d = await snapshot.get();
+      const counts = Object.fromEntries(Object.keys(CATEGORIES).map((c) => [c, 0])) as Record<Category, number>;
+      for (const row of d.rows) counts[row.category]++;
+      const state = ctx.state();
+      render(res, 'overview', 'Overview', 'overview', {
+        d,
+        chart: helpers.barChart(counts),
+        counts,
+        renewing: renewingSoon(d, ctx.now()),
+        activity: state.activity({ limit: 8 }),
+        selfTest: parseJson(state.getMeta('resolverSelfTest')),
+        lastReconcile: state.getMeta('lastReconcile'),
+        pendingChanges: d.plan.zones.reduce((n, z) => n + z.changes.length, 0),
+      });
+    }),
+  );
+
+  r.get(
+    '/domains',
+    h(async (req, res) => {
+      const d = await snapshot.get();
+      const q = parseListQuery(req.query as Record<string, unknown>);
+      const page = listRows(d.rows, q);
+      render(res, 'domains', 'Domains', 'domains', { d, q, page, queryParams, SORT_KEYS, PAGE_SIZES, TLSA_STATES, CATEGORIES, VERDICTS });
+    }),
+  );
+
+  r.get(
+    '/domains/:domain',
+    h(async (req, res) => {
+      const domain = domainParam(req.params.domain);
+      const d = await snapshot.get();
+      const detail = await domainDetail(d, domain, ctx.config, services);
+      if (!detail) throw new ProblemError(problem('not-found', `${domain} is not a domain on this server.`, { fix: 'Pick a domain from the list; press Rescan if it was added just now.' }));
+      const jobId = formString(req.query.job);
+      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS });
+    }),
+  );
+
+  r.get('/activity', (req, res) => {
+    const kind = formString(req.query.kind);
+    const search = formString(req.query.q).slice(0, 200);
+    const page = Math.max(1, Number(formString(req.query.page)) || 1);
+    const per = 100;
+    const list = ctx.state().activity({ limit: per + 1, offset: (page - 1) * per, ...(kind ? { kind } : {}), ...(search ? { search } : {}) });
+    render(res, 'activity', 'Activity', 'activity', { list: list.slice(0, per), more: list.length > per, page, kind, search, kinds: ACTIVITY_KINDS });
+  });
+
+  return r;
+}
+
+function parseJson(s: string | null): Record<string, unknown> | null {
+  if (!s) return null;
+  try {
+    return JSON.parse(s) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+/** Served certificates that expire within 30 days (or already have), soonest first. */
+function renewingSoon(d: SnapshotData, now: number) {
+  const limit = now + 30 * 86_400_000;
+  return d.plan.scan.endpoints
+    .flatMap((e) => {
+      const leaf = e.served?.chain[0];
+      return leaf && leaf.notAfter.getTime() < limit ? [{ host: e.host, notAfter: leaf.notAfter.toISOString(), source: e.served!.source, domains: e.domains.length }] : [];
+    })
+    .sort((a, b) => (a.notAfter < b.notAfter ? -1 : 1))
+    .slice(0, 20);
+}
