@@ -1,6 +1,6 @@
 import { readAccounts } from '../cpanel/accounts.js';
 import { checkDomains } from '../dane/check.js';
-import { VERDICTS, type DomainCheck } from '../dane/verdict.js';
+import { VERDICTS, type DomainCheck, type TlsaAnswerSize } from '../dane/verdict.js';
 import { ProblemError } from '../problem.js';
 import { json, type Command } from './types.js';
 
@@ -18,6 +18,11 @@ function progressBar(): ((done: number, total: number) => void) | undefined {
   };
 }
 
+function answerSize(a: TlsaAnswerSize): string {
+  if (a.bytes === null) return a.truncated ? 'truncated over UDP, no TCP answer' : 'size unknown';
+  return `signed answer ${a.bytes} bytes${a.truncated ? ', truncated over UDP at 1232 (TCP needed)' : ', fits 1232 (UDP)'}`;
+}
+
 function text(results: DomainCheck[]): string {
   const lines: string[] = [];
   for (const r of results) {
@@ -25,8 +30,10 @@ function text(results: DomainCheck[]): string {
     lines.push(`${r.domain}: ${v.label.toUpperCase()} — ${r.message}${r.fix && r.verdict !== 'valid' ? `\n  fix: ${r.fix}` : ''}`);
     for (const mx of r.mx) {
       lines.push(`  MX ${mx.preference} ${mx.host}${mx.expandedHost !== mx.host ? ` (CNAME → ${mx.expandedHost})` : ''}: ${VERDICTS[mx.verdict].label}`);
+      for (const a of mx.tlsaAnswers ?? []) lines.push(`    TLSA ${a.owner}: ${a.records} record(s), ${answerSize(a)}`);
       for (const p of mx.ports) lines.push(`    ${p.address}:${p.port} ${VERDICTS[p.verdict].label}: ${p.message}`);
     }
+    for (const p of r.problems ?? []) lines.push(`  ${p.severity ?? 'warning'} ${p.code}: ${p.message}${p.fix ? `\n    fix: ${p.fix}` : ''}`);
   }
   return lines.join('\n');
 }

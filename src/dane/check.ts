@@ -3,10 +3,11 @@ import { normalizeName, tlsaOwner } from '../dns/names.js';
 import { parseCertificateDer } from '../tlsa/certificate.js';
 import type { TlsaRdata } from '../tlsa/types.js';
 import { mapLimit } from '../util/concurrency.js';
-import { DnsClient, parseResolver, resolverFromResolvConf, type Answer, type MxData, type Resolver, type TlsaData } from '../dns/stub-client.js';
+import { DnsClient, EDNS_UDP_SIZE, parseResolver, resolverFromResolvConf, type Answer, type MxData, type Resolver, type TlsaData } from '../dns/stub-client.js';
+import { answerSizeProblem, diagnosePort } from './diagnose.js';
 import { matchTlsa } from './match.js';
 import { probeSmtp } from './smtp-probe.js';
-import { VERDICTS, worst, type DomainCheck, type MxCheck, type PortCheck, type Verdict } from './verdict.js';
+import { uniqueProblems, VERDICTS, worst, type DomainCheck, type MxCheck, type PortCheck, type TlsaAnswerSize, type Verdict } from './verdict.js';
 
 export interface CheckOptions {
   /** Validating resolver "IP[:PORT]"; default config.resolver, then the root's /etc/resolv.conf. */
@@ -89,14 +90,18 @@ async function checkDomain(run: Run, domain: string): Promise<DomainCheck> {
   }
 
   let targets = (mx.answer.records.map((r) => r.data) as MxData[]).sort((a, b) => a.preference - b.preference);
-  if (mx.answer.status === 'nodata') targets = [{ preference: 0, exchange: domain }];
+  // No MX: the domain itself receives mail, under its canonical name if it is an alias (RFC 5321 §5.1).
+  if (mx.answer.status === 'nodata') targets = [{ preference: 0, exchange: mx.answer.cnameChain.at(-1) ?? domain }];
   if (targets.length === 1 && targets[0]!.exchange === '') return result(domain, now, 'valid', `${domain} accepts no mail (null MX); nothing to protect.`, { mxSecure: true, dnssec: { signed: true, ds: true } });
 
   const hosts = await Promise.all(targets.map((t) => checkMx(run, t)));
   const verdict = worst(hosts.map((h) => h.verdict));
   const bad = hosts.find((h) => h.verdict === verdict) ?? hosts[0];
   const message = verdict === 'valid' ? `All ${hosts.length} MX host(s) of ${domain} authenticate with DANE.` : bad!.message;
-  return result(domain, now, verdict, message, { mxSecure: true, dnssec: { signed: true, ds: true }, mx: hosts });
+  const problems = uniqueProblems(hosts.flatMap((h) => h.problems ?? []));
+  // The fix of the cause behind the worst port, when one is named, beats the verdict's general fix.
+  const cause = bad?.ports.find((p) => p.verdict === verdict)?.problems?.find((x) => x.severity === 'error');
+  return result(domain, now, verdict, message, { mxSecure: true, dnssec: { signed: true, ds: true }, mx: hosts, ...(cause?.fix ? { fix: cause.fix } : {}), ...(problems.length > 0 ? { problems } : {}) });
 }
 
 /** Signed (DNSKEY at the name) and delegated securely (DS at the parent)? Asked with CD so a broken chain still answers. */
@@ -120,6 +125,7 @@ async function checkMx(run: Run, target: MxData): Promise<MxCheck> {
   base.addressesSecure = true;
 
   const ports: PortCheck[] = [];
+  const tlsaAnswers: TlsaAnswerSize[] = [];
   for (const port of run.ports) {
     const tlsa = await tlsaFor(client, port, host, expandedHost);
     if (tlsa.bogus) {
@@ -135,25 +141,39 @@ async function checkMx(run: Run, target: MxData): Promise<MxCheck> {
       ports.push(...addresses.map((address) => ({ port, address, verdict: 'no-tlsa' as const, message: `No ${tlsa.secure ? '' : 'secure '}TLSA records at ${tlsaOwner(port, host)}: senders use TLS without authentication.` })));
       continue;
     }
+    tlsaAnswers.push(tlsa.size);
     // RFC 7672 §8.1: SNI is the TLSA base domain; names are checked against it and the MX host.
-    for (const address of addresses) ports.push(await checkEndpoint(run, tlsa.base, [...new Set([tlsa.base, host])], address, port, tlsa.records));
+    for (const address of addresses) ports.push(await checkEndpoint(run, tlsa.base, [...new Set([tlsa.base, host])], address, port, tlsa.records, tlsa.owner));
   }
   const verdict = worst(ports.map((p) => p.verdict));
   const bad = ports.find((p) => p.verdict === verdict);
   const message = verdict === 'valid' ? `${host} authenticates on ${[...new Set(ports.map((p) => p.port))].join(', ')} at ${addresses.join(', ')}.` : bad?.message ?? '';
-  return { ...base, ports, verdict, message };
+  const sizeProblems = tlsaAnswers.flatMap((s) => answerSizeProblem(s.owner, s, EDNS_UDP_SIZE) ?? []);
+  const problems = uniqueProblems([...sizeProblems, ...ports.flatMap((p) => p.problems ?? [])]);
+  return { ...base, ports, verdict, message, tlsaAnswers, ...(problems.length > 0 ? { problems } : {}) };
 }
 
 /** RFC 7672 §2.2.2: TLSA at the CNAME-expanded name first; if that is not secure, at the original name. */
-async function tlsaFor(client: DnsClient, port: number, host: string, expanded: string): Promise<{ owner: string; base: string; records: TlsaRdata[]; secure: boolean; bogus: boolean }> {
+interface TlsaLookup {
+  owner: string;
+  base: string;
+  records: TlsaRdata[];
+  secure: boolean;
+  bogus: boolean;
+  size: TlsaAnswerSize;
+}
+
+async function tlsaFor(client: DnsClient, port: number, host: string, expanded: string): Promise<TlsaLookup> {
   const names = expanded !== host ? [expanded, host] : [host];
-  let last = { owner: tlsaOwner(port, host), base: host, records: [] as TlsaRdata[], secure: false, bogus: false };
+  const owner0 = tlsaOwner(port, host);
+  let last: TlsaLookup = { owner: owner0, base: host, records: [], secure: false, bogus: false, size: { owner: owner0, port, records: 0, bytes: null, truncated: false } };
   for (const name of names) {
     const owner = tlsaOwner(port, name);
     const r = await client.security(owner, 'TLSA');
-    if (r.security === 'bogus') return { owner, base: name, records: [], secure: false, bogus: true };
     const records = tlsaRecords(r.answer);
-    last = { owner, base: name, records, secure: r.security === 'secure', bogus: false };
+    const size: TlsaAnswerSize = { owner, port, records: records.length, bytes: r.answer.size ?? null, truncated: r.answer.truncated === true };
+    if (r.security === 'bogus') return { owner, base: name, records: [], secure: false, bogus: true, size };
+    last = { owner, base: name, records, secure: r.security === 'secure', bogus: false, size };
     if (last.secure && records.length > 0) return last;
   }
   return last;
@@ -166,7 +186,7 @@ function tlsaRecords(a: Answer): TlsaRdata[] {
   });
 }
 
-async function checkEndpoint(run: Run, host: string, hostnames: string[], address: string, port: number, records: TlsaRdata[]): Promise<PortCheck> {
+async function checkEndpoint(run: Run, host: string, hostnames: string[], address: string, port: number, records: TlsaRdata[], owner: string): Promise<PortCheck> {
   const key = `${address}|${port}|${host}`;
   let probe = run.probes.get(key);
   if (!probe) {
@@ -181,10 +201,16 @@ async function checkEndpoint(run: Run, host: string, hostnames: string[], addres
   }
   const m = matchTlsa(records, p.chain, { hostnames, now: run.now });
   const leaf = safeLeaf(p.chain[0]);
-  const presented = leaf ? { presentedSpkiSha256: leaf.spkiSha256, presentedSubject: leaf.subject, presentedNotAfter: leaf.notAfter.toISOString() } : {};
+  const problems = diagnosePort(m, p.chain, { host, at, owner });
+  const presented = {
+    ...(leaf ? { presentedSpkiSha256: leaf.spkiSha256, presentedSubject: leaf.subject, presentedNotAfter: leaf.notAfter.toISOString() } : {}),
+    ...(problems.length > 0 ? { problems } : {}),
+  };
   if (!m.matched) {
     if (m.usable.length === 0) return { port, address, verdict: 'tlsa-unusable', message: `None of the TLSA records for ${host} is usable for SMTP (${m.reasons[0] ?? 'PKIX usages'}).`, ...presented };
-    return { port, address, verdict: 'tlsa-mismatch', message: `No TLSA record for ${host} matches the certificate presented at ${at}${leaf ? ` (key ${leaf.spkiSha256.slice(0, 16)}…)` : ''}.`, ...presented };
+    // A named cause says more than "no match": it is the message, and its fix travels with it.
+    const cause = problems.find((x) => x.severity === 'error');
+    return { port, address, verdict: 'tlsa-mismatch', message: cause?.message ?? `No TLSA record for ${host} matches the certificate presented at ${at}${leaf ? ` (key ${leaf.spkiSha256.slice(0, 16)}…)` : ''}.`, ...presented };
   }
   const match = m.match!;
   if (leaf && leaf.notAfter.getTime() - run.now.getTime() < EXPIRING_DAYS * 86_400_000) {

@@ -18,6 +18,24 @@ export interface TlsaMatch {
   depth: number;
 }
 
+/**
+ * Why a usable record did not authenticate the chain, as a kind a diagnosis can name:
+ * - `ee-mismatch`: a 3 x x record for another key;
+ * - `anchor-not-sent`: a 2 x x record matching no certificate the server sent;
+ * - `no-path`: the matched certificate does not sign the leaf;
+ * - `expired` / `not-yet-valid`: a certificate below the anchor is outside its dates (`depth` says which);
+ * - `not-ca`: an intermediate without the CA flag;
+ * - `name`: the leaf does not carry the MX host name or TLSA base domain.
+ */
+export type FailureCause = 'ee-mismatch' | 'anchor-not-sent' | 'no-path' | 'expired' | 'not-yet-valid' | 'not-ca' | 'name';
+
+export interface RecordFailure {
+  record: TlsaRdata;
+  cause: FailureCause;
+  /** Chain position the cause is about (0 = leaf), when there is one. */
+  depth?: number;
+}
+
 export interface MatchResult {
   matched: boolean;
   usable: TlsaRdata[];
@@ -28,6 +46,8 @@ export interface MatchResult {
   matches: TlsaMatch[];
   /** One sentence per record that did not help, and why. */
   reasons: string[];
+  /** The same as `reasons`, as values (usable records only). */
+  failures: RecordFailure[];
 }
 
 export interface MatchOptions {
@@ -92,20 +112,26 @@ function buildPath(certs: X509Certificate[], anchorIndex: number): X509Certifica
   return walk([leaf], new Set([0]));
 }
 
-/** Path checks below the anchor: dates, CA flags, and the leaf's name. Returns a reason or null. */
-function checkPath(path: X509Certificate[], hostnames: string[], now: Date): string | null {
+interface PathFault {
+  cause: FailureCause;
+  depth: number;
+  why: string;
+}
+
+/** Path checks below the anchor: dates, CA flags, and the leaf's name. Returns the fault or null. */
+function checkPath(path: X509Certificate[], hostnames: string[], now: Date): PathFault | null {
   const t = now.getTime();
   const belowAnchor = path.length === 1 ? path : path.slice(0, -1);
   for (let i = 0; i < belowAnchor.length; i++) {
     const c = belowAnchor[i]!;
     const who = i === 0 ? 'the server certificate' : `the certificate at depth ${i} (${c.subject.replace(/\n/g, ', ')})`;
-    if (t < Date.parse(c.validFrom)) return `${who} is not valid until ${new Date(c.validFrom).toISOString()}`;
-    if (t > Date.parse(c.validTo)) return `${who} expired on ${new Date(c.validTo).toISOString()}`;
-    if (i > 0 && !c.ca) return `${who} is not a CA certificate but signs the one below it`;
+    if (t < Date.parse(c.validFrom)) return { cause: 'not-yet-valid', depth: i, why: `${who} is not valid until ${new Date(c.validFrom).toISOString()}` };
+    if (t > Date.parse(c.validTo)) return { cause: 'expired', depth: i, why: `${who} expired on ${new Date(c.validTo).toISOString()}` };
+    if (i > 0 && !c.ca) return { cause: 'not-ca', depth: i, why: `${who} is not a CA certificate but signs the one below it` };
   }
   const leaf = path[0]!;
   if (!hostnames.some((h) => leaf.checkHost(h) !== undefined)) {
-    return `the server certificate is not valid for ${hostnames.join(' or ') || '(no host name given)'}`;
+    return { cause: 'name', depth: 0, why: `the server certificate is not valid for ${hostnames.join(' or ') || '(no host name given)'}` };
   }
   return null;
 }
@@ -135,8 +161,9 @@ export function matchTlsa(records: TlsaRdata[], chain: Buffer[], opts: MatchOpti
     } else usable.push(r);
   }
   const matches: TlsaMatch[] = [];
+  const failures: RecordFailure[] = [];
   const done = (): MatchResult => {
-    const result: MatchResult = { matched: matches.length > 0, usable, unusable, matches, reasons };
+    const result: MatchResult = { matched: matches.length > 0, usable, unusable, matches, reasons, failures };
     if (matches[0]) result.match = matches[0];
     return result;
   };
@@ -153,31 +180,34 @@ export function matchTlsa(records: TlsaRdata[], chain: Buffer[], opts: MatchOpti
     const label = formatRdata(r);
     if (r.usage === 3) {
       if (recordMatches(r, certs[0]!)) matches.push({ record: r, depth: 0 });
-      else reasons.push(`${label}: does not match the server certificate.`);
+      else {
+        reasons.push(`${label}: does not match the server certificate.`);
+        failures.push({ record: r, cause: 'ee-mismatch', depth: 0 });
+      }
       continue;
     }
     const depths = certs.map((c, i) => (recordMatches(r, c) ? i : -1)).filter((i) => i >= 0);
     if (depths.length === 0) {
       reasons.push(`${label}: matches no certificate the server sent (a DANE-TA anchor must be in the presented chain).`);
+      failures.push({ record: r, cause: 'anchor-not-sent' });
       continue;
     }
-    let why = '';
+    let fault: PathFault | null = null;
     for (const depth of depths) {
       const path = buildPath(certs, depth);
       if (!path) {
-        why = `the certificate at depth ${depth} does not sign the server certificate (directly or through the sent intermediates)`;
+        fault = { cause: 'no-path', depth, why: `the certificate at depth ${depth} does not sign the server certificate (directly or through the sent intermediates)` };
         continue;
       }
-      const bad = checkPath(path, hostnames, opts.now);
-      if (bad) {
-        why = bad;
-        continue;
-      }
+      fault = checkPath(path, hostnames, opts.now);
+      if (fault) continue;
       matches.push({ record: r, depth });
-      why = '';
       break;
     }
-    if (why) reasons.push(`${label}: matches a sent certificate, but ${why}.`);
+    if (fault) {
+      reasons.push(`${label}: matches a sent certificate, but ${fault.why}.`);
+      failures.push({ record: r, cause: fault.cause, depth: fault.depth });
+    }
   }
   return done();
 }

@@ -1,3 +1,4 @@
+import type { Problem } from '../problem.js';
 import type { TlsaRdata } from '../tlsa/types.js';
 
 /**
@@ -38,6 +39,19 @@ export interface PortCheck {
   presentedSpkiSha256?: string;
   presentedSubject?: string;
   presentedNotAfter?: string;
+  /** Why records did not help here, each with its fix (src/dane/diagnose.ts); absent when none. */
+  problems?: Problem[];
+}
+
+/** The signed TLSA answer as the resolver returned it, per owner looked up. */
+export interface TlsaAnswerSize {
+  owner: string;
+  port: number;
+  records: number;
+  /** Bytes of the DNS message (over TCP when UDP was truncated); null when no answer arrived. */
+  bytes: number | null;
+  /** The UDP answer at a 1232-byte EDNS buffer had TC set: senders need TCP. */
+  truncated: boolean;
 }
 
 export interface MxCheck {
@@ -50,9 +64,13 @@ export interface MxCheck {
   tlsaOwner: string | null;
   tlsaSecure: boolean;
   tlsa: TlsaRdata[];
+  /** One entry per port whose TLSA RRset was found (secure, non-empty). */
+  tlsaAnswers?: TlsaAnswerSize[];
   ports: PortCheck[];
   verdict: Verdict;
   message: string;
+  /** Host-level problems (answer size) and every port's problems, without duplicates. */
+  problems?: Problem[];
 }
 
 export interface DomainCheck {
@@ -64,4 +82,17 @@ export interface DomainCheck {
   mxSecure: boolean;
   dnssec: { signed: boolean | null; ds: boolean | null };
   mx: MxCheck[];
+  /** Every MX host's problems: the causes behind the verdict and warnings that do not change it. */
+  problems?: Problem[];
+}
+
+/** Problems without repeats (same code, subject and message), in first-seen order. */
+export function uniqueProblems(list: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return list.filter((p) => {
+    const k = `${p.code}\u0000${p.subject ?? ''}\u0000${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }

@@ -76,6 +76,10 @@ export interface Answer {
   status: AnswerStatus;
   /** Which transport produced the answer. */
   transport?: 'udp' | 'tcp';
+  /** Bytes of the DNS message that carried the answer (over TCP: the full, untruncated message). */
+  size?: number;
+  /** The UDP answer at our 1232-byte EDNS buffer came back truncated (TC), so it needed TCP. */
+  truncated?: boolean;
   /** Why status is timeout/error, in plain words. */
   error?: string;
 }
@@ -95,7 +99,7 @@ export interface DnsClientOptions {
 
 const QUERY_TYPES: readonly string[] = ['MX', 'A', 'AAAA', 'TLSA', 'CNAME', 'DS', 'DNSKEY', 'SOA', 'NS'];
 /** Large enough for TLSA sets with signatures, small enough to avoid IP fragmentation (DNS flag day 2020). */
-const EDNS_UDP_SIZE = 1232;
+export const EDNS_UDP_SIZE = 1232;
 const MAX_CNAME_HOPS = 16;
 
 // ---------------------------------------------------------------------------------------------
@@ -190,6 +194,11 @@ function buildQuery(id: number, name: string, type: QueryType, cd: boolean): pac
 }
 
 type Decoded = packet.DecodedPacket & { rcode?: string };
+/** A decoded response and the size of the message on the wire. */
+interface Received {
+  res: Decoded;
+  size: number;
+}
 
 /** Does this decoded packet answer exactly our query? */
 function matchesQuery(res: Decoded, id: number, name: string, type: QueryType): boolean {
@@ -210,7 +219,7 @@ function tryDecode(buf: Buffer): Decoded | null {
 
 class Timeout extends Error {}
 
-function udpExchange(resolver: Resolver, query: Buffer, accept: (r: Decoded) => boolean, timeoutMs: number): Promise<Decoded> {
+function udpExchange(resolver: Resolver, query: Buffer, accept: (r: Decoded) => boolean, timeoutMs: number): Promise<Received> {
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket(net.isIP(resolver.host) === 6 ? 'udp6' : 'udp4');
     let settled = false;
@@ -227,7 +236,7 @@ function udpExchange(resolver: Resolver, query: Buffer, accept: (r: Decoded) => 
     sock.on('message', (msg, rinfo) => {
       if (rinfo.port !== resolver.port || !sameAddress(rinfo.address, resolver.host)) return;
       const res = tryDecode(msg);
-      if (res && accept(res)) done(() => resolve(res));
+      if (res && accept(res)) done(() => resolve({ res, size: msg.length }));
       // Anything else is noise or a spoofing attempt: keep waiting for the real answer.
     });
     sock.send(query, resolver.port, resolver.host, (err) => {
@@ -236,7 +245,7 @@ function udpExchange(resolver: Resolver, query: Buffer, accept: (r: Decoded) => 
   });
 }
 
-function tcpExchange(resolver: Resolver, query: Buffer, accept: (r: Decoded) => boolean, timeoutMs: number): Promise<Decoded> {
+function tcpExchange(resolver: Resolver, query: Buffer, accept: (r: Decoded) => boolean, timeoutMs: number): Promise<Received> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: resolver.host, port: resolver.port });
     let buf = Buffer.alloc(0);
@@ -263,7 +272,7 @@ function tcpExchange(resolver: Resolver, query: Buffer, accept: (r: Decoded) => 
         if (buf.length < 2 + len) return;
         const res = tryDecode(buf.subarray(2, 2 + len));
         buf = buf.subarray(2 + len);
-        if (res && accept(res)) return done(() => resolve(res));
+        if (res && accept(res)) return done(() => resolve({ res, size: len }));
         // On our own TCP connection a non-matching message is a broken resolver, not noise.
         return done(() => reject(new Error('the resolver answered a different question over TCP')));
       }
@@ -332,7 +341,7 @@ export function decodeTlsa(data: unknown): TlsaData {
   return { usage: d.usage, selector: d.selector, matchingType: d.matchingType, data: hex(d.certificate) };
 }
 
-function toAnswer(name: string, type: QueryType, res: Decoded, transport: 'udp' | 'tcp'): Answer {
+function toAnswer(name: string, type: QueryType, { res, size }: Received, transport: 'udp' | 'tcp', truncated: boolean): Answer {
   const rcode = res.rcode ?? 'NOERROR';
   const all = (res.answers ?? []).filter((a) => a.type !== 'RRSIG' && a.type !== 'OPT');
   // Follow CNAMEs inside the answer section, starting at the question name.
@@ -353,11 +362,11 @@ function toAnswer(name: string, type: QueryType, res: Decoded, transport: 'udp' 
       .filter((a) => a.type === type && canonical(a.name) === current)
       .map((a) => ({ name: canonical(a.name), type: a.type, ttl: (a as { ttl?: number }).ttl ?? 0, data: decodeData(a.type, (a as { data: unknown }).data) }));
   } catch (err) {
-    return { name, type, rcode, secure: false, records: [], cnameChain, status: 'error', transport, error: `malformed ${type} record: ${(err as Error).message}` };
+    return { name, type, rcode, secure: false, records: [], cnameChain, status: 'error', transport, size, truncated, error: `malformed ${type} record: ${(err as Error).message}` };
   }
   const status: AnswerStatus =
     rcode === 'NOERROR' ? (records.length > 0 ? 'ok' : 'nodata') : rcode === 'NXDOMAIN' ? 'nxdomain' : rcode === 'SERVFAIL' ? 'servfail' : 'error';
-  const answer: Answer = { name, type, rcode, secure: res.flag_ad === true, records, cnameChain, status, transport };
+  const answer: Answer = { name, type, rcode, secure: res.flag_ad === true, records, cnameChain, status, transport, size, truncated };
   if (status === 'error') answer.error = `the resolver answered ${rcode}`;
   return answer;
 }
@@ -449,8 +458,8 @@ export class DnsClient {
     let lastError = '';
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       try {
-        const res = await udpExchange(this.resolver, wire, accept, this.timeoutMs);
-        if (!res.flag_tc) return toAnswer(name, type, res, 'udp');
+        const got = await udpExchange(this.resolver, wire, accept, this.timeoutMs);
+        if (!got.res.flag_tc) return toAnswer(name, type, got, 'udp', false);
         return await this.fetchTcp(name, type, wire, accept);
       } catch (err) {
         if (err instanceof Timeout) {
@@ -465,12 +474,11 @@ export class DnsClient {
 
   private async fetchTcp(name: string, type: QueryType, wire: Buffer, accept: (r: Decoded) => boolean): Promise<Answer> {
     try {
-      const res = await tcpExchange(this.resolver, wire, accept, this.timeoutMs);
-      return toAnswer(name, type, res, 'tcp');
+      return toAnswer(name, type, await tcpExchange(this.resolver, wire, accept, this.timeoutMs), 'tcp', true);
     } catch (err) {
       const status = err instanceof Timeout ? 'timeout' : 'error';
       const error = err instanceof Timeout ? `truncated UDP answer and no TCP answer within ${this.timeoutMs} ms` : `TCP retry after a truncated answer failed: ${(err as Error).message}`;
-      return { name, type, rcode: '', secure: false, records: [], cnameChain: [], status, error };
+      return { name, type, rcode: '', secure: false, records: [], cnameChain: [], status, truncated: true, error };
     }
   }
 }

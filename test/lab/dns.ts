@@ -13,9 +13,23 @@ export interface ZoneSpec {
   ds: boolean;
   /** Extra zone-file lines (the part setRecords() replaces). */
   records?: string[];
+  /** Zone key algorithm (default ECDSA P-256, algorithm 13). */
+  keyAlgorithm?: KeyAlgorithm;
 }
 
+/** DNSSEC zone key algorithms a lab zone can be signed with (RSA-2048 for answer-size tests). */
+export type KeyAlgorithm = 'ecdsap256sha256' | 'rsasha256';
+
 export const POLICY = 'lab';
+const POLICIES: Record<KeyAlgorithm, { name: string; algorithm: string }> = {
+  ecdsap256sha256: { name: POLICY, algorithm: 'ecdsap256sha256' },
+  rsasha256: { name: `${POLICY}-rsa`, algorithm: 'rsasha256 2048' },
+};
+
+/** The dnssec-policy that signs a zone with this algorithm. */
+export function policyFor(alg: KeyAlgorithm = 'ecdsap256sha256'): string {
+  return POLICIES[alg].name;
+}
 export const RECORDS_MARKER = '; ---- lab records: everything below this line is replaced by lab.setRecords() ----';
 const TTL = 60;
 
@@ -99,14 +113,14 @@ export function namedConf(o: {
   port: number;
   rndcPort: number;
   rndcKeyFile: string;
-  zones: { name: string; signed: boolean }[];
+  zones: { name: string; signed: boolean; keyAlgorithm?: KeyAlgorithm }[];
 }): string {
   const zoneBlocks = o.zones.map((z) =>
     [
       `zone "${z.name}" {`,
       `  type primary;`,
       `  file "${join(o.dir, `${z.name}.db`)}";`,
-      ...(z.signed ? [`  dnssec-policy "${POLICY}";`, `  inline-signing yes;`] : []),
+      ...(z.signed ? [`  dnssec-policy "${policyFor(z.keyAlgorithm)}";`, `  inline-signing yes;`] : []),
       `};`,
     ].join('\n'),
   );
@@ -133,18 +147,18 @@ ${zoneBlocks.join('\n')}
 `;
 }
 
-/** One CSK that never rolls: the parent's key stays a fixed trust anchor for the whole run. */
+/** One CSK per algorithm that never rolls: the parent's key stays a fixed trust anchor for the whole run. */
 export function policyBlock(): string {
-  return `dnssec-policy "${POLICY}" {
-  keys { csk key-directory lifetime unlimited algorithm ecdsap256sha256; };
+  return Object.values(POLICIES).map((p) => `dnssec-policy "${p.name}" {
+  keys { csk key-directory lifetime unlimited algorithm ${p.algorithm}; };
   dnskey-ttl ${TTL};
   max-zone-ttl 86400;
-};`;
+};`).join('\n');
 }
 
 /** Pre-generates the zone's CSK so its DS is known before named starts. Returns the .key path. */
-export async function generateKey(keysDir: string, policyConf: string, zone: string): Promise<string> {
-  const out = await mustRun(['dnssec-keygen', '-q', '-K', keysDir, '-k', POLICY, '-l', policyConf, zone]);
+export async function generateKey(keysDir: string, policyConf: string, zone: string, alg?: KeyAlgorithm): Promise<string> {
+  const out = await mustRun(['dnssec-keygen', '-q', '-K', keysDir, '-k', policyFor(alg), '-l', policyConf, zone]);
   const base = out.trim().split('\n').pop() ?? '';
   if (!base.startsWith(`K${zone}.+`)) {
     const found = readdirSync(keysDir).find((f) => f.startsWith(`K${zone}.+`) && f.endsWith('.key'));
@@ -242,4 +256,38 @@ export async function servedSerial(namedAddr: string, namedPort: number, zone: s
   const soa = a.answers.find((l) => /\sSOA\s/.test(l));
   const serial = soa?.split(/\s+/)[6];
   return serial ? Number(serial) : undefined;
+}
+
+export interface SizedAnswer {
+  status: string;
+  flags: string[];
+  /** dig's "MSG SIZE rcvd": bytes of the DNS message. */
+  size: number;
+  /** Answer-section lines. */
+  answers: string[];
+  raw: string;
+}
+
+/**
+ * `dig +dnssec +bufsize=1232 +ignore`: the answer as one UDP message at the DNS Flag Day buffer,
+ * with TC visible (+ignore: no TCP retry), or over TCP with `tcp`. `recurse: false` for named.
+ */
+export async function digSized(server: string, port: number, name: string, type: string, o: { tcp?: boolean; recurse?: boolean; cookie?: boolean } = {}): Promise<SizedAnswer> {
+  const r = await run(
+    ['dig', `@${server}`, '-p', String(port), '+time=2', '+tries=1', '+dnssec', '+bufsize=1232', '+ignore', '+nocmd',
+      ...(o.tcp ? ['+tcp'] : []), ...(o.recurse === false ? ['+norec'] : []), ...(o.cookie === false ? ['+nocookie'] : []), name, type],
+    { timeoutMs: 8000 },
+  );
+  const raw = r.stdout;
+  const size = Number(/;; MSG SIZE\s+rcvd: (\d+)/.exec(raw)?.[1] ?? NaN);
+  if (r.code !== 0 || !Number.isFinite(size)) throw new Error(`dig ${name} ${type} @${server}#${port} failed: ${(r.stderr || raw).slice(-500)}`);
+  const flags = (/;; flags: ([a-z ]+);/.exec(raw)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+  const answers: string[] = [];
+  let inAnswer = false;
+  for (const line of raw.split('\n')) {
+    if (line.startsWith(';; ANSWER SECTION')) inAnswer = true;
+    else if (line.startsWith(';;') || line.trim() === '') inAnswer = false;
+    else if (inAnswer) answers.push(line.trim());
+  }
+  return { status: /status: ([A-Z]+)/.exec(raw)?.[1] ?? 'NONE', flags, size, answers, raw };
 }

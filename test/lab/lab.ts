@@ -11,14 +11,14 @@ import { dirname, join } from 'node:path';
 import { pickAddresses, type LabAddresses } from './addresses.js';
 import {
   dig, dsFromKey, generateKey, namedConf, policyBlock, readSerial, renderChildZone, renderParentZone,
-  rewriteZoneFile, servedSerial, unboundConf, type DigAnswer, type ZoneSpec,
+  rewriteZoneFile, servedSerial, unboundConf, type DigAnswer, type KeyAlgorithm, type ZoneSpec,
 } from './dns.js';
 import { eximConf } from './exim.js';
-import { createPki, type CaCert, type IssueRequest, type IssuedCert, type IssuerName } from './pki.js';
+import { createPki, type CaCert, type IntermediateRequest, type IssueRequest, type IssuedCert, type IssuerName } from './pki.js';
 import { ensurePostfix, runFinger, writePostfixConfig, type FingerOptions, type FingerResult } from './posttls.js';
 import { logTail, mustRun, run, startDaemon, trackPath, untrackPath, waitUntil, type Daemon } from './proc.js';
 
-export type { ZoneSpec, DigAnswer, IssueRequest, IssuedCert, IssuerName, CaCert, FingerOptions, FingerResult, LabAddresses };
+export type { ZoneSpec, DigAnswer, KeyAlgorithm, IntermediateRequest, IssueRequest, IssuedCert, IssuerName, CaCert, FingerOptions, FingerResult, LabAddresses };
 
 export interface LabZoneOption {
   /** A single label ("scenario1") is placed under the parent; a full name must end in the parent. */
@@ -28,6 +28,8 @@ export interface LabZoneOption {
   ds: boolean;
   /** Extra zone-file lines, e.g. `_25._tcp.mail 60 IN TLSA 3 1 1 <hex>` (relative names are zone-relative). */
   records?: string[];
+  /** Zone key algorithm: 'ecdsap256sha256' (default) or 'rsasha256' (2048 bits). */
+  keyAlgorithm?: KeyAlgorithm;
 }
 
 export interface LabOptions {
@@ -80,6 +82,10 @@ export interface Lab {
   serviceCert: IssuedCert;
 
   issueCert(req: IssueRequest): Promise<IssuedCert>;
+  /** Another intermediate under the lab root, e.g. `{name: 'R12', subject: "/C=US/O=Let's Encrypt/CN=R12"}`. */
+  addIntermediate(req: IntermediateRequest): Promise<CaCert>;
+  /** A self-signed certificate (subject = issuer, no chain), like cPanel's placeholder. */
+  issueSelfSigned(req: { names: string[]; keyType?: 'rsa' | 'ec' }): Promise<IssuedCert>;
   /** Atomically writes domain_tls/<name>/combined (+ certificates) or, with a port, combined.<port>. */
   installCert(name: string, combinedPem: string, opts?: InstallOptions): void;
   removeCert(name: string, opts?: InstallOptions): void;
@@ -125,7 +131,7 @@ function normalizeZones(parent: string, opts: LabOptions): ZoneSpec[] {
     if (name.slice(0, -parent.length - 1).includes('.')) {
       throw new Error(`lab: zone ${name} must be a direct child of ${parent} (delegations are one level deep)`);
     }
-    return { name, signed: z.signed, ds: z.signed && z.ds, records: z.records ?? [] };
+    return { name, signed: z.signed, ds: z.signed && z.ds, records: z.records ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}) };
   });
   const all = [...defaults, ...extra];
   const seen = new Set<string>();
@@ -228,9 +234,10 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     writeFileSync(policyConf, policyBlock());
     const rndcKey = join(namedDir, 'rndc.key');
     const signedNames = [parent, ...specs.filter((z) => z.signed).map((z) => z.name)];
+    const algorithmOf = new Map(specs.map((z) => [z.name, z.keyAlgorithm]));
     const [pki, dsByZone] = await Promise.all([
       createPki(join(dir, 'pki')),
-      Promise.all(signedNames.map(async (z) => [z, await dsFromKey(await generateKey(keysDir, policyConf, z))] as const)),
+      Promise.all(signedNames.map(async (z) => [z, await dsFromKey(await generateKey(keysDir, policyConf, z, algorithmOf.get(z)))] as const)),
       mustRun(['rndc-confgen', '-a', '-A', 'hmac-sha256', '-k', 'rndc-key', '-c', rndcKey]),
     ]);
     const ds = new Map(dsByZone);
@@ -415,6 +422,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       ca: { root: pki.root, intermediates: pki.intermediates },
       serviceCert,
       issueCert: (req) => pki.issue(req),
+      addIntermediate: (req) => pki.addIntermediate(req),
+      issueSelfSigned: (req) => pki.issueSelfSigned(req),
       installCert(name, combinedPem, o = {}) {
         const d = certDir(name);
         if (o.port) {

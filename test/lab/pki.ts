@@ -9,7 +9,8 @@ export type IssuerName = 'R1' | 'R2';
 export interface IssueRequest {
   /** DNS names; the first becomes the subject CN. */
   names: string[];
-  issuer?: IssuerName;
+  /** 'R1', 'R2' or the name of an intermediate made with addIntermediate(). */
+  issuer?: IssuerName | (string & {});
   keyType?: 'rsa' | 'ec';
   /** Days from now until notAfter; negative means the certificate has already expired. */
   notAfterDays?: number;
@@ -17,7 +18,8 @@ export interface IssueRequest {
 
 export interface IssuedCert {
   names: string[];
-  issuer: IssuerName;
+  /** The issuing intermediate's name; 'self' for issueSelfSigned(). */
+  issuer: IssuerName | (string & {});
   certPem: string;
   keyPem: string;
   /** The issuing intermediate (what a server sends after the leaf). */
@@ -42,10 +44,22 @@ export interface CaCert {
   spkiSha256: string;
 }
 
+export interface IntermediateRequest {
+  /** Name to issue from later (IssueRequest.issuer); letters, digits and dashes. */
+  name: string;
+  /** openssl -subj form, e.g. "/C=US/O=Let's Encrypt/CN=R12". */
+  subject: string;
+  keyType?: 'rsa' | 'ec';
+}
+
 export interface Pki {
   root: CaCert;
   intermediates: Record<IssuerName, CaCert>;
   issue(req: IssueRequest): Promise<IssuedCert>;
+  /** Another intermediate under the lab root with the given subject (e.g. shaped like Let's Encrypt's). */
+  addIntermediate(req: IntermediateRequest): Promise<CaCert>;
+  /** A self-signed certificate (subject = issuer, no chain), like cPanel's placeholder. */
+  issueSelfSigned(req: { names: string[]; keyType?: 'rsa' | 'ec' }): Promise<IssuedCert>;
 }
 
 /** `openssl x509 -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256`, lower-case hex. */
@@ -118,29 +132,27 @@ export async function createPki(dir: string): Promise<Pki> {
     '-subj', '/O=TLSA Manager Lab/CN=Lab Root CA', '-extensions', 'ca', '-config', extFile,
   ]);
 
+  const makeIntermediate = async (name: string, subject: string, keyType: 'rsa' | 'ec'): Promise<CaCert> => {
+    const idir = join(dir, name);
+    mkdirSync(join(idir, 'issued'), { recursive: true });
+    writeFileSync(join(idir, 'index.txt'), '');
+    writeFileSync(join(idir, 'serial'), '1000\n');
+    writeFileSync(join(idir, 'ca.cnf'), caConfig(idir));
+    await makeKey(join(idir, 'ca.key'), keyType);
+    await mustRun(['openssl', 'req', '-new', '-key', join(idir, 'ca.key'), '-out', join(idir, 'ca.csr'), '-subj', subject]);
+    await mustRun([
+      'openssl', 'x509', '-req', '-in', join(idir, 'ca.csr'), '-CA', rootPem, '-CAkey', rootKey,
+      '-CAcreateserial', '-out', join(idir, 'ca.pem'), '-days', '3000', '-sha256',
+      '-extfile', extFile, '-extensions', 'ca',
+    ]);
+    return caCert(name, join(idir, 'ca.pem'));
+  };
   const issuers: IssuerName[] = ['R1', 'R2'];
   const inter: Partial<Record<IssuerName, CaCert>> = {};
-  await Promise.all(
-    issuers.map(async (name) => {
-      const idir = join(dir, name);
-      mkdirSync(join(idir, 'issued'), { recursive: true });
-      writeFileSync(join(idir, 'index.txt'), '');
-      writeFileSync(join(idir, 'serial'), '1000\n');
-      writeFileSync(join(idir, 'ca.cnf'), caConfig(idir));
-      await makeKey(join(idir, 'ca.key'), 'ec');
-      await mustRun([
-        'openssl', 'req', '-new', '-key', join(idir, 'ca.key'), '-out', join(idir, 'ca.csr'),
-        '-subj', `/O=TLSA Manager Lab/CN=Lab Intermediate ${name}`,
-      ]);
-      await mustRun([
-        'openssl', 'x509', '-req', '-in', join(idir, 'ca.csr'), '-CA', rootPem, '-CAkey', rootKey,
-        '-CAcreateserial', '-out', join(idir, 'ca.pem'), '-days', '3000', '-sha256',
-        '-extfile', extFile, '-extensions', 'ca',
-      ]);
-      inter[name] = await caCert(name, join(idir, 'ca.pem'));
-    }),
-  );
+  // One at a time: -CAcreateserial rewrites the root's serial file.
+  for (const name of issuers) inter[name] = await makeIntermediate(name, `/O=TLSA Manager Lab/CN=Lab Intermediate ${name}`, 'ec');
   const intermediates = inter as Record<IssuerName, CaCert>;
+  const extra = new Map<string, CaCert>();
   const root = await caCert('root', rootPem);
 
   // `openssl ca` keeps a database per issuer: serialise issuance so calls never interleave.
@@ -153,6 +165,8 @@ export async function createPki(dir: string): Promise<Pki> {
       if (!/^(\*\.)?[A-Za-z0-9.-]+$/.test(n)) throw new Error(`issueCert: bad DNS name ${JSON.stringify(n)}`);
     }
     const issuer = req.issuer ?? 'R1';
+    const issuerCa = (intermediates as Record<string, CaCert>)[issuer] ?? extra.get(issuer);
+    if (!issuerCa) throw new Error(`issueCert: unknown issuer ${JSON.stringify(issuer)}`);
     const keyType = req.keyType ?? 'ec';
     const days = req.notAfterDays ?? 90;
     const idir = join(dir, issuer);
@@ -184,7 +198,7 @@ export async function createPki(dir: string): Promise<Pki> {
     ]);
     const certPem = readFileSync(leafPath, 'utf8');
     const keyPem = readFileSync(keyPath, 'utf8');
-    const chainPem = intermediates[issuer].certPem;
+    const chainPem = issuerCa.certPem;
     writeFileSync(chainPath, chainPem);
     const combinedPem = keyPem + certPem + chainPem;
     writeFileSync(combinedPath, combinedPem);
@@ -204,13 +218,48 @@ export async function createPki(dir: string): Promise<Pki> {
     };
   }
 
+  async function selfSignedNow(req: { names: string[]; keyType?: 'rsa' | 'ec' }): Promise<IssuedCert> {
+    for (const n of req.names) {
+      if (!/^(\*\.)?[A-Za-z0-9.-]+$/.test(n)) throw new Error(`issueSelfSigned: bad DNS name ${JSON.stringify(n)}`);
+    }
+    const base = join(dir, 'leaf', `${++counter}-self-${req.names[0]!.replace(/\*/g, '_')}`);
+    mkdirSync(base, { recursive: true });
+    const keyPath = join(base, 'key.pem');
+    const leafPath = join(base, 'cert.pem');
+    const chainPath = join(base, 'chain.pem');
+    const combinedPath = join(base, 'combined');
+    await makeKey(keyPath, req.keyType ?? 'rsa');
+    await mustRun([
+      'openssl', 'req', '-x509', '-new', '-key', keyPath, '-out', leafPath, '-days', '365', '-sha256',
+      '-subj', `/CN=${req.names[0]}`, '-addext', `subjectAltName=${req.names.map((n) => `DNS:${n}`).join(',')}`,
+    ]);
+    const certPem = readFileSync(leafPath, 'utf8');
+    const keyPem = readFileSync(keyPath, 'utf8');
+    writeFileSync(chainPath, '');
+    writeFileSync(combinedPath, keyPem + certPem);
+    return {
+      names: [...req.names], issuer: 'self', certPem, keyPem, chainPem: '', combinedPem: keyPem + certPem, fullchainPem: certPem,
+      leafPath, keyPath, chainPath, combinedPath, spkiSha256: await spkiSha256OfFile(leafPath),
+    };
+  }
+
+  const serial = <T>(job: () => Promise<T>): Promise<T> => {
+    const p = queue.then(job);
+    queue = p.catch(() => undefined);
+    return p;
+  };
   return {
     root,
     intermediates,
-    issue(req) {
-      const p = queue.then(() => issueNow(req));
-      queue = p.catch(() => undefined);
-      return p;
+    issue: (req) => serial(() => issueNow(req)),
+    addIntermediate(req) {
+      if (!/^[A-Za-z0-9-]+$/.test(req.name) || req.name in intermediates || extra.has(req.name)) throw new Error(`addIntermediate: bad or taken name ${JSON.stringify(req.name)}`);
+      return serial(async () => {
+        const ca = await makeIntermediate(req.name, req.subject, req.keyType ?? 'rsa');
+        extra.set(req.name, ca);
+        return ca;
+      });
     },
+    issueSelfSigned: (req) => serial(() => selfSignedNow(req)),
   };
 }

@@ -1,0 +1,131 @@
+/**
+ * Names the real cause behind a DANE result, each with its fix (issue 9). The verdict says
+ * whether a sender authenticates (and agrees with posttls-finger); these problems say WHY a record
+ * did not help, so an admin fixes the right thing:
+ *
+ * - `dane-ta-name-mismatch`: a `2 x x` record matches the chain, but the certificate does not name
+ *   the MX host. DANE-TA checks names; DANE-EE (`3 1 1`) does not.
+ * - `dane-ta-leaf-only`: `2 x x` published, but the server sends only its own certificate, so no
+ *   intermediate is there to match (RFC 7672 §3.1.2: the anchor must be in the sent chain).
+ * - `certificate-self-signed`: subject = issuer and no chain (cPanel's placeholder when the hostname
+ *   certificate lapses): `3 1 1` for its key works, `2 1 1` cannot.
+ * - `dane-ta-leaf-expired`: `2 x x` matches, but the leaf is outside its validity dates. DANE-TA
+ *   checks dates; DANE-EE does not.
+ * - `tlsa-answer-large`: the signed TLSA answer does not fit the 1232-byte EDNS buffer, so senders
+ *   need TCP (a warning: most retry over TCP, so the verdict does not change).
+ *
+ * Severity: `error` when nothing matched (this is why the port fails), `warning` when another
+ * record authenticates today (this record will not carry the next key change).
+ */
+import { X509Certificate } from 'node:crypto';
+import type { Problem } from '../problem.js';
+import { formatRdata, type TlsaRdata } from '../tlsa/types.js';
+import type { MatchResult, RecordFailure } from './match.js';
+
+export const DIAGNOSIS_CODES = ['dane-ta-name-mismatch', 'dane-ta-leaf-only', 'certificate-self-signed', 'dane-ta-leaf-expired', 'tlsa-answer-large'] as const;
+export type DiagnosisCode = (typeof DIAGNOSIS_CODES)[number];
+
+export interface PortContext {
+  /** The TLSA base domain the name check used (SNI), and the MX host. */
+  host: string;
+  /** "host [address]:port" for messages. */
+  at: string;
+  /** The TLSA owner the records came from. */
+  owner: string;
+}
+
+/** Subject = issuer, signed by its own key, and nothing sent above it. */
+export function isSelfSignedAlone(chain: Buffer[]): boolean {
+  if (chain.length !== 1) return false;
+  try {
+    const c = new X509Certificate(chain[0]!);
+    return c.subject === c.issuer && c.checkIssued(c) && c.verify(c.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function names(chain: Buffer[]): string {
+  try {
+    const c = new X509Certificate(chain[0]!);
+    const alt = (c.subjectAltName ?? '').split(/,\s*/).filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4));
+    const cn = /(?:^|\n)CN=([^\n]*)/.exec(c.subject)?.[1];
+    const all = alt.length > 0 ? alt : cn ? [cn] : [];
+    return all.length > 0 ? all.slice(0, 5).join(', ') + (all.length > 5 ? ', …' : '') : 'none';
+  } catch {
+    return 'unreadable';
+  }
+}
+
+function notAfter(chain: Buffer[]): string {
+  try {
+    return new Date(new X509Certificate(chain[0]!).validTo).toISOString().slice(0, 10);
+  } catch {
+    return 'an unknown date';
+  }
+}
+
+const list = (rs: TlsaRdata[]): string => rs.map((r) => `"${formatRdata(r).split(' ').slice(0, 3).join(' ')}"`).filter((v, i, a) => a.indexOf(v) === i).join(', ');
+const usage2 = (fs: RecordFailure[], ...causes: RecordFailure['cause'][]): TlsaRdata[] => fs.filter((f) => f.record.usage === 2 && causes.includes(f.cause)).map((f) => f.record);
+
+/** The causes behind one port's match result, most specific first. */
+export function diagnosePort(m: MatchResult, chain: Buffer[], c: PortContext): Problem[] {
+  if (chain.length === 0) return [];
+  const severity = m.matched ? 'warning' : 'error';
+  const later = m.matched ? ' Another record authenticates today, but this one will not carry the next key change.' : '';
+  const out: Problem[] = [];
+  const selfSigned = isSelfSignedAlone(chain);
+  const notSent = usage2(m.failures, 'anchor-not-sent');
+  if (selfSigned) {
+    const ta = notSent.length > 0;
+    out.push({
+      code: 'certificate-self-signed',
+      severity: !m.matched && (ta || m.failures.every((f) => f.record.usage === 2)) ? 'error' : 'warning',
+      subject: c.host,
+      message: `${c.at} presents a self-signed certificate (subject = issuer, no chain), like cPanel's placeholder when the hostname certificate lapses: a "3 1 1" record for its key still authenticates, ${ta ? `the ${list(notSent)} record(s) at ${c.owner} cannot` : '"2 1 1" records cannot'}.`,
+      fix: `Let AutoSSL issue a real certificate for ${c.host} (WHM » Manage AutoSSL), then publish its records; until then only "3 1 1" works.`,
+    });
+  } else if (chain.length === 1 && notSent.length > 0) {
+    out.push({
+      code: 'dane-ta-leaf-only',
+      severity,
+      subject: c.host,
+      message: `${c.at} sends only its own certificate, no intermediate, so the ${list(notSent)} record(s) at ${c.owner} have nothing to match (a DANE-TA anchor must be in the chain the server sends).${later}`,
+      fix: `Install the certificate for ${c.host} together with its CA bundle (WHM » Manage SSL Hosts, or let AutoSSL reinstall it) so Exim sends the intermediate; "3 1 1" (DANE-EE) does not need it.`,
+    });
+  }
+  const named = usage2(m.failures, 'name');
+  if (named.length > 0) {
+    out.push({
+      code: 'dane-ta-name-mismatch',
+      severity,
+      subject: c.host,
+      message: `The ${list(named)} record(s) at ${c.owner} match the chain ${c.at} sends, but the certificate's names (${names(chain)}) do not cover ${c.host}: DANE-TA checks the name, "3 1 1" (DANE-EE) does not depend on names.${later}`,
+      fix: `Install a certificate that names ${c.host} (include it in the AutoSSL domains), or rely on a "3 1 1" record: DANE-EE does not depend on names.`,
+    });
+  }
+  const dated = m.failures.filter((f) => f.record.usage === 2 && (f.cause === 'expired' || f.cause === 'not-yet-valid') && f.depth === 0).map((f) => f.record);
+  if (dated.length > 0) {
+    out.push({
+      code: 'dane-ta-leaf-expired',
+      severity,
+      subject: c.host,
+      message: `The ${list(dated)} record(s) at ${c.owner} match the chain ${c.at} sends, but its certificate is outside its validity dates (not after ${notAfter(chain)}): DANE-TA checks validity, "3 1 1" (DANE-EE) does not.${later}`,
+      fix: `Renew the certificate for ${c.host} (WHM » Manage AutoSSL) and keep a "3 1 1" record for the served key: DANE-EE does not depend on dates.`,
+    });
+  }
+  return out;
+}
+
+/** The signed TLSA answer at `owner` does not fit one UDP message at the 1232-byte buffer. */
+export function answerSizeProblem(owner: string, size: { bytes: number | null; truncated: boolean; records: number }, limit: number): Problem | null {
+  if (!size.truncated && (size.bytes === null || size.bytes <= limit)) return null;
+  const bytes = size.bytes === null ? 'larger than' : `${size.bytes} bytes, over`;
+  return {
+    code: 'tlsa-answer-large',
+    severity: 'warning',
+    subject: owner,
+    message: `The signed TLSA answer at ${owner} (${size.records} record(s)) is ${bytes} the ${limit}-byte EDNS buffer resolvers use since DNS Flag Day 2020: it comes back truncated and senders must retry over TCP (some fail).`,
+    fix: 'Publish fewer TLSA records at this owner (policy.maxRecordsPerOwner), or sign the zone with an ECDSA key (algorithm 13), whose signatures are far smaller than RSA ones.',
+  };
+}
