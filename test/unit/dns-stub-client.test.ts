@@ -66,7 +66,7 @@ describe('DnsClient.query', () => {
   it('sends RD, AD and EDNS DO, and reports a secure MX answer', async () => {
     const s = await server(ZONE);
     const a = await client(s).query('Example.Test.', 'MX');
-    expect(a).toMatchObject({ name: 'example.test', type: 'MX', rcode: 'NOERROR', secure: true, status: 'ok', transport: 'udp', cnameChain: [] });
+    expect(a).toMatchObject({ name: 'example.test', type: 'MX', rcode: 'NOERROR', secure: true, status: 'ok', transport: 'udp', truncated: false, cnameChain: [] });
     expect(a.records).toEqual([{ name: 'example.test', type: 'MX', ttl: 600, data: { preference: 10, exchange: 'mail.example.test' } }]);
     const q = s.queries[0]!.packet;
     expect(q.flag_rd).toBe(true);
@@ -123,7 +123,7 @@ describe('DnsClient.query', () => {
   it('retries over TCP when the UDP answer is truncated', async () => {
     const s = await server(ZONE, { truncateUdp: true });
     const a = await client(s).query('mail.example.test', 'AAAA');
-    expect(a).toMatchObject({ status: 'ok', transport: 'tcp', secure: true });
+    expect(a).toMatchObject({ status: 'ok', transport: 'tcp', secure: true, truncated: true });
     expect(a.records.map((r) => r.data)).toEqual(['::1']);
     expect(s.queries.map((q) => q.transport)).toEqual(['udp', 'tcp']);
     expect(s.queries[1]!.packet.flag_ad).toBe(true);
