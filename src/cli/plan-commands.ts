@@ -3,6 +3,7 @@ import { summarizeCertificate } from '../cpanel/scan.js';
 import { Providers } from '../dns/registry.js';
 import { normalizeName } from '../dns/names.js';
 import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
+import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { auditCsv, auditRows } from '../report/audit.js';
 import { table } from '../report/table.js';
 import { formatRecord } from '../tlsa/types.js';
@@ -94,6 +95,7 @@ export const applyCommand: Command = {
     const domains = domainsOption(values);
     const takeover = (values.takeover as string[] | undefined)?.map((o) => normalizeName(o, '--takeover', { allowUnderscore: true }));
     const providers = new Providers(ctx!);
+    const recovered = await recoverInterrupted(ctx!, providers, 'cli');
     const plan = await makePlan(ctx!, providers, { ...(domains ? { domains } : {}), force: values.force === true, ...(takeover ? { takeover } : {}) });
     const count = plan.zones.reduce((n, z) => n + z.changes.length, 0);
     if (count > 0 && !values.yes) {
@@ -106,11 +108,12 @@ export const applyCommand: Command = {
     }
     const results = await applyPlan(ctx!, providers, plan, 'cli');
     const failed = results.filter((r) => r.problem);
-    if (values.json) return { output: json({ results, plan: planJson(plan) }), exitCode: failed.length ? 1 : 0 };
-    const lines = results.flatMap((r) => [
-      `zone ${r.zone} (${r.provider}): ${r.problem ? `FAILED, nothing changed: ${r.problem.message}${r.problem.fix ? ` ${r.problem.fix}` : ''}` : `${r.applied.length} change(s) applied`}`,
+    if (values.json) return { output: json({ recovered, results, plan: planJson(plan) }), exitCode: failed.length ? 1 : 0 };
+    const lines = describeSettled(recovered);
+    lines.push(...results.flatMap((r) => [
+      `zone ${r.zone} (${r.provider}): ${r.problem ? `FAILED, ${r.applied.length ? `${r.applied.length} change(s) applied before the failure` : 'nothing changed'}: ${r.problem.message}${r.problem.fix ? ` ${r.problem.fix}` : ''}` : `${r.applied.length} change(s) applied`}`,
       ...r.applied.map((c) => `  ${c.kind === 'create' ? '+' : '-'} ${formatRecord(c.record)}`),
-    ]);
+    ]));
     if (results.length === 0) lines.push('Everything is in sync; nothing to change.');
     for (const z of plan.zones) if (z.blocked) lines.push(`blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
     return { output: lines.join('\n'), exitCode: failed.length ? 1 : 0 };

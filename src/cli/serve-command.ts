@@ -1,6 +1,8 @@
 import { ProblemError } from '../problem.js';
 import { loginUrl, parseListen, startServer, type Listen } from '../web/server.js';
 import type { Command } from './types.js';
+import { Providers } from '../dns/registry.js';
+import { recoverInterrupted } from '../plan/recover.js';
 
 /**
  * `tlsa-manager serve --listen HOST:PORT | --socket PATH`: runs until SIGTERM/SIGINT, then stops
@@ -12,6 +14,8 @@ export const serveCommand: Command = {
     const socketOpt = values.socket as string | undefined;
     if (listenOpt && socketOpt) throw new ProblemError({ code: 'usage', message: 'serve takes --listen or --socket, not both.' });
     const listen: Listen = socketOpt ? { kind: 'socket', path: socketOpt } : { kind: 'tcp', ...parseListen(listenOpt ?? '127.0.0.1:8450') };
+    // A run killed while writing a zone is finished before the app shows any state.
+    await recoverInterrupted(ctx!, new Providers(ctx!), 'serve');
     const token = process.env.TLSA_MANAGER_WEB_TOKEN || undefined;
     const running = await startServer(ctx!, listen, token ? { loginToken: token } : {});
     running.web.snapshot.refresh().catch((err: Error) => ctx!.logger.error({ err: err.message }, 'initial scan failed'));

@@ -46,4 +46,9 @@ export interface DnsProvider {
   populate(zone: string, owners: string[]): Promise<PublishedRecord[]>;
   /** Carry out all changes for one zone atomically where the backend allows it. */
   apply(zone: string, changes: Change[]): Promise<ApplyResult>;
+  /**
+   * Optional: after a run was interrupted, make the DNS server serve what the zone now holds
+   * (`inEffect`: the interrupted changes found in it). Throws ProblemError when it cannot.
+   */
+  recover?(zone: string, inEffect: Change[]): Promise<void>;
 }

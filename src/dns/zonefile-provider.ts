@@ -26,6 +26,11 @@ export function createZoneFileProvider(ctx: AppContext): DnsProvider {
     kind: 'cpanel',
     populate: async (zone, owners) => populateFromZoneFile(ctx, zone, owners),
     apply: async (zone, changes) => applyGuarded(zone, changes, () => writeZoneFile(ctx, zone, changes)),
+    recover: async (zone, inEffect) => {
+      removeStaleTemps(zoneFileTarget(ctx, zone, zoneFilePath(zone)));
+      await reload(ctx, zone);
+      await confirmServed(ctx, zone, inEffect);
+    },
   };
 }
 
@@ -111,11 +116,13 @@ async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): 
   }
   keepBackup(ctx, zone, text);
   renameInto(tmp, file);
+  ctx.state().journalStep(zone, 'written');
   try {
     await reload(ctx, zone);
     await confirmServed(ctx, zone, applied);
   } catch (err) {
     renameInto(writeTempBeside(file, text, owner), file);
+    ctx.state().journalStep(zone, 'restored');
     await reload(ctx, zone).catch(() => undefined);
     const p = err instanceof ProblemError ? err.problem : problem('zone-reload-failed', (err as Error).message, { subject: zone });
     return { zone, provider: 'cpanel', applied: [], problem: { ...p, message: `${p.message} The previous zone file was restored.` } };

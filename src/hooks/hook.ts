@@ -4,6 +4,7 @@ import { checkName, tlsaOwner } from '../dns/names.js';
 import { Providers } from '../dns/registry.js';
 import type { DesiredRecord } from '../plan/desired.js';
 import { applyPlan, makePlan, scanFor, type RunPlan } from '../plan/run.js';
+import { recoverInterrupted } from '../plan/recover.js';
 import { ProblemError, toProblem } from '../problem.js';
 import { certificateCoversHost, parseBundle, type Certificate } from '../tlsa/certificate.js';
 import { computeRdata } from '../tlsa/records.js';
@@ -40,7 +41,10 @@ export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome
   }
   const event = `${input.context?.category ?? '?'} ${input.context?.event ?? '?'} ${input.context?.stage ?? '?'}`;
   try {
-    const outcome = await retryWhenBusy(() => dispatch(ctx, input, event));
+    const outcome = await retryWhenBusy(async () => {
+      await recoverInterrupted(ctx, new Providers(ctx), 'hook');
+      return dispatch(ctx, input, event);
+    });
     ctx.state().logActivity({ actor: 'hook', kind: 'hook', zone: null, subject: event, detail: outcome.message, ok: outcome.ok });
     return outcome;
   } catch (err) {

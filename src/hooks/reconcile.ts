@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { Providers } from '../dns/registry.js';
 import { applyPlan, makePlan } from '../plan/run.js';
+import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { checkDomains } from '../dane/check.js';
 
 export interface ReconcileResult {
@@ -41,17 +42,18 @@ export function inputsFingerprint(ctx: AppContext): string {
 
 export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {}): Promise<ReconcileResult> {
   const state = ctx.state();
+  const providers = new Providers(ctx);
+  const recovered = await recoverInterrupted(ctx, providers, 'timer');
   const now = ctx.now();
   const fingerprint = inputsFingerprint(ctx);
   const due = Number(state.getMeta('reconcileDueAt') ?? 0);
   const lastFull = Number(state.getMeta('lastFullReconcile') ?? 0);
-  const idle = !opts.force && fingerprint === state.getMeta('reconcileFingerprint') && now < due && now - lastFull < FULL_RUN_EVERY_MS;
+  const idle = !opts.force && recovered.length === 0 && fingerprint === state.getMeta('reconcileFingerprint') && now < due && now - lastFull < FULL_RUN_EVERY_MS;
   state.setMeta('lastReconcile', new Date(now).toISOString());
   if (idle) {
     return { skipped: true, applied: 0, failed: false, rechecked: await recheckStale(ctx), summary: 'nothing changed since the last run' };
   }
 
-  const providers = new Providers(ctx);
   const plan = await makePlan(ctx, providers, {});
   const results = await applyPlan(ctx, providers, plan, 'timer', { lockWaitMs: 60_000 });
   const applied = results.reduce((n, r) => n + r.applied.length, 0);
@@ -69,7 +71,7 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   state.logActivity({ actor: 'timer', kind: 'reconcile', zone: null, subject: null, detail: `${applied} change(s) in ${results.length} zone(s)${failed ? '; some failed' : ''}`, ok: !failed });
   const rechecked = await recheckStale(ctx);
   const problems = results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`);
-  return { skipped: false, applied, failed, rechecked, summary: [`${applied} change(s) applied in ${results.length} zone(s)`, ...problems].join('\n') };
+  return { skipped: false, applied, failed, rechecked, summary: [...describeSettled(recovered), `${applied} change(s) applied in ${results.length} zone(s)`, ...problems].join('\n') };
 }
 
 /** Re-validate a few domains whose last check is old; only when a resolver is configured. */

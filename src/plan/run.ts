@@ -14,6 +14,8 @@ import { planZone, type ZonePlan } from './plan.js';
 import { emptyLedger } from '../state/ledger.js';
 import { mapLimit } from '../util/concurrency.js';
 import { LockBusyError, withLock } from '../util/lock.js';
+import { lockPath } from './locks.js';
+import { logSettled, settleIntent } from './recover.js';
 
 export interface RunPlan {
   scan: ScanResult;
@@ -192,9 +194,7 @@ function stillServed(servedByHost: Map<string, Endpoint>, r: TlsaRecord): boolea
 /** Zones applied side by side (each under its own lock). */
 const APPLY_CONCURRENCY = 4;
 
-export function lockPath(ctx: AppContext, zone: string): string {
-  return ctx.root.path(`/var/lib/tlsa-manager/locks/${zone}.lock`);
-}
+export { lockPath };
 
 /**
  * Carry out the plan zone by zone. Each zone is re-read and re-planned under its lock, so two runs
@@ -219,18 +219,28 @@ export async function applyPlan(ctx: AppContext, providers: Providers, plan: Run
 }
 
 async function applyZone(ctx: AppContext, providers: Providers, zone: string, inputs: PlanInputs, actor: string): Promise<ApplyResult | null> {
+  const state = ctx.state();
+  // A killed run's intent for this zone is settled first (that changes the ledger, so re-plan).
+  const left = state.journalEntries(zone)[0];
+  if (left) logSettled(ctx, left, await settleIntent(ctx, providers, left), actor);
   // Re-read and re-plan only if another run of ours wrote this zone since we planned it.
   const earlier = inputs.planned.get(zone);
-  const fresh = earlier && earlier.generation === ctx.state().zoneGeneration(zone) ? earlier.plan : await planOneZone(ctx, providers, zone, inputs);
+  const fresh = earlier && earlier.generation === state.zoneGeneration(zone) ? earlier.plan : await planOneZone(ctx, providers, zone, inputs);
   if ('code' in fresh) return { zone, provider: 'unknown', applied: [], problem: fresh };
   if (fresh.changes.length === 0) return null;
   const provider = await providers.get(fresh.provider as ProviderKind);
   if ('code' in provider) return { zone, provider: fresh.provider, applied: [], problem: provider };
+  state.beginIntent(zone, fresh.provider, fresh.changes, actor, ctx.now());
   let result: ApplyResult;
   try {
     result = await provider.apply(zone, fresh.changes);
   } catch (err) {
     result = { zone, provider: fresh.provider, applied: [], problem: toProblem(err, 'apply-failed', zone) };
+  }
+  if (result.problem) {
+    // After a failure half-way, only the zone itself can tell what is in effect.
+    const settled = await settleIntent(ctx, providers, { zone, provider: fresh.provider, step: 'intent', changes: fresh.changes, actor, time: ctx.now() });
+    if (!settled.problem) result.applied = settled.applied;
   }
   recordResult(ctx, actor, fresh.changes, result);
   return result;
@@ -241,11 +251,15 @@ function recordResult(ctx: AppContext, actor: string, changes: Change[], result:
   state.bumpZoneGeneration(result.zone);
   const created = result.applied.filter((c) => c.kind === 'create').map((c) => c.record);
   const deleted = result.applied.filter((c) => c.kind === 'delete').map((c) => c.record);
-  state.recordApplied(result.zone, created, deleted, ctx.now());
+  // A failure whose effect could not be read back stays journalled for the next run to settle.
+  const unsettled = result.problem && state.journalEntries(result.zone).length > 0;
+  if (unsettled) state.recordApplied(result.zone, created, deleted, ctx.now());
+  else state.finishIntent(result.zone, created, deleted, ctx.now());
   for (const c of result.applied) {
     state.logActivity({ actor, kind: c.kind, zone: result.zone, subject: c.record.owner, detail: `${c.record.usage} ${c.record.selector} ${c.record.matchingType} ${c.record.data} (${c.reason})`, ok: true });
   }
   if (result.problem) {
-    state.logActivity({ actor, kind: 'apply-failed', zone: result.zone, subject: result.zone, detail: `${changes.length} change(s) not applied: ${result.problem.message}`, ok: false });
+    const n = changes.length - result.applied.length;
+    state.logActivity({ actor, kind: 'apply-failed', zone: result.zone, subject: result.zone, detail: `${n} change(s) not applied: ${result.problem.message}`, ok: false });
   }
 }

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { PublishedRecord } from '../dns/provider.js';
+import type { Change, PublishedRecord } from '../dns/provider.js';
 import type { LedgerView } from './ledger.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 
@@ -25,6 +25,18 @@ function retryWhileBusy(fn: () => void): void {
       Atomics.wait(pause, 0, 0, 10 + Math.random() * 40);
     }
   }
+}
+
+/** `intent`: about to act; `written`: a zone file is in place, its reload pending or failed. */
+export type JournalStep = 'intent' | 'written' | 'restored' | 'reload-failed';
+
+export interface JournalEntry {
+  zone: string;
+  provider: string;
+  step: JournalStep;
+  changes: Change[];
+  actor: string;
+  time: number;
 }
 
 export type Actor = string; // 'cli' | 'hook' | 'timer' | 'web:<user>'
@@ -70,6 +82,14 @@ CREATE TABLE IF NOT EXISTS checks (
   PRIMARY KEY (domain, time)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (
+  zone TEXT PRIMARY KEY,
+  provider TEXT NOT NULL,
+  step TEXT NOT NULL,
+  changes TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  time INTEGER NOT NULL
+);
 `;
 
 /**
@@ -142,6 +162,42 @@ export class StateDb implements LedgerView {
       for (const r of created) ins.run(zone, recordKey(r), r.owner, now, now);
       const del = this.db.prepare('DELETE FROM ledger WHERE zone = ? AND key = ?');
       for (const r of deleted) del.run(zone, recordKey(r));
+    });
+  }
+
+  /**
+   * Write-ahead intent: before a zone's changes go to its provider, what is about to be done is
+   * stored, so a run killed half-way (between a zone file's rename and its reload, between two
+   * Cloudflare batches) is finished by the next writing command (src/plan/recover.ts).
+   */
+  beginIntent(zone: string, provider: string, changes: Change[], actor: string, now: number): void {
+    const slim = changes.map((c) => ({ kind: c.kind, zone: c.zone, record: c.record, reason: c.reason }));
+    this.write(() => {
+      this.db
+        .prepare('INSERT INTO journal (zone, provider, step, changes, actor, time) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(zone) DO UPDATE SET provider = excluded.provider, step = excluded.step, changes = excluded.changes, actor = excluded.actor, time = excluded.time')
+        .run(zone, provider, 'intent', JSON.stringify(slim), actor, now);
+    });
+  }
+
+  /** How far the provider got (`written`: the new zone file is in place, reload pending). */
+  journalStep(zone: string, step: JournalStep): void {
+    this.db.prepare('UPDATE journal SET step = ? WHERE zone = ?').run(step, zone);
+  }
+
+  journalEntries(zone?: string): JournalEntry[] {
+    const rows = (zone === undefined ? this.db.prepare('SELECT * FROM journal ORDER BY zone').all() : this.db.prepare('SELECT * FROM journal WHERE zone = ?').all(zone)) as (Omit<JournalEntry, 'changes'> & { changes: string })[];
+    return rows.map((r) => ({ ...r, changes: JSON.parse(r.changes) as Change[] }));
+  }
+
+  /**
+   * The outcome of a zone's changes is known: ledger updated and intent cleared in one
+   * transaction (a crash leaves either both or neither).
+   */
+  finishIntent(zone: string, created: TlsaRecord[], deleted: TlsaRecord[], now: number, keep?: JournalStep): void {
+    this.write(() => {
+      this.recordApplied(zone, created, deleted, now);
+      if (keep) this.journalStep(zone, keep);
+      else this.db.prepare('DELETE FROM journal WHERE zone = ?').run(zone);
     });
   }
 
