@@ -90,8 +90,8 @@ async function checkDomain(run: Run, domain: string): Promise<DomainCheck> {
   }
 
   let targets = (mx.answer.records.map((r) => r.data) as MxData[]).sort((a, b) => a.preference - b.preference);
-  // No MX: the domain itself receives mail, under its canonical name if it is an alias (RFC 5321 §5.1).
-  if (mx.answer.status === 'nodata') targets = [{ preference: 0, exchange: mx.answer.cnameChain.at(-1) ?? domain }];
+  // No MX: the domain itself is the host; checkMx expands an alias like any MX target (RFC 7672 §2.2.2).
+  if (mx.answer.status === 'nodata') targets = [{ preference: 0, exchange: domain }];
   if (targets.length === 1 && targets[0]!.exchange === '') return result(domain, now, 'valid', `${domain} accepts no mail (null MX); nothing to protect.`, { mxSecure: true, dnssec: { signed: true, ds: true } });
 
   const hosts = await Promise.all(targets.map((t) => checkMx(run, t)));
