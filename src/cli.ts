@@ -16,9 +16,11 @@ Commands:
   plan [--domain D]...  desired vs published TLSA records; changes nothing
   apply [--domain D]... [--yes] [--force] [--takeover OWNER]...  publish the plan
   check [DOMAIN...] [--all] [--resolver IP[:PORT]]  DANE validation as a sender sees it
+        [--nagios [--warning N] [--critical N]]  one status line, Monitoring Plugins exit codes
+  metrics             Prometheus exposition of the server's state (from the state database)
   audit [--format table|csv|json]  one row per domain
   hook [--describe]   cPanel hook protocol (JSON on stdin)
-  reconcile           periodic run (timer): cheap when nothing changed
+  reconcile [--metrics-file PATH]  periodic run (timer): cheap when nothing changed
   serve [--listen HOST:PORT | --socket PATH]  the web app
 
 Global options: --root DIR (default /, env TLSA_MANAGER_ROOT), --config FILE, --json, --debug
@@ -47,6 +49,10 @@ const OPTIONS: ParseArgsConfig['options'] = {
   listen: { type: 'string' },
   socket: { type: 'string' },
   concurrency: { type: 'string' },
+  nagios: { type: 'boolean' },
+  warning: { type: 'string' },
+  critical: { type: 'string' },
+  'metrics-file': { type: 'string' },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -54,6 +60,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
+    // In Nagios mode every failure is one status line and UNKNOWN (Monitoring Plugins guidelines).
+    if (argv.includes('--nagios')) {
+      process.stdout.write(`TLSA_MANAGER UNKNOWN - ${(err as Error).message.replace(/\s+/g, ' ')}\n`);
+      return 3;
+    }
     process.stderr.write(`tlsa-manager: ${(err as Error).message}\n${USAGE}\n`);
     return 2;
   }

@@ -15,7 +15,7 @@ export interface AppContext {
   now(): number;
 }
 
-export const REDACT_PATHS = ['apiToken', '*.apiToken', 'cloudflare.apiToken', 'token', '*.token', 'headers.authorization', 'key_pem', '*.key_pem'];
+export const REDACT_PATHS = ['apiToken', '*.apiToken', 'cloudflare.apiToken', 'token', '*.token', 'headers.authorization', 'key_pem', '*.key_pem', 'secret', '*.secret', '*.*.secret', 'webhook.secret', 'alerts.webhook.secret', 'metrics.token', 'config.alerts.webhook.secret', 'config.metrics.token'];
 
 export function createLogger(opts: { level?: string; destination?: string } = {}): Logger {
   const options = { level: opts.level ?? process.env.TLSA_MANAGER_LOG_LEVEL ?? 'warn', redact: { paths: REDACT_PATHS, censor: '[redacted]' } };

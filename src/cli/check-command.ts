@@ -1,8 +1,10 @@
 import { readAccounts } from '../cpanel/accounts.js';
 import { checkDomains } from '../dane/check.js';
 import { VERDICTS, type DomainCheck, type TlsaAnswerSize } from '../dane/verdict.js';
-import { ProblemError } from '../problem.js';
-import { json, type Command } from './types.js';
+import { createContext } from '../context.js';
+import { ProblemError, toProblem } from '../problem.js';
+import { nagiosReport, parseThreshold, unknownLine } from './nagios.js';
+import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
 /** Validating verdicts: a DANE sender authenticates (expiring still authenticates). */
 export function validates(c: DomainCheck): boolean {
@@ -38,17 +40,37 @@ function text(results: DomainCheck[]): string {
   return lines.join('\n');
 }
 
+/** `check --nagios`: every failure, even a bad option or config, is UNKNOWN on one line. */
+async function nagiosCheck(input: CommandInput): Promise<CommandResult> {
+  try {
+    const thresholds = { warning: parseThreshold('warning', input.values.warning, 1), critical: parseThreshold('critical', input.values.critical, 1) };
+    if (thresholds.critical < thresholds.warning) throw new Error('--critical must not be below --warning');
+    const ctx = createContext({ root: input.values.root as string | undefined, config: input.values.config as string | undefined });
+    const domains = input.values.all ? readAccounts(ctx.root).domains.map((d) => d.domain) : input.args;
+    if (domains.length === 0) throw new Error(input.values.all ? 'no customer domains found (/etc/userdomains)' : 'usage: check --nagios DOMAIN... | --all [--warning N] [--critical N]');
+    // A monitoring probe observes; it does not write the state database (and may run without its rights).
+    const results = await checkDomains(ctx, domains, { save: false, ...(input.values.resolver ? { resolver: input.values.resolver as string } : {}) });
+    return nagiosReport(results, thresholds);
+  } catch (err) {
+    return unknownLine(toProblem(err).message);
+  }
+}
+
 export const checkCommand: Command = {
-  async run({ ctx, values, args }) {
+  needsContext: false,
+  async run(input) {
+    if (input.values.nagios) return nagiosCheck(input);
+    const { values, args } = input;
+    const ctx = createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
     let domains = args;
-    if (values.all) domains = readAccounts(ctx!.root).domains.map((d) => d.domain);
+    if (values.all) domains = readAccounts(ctx.root).domains.map((d) => d.domain);
     if (domains.length === 0) throw new ProblemError({ code: 'usage', message: 'check needs one or more domains, or --all' });
     const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
     if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)) {
       throw new ProblemError({ code: 'usage', message: '--concurrency must be a whole number from 1 to 256' });
     }
     const progress = values.json ? undefined : progressBar();
-    const results = await checkDomains(ctx!, domains, {
+    const results = await checkDomains(ctx, domains, {
       ...(values.resolver ? { resolver: values.resolver as string } : {}),
       ...(concurrency ? { concurrency } : {}),
       ...(progress ? { onProgress: progress } : {}),

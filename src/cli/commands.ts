@@ -15,4 +15,5 @@ export const commands: Record<string, () => Promise<Command>> = {
   hook: async () => (await import('./hook-command.js')).hookCommand,
   reconcile: async () => (await import('./hook-command.js')).reconcileCommand,
   serve: async () => (await import('./serve-command.js')).serveCommand,
+  metrics: async () => (await import('./metrics-command.js')).metricsCommand,
 };

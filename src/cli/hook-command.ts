@@ -2,6 +2,7 @@ import { hookRegistrations } from '../hooks/registrations.js';
 import { runHook } from '../hooks/hook.js';
 import { reconcile } from '../hooks/reconcile.js';
 import { createContext } from '../context.js';
+import { ProblemError } from '../problem.js';
 import { json, type Command } from './types.js';
 
 /**
@@ -26,6 +27,15 @@ export const hookCommand: Command = {
 export const reconcileCommand: Command = {
   async run({ ctx, values }) {
     const r = await reconcile(ctx!, { force: values.force === true });
+    const file = values['metrics-file'] as string | undefined;
+    if (file) {
+      const { writeMetricsFile } = await import('../metrics/metrics.js');
+      try {
+        await writeMetricsFile(ctx!, file);
+      } catch (err) {
+        throw new ProblemError({ code: 'metrics-file-unwritable', message: `--metrics-file ${file}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, subject: file, fix: 'Point it at a directory node_exporter reads (--collector.textfile.directory) that exists.' });
+      }
+    }
     return { output: values.json ? json(r) : r.summary, exitCode: r.failed ? 1 : 0 };
   },
 };

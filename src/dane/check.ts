@@ -5,6 +5,7 @@ import type { TlsaRdata } from '../tlsa/types.js';
 import { mapLimit } from '../util/concurrency.js';
 import { DnsClient, EDNS_UDP_SIZE, parseResolver, resolverFromResolvConf, type Answer, type MxData, type Resolver, type TlsaData } from '../dns/stub-client.js';
 import { answerSizeProblem, diagnosePort } from './diagnose.js';
+import type { HostGate } from './host-gate.js';
 import { matchTlsa } from './match.js';
 import { probeSmtp } from './smtp-probe.js';
 import { uniqueProblems, VERDICTS, worst, type DomainCheck, type MxCheck, type PortCheck, type TlsaAnswerSize, type Verdict } from './verdict.js';
@@ -19,6 +20,8 @@ export interface CheckOptions {
   timeoutMs?: number;
   /** Store results in the state database (default true). */
   save?: boolean;
+  /** Per-address connection limits (scheduled checks); none: only `concurrency` bounds the run. */
+  hostGate?: HostGate;
 }
 
 const IMPLICIT_TLS_PORTS = new Set([465]);
@@ -44,7 +47,7 @@ export async function checkDomains(ctx: AppContext, domains: string[], opts: Che
   const save = opts.save !== false;
   if (save) ctx.state().setMeta('resolverSelfTest', JSON.stringify({ ...self, time: new Date(ctx.now()).toISOString() }));
   let done = 0;
-  const run: Run = { client, ports: opts.ports ?? ctx.config.policy.ports, timeoutMs: opts.timeoutMs ?? 15_000, now: new Date(ctx.now()), probes: new Map() };
+  const run: Run = { client, ports: opts.ports ?? ctx.config.policy.ports, timeoutMs: opts.timeoutMs ?? 15_000, now: new Date(ctx.now()), probes: new Map(), ...(opts.hostGate ? { gate: opts.hostGate } : {}) };
   const results = await mapLimit(names, opts.concurrency ?? 16, async (domain) => {
     const r = self.validating ? await checkDomain(run, domain) : result(domain, run.now, 'resolver-not-validating', self.message);
     opts.onProgress?.(++done, names.length);
@@ -67,6 +70,7 @@ interface Run {
   now: Date;
   /** One probe per address/port/SNI per run: many domains share the hostname MX. */
   probes: Map<string, Promise<Awaited<ReturnType<typeof probeSmtp>>>>;
+  gate?: HostGate;
 }
 
 
@@ -190,7 +194,8 @@ async function checkEndpoint(run: Run, host: string, hostnames: string[], addres
   const key = `${address}|${port}|${host}`;
   let probe = run.probes.get(key);
   if (!probe) {
-    probe = probeSmtp({ address, port, servername: host, implicitTls: IMPLICIT_TLS_PORTS.has(port), timeoutMs: run.timeoutMs });
+    const connect = () => probeSmtp({ address, port, servername: host, implicitTls: IMPLICIT_TLS_PORTS.has(port), timeoutMs: run.timeoutMs });
+    probe = run.gate ? run.gate.run(address, connect) : connect();
     run.probes.set(key, probe);
   }
   const p = await probe;

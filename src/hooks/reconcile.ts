@@ -3,22 +3,24 @@ import type { AppContext } from '../context.js';
 import { Providers } from '../dns/registry.js';
 import { applyPlan, makePlan } from '../plan/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
-import { checkDomains } from '../dane/check.js';
+import { alertOnPlanWarnings } from '../alerts/evaluate.js';
+import { deliverDue, queueReminders } from '../alerts/notify.js';
+import { runScheduledChecks, type ScheduledRun } from '../checks/scheduled.js';
 
 export interface ReconcileResult {
   /** Nothing changed since the last run and nothing fell due: no plan was made. */
   skipped: boolean;
   applied: number;
   failed: boolean;
+  /** Domains the schedule had due and that were checked in this run. */
   rechecked: number;
+  alertsRaised: number;
+  alertsResolved: number;
   summary: string;
 }
 
 /** A full run at least this often, whatever the fingerprint says (a zone edited by hand, a missed event). */
 const FULL_RUN_EVERY_MS = 60 * 60 * 1000;
-/** Domains whose last check is older than this get checked again, a few per run. */
-const RECHECK_AFTER_MS = 24 * 60 * 60 * 1000;
-const RECHECKS_PER_RUN = 20;
 
 /**
  * Everything whose change can change the desired records: certificate files Exim reads (one stat
@@ -51,7 +53,8 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   const idle = !opts.force && recovered.length === 0 && fingerprint === state.getMeta('reconcileFingerprint') && now < due && now - lastFull < FULL_RUN_EVERY_MS;
   state.setMeta('lastReconcile', new Date(now).toISOString());
   if (idle) {
-    return { skipped: true, applied: 0, failed: false, rechecked: await recheckStale(ctx), summary: 'nothing changed since the last run' };
+    const checks = await scheduledChecks(ctx);
+    return { skipped: true, applied: 0, failed: false, ...checks, summary: 'nothing changed since the last run' };
   }
 
   const plan = await makePlan(ctx, providers, {});
@@ -69,18 +72,26 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   // others while we ran is caught by the hourly full run at the latest.
   state.setMeta('reconcileFingerprint', inputsFingerprint(ctx));
   state.logActivity({ actor: 'timer', kind: 'reconcile', zone: null, subject: null, detail: `${applied} change(s) in ${results.length} zone(s)${failed ? '; some failed' : ''}`, ok: !failed });
-  const rechecked = await recheckStale(ctx);
+  const warnings = plan.zones.flatMap((z) => z.warnings);
+  const issuerAlerts = alertOnPlanWarnings(ctx, warnings, now);
+  const checks = await scheduledChecks(ctx);
+  checks.alertsRaised += issuerAlerts.raised.length;
+  checks.alertsResolved += issuerAlerts.resolved.length;
   const problems = results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`);
-  return { skipped: false, applied, failed, rechecked, summary: [...describeSettled(recovered), `${applied} change(s) applied in ${results.length} zone(s)`, ...problems].join('\n') };
+  return { skipped: false, applied, failed, ...checks, summary: [...describeSettled(recovered), `${applied} change(s) applied in ${results.length} zone(s)`, ...problems].join('\n') };
 }
 
-/** Re-validate a few domains whose last check is old; only when a resolver is configured. */
-async function recheckStale(ctx: AppContext): Promise<number> {
-  if (!ctx.config.resolver) return 0;
-  const checks = ctx.state().latestChecks();
-  const cutoff = ctx.now() - RECHECK_AFTER_MS;
-  const stale = [...checks.entries()].filter(([, c]) => Date.parse(c.time) < cutoff).map(([d]) => d).slice(0, RECHECKS_PER_RUN);
-  if (stale.length === 0) return 0;
-  await checkDomains(ctx, stale, { concurrency: 4 });
-  return stale.length;
+/**
+ * The schedule's due checks (only with a configured resolver: checks never fall back to the
+ * machine's resolv.conf from the timer), alerts from them, reminders, and the outbox.
+ */
+async function scheduledChecks(ctx: AppContext): Promise<{ rechecked: number; alertsRaised: number; alertsResolved: number }> {
+  let run: ScheduledRun | null = null;
+  if (ctx.config.resolver) {
+    run = await runScheduledChecks(ctx);
+  } else {
+    queueReminders(ctx);
+    await deliverDue(ctx);
+  }
+  return { rechecked: run?.checked.length ?? 0, alertsRaised: run?.raised ?? 0, alertsResolved: run?.resolved ?? 0 };
 }

@@ -16,6 +16,8 @@ import { mapLimit } from '../util/concurrency.js';
 import { LockBusyError, withLock } from '../util/lock.js';
 import { lockPath } from './locks.js';
 import { logSettled, settleIntent } from './recover.js';
+import { notePublishOutcome } from '../alerts/evaluate.js';
+import { scheduleAfterPublish } from '../checks/scheduled.js';
 
 export interface RunPlan {
   scan: ScanResult;
@@ -243,7 +245,16 @@ async function applyZone(ctx: AppContext, providers: Providers, zone: string, in
     if (!settled.problem) result.applied = settled.applied;
   }
   recordResult(ctx, actor, fresh.changes, result);
+  afterApply(ctx, result, inputs);
   return result;
+}
+
+/** Alerts and the schedule learn of every publish: the failure streak, and a check ~2×TTL later. */
+function afterApply(ctx: AppContext, result: ApplyResult, inputs: PlanInputs): void {
+  // A zone busy with another run of ours is a postponement, not a failure.
+  notePublishOutcome(ctx, result.zone, result.problem && result.problem.severity !== 'warning' ? result.problem : undefined);
+  const touched = new Set(result.applied.flatMap((c) => inputs.servedByHost.get(tlsaHost(c.record.owner))?.domains ?? []));
+  if (touched.size > 0) scheduleAfterPublish(ctx, touched);
 }
 
 function recordResult(ctx: AppContext, actor: string, changes: Change[], result: ApplyResult): void {

@@ -10,6 +10,54 @@ import { parseParams } from '../tlsa/types.js';
 const zoneName = z.string().refine((s) => checkName(s).ok, { message: 'is not a valid zone name' });
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9a-fA-F:.]+)(:\d{1,5})?$/, 'must be IP or IP:PORT');
 
+/** A shared secret (webhook key, metrics token): long enough to resist guessing, no whitespace. */
+const secret = z.string().regex(/^\S{16,256}$/, 'must be 16 to 256 characters without spaces');
+/** An e-mail address for alerts, or CONTACTEMAIL (the server contact in /etc/wwwacct.conf). */
+const alertAddress = z.string().refine((s) => s === 'CONTACTEMAIL' || isMailAddress(s), { message: 'must be an e-mail address (user@example.com) or CONTACTEMAIL' });
+
+/** user@domain with a valid domain name; nothing a mail header or command line could misread. */
+export function isMailAddress(s: string): boolean {
+  const at = s.lastIndexOf('@');
+  if (at < 1 || s.length > 254) return false;
+  const local = s.slice(0, at);
+  return /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$/.test(local) && !local.startsWith('-') && !local.startsWith('.') && checkName(s.slice(at + 1)).ok;
+}
+
+const ALERTS_DEFAULT = { email: [], cpanelNotifications: true, sendmail: ['/usr/sbin/sendmail'], renotifyHours: 24 };
+const alertsSchema = z
+  .object({
+    /** Addresses that get alert mail through the local MTA; CONTACTEMAIL = the server contact. Empty: no mail channel. */
+    email: z.array(alertAddress).max(20).default([]),
+    /** Raise alerts through cPanel's own notification system (WHM » Contact Manager). */
+    cpanelNotifications: z.boolean().default(true),
+    webhook: z.object({ url: z.string().url().refine((u) => /^https?:/i.test(u), { message: 'must be an http(s) URL' }), secret }).strict().optional(),
+    /** The sendmail interface (argv; recipients are appended). */
+    sendmail: z.array(z.string().min(1)).min(1).default(['/usr/sbin/sendmail']),
+    /** Open alerts are sent again this often until they clear. */
+    renotifyHours: z.number().min(1).max(24 * 7).default(24),
+  })
+  .strict();
+
+const CHECKS_DEFAULT = { dailyFullCheck: true, afterPublish: true, brokenRecheckMinutes: 30, brokenRecheckMaxHours: 6, concurrency: 16, connectionsPerHost: 8, connectionsPerSecondPerHost: 50, timerIntervalMinutes: 5 };
+const checksSchema = z
+  .object({
+    /** Every domain is checked once a day, at its own time of day (spread over the day). */
+    dailyFullCheck: z.boolean().default(true),
+    /** Domains touched by a publish are checked again ~2×TTL after it (the outside proof). */
+    afterPublish: z.boolean().default(true),
+    /** A broken domain is checked again after this, doubling up to brokenRecheckMaxHours. */
+    brokenRecheckMinutes: z.number().int().min(5).max(24 * 60).default(30),
+    brokenRecheckMaxHours: z.number().min(1).max(24).default(6),
+    /** Domains checked side by side in a scheduled run. */
+    concurrency: z.number().int().min(1).max(64).default(16),
+    /** At most this many TLS connections to one MX address at a time, and this many per second. */
+    connectionsPerHost: z.number().int().min(1).max(64).default(8),
+    connectionsPerSecondPerHost: z.number().int().min(1).max(1000).default(50),
+    /** How often the timer runs reconcile (the systemd timer's interval); 2 missed runs raise an alert. */
+    timerIntervalMinutes: z.number().int().min(1).max(24 * 60).default(5),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     policy: z
@@ -42,6 +90,9 @@ export const configSchema = z
     resolverProbeName: z.string().refine((s) => s === '.' || checkName(s).ok, { message: 'is not a valid name' }).optional(),
     /** Extra addresses that count as "this server" (NAT, anycast). */
     serverAddresses: z.array(z.string()).default([]),
+    alerts: alertsSchema.default(ALERTS_DEFAULT),
+    checks: checksSchema.default(CHECKS_DEFAULT),
+    metrics: z.object({ token: secret.optional() }).strict().default({}),
   })
   .strict();
 
@@ -80,10 +131,10 @@ export function loadConfig(file: string): Config {
 
 /** The config file holds an API token: it must not be readable by anyone but root. */
 export function configPermissionProblem(file: string, config: Config): string | null {
-  if (!config.cloudflare.apiToken) return null;
+  if (!hasSecrets(config)) return null;
   try {
     const st = statSync(file);
-    if (st.mode & 0o077) return `${file} holds an API token but is readable by others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`;
+    if (st.mode & 0o077) return `${file} holds a secret (API token, webhook key or metrics token) but is readable by others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${file}`;
   } catch {
     return null;
   }
@@ -105,7 +156,18 @@ export function replaceConfig(holder: { configPath: string; config: Config }, ne
   holder.config = next;
 }
 
+export function hasSecrets(config: Config): boolean {
+  return Boolean(config.cloudflare.apiToken || config.alerts.webhook?.secret || config.metrics.token);
+}
+
+const MASK = '••••••••';
+
 /** A copy safe to show or log: secrets replaced by a mask. */
 export function redactConfig(config: Config): Config {
-  return { ...config, cloudflare: { ...config.cloudflare, ...(config.cloudflare.apiToken ? { apiToken: '••••••••' } : {}) } };
+  return {
+    ...config,
+    cloudflare: { ...config.cloudflare, ...(config.cloudflare.apiToken ? { apiToken: MASK } : {}) },
+    alerts: { ...config.alerts, ...(config.alerts.webhook ? { webhook: { ...config.alerts.webhook, secret: MASK } } : {}) },
+    metrics: { ...config.metrics, ...(config.metrics.token ? { token: MASK } : {}) },
+  };
 }

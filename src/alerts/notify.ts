@@ -1,0 +1,152 @@
+import { hostname as osHostname } from 'node:os';
+import type { AppContext } from '../context.js';
+import { readHostname } from '../cpanel/accounts.js';
+import { icontactAvailable, notifyCpanel } from './channels/cpanel.js';
+import { mailRecipients, sendMail } from './channels/email.js';
+import { postWebhook } from './channels/webhook.js';
+import { alertMessage, testMessage, type AlertMessage } from './message.js';
+import { AlertStore, type Alert, type DeliveryEvent } from './store.js';
+import type { AlertEvent } from './transitions.js';
+
+export type ChannelId = 'cpanel' | 'email' | 'webhook';
+export const CHANNELS: readonly ChannelId[] = ['cpanel', 'email', 'webhook'];
+
+const stores = new WeakMap<object, AlertStore>();
+
+/** The alert tables live in the state database (created on first use). */
+export function alertStore(ctx: AppContext): AlertStore {
+  const state = ctx.state();
+  let s = stores.get(state);
+  if (!s) {
+    s = new AlertStore(state.db);
+    stores.set(state, s);
+  }
+  return s;
+}
+
+export function serverName(ctx: AppContext): string {
+  return readHostname(ctx.root) ?? osHostname();
+}
+
+/** The channels the configuration turns on (and that can work on this server). */
+export function enabledChannels(ctx: AppContext): ChannelId[] {
+  const a = ctx.config.alerts;
+  const out: ChannelId[] = [];
+  if (a.cpanelNotifications && icontactAvailable(ctx.root)) out.push('cpanel');
+  if (a.email.length > 0) out.push('email');
+  if (a.webhook) out.push('webhook');
+  return out;
+}
+
+/** Sends one message on one channel; throws with a message safe to show (no secrets). */
+export async function sendOn(ctx: AppContext, channel: ChannelId, m: AlertMessage, opts: { webhookSleep?: (ms: number) => Promise<void> } = {}): Promise<void> {
+  const a = ctx.config.alerts;
+  if (channel === 'cpanel') {
+    if (!icontactAvailable(ctx.root)) throw new Error('cPanel iContact is not available on this server (/usr/local/cpanel/Cpanel/iContact.pm is missing)');
+    return notifyCpanel(ctx.root, m);
+  }
+  if (channel === 'email') return sendMail(a.sendmail, mailRecipients(ctx.root, a.email), m);
+  if (!a.webhook) throw new Error('no webhook is configured (alerts.webhook.url)');
+  return postWebhook(m, { url: a.webhook.url, secret: a.webhook.secret, ...(opts.webhookSleep ? { sleep: opts.webhookSleep } : {}) });
+}
+
+/**
+ * Store the events: a raise opens an incident (unless one with its key is open: dedupe) and queues
+ * one message per channel; a resolve closes it and queues the resolve message. Returns the
+ * incidents that changed.
+ */
+export function recordEvents(ctx: AppContext, events: AlertEvent[], now = ctx.now()): { raised: Alert[]; resolved: Alert[] } {
+  const store = alertStore(ctx);
+  const channels = enabledChannels(ctx);
+  const server = serverName(ctx);
+  const raised: Alert[] = [];
+  const resolved: Alert[] = [];
+  store.transaction(() => {
+    for (const e of events) {
+      const alert = e.type === 'raise' ? store.raise(e.incident, now) : store.resolve(e.key, e.detail, now, e.verdictTo);
+      if (!alert) continue;
+      (e.type === 'raise' ? raised : resolved).push(alert);
+      queue(store, alert, e.type === 'raise' ? 'raised' : 'resolved', channels, server, now);
+    }
+  });
+  for (const a of raised) ctx.state().logActivity({ actor: 'alerts', kind: 'alert', zone: null, subject: a.subject, detail: `raised: ${a.title}`, ok: false, time: new Date(now).toISOString() });
+  for (const a of resolved) ctx.state().logActivity({ actor: 'alerts', kind: 'alert', zone: null, subject: a.subject, detail: `resolved: ${a.title}`, ok: true, time: new Date(now).toISOString() });
+  return { raised, resolved };
+}
+
+function queue(store: AlertStore, alert: Alert, event: Exclude<DeliveryEvent, 'test'>, channels: ChannelId[], server: string, now: number): void {
+  const payload = JSON.stringify(alertMessage(alert, event, server, now));
+  for (const channel of channels) store.enqueue({ alertId: alert.id, channel, event, payload }, now);
+}
+
+/** Open incidents not notified for `renotifyHours` get a reminder on every channel. */
+export function queueReminders(ctx: AppContext, now = ctx.now()): number {
+  const store = alertStore(ctx);
+  const every = ctx.config.alerts.renotifyHours * 3_600_000;
+  const due = store.open().filter((a) => now - (a.lastNotifiedAt ?? a.openedAt) >= every);
+  if (due.length === 0) return 0;
+  const channels = enabledChannels(ctx);
+  const server = serverName(ctx);
+  store.transaction(() => {
+    for (const a of due) {
+      queue(store, a, 'reminder', channels, server, now);
+      store.markNotified(a.id, now);
+    }
+  });
+  return due.length;
+}
+
+/** Back-off between delivery attempts of one message: 1, 2, 4 … minutes, at most an hour. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(60_000 * 2 ** Math.max(0, attempts - 1), 3_600_000);
+}
+
+/**
+ * Send what is due in the outbox. A failing channel never throws out of here: the message stays
+ * queued with its error (shown on the overview) and is tried again later. Channels run side by
+ * side so a slow one does not hold the others.
+ */
+export async function deliverDue(ctx: AppContext, opts: { now?: number; webhookSleep?: (ms: number) => Promise<void> } = {}): Promise<{ delivered: number; failed: number }> {
+  const store = alertStore(ctx);
+  const now = opts.now ?? ctx.now();
+  const due = store.dueDeliveries(now);
+  const byChannel = new Map<string, typeof due>();
+  for (const d of due) byChannel.set(d.channel, [...(byChannel.get(d.channel) ?? []), d]);
+  let delivered = 0;
+  let failed = 0;
+  await Promise.all(
+    [...byChannel].map(async ([channel, list]) => {
+      for (const d of list) {
+        try {
+          if (!CHANNELS.includes(channel as ChannelId)) throw new Error(`unknown channel ${channel}`);
+          await sendOn(ctx, channel as ChannelId, JSON.parse(d.payload) as AlertMessage, opts);
+          store.delivered(d.id, ctx.now());
+          delivered++;
+        } catch (err) {
+          const message = (err as Error).message;
+          store.failed(d.id, message, now + retryDelayMs(d.attempts + 1));
+          ctx.logger.warn({ channel, delivery: d.id, error: message }, 'alert delivery failed; will retry');
+          failed++;
+        }
+      }
+    }),
+  );
+  return { delivered, failed };
+}
+
+/** The settings page's "send a test alert" button: sends now, records the attempt, reports. */
+export async function sendTest(ctx: AppContext, channel: ChannelId, by: string): Promise<{ ok: boolean; error?: string }> {
+  const now = ctx.now();
+  const m = testMessage(serverName(ctx), now, by);
+  const store = alertStore(ctx);
+  const id = store.enqueue({ alertId: null, channel, event: 'test', payload: JSON.stringify(m) }, now);
+  try {
+    await sendOn(ctx, channel, m);
+    store.delivered(id, ctx.now());
+    return { ok: true };
+  } catch (err) {
+    // A failed test is not retried: the admin is looking at the answer.
+    store.failed(id, (err as Error).message, Number.MAX_SAFE_INTEGER);
+    return { ok: false, error: (err as Error).message };
+  }
+}

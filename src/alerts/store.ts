@@ -1,0 +1,223 @@
+import type Database from 'better-sqlite3';
+import type { Verdict } from '../dane/verdict.js';
+import type { AlertKind, DomainState, Incident, Severity } from './transitions.js';
+
+/** An incident as stored: open until `resolvedAt`. */
+export interface Alert extends Incident {
+  id: number;
+  openedAt: number;
+  resolvedAt: number | null;
+  resolvedDetail: string | null;
+  lastNotifiedAt: number | null;
+  /** The domain's verdict when the incident cleared. */
+  resolvedVerdict?: Verdict;
+}
+
+export type DeliveryEvent = 'raised' | 'reminder' | 'resolved' | 'test';
+
+export interface Delivery {
+  id: number;
+  alertId: number | null;
+  channel: string;
+  event: DeliveryEvent;
+  /** The message as rendered when it was queued (JSON of AlertMessage). */
+  payload: string;
+  createdAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+  deliveredAt: number | null;
+  lastError: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  title TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  data TEXT NOT NULL,
+  opened_at INTEGER NOT NULL,
+  resolved_at INTEGER,
+  resolved_detail TEXT,
+  last_notified_at INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_open_key ON alerts(key) WHERE resolved_at IS NULL;
+CREATE INDEX IF NOT EXISTS alerts_opened ON alerts(opened_at);
+CREATE TABLE IF NOT EXISTS alert_baselines (
+  domain TEXT PRIMARY KEY,
+  verdict TEXT NOT NULL,
+  ds INTEGER,
+  time INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  alert_id INTEGER,
+  channel TEXT NOT NULL,
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  delivered_at INTEGER,
+  last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries(delivered_at, next_attempt_at);
+`;
+
+interface AlertRow {
+  id: number;
+  key: string;
+  kind: string;
+  severity: string;
+  subject: string;
+  title: string;
+  detail: string;
+  data: string;
+  opened_at: number;
+  resolved_at: number | null;
+  resolved_detail: string | null;
+  last_notified_at: number | null;
+}
+
+interface DeliveryRow {
+  id: number;
+  alert_id: number | null;
+  channel: string;
+  event: string;
+  payload: string;
+  created_at: number;
+  attempts: number;
+  next_attempt_at: number;
+  delivered_at: number | null;
+  last_error: string | null;
+}
+
+function toAlert(r: AlertRow): Alert {
+  const data = JSON.parse(r.data) as Pick<Alert, 'domain' | 'host' | 'verdictFrom' | 'verdictTo' | 'baseline' | 'resolvedVerdict'>;
+  return {
+    id: r.id,
+    key: r.key,
+    kind: r.kind as AlertKind,
+    severity: r.severity as Severity,
+    subject: r.subject,
+    title: r.title,
+    detail: r.detail,
+    ...data,
+    openedAt: r.opened_at,
+    resolvedAt: r.resolved_at,
+    resolvedDetail: r.resolved_detail,
+    lastNotifiedAt: r.last_notified_at,
+  };
+}
+
+function toDelivery(r: DeliveryRow): Delivery {
+  return { id: r.id, alertId: r.alert_id, channel: r.channel, event: r.event as DeliveryEvent, payload: r.payload, createdAt: r.created_at, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, deliveredAt: r.delivered_at, lastError: r.last_error };
+}
+
+/** Alerts, the per-domain baselines the transition logic compares against, and the delivery outbox. */
+export class AlertStore {
+  constructor(private readonly db: Database.Database) {
+    db.exec(SCHEMA);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  open(): Alert[] {
+    return (this.db.prepare('SELECT * FROM alerts WHERE resolved_at IS NULL ORDER BY opened_at DESC, id DESC').all() as AlertRow[]).map(toAlert);
+  }
+
+  openByKey(): Map<string, Alert> {
+    return new Map(this.open().map((a) => [a.key, a]));
+  }
+
+  /** Newest first, open and resolved (the overview's history). */
+  history(limit = 50): Alert[] {
+    return (this.db.prepare('SELECT * FROM alerts ORDER BY opened_at DESC, id DESC LIMIT ?').all(limit) as AlertRow[]).map(toAlert);
+  }
+
+  get(id: number): Alert | null {
+    const r = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as AlertRow | undefined;
+    return r ? toAlert(r) : null;
+  }
+
+  /** Opens an incident; returns null when one with this key is already open (dedupe). */
+  raise(i: Incident, now: number): Alert | null {
+    const data = JSON.stringify({ domain: i.domain, host: i.host, verdictFrom: i.verdictFrom, verdictTo: i.verdictTo, baseline: i.baseline });
+    const r = this.db
+      .prepare('INSERT INTO alerts (key, kind, severity, subject, title, detail, data, opened_at, last_notified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(i.key, i.kind, i.severity, i.subject, i.title, i.detail, data, now, now);
+    return r.changes === 1 ? this.get(Number(r.lastInsertRowid)) : null;
+  }
+
+  /** Closes the open incident with this key; returns it, or null when none was open. */
+  resolve(key: string, detail: string, now: number, verdictTo?: Verdict): Alert | null {
+    const row = this.db.prepare('SELECT * FROM alerts WHERE key = ? AND resolved_at IS NULL').get(key) as AlertRow | undefined;
+    if (!row) return null;
+    const data = { ...(JSON.parse(row.data) as object), ...(verdictTo ? { resolvedVerdict: verdictTo } : {}) };
+    this.db.prepare('UPDATE alerts SET resolved_at = ?, resolved_detail = ?, data = ? WHERE id = ?').run(now, detail, JSON.stringify(data), row.id);
+    return this.get(row.id);
+  }
+
+  markNotified(id: number, now: number): void {
+    this.db.prepare('UPDATE alerts SET last_notified_at = ? WHERE id = ?').run(now, id);
+  }
+
+  baselines(): Map<string, DomainState> {
+    const rows = this.db.prepare('SELECT domain, verdict, ds FROM alert_baselines').all() as { domain: string; verdict: string; ds: number | null }[];
+    return new Map(rows.map((r) => [r.domain, { verdict: r.verdict as Verdict, ds: r.ds === null ? null : r.ds === 1 }]));
+  }
+
+  setBaselines(states: Map<string, DomainState>, now: number): void {
+    const up = this.db.prepare('INSERT INTO alert_baselines (domain, verdict, ds, time) VALUES (?, ?, ?, ?) ON CONFLICT(domain) DO UPDATE SET verdict = excluded.verdict, ds = excluded.ds, time = excluded.time');
+    for (const [d, s] of states) up.run(d, s.verdict, s.ds === null ? null : s.ds ? 1 : 0, now);
+  }
+
+  enqueue(d: { alertId: number | null; channel: string; event: DeliveryEvent; payload: string }, now: number): number {
+    const r = this.db.prepare('INSERT INTO alert_deliveries (alert_id, channel, event, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)').run(d.alertId, d.channel, d.event, d.payload, now, now);
+    return Number(r.lastInsertRowid);
+  }
+
+  dueDeliveries(now: number, limit = 200): Delivery[] {
+    return (this.db.prepare('SELECT * FROM alert_deliveries WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?').all(now, limit) as DeliveryRow[]).map(toDelivery);
+  }
+
+  delivery(id: number): Delivery | null {
+    const r = this.db.prepare('SELECT * FROM alert_deliveries WHERE id = ?').get(id) as DeliveryRow | undefined;
+    return r ? toDelivery(r) : null;
+  }
+
+  deliveries(opts: { alertId?: number; limit?: number } = {}): Delivery[] {
+    const rows = opts.alertId === undefined
+      ? this.db.prepare('SELECT * FROM alert_deliveries ORDER BY id DESC LIMIT ?').all(opts.limit ?? 100)
+      : this.db.prepare('SELECT * FROM alert_deliveries WHERE alert_id = ? ORDER BY id').all(opts.alertId);
+    return (rows as DeliveryRow[]).map(toDelivery);
+  }
+
+  delivered(id: number, now: number): void {
+    this.db.prepare('UPDATE alert_deliveries SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?').run(now, id);
+  }
+
+  failed(id: number, error: string, nextAttemptAt: number): void {
+    this.db.prepare('UPDATE alert_deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?').run(error.slice(0, 500), nextAttemptAt, id);
+  }
+
+  /** Per channel: the oldest undelivered message that has failed at least once (the overview's warning). */
+  failingChannels(): { channel: string; pending: number; attempts: number; lastError: string; since: number; nextAttemptAt: number }[] {
+    const rows = this.db
+      .prepare(`SELECT channel, COUNT(*) AS pending, MAX(attempts) AS attempts, MIN(created_at) AS since, MIN(next_attempt_at) AS next_at, (SELECT last_error FROM alert_deliveries d2 WHERE d2.channel = d.channel AND d2.delivered_at IS NULL AND d2.attempts > 0 AND d2.event != 'test' ORDER BY id DESC LIMIT 1) AS last_error FROM alert_deliveries d WHERE delivered_at IS NULL AND attempts > 0 AND event != 'test' GROUP BY channel ORDER BY channel`)
+
+      .all() as { channel: string; pending: number; attempts: number; since: number; next_at: number; last_error: string | null }[];
+    return rows.map((r) => ({ channel: r.channel, pending: r.pending, attempts: r.attempts, lastError: r.last_error ?? '', since: r.since, nextAttemptAt: r.next_at }));
+  }
+
+  /** Open alerts per kind (metrics). */
+  openCounts(): Map<string, number> {
+    const rows = this.db.prepare('SELECT kind, COUNT(*) AS n FROM alerts WHERE resolved_at IS NULL GROUP BY kind').all() as { kind: string; n: number }[];
+    return new Map(rows.map((r) => [r.kind, r.n]));
+  }
+}

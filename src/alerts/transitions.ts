@@ -1,0 +1,199 @@
+import { VERDICTS, type Verdict } from '../dane/verdict.js';
+
+/**
+ * Alerts are raised on transitions, not on states: a domain that never validated does not alert
+ * every day, a domain that stops validating does, once. Pure: old state + new state + the
+ * incidents already open → events. The store (./store.ts) keeps incidents and baselines.
+ */
+export type AlertKind =
+  | 'domain-degraded'
+  | 'dnssec-bogus'
+  | 'ds-missing'
+  | 'issuer-not-covered'
+  | 'publish-failed'
+  | 'timer-stalled'
+  | 'ta-cert-expiring'
+  | 'server-checks';
+
+export type Severity = 'critical' | 'warning';
+
+/** What an alert knows about a domain's state: the verdict and the DNSSEC chain facts. */
+export interface DomainState {
+  verdict: Verdict;
+  /** DS at the parent (null: not known from this check). */
+  ds: boolean | null;
+}
+
+/** An incident as the transition logic needs it (the store adds ids and times). */
+export interface Incident {
+  /** One open incident per key: the dedupe rule. `<kind>:<subject>`. */
+  key: string;
+  kind: AlertKind;
+  severity: Severity;
+  /** Domain, MX host, zone or "server". */
+  subject: string;
+  title: string;
+  detail: string;
+  domain?: string;
+  host?: string;
+  verdictFrom?: Verdict;
+  verdictTo?: Verdict;
+  /** Domain incidents: the state before it started; the incident clears when the domain is back to it. */
+  baseline?: DomainState;
+}
+
+export type AlertEvent = { type: 'raise'; incident: Incident } | { type: 'resolve'; key: string; detail: string; verdictTo?: Verdict };
+
+/** A DANE sender authenticates (expiring still authenticates). */
+export function validates(v: Verdict): boolean {
+  return v === 'valid' || v === 'expiring';
+}
+
+/** Rank for "worse than": everything that validates counts as equally good. */
+function rank(v: Verdict): number {
+  return validates(v) ? 0 : VERDICTS[v].rank;
+}
+
+const label = (v: Verdict) => VERDICTS[v].label;
+
+/**
+ * One domain, old → new. At most one incident per domain (key `domain:<d>`), of the most specific
+ * cause: DNSSEC turned bogus, the DS disappeared, or it stopped validating.
+ */
+export function domainTransition(domain: string, prev: DomainState | undefined, next: DomainState, open: Incident | undefined): AlertEvent[] {
+  const key = `domain:${domain}`;
+  if (open) {
+    return clears(open.baseline, next) ? [{ type: 'resolve', key, detail: `${domain} is ${label(next.verdict)} again.`, verdictTo: next.verdict }] : [];
+  }
+  if (!prev) return [];
+  const base = { key, subject: domain, domain, verdictFrom: prev.verdict, verdictTo: next.verdict, baseline: prev };
+  if (next.verdict === 'bogus' && prev.verdict !== 'bogus') {
+    return [{ type: 'raise', incident: { ...base, kind: 'dnssec-bogus', severity: 'critical', title: `DNSSEC turned bogus for ${domain}`, detail: `DNSSEC validation now fails for ${domain} (was ${label(prev.verdict)}): validating resolvers answer SERVFAIL, so mail to it stalls. ${VERDICTS.bogus.fix}` } }];
+  }
+  if (prev.ds === true && next.ds === false) {
+    return [{ type: 'raise', incident: { ...base, kind: 'ds-missing', severity: 'critical', title: `DS record gone for ${domain}`, detail: `The parent zone no longer has a DS record for ${domain} (was ${label(prev.verdict)}, now ${label(next.verdict)}): its TLSA records are ignored. ${VERDICTS['no-ds'].fix}` } }];
+  }
+  if (validates(prev.verdict) && !validates(next.verdict)) {
+    return [{ type: 'raise', incident: { ...base, kind: 'domain-degraded', severity: VERDICTS[next.verdict].severity === 'error' ? 'critical' : 'warning', title: `DANE ${label(prev.verdict)} → ${label(next.verdict)} for ${domain}`, detail: `${domain} no longer validates with DANE (${label(prev.verdict)} → ${label(next.verdict)}). ${VERDICTS[next.verdict].fix}` } }];
+  }
+  return [];
+}
+
+/** The domain is back where it was before the incident: no worse, not bogus, DS back if it had one. */
+function clears(baseline: DomainState | undefined, next: DomainState): boolean {
+  if (!baseline) return validates(next.verdict);
+  if (next.verdict === 'bogus' && baseline.verdict !== 'bogus') return false;
+  if (baseline.ds === true && next.ds === false) return false;
+  return rank(next.verdict) <= rank(baseline.verdict);
+}
+
+/** Verdicts a server-wide cause produces for many domains at once (nothing answers). */
+const SERVER_CLASS = new Set<Verdict>(['dns-error', 'unreachable', 'resolver-not-validating']);
+export const SERVER_KEY = 'server:checks';
+/** A run is a server-wide outage when at least this many domains and this share of the run fail alike. */
+const OUTAGE_MIN_DOMAINS = 3;
+const OUTAGE_MIN_SHARE = 0.5;
+
+export interface RunInput {
+  /** The new state of every domain this run checked. */
+  checked: { domain: string; state: DomainState }[];
+  /** The last state alerting judged per domain. */
+  baselines: ReadonlyMap<string, DomainState>;
+  /** Open incidents by key. */
+  open: ReadonlyMap<string, Incident>;
+  /** The resolver passed its self-test. */
+  resolverOk: boolean;
+  resolverMessage?: string;
+}
+
+export interface RunOutcome {
+  events: AlertEvent[];
+  /** New baselines to store (domains blamed on a server-wide cause keep their old one). */
+  baselines: Map<string, DomainState>;
+}
+
+/**
+ * A check run → events. A server-wide cause (the resolver does not validate, or most domains fail
+ * alike because a DNS server or Exim does not answer) is ONE server incident; the domains it
+ * explains raise nothing and keep their baseline, so they are judged again once it clears.
+ */
+export function evaluateRun(input: RunInput): RunOutcome {
+  const events: AlertEvent[] = [];
+  const serverOpen = input.open.get(SERVER_KEY);
+  const serverFailing = input.checked.filter((c) => SERVER_CLASS.has(c.state.verdict));
+  const newlyFailing = serverFailing.filter((c) => {
+    const prev = input.baselines.get(c.domain);
+    return !prev || !SERVER_CLASS.has(prev.verdict);
+  });
+  const wide = (n: number) => n >= OUTAGE_MIN_DOMAINS && n >= OUTAGE_MIN_SHARE * input.checked.length;
+  let serverActive = Boolean(serverOpen);
+  if (!input.resolverOk || (!serverOpen && wide(newlyFailing.length))) {
+    if (!serverOpen) {
+      const names = newlyFailing.map((c) => c.domain);
+      const detail = !input.resolverOk
+        ? `The resolver used for checks does not validate DNSSEC${input.resolverMessage ? ` (${input.resolverMessage})` : ''}; no domain can be judged until it does.`
+        : `${names.length} of ${input.checked.length} domains checked failed alike (${[...new Set(newlyFailing.map((c) => label(c.state.verdict)))].join(', ')}): ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}. A DNS server or the mail server is probably not answering.`;
+      events.push({ type: 'raise', incident: { key: SERVER_KEY, kind: 'server-checks', severity: 'critical', subject: 'server', title: !input.resolverOk ? 'The check resolver does not validate' : 'Checks fail server-wide', detail } });
+    }
+    serverActive = true;
+  } else if (serverOpen && !wide(serverFailing.length) && serverFailing.length < input.checked.length) {
+    // Cleared only on evidence: some domain of this run answered normally.
+    events.push({ type: 'resolve', key: SERVER_KEY, detail: 'Checks answer normally again.' });
+    serverActive = false;
+  }
+  const baselines = new Map<string, DomainState>();
+  for (const c of input.checked) {
+    if (serverActive && SERVER_CLASS.has(c.state.verdict)) continue;
+    events.push(...domainTransition(c.domain, input.baselines.get(c.domain), c.state, input.open.get(`domain:${c.domain}`)));
+    baselines.set(c.domain, c.state);
+  }
+  return { events, baselines };
+}
+
+/**
+ * Conditions that are themselves the transition (an issuer not covered appeared, a publish failed
+ * twice, the timer stopped, a DANE-TA certificate got close to expiry): raise each active one that
+ * is not open yet, resolve each open one of the family that is no longer active.
+ */
+export function conditionEvents(family: AlertKind, active: Incident[], open: Iterable<Incident>, resolvedDetail: (i: Incident) => string): AlertEvent[] {
+  const activeKeys = new Set(active.map((i) => i.key));
+  const openOfFamily = [...open].filter((i) => i.kind === family);
+  const openKeys = new Set(openOfFamily.map((i) => i.key));
+  return [
+    ...active.filter((i) => !openKeys.has(i.key)).map((incident): AlertEvent => ({ type: 'raise', incident })),
+    ...openOfFamily.filter((i) => !activeKeys.has(i.key)).map((i): AlertEvent => ({ type: 'resolve', key: i.key, detail: resolvedDetail(i) })),
+  ];
+}
+
+/** The timer has not run for two intervals (only the daemon can see this). */
+export function timerCondition(lastRunAt: number | null, now: number, intervalMs: number, since: number): Incident[] {
+  const last = lastRunAt ?? since;
+  if (now - last <= 2 * intervalMs) return [];
+  const mins = Math.round((now - last) / 60_000);
+  return [{ key: 'timer:server', kind: 'timer-stalled', severity: 'warning', subject: 'server', title: 'The reconcile timer has stopped', detail: `The periodic reconcile has not run for ${mins} minutes (expected every ${Math.round(intervalMs / 60_000)}). Renewals are then only followed by hooks. Check: systemctl status tlsa-manager-reconcile.timer` }];
+}
+
+/** A zone's publish has failed `streak` times in a row. */
+export function publishCondition(zone: string, streak: number, lastError: string): Incident[] {
+  if (streak < 2) return [];
+  return [{ key: `publish:${zone}`, kind: 'publish-failed', severity: 'critical', subject: zone, title: `Publishing TLSA records to ${zone} failed ${streak} times`, detail: `The last ${streak} attempts to publish to ${zone} failed: ${lastError}` }];
+}
+
+export const TA_EXPIRY_DAYS = 7;
+
+/** Certificates a DANE-TA (2 x x) record depends on that expire within 7 days. */
+export function expiryConditions(hosts: { host: string; notAfter: number; taDependent: boolean }[], now: number): Incident[] {
+  return hosts
+    .filter((h) => h.taDependent && h.notAfter - now < TA_EXPIRY_DAYS * 86_400_000)
+    .map((h) => {
+      const when = new Date(h.notAfter).toISOString().slice(0, 10);
+      return { key: `expiry:${h.host}`, kind: 'ta-cert-expiring' as const, severity: 'warning' as const, subject: h.host, host: h.host, title: `Certificate of ${h.host} ${h.notAfter < now ? 'expired' : 'expires'} ${when}`, detail: `${h.host} presents a certificate that ${h.notAfter < now ? 'expired' : 'expires'} on ${when}; its 2 x x (DANE-TA) records only validate while it is in date, so senders relying on them will refuse it. ${VERDICTS.expiring.fix}` };
+    });
+}
+
+/** Issuers a renewal brought that no published 2 1 1 covered (warnings of the planner). */
+export function issuerConditions(warnings: { subject?: string; message: string }[]): Incident[] {
+  return warnings
+    .filter((w) => w.subject)
+    .map((w) => ({ key: `issuer:${w.subject}`, kind: 'issuer-not-covered' as const, severity: 'warning' as const, subject: w.subject!, host: w.subject!, title: `New issuer not covered for ${w.subject}`, detail: w.message }));
+}

@@ -1,0 +1,88 @@
+import { alertOnChecks } from '../alerts/evaluate.js';
+import { deliverDue, queueReminders } from '../alerts/notify.js';
+import type { AppContext } from '../context.js';
+import { readAccounts } from '../cpanel/accounts.js';
+import { checkDomains } from '../dane/check.js';
+import { HostGate } from '../dane/host-gate.js';
+import { VERDICTS, type DomainCheck } from '../dane/verdict.js';
+import { afterPublish, firstCheck, nextCheck } from '../schedule/policy.js';
+import { Schedule, type DueItem } from '../schedule/schedule.js';
+
+/** The schedule kind of DANE checks (the DNSSEC watcher uses its own kind in the same table). */
+export const CHECK_KIND = 'check';
+
+export function schedule(ctx: AppContext): Schedule {
+  return new Schedule(ctx.state().db);
+}
+
+export interface ScheduledRun {
+  /** Domains that were due and got checked. */
+  checked: DomainCheck[];
+  raised: number;
+  resolved: number;
+  delivered: number;
+  failedDeliveries: number;
+  gate: HostGate;
+  nextAt: number | null;
+}
+
+/** A broken domain (one senders cannot deliver to) is checked again sooner, with back-off. */
+function isBroken(c: DomainCheck): boolean {
+  return VERDICTS[c.verdict].severity === 'error';
+}
+
+/** Bring the schedule in line with the server's domains: new ones get their daily slot, gone ones leave. */
+export function syncSchedule(ctx: AppContext, now = ctx.now()): Schedule {
+  const s = schedule(ctx);
+  const domains = readAccounts(ctx.root).domains.map((d) => d.domain);
+  s.sync(CHECK_KIND, domains, (d) => (ctx.config.checks.dailyFullCheck ? firstCheck(d, now) : { at: now + 365 * 86_400_000, reason: 'not scheduled' }));
+  return s;
+}
+
+/**
+ * What the timer runs after its reconcile: check every domain that is due (daily slot, after a
+ * publish, broken with back-off), within the per-host limits; turn the results into alerts; send
+ * what is queued. `onlyDue: false` checks everything now (the "full check" button, benchmarks).
+ */
+export async function runScheduledChecks(ctx: AppContext, opts: { now?: number; all?: boolean; resolver?: string } = {}): Promise<ScheduledRun> {
+  const now = opts.now ?? ctx.now();
+  const s = syncSchedule(ctx, now);
+  const due: DueItem[] = opts.all ? s.list(CHECK_KIND) : s.due(CHECK_KIND, now);
+  const c = ctx.config.checks;
+  const gate = new HostGate({ concurrent: c.connectionsPerHost, perSecond: c.connectionsPerSecondPerHost });
+  let checked: DomainCheck[] = [];
+  if (due.length > 0 && (ctx.config.resolver || ctx.root.stat('/etc/resolv.conf'))) {
+    checked = await checkDomains(ctx, due.map((d) => d.key), { concurrency: c.concurrency, hostGate: gate, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+    const failuresBefore = new Map(due.map((d) => [d.key, d.failures]));
+    for (const r of checked) {
+      const ok = !isBroken(r);
+      const failures = ok ? 0 : (failuresBefore.get(r.domain) ?? 0) + 1;
+      const next = nextCheck(r.domain, now, ok, failures, c);
+      s.done(CHECK_KIND, r.domain, { now, ok, nextAt: next.at, reason: next.reason });
+    }
+    ctx.state().setMeta('lastScheduledCheck', new Date(now).toISOString());
+  }
+  const { raised, resolved } = checked.length > 0 ? alertOnChecks(ctx, checked, now) : { raised: [], resolved: [] };
+  queueReminders(ctx, now);
+  const d = await deliverDue(ctx, { now });
+  return { checked, raised: raised.length, resolved: resolved.length, delivered: d.delivered, failedDeliveries: d.failed, gate, nextAt: s.next(CHECK_KIND)?.dueAt ?? null };
+}
+
+/** A publish touched these domains: check them again ~2×TTL later (the outside proof). */
+export function scheduleAfterPublish(ctx: AppContext, domains: Iterable<string>, now = ctx.now()): void {
+  if (!ctx.config.checks.afterPublish) return;
+  const s = schedule(ctx);
+  const at = afterPublish(now, ctx.config.policy.ttl);
+  for (const d of domains) s.plan(CHECK_KIND, d, at.at, at.reason);
+}
+
+/** "Next full check at …": the next daily slot, and the next check of any kind. */
+export function nextChecks(ctx: AppContext): { nextDaily: number | null; next: number | null; broken: number } {
+  const s = schedule(ctx);
+  const all = s.list(CHECK_KIND);
+  return {
+    nextDaily: s.next(CHECK_KIND, { reason: 'daily' })?.dueAt ?? null,
+    next: all[0]?.dueAt ?? null,
+    broken: all.filter((i) => i.lastOk === false).length,
+  };
+}

@@ -1,0 +1,55 @@
+import { VERDICTS, type DomainCheck } from '../dane/verdict.js';
+
+/**
+ * Monitoring Plugins (Nagios/Icinga) output: one status line `TLSA_MANAGER <STATE> - <summary> |
+ * <perfdata>` and the exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+ * https://www.monitoring-plugins.org/doc/guidelines.html
+ */
+export const NAGIOS = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
+export type NagiosState = keyof typeof NAGIOS;
+
+export interface Thresholds {
+  /** WARNING when at least this many domains are broken. */
+  warning: number;
+  /** CRITICAL when at least this many domains are broken. */
+  critical: number;
+}
+
+/** "Broken": DANE senders cannot deliver (error verdicts). "Unprotected": no DANE, mail flows. */
+export function nagiosCategory(c: DomainCheck): 'valid' | 'expiring' | 'broken' | 'unprotected' {
+  if (c.verdict === 'valid') return 'valid';
+  if (c.verdict === 'expiring') return 'expiring';
+  return VERDICTS[c.verdict].severity === 'error' ? 'broken' : 'unprotected';
+}
+
+export function parseThreshold(name: string, raw: unknown, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < 1) throw new Error(`--${name} must be a whole number of broken domains, 1 or more (got "${String(raw)}")`);
+  return n;
+}
+
+export function unknownLine(message: string): { output: string; exitCode: number } {
+  return { output: `TLSA_MANAGER UNKNOWN - ${message.replace(/\s+/g, ' ').trim()}`, exitCode: NAGIOS.UNKNOWN };
+}
+
+export function nagiosReport(results: DomainCheck[], t: Thresholds): { output: string; exitCode: number } {
+  const notValidating = results.find((r) => r.verdict === 'resolver-not-validating');
+  if (notValidating) return unknownLine(`cannot judge DANE: ${notValidating.message}`);
+  const counts = { valid: 0, expiring: 0, broken: 0, unprotected: 0 };
+  for (const r of results) counts[nagiosCategory(r)]++;
+  const state: NagiosState = counts.broken >= t.critical ? 'CRITICAL' : counts.broken >= t.warning ? 'WARNING' : 'OK';
+  const broken = results.filter((r) => nagiosCategory(r) === 'broken');
+  const shown = broken.slice(0, 5).map((r) => `${r.domain}: ${VERDICTS[r.verdict].label}`).join(', ');
+  const summary = broken.length > 0
+    ? `${broken.length} of ${results.length} domain(s) broken (${shown}${broken.length > 5 ? ', …' : ''})`
+    : `${counts.valid + counts.expiring} of ${results.length} domain(s) validate, ${counts.unprotected} without DANE`;
+  const total = results.length;
+  const perf = [
+    `valid=${counts.valid};;;0;${total}`,
+    `expiring=${counts.expiring};;;0;${total}`,
+    `broken=${counts.broken};${t.warning};${t.critical};0;${total}`,
+    `unprotected=${counts.unprotected};;;0;${total}`,
+  ].join(' ');
+  return { output: `TLSA_MANAGER ${state} - ${summary.replace(/\|/g, '/')} | ${perf}`, exitCode: NAGIOS[state] };
+}
