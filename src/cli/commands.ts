@@ -14,6 +14,7 @@ export const commands: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./check-command.js')).checkCommand,
   hook: async () => (await import('./hook-command.js')).hookCommand,
   reconcile: async () => (await import('./hook-command.js')).reconcileCommand,
+  dnssec: async () => (await import('./dnssec-command.js')).dnssecCommand,
   serve: async () => (await import('./serve-command.js')).serveCommand,
   metrics: async () => (await import('./metrics-command.js')).metricsCommand,
 };

@@ -66,6 +66,18 @@ export interface TokenCheck {
   problems: Problem[];
 }
 
+/** The fields of Cloudflare's DNSSEC object this project reads (SDK v7 `dns.dnssec`). */
+export interface CloudflareDnssec {
+  status?: string | null;
+  ds?: string | null;
+  digest?: string | null;
+  digest_type?: string | null;
+  algorithm?: string | null;
+  key_tag?: number | null;
+  flags?: number | null;
+  public_key?: string | null;
+}
+
 type Op = 'read' | 'write' | 'lookup' | 'verify';
 
 interface CfRecord {
@@ -171,6 +183,29 @@ export class CloudflareProvider implements DnsProvider {
       return String(d.status ?? 'unknown');
     } catch (err) {
       throw new ProblemError(this.toProblem(err, zone, 'read'), { cause: err });
+    }
+  }
+
+  /** The zone's DNSSEC object (GET /zones/:id/dnssec): status and, once signing, the DS. */
+  async dnssec(zone: string): Promise<CloudflareDnssec> {
+    return this.dnssecCall(zone, 'read', (zone_id) => this.client.dns.dnssec.get({ zone_id }));
+  }
+
+  /** PATCH /zones/:id/dnssec: `active` starts signing (status goes pending → active), `disabled` stops it. */
+  async dnssecEdit(zone: string, status: 'active' | 'disabled'): Promise<CloudflareDnssec> {
+    return this.dnssecCall(zone, 'write', (zone_id) => this.client.dns.dnssec.edit({ zone_id, status }));
+  }
+
+  /** DELETE /zones/:id/dnssec: stops signing and removes the keys. */
+  async dnssecDelete(zone: string): Promise<void> {
+    await this.dnssecCall(zone, 'write', (zone_id) => this.client.dns.dnssec.delete({ zone_id }));
+  }
+
+  private async dnssecCall<T>(zone: string, op: Op, fn: (zoneId: string) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.zoneId(zone));
+    } catch (err) {
+      throw new ProblemError(this.toProblem(err, zone, op), { cause: err });
     }
   }
 

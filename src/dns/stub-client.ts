@@ -46,6 +46,16 @@ export interface DnskeyData {
   algorithm: number;
   key: string;
 }
+/** An RRSIG over the answer's records (kept so expiry can be told apart from other failures). */
+export interface RrsigData {
+  typeCovered: string;
+  algorithm: number;
+  keyTag: number;
+  signerName: string;
+  /** Seconds since the epoch. */
+  inception: number;
+  expiration: number;
+}
 export interface SoaData {
   mname: string;
   rname: string;
@@ -73,6 +83,8 @@ export interface Answer {
   records: AnswerRecord[];
   /** CNAME targets followed from `name`, in order; the last one owns `records`. */
   cnameChain: string[];
+  /** RRSIGs covering `records` (only when the server sent them: DO is always set). */
+  signatures?: RrsigData[];
   status: AnswerStatus;
   /** Which transport produced the answer. */
   transport?: 'udp' | 'tcp';
@@ -341,6 +353,17 @@ export function decodeTlsa(data: unknown): TlsaData {
   return { usage: d.usage, selector: d.selector, matchingType: d.matchingType, data: hex(d.certificate) };
 }
 
+function rrsigsFor(answers: packet.Answer[], owner: string, type: string): RrsigData[] {
+  const out: RrsigData[] = [];
+  for (const a of answers) {
+    if (a.type !== 'RRSIG' || canonical(a.name) !== owner) continue;
+    const d = (a as { data: { typeCovered: string; algorithm: number; keyTag: number; signersName: string; inception: number; expiration: number } }).data;
+    if (d.typeCovered !== type) continue;
+    out.push({ typeCovered: d.typeCovered, algorithm: d.algorithm, keyTag: d.keyTag, signerName: canonical(d.signersName), inception: d.inception, expiration: d.expiration });
+  }
+  return out;
+}
+
 function toAnswer(name: string, type: QueryType, { res, size }: Received, transport: 'udp' | 'tcp', truncated: boolean): Answer {
   const rcode = res.rcode ?? 'NOERROR';
   const all = (res.answers ?? []).filter((a) => a.type !== 'RRSIG' && a.type !== 'OPT');
@@ -367,6 +390,8 @@ function toAnswer(name: string, type: QueryType, { res, size }: Received, transp
   const status: AnswerStatus =
     rcode === 'NOERROR' ? (records.length > 0 ? 'ok' : 'nodata') : rcode === 'NXDOMAIN' ? 'nxdomain' : rcode === 'SERVFAIL' ? 'servfail' : 'error';
   const answer: Answer = { name, type, rcode, secure: res.flag_ad === true, records, cnameChain, status, transport, size, truncated };
+  const signatures = rrsigsFor(res.answers ?? [], current, type);
+  if (signatures.length > 0) answer.signatures = signatures;
   if (status === 'error') answer.error = `the resolver answered ${rcode}`;
   return answer;
 }

@@ -88,6 +88,15 @@ export const configSchema = z
     resolver: hostPort.optional(),
     /** A name the resolver must report as DNSSEC-secure (self-test); default the root zone. */
     resolverProbeName: z.string().refine((s) => s === '.' || checkName(s).ok, { message: 'is not a valid name' }).optional(),
+    dnssec: z
+      .object({
+        /** Servers to ask for a zone instead of its NS addresses ("ip" or "ip:port"): hidden primaries, labs. */
+        servers: z.record(zoneName, z.array(hostPort).min(1)).default({}),
+        /** Zones checked at once by `dnssec status`. */
+        concurrency: z.number().int().min(1).max(512).default(64),
+      })
+      .strict()
+      .default({ servers: {}, concurrency: 64 }),
     /** Extra addresses that count as "this server" (NAT, anycast). */
     serverAddresses: z.array(z.string()).default([]),
     alerts: alertsSchema.default(ALERTS_DEFAULT),

@@ -11,6 +11,8 @@ export interface ZoneSpec {
   signed: boolean;
   /** Publish a DS for it in the parent (only meaningful when signed). */
   ds: boolean;
+  /** Which DS the parent gets when ds is true: the zone's own key (default) or a broken one. */
+  dsKind?: DsKind;
   /** Extra zone-file lines (the part setRecords() replaces). */
   records?: string[];
   /** Zone key algorithm (default ECDSA P-256, algorithm 13). */
@@ -19,6 +21,12 @@ export interface ZoneSpec {
 
 /** DNSSEC zone key algorithms a lab zone can be signed with (RSA-2048 for answer-size tests). */
 export type KeyAlgorithm = 'ecdsap256sha256' | 'rsasha256';
+/**
+ * `own`: the DS of the zone's key. `wrong`: the DS of a spare key the zone never serves (for an
+ * unsigned zone: a DS for an unsigned child). `unsupported`: the zone's own DS with its algorithm
+ * field set to 253 (private), which no validator implements (RFC 4035 §5.2: treated as insecure).
+ */
+export type DsKind = 'own' | 'wrong' | 'unsupported';
 
 export const POLICY = 'lab';
 const POLICIES: Record<KeyAlgorithm, { name: string; algorithm: string }> = {

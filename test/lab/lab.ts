@@ -3,7 +3,7 @@
 // DANE oracle. Every instance uses its own 127.X.Y.0/24 block and temp dir. Requires root.
 import {
   chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync,
-  writeFileSync,
+  utimesSync, writeFileSync,
 } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,21 +11,25 @@ import { dirname, join } from 'node:path';
 import { pickAddresses, type LabAddresses } from './addresses.js';
 import {
   dig, dsFromKey, generateKey, namedConf, policyBlock, readSerial, renderChildZone, renderParentZone,
-  rewriteZoneFile, servedSerial, unboundConf, type DigAnswer, type KeyAlgorithm, type ZoneSpec,
+  rewriteZoneFile, servedSerial, unboundConf, RECORDS_MARKER, type DigAnswer, type DsKind, type KeyAlgorithm, type ZoneSpec,
 } from './dns.js';
 import { eximConf } from './exim.js';
 import { createPki, type CaCert, type IntermediateRequest, type IssueRequest, type IssuedCert, type IssuerName } from './pki.js';
 import { ensurePostfix, runFinger, writePostfixConfig, type FingerOptions, type FingerResult } from './posttls.js';
 import { logTail, mustRun, run, startDaemon, trackPath, untrackPath, waitUntil, type Daemon } from './proc.js';
 
-export type { ZoneSpec, DigAnswer, KeyAlgorithm, IntermediateRequest, IssueRequest, IssuedCert, IssuerName, CaCert, FingerOptions, FingerResult, LabAddresses };
+export type { ZoneSpec, DsKind, DigAnswer, KeyAlgorithm, IntermediateRequest, IssueRequest, IssuedCert, IssuerName, CaCert, FingerOptions, FingerResult, LabAddresses };
 
 export interface LabZoneOption {
   /** A single label ("scenario1") is placed under the parent; a full name must end in the parent. */
   name: string;
   signed: boolean;
-  /** DS in the parent (ignored for unsigned zones). */
-  ds: boolean;
+  /**
+   * DS in the parent (true is ignored for unsigned zones). `'wrong'`: a DS for a key the zone
+   * never serves (works for unsigned zones too: a DS for an unsigned child); `'unsupported'`: the
+   * zone's own DS with algorithm 253, which validators do not implement (signed zones only).
+   */
+  ds: boolean | 'wrong' | 'unsupported';
   /** Extra zone-file lines, e.g. `_25._tcp.mail 60 IN TLSA 3 1 1 <hex>` (relative names are zone-relative). */
   records?: string[];
   /** Zone key algorithm: 'ecdsap256sha256' (default) or 'rsasha256' (2048 bits). */
@@ -46,7 +50,10 @@ export interface LabOptions {
 export interface LabZone {
   name: string;
   signed: boolean;
+  /** A DS for the zone is published in the parent (of any kind). */
   ds: boolean;
+  /** Which DS the parent was given at start (see LabZoneOption.ds). */
+  dsKind: DsKind;
   /** mail.<zone>: the MX target, an A record pointing at Exim. */
   mailHost: string;
 }
@@ -109,6 +116,14 @@ export interface Lab {
   digAuthoritative(name: string, type: string): Promise<DigAnswer>;
   /** Empties unbound's caches (records, keys, negative answers). */
   flushResolver(): Promise<void>;
+  /** The lab as registrar: replaces the DS lines the parent publishes for a child zone, reloads, waits. */
+  setParentDs(zone: string, dsLines: string[]): Promise<void>;
+  /** The DS (SHA-256, dnssec-dsfromkey) of the key named generated for a signed child at start. */
+  zoneDs(zone: string): string;
+  /** named's key-directory (K<zone>+013+<tag>.key files). */
+  keysDir: string;
+  /** argv prefix for rndc against the lab's named (append a command and its arguments). */
+  rndcBase: string[];
 
   posttlsFinger(target: string, opts?: FingerOptions): Promise<FingerResult>;
   stop(): Promise<void>;
@@ -131,7 +146,10 @@ function normalizeZones(parent: string, opts: LabOptions): ZoneSpec[] {
     if (name.slice(0, -parent.length - 1).includes('.')) {
       throw new Error(`lab: zone ${name} must be a direct child of ${parent} (delegations are one level deep)`);
     }
-    return { name, signed: z.signed, ds: z.signed && z.ds, records: z.records ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}) };
+    if (z.ds === 'unsupported' && !z.signed) throw new Error(`lab: zone ${name}: ds 'unsupported' needs a signed zone`);
+    const dsKind: DsKind = z.ds === 'wrong' || z.ds === 'unsupported' ? z.ds : 'own';
+    const ds = dsKind !== 'own' || (z.signed && z.ds === true);
+    return { name, signed: z.signed, ds, dsKind, records: z.records ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}) };
   });
   const all = [...defaults, ...extra];
   const seen = new Set<string>();
@@ -242,6 +260,17 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     ]);
     const ds = new Map(dsByZone);
     const trustAnchor = ds.get(parent)!;
+    // Spare keys live outside named's key-directory so it never signs with them.
+    const spareDir = join(namedDir, 'spare-keys');
+    mkdirSync(spareDir, { recursive: true, mode: 0o755 });
+    const parentDsLines = new Map<string, string[]>();
+    await Promise.all(specs.map(async (z) => {
+      if (!z.ds) return parentDsLines.set(z.name, []);
+      if (z.dsKind === 'wrong') return parentDsLines.set(z.name, [await dsFromKey(await generateKey(spareDir, policyConf, z.name))]);
+      const own = ds.get(z.name)!;
+      // "<name>. IN DS <tag> <alg> <digest type> <digest>": only the algorithm field changes.
+      return parentDsLines.set(z.name, [z.dsKind === 'unsupported' ? own.replace(/(\sDS\s+\d+\s+)\d+/, '$1253') : own]);
+    }));
 
     // Zone files.
     const serial = 2024010100;
@@ -252,7 +281,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       join(namedDir, `${parent}.db`),
       renderParentZone(
         parent, addrs.named, serial,
-        specs.map((z) => ({ name: z.name, dsLines: z.ds ? [ds.get(z.name)!] : [] })),
+        specs.map((z) => ({ name: z.name, dsLines: parentDsLines.get(z.name)! })),
         [`${hostname}.\t60\tIN\tA\t${addrs.exim}`],
       ),
     );
@@ -346,7 +375,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     writePostfixConfig(postfixConf);
     if (opts.prefetchPosttlsFinger) await ensurePostfix();
 
-    const zones: LabZone[] = specs.map((z) => ({ name: z.name, signed: z.signed, ds: z.ds, mailHost: `mail.${z.name}` }));
+    const zones: LabZone[] = specs.map((z) => ({ name: z.name, signed: z.signed, ds: z.ds, dsKind: z.dsKind ?? 'own', mailHost: `mail.${z.name}` }));
     const allZones = new Set([parent, ...specs.map((z) => z.name)]);
     const checkZone = (zone: string): string => {
       const z = zone.toLowerCase().replace(/\.$/, '');
@@ -460,6 +489,29 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           await mustRun(['unbound-control', '-c', unboundConfPath, ...cmd], { timeoutMs: 10_000 });
         }
       },
+      async setParentDs(zone, dsLines) {
+        const z = checkZone(zone);
+        if (z === parent) throw new Error('lab.setParentDs: give a child zone');
+        parentDsLines.set(z, dsLines);
+        const path = zoneFile(parent);
+        const old = readFileSync(path, 'utf8');
+        const at = old.indexOf(RECORDS_MARKER);
+        const records = old.slice(at + RECORDS_MARKER.length).split('\n').filter((l) => l.trim() !== '');
+        const served = (await servedSerial(addrs.named, addrs.namedPort, parent)) ?? 0;
+        const next = Math.max(readSerial(old), served) + 1;
+        const text = renderParentZone(parent, addrs.named, next, specs.map((c) => ({ name: c.name, dsLines: parentDsLines.get(c.name)! })), records);
+        writeAtomic(path, text);
+        const t = Date.now() / 1000 + 2;
+        utimesSync(path, t, t);
+        await reloadZone(parent);
+      },
+      zoneDs(zone) {
+        const d = ds.get(checkZone(zone));
+        if (!d) throw new Error(`lab.zoneDs: ${zone} is not signed`);
+        return d;
+      },
+      keysDir,
+      rndcBase: ['rndc', '-k', rndcKey, '-s', addrs.named, '-p', String(addrs.rndcPort)],
       async posttlsFinger(target, o = {}) {
         const postfixDir = await ensurePostfix();
         return runFinger({ postfixDir, confDir: postfixConf, resolvConf, target, opts: o });

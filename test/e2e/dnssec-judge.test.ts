@@ -1,0 +1,127 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useLab } from '../lab/setup.js';
+import { run } from '../lab/proc.js';
+import { dnssecStatus } from '../../src/dnssec/status.js';
+import type { DnssecState } from '../../src/dnssec/state.js';
+import { testContext } from '../helpers/context.js';
+import type { Lab } from '../lab/lab.js';
+
+/**
+ * Issue 12's judge: `dnssec status` must agree with BIND's delv (validating on its own, trust
+ * anchor = the lab parent's DS) on every lab zone: secure ⇔ "fully validated", bogus ⇔
+ * "resolution failed", signed-no-ds/unsigned/unsupported-algorithm ⇔ "unsigned answer".
+ */
+const lab = useLab({
+  zones: [
+    { name: 'wrongds', signed: true, ds: 'wrong' },
+    { name: 'orphands', signed: false, ds: 'wrong' },
+    { name: 'oddalg', signed: true, ds: 'unsupported' },
+  ],
+});
+
+type DelvVerdict = 'fully validated' | 'unsigned answer' | 'resolution failed';
+
+async function delv(l: Lab, name: string): Promise<{ verdict: DelvVerdict | 'other'; output: string }> {
+  // "<parent>. IN DS <tag> <alg> <digest type> <digest>" → delv's trust-anchors syntax.
+  const [, tag, alg, dt, digest] = /\sDS\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9A-Fa-f ]+)$/.exec(l.trustAnchor.trim())!;
+  const anchor = join(l.dir, 'delv-anchor.conf');
+  writeFileSync(anchor, `trust-anchors { ${l.parent}. static-ds ${tag} ${alg} ${dt} "${digest!.replace(/\s/g, '')}"; };\n`);
+  const r = await run(['delv', `@${l.resolver}`, '-a', anchor, `+root=${l.parent}`, name, 'SOA'], { timeoutMs: 15_000 });
+  const output = r.stdout + r.stderr;
+  const verdict = (['fully validated', 'unsigned answer', 'resolution failed'] as const).find((v) => output.includes(v)) ?? 'other';
+  return { verdict, output };
+}
+
+const DELV_FOR: Record<DnssecState, DelvVerdict | null> = {
+  secure: 'fully validated',
+  bogus: 'resolution failed',
+  'signed-no-ds': 'unsigned answer',
+  unsigned: 'unsigned answer',
+  'unsupported-algorithm': 'unsigned answer',
+  'parent-unsigned': 'unsigned answer',
+  unknown: null,
+};
+
+function ctxFor(l: Lab) {
+  return testContext({ resolver: l.resolver, resolverProbeName: l.parent, dnssec: { servers: { [l.parent]: [l.authoritative] } } });
+}
+
+describe('dnssec status agrees with delv on every lab zone', () => {
+  const expected: Record<string, { state: DnssecState; reason: string | null }> = {
+    good: { state: 'secure', reason: null },
+    nods: { state: 'signed-no-ds', reason: null },
+    unsigned: { state: 'unsigned', reason: null },
+    wrongds: { state: 'bogus', reason: 'ds-mismatch' },
+    orphands: { state: 'bogus', reason: 'ds-without-signing' },
+    oddalg: { state: 'unsupported-algorithm', reason: null },
+  };
+
+  it('every zone: our state is the expected one and delv agrees', async () => {
+    const l = lab();
+    const zones = Object.keys(expected).map((z) => `${z}.${l.parent}`);
+    const rows = await dnssecStatus(ctxFor(l), zones, { signers: false });
+    for (const row of rows) {
+      const label = row.zone.split('.')[0]!;
+      const judge = await delv(l, row.zone);
+      expect({ zone: row.zone, state: row.state, reason: row.reason, delv: judge.verdict }, judge.output).toEqual({
+        zone: row.zone, ...expected[label], delv: DELV_FOR[expected[label]!.state],
+      });
+    }
+  });
+
+  it('the DS we compute for a signed zone is the one dnssec-dsfromkey made for its key', async () => {
+    const l = lab();
+    const [good, nods] = await dnssecStatus(ctxFor(l), [`good.${l.parent}`, `nods.${l.parent}`], { signers: false });
+    for (const row of [good!, nods!]) {
+      const [, tag, alg, dt, digest] = /\sDS\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9A-F ]+)$/i.exec(l.zoneDs(row.zone))!;
+      expect(row.ds).toEqual([{ keyTag: Number(tag), algorithm: Number(alg), digestType: Number(dt), digest: digest!.replace(/\s/g, '').toLowerCase() }]);
+    }
+    expect(good!.parentDs).toEqual(good!.ds);
+    expect(nods!.parentDs).toEqual([]);
+  });
+
+  it('the lab as registrar: adding the DS to the parent turns signed-no-ds into secure (delv agrees)', async () => {
+    const l = lab();
+    const zone = `nods.${l.parent}`;
+    const ctx = ctxFor(l);
+    const [before] = await dnssecStatus(ctx, [zone], { signers: false });
+    expect(before!.state).toBe('signed-no-ds');
+    await l.setParentDs(zone, [l.zoneDs(zone)]);
+    await l.flushResolver();
+    const [after] = await dnssecStatus(ctx, [zone], { signers: false });
+    const judge = await delv(l, zone);
+    expect({ state: after!.state, delv: judge.verdict }, judge.output).toEqual({ state: 'secure', delv: 'fully validated' });
+    await l.setParentDs(zone, []);
+    await l.flushResolver();
+  });
+
+  it('a parent whose servers do not answer: unknown, naming the lookup, when the resolver cannot help either', async () => {
+    const l = lab();
+    const ctx = testContext({ resolver: '127.0.0.1:1', dnssec: { servers: { [l.parent]: ['127.0.0.1:1'] } } });
+    const [row] = await dnssecStatus(ctx, [`good.${l.parent}`], { signers: false, timeoutMs: 300 });
+    expect(row!.state).toBe('unknown');
+    expect(row!.message).toMatch(/parent zone/);
+  });
+
+  it('the CLI: one JSON object per zone with the documented fields; exit 1 when a zone is bogus, else 0', async () => {
+    const l = lab();
+    const ctx = ctxFor(l);
+    const cli = (zones: string[]) => spawnSync(process.execPath, ['dist/cli.js', '--root', ctx.root.path('/'), 'dnssec', 'status', '--json', ...zones], { encoding: 'utf8' });
+    const bad = cli([`good.${l.parent}`, `wrongds.${l.parent}`]);
+    expect(bad.status, bad.stderr).toBe(1);
+    const rows = JSON.parse(bad.stdout) as Record<string, unknown>[];
+    expect(rows.map((r) => [r.zone, r.state, r.reason])).toEqual([[`good.${l.parent}`, 'secure', null], [`wrongds.${l.parent}`, 'bogus', 'ds-mismatch']]);
+    for (const r of rows) {
+      expect(Object.keys(r)).toEqual(expect.arrayContaining(['zone', 'state', 'reason', 'signing', 'ds', 'parentDs']));
+      for (const d of [...(r.ds as object[]), ...(r.parentDs as object[])]) expect(Object.keys(d).sort()).toEqual(['algorithm', 'digest', 'digestType', 'keyTag']);
+    }
+    const fine = cli([`good.${l.parent}`, `nods.${l.parent}`]);
+    expect(fine.status, fine.stderr).toBe(0);
+    const text = spawnSync(process.execPath, ['dist/cli.js', '--root', ctx.root.path('/'), 'dnssec', 'status', `nods.${l.parent}`], { encoding: 'utf8' });
+    expect(text.stdout).toMatch(new RegExp(`^nods\\.${l.parent.replace('.', '\\.')}: SIGNED, NO DS`));
+    expect(text.stdout).toContain(l.zoneDs(`nods.${l.parent}`).replace(/\s+/g, ' ').replace(/ IN DS /, ' IN DS '));
+  });
+});
