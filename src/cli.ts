@@ -20,6 +20,7 @@ Commands:
   metrics             Prometheus exposition of the server's state (from the state database)
   audit [--format table|csv|json]  one row per domain
   dnssec status [ZONE...] [--all]  DNSSEC chain per zone: secure, signed-no-ds, bogus, ... (exit 1 if bogus)
+  dnssec ds ZONE      the DS to give the registrar (zone-file line, registrar fields, DNSKEY; CDS/CDNSKEY)
   hook [--describe]   cPanel hook protocol (JSON on stdin)
   reconcile [--metrics-file PATH]  periodic run (timer): cheap when nothing changed
   serve [--listen HOST:PORT | --socket PATH]  the web app

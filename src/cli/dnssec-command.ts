@@ -2,11 +2,12 @@ import { LocalZones } from '../cpanel/local-zones.js';
 import { managedZones } from '../dns/registry.js';
 import { dsLine } from '../dnssec/keys.js';
 import { dnssecStatus, type DnssecStatus } from '../dnssec/status.js';
+import { handover, type Handover } from '../dnssec/handover.js';
 import { DNSSEC_STATES } from '../dnssec/state.js';
 import { ProblemError } from '../problem.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
-const USAGE = 'dnssec status [ZONE...] [--all] [--json]';
+const USAGE = 'dnssec status [ZONE...] [--all] [--json] | dnssec ds ZONE [--json]';
 
 function zonesFrom({ ctx, values, args }: CommandInput): string[] {
   if (values.all) return [...managedZones(ctx!, new LocalZones(ctx!.root).names)].sort();
@@ -36,7 +37,39 @@ async function status(input: CommandInput): Promise<CommandResult> {
   return { output: input.values.json ? json(rows) : statusText(rows), exitCode };
 }
 
-const SUBCOMMANDS: Record<string, (input: CommandInput) => Promise<CommandResult>> = { status };
+export function handoverText(h: Handover): string {
+  const lines: string[] = [`${h.zone}: ${DNSSEC_STATES[h.state].label.toUpperCase()}${h.reason ? ` (${h.reason})` : ''}, signing ${h.signing ?? 'unknown'}`];
+  if (h.ds.length === 0) {
+    lines.push('  No DS to hand over: the zone serves no key. Enable signing first (tlsa-manager dnssec enable ZONE).');
+    return lines.join('\n');
+  }
+  lines.push('', 'DS record (zone-file line):');
+  for (const d of h.ds) lines.push(`  ${d.line}`);
+  for (const d of h.ds) {
+    lines.push('', 'Registrar fields:', `  Key tag:     ${d.keyTag}`, `  Algorithm:   ${d.algorithm} (${d.algorithmName})`, `  Digest type: ${d.digestType} (${d.digestTypeName})`, `  Digest:      ${d.digest.toUpperCase()}`);
+  }
+  for (const k of h.dnskey) {
+    lines.push('', `DNSKEY (for registries that ask for the key; key tag ${k.keyTag}):`, `  Flags:      ${k.flags}`, `  Protocol:   ${k.protocol}`, `  Algorithm:  ${k.algorithm} (${k.algorithmName})`, `  Public key: ${k.publicKey}`);
+  }
+  lines.push('', `At the parent now: ${h.parentDs.length === 0 ? 'no DS' : h.parentDs.map((d) => `${d.keyTag} ${d.algorithm} ${d.digestType} ${d.digest.toUpperCase()}`).join('; ')}`);
+  lines.push(`CDS: ${copyText(h.cds)}; CDNSKEY: ${copyText(h.cdnskey)}`, h.scanning);
+  return lines.join('\n');
+}
+
+function copyText(c: Handover['cds']): string {
+  if (c.error) return `lookup failed (${c.error})`;
+  if (c.deleteRequest) return 'delete request (RFC 8078)';
+  if (!c.published) return 'not published';
+  return c.matches ? 'published, matches' : 'published, does NOT match';
+}
+
+async function ds(input: CommandInput): Promise<CommandResult> {
+  if (input.args.length !== 1) throw new ProblemError({ code: 'usage', message: `dnssec ds needs exactly one zone (${USAGE})` });
+  const h = await handover(input.ctx!, input.args[0]!, input.values.resolver ? { resolver: input.values.resolver as string } : {});
+  return { output: input.values.json ? json(h) : handoverText(h), exitCode: h.ds.length > 0 ? 0 : 1 };
+}
+
+const SUBCOMMANDS: Record<string, (input: CommandInput) => Promise<CommandResult>> = { status, ds };
 
 export const dnssecCommand: Command = {
   async run(input) {

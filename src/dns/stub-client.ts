@@ -18,7 +18,7 @@ export interface Resolver {
   port: number;
 }
 
-export type QueryType = 'MX' | 'A' | 'AAAA' | 'TLSA' | 'CNAME' | 'DS' | 'DNSKEY' | 'SOA' | 'NS';
+export type QueryType = 'MX' | 'A' | 'AAAA' | 'TLSA' | 'CNAME' | 'DS' | 'DNSKEY' | 'SOA' | 'NS' | 'CDS' | 'CDNSKEY';
 export type Security = 'secure' | 'insecure' | 'bogus' | 'indeterminate';
 export type Rcode = 'NOERROR' | 'FORMERR' | 'SERVFAIL' | 'NXDOMAIN' | 'NOTIMP' | 'REFUSED' | string;
 export type AnswerStatus = 'ok' | 'nxdomain' | 'nodata' | 'servfail' | 'timeout' | 'error';
@@ -109,7 +109,7 @@ export interface DnsClientOptions {
   probeType?: QueryType;
 }
 
-const QUERY_TYPES: readonly string[] = ['MX', 'A', 'AAAA', 'TLSA', 'CNAME', 'DS', 'DNSKEY', 'SOA', 'NS'];
+const QUERY_TYPES: readonly string[] = ['MX', 'A', 'AAAA', 'TLSA', 'CNAME', 'DS', 'DNSKEY', 'SOA', 'NS', 'CDS', 'CDNSKEY'];
 /** Large enough for TLSA sets with signatures, small enough to avoid IP fragmentation (DNS flag day 2020). */
 export const EDNS_UDP_SIZE = 1232;
 const MAX_CNAME_HOPS = 16;
@@ -326,6 +326,17 @@ function decodeData(type: string, data: unknown): unknown {
     }
     case 'TLSA':
       return decodeTlsa(data);
+    // dns-packet has no codec for the child copies (RFC 7344): raw RDATA, same layout as DS/DNSKEY.
+    case 'CDS': {
+      const b = data as Buffer;
+      if (!Buffer.isBuffer(b) || b.length < 4) throw new Error('CDS RDATA shorter than 4 bytes');
+      return { keyTag: b.readUInt16BE(0), algorithm: b[2]!, digestType: b[3]!, digest: b.subarray(4).toString('hex') } satisfies DsData;
+    }
+    case 'CDNSKEY': {
+      const b = data as Buffer;
+      if (!Buffer.isBuffer(b) || b.length < 4) throw new Error('CDNSKEY RDATA shorter than 4 bytes');
+      return { flags: b.readUInt16BE(0), algorithm: b[3]!, key: b.subarray(4).toString('base64') } satisfies DnskeyData;
+    }
     case 'DS': {
       const d = data as { keyTag: number; algorithm: number; digestType: number; digest: Buffer };
       return { keyTag: d.keyTag, algorithm: d.algorithm, digestType: d.digestType, digest: hex(d.digest) } satisfies DsData;

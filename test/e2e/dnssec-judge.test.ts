@@ -124,4 +124,37 @@ describe('dnssec status agrees with delv on every lab zone', () => {
     expect(text.stdout).toMatch(new RegExp(`^nods\\.${l.parent.replace('.', '\\.')}: SIGNED, NO DS`));
     expect(text.stdout).toContain(l.zoneDs(`nods.${l.parent}`).replace(/\s+/g, ' ').replace(/ IN DS /, ' IN DS '));
   });
+
+  it('dnssec ds: the DS line and registrar fields equal dnssec-dsfromkey, the DNSKEY fields what named serves; CDS/CDNSKEY as dig sees them', async () => {
+    const l = lab();
+    const zone = `nods.${l.parent}`;
+    const ctx = ctxFor(l);
+    const r = spawnSync(process.execPath, ['dist/cli.js', '--root', ctx.root.path('/'), 'dnssec', 'ds', zone, '--json'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const h = JSON.parse(r.stdout);
+    const dsfromkey = l.zoneDs(zone).replace(/\s+/g, ' ');
+    expect(h.ds.map((d: { line: string }) => d.line.replace(/\s+/g, ' '))).toEqual([dsfromkey]);
+    const [, tag, , , digest] = /DS (\d+) (\d+) (\d+) ([0-9A-F]+)$/i.exec(dsfromkey)!;
+    expect(h.ds[0]).toMatchObject({ keyTag: Number(tag), algorithm: 13, algorithmName: 'ECDSAP256SHA256', digestType: 2, digestTypeName: 'SHA-256', digest: digest!.toLowerCase() });
+    const served = (await l.digAuthoritative(zone, 'DNSKEY')).answers.filter((a) => /\sDNSKEY\s+257\s/.test(a));
+    expect(served).toHaveLength(1);
+    const [, flags, protocol, alg, key] = /DNSKEY\s+(\d+)\s+(\d+)\s+(\d+)\s+(.+)$/.exec(served[0]!)!;
+    expect(h.dnskey).toEqual([expect.objectContaining({ flags: Number(flags), protocol: Number(protocol), algorithm: Number(alg), publicKey: key!.replace(/\s/g, ''), keyTag: Number(tag) })]);
+    const cds = (await l.digAuthoritative(zone, 'CDS')).answers.filter((a) => /\sCDS\s/.test(a));
+    expect(h.cds.published).toBe(cds.length > 0);
+    expect(h.scanning).toMatch(cds.length > 0 ? /add the DS on their own/ : /does not publish CDS\/CDNSKEY/);
+  });
+
+  it('dnssec ds: an RFC 8078 delete request (CDS 0 0 0 00) is recognised; an unsigned zone has nothing to hand over (exit 1)', async () => {
+    const l = lab();
+    const zone = `unsigned.${l.parent}`;
+    await l.setRecords(zone, [`${zone}. 60 IN CDS 0 0 0 00`, `${zone}. 60 IN CDNSKEY 0 3 0 AA==`]);
+    await l.flushResolver();
+    const ctx = ctxFor(l);
+    const r = spawnSync(process.execPath, ['dist/cli.js', '--root', ctx.root.path('/'), 'dnssec', 'ds', zone, '--json'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    const h = JSON.parse(r.stdout);
+    expect({ ds: h.ds, cds: h.cds.deleteRequest, cdnskey: h.cdnskey.deleteRequest }).toEqual({ ds: [], cds: true, cdnskey: true });
+    await l.setRecords(zone, []);
+  });
 });
