@@ -13,7 +13,7 @@ export const WORK = join(BENCH_DIR, '.work');
 export function largeRoot(n) {
   const dir = join(WORK, `root-${n}`);
   if (!existsSync(join(dir, 'demo-manifest.json'))) {
-    execFileSync(process.execPath, [join(REPO, 'dist/demo/build-root-cli.js'), dir, '--domains', String(n), '--force'], { stdio: 'inherit' });
+    execFileSync(process.execPath, [join(REPO, '.demo/build/build-root-cli.js'), dir, '--domains', String(n), '--force'], { stdio: 'inherit' });
   }
   return dir;
 }

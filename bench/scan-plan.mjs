@@ -1,5 +1,4 @@
 // (2) scan + plan over a large root, in-process timing and peak memory.
-import 'reflect-metadata';
 import { createContext, createLogger } from '../dist/context.js';
 import { Providers } from '../dist/dns/registry.js';
 import { makePlan } from '../dist/plan/run.js';

@@ -1,6 +1,5 @@
 // (1) TLSA computation throughput: our engine in one process vs the OpenSSL pipeline and
 // GnuTLS danetool, one process per certificate, on a sample. Same certificates for all.
-import 'reflect-metadata';
 import { execFileSync, execSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,7 +2,6 @@
 // HTTP server to the response's 'finish' (an in-process node:http server in front of the app,
 // requests sent with fetch over loopback). Then the WHM CGI shim's added latency: the same page
 // through plugin/cgi/index.cgi vs a direct request over the same unix socket.
-import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';

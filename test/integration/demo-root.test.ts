@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { buildDemoRoot, type DemoDomain, type DemoManifest } from '../../src/demo/build-root.js';
-import { ProblemError } from '../../src/problem.js';
+import { buildDemoRoot, type DemoDomain, type DemoManifest } from '../../demo/build-root.js';
+import { DemoError } from '../../demo/util.js';
 
 // Expectations about certificates and zones are computed with openssl and named-checkzone,
 // never with the builder's own code.
@@ -319,8 +319,8 @@ describe('safety and scale', () => {
     const dir = mkdtempSync(join(tmpdir(), 'not-demo-'));
     mkdirSync(join(dir, 'keep'));
     writeFileSync(join(dir, 'keep', 'file'), 'precious');
-    await expect(buildDemoRoot(dir, { force: true })).rejects.toThrow(ProblemError);
-    await expect(buildDemoRoot(dir, { force: true })).rejects.toMatchObject({ problem: { code: 'demo-root-exists' } });
+    await expect(buildDemoRoot(dir, { force: true })).rejects.toThrow(DemoError);
+    await expect(buildDemoRoot(dir, { force: true })).rejects.toMatchObject({ code: 'demo-root-exists' });
     expect(readFileSync(join(dir, 'keep', 'file'), 'utf8')).toBe('precious');
     rmSync(dir, { recursive: true, force: true });
   });
@@ -329,7 +329,7 @@ describe('safety and scale', () => {
     const dir = mkdtempSync(join(tmpdir(), 'half-demo-'));
     writeFileSync(join(dir, '.tlsa-manager-demo-root'), '');
     writeFileSync(join(dir, 'leftover'), 'x');
-    await expect(buildDemoRoot(dir)).rejects.toMatchObject({ problem: { code: 'demo-root-exists' } });
+    await expect(buildDemoRoot(dir)).rejects.toMatchObject({ code: 'demo-root-exists' });
     const rebuilt = await buildDemoRoot(dir, { force: true });
     expect(existsSync(join(dir, 'leftover'))).toBe(false);
     expect(existsSync(join(dir, 'demo-manifest.json'))).toBe(true);
@@ -381,7 +381,7 @@ describe('safety and scale', () => {
     const wild = big.cases['wildcard-cert']![0]!;
     expect(existsSync(join(dir, `var/cpanel/ssl/domain_tls/*.${wild}/combined`))).toBe(true);
     // A second build over the same demo root needs --force.
-    await expect(buildDemoRoot(dir, { domains: 10 })).rejects.toMatchObject({ problem: { code: 'demo-root-exists' } });
+    await expect(buildDemoRoot(dir, { domains: 10 })).rejects.toMatchObject({ code: 'demo-root-exists' });
     rmSync(join(dir, '..'), { recursive: true, force: true });
   });
 });

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoRoot } from '../../src/demo/build-root.js';
+import { buildDemoRoot } from '../../demo/build-root.js';
 import { hookRegistrations } from '../../src/hooks/registrations.js';
 import { parseConfig } from '../../src/state/config.js';
 

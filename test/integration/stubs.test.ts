@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoRoot, type DemoManifest } from '../../src/demo/build-root.js';
+import { buildDemoRoot, type DemoManifest } from '../../demo/build-root.js';
 
 // The stubs are run as executables, the way the product runs the real cPanel tools.
 // Zone results are cross-checked with named-checkzone, certificate data with openssl.

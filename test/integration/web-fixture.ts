@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createContext, type AppContext } from '../../src/context.js';
-import { buildDemoRoot, type DemoManifest } from '../../src/demo/build-root.js';
+import { buildDemoRoot, type DemoManifest } from '../../demo/build-root.js';
 import { CONFIG_PATH, defaultConfig, saveConfig } from '../../src/state/config.js';
 import { defaultServices, type WebServices } from '../../src/web/services.js';
 import type { DomainCheck } from '../../src/dane/verdict.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoRoot } from '../../src/demo/build-root.js';
+import { buildDemoRoot } from '../../demo/build-root.js';
 
 /**
  * Issue 3, cPanel mode: with /usr/local/cpanel/bin/whmapi1 present, zones are written with

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import { toProblem } from '../problem.js';
 import { buildDemoRoot } from './build-root.js';
+import { explain } from './util.js';
 
 /**
- * `node dist/demo/build-root-cli.js DIR [--domains N] [--seed N] [--force]`
+ * `node .demo/build/build-root-cli.js DIR [--domains N] [--seed N] [--force]`
  * Builds a fake cPanel root for the demo (see build-root.ts) and prints a one-line summary.
  */
 
@@ -54,8 +54,7 @@ async function main(): Promise<void> {
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     process.stdout.write(`demo root ${dir}: ${m.accounts.length} accounts, ${m.domains.length} domains in ${secs}s; manifest ${dir}/demo-manifest.json\n`);
   } catch (err) {
-    const p = toProblem(err, 'demo-build-failed', args.dir);
-    process.stderr.write(`${p.message}${p.fix ? ` ${p.fix}` : ''}\n`);
+    process.stderr.write(`${explain(err)}\n`);
     process.exit(1);
   }
 }

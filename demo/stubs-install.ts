@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { inRoot, linkInRoot } from './fs-util.js';
 
 /**
- * Copies the stub cPanel executables (plain ESM files in src/demo/stubs/) into the demo root at
+ * Copies the stub cPanel executables (plain ESM files in demo/stubs/) into the demo root at
  * /usr/local/cpanel/demo-stubs/ and links them from where cPanel keeps the real ones. The links
  * are relative symlinks: node resolves the symlink before choosing the module format, so the
  * `.mjs` target runs as ESM whatever package.json sits above the demo root.
@@ -23,13 +23,13 @@ export const STUB_EXECUTABLES: Record<string, string> = {
   '/usr/bin/systemctl': 'systemctl.mjs',
 };
 
-/** The stub sources: next to this module (src/ under vitest), else the source tree from dist/. */
+/** The stub sources: next to this module (demo/ under vitest), else demo/ from .demo/build/. */
 export function stubSourceDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const dir of [join(here, 'stubs'), join(here, '..', '..', 'src', 'demo', 'stubs')]) {
+  for (const dir of [join(here, 'stubs'), join(here, '..', '..', 'demo', 'stubs')]) {
     if (existsSync(join(dir, 'whmapi1.mjs'))) return dir;
   }
-  throw new Error(`demo stubs not found next to ${here} (expected stubs/whmapi1.mjs or ../../src/demo/stubs/whmapi1.mjs)`);
+  throw new Error(`demo stubs not found next to ${here} (expected stubs/whmapi1.mjs or ../../demo/stubs/whmapi1.mjs)`);
 }
 
 export async function installStubs(root: string): Promise<Record<string, string>> {

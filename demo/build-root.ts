@@ -2,10 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { ProblemError } from '../problem.js';
 import { addonSubdomain, writeAccounts, writeDomainLists, writeServerFiles } from './accounts-writer.js';
 import { forgetDirs, put } from './fs-util.js';
-import { mapLimit } from '../util/concurrency.js';
+import { DemoError, mapLimit } from './util.js';
 import { createDemoCa, KeyPool } from './pki.js';
 import {
   DEMO_EXTRA_IP,
@@ -102,12 +101,11 @@ async function prepareDir(dir: string, force: boolean): Promise<void> {
   // The marker is written first, so a build that failed half-way can still be replaced with force.
   const isDemo = entries.includes('demo-manifest.json') || entries.includes(DEMO_MARKER);
   if (!force || !isDemo) {
-    throw new ProblemError({
-      code: 'demo-root-exists',
-      message: `${dir} is not empty${isDemo ? ' (it holds an earlier demo root)' : ' and is not a demo root'}.`,
-      fix: isDemo ? 'Pass --force to rebuild it, or choose another directory.' : 'Choose an empty or new directory; --force only replaces an earlier demo root.',
-      subject: dir,
-    });
+    throw new DemoError(
+      'demo-root-exists',
+      `${dir} is not empty${isDemo ? ' (it holds an earlier demo root)' : ' and is not a demo root'}.`,
+      isDemo ? 'Pass --force to rebuild it, or choose another directory.' : 'Choose an empty or new directory; --force only replaces an earlier demo root.',
+    );
   }
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
