@@ -4,7 +4,7 @@ import { Providers } from '../dns/registry.js';
 import { normalizeName } from '../dns/names.js';
 import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
-import { auditCsv, auditRows } from '../report/audit.js';
+import { auditCsv, auditRows, checkProblemCodes, type CheckSummary } from '../report/audit.js';
 import { table } from '../report/table.js';
 import { formatRecord } from '../tlsa/types.js';
 import { ProblemError } from '../problem.js';
@@ -16,7 +16,7 @@ function domainsOption(values: Values): string[] | undefined {
   return d?.map((x) => normalizeName(x, '--domain'));
 }
 
-function checkSummaries(ctx: AppContext): Map<string, { time: string; verdict: string }> {
+function checkSummaries(ctx: AppContext): Map<string, CheckSummary> {
   try {
     return ctx.state().latestChecks();
   } catch {
@@ -130,8 +130,8 @@ export const auditCommand: Command = {
     if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };
     return {
       output: table(
-        ['DOMAIN', 'OWNER', 'MAIL', 'MX HERE', 'PROVIDER', 'TLSA', 'CERT EXPIRES', 'VERDICT'],
-        rows.map((r) => [r.domain, r.owner, r.mail, r.mxHere.join(' '), r.provider ?? '-', r.tlsa, r.certNotAfter?.slice(0, 10) ?? '-', r.verdict ?? '-']),
+        ['DOMAIN', 'OWNER', 'MAIL', 'MX HERE', 'PROVIDER', 'TLSA', 'CERT EXPIRES', 'VERDICT', 'CAUSES'],
+        rows.map((r) => [r.domain, r.owner, r.mail, r.mxHere.join(' '), r.provider ?? '-', r.tlsa, r.certNotAfter?.slice(0, 10) ?? '-', r.verdict ?? '-', checkProblemCodes(r).join(' ') || '-']),
       ),
       exitCode: 0,
     };

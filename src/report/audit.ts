@@ -1,4 +1,5 @@
 import { tlsaHost } from '../dns/names.js';
+import type { Problem } from '../problem.js';
 import type { RunPlan } from '../plan/run.js';
 
 export type TlsaState = 'in-sync' | 'pending' | 'not-managed' | 'no-certificate' | 'not-ours' | 'unknown';
@@ -21,11 +22,20 @@ export interface AuditRow {
   verdict: string | null;
   lastChecked: string | null;
   problems: string[];
+  /** What the last check named (causes behind its verdict, warnings such as tlsa-answer-large), each with its fix. */
+  checkProblems: Problem[];
 }
 
 export interface CheckSummary {
   time: string;
   verdict: string;
+  /** The stored DomainCheck, when there is one. */
+  result?: unknown;
+}
+
+function checkProblemsOf(check: CheckSummary | undefined): Problem[] {
+  const list = (check?.result as { problems?: unknown } | undefined)?.problems;
+  return Array.isArray(list) ? (list as Problem[]).filter((p) => typeof p?.code === 'string' && typeof p.message === 'string') : [];
 }
 
 export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map()): AuditRow[] {
@@ -88,11 +98,17 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
       verdict: check?.verdict ?? null,
       lastChecked: check?.time ?? null,
       problems: [...d.problems, ...here.flatMap((h) => endpoints.get(h)?.problems ?? [])].map((p) => p.message),
+      checkProblems: checkProblemsOf(check),
     };
   });
 }
 
-const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'problems'];
+const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'problems', 'checkProblems'];
+
+/** The codes of the last check's problems, e.g. "dane-ta-leaf-only tlsa-answer-large" (one cell, one table column). */
+export function checkProblemCodes(row: AuditRow): string[] {
+  return [...new Set(row.checkProblems.map((p) => p.code))];
+}
 
 /** RFC 4180 CSV; cells that a spreadsheet would run as a formula are prefixed with a quote. */
 export function auditCsv(rows: AuditRow[]): string {
@@ -101,5 +117,5 @@ export function auditCsv(rows: AuditRow[]): string {
     if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n';
+  return [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => cell(c === 'checkProblems' ? checkProblemCodes(r) : r[c])).join(','))].join('\r\n') + '\r\n';
 }

@@ -154,6 +154,40 @@ describe('settings', () => {
   });
 });
 
+describe('causes named by the last check', () => {
+  it('the domain page and the audit export (the rows of `audit`) show each cause with its fix, and the answer size per owner', async () => {
+    const ctx = fx.context();
+    const domain = 'bravo-demo.test';
+    const host = `mail.${domain}`;
+    const owner = `_25._tcp.${host}`;
+    const cause = { code: 'dane-ta-leaf-only', severity: 'error', subject: host, message: `${host} [127.0.0.1]:25 sends only its own certificate <b>leaf</b>, no intermediate.`, fix: 'Install the certificate together with its CA bundle.' };
+    const large = { code: 'tlsa-answer-large', severity: 'warning', subject: owner, message: `The signed TLSA answer at ${owner} (20 record(s)) is 1301 bytes, over the 1232-byte EDNS buffer.`, fix: 'Publish fewer TLSA records at this owner.' };
+    const stored = {
+      domain, time: new Date().toISOString(), verdict: 'tlsa-mismatch', message: cause.message, fix: cause.fix, mxSecure: true, dnssec: { signed: true, ds: true },
+      mx: [{ host, preference: 10, expandedHost: host, addressesSecure: true, addresses: ['127.0.0.1'], tlsaOwner: owner, tlsaSecure: true, tlsa: [], verdict: 'tlsa-mismatch', message: cause.message,
+        tlsaAnswers: [{ owner, port: 25, records: 20, bytes: 1301, truncated: true }, { owner: `_465._tcp.${host}`, port: 465, records: 2, bytes: 402, truncated: false }],
+        ports: [{ port: 25, address: '127.0.0.1', verdict: 'tlsa-mismatch', message: cause.message, problems: [cause] }], problems: [large, cause] }],
+      problems: [large, cause],
+    };
+    ctx.state().saveCheck(domain, 'tlsa-mismatch', stored, stored.time);
+    await srv.web.snapshot.refresh();
+
+    const page = await http({ port }, 'GET', `/domains/${domain}`, { headers: html() });
+    expect(page.body).toContain('Causes and warnings');
+    expect(page.body).toContain('sends only its own certificate &lt;b&gt;leaf&lt;/b&gt;, no intermediate.');
+    expect(page.body).not.toContain('<b>leaf</b>');
+    expect(page.body).toContain('Fix: Install the certificate together with its CA bundle.');
+    expect(page.body).toMatch(/<li class="sev-warning"><span class="msg">The signed TLSA answer at _25\._tcp\.mail\.bravo-demo\.test \(20 record\(s\)\) is 1301 bytes/);
+    expect(page.body).toMatch(/<span class="badge warn">TCP<\/span> signed TLSA answer at _25\._tcp\.mail\.bravo-demo\.test: 20 record\(s\), 1301 bytes, truncated/);
+    expect(page.body).toMatch(/<span class="badge ok">fits<\/span> signed TLSA answer at _465\._tcp\.mail\.bravo-demo\.test: 2 record\(s\), 402 bytes/);
+
+    const json = JSON.parse((await http({ port }, 'GET', '/export/audit.json', { headers: { cookie } })).body) as { domain: string; checkProblems: { code: string; fix?: string }[] }[];
+    expect(json.find((r) => r.domain === domain)!.checkProblems.map((p) => [p.code, p.fix])).toEqual([[large.code, large.fix], [cause.code, cause.fix]]);
+    const csv = (await http({ port }, 'GET', '/export/audit.csv', { headers: { cookie } })).body.split('\r\n');
+    expect(csv.find((l) => l.startsWith(`${domain},`))!.endsWith(',tlsa-answer-large dane-ta-leaf-only')).toBe(true);
+  });
+});
+
 describe('exports and jobs', () => {
   it('exports the same CSV and JSON as the audit command', async () => {
     await srv.web.snapshot.refresh();
@@ -164,7 +198,7 @@ describe('exports and jobs', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.headers['content-disposition']).toContain('tlsa-audit.csv');
-    expect(csv.body.split('\r\n')[0]).toBe('domain,owner,kind,mail,mxHosts,mxHere,zone,provider,tlsa,pendingChanges,certNotAfter,certIssuer,verdict,lastChecked,problems');
+    expect(csv.body.split('\r\n')[0]).toBe('domain,owner,kind,mail,mxHosts,mxHere,zone,provider,tlsa,pendingChanges,certNotAfter,certIssuer,verdict,lastChecked,problems,checkProblems');
     expect(csv.body).toBe(expected);
     const json = JSON.parse((await http({ port }, 'GET', '/export/audit.json', { headers: { cookie } })).body) as { domain: string; haystack?: string }[];
     expect(json.map((r) => r.domain)).toContain('alpha-demo.test');
