@@ -3,6 +3,12 @@ import { managedZones } from '../dns/registry.js';
 import { dsLine } from '../dnssec/keys.js';
 import { dnssecStatus, type DnssecStatus } from '../dnssec/status.js';
 import { handover, type Handover } from '../dnssec/handover.js';
+import { recordStatuses } from '../dnssec/watch.js';
+
+function progress(done: number, total: number): void {
+  if (total < 20) return;
+  process.stderr.write(`\r${done}/${total} zones${done === total ? '\n' : ''}`);
+}
 import { DNSSEC_STATES } from '../dnssec/state.js';
 import { ProblemError } from '../problem.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
@@ -32,7 +38,10 @@ async function status(input: CommandInput): Promise<CommandResult> {
   const zones = zonesFrom(input);
   const rows = await dnssecStatus(input.ctx!, zones, {
     ...(input.values.resolver ? { resolver: input.values.resolver as string } : {}),
+    ...(input.values.json || !process.stderr.isTTY ? {} : { onProgress: progress }),
   });
+  // Kept for the web app and the watcher; state changes land in the activity log.
+  recordStatuses(input.ctx!, rows, 'cli');
   const exitCode = rows.some((r) => r.state === 'bogus') ? 1 : 0;
   return { output: input.values.json ? json(rows) : statusText(rows), exitCode };
 }

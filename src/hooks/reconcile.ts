@@ -6,6 +6,7 @@ import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { alertOnPlanWarnings } from '../alerts/evaluate.js';
 import { deliverDue, queueReminders } from '../alerts/notify.js';
 import { runScheduledChecks, type ScheduledRun } from '../checks/scheduled.js';
+import { recheckDnssec } from '../dnssec/watch.js';
 
 export interface ReconcileResult {
   /** Nothing changed since the last run and nothing fell due: no plan was made. */
@@ -89,6 +90,8 @@ async function scheduledChecks(ctx: AppContext): Promise<{ rechecked: number; al
   let run: ScheduledRun | null = null;
   if (ctx.config.resolver) {
     run = await runScheduledChecks(ctx);
+    // The DNSSEC chain watcher's due zones (issue 12), same resolver rule.
+    await recheckDnssec(ctx);
   } else {
     queueReminders(ctx);
     await deliverDue(ctx);

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab/setup.js';
 import { run } from '../lab/proc.js';
 import { dnssecStatus } from '../../src/dnssec/status.js';
+import { DNSSEC_KIND, dnssecStore, recheckDnssec, recordStatuses } from '../../src/dnssec/watch.js';
+import { Schedule } from '../../src/schedule/schedule.js';
 import type { DnssecState } from '../../src/dnssec/state.js';
 import { testContext } from '../helpers/context.js';
 import type { Lab } from '../lab/lab.js';
@@ -156,5 +158,34 @@ describe('dnssec status agrees with delv on every lab zone', () => {
     const h = JSON.parse(r.stdout);
     expect({ ds: h.ds, cds: h.cds.deleteRequest, cdnskey: h.cdnskey.deleteRequest }).toEqual({ ds: [], cds: true, cdnskey: true });
     await l.setRecords(zone, []);
+  });
+
+  it('the watcher: a signed-no-ds zone is due again after minutes; when the DS arrives the change is logged old → new and watching stops', async () => {
+    const l = lab();
+    const zone = `nods.${l.parent}`;
+    const ctx = ctxFor(l);
+    const t0 = Date.now();
+    recordStatuses(ctx, await dnssecStatus(ctx, [zone], { signers: false }), 'cli', t0);
+    const schedule = new Schedule(ctx.state().db);
+    const item = schedule.get(DNSSEC_KIND, zone)!;
+    expect(item.dueAt - t0).toBe(5 * 60_000);
+    expect((await recheckDnssec(ctx, { now: t0 + 60_000, signers: false })).checked).toEqual([]); // not due yet
+    await l.setParentDs(zone, [l.zoneDs(zone)]);
+    await l.flushResolver();
+    const run = await recheckDnssec(ctx, { now: t0 + 5 * 60_000, signers: false });
+    expect(run.changes).toEqual([{ zone, from: 'signed-no-ds', to: 'secure', kind: 'good-news' }]);
+    expect(schedule.get(DNSSEC_KIND, zone)).toBeNull();
+    expect(dnssecStore(ctx).get(zone)!.status.state).toBe('secure');
+    const log = ctx.state().activity({ kind: 'dnssec' }).map((e) => e.detail);
+    expect(log[0]).toMatch(/^DNSSEC Signed, no DS → Secure: the chain validates\./);
+    expect(log[1]).toMatch(/^DNSSEC not checked → Signed, no DS/);
+    // The registrar breaks it: anything → bogus is an incident.
+    await l.setParentDs(zone, [l.zoneDs(zone).replace(/[0-9A-F]{8}$/i, '00000000')]);
+    await l.flushResolver();
+    const broken = await recheckDnssec(ctx, { zones: [zone], signers: false });
+    expect(broken.changes).toEqual([{ zone, from: 'secure', to: 'bogus', kind: 'incident' }]);
+    expect(ctx.state().activity({ kind: 'dnssec' })[0]!).toMatchObject({ ok: false, detail: expect.stringMatching(/Secure → Bogus \(ds-mismatch\): INCIDENT/) });
+    await l.setParentDs(zone, []);
+    await l.flushResolver();
   });
 });

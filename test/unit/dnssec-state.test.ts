@@ -135,3 +135,22 @@ describe('decideChain', () => {
     expect(decideChain(facts({ validation: ok('insecure') })).state).toBe('unknown');
   });
 });
+
+describe('the watcher policy', async () => {
+  const { classifyChange, nextDnssecCheck } = await import('../../src/dnssec/watch.js');
+  it('settled states are not watched; others back off from 5 minutes to at most 6 hours', () => {
+    expect(nextDnssecCheck('secure', 1, 0)).toBeNull();
+    expect(nextDnssecCheck('unsigned', 1, 0)).toBeNull();
+    expect(nextDnssecCheck('signed-no-ds', 1, 0)!.at).toBe(5 * 60_000);
+    expect(nextDnssecCheck('signed-no-ds', 2, 0)!.at).toBe(10 * 60_000);
+    expect(nextDnssecCheck('bogus', 4, 0)!.at).toBe(40 * 60_000);
+    expect(nextDnssecCheck('bogus', 20, 0)!.at).toBe(6 * 3_600_000);
+  });
+  it('anything → bogus is an incident, → secure good news', () => {
+    expect(classifyChange('secure', 'bogus')).toBe('incident');
+    expect(classifyChange(null, 'bogus')).toBe('incident');
+    expect(classifyChange('signed-no-ds', 'secure')).toBe('good-news');
+    expect(classifyChange(null, 'secure')).toBe('first');
+    expect(classifyChange('secure', 'signed-no-ds')).toBe('change');
+  });
+});
