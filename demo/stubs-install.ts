@@ -41,6 +41,10 @@ export async function installStubs(root: string): Promise<Record<string, string>
     await copyFile(join(src, file), join(dest, file));
     await chmod(join(dest, file), 0o755);
   }
+  // cPanel's notification module (a Perl module, not an executable): where cPanel keeps it.
+  const icontact = inRoot(root, '/usr/local/cpanel/Cpanel/iContact.pm');
+  await mkdir(dirname(icontact), { recursive: true });
+  await copyFile(join(src, 'iContact.pm'), icontact);
   const installed: Record<string, string> = {};
   for (const [exe, file] of Object.entries(STUB_EXECUTABLES)) {
     await linkInRoot(root, exe, `${STUB_DIR}/${file}`);

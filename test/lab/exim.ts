@@ -28,6 +28,11 @@ function selection(root: string, fallback: string): string {
   );
 }
 
+/** Where locally submitted mail for <anything>@<hostname> is delivered (one mbox file). */
+export function labMailbox(dir: string): string {
+  return join(dir, 'mailbox', 'inbox');
+}
+
 export function eximConf(o: { dir: string; addr: string; cpanelRoot: string; hostname: string }): string {
   return `# TLSA Manager test lab: Exim answering EHLO/STARTTLS only
 primary_hostname = ${o.hostname}
@@ -50,7 +55,22 @@ begin acl
 acl_rcpt:
   deny message = the test lab accepts no mail
 
+# Mail submitted locally (the sendmail interface: exim4 -C <conf> -odi -oi -- user@<hostname>)
+# for the server's own host name lands in one mbox file that tests read. SMTP stays refused above.
 begin routers
+lab_mailbox:
+  driver = accept
+  domains = ${o.hostname}
+  transport = lab_mailbox
+
 begin transports
+lab_mailbox:
+  driver = appendfile
+  file = ${labMailbox(o.dir)}
+  user = Debian-exim
+  group = Debian-exim
+  mode = 0644
+  envelope_to_add
+  return_path_add
 `;
 }

@@ -13,7 +13,7 @@ import {
   dig, dsFromKey, generateKey, namedConf, policyBlock, readSerial, renderChildZone, renderParentZone,
   rewriteZoneFile, servedSerial, unboundConf, RECORDS_MARKER, type DigAnswer, type DsKind, type KeyAlgorithm, type ZoneSpec,
 } from './dns.js';
-import { eximConf } from './exim.js';
+import { eximConf, labMailbox } from './exim.js';
 import { createPki, type CaCert, type IntermediateRequest, type IssueRequest, type IssuedCert, type IssuerName } from './pki.js';
 import { ensurePostfix, runFinger, writePostfixConfig, type FingerOptions, type FingerResult } from './posttls.js';
 import { logTail, mustRun, run, startDaemon, trackPath, untrackPath, waitUntil, type Daemon } from './proc.js';
@@ -100,6 +100,10 @@ export interface Lab {
   setServiceCert(certPem: string, keyPem: string): void;
   /** Restarts Exim and waits until it answers (not needed for domain_tls or service cert changes). */
   reloadExim(): Promise<void>;
+  /** mbox file where Exim delivers mail submitted locally for <anyone>@<hostname>. */
+  mailbox: string;
+  /** argv of the lab Exim's sendmail interface (delivers at once, in the foreground); recipients go after it. */
+  sendmailArgv: string[];
 
   zoneFile(zone: string): string;
   /** argv for product code's reloadCommand: rndc reload <zone> against the lab's named. */
@@ -325,6 +329,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const eximIds = await userIds('Debian-exim');
     chownSync(join(eximDir, 'spool'), eximIds.uid, eximIds.gid);
     chownSync(join(eximDir, 'log'), eximIds.uid, eximIds.gid);
+    mkdirSync(dirname(labMailbox(eximDir)), { recursive: true });
+    chownSync(dirname(labMailbox(eximDir)), eximIds.uid, eximIds.gid);
     // Exim children run as Debian-exim: give that group read access to the (throwaway) keys.
     const certGid = eximIds.gid;
     const eximConfPath = join(eximDir, 'exim.conf');
@@ -438,6 +444,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       authoritative: `${addrs.named}:${addrs.namedPort}`,
       resolver: addrs.resolver,
       exim: addrs.exim,
+      mailbox: labMailbox(eximDir),
+      sendmailArgv: ['exim4', '-C', eximConfPath, '-odi'],
       hostname,
       cpanelRoot,
       resolvConf,
