@@ -51,8 +51,11 @@ async function fetchPostfix(): Promise<string> {
   }
 }
 
-/** main.cf for posttls-finger: DANE on, DNSSEC lookups, owners that Postfix accepts. */
-export function writePostfixConfig(confDir: string): void {
+/**
+ * main.cf for posttls-finger: DANE on, DNSSEC lookups, owners that Postfix accepts. IPv4 only by
+ * default; `inetProtocols: 'all'` for the IPv6 lab (with FingerOptions.family to pick one).
+ */
+export function writePostfixConfig(confDir: string, o: { inetProtocols?: 'ipv4' | 'all' } = {}): void {
   mkdirSync(confDir, { recursive: true });
   writeFileSync(
     join(confDir, 'main.cf'),
@@ -64,7 +67,7 @@ export function writePostfixConfig(confDir: string): void {
       'setgid_group = mail',
       'myhostname = client.lab.invalid',
       'mydomain = lab.invalid',
-      'inet_protocols = ipv4',
+      `inet_protocols = ${o.inetProtocols ?? 'ipv4'}`,
       'smtp_address_preference = ipv4',
       'smtp_host_lookup = dns',
       '',
@@ -77,6 +80,8 @@ export interface FingerOptions {
   /** TLS from the first byte (port 465); defaults to true on 465. */
   implicitTls?: boolean;
   timeoutSec?: number;
+  /** `-a`: exhaust this address family first (needs a config with inet_protocols = all). */
+  family?: 'ipv4' | 'ipv6';
 }
 
 export interface FingerResult {
@@ -106,7 +111,7 @@ export async function runFinger(o: {
   const port = o.opts.port ?? 25;
   const implicit = o.opts.implicitTls ?? port === 465;
   const timeout = o.opts.timeoutSec ?? 10;
-  const args = ['-c', '-l', 'dane', '-t', String(timeout), '-T', String(timeout), ...(implicit ? ['-w'] : [])];
+  const args = ['-c', '-l', 'dane', '-t', String(timeout), '-T', String(timeout), ...(implicit ? ['-w'] : []), ...(o.opts.family ? ['-a', o.opts.family] : [])];
   const dest = port === 25 ? o.target : `${o.target}:${port}`;
   const env = {
     ...process.env,
