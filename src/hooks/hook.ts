@@ -6,7 +6,7 @@ import type { DesiredRecord } from '../plan/desired.js';
 import { applyPlan, makePlan, scanFor, type RunPlan } from '../plan/run.js';
 import { recoverInterrupted } from '../plan/recover.js';
 import { ProblemError, toProblem } from '../problem.js';
-import { certificateCoversHost, parseBundle, type Certificate } from '../tlsa/certificate.js';
+import { certificateCoversHost, findIssuer, parseBundle, signedBy, type Certificate } from '../tlsa/certificate.js';
 import { computeRdata } from '../tlsa/records.js';
 import { parseParams, type TlsaParams } from '../tlsa/types.js';
 
@@ -83,9 +83,9 @@ async function dispatch(ctx: AppContext, input: HookInput, event: string): Promi
   const args = (data.args && typeof data.args === 'object' ? data.args : {}) as Record<string, unknown>;
   switch (`${input.context?.category}/${input.context?.event}/${input.context?.stage}`) {
     case 'Whostmgr/AutoSSL::installssl/pre':
-      return prePublish(ctx, str(data.certificate_pem), str(data.cab_pem), [str(data.domain_set_name), str(data.web_vhost_name)]);
+      return prePublish(ctx, { certPem: str(data.certificate_pem), cabPem: str(data.cab_pem), vhost: str(data.domain_set_name) ?? str(data.web_vhost_name), user: str(data.username) });
     case 'Whostmgr/SSL::installssl/pre':
-      return prePublish(ctx, str(data.crt), str(data.cab), [str(data.domain)]);
+      return prePublish(ctx, { certPem: str(data.crt), cabPem: str(data.cab), vhost: str(data.domain) });
     case 'Whostmgr/AutoSSL::installssl/post':
       return reconcileNames(ctx, [str(data.domain_set_name), str(data.web_vhost_name), ...namesOf(str(data.certificate_pem))]);
     case 'Whostmgr/SSL::installssl/post':
@@ -153,29 +153,58 @@ async function reconcileNames(ctx: AppContext, names: (string | undefined)[]): P
   return summarize(await applyWith(ctx, { domains }), `reconciled ${domains.join(', ')}`);
 }
 
+interface Incoming {
+  certPem: string | undefined;
+  cabPem: string | undefined;
+  /** The vhost the certificate is being installed on (its servername). */
+  vhost: string | undefined;
+  /** The cPanel user the event names, when it names one (AutoSSL). */
+  user?: string | undefined;
+}
+
 /**
  * Pre stage of a renewal: publish records for the incoming certificate next to the current
- * ones, for every MX host it will serve, before it goes live. Deletes nothing.
+ * ones, before it goes live. Deletes nothing. What a hook event carries is untrusted (a reseller
+ * or, through cPanel's own APIs, a customer chooses the certificate), so records go only where
+ * this certificate will really be presented: cPanel installs it on one vhost and copies it to
+ * `domain_tls/<name>` for the names of that vhost it covers, and Exim presents it for exactly
+ * those SNI names (cpanel/exim-sni.ts). So: MX hosts among the vhost's own names, the vhost's
+ * domain owned by the event's user, covered by the certificate; an issuer is pinned only when
+ * its key verifies the certificate's signature.
  */
-async function prePublish(ctx: AppContext, certPem: string | undefined, cabPem: string | undefined, vhostNames: (string | undefined)[]): Promise<HookOutcome> {
-  if (!certPem) return { ok: false, message: 'the hook data has no certificate; nothing published ahead of the install' };
+async function prePublish(ctx: AppContext, inc: Incoming): Promise<HookOutcome> {
+  if (!inc.certPem) return { ok: false, message: 'the hook data has no certificate; nothing published ahead of the install' };
+  const name = inc.vhost ? checkName(inc.vhost) : null;
+  if (!name?.ok) return { ok: false, message: 'the hook data names no valid domain; nothing published ahead of the install' };
+  const vhost = name.name;
+  const owner = readAccounts(ctx.root).domains.find((d) => d.domain === vhost)?.owner;
+  if (!owner) return { ok: true, message: `${vhost} is not a customer domain of this server; nothing published ahead of the install` };
+  if (inc.user !== undefined && inc.user !== owner) return { ok: true, message: `the event's user does not own ${vhost}; nothing published ahead of the install` };
   let chain: Certificate[];
   try {
     // The key (key_pem) is never read: only the certificate and its CA bundle.
-    chain = parseBundle(`${certPem}\n${cabPem ?? ''}`, 'incoming certificate').certificates;
+    chain = parseBundle(`${inc.certPem}\n${inc.cabPem ?? ''}`, 'incoming certificate').certificates;
   } catch (err) {
     if (err instanceof ProblemError) return { ok: false, message: err.problem.message };
     throw err;
   }
   const leaf = chain[0]!;
-  const domains = affectedDomains(ctx, [...vhostNames, ...leaf.dnsNames]);
-  if (domains.length === 0) return { ok: true, message: 'the incoming certificate covers no customer domain of this server' };
-  const scan = await scanFor(ctx, { domains });
-  const hosts = scan.endpoints.map((e) => e.host).filter((h) => certificateCoversHost(leaf, h));
-  const extraDesired = incomingRecords(ctx, chain, hosts);
+  const issuer = findIssuer(leaf, chain);
+  const trusted = issuer && signedBy(leaf, issuer) ? [leaf, issuer] : [leaf];
+  const names = vhostNames(vhost).filter((h) => certificateCoversHost(leaf, h));
+  if (names.length === 0) return { ok: true, message: `the incoming certificate does not cover ${vhost}'s mail names; nothing published ahead of the install` };
+  const scan = await scanFor(ctx, { domains: [vhost] });
+  const hosts = scan.endpoints.map((e) => e.host).filter((h) => names.includes(h));
+  const extraDesired = incomingRecords(ctx, trusted, hosts);
   if (extraDesired.length === 0) return { ok: true, message: 'the incoming certificate serves no MX host of this server' };
-  const result = await applyWith(ctx, { domains, createOnly: true, extraDesired, scan });
-  return summarize(result, `pre-published for ${hosts.join(', ')}`);
+  const result = await applyWith(ctx, { domains: [vhost], createOnly: true, extraDesired, scan });
+  const unpinned = issuer && trusted.length === 1 ? ' (its CA bundle did not sign it: no issuer pinned)' : '';
+  return summarize(result, `pre-published for ${hosts.join(', ')}${unpinned}`);
+}
+
+/** The SNI names cPanel gives a vhost that can be MX hosts: the domain and its mail./www. aliases. */
+function vhostNames(vhost: string): string[] {
+  return [vhost, `mail.${vhost}`, `www.${vhost}`];
 }
 
 function incomingRecords(ctx: AppContext, chain: Certificate[], hosts: string[]): DesiredRecord[] {

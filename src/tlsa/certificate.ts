@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { ProblemError } from '../problem.js';
 import { children, derTime, DerError, oidString, readTlv, whole, type Tlv } from './der.js';
 
@@ -228,6 +228,19 @@ function parseOrExplain(der: Buffer, source: string, index: number): Certificate
 export function findIssuer(cert: Certificate, chain: Certificate[]): Certificate | null {
   if (cert.issuerDer.equals(cert.subjectDer)) return null;
   return chain.find((c) => c !== cert && c.subjectDer.equals(cert.issuerDer)) ?? null;
+}
+
+/**
+ * Whether `issuer`'s key really signed `cert` (names alone prove nothing: anyone can make a CA
+ * certificate with a well-known subject).
+ */
+export function signedBy(cert: Certificate, issuer: Certificate): boolean {
+  if (!cert.issuerDer.equals(issuer.subjectDer)) return false;
+  try {
+    return new X509Certificate(cert.der).verify(createPublicKey({ key: issuer.spki, format: 'der', type: 'spki' }));
+  } catch {
+    return false;
+  }
 }
 
 export function isSelfSigned(cert: Certificate): boolean {
