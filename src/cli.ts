@@ -20,7 +20,7 @@ Commands:
   audit [--format table|csv|json]  one row per domain
   dnssec status [ZONE...] [--all]  DNSSEC chain per zone: secure, signed-no-ds, bogus, ... (exit 1 if bogus)
   dnssec ds ZONE      the DS to give the registrar (zone-file line, registrar fields, DNSKEY; CDS/CDNSKEY)
-  hook [--describe]   cPanel hook protocol (JSON on stdin)
+  hook [--describe] [--budget SECONDS]  cPanel hook protocol (JSON on stdin; answers within the budget, default 50 s)
   reconcile [--metrics-file PATH]  periodic run (timer): cheap when nothing changed
   serve [--listen HOST:PORT | --socket PATH]  the web app
 
@@ -54,6 +54,7 @@ const OPTIONS: ParseArgsConfig['options'] = {
   warning: { type: 'string' },
   critical: { type: 'string' },
   'metrics-file': { type: 'string' },
+  budget: { type: 'string' },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -85,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
     const ctx: AppContext | null = command.needsContext === false ? null : createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
     const result: CommandResult = await command.run({ ctx, values, args: rest, stdin: () => readFileSync(0, 'utf8') });
     if (result.output) process.stdout.write(result.output.endsWith('\n') ? result.output : `${result.output}\n`);
+    if (result.exitNow) process.stdout.write('', () => process.exit(result.exitCode));
     return result.exitCode;
   } catch (err) {
     if (values.debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);

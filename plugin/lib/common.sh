@@ -94,8 +94,15 @@ write_wrapper() {
   tmp="$(mktemp "$file.XXXXXX")"
   {
     printf '#!/bin/sh\n# Written by TLSA Manager install.sh (rewritten on every install).\n'
-    if [ -n "$R" ]; then printf "TLSA_MANAGER_ROOT='%s'\nexport TLSA_MANAGER_ROOT\n" "$R"; fi
-    printf "exec '%s' '%s/dist/cli.js'%s \"\$@\"\n" "$NODE" "$appdir" "${sub:+ $sub}"
+    if [ "$sub" = hook ]; then
+      # cPanel runs hooks as root in the environment of whoever triggered the event (a reseller, a
+      # customer through UAPI): start from an empty one, so TLSA_MANAGER_ROOT, CLOUDFLARE_* and
+      # the like cannot steer a root process. The root is fixed at install time.
+      printf "exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8%s '%s' '%s/dist/cli.js' hook \"\$@\"\n" "${R:+ TLSA_MANAGER_ROOT='$R'}" "$NODE" "$appdir"
+    else
+      if [ -n "$R" ]; then printf "TLSA_MANAGER_ROOT='%s'\nexport TLSA_MANAGER_ROOT\n" "$R"; fi
+      printf "exec '%s' '%s/dist/cli.js'%s \"\$@\"\n" "$NODE" "$appdir" "${sub:+ $sub}"
+    fi
   } >"$tmp"
   chmod "$mode" -- "$tmp"
   chown 0:0 -- "$tmp"

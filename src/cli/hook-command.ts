@@ -1,9 +1,9 @@
 import { hookRegistrations } from '../hooks/registrations.js';
-import { runHook } from '../hooks/hook.js';
+import { runHook, type HookOutcome } from '../hooks/hook.js';
 import { reconcile } from '../hooks/reconcile.js';
 import { createContext } from '../context.js';
 import { ProblemError } from '../problem.js';
-import { json, type Command } from './types.js';
+import { json, type Command, type Values } from './types.js';
 
 /**
  * `hook`: cPanel's protocol. Answers `1 <msg>` or `0 <msg>` on stdout, never BAILOUT, and exits 0
@@ -13,16 +13,41 @@ export const hookCommand: Command = {
   needsContext: false,
   async run({ values, stdin }) {
     if (values.describe) return { output: json(hookRegistrations()), exitCode: 0 };
-    let ctx;
-    try {
-      ctx = createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
-    } catch (err) {
-      return { output: `0 TLSA Manager cannot start: ${(err as Error).message}`, exitCode: 0 };
-    }
-    const outcome = await runHook(ctx, stdin());
-    return { output: `${outcome.ok ? 1 : 0} ${outcome.message.replace(/[\r\n]+/g, ' ')}`, exitCode: 0 };
+    const budget = hookBudgetMs(values.budget);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<HookOutcome>((resolve) => {
+      timer = setTimeout(() => resolve({ ok: true, message: `deferred: still working after ${budget / 1000} s; the periodic reconcile finishes the work` }), budget);
+    });
+    const outcome = await Promise.race([answer(values, stdin), late]);
+    clearTimeout(timer);
+    // Past the budget the work is abandoned mid-way, like a kill: the journal lets the next run finish it.
+    const exitNow = outcome.message.startsWith('deferred: still working');
+    return { output: `${outcome.ok ? 1 : 0} ${oneLine(outcome.message)}`, exitCode: 0, ...(exitNow ? { exitNow } : {}) };
   },
 };
+
+/** cPanel waits for its hooks; ours answers within this many seconds (--budget, default 50). */
+const DEFAULT_HOOK_BUDGET_S = 50;
+
+function hookBudgetMs(v: unknown): number {
+  const n = typeof v === 'string' ? Number(v) : DEFAULT_HOOK_BUDGET_S;
+  return (Number.isFinite(n) && n > 0 && n <= 3600 ? n : DEFAULT_HOOK_BUDGET_S) * 1000;
+}
+
+/** Whatever happens (bad input, unreadable stdin, a broken config, a bug), an answer. */
+async function answer(values: Values, stdin: () => string): Promise<HookOutcome> {
+  try {
+    const ctx = createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
+    return await runHook(ctx, stdin());
+  } catch (err) {
+    return { ok: false, message: `TLSA Manager cannot run this hook: ${(err as Error).message ?? String(err)}` };
+  }
+}
+
+function oneLine(s: string): string {
+  const flat = s.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+  return (flat.length > 2000 ? `${flat.slice(0, 2000)}…` : flat) || 'no message';
+}
 
 export const reconcileCommand: Command = {
   async run({ ctx, values }) {

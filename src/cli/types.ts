@@ -13,6 +13,8 @@ export interface CommandInput {
 export interface CommandResult {
   output?: string;
   exitCode: number;
+  /** Exit as soon as the output is written, abandoning work still running (the hook's budget). */
+  exitNow?: boolean;
 }
 
 export interface Command {

@@ -33,12 +33,14 @@ const HOOK_LOCK_WAIT_MS = 30_000;
  * `0 <reason>` (or `1 deferred`), and the periodic reconcile finishes the work.
  */
 export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome> {
-  let input: HookInput;
+  let parsed: unknown;
   try {
-    input = JSON.parse(raw) as HookInput;
+    parsed = JSON.parse(raw);
   } catch {
     return { ok: false, message: 'hook input is not JSON' };
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { ok: false, message: 'hook input is not a JSON object' };
+  const input = parsed as HookInput;
   const event = `${input.context?.category ?? '?'} ${input.context?.event ?? '?'} ${input.context?.stage ?? '?'}`;
   try {
     const outcome = await retryWhenBusy(async () => {
@@ -92,10 +94,11 @@ async function dispatch(ctx: AppContext, input: HookInput, event: string): Promi
       return reconcileNames(ctx, [str(data.domain), ...namesOf(str(data.crt))]);
     case 'Whostmgr/SSL::delssl/post':
       return reconcileNames(ctx, [str(data.host)]);
+    // A customer fires these (escalated to root): only that customer's own domains are touched.
     case 'Cpanel/UAPI::SSL::install_ssl/post':
-      return reconcileNames(ctx, [str(args.domain), ...namesOf(str(args.cert))]);
+      return reconcileNames(ctx, [str(args.domain), ...namesOf(str(args.cert))], str(data.user) ?? null);
     case 'Cpanel/UAPI::SSL::delete_ssl/post':
-      return reconcileNames(ctx, [str(args.domain)]);
+      return reconcileNames(ctx, [str(args.domain)], str(data.user) ?? null);
     case 'Whostmgr/SSL::install_service_ssl_certificate/post':
       if (str(data.service) !== 'exim') return { ok: true, message: `service ${str(data.service) ?? '?'} is not Exim; nothing to do` };
       // The service certificate serves every MX host without a certificate of its own: full run.
@@ -118,8 +121,9 @@ function namesOf(pem: string | undefined): string[] {
  * The customer domains an event touches: each name itself and its parent (mail.example.com →
  * example.com), as far as /etc/userdomains knows them. Keeps hooks incremental on big servers.
  */
-export function affectedDomains(ctx: AppContext, names: (string | undefined)[]): string[] {
-  const known = new Set(readAccounts(ctx.root).domains.map((d) => d.domain));
+export function affectedDomains(ctx: AppContext, names: (string | undefined)[], user?: string | null): string[] {
+  if (user === null) return [];
+  const known = new Set(readAccounts(ctx.root).domains.filter((d) => user === undefined || d.owner === user).map((d) => d.domain));
   const out = new Set<string>();
   for (const raw of names) {
     if (!raw) continue;
@@ -147,9 +151,10 @@ function summarize({ results }: Awaited<ReturnType<typeof applyWith>>, what = 'r
   return { ok: true, message: `${what}: ${applied} TLSA change(s)` };
 }
 
-async function reconcileNames(ctx: AppContext, names: (string | undefined)[]): Promise<HookOutcome> {
-  const domains = affectedDomains(ctx, names);
-  if (domains.length === 0) return { ok: true, message: 'no customer domain of this server is affected' };
+/** `user`: only that cPanel user's domains (null: the event names no user, so none); undefined: any. */
+async function reconcileNames(ctx: AppContext, names: (string | undefined)[], user?: string | null): Promise<HookOutcome> {
+  const domains = affectedDomains(ctx, names, user);
+  if (domains.length === 0) return { ok: true, message: user === undefined ? 'no customer domain of this server is affected' : 'no domain of the calling user is affected' };
   return summarize(await applyWith(ctx, { domains }), `reconciled ${domains.join(', ')}`);
 }
 

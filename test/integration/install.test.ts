@@ -191,7 +191,7 @@ describe('install.sh on a cPanel server', () => {
 
     const node = `${root}/opt/cpanel/ea-nodejs20/bin/node`;
     expect(mode(root, HOOK)).toBe(0o700);
-    expect(readFileSync(at(root, HOOK), 'utf8')).toContain(`exec '${node}' '${root}${APP}/dist/cli.js' hook "$@"`);
+    expect(readFileSync(at(root, HOOK), 'utf8')).toContain(`exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TLSA_MANAGER_ROOT='${root}' '${node}' '${root}${APP}/dist/cli.js' hook "$@"`);
     expect(mode(root, '/usr/local/bin/tlsa-manager')).toBe(0o755);
     expect(readFileSync(at(root, '/usr/local/bin/tlsa-manager'), 'utf8')).toContain(`exec '${node}' '${root}${APP}/dist/cli.js' "$@"`);
 
@@ -244,6 +244,23 @@ describe('install.sh on a cPanel server', () => {
     expect(d.status).toBe(0);
     const described = JSON.parse(d.stdout) as { hook: string }[];
     expect(new Set(described.map((x) => x.hook))).toEqual(new Set([`${root}${HOOK}`]));
+  });
+
+  it('the hook wrapper cPanel runs ignores the caller\'s environment (TLSA_MANAGER_ROOT, CLOUDFLARE_*)', () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'tlsa-elsewhere-'));
+    // NODE_OPTIONS would make the root process load the caller's code.
+    writeFileSync(join(elsewhere, 'evil.cjs'), `require('fs').writeFileSync(${JSON.stringify(join(elsewhere, 'ran'))}, 'x');`);
+    const env = { ...process.env, TLSA_MANAGER_ROOT: elsewhere, CLOUDFLARE_API_TOKEN: 'stolen-token-123', CLOUDFLARE_BASE_URL: 'http://127.0.0.1:9/', NODE_OPTIONS: `--require ${join(elsewhere, 'evil.cjs')}` };
+    const r = spawnSync(at(root, HOOK), [], { input: JSON.stringify({ context: { category: 'Whostmgr', event: 'Env::probe', stage: 'post' }, data: {} }), encoding: 'utf8', env });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^1 .*not an event TLSA Manager handles/);
+    // The hook ran against the installed root (its activity is there), not the one from the environment.
+    expect(existsSync(join(elsewhere, 'var/lib/tlsa-manager/state.db'))).toBe(false);
+    expect(existsSync(join(elsewhere, 'ran'))).toBe(false);
+    expect(existsSync(at(root, '/var/lib/tlsa-manager/state.db'))).toBe(true);
+    // The command-line wrapper keeps honouring the environment as documented.
+    const cli = readFileSync(at(root, '/usr/local/bin/tlsa-manager'), 'utf8');
+    expect(cli).not.toContain('env -i');
   });
 
   it('installs systemd units with the node and app paths filled in, then enables and starts them', () => {

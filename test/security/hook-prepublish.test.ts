@@ -50,8 +50,8 @@ function hook(input: unknown): string {
   return execFileSync(process.execPath, [CLI, 'hook', '--root', root], { input: JSON.stringify(input), encoding: 'utf8' }).trim();
 }
 
-const zoneText = (z: string) => readFileSync(join(root, 'var/named', `${z}.db`), 'utf8');
-const snapshot = () => Object.fromEntries(zones.map((z) => [z, zoneText(z)]));
+const zoneText = (z: string): string => readFileSync(join(root, 'var/named', `${z}.db`), 'utf8');
+const snapshot = (): Record<string, string> => Object.fromEntries(zones.map((z) => [z, zoneText(z)]));
 
 describe('pre-stage hook with a hostile certificate', () => {
   it('publishes nothing in other customers\' zones or the hostname\'s zone, and pins no CA that did not sign the leaf', () => {
@@ -69,7 +69,7 @@ describe('pre-stage hook with a hostile certificate', () => {
     // charlie's own MX host: the incoming key, but not the CA that did not sign it.
     const key = opensslTlsaData(evil.cert, 1, 1);
     const ca = opensslTlsaData(evilB.interCert, 1, 1);
-    expect(after['charlie.test'].split('\n').filter((l) => l.includes(key))).toHaveLength(3);
+    expect(after['charlie.test']!.split('\n').filter((l) => l.includes(key))).toHaveLength(3);
     expect(after['charlie.test']).not.toContain(ca);
   });
 
@@ -82,7 +82,7 @@ describe('pre-stage hook with a hostile certificate', () => {
     });
     const after = snapshot();
     const ca = opensslTlsaData(evilA.interCert, 1, 1);
-    expect(after['charlie.test'].split('\n').filter((l) => l.includes(ca) && /TLSA\s+2\s+1\s+1/.test(l))).toHaveLength(3);
+    expect(after['charlie.test']!.split('\n').filter((l) => l.includes(ca) && /TLSA\s+2\s+1\s+1/.test(l))).toHaveLength(3);
     expect(after['bravo.test']).toBe(before['bravo.test']);
   });
 
@@ -106,6 +106,6 @@ describe('pre-stage hook with a hostile certificate', () => {
     });
     const after = snapshot();
     expect(after['charlie.test']).toBe(before['charlie.test']);
-    expect(after['bravo.test'].split('\n').filter((l) => l.includes(opensslTlsaData(next.cert, 1, 1)))).toHaveLength(3);
+    expect(after['bravo.test']!.split('\n').filter((l) => l.includes(opensslTlsaData(next.cert, 1, 1)))).toHaveLength(3);
   });
 });
