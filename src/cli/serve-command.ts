@@ -1,6 +1,7 @@
 import { ProblemError } from '../problem.js';
 import { loginUrl, parseListen, startServer, type Listen } from '../web/server.js';
 import type { Command } from './types.js';
+import { startWatchdog } from '../alerts/watchdog.js';
 import { Providers } from '../dns/registry.js';
 import { recoverInterrupted } from '../plan/recover.js';
 
@@ -18,6 +19,8 @@ export const serveCommand: Command = {
     await recoverInterrupted(ctx!, new Providers(ctx!), 'serve');
     const token = process.env.TLSA_MANAGER_WEB_TOKEN || undefined;
     const running = await startServer(ctx!, listen, token ? { loginToken: token } : {});
+    // The daemon watches the timer and delivers queued alerts (hooks never wait for a channel).
+    const watchdog = startWatchdog(ctx!);
     running.web.snapshot.refresh().catch((err: Error) => ctx!.logger.error({ err: err.message }, 'initial scan failed'));
     if (listen.kind === 'tcp') {
       process.stdout.write(`TLSA Manager is listening on ${running.address}\nOpen this link to sign in (keep it secret):\n  ${loginUrl(running.address, running.web.loginToken)}\n`);
@@ -28,6 +31,7 @@ export const serveCommand: Command = {
       const stop = () => {
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
+        watchdog.stop();
         running.close().then(resolve, resolve);
       };
       process.on('SIGTERM', stop);

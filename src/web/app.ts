@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { AppContext } from '../context.js';
 import { problem, ProblemError } from '../problem.js';
-import { createAuth, newLoginToken, type Viewer } from './auth.js';
+import { createAuth, newLoginToken, secretEquals, type Viewer } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
 import { JobRegistry } from './jobs.js';
 import { exportRouter } from './routes/export.js';
@@ -74,6 +74,9 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
     next();
   });
   app.use(securityHeaders);
+  // Prometheus scrapes with its own read-only bearer token, not a login session (standalone only:
+  // behind WHM the daemon listens on a root-only socket; there the timer writes a textfile).
+  if (opts.mode === 'standalone') app.get('/metrics', metricsEndpoint(ctx));
   app.use(auth.login);
   app.use(auth.authenticate);
   app.use(viewLocals(opts.mode, auth.csrfToken, jobs));
@@ -97,6 +100,26 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   app.use(errorHandler(ctx.logger));
 
   return { app, snapshot, jobs, loginToken, services };
+}
+
+function metricsEndpoint(ctx: AppContext): RequestHandler {
+  return (req, res, next) => {
+    const token = ctx.config.metrics.token;
+    if (!token) return next();
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    if (!m || !secretEquals(m[1]!, token)) {
+      res.status(401).setHeader('WWW-Authenticate', 'Bearer realm="tlsa-manager metrics"');
+      res.type('text/plain').send('A valid metrics token is required (Authorization: Bearer <metrics.token>).\n');
+      return;
+    }
+    import('../metrics/metrics.js')
+      .then(({ metricsText }) => metricsText(ctx))
+      .then((text) => {
+        res.setHeader('Cache-Control', 'no-store');
+        res.type('text/plain; version=0.0.4; charset=utf-8').send(text);
+      })
+      .catch(next);
+  };
 }
 
 /** What every page template may use: the viewer, its CSRF token, link builder, helpers, jobs. */

@@ -14,6 +14,14 @@ export interface SettingsFormValues {
   ttl: string;
   resolver: string;
   tokenSaved: boolean;
+  /** Alerts and checks (secrets only as "saved or not"). */
+  alertEmail: string;
+  cpanelNotifications: boolean;
+  webhookUrl: string;
+  webhookSecretSaved: boolean;
+  metricsTokenSaved: boolean;
+  dailyFullCheck: boolean;
+  afterPublish: boolean;
 }
 
 export function formValues(config: Config): SettingsFormValues {
@@ -24,6 +32,19 @@ export function formValues(config: Config): SettingsFormValues {
     ttl: String(config.policy.ttl),
     resolver: config.resolver ?? '',
     tokenSaved: !!config.cloudflare.apiToken,
+    ...alertValues(config),
+  };
+}
+
+function alertValues(config: Config) {
+  return {
+    alertEmail: config.alerts.email.join(', '),
+    cpanelNotifications: config.alerts.cpanelNotifications,
+    webhookUrl: config.alerts.webhook?.url ?? '',
+    webhookSecretSaved: !!config.alerts.webhook?.secret,
+    metricsTokenSaved: !!config.metrics.token,
+    dailyFullCheck: config.checks.dailyFullCheck,
+    afterPublish: config.checks.afterPublish,
   };
 }
 
@@ -37,7 +58,43 @@ export function valuesFromBody(body: Record<string, unknown>, config: Config): S
     ttl: formString(body.ttl),
     resolver: formString(body.resolver).trim(),
     tokenSaved: !!config.cloudflare.apiToken,
+    ...(formString(body.alertsForm) === '1'
+      ? {
+          ...alertValues(config),
+          alertEmail: formString(body.alertEmail).trim(),
+          cpanelNotifications: formString(body.cpanelNotifications) === '1',
+          webhookUrl: formString(body.webhookUrl).trim(),
+          dailyFullCheck: formString(body.dailyFullCheck) === '1',
+          afterPublish: formString(body.afterPublish) === '1',
+        }
+      : alertValues(config)),
   };
+}
+
+/**
+ * The alerts part of the form (only when the form carried it: older forms leave alerts alone).
+ * Secrets are write-only: a new value replaces the saved one, an empty field keeps it, the
+ * remove box deletes it.
+ */
+function alertsFromForm(body: Record<string, unknown>, v: SettingsFormValues, current: Config): Pick<Config, 'alerts' | 'checks' | 'metrics'> {
+  if (formString(body.alertsForm) !== '1') return { alerts: current.alerts, checks: current.checks, metrics: current.metrics };
+  const email = v.alertEmail.split(/[\s,;]+/).filter(Boolean);
+  const newSecret = formString(body.webhookSecret).trim();
+  let webhook = current.alerts.webhook;
+  if (formString(body.removeWebhook) === '1' || !v.webhookUrl) webhook = undefined;
+  else {
+    const secret = newSecret || current.alerts.webhook?.secret;
+    if (!secret) bad('Webhook: a shared secret is needed to sign the messages.', 'Enter a secret of 16 or more characters (the receiver checks X-TLSA-Manager-Signature with it).');
+    webhook = { url: v.webhookUrl, secret };
+  }
+  const newToken = formString(body.metricsToken).trim();
+  const metrics = { ...current.metrics };
+  if (formString(body.removeMetricsToken) === '1') delete metrics.token;
+  else if (newToken) metrics.token = newToken;
+  const alerts = { ...current.alerts, email, cpanelNotifications: v.cpanelNotifications };
+  if (webhook) alerts.webhook = webhook;
+  else delete alerts.webhook;
+  return { alerts, checks: { ...current.checks, dailyFullCheck: v.dailyFullCheck, afterPublish: v.afterPublish }, metrics };
 }
 
 function bad(message: string, fix: string): never {
@@ -75,6 +132,7 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
     policy: { ...current.policy, ports, records: v.records, ttl: Number(v.ttl) },
     zones,
     cloudflare,
+    ...alertsFromForm(body, v, current),
     ...(v.resolver ? { resolver: v.resolver } : { resolver: undefined }),
   };
   if (!v.resolver) delete (raw as { resolver?: string }).resolver;
@@ -90,5 +148,12 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
   if (JSON.stringify(config.policy) !== JSON.stringify(current.policy)) changed.push('policy');
   if ((config.resolver ?? '') !== (current.resolver ?? '')) changed.push('resolver');
   if (config.cloudflare.apiToken !== current.cloudflare.apiToken) changed.push(config.cloudflare.apiToken ? 'cloudflare token replaced' : 'cloudflare token removed');
+  // Never the secrets themselves: the activity log shows only that they changed.
+  const { webhook: _w, ...alertsShown } = config.alerts;
+  const { webhook: _cw, ...currentShown } = current.alerts;
+  if (JSON.stringify(alertsShown) !== JSON.stringify(currentShown) || config.alerts.webhook?.url !== current.alerts.webhook?.url) changed.push('alerts');
+  if (config.alerts.webhook?.secret !== current.alerts.webhook?.secret) changed.push(config.alerts.webhook ? 'webhook secret set' : 'webhook removed');
+  if (JSON.stringify(config.checks) !== JSON.stringify(current.checks)) changed.push('checks');
+  if (config.metrics.token !== current.metrics.token) changed.push(config.metrics.token ? 'metrics token replaced' : 'metrics token removed');
   return { config, changed };
 }

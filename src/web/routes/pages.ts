@@ -8,8 +8,9 @@ import { domainParam, formString } from '../params.js';
 import { CATEGORIES, type Category, type SnapshotData } from '../snapshot.js';
 import * as helpers from '../view-helpers.js';
 import { h, render, type RouteDeps } from './common.js';
+import { alertsOverview } from '../../alerts/overview.js';
 
-export const ACTIVITY_KINDS = ['create', 'delete', 'apply-failed', 'check', 'hook', 'reconcile', 'settings'];
+export const ACTIVITY_KINDS = ['create', 'delete', 'apply-failed', 'check', 'hook', 'reconcile', 'settings', 'alert'];
 
 /** The read-only pages: overview, domain list, domain detail, activity log. */
 export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Router {
@@ -31,6 +32,7 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
         selfTest: parseJson(state.getMeta('resolverSelfTest')),
         lastReconcile: state.getMeta('lastReconcile'),
         pendingChanges: d.plan.zones.reduce((n, z) => n + z.changes.length, 0),
+        alerts: alertsOverview(ctx),
       });
     }),
   );

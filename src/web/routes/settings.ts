@@ -4,13 +4,15 @@ import { redactConfig, replaceConfig } from '../../state/config.js';
 import { domainParam, formString } from '../params.js';
 import { configFromForm, formValues, PROVIDER_CHOICES, RECORD_CHOICES, valuesFromBody, type SettingsFormValues } from '../settings-form.js';
 import { actor, h, redirect, render, type RouteDeps } from './common.js';
+import { CHANNELS, enabledChannels, sendTest, type ChannelId } from '../../alerts/notify.js';
+import { mailRecipients } from '../../alerts/channels/email.js';
 
 /** The settings form, saved through the config module, and the Cloudflare token test. */
 export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
   const r = Router();
 
   const page = (res: Response, values: SettingsFormValues, extra: Record<string, unknown> = {}) =>
-    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES, RECORD_CHOICES, configPath: ctx.configPath, saved: false, error: null, test: null, ...extra });
+    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES, RECORD_CHOICES, configPath: ctx.configPath, saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), ...extra });
 
   r.get('/settings', (req, res) => page(res, formValues(ctx.config), { saved: formString(req.query.saved) === '1' }));
 
@@ -44,5 +46,32 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
     }),
   );
 
+  r.post(
+    '/settings/test-alert',
+    h(async (req, res) => {
+      const channel = formString(req.body?.channel);
+      if (!(CHANNELS as readonly string[]).includes(channel)) throw new ProblemError(problem('bad-request', 'Unknown alert channel.', { fix: 'Use one of the Test buttons on the settings page.' }));
+      const result = await sendTest(ctx, channel as ChannelId, actor(res));
+      ctx.state().logActivity({ actor: actor(res), kind: 'alert', zone: null, subject: channel, detail: result.ok ? 'test alert sent' : `test alert failed: ${result.error}`, ok: result.ok });
+      page(res, formValues(ctx.config), { alertTest: { channel, ...result } });
+    }),
+  );
+
   return r;
+}
+
+/** Each channel: on or off, and why it cannot work when it cannot (shown next to its Test button). */
+function channelStates(ctx: RouteDeps['ctx']) {
+  const enabled = new Set(enabledChannels(ctx));
+  const a = ctx.config.alerts;
+  return CHANNELS.map((c) => ({
+    channel: c,
+    label: { cpanel: 'cPanel notifications', email: 'E-mail', webhook: 'Webhook' }[c],
+    enabled: enabled.has(c),
+    note: c === 'cpanel'
+      ? (a.cpanelNotifications ? (enabled.has(c) ? 'Routed by WHM » Server Contacts » Contact Manager.' : 'cPanel’s notification module is not on this server.') : 'Off.')
+      : c === 'email'
+        ? (a.email.length ? `To ${mailRecipients(ctx.root, a.email).join(', ') || '(CONTACTEMAIL is not set in /etc/wwwacct.conf)'} via ${a.sendmail[0]}.` : 'Off: no addresses.')
+        : (a.webhook ? 'Signed POST to the saved URL.' : 'Off: no URL.'),
+  }));
 }
