@@ -46,8 +46,12 @@ for f in "$dir"/*.pem; do
     *secp384r1*) alg=ec-p384 ;;
     *) echo "$base.pem: unsupported key algorithm" >&2; exit 1 ;;
   esac
+  # The root an intermediate is issued by names its generation (X1/X2: 2024, Root YR/YE: 2025):
+  # the CA issues from one generation at a time, so the served issuer's generation comes first.
+  generation=$(openssl x509 -in "$f" -noout -issuer -nameopt RFC2253 | sed -n 's/^issuer=CN=\([^,]*\),.*/\1/p')
+  [ -n "$generation" ] || { echo "$base.pem: issuer has no CN" >&2; exit 1; }
   not_after=$(date -u -d "$(openssl x509 -in "$f" -noout -enddate | sed 's/^notAfter=//')" +%Y-%m-%dT%H:%M:%SZ)
   subject_ts=$(printf '%s' "$subject" | sed "s/'/\\\\'/g")
-  printf "  { ca: '%s', name: '%s', subject: '%s', keyAlgorithm: '%s', spkiSha256: '%s', notAfter: '%s' },\n" \
-    "$ca" "$name" "$subject_ts" "$alg" "$spki" "$not_after"
+  printf "  { ca: '%s', name: '%s', subject: '%s', keyAlgorithm: '%s', generation: '%s', spkiSha256: '%s', notAfter: '%s' },\n" \
+    "$ca" "$name" "$subject_ts" "$alg" "$generation" "$spki" "$not_after"
 done

@@ -62,6 +62,8 @@ function planText(plan: RunPlan): string {
     for (const c of z.changes) lines.push(`  ${c.kind === 'create' ? '+' : '-'} ${formatRecord(c.record)}  ; ${c.reason}`);
     for (const w of z.waiting) lines.push(`  = ${formatRecord(w.record)}  ; kept: ${w.reason}${w.until ? ` (until ${w.until})` : ''}`);
     for (const f of z.foreign) lines.push(`  ! ${formatRecord(f)}  ; not created by TLSA Manager, left alone`);
+    for (const d of z.deferred) lines.push(`  > ${formatRecord(d.record)}  ; deferred: ${d.reason} (${d.record.reason})`);
+    for (const o of z.overBudget) lines.push(`  x ${formatRecord(o.record)}  ; not published, ${o.reason} (${o.record.reason})`);
     if (z.blocked) lines.push(`  blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
     for (const w of z.warnings) lines.push(`  warning: ${w.message}`);
   }
@@ -76,7 +78,7 @@ function planText(plan: RunPlan): string {
 
 function planJson(plan: RunPlan) {
   return {
-    zones: plan.zones.map((z) => ({ zone: z.zone, provider: z.provider, changes: z.changes, waiting: z.waiting, foreign: z.foreign, blocked: z.blocked ?? null, warnings: z.warnings })),
+    zones: plan.zones.map((z) => ({ zone: z.zone, provider: z.provider, changes: z.changes, waiting: z.waiting, foreign: z.foreign, deferred: z.deferred, overBudget: z.overBudget, blocked: z.blocked ?? null, warnings: z.warnings })),
     unmanaged: plan.unmanaged,
     problems: plan.problems,
   };

@@ -2,7 +2,7 @@ import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
 import { checkName, tlsaOwner } from '../dns/names.js';
 import { Providers } from '../dns/registry.js';
-import type { DesiredRecord } from '../plan/desired.js';
+import { chainPriority, type DesiredRecord } from '../plan/desired.js';
 import { applyPlan, makePlan, scanFor, type RunPlan } from '../plan/run.js';
 import { recoverInterrupted } from '../plan/recover.js';
 import { ProblemError, toProblem } from '../problem.js';
@@ -220,7 +220,9 @@ function incomingRecords(ctx: AppContext, chain: Certificate[], hosts: string[])
     for (const p of params) {
       const rd = computeRdata(chain, p);
       if ('code' in rd) continue;
-      for (const port of policy.ports) out.push({ ...rd, owner: tlsaOwner(port, host), ttl: policy.ttl, host, port, reason: `incoming certificate for ${host} (published before it is installed)` });
+      // Counted in the owner's record budget like every other record, right after the served ones.
+      const priority = chainPriority(p, true);
+      for (const port of policy.ports) out.push({ ...rd, owner: tlsaOwner(port, host), ttl: policy.ttl, host, port, priority, reason: `incoming certificate for ${host} (published before it is installed)` });
     }
   }
   return out;

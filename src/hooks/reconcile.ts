@@ -66,7 +66,9 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   // for one whose replacement this very run published.
   const twoTtl = now + 2 * ctx.config.policy.ttl * 1000 + 1000;
   const untils = plan.zones.flatMap((z) => z.waiting.map((w) => (w.until ? Date.parse(w.until) : twoTtl)));
-  const nextDue = Math.min(now + FULL_RUN_EVERY_MS, ...untils);
+  // Records deferred for room at a full owner can go in as soon as this run's retirements are done.
+  const roomMade = plan.zones.some((z) => z.deferred.length > 0 && z.changes.some((c) => c.kind === 'delete'));
+  const nextDue = roomMade ? now : Math.min(now + FULL_RUN_EVERY_MS, ...untils);
   state.setMeta('reconcileDueAt', String(failed ? now : nextDue));
   state.setMeta('lastFullReconcile', String(now));
   // Taken after the run, so our own zone writes do not count as a change. Something changed by

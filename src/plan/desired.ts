@@ -1,7 +1,7 @@
 import { tlsaOwner } from '../dns/names.js';
 import { problem, type Problem } from '../problem.js';
-import { findIssuer } from '../tlsa/certificate.js';
-import { issuerFamily, siblingIssuers } from '../tlsa/known-issuers.js';
+import { findIssuer, type Certificate } from '../tlsa/certificate.js';
+import { issuerFamily, keyKind, KNOWN_ISSUERS, nextIssuerCandidates, type KnownIssuer } from '../tlsa/known-issuers.js';
 import { computeRdata } from '../tlsa/records.js';
 import { parseParams, type TlsaParams, type TlsaRdata, type TlsaRecord } from '../tlsa/types.js';
 import type { Endpoint } from '../cpanel/scan.js';
@@ -17,6 +17,27 @@ export interface DesiredRecord extends TlsaRecord {
   host: string;
   port: number;
   reason: string;
+  /**
+   * Its place when the owner's record budget is short: lower keeps its place first (see
+   * PRIORITY). Records of one owner with equal priority keep their order.
+   */
+  priority: number;
+  /** For an issuer pin: the issuer it covers (subject or table name), to name it when left out. */
+  issuer?: string;
+}
+
+/**
+ * What the budget keeps first (issue 9): the served key, a pre-published next key, the served
+ * issuer, a pre-published next issuer, then siblings in the order they may sign the next
+ * certificate (SIBLING + rank).
+ */
+export const PRIORITY = { served: 0, next: 1, servedIssuer: 2, nextIssuer: 3, sibling: 10 } as const;
+
+/** The priority of a record for a certificate's own chain (served, or incoming at a renewal). */
+export function chainPriority(p: TlsaParams, incoming: boolean): number {
+  const pinsIssuer = p.usage === 0 || p.usage === 2;
+  if (incoming) return pinsIssuer ? PRIORITY.nextIssuer : PRIORITY.next;
+  return pinsIssuer ? PRIORITY.servedIssuer : PRIORITY.served;
 }
 
 export interface DesiredSet {
@@ -29,33 +50,51 @@ export interface DesiredSet {
 
 interface Pin {
   spkiSha256: string;
+  /** Who it is, for the admin: table name or subject. */
+  issuer: string;
   label: string;
 }
 
 /**
- * The issuers a `2 1 1` set must cover for each endpoint: the next certificate may come from any
- * intermediate of the same CA (Let's Encrypt rotates among several), so the set is the served
- * issuer, every same-family issuer seen on this server, and the CA's known active intermediates
- * (src/tlsa/known-issuers.ts). Unknown CAs group by exact issuer name.
+ * The sibling issuers a `2 1 1` set should cover for each endpoint, likeliest next signer first
+ * (the served issuer itself is pinned from the chain, not here). The CA picks the intermediate,
+ * always one with the leaf's key kind (an RSA leaf is never signed by an ECDSA intermediate):
+ * 1. known intermediates (src/tlsa/known-issuers.ts) of the served issuer's own generation;
+ * 2. other same-CA, same-kind issuers that sign certificates served on this server now (perhaps
+ *    newer than the table);
+ * 3. known intermediates of the CA's other active generations, newest first.
+ * An issuer not in the table has no known generation, so it gets 2 then 3. A CA not in the table
+ * at all groups by exact issuer name (a re-keyed intermediate keeps its name).
  */
 export function issuerPins(endpoints: Endpoint[], now: Date): Map<string, Pin[]> {
-  const familyOf = new Map<string, string>();
-  const seen = new Map<string, Map<string, Pin>>();
+  const issuers = new Map<string, { issuer: Certificate; group: string }>();
+  const seen = new Map<string, Map<string, Certificate>>();
   for (const ep of endpoints) {
     const chain = ep.served?.chain;
     const leaf = chain?.[0];
     const issuer = leaf && chain ? findIssuer(leaf, chain) : null;
     if (!issuer) continue;
     const family = issuerFamily(issuer.subject, issuer.spkiSha256) ?? `issuer:${issuer.subject}`;
-    familyOf.set(ep.host, family);
-    const pins = seen.get(family) ?? new Map<string, Pin>();
-    pins.set(issuer.spkiSha256, { spkiSha256: issuer.spkiSha256, label: `issuer ${issuer.subject} (seen on this server)` });
-    seen.set(family, pins);
+    const group = `${family}\0${keyKind(issuer.keyAlgorithm)}`;
+    issuers.set(ep.host, { issuer, group });
+    if (issuer.notAfter.getTime() <= now.getTime()) continue;
+    const members = seen.get(group) ?? new Map<string, Certificate>();
+    members.set(issuer.spkiSha256, issuer);
+    seen.set(group, members);
   }
   const out = new Map<string, Pin[]>();
-  for (const [host, family] of familyOf) {
-    const pins = new Map(seen.get(family));
-    for (const k of siblingIssuers(family, now)) if (!pins.has(k.spkiSha256)) pins.set(k.spkiSha256, { spkiSha256: k.spkiSha256, label: `${k.name}, an active ${family} intermediate that may sign the next certificate` });
+  for (const [host, { issuer, group }] of issuers) {
+    const table = nextIssuerCandidates(issuer, now);
+    const own = KNOWN_ISSUERS.find((k) => k.spkiSha256 === issuer.spkiSha256)?.generation;
+    const known = new Set(KNOWN_ISSUERS.map((k) => k.spkiSha256));
+    const pins = new Map<string, Pin>();
+    const add = (pin: Pin) => {
+      if (pin.spkiSha256 !== issuer.spkiSha256 && !pins.has(pin.spkiSha256)) pins.set(pin.spkiSha256, pin);
+    };
+    const fromTable = (k: KnownIssuer): Pin => ({ spkiSha256: k.spkiSha256, issuer: k.name, label: `${k.name}, an active ${k.ca} intermediate that may sign the next certificate` });
+    for (const k of table) if (own !== undefined && k.generation === own) add(fromTable(k));
+    for (const c of seen.get(group)?.values() ?? []) if (!known.has(c.spkiSha256)) add({ spkiSha256: c.spkiSha256, issuer: c.subject, label: `issuer ${c.subject} (seen on this server)` });
+    for (const k of table) add(fromTable(k));
     out.set(host, [...pins.values()]);
   }
   return out;
@@ -73,21 +112,22 @@ export function desiredRecords(endpoints: Endpoint[], policy: Policy, zoneOf: (h
   const problems: Problem[] = [];
   for (const ep of endpoints) {
     if (!ep.served) continue;
-    const rdatas: { rd: TlsaRdata; reason: string }[] = [];
+    const rdatas: { rd: TlsaRdata; reason: string; priority: number; issuer?: string }[] = [];
     for (const p of params) {
       const rd = computeRdata(ep.served.chain, p);
       if ('code' in rd) {
         problems.push({ ...rd, subject: ep.host, severity: 'warning' });
         continue;
       }
-      rdatas.push({ rd, reason: describe(p, ep) });
+      const issuer = p.usage === 0 || p.usage === 2 ? findIssuer(ep.served.chain[0]!, ep.served.chain)?.subject : undefined;
+      rdatas.push({ rd, reason: describe(p, ep), priority: chainPriority(p, false), ...(issuer ? { issuer } : {}) });
       if (isIssuerKeyPin(p)) {
-        for (const pin of pins.get(ep.host) ?? []) {
-          if (pin.spkiSha256 !== rd.data) rdatas.push({ rd: { ...p, data: pin.spkiSha256 }, reason: pin.label });
-        }
+        (pins.get(ep.host) ?? []).forEach((pin, i) => {
+          if (pin.spkiSha256 !== rd.data) rdatas.push({ rd: { ...p, data: pin.spkiSha256 }, reason: pin.label, priority: PRIORITY.sibling + i, issuer: pin.issuer });
+        });
       }
     }
-    const records: DesiredRecord[] = policy.ports.flatMap((port) => rdatas.map(({ rd, reason }) => ({ ...rd, owner: tlsaOwner(port, ep.host), ttl: policy.ttl, host: ep.host, port, reason })));
+    const records: DesiredRecord[] = policy.ports.flatMap((port) => rdatas.map(({ rd, ...rest }) => ({ ...rd, owner: tlsaOwner(port, ep.host), ttl: policy.ttl, host: ep.host, port, ...rest })));
     const zone = zoneOf(ep.host);
     if (zone) {
       const list = byZone.get(zone);

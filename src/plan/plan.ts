@@ -4,6 +4,7 @@ import { tlsaHost } from '../dns/names.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 import type { DesiredRecord } from './desired.js';
 import type { LedgerView } from '../state/ledger.js';
+import { chooseWithinBudget, leftOutProblems } from './budget.js';
 
 export interface ZonePlanInput {
   zone: string;
@@ -18,6 +19,10 @@ export interface ZonePlanInput {
   now: number;
   ttl: number;
   maxDeleteShare: number;
+  /** Zones with fewer managed records than this are not held to maxDeleteShare (octoDNS's rule). */
+  minRecordsForDeleteLimit: number;
+  /** Most TLSA records one owner may hold, everything counted (policy.maxRecordsPerOwner). */
+  maxRecordsPerOwner: number;
   force?: boolean;
 }
 
@@ -28,6 +33,12 @@ export interface HeldRecord {
   until?: string;
 }
 
+/** A desired record not published in this run, and why. */
+export interface HeldBackRecord {
+  record: DesiredRecord;
+  reason: string;
+}
+
 export interface ZonePlan {
   zone: string;
   provider: string;
@@ -36,6 +47,10 @@ export interface ZonePlan {
   waiting: HeldRecord[];
   /** Not created by us: never touched. */
   foreign: PublishedRecord[];
+  /** Desired but outside the owner's record budget: not published (see budget.ts). */
+  overBudget: HeldBackRecord[];
+  /** Desired and within the budget, but the owner is full until older records retire. */
+  deferred: HeldBackRecord[];
   /** Set when the safety limit stopped the deletes; creates still go ahead. */
   blocked?: Problem;
   /** Warnings about this zone's records (e.g. an issuer the published set did not cover). */
@@ -43,77 +58,137 @@ export interface ZonePlan {
 }
 
 /**
- * Desired vs published → changes, under the rollover rules (RFC 7671 §8.1): a record leaves only
- * once every desired record at its owner has been published for 2×TTL, never while it still
- * matches a certificate the server presents, and never if we did not create it.
+ * Desired vs published → changes, under the rollover rules (RFC 7671 §8.1) and the record budget
+ * per owner. A record leaves only once every record kept at its owner has been published for
+ * 2×TTL, never while it still matches a certificate the server presents (unless the budget left
+ * it out), and never if we did not create it. An owner never grows beyond the budget: what does
+ * not fit now waits for older records to retire (deferred) or is left out (overBudget).
  */
 export function planZone(input: ZonePlanInput): ZonePlan {
   const { zone, ledger, now } = input;
-  const publishedKeys = new Set(input.published.map(recordKey));
-  const desiredKeys = new Set(input.desired.map(recordKey));
-  const changes: Change[] = [];
+  const budget = input.maxRecordsPerOwner;
+  const ours = (p: PublishedRecord) => ledger.createdByUs(zone, recordKey(p)) || p.markedOurs === true || input.takeover?.has(p.owner) === true;
+  const owners = [...new Set([...input.desired.map((d) => d.owner), ...input.published.map((p) => p.owner)])];
+  const publishedAt = groupBy(input.published, (p) => p.owner);
+  const desiredAt = groupBy(input.desired, (d) => d.owner);
+
+  const createKeys = new Set<string>();
+  const deleteReasons = new Map<string, string>();
   const waiting: HeldRecord[] = [];
   const foreign: PublishedRecord[] = [];
+  const overBudget: HeldBackRecord[] = [];
+  const deferred: HeldBackRecord[] = [];
+  // Owners (record sets, as octoDNS counts) that would lose all our records without a successor.
+  const ownersGone = new Set<string>();
 
-  const seen = new Set<string>();
+  for (const owner of owners) {
+    const published = publishedAt.get(owner) ?? [];
+    const desired = desiredAt.get(owner) ?? [];
+    const publishedKeys = new Set(published.map(recordKey));
+    const { kept, left } = chooseWithinBudget(desired, published, ours, budget);
+    const keptKeys = new Set(kept.map(recordKey));
+    const leftKeys = new Set(left.map(recordKey));
+    for (const d of left) overBudget.push({ record: d, reason: `outside the budget of ${budget} TLSA records per owner (policy.maxRecordsPerOwner)` });
+
+    // Creates in priority order while the RRset stays within the budget.
+    let room = budget - published.length;
+    const creating: DesiredRecord[] = [];
+    const held: DesiredRecord[] = [];
+    for (const d of kept) {
+      if (publishedKeys.has(recordKey(d))) continue;
+      if (room > 0) {
+        creating.push(d);
+        room--;
+      } else held.push(d);
+    }
+    for (const d of creating) createKeys.add(recordKey(d));
+    for (const d of held) deferred.push({ record: d, reason: `the owner already holds ${published.length} of ${budget} records; published once older records retire` });
+
+    // When every record kept here will have been visible to resolvers for 2×TTL. A create in
+    // this run starts the clock again; a deferred one cannot (it waits for this retirement),
+    // except that a replaced key record waits for every kept key record: an Exim process not
+    // yet reloaded may still present the old key.
+    const since = (d: DesiredRecord) => (publishedKeys.has(recordKey(d)) ? ledger.publishedSince(zone, recordKey(d)) ?? now : Infinity);
+    const placed = kept.filter((d) => !held.includes(d));
+    const readyAt = desired.length === 0 ? undefined : placed.length === 0 ? Infinity : Math.max(...placed.map((d) => since(d) + 2 * input.ttl * 1000));
+    const keysReadyAt = Math.max(readyAt ?? 0, ...held.filter(isKeyRecord).map(() => Infinity));
+
+    for (const p of published) {
+      const key = recordKey(p);
+      if (keptKeys.has(key)) continue;
+      if (!ours(p)) {
+        foreign.push(p);
+        continue;
+      }
+      if (!leftKeys.has(key) && input.stillServed(p)) {
+        waiting.push({ record: p, reason: 'still matches a certificate the server presents' });
+        continue;
+      }
+      const ready = readyAt === undefined ? undefined : isKeyRecord(p) ? keysReadyAt : readyAt;
+      if (ready === undefined) ownersGone.add(owner);
+      else if (ready > now) {
+        waiting.push({
+          record: p,
+          reason: ready === Infinity ? 'its replacement is not published yet' : 'its replacement has not been published for 2×TTL yet',
+          ...(ready !== Infinity ? { until: new Date(ready).toISOString() } : {}),
+        });
+        continue;
+      }
+      deleteReasons.set(
+        key,
+        ready === undefined
+          ? `no certificate is served for ${tlsaHost(p.owner)} any more`
+          : leftKeys.has(key)
+            ? `outside the budget of ${budget} TLSA records per owner; the records kept have been published for more than 2×TTL`
+            : 'replaced by a record published for more than 2×TTL',
+      );
+    }
+  }
+
+  // Creates in the order the desired records came (per owner, per port), deletes in published order.
+  const changes: Change[] = [];
   for (const d of input.desired) {
     const key = recordKey(d);
-    if (publishedKeys.has(key) || seen.has(key)) continue;
-    seen.add(key);
-    const { host: _h, port: _p, reason, ...record } = d;
+    if (!createKeys.delete(key)) continue;
+    const { host: _h, port: _p, reason, priority: _r, issuer: _i, ...record } = d;
     changes.push({ kind: 'create', zone, record, reason });
   }
-
-  // When each owner's desired records will all have been visible to resolvers for 2×TTL.
-  const readyAt = new Map<string, number>();
-  for (const d of input.desired) {
-    const since = publishedKeys.has(recordKey(d)) ? ledger.publishedSince(zone, recordKey(d)) ?? now : Infinity;
-    readyAt.set(d.owner, Math.max(readyAt.get(d.owner) ?? 0, since + 2 * input.ttl * 1000));
-  }
-
   const deletes: Change[] = [];
-  let withoutSuccessor = 0;
   for (const p of input.published) {
-    const key = recordKey(p);
-    if (desiredKeys.has(key)) continue;
-    const ours = ledger.createdByUs(zone, key) || p.markedOurs === true || input.takeover?.has(p.owner) === true;
-    if (!ours) {
-      foreign.push(p);
-      continue;
-    }
-    if (input.stillServed(p)) {
-      waiting.push({ record: p, reason: 'still matches a certificate the server presents' });
-      continue;
-    }
-    const ready = readyAt.get(p.owner);
-    if (ready === undefined) withoutSuccessor++;
-    else if (ready > now) {
-      waiting.push({
-        record: p,
-        reason: ready === Infinity ? 'its replacement is not published yet' : 'its replacement has not been published for 2×TTL yet',
-        ...(ready !== Infinity ? { until: new Date(ready).toISOString() } : {}),
-      });
-      continue;
-    }
+    const reason = deleteReasons.get(recordKey(p));
+    if (reason === undefined) continue;
     const { id: _id, markedOurs: _m, ...record } = p;
-    deletes.push({
-      kind: 'delete',
-      zone,
-      record,
-      existing: p,
-      reason: ready === undefined ? `no certificate is served for ${tlsaHost(p.owner)} any more` : 'replaced by a record published for more than 2×TTL',
-    });
+    deletes.push({ kind: 'delete', zone, record, existing: p, reason });
   }
 
-  const managedCount = input.published.length - foreign.length;
-  const plan: ZonePlan = { zone, provider: input.provider, changes, waiting, foreign, warnings: [] };
-  if (withoutSuccessor > 0 && !input.force && withoutSuccessor > input.maxDeleteShare * managedCount) {
+  // The safety limit counts record sets (TLSA owners), as octoDNS does, and applies only from
+  // minRecordsForDeleteLimit of them: a zone losing its one mail host (3 owners) is routine.
+  const managedOwners = new Set(input.published.filter(ours).map((p) => p.owner)).size;
+  const limited = managedOwners >= input.minRecordsForDeleteLimit && ownersGone.size > input.maxDeleteShare * managedOwners;
+  const plan: ZonePlan = { zone, provider: input.provider, changes, waiting, foreign, overBudget, deferred, warnings: leftOutProblems(overBudget.map((o) => o.record), budget) };
+  if (ownersGone.size > 0 && !input.force && limited) {
     plan.blocked = problem(
       'safety-limit',
-      `The plan for ${zone} would delete ${withoutSuccessor} of ${managedCount} managed TLSA records without a replacement (limit ${Math.round(input.maxDeleteShare * 100)}%).`,
+      `The plan for ${zone} would remove every TLSA record of ${ownersGone.size} of its ${managedOwners} managed owners without a replacement (limit ${Math.round(input.maxDeleteShare * 100)}% in zones with ${input.minRecordsForDeleteLimit} or more owners).`,
       { subject: zone, fix: 'Check that the scan is right (an unreadable certificate or zone looks like a removed host), then run apply with --force.', severity: 'warning' },
     );
-    changes.push(...deletes.filter((d) => readyAt.has(d.record.owner)));
+    changes.push(...deletes.filter((d) => desiredAt.has(d.record.owner)));
   } else changes.push(...deletes);
   return plan;
+}
+
+/** A record that pins a key of the host itself (DANE-EE / PKIX-EE), not an issuer. */
+function isKeyRecord(r: { usage: number }): boolean {
+  return r.usage === 1 || r.usage === 3;
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
 }

@@ -155,6 +155,8 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
     now: ctx.now(),
     ttl: ctx.config.policy.ttl,
     maxDeleteShare: ctx.config.policy.maxDeleteShare,
+    minRecordsForDeleteLimit: ctx.config.policy.minRecordsForDeleteLimit,
+    maxRecordsPerOwner: ctx.config.policy.maxRecordsPerOwner,
     force: opts.force ?? false,
   });
   if (opts.createOnly) plan.changes = plan.changes.filter((c) => c.kind === 'create');

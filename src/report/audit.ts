@@ -22,6 +22,8 @@ export interface AuditRow {
   verdict: string | null;
   lastChecked: string | null;
   problems: string[];
+  /** The problems' stable codes, in the same order (e.g. `issuers-over-budget`). */
+  problemCodes: string[];
   /** What the last check named (causes behind its verdict, warnings such as tlsa-answer-large), each with its fix. */
   checkProblems: Problem[];
 }
@@ -50,6 +52,16 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
     }
   }
   const unmanaged = new Set(plan.unmanaged.map((u) => u.host));
+  // Zone warnings about a host (issuers left out of the budget, an issuer not covered in time).
+  const hostWarnings = new Map<string, Problem[]>();
+  for (const zp of plan.zones) {
+    for (const w of zp.warnings) {
+      if (!w.subject) continue;
+      const list = hostWarnings.get(w.subject) ?? [];
+      list.push(w);
+      hostWarnings.set(w.subject, list);
+    }
+  }
   const zoneByName = new Map(plan.zones.map((z) => [z.zone, z.provider]));
   return plan.scan.domains.map((d) => {
     const here = d.mx.filter((m) => m.pointsHere).map((m) => m.host);
@@ -82,6 +94,7 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
     }
     if (d.mx.length === 0 && d.problems.length > 0) tlsa = 'unknown';
     const check = checks.get(d.domain);
+    const problems = [...d.problems, ...here.flatMap((h) => [...(endpoints.get(h)?.problems ?? []), ...(hostWarnings.get(h) ?? [])])];
     return {
       domain: d.domain,
       owner: d.owner,
@@ -97,13 +110,14 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
       certIssuer,
       verdict: check?.verdict ?? null,
       lastChecked: check?.time ?? null,
-      problems: [...d.problems, ...here.flatMap((h) => endpoints.get(h)?.problems ?? [])].map((p) => p.message),
+      problems: problems.map((p) => p.message),
+      problemCodes: problems.map((p) => p.code),
       checkProblems: checkProblemsOf(check),
     };
   });
 }
 
-const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'problems', 'checkProblems'];
+const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'problems', 'problemCodes', 'checkProblems'];
 
 /** The codes of the last check's problems, e.g. "dane-ta-leaf-only tlsa-answer-large" (one cell, one table column). */
 export function checkProblemCodes(row: AuditRow): string[] {

@@ -7,6 +7,9 @@ import { checkName } from '../dns/names.js';
 import { ProblemError } from '../problem.js';
 import { parseParams } from '../tlsa/types.js';
 
+const BUDGET_MESSAGE =
+  'must be a whole number from 2 to 12 (room for the served 3 1 1 and the next one at a renewal; senders such as Exchange Online accept about 12 TLSA records per MX host)';
+
 const zoneName = z.string().refine((s) => checkName(s).ok, { message: 'is not a valid zone name' });
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9a-fA-F:.]+)(:\d{1,5})?$/, 'must be IP or IP:PORT');
 
@@ -70,9 +73,25 @@ export const configSchema = z
         ttl: z.number().int().min(60).max(86400).default(3600),
         /** Largest share of a zone's managed records one plan may delete without a replacement. */
         maxDeleteShare: z.number().min(0).max(1).default(0.3),
+        /**
+         * Below this many managed TLSA record sets (owners) in a zone the share above is not
+         * applied (octoDNS's rule, which counts record sets): a zone losing its one mail host
+         * (3 owners) is routine, not a mass deletion.
+         */
+        minRecordsForDeleteLimit: z.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must be 0 or more').default(10),
+        /**
+         * TLSA records per owner as senders see the RRset (ours, foreign, kept for rollover,
+         * pre-published). Microsoft's outbound servers handle about 12 per MX host.
+         */
+        maxRecordsPerOwner: z
+          .number({ error: BUDGET_MESSAGE })
+          .int(BUDGET_MESSAGE)
+          .min(2, BUDGET_MESSAGE)
+          .max(12, BUDGET_MESSAGE)
+          .default(10),
       })
       .strict()
-      .default({ ports: [25, 465, 587], records: ['3 1 1', '2 1 1'], ttl: 3600, maxDeleteShare: 0.3 }),
+      .default({ ports: [25, 465, 587], records: ['3 1 1', '2 1 1'], ttl: 3600, maxDeleteShare: 0.3, minRecordsForDeleteLimit: 10, maxRecordsPerOwner: 10 }),
     zones: z.record(zoneName, z.object({ provider: z.enum(['cpanel', 'cloudflare', 'none']) }).strict()).default({}),
     cloudflare: z.object({ apiToken: z.string().min(1).optional(), baseURL: z.string().url().optional() }).strict().default({}),
     cpanel: z

@@ -2,10 +2,11 @@ import { summarizeCertificate, type CertificateSummary, type DomainReport, type 
 import type { DomainCheck } from '../dane/verdict.js';
 import { tlsaHost, tlsaOwner } from '../dns/names.js';
 import type { Change, PublishedRecord } from '../dns/provider.js';
-import type { HeldRecord, ZonePlan } from '../plan/plan.js';
+import type { HeldBackRecord, HeldRecord, ZonePlan } from '../plan/plan.js';
 import { toProblem, type Problem } from '../problem.js';
 import { desiredFor } from '../plan/run.js';
-import { formatRecord, type TlsaRecord } from '../tlsa/types.js';
+import { formatRecord, recordKey, type TlsaRecord } from '../tlsa/types.js';
+import type { DesiredRecord } from '../plan/desired.js';
 import type { Config } from '../state/config.js';
 import type { WebServices } from './services.js';
 import type { ListRow, SnapshotData } from './snapshot.js';
@@ -24,6 +25,10 @@ export interface HostDetail {
   deletes: Change[];
   waiting: HeldRecord[];
   foreign: PublishedRecord[];
+  /** Desired records the owner's budget leaves out (named, never silently dropped). */
+  overBudget: HeldBackRecord[];
+  /** Within the budget but waiting for older records to retire first. */
+  deferred: HeldBackRecord[];
   blocked: Problem | null;
   /** Zone-file lines for the admin to add by hand (zone not managed here). */
   manualLines: string[];
@@ -56,7 +61,8 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
     const ep = mx.pointsHere ? endpoints.get(mx.host) : undefined;
     const zp = zonePlanFor(data, mx.host);
     const mine = (owner: string) => tlsaHost(owner) === mx.host;
-    const expected: TlsaRecord[] = ep?.served ? desiredFor(data.plan, mx.host).map(({ host: _h, port: _p, reason: _r, ...r }) => r) : [];
+    const left = new Set((zp?.overBudget ?? []).filter((o) => o.record.host === mx.host).map((o) => recordKey(o.record)));
+    const expected: TlsaRecord[] = ep?.served ? dedupe(desiredFor(data.plan, mx.host).filter((d) => !left.has(recordKey(d)))).map(({ host: _h, port: _p, reason: _r, priority: _o, issuer: _i, ...r }) => r) : [];
     const unmanaged = data.plan.unmanaged.find((u) => u.host === mx.host);
     const h: HostDetail = {
       mx,
@@ -71,6 +77,8 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
       deletes: zp?.changes.filter((c) => c.kind === 'delete' && mine(c.record.owner)) ?? [],
       waiting: zp?.waiting.filter((w) => mine(w.record.owner)) ?? [],
       foreign: zp?.foreign.filter((f) => mine(f.owner)) ?? [],
+      overBudget: zp?.overBudget.filter((o) => o.record.host === mx.host) ?? [],
+      deferred: zp?.deferred.filter((o) => o.record.host === mx.host) ?? [],
       blocked: zp?.blocked ?? null,
       manualLines: unmanaged ? unmanaged.records.map(formatRecord) : [],
     };
@@ -86,4 +94,15 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
   }
   const stored = data.checks.get(domain);
   return { row, report, hosts, check: (stored?.result as DomainCheck | undefined) ?? null };
+}
+
+/** The same record wanted twice (served issuer = incoming issuer at a renewal) is one row. */
+function dedupe(records: DesiredRecord[]): DesiredRecord[] {
+  const seen = new Set<string>();
+  return records.filter((r) => {
+    const k = recordKey(r);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }

@@ -59,6 +59,17 @@ describe('tlsa-manager tlsa', () => {
     expect(r.stderr).toContain('config.json: policy.records.0: must look like "3 1 1"');
     expect(r.stderr).toContain('policy.ttl');
   });
+
+  it('refuses a record budget outside 2-12 with a precise message', () => {
+    for (const bad of [1, 13, 9.5, '10']) {
+      const root = makeFakeRoot({ domains: {}, files: { '/etc/tlsa-manager/config.json': JSON.stringify({ policy: { maxRecordsPerOwner: bad } }) } });
+      const r = cli(['scan', '--root', root]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('config.json: policy.maxRecordsPerOwner: must be a whole number from 2 to 12');
+    }
+    const ok = makeFakeRoot({ domains: {}, files: { '/etc/tlsa-manager/config.json': JSON.stringify({ policy: { maxRecordsPerOwner: 12, minRecordsForDeleteLimit: 0 } }) } });
+    expect(cli(['scan', '--root', ok]).status).toBe(0);
+  });
 });
 
 describe('scan, plan, apply, audit on a fake root (WHM API stub absent: zone-file mode)', () => {

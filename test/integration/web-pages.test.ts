@@ -198,7 +198,7 @@ describe('exports and jobs', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.headers['content-disposition']).toContain('tlsa-audit.csv');
-    expect(csv.body.split('\r\n')[0]).toBe('domain,owner,kind,mail,mxHosts,mxHere,zone,provider,tlsa,pendingChanges,certNotAfter,certIssuer,verdict,lastChecked,problems,checkProblems');
+    expect(csv.body.split('\r\n')[0]).toBe('domain,owner,kind,mail,mxHosts,mxHere,zone,provider,tlsa,pendingChanges,certNotAfter,certIssuer,verdict,lastChecked,problems,problemCodes,checkProblems');
     expect(csv.body).toBe(expected);
     const json = JSON.parse((await http({ port }, 'GET', '/export/audit.json', { headers: { cookie } })).body) as { domain: string; haystack?: string }[];
     expect(json.map((r) => r.domain)).toContain('alpha-demo.test');

@@ -59,7 +59,7 @@ describe('KNOWN_ISSUERS matches the fixture certificates', () => {
     expect(new Set(KNOWN_ISSUERS.map((i) => i.spkiSha256)).size).toBe(KNOWN_ISSUERS.length);
   });
 
-  it.each(KNOWN_ISSUERS.map((i) => [i.name, i] as const))('%s: SPKI SHA-256, subject, key type, expiry', (_name, entry) => {
+  it.each(KNOWN_ISSUERS.map((i) => [i.name, i] as const))('%s: SPKI SHA-256, subject, key type, generation, expiry', (_name, entry) => {
     const file = fixture(`${entry.name.toLowerCase()}.pem`);
     const spki = sh(`openssl x509 -in '${file}' -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r`).split(/\s/)[0];
     expect(entry.spkiSha256).toBe(spki);
@@ -68,6 +68,8 @@ describe('KNOWN_ISSUERS matches the fixture certificates', () => {
     const subject = x509(file, '-subject', '-nameopt', 'RFC2253').replace(/^subject=/, '').replace(/([^\\]),/g, '$1, ');
     expect(entry.subject).toBe(subject);
     expect(x509(file, '-subject', '-nameopt', 'RFC2253')).toContain(`CN=${entry.name},`);
+    // The generation is the issuing root, as openssl reads it from the certificate.
+    expect(x509(file, '-issuer', '-nameopt', 'RFC2253')).toMatch(new RegExp(`^issuer=CN=${entry.generation},`));
 
     const notAfter = new Date(x509(file, '-enddate').replace(/^notAfter=/, ''));
     expect(Number.isNaN(notAfter.getTime())).toBe(false);

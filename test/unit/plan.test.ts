@@ -10,7 +10,7 @@ const owner = '_25._tcp.mail.example.test';
 const HOUR = 3_600_000;
 const NOW = Date.UTC(2026, 10, 29, 12);
 
-const want = (data: string, o = owner): DesiredRecord => ({ owner: o, ttl: 3600, usage: 3, selector: 1, matchingType: 1, data, host: o.replace(/^_\d+\._tcp\./, ''), port: 25, reason: 'test' });
+const want = (data: string, o = owner): DesiredRecord => ({ owner: o, ttl: 3600, usage: 3, selector: 1, matchingType: 1, data, host: o.replace(/^_\d+\._tcp\./, ''), port: 25, reason: 'test', priority: 0 });
 const pub = (data: string, o = owner, extra: Partial<PublishedRecord> = {}): PublishedRecord => ({ owner: o, ttl: 3600, usage: 3, selector: 1, matchingType: 1, data, ...extra });
 
 function ledger(entries: { rec: PublishedRecord; since: number; ours: boolean }[]): LedgerView {
@@ -19,7 +19,7 @@ function ledger(entries: { rec: PublishedRecord; since: number; ours: boolean }[
 }
 
 function plan(p: Partial<ZonePlanInput>) {
-  return planZone({ zone, provider: 'cpanel', desired: [], published: [], ledger: ledger([]), stillServed: () => false, now: NOW, ttl: 3600, maxDeleteShare: 0.3, ...p });
+  return planZone({ zone, provider: 'cpanel', desired: [], published: [], ledger: ledger([]), stillServed: () => false, now: NOW, ttl: 3600, maxDeleteShare: 0.3, minRecordsForDeleteLimit: 10, maxRecordsPerOwner: 10, ...p });
 }
 
 describe('planZone', () => {
@@ -77,10 +77,10 @@ describe('planZone', () => {
     const led = ledger(published.map((rec) => ({ rec, since: 0, ours: true })));
     // Only host a is still desired: b, c, d would lose all records (3 of 4 > 30%).
     const desired = [want('00', owners[0])];
-    const blocked = plan({ desired, published, ledger: led });
+    const blocked = plan({ desired, published, ledger: led, minRecordsForDeleteLimit: 4 });
     expect(blocked.blocked?.code).toBe('safety-limit');
     expect(blocked.changes).toEqual([]);
-    const forced = plan({ desired, published, ledger: led, force: true });
+    const forced = plan({ desired, published, ledger: led, minRecordsForDeleteLimit: 4, force: true });
     expect(forced.blocked).toBeUndefined();
     expect(forced.changes.map((c) => c.record.owner).sort()).toEqual(owners.slice(1).sort());
   });
