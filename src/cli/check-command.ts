@@ -21,8 +21,10 @@ function progressBar(): ((done: number, total: number) => void) | undefined {
 }
 
 function answerSize(a: TlsaAnswerSize): string {
-  if (a.bytes === null) return a.truncated ? 'truncated over UDP, no TCP answer' : 'size unknown';
-  return `signed answer ${a.bytes} bytes${a.truncated ? ', truncated over UDP at 1232 (TCP needed)' : ', fits 1232 (UDP)'}`;
+  const leg = (bytes: number | null, truncated: boolean): string =>
+    bytes === null ? (truncated ? 'truncated over UDP, no TCP answer' : 'size unknown') : `${bytes} bytes${truncated || bytes > 1232 ? ', truncated over UDP at 1232 (TCP needed)' : ', fits 1232 (UDP)'}`;
+  const auth = a.authoritative ? `; from ${a.authoritative.server} (as resolvers get it): ${leg(a.authoritative.bytes, a.authoritative.truncated)}` : '';
+  return `signed answer ${leg(a.bytes, a.truncated)}${auth}`;
 }
 
 function text(results: DomainCheck[]): string {

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import { LocalZones } from '../cpanel/local-zones.js';
 import { normalizeName, tlsaOwner } from '../dns/names.js';
 import { parseCertificateDer } from '../tlsa/certificate.js';
 import type { TlsaRdata } from '../tlsa/types.js';
@@ -47,7 +48,7 @@ export async function checkDomains(ctx: AppContext, domains: string[], opts: Che
   const save = opts.save !== false;
   if (save) ctx.state().setMeta('resolverSelfTest', JSON.stringify({ ...self, time: new Date(ctx.now()).toISOString() }));
   let done = 0;
-  const run: Run = { client, ports: opts.ports ?? ctx.config.policy.ports, timeoutMs: opts.timeoutMs ?? 15_000, now: new Date(ctx.now()), probes: new Map(), ...(opts.hostGate ? { gate: opts.hostGate } : {}) };
+  const run: Run = { client, ports: opts.ports ?? ctx.config.policy.ports, timeoutMs: opts.timeoutMs ?? 15_000, now: new Date(ctx.now()), probes: new Map(), ...(opts.hostGate ? { gate: opts.hostGate } : {}), authoritative: authoritativeSizer(ctx) };
   const results = await mapLimit(names, opts.concurrency ?? 16, async (domain) => {
     const r = self.validating ? await checkDomain(run, domain) : result(domain, run.now, 'resolver-not-validating', self.message);
     opts.onProgress?.(++done, names.length);
@@ -71,6 +72,34 @@ interface Run {
   /** One probe per address/port/SNI per run: many domains share the hostname MX. */
   probes: Map<string, Promise<Awaited<ReturnType<typeof probeSmtp>>>>;
   gate?: HostGate;
+  /** This server's DNS, asked as a resolver asks it (RD off) for owners in zones hosted here. */
+  authoritative: AuthoritativeSizer | null;
+}
+
+interface AuthoritativeSizer {
+  server: string;
+  client: DnsClient;
+  zones: LocalZones;
+}
+
+/**
+ * The answer senders' resolvers receive comes from the authoritative server, with its authority
+ * section (NS + RRSIG): hundreds of bytes more than the validating resolver hands on. Measured
+ * only for zones whose files are on this server, at `cpanel.authoritative`.
+ */
+function authoritativeSizer(ctx: AppContext): AuthoritativeSizer | null {
+  const server = ctx.config.cpanel.authoritative;
+  if (server === false) return null;
+  const zones = new LocalZones(ctx.root);
+  if (zones.names.size === 0) return null;
+  return { server, zones, client: new DnsClient(parseResolver(server), { recursionDesired: false, retries: 0 }) };
+}
+
+async function measureAuthoritative(a: AuthoritativeSizer | null, size: TlsaAnswerSize): Promise<TlsaAnswerSize> {
+  if (!a || !a.zones.zoneOf(size.owner)) return size;
+  const r = await a.client.query(size.owner, 'TLSA');
+  if (r.authoritative !== true || r.status !== 'ok') return size;
+  return { ...size, authoritative: { server: a.server, bytes: r.size ?? null, truncated: r.truncated === true } };
 }
 
 
@@ -145,14 +174,14 @@ async function checkMx(run: Run, target: MxData): Promise<MxCheck> {
       ports.push(...addresses.map((address) => ({ port, address, verdict: 'no-tlsa' as const, message: `No ${tlsa.secure ? '' : 'secure '}TLSA records at ${tlsaOwner(port, host)}: senders use TLS without authentication.` })));
       continue;
     }
-    tlsaAnswers.push(tlsa.size);
+    tlsaAnswers.push(await measureAuthoritative(run.authoritative, tlsa.size));
     // RFC 7672 §8.1: SNI is the TLSA base domain; names are checked against it and the MX host.
     for (const address of addresses) ports.push(await checkEndpoint(run, tlsa.base, [...new Set([tlsa.base, host])], address, port, tlsa.records, tlsa.owner));
   }
   const verdict = worst(ports.map((p) => p.verdict));
   const bad = ports.find((p) => p.verdict === verdict);
   const message = verdict === 'valid' ? `${host} authenticates on ${[...new Set(ports.map((p) => p.port))].join(', ')} at ${addresses.join(', ')}.` : bad?.message ?? '';
-  const sizeProblems = tlsaAnswers.flatMap((s) => answerSizeProblem(s.owner, s, EDNS_UDP_SIZE) ?? []);
+  const sizeProblems = tlsaAnswers.flatMap((s) => answerSizeProblem(s, EDNS_UDP_SIZE) ?? []);
   const problems = uniqueProblems([...sizeProblems, ...ports.flatMap((p) => p.problems ?? [])]);
   return { ...base, ports, verdict, message, tlsaAnswers, ...(problems.length > 0 ? { problems } : {}) };
 }

@@ -21,6 +21,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Problem } from '../problem.js';
 import { formatRdata, type TlsaRdata } from '../tlsa/types.js';
 import type { MatchResult, RecordFailure } from './match.js';
+import type { TlsaAnswerSize } from './verdict.js';
 
 export const DIAGNOSIS_CODES = ['dane-ta-name-mismatch', 'dane-ta-leaf-only', 'certificate-self-signed', 'dane-ta-leaf-expired', 'tlsa-answer-large'] as const;
 export type DiagnosisCode = (typeof DIAGNOSIS_CODES)[number];
@@ -117,15 +118,19 @@ export function diagnosePort(m: MatchResult, chain: Buffer[], c: PortContext): P
   return out;
 }
 
-/** The signed TLSA answer at `owner` does not fit one UDP message at the 1232-byte buffer. */
-export function answerSizeProblem(owner: string, size: { bytes: number | null; truncated: boolean; records: number }, limit: number): Problem | null {
-  if (!size.truncated && (size.bytes === null || size.bytes <= limit)) return null;
-  const bytes = size.bytes === null ? 'larger than' : `${size.bytes} bytes, over`;
+/** The signed TLSA answer at `owner` does not fit one UDP message at the 1232-byte buffer, at the resolver or at this server's DNS. */
+export function answerSizeProblem(size: TlsaAnswerSize, limit: number): Problem | null {
+  const over = (bytes: number | null, truncated: boolean): boolean => truncated || (bytes !== null && bytes > limit);
+  const legs: string[] = [];
+  const auth = size.authoritative;
+  if (auth && over(auth.bytes, auth.truncated)) legs.push(`${auth.bytes === null ? 'larger than' : `${auth.bytes} bytes, over`} the ${limit}-byte EDNS buffer as this server's DNS (${auth.server}) sends it to resolvers`);
+  if (over(size.bytes, size.truncated)) legs.push(`${size.bytes === null ? 'larger than' : `${size.bytes} bytes, over`} the ${limit}-byte EDNS buffer as the validating resolver returns it`);
+  if (legs.length === 0) return null;
   return {
     code: 'tlsa-answer-large',
     severity: 'warning',
-    subject: owner,
-    message: `The signed TLSA answer at ${owner} (${size.records} record(s)) is ${bytes} the ${limit}-byte EDNS buffer resolvers use since DNS Flag Day 2020: it comes back truncated and senders must retry over TCP (some fail).`,
+    subject: size.owner,
+    message: `The signed TLSA answer at ${size.owner} (${size.records} record(s)) is ${legs.join(', and ')}: resolvers use a ${limit}-byte buffer since DNS Flag Day 2020, so it comes back truncated and must be fetched again over TCP (some senders fail).`,
     fix: 'Publish fewer TLSA records at this owner (policy.maxRecordsPerOwner), or sign the zone with an ECDSA key (algorithm 13), whose signatures are far smaller than RSA ones.',
   };
 }

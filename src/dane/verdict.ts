@@ -52,6 +52,11 @@ export interface TlsaAnswerSize {
   bytes: number | null;
   /** The UDP answer at a 1232-byte EDNS buffer had TC set: senders need TCP. */
   truncated: boolean;
+  /**
+   * The same answer from this server's DNS, asked without recursion like a resolver asks it (with
+   * the authority section): present for zones hosted here.
+   */
+  authoritative?: { server: string; bytes: number | null; truncated: boolean };
 }
 
 export interface MxCheck {

@@ -88,6 +88,8 @@ export interface Answer {
   status: AnswerStatus;
   /** Which transport produced the answer. */
   transport?: 'udp' | 'tcp';
+  /** The server set AA: it answered from a zone it is authoritative for. */
+  authoritative?: boolean;
   /** Bytes of the DNS message that carried the answer (over TCP: the full, untruncated message). */
   size?: number;
   /** The UDP answer at our 1232-byte EDNS buffer came back truncated (TC), so it needed TCP. */
@@ -107,6 +109,11 @@ export interface DnsClientOptions {
   probeName?: string;
   /** Record type asked for at probeName; default SOA. */
   probeType?: QueryType;
+  /**
+   * RD flag; default true. False asks an authoritative server the way a resolver does, so the
+   * answer carries what resolvers receive (BIND leaves the authority section out when RD is set).
+   */
+  recursionDesired?: boolean;
 }
 
 const QUERY_TYPES: readonly string[] = ['MX', 'A', 'AAAA', 'TLSA', 'CNAME', 'DS', 'DNSKEY', 'SOA', 'NS', 'CDS', 'CDNSKEY'];
@@ -191,8 +198,8 @@ function checkQueryName(name: string): string {
   return r.name;
 }
 
-function buildQuery(id: number, name: string, type: QueryType, cd: boolean): packet.Packet {
-  let flags = packet.RECURSION_DESIRED | packet.AUTHENTIC_DATA;
+function buildQuery(id: number, name: string, type: QueryType, cd: boolean, rd = true): packet.Packet {
+  let flags = (rd ? packet.RECURSION_DESIRED : 0) | packet.AUTHENTIC_DATA;
   if (cd) flags |= packet.CHECKING_DISABLED;
   return {
     type: 'query',
@@ -400,7 +407,7 @@ function toAnswer(name: string, type: QueryType, { res, size }: Received, transp
   }
   const status: AnswerStatus =
     rcode === 'NOERROR' ? (records.length > 0 ? 'ok' : 'nodata') : rcode === 'NXDOMAIN' ? 'nxdomain' : rcode === 'SERVFAIL' ? 'servfail' : 'error';
-  const answer: Answer = { name, type, rcode, secure: res.flag_ad === true, records, cnameChain, status, transport, size, truncated };
+  const answer: Answer = { name, type, rcode, secure: res.flag_ad === true, records, cnameChain, status, transport, size, truncated, authoritative: res.flag_aa === true };
   const signatures = rrsigsFor(res.answers ?? [], current, type);
   if (signatures.length > 0) answer.signatures = signatures;
   if (status === 'error') answer.error = `the resolver answered ${rcode}`;
@@ -417,6 +424,7 @@ export class DnsClient {
   private readonly useCache: boolean;
   private readonly probeName: string;
   private readonly probeType: QueryType;
+  private readonly recursionDesired: boolean;
   private readonly cache = new Map<string, Promise<Answer>>();
 
   constructor(resolver: Resolver, opts: DnsClientOptions = {}) {
@@ -426,6 +434,7 @@ export class DnsClient {
     this.useCache = opts.cache ?? true;
     this.probeName = opts.probeName ?? '.';
     this.probeType = opts.probeType ?? 'SOA';
+    this.recursionDesired = opts.recursionDesired ?? true;
   }
 
   /** One question, answered by the resolver; never throws for network trouble (see status). */
@@ -489,7 +498,7 @@ export class DnsClient {
   private async fetch(name: string, type: QueryType, cd: boolean): Promise<Answer> {
     const fail = (status: 'timeout' | 'error', error: string): Answer => ({ name, type, rcode: '', secure: false, records: [], cnameChain: [], status, error });
     const id = randomInt(0, 65536);
-    const wire = packet.encode(buildQuery(id, name, type, cd));
+    const wire = packet.encode(buildQuery(id, name, type, cd, this.recursionDesired));
     const accept = (r: Decoded): boolean => matchesQuery(r, id, name, type);
     let lastError = '';
     for (let attempt = 0; attempt <= this.retries; attempt++) {

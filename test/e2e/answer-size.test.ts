@@ -1,3 +1,6 @@
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab/setup.js';
 import { digSized } from '../lab/dns.js';
@@ -20,6 +23,7 @@ const lab = useLab({
     { name: 'rsa', signed: true, ds: true, keyAlgorithm: 'rsasha256' },
     { name: 'ecdsa', signed: true, ds: true },
     { name: 'rsabig', signed: true, ds: true, keyAlgorithm: 'rsasha256' },
+    { name: 'rsa12', signed: true, ds: true, keyAlgorithm: 'rsasha256' },
   ],
 });
 
@@ -46,8 +50,12 @@ async function publish(l: Lab, zone: string, host: string, records: string[], po
   await l.flushResolver();
 }
 
+/** A root that hosts `zone` (its file under /var/named) and names the lab's BIND as this server's DNS. */
 async function check(l: Lab, zone: string, ports: readonly number[] = PORTS) {
-  const ctx = testContext({ resolver: l.resolver, resolverProbeName: l.parent });
+  const root = mkdtempSync(join(tmpdir(), 'tlsa-root-'));
+  mkdirSync(join(root, 'var/named'), { recursive: true });
+  copyFileSync(l.zoneFile(zone), join(root, `var/named/${zone}.db`));
+  const ctx = testContext({ resolver: l.resolver, resolverProbeName: l.parent, cpanel: { authoritative: l.authoritative } }, root);
   const [r] = await checkDomains(ctx, [zone], { timeoutMs: 10_000, ports: [...ports] });
   return r!;
 }
@@ -83,11 +91,39 @@ describe('signed TLSA answers at the default budget fit 1232 bytes', () => {
         expect(res.flags, res.raw).toEqual(expect.arrayContaining(['ad']));
         expect(res.flags).not.toContain('tc');
         expect(res.size).toBeLessThanOrEqual(1232);
-        expect(ours.mx[0]!.tlsaAnswers).toContainEqual({ owner, port, records: 10, bytes: res.size, truncated: false });
+        // check reports both legs: the resolver's answer and BIND's, asked as a resolver asks it.
+        const asked = await digSized(l.addresses.named, l.addresses.namedPort, owner, 'TLSA', { recurse: false, cookie: false });
+        expect(ours.mx[0]!.tlsaAnswers).toContainEqual({ owner, port, records: 10, bytes: res.size, truncated: false, authoritative: { server: l.authoritative, bytes: asked.size, truncated: false } });
       }
       expect((await l.posttlsFinger(zone)).verified).toBe(true);
     });
   }
+
+  it("12 records (the budget's maximum) with an RSA-2048 key: the resolver's answer fits, BIND's answer to resolvers does not; check warns about that leg", async () => {
+    const l = lab();
+    const zone = `rsa12.${l.parent}`;
+    const host = `mail.${zone}`;
+    const { r12, cert, next } = await letsEncryptLeaf(l, host);
+    l.installCert(host, cert.combinedPem);
+    const twelve = [...budgetRecords(cert.spkiSha256, next.spkiSha256, r12.spkiSha256), `2 1 1 ${'cd'.repeat(32)}`, `2 1 1 ${'ef'.repeat(32)}`];
+    expect(twelve).toHaveLength(12);
+    await publish(l, zone, host, twelve, [25]);
+    const owner = `_25._tcp.${host}`;
+
+    const auth = await digSized(l.addresses.named, l.addresses.namedPort, owner, 'TLSA', { recurse: false, cookie: false });
+    expect(auth.flags, auth.raw).toContain('tc');
+    const authTcp = await digSized(l.addresses.named, l.addresses.namedPort, owner, 'TLSA', { recurse: false, cookie: false, tcp: true });
+    const res = await digSized(l.resolver, 53, owner, 'TLSA', { cookie: false });
+    expect(res.flags).not.toContain('tc');
+
+    const ours = await check(l, zone, [25]);
+    expect(ours.verdict).toBe('valid');
+    expect(ours.mx[0]!.tlsaAnswers).toEqual([{ owner, port: 25, records: 12, bytes: res.size, truncated: false, authoritative: { server: l.authoritative, bytes: authTcp.size, truncated: true } }]);
+    expect((ours.problems ?? []).map((p) => [p.code, p.severity, p.subject])).toEqual([['tlsa-answer-large', 'warning', owner]]);
+    expect(ours.problems![0]!.message).toContain(`${authTcp.size} bytes, over the 1232-byte EDNS buffer as this server's DNS (${l.authoritative}) sends it to resolvers`);
+    expect(ours.problems![0]!.message).not.toContain('as the validating resolver returns it');
+    expect((await l.posttlsFinger(zone)).verified).toBe(true);
+  });
 
   it('20 records with an RSA-2048 key do not fit: TC at 1232, check warns (tlsa-answer-large), the verdict stays valid like posttls-finger', async () => {
     const l = lab();
@@ -109,9 +145,10 @@ describe('signed TLSA answers at the default budget fit 1232 bytes', () => {
     const tcp = await digSized(l.resolver, 53, owner, 'TLSA', { cookie: false, tcp: true });
     expect(tcp.size).toBeGreaterThan(1232);
 
+    const authTcp = await digSized(l.addresses.named, l.addresses.namedPort, owner, 'TLSA', { recurse: false, cookie: false, tcp: true });
     const ours = await check(l, zone, [25]);
     expect(ours.verdict).toBe('valid');
-    expect(ours.mx[0]!.tlsaAnswers).toEqual([{ owner, port: 25, records: all.length, bytes: tcp.size, truncated: true }]);
+    expect(ours.mx[0]!.tlsaAnswers).toEqual([{ owner, port: 25, records: all.length, bytes: tcp.size, truncated: true, authoritative: { server: l.authoritative, bytes: authTcp.size, truncated: true } }]);
     const large = (ours.problems ?? []).filter((p) => p.code === 'tlsa-answer-large');
     expect(large.map((p) => p.subject)).toEqual([owner]);
     expect(large[0]).toMatchObject({ severity: 'warning' });

@@ -165,7 +165,7 @@ describe('causes named by the last check', () => {
     const stored = {
       domain, time: new Date().toISOString(), verdict: 'tlsa-mismatch', message: cause.message, fix: cause.fix, mxSecure: true, dnssec: { signed: true, ds: true },
       mx: [{ host, preference: 10, expandedHost: host, addressesSecure: true, addresses: ['127.0.0.1'], tlsaOwner: owner, tlsaSecure: true, tlsa: [], verdict: 'tlsa-mismatch', message: cause.message,
-        tlsaAnswers: [{ owner, port: 25, records: 20, bytes: 1301, truncated: true }, { owner: `_465._tcp.${host}`, port: 465, records: 2, bytes: 402, truncated: false }],
+        tlsaAnswers: [{ owner, port: 25, records: 20, bytes: 1301, truncated: true, authoritative: { server: '127.0.0.1:53', bytes: 1647, truncated: true } }, { owner: `_465._tcp.${host}`, port: 465, records: 2, bytes: 402, truncated: false }],
         ports: [{ port: 25, address: '127.0.0.1', verdict: 'tlsa-mismatch', message: cause.message, problems: [cause] }], problems: [large, cause] }],
       problems: [large, cause],
     };
@@ -178,7 +178,7 @@ describe('causes named by the last check', () => {
     expect(page.body).not.toContain('<b>leaf</b>');
     expect(page.body).toContain('Fix: Install the certificate together with its CA bundle.');
     expect(page.body).toMatch(/<li class="sev-warning"><span class="msg">The signed TLSA answer at _25\._tcp\.mail\.bravo-demo\.test \(20 record\(s\)\) is 1301 bytes/);
-    expect(page.body).toMatch(/<span class="badge warn">TCP<\/span> signed TLSA answer at _25\._tcp\.mail\.bravo-demo\.test: 20 record\(s\), 1301 bytes, truncated/);
+    expect(page.body).toMatch(/<span class="badge warn">TCP<\/span> signed TLSA answer at _25\._tcp\.mail\.bravo-demo\.test: 20 record\(s\), 1301 bytes \(1647 bytes from 127\.0\.0\.1:53, as resolvers get it\), truncated/);
     expect(page.body).toMatch(/<span class="badge ok">fits<\/span> signed TLSA answer at _465\._tcp\.mail\.bravo-demo\.test: 2 record\(s\), 402 bytes/);
 
     const json = JSON.parse((await http({ port }, 'GET', '/export/audit.json', { headers: { cookie } })).body) as { domain: string; checkProblems: { code: string; fix?: string }[] }[];

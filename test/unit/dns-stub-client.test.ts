@@ -77,6 +77,19 @@ describe('DnsClient.query', () => {
     expect(q.questions).toEqual([{ name: 'example.test', type: 'MX', class: 'IN' }]);
   });
 
+  it('asks without RD when told to (an authoritative server asked as a resolver asks it) and reports the size received', async () => {
+    const sent: number[] = [];
+    const s = await startFakeDns((q) => {
+      const wire = packet.encode(response(q, { ad: true, answers: [{ name: '_25._tcp.mail.example.test', type: 'TLSA', ttl: 300, data: { usage: 3, selector: 1, matchingType: 1, certificate: Buffer.from(TLSA_HEX, 'hex') } } as packet.Answer] }));
+      sent.push(wire.length);
+      return { raw: [wire] };
+    });
+    servers.push(s);
+    const a = await client(s, { recursionDesired: false }).query('_25._tcp.mail.example.test', 'TLSA');
+    expect(s.queries[0]!.packet.flag_rd).toBe(false);
+    expect(a).toMatchObject({ status: 'ok', truncated: false, size: sent[0] });
+  });
+
   it('uses random query ids', async () => {
     const s = await server(ZONE);
     const c = client(s, { cache: false });
