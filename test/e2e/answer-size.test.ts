@@ -7,6 +7,9 @@ import { digSized } from '../lab/dns.js';
 import type { Lab } from '../lab/lab.js';
 import { checkDomains } from '../../src/dane/check.js';
 import { KNOWN_ISSUERS } from '../../src/tlsa/known-issuers.js';
+import { Providers } from '../../src/dns/registry.js';
+import { applyPlan, makePlan } from '../../src/plan/run.js';
+import { labServer } from '../helpers/lab-server.js';
 import { testContext } from '../helpers/context.js';
 
 /**
@@ -24,6 +27,8 @@ const lab = useLab({
     { name: 'ecdsa', signed: true, ds: true },
     { name: 'rsabig', signed: true, ds: true, keyAlgorithm: 'rsasha256' },
     { name: 'rsa12', signed: true, ds: true, keyAlgorithm: 'rsasha256' },
+    { name: 'planrsa', signed: true, ds: true, keyAlgorithm: 'rsasha256' },
+    { name: 'planecdsa', signed: true, ds: true },
   ],
 });
 
@@ -98,6 +103,42 @@ describe('signed TLSA answers at the default budget fit 1232 bytes', () => {
       expect((await l.posttlsFinger(zone)).verified).toBe(true);
     });
   }
+
+  it("what the planner publishes at the default budget for a Let's Encrypt-shaped RSA chain fits at every owner, with RSA-2048 and ECDSA zone keys", async () => {
+    const l = lab();
+    const zones = [`planrsa.${l.parent}`, `planecdsa.${l.parent}`];
+    const ctx = labServer(l, zones);
+    for (const zone of zones) {
+      const host = `mail.${zone}`;
+      const { cert } = await letsEncryptLeaf(l, host);
+      l.installCert(host, cert.combinedPem);
+    }
+    const providers = new Providers(ctx);
+    const results = await applyPlan(ctx, providers, await makePlan(ctx, providers), 'test');
+    for (const r of results) expect(r.problem, r.problem?.message).toBeUndefined();
+    await l.flushResolver();
+
+    const checked = await checkDomains(ctx, zones, { timeoutMs: 10_000, save: false });
+    for (const [i, zone] of zones.entries()) {
+      const host = `mail.${zone}`;
+      const ours = checked[i]!;
+      expect(ours.verdict, ours.message).toBe('valid');
+      expect(ours.problems ?? []).toEqual([]);
+      for (const port of PORTS) {
+        const owner = `_${port}._tcp.${host}`;
+        const auth = await digSized(l.addresses.named, l.addresses.namedPort, owner, 'TLSA', { recurse: false });
+        const records = auth.answers.filter((a) => /\sIN\s+TLSA\s/.test(a)).length;
+        expect(records).toBeGreaterThanOrEqual(2);
+        expect(records).toBeLessThanOrEqual(10);
+        expect(auth.flags, auth.raw).not.toContain('tc');
+        expect(auth.size).toBeLessThanOrEqual(1232);
+        const asked = await digSized(l.addresses.named, l.addresses.namedPort, owner, 'TLSA', { recurse: false, cookie: false });
+        const res = await digSized(l.resolver, 53, owner, 'TLSA', { cookie: false });
+        expect(res.flags).not.toContain('tc');
+        expect(ours.mx[0]!.tlsaAnswers).toContainEqual({ owner, port, records, bytes: res.size, truncated: false, authoritative: { server: l.authoritative, bytes: asked.size, truncated: false } });
+      }
+    }
+  });
 
   it("12 records (the budget's maximum) with an RSA-2048 key: the resolver's answer fits, BIND's answer to resolvers does not; check warns about that leg", async () => {
     const l = lab();
