@@ -35,6 +35,8 @@ export interface DomainReport {
   mail: 'local' | 'remote' | 'unknown';
   /** The zone holding the domain's records, when it is on this server. */
   zone: string | null;
+  /** The domain's own name is a CNAME: its mail goes where this name's MX says (RFC 5321 §5.1). */
+  cname?: string;
   mx: MxHost[];
   problems: Problem[];
 }
@@ -142,29 +144,35 @@ interface Ctx {
 
 async function scanDomain(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {
   const problems: Problem[] = [];
-  const mail = ctx.routing.remote.has(d.domain) ? 'remote' : ctx.routing.local.has(d.domain) ? 'local' : 'unknown';
   const zone = ctx.zones.zoneOf(d.domain);
+  // RFC 5321 §5.1: a CNAME at the mail domain is followed and the MX looked up at its target,
+  // which then stands for the domain (implicit MX, routing) exactly as an MTA treats it.
+  const alias = aliasTarget(ctx.zones, d.domain);
+  const mailDomain = alias ?? d.domain;
+  const mail = routingOf(ctx.routing, d.domain) ?? (alias ? routingOf(ctx.routing, alias) : null) ?? 'unknown';
   const report: DomainReport = { domain: d.domain, owner: d.owner, mail, zone, mx: [], problems };
   if (d.kind) report.kind = d.kind;
+  if (alias) report.cname = alias;
 
   let targets: { preference: number; host: string }[];
-  if (zone) {
-    const parsed = ctx.zones.get(zone);
+  const mailZone = ctx.zones.zoneOf(mailDomain);
+  if (mailZone) {
+    const parsed = ctx.zones.get(mailZone);
     if ('code' in parsed) {
       problems.push(parsed);
       return report;
     }
-    targets = mxTargets(parsed, d.domain);
+    targets = mxTargets(parsed, mailDomain);
   } else if (ctx.externalDns) {
-    const found = await ctx.externalDns.mx(d.domain).catch(() => null);
+    const found = await ctx.externalDns.mx(mailDomain).catch(() => null);
     if (found === null) {
-      problems.push(problem('mx-lookup-failed', `The MX records of ${d.domain} could not be looked up (its zone is not on this server).`, { subject: d.domain, severity: 'warning' }));
+      problems.push(problem('mx-lookup-failed', `The MX records of ${mailDomain} could not be looked up (its zone is not on this server).`, { subject: d.domain, severity: 'warning' }));
       return report;
     }
     targets = found;
   } else {
     problems.push(
-      problem('zone-not-here', `The DNS zone of ${d.domain} is not on this server and no resolver is configured, so its MX hosts are unknown.`, {
+      problem('zone-not-here', `The DNS zone of ${mailDomain} is not on this server and no resolver is configured, so its MX hosts are unknown.`, {
         subject: d.domain,
         fix: 'Set "resolver" in the settings, or manage the zone through Cloudflare in the settings.',
         severity: 'info',
@@ -173,7 +181,7 @@ async function scanDomain(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {
     return report;
   }
 
-  if (targets.length === 0) targets = [{ preference: 0, host: d.domain }].map((t) => ({ ...t, implicit: true }));
+  if (targets.length === 0) targets = [{ preference: 0, host: mailDomain }].map((t) => ({ ...t, implicit: true }));
   for (const t of targets) {
     if (t.host === '' || t.host === '.') {
       problems.push(problem('null-mx', `${d.domain} publishes a null MX (RFC 7505): it accepts no mail, so it needs no TLSA records.`, { subject: d.domain, severity: 'info' }));
@@ -184,7 +192,7 @@ async function scanDomain(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {
       problems.push(problem('mx-invalid', `${d.domain} has an MX record pointing at "${printable(t.host)}", which is not a valid host name (${c.reason}).`, { subject: d.domain, severity: 'error' }));
       continue;
     }
-    const mx = await classifyMx(ctx, d.domain, c.name, t.preference);
+    const mx = await classifyMx(ctx, mailDomain, c.name, t.preference);
     if ((t as { implicit?: boolean }).implicit) mx.implicit = true;
     report.mx.push(mx);
   }
@@ -204,10 +212,33 @@ async function classifyMx(ctx: Ctx, domain: string, host: string, preference: nu
     if (here.length > 0) return { ...base, pointsHere: true, why: `resolves to ${here.join(', ')} (this server)`, addresses: addrs };
     return { ...base, pointsHere: false, why: `resolves to ${addrs.join(', ')}, not this server`, addresses: addrs };
   }
-  if (ctx.routing.local.has(domain) && (host === domain || host.endsWith(`.${domain}`))) {
+  if (routingOf(ctx.routing, domain) === 'local' && (host === domain || host.endsWith(`.${domain}`))) {
     return { ...base, pointsHere: true, why: 'no address records found; assumed because the domain receives mail here', addresses: [] };
   }
   return { ...base, pointsHere: false, why: addrs ? 'has no addresses' : 'not in a zone on this server', addresses: [] };
+}
+
+function routingOf(routing: Ctx['routing'], domain: string): 'local' | 'remote' | null {
+  return routing.remote.has(domain) ? 'remote' : routing.local.has(domain) ? 'local' : null;
+}
+
+/**
+ * Where a CNAME at `name` leads, through zones on this server (up to 8 links, as resolvers
+ * allow); null when `name` is not an alias here. A chain leaving this server ends at the first
+ * name outside it: its MX is then looked up through the resolver like any outside zone.
+ */
+export function aliasTarget(zones: LocalZones, name: string): string | null {
+  let current = name;
+  for (let depth = 0; depth < 8; depth++) {
+    const zone = zones.zoneOf(current);
+    if (!zone) break;
+    const parsed = zones.get(zone);
+    if ('code' in parsed) break;
+    const target = cnameTarget(parsed, current);
+    if (!target || target === name) break;
+    current = target;
+  }
+  return current === name ? null : current;
 }
 
 /** A and AAAA of `name` from zones on this server, following CNAMEs; null when not answerable here. */
