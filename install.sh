@@ -13,6 +13,9 @@
 #                   instead (development and tests).
 # --source DIR      the built source tree (default: this script's directory).
 set -euo pipefail
+# Whatever the admin's shell uses, what we create gets the modes written here (0755 / 0644 unless
+# stated): an umask of 000 made parent directories such as 3rdparty/ world-writable.
+umask 022
 
 PROG="tlsa-manager install"
 ROOT="/"

@@ -8,6 +8,7 @@ import Cloudflare, {
   RateLimitError,
 } from 'cloudflare';
 import { problem, ProblemError, type Problem } from '../problem.js';
+import { redactSecret } from '../util/redact.js';
 import { isSubdomainOf, printable } from './names.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
 import { RequestBudget, sharedBudgetFor, type RequestBudgetOptions } from './rate-limit.js';
@@ -359,7 +360,7 @@ export class CloudflareProvider implements DnsProvider {
 
   /** Belt and braces: no text leaving this module may contain the token. */
   private redact(s: string): string {
-    return this.token.length >= 4 ? s.split(this.token).join('[redacted]') : s;
+    return redactSecret(s, this.token);
   }
 }
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Change, PublishedRecord } from '../dns/provider.js';
 import type { LedgerView } from './ledger.js';
@@ -93,6 +93,20 @@ CREATE TABLE IF NOT EXISTS journal (
 `;
 
 /**
+ * The state database holds who-created-what and the activity log (names of every customer
+ * domain): root only, also for files made by older versions with the default 0644.
+ */
+function rootOnly(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/**
  * The state database: rollover ledger, activity log, check history. SQLite in WAL mode so the
  * daemon, hooks and the timer can use it at once; every write is a short transaction.
  */
@@ -108,6 +122,7 @@ export class StateDb implements LedgerView {
       this.db.pragma('journal_mode = WAL');
       this.db.exec(SCHEMA);
     });
+    if (file !== ':memory:') rootOnly(file);
   }
 
   /** Write transactions take the write lock up front (BEGIN IMMEDIATE, which waits while busy). */

@@ -28,3 +28,16 @@ export function formString(v: unknown): string {
   const s = Array.isArray(v) ? v[0] : v;
   return typeof s === 'string' ? s : '';
 }
+
+/** The most pages any list can have (100 rows a page: far beyond any server). */
+const MAX_PAGE = 1_000_000;
+
+/** A page number from a URL: absent means 1; anything but a whole number 1…1,000,000 is a 400. */
+export function pageParam(input: unknown): number {
+  const s = formString(input);
+  if (s === '') return 1;
+  if (!/^[1-9][0-9]{0,6}$/.test(s) || Number(s) > MAX_PAGE) {
+    throw new ProblemError(problem('bad-request', `The page number "${printable(s.slice(0, 40))}" is not a whole number from 1 to 1,000,000.`, { fix: 'Use the page links at the bottom of the list.' }));
+  }
+  return Number(s);
+}

@@ -47,8 +47,9 @@ interface Run {
   stderr: string;
 }
 
-function sh(script: string, args: string[], env: Record<string, string> = {}): Run {
-  const r = spawnSync('bash', [script, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+function sh(script: string, args: string[], env: Record<string, string> = {}, umask?: string): Run {
+  const argv = umask ? ['-c', `umask ${umask}; exec bash "$0" "$@"`, script, ...args] : [script, ...args];
+  const r = spawnSync('bash', argv, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -171,7 +172,8 @@ describe('install.sh on a cPanel server', () => {
     writeFileSync(other, '#!/bin/sh\necho 1 ok\n', { mode: 0o755 });
     spawnSync(at(root, '/usr/local/cpanel/bin/manage_hooks'), ['add', 'script', other, '--manual', '1', '--category', 'Whostmgr', '--event', 'SSL::delssl', '--stage', 'post']);
     before = calls(root);
-    first = sh(join(source, 'install.sh'), ['--root', root, '--skip-npm']);
+    // An admin's shell with umask 000: every mode must still come out right (issue 11 finding 7).
+    first = sh(join(source, 'install.sh'), ['--root', root, '--skip-npm'], {}, '000');
     afterInstall = calls(root);
   }, 180_000);
 
@@ -201,6 +203,18 @@ describe('install.sh on a cPanel server', () => {
     expect(mode(root, ICON)).toBe(0o644);
     expect(owner(root, ICON)).toBe('0:0');
     expect(readFileSync(at(root, ICON)).equals(readFileSync(join(REPO, 'plugin/tlsa_manager.png')))).toBe(true);
+  });
+
+  it('nothing installed is writable by group or others, whatever the caller\'s umask', () => {
+    const writable: string[] = [];
+    const walk = (p: string) => {
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) return;
+      if (st.mode & 0o022) writable.push(`${p.slice(root.length)} ${(st.mode & 0o7777).toString(8)}`);
+      if (st.isDirectory()) for (const n of readdirSync(p)) if (n !== 'node_modules') walk(join(p, n));
+    };
+    for (const p of ['/usr/local/cpanel/3rdparty', '/usr/local/bin', '/etc/systemd/system', '/usr/local/cpanel/whostmgr/docroot/addon_plugins', '/usr/local/bin/tlsa-manager', '/etc/tlsa-manager', '/var/lib/tlsa-manager', '/var/log/tlsa-manager', '/usr/local/cpanel/whostmgr/docroot/cgi/tlsa_manager', ICON, ...UNITS.map((u) => `/etc/systemd/system/${u}`)]) walk(at(root, p));
+    expect(writable).toEqual([]);
   });
 
   it('the icon is a 48x48 PNG', () => {

@@ -4,7 +4,7 @@ import { problem, ProblemError } from '../../problem.js';
 import { formatRecord } from '../../tlsa/types.js';
 import { domainDetail } from '../detail.js';
 import { listRows, PAGE_SIZES, parseListQuery, queryParams, SORT_KEYS, TLSA_STATES } from '../list-query.js';
-import { domainParam, formString } from '../params.js';
+import { domainParam, formString, pageParam } from '../params.js';
 import { CATEGORIES, type Category, type SnapshotData } from '../snapshot.js';
 import * as helpers from '../view-helpers.js';
 import { h, render, type RouteDeps } from './common.js';
@@ -62,7 +62,7 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
   r.get('/activity', (req, res) => {
     const kind = formString(req.query.kind);
     const search = formString(req.query.q).slice(0, 200);
-    const page = Math.max(1, Number(formString(req.query.page)) || 1);
+    const page = pageParam(req.query.page);
     const per = 100;
     const list = ctx.state().activity({ limit: per + 1, offset: (page - 1) * per, ...(kind ? { kind } : {}), ...(search ? { search } : {}) });
     render(res, 'activity', 'Activity', 'activity', { list: list.slice(0, per), more: list.length > per, page, kind, search, kinds: ACTIVITY_KINDS });
