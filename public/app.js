@@ -21,6 +21,20 @@
     });
   }
 
+  // Copy buttons (DNSSEC panel): copy the text of the element named by data-copy.
+  var copies = document.querySelectorAll('button[data-copy]');
+  Array.prototype.forEach.call(copies, function (b) {
+    b.addEventListener('click', function () {
+      var el = document.getElementById(b.getAttribute('data-copy'));
+      if (!el || !navigator.clipboard) return;
+      navigator.clipboard.writeText(el.textContent.trim()).then(function () {
+        var old = b.textContent;
+        b.textContent = 'Copied';
+        setTimeout(function () { b.textContent = old; }, 1500);
+      });
+    });
+  });
+
   // Job progress: poll the JSON endpoint until the job finishes, then reload to show results.
   var jobs = document.querySelectorAll('[data-job]');
   Array.prototype.forEach.call(jobs, function (el) {

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline/promises';
+import { latestDnssec } from '../dnssec/watch.js';
 import { summarizeCertificate } from '../cpanel/scan.js';
 import { Providers } from '../dns/registry.js';
 import { normalizeName } from '../dns/names.js';
@@ -19,6 +20,14 @@ function domainsOption(values: Values): string[] | undefined {
 function checkSummaries(ctx: AppContext): Map<string, CheckSummary> {
   try {
     return ctx.state().latestChecks();
+  } catch {
+    return new Map();
+  }
+}
+
+function dnssecSummaries(ctx: AppContext): ReturnType<typeof latestDnssec> {
+  try {
+    return latestDnssec(ctx);
   } catch {
     return new Map();
   }
@@ -127,13 +136,13 @@ export const auditCommand: Command = {
     const format = (values.format as string | undefined) ?? (values.json ? 'json' : 'table');
     if (!['table', 'csv', 'json'].includes(format)) throw new ProblemError({ code: 'usage', message: `--format must be table, csv or json, not "${format}"` });
     const plan = await makePlan(ctx!, new Providers(ctx!), { kinds: true });
-    const rows = auditRows(plan, checkSummaries(ctx!));
+    const rows = auditRows(plan, checkSummaries(ctx!), dnssecSummaries(ctx!));
     if (format === 'json') return { output: json(rows), exitCode: 0 };
     if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };
     return {
       output: table(
-        ['DOMAIN', 'OWNER', 'MAIL', 'MX HERE', 'PROVIDER', 'TLSA', 'CERT EXPIRES', 'VERDICT', 'CAUSES'],
-        rows.map((r) => [r.domain, r.owner, r.mail, r.mxHere.join(' '), r.provider ?? '-', r.tlsa, r.certNotAfter?.slice(0, 10) ?? '-', r.verdict ?? '-', checkProblemCodes(r).join(' ') || '-']),
+        ['DOMAIN', 'OWNER', 'MAIL', 'MX HERE', 'PROVIDER', 'TLSA', 'DNSSEC', 'CERT EXPIRES', 'VERDICT', 'CAUSES'],
+        rows.map((r) => [r.domain, r.owner, r.mail, r.mxHere.join(' '), r.provider ?? '-', r.tlsa, r.dnssecReason ? `${r.dnssec} (${r.dnssecReason})` : r.dnssec, r.certNotAfter?.slice(0, 10) ?? '-', r.verdict ?? '-', checkProblemCodes(r).join(' ') || '-']),
       ),
       exitCode: 0,
     };

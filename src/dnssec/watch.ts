@@ -70,6 +70,11 @@ export function dnssecStore(ctx: AppContext): DnssecStore {
   return new DnssecStore(ctx.state().db);
 }
 
+/** The last status of every zone, for lists, audit and the domain page. */
+export function latestDnssec(ctx: AppContext): Map<string, DnssecStatus> {
+  return new Map([...dnssecStore(ctx).all()].map(([z, s]) => [z, s.status]));
+}
+
 /** Pure: how a change reads. */
 export function classifyChange(from: DnssecState | null, to: DnssecState): StateChange['kind'] {
   if (to === 'bogus' && from !== 'bogus') return 'incident';

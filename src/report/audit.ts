@@ -1,6 +1,9 @@
 import { tlsaHost } from '../dns/names.js';
 import type { Problem } from '../problem.js';
 import type { RunPlan } from '../plan/run.js';
+import { dnssecForDomain } from '../dnssec/summary.js';
+import type { BogusReason, DnssecState, Signing } from '../dnssec/state.js';
+import type { DnssecStatus } from '../dnssec/status.js';
 
 export type TlsaState = 'in-sync' | 'pending' | 'not-managed' | 'no-certificate' | 'not-ours' | 'unknown';
 
@@ -26,6 +29,10 @@ export interface AuditRow {
   problemCodes: string[];
   /** What the last check named (causes behind its verdict, warnings such as tlsa-answer-large), each with its fix. */
   checkProblems: Problem[];
+  /** The zone's DNSSEC chain (issue 12 vocabulary) and why it is bogus; the signer's state. */
+  dnssec: DnssecState;
+  dnssecReason: BogusReason | null;
+  signing: Signing | null;
 }
 
 export interface CheckSummary {
@@ -40,7 +47,7 @@ function checkProblemsOf(check: CheckSummary | undefined): Problem[] {
   return Array.isArray(list) ? (list as Problem[]).filter((p) => typeof p?.code === 'string' && typeof p.message === 'string') : [];
 }
 
-export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map()): AuditRow[] {
+export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map()): AuditRow[] {
   const endpoints = new Map(plan.scan.endpoints.map((e) => [e.host, e]));
   const zoneOfOwnerHost = new Map<string, { zone: string; provider: string; pending: number }>();
   for (const zp of plan.zones) {
@@ -95,6 +102,7 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
     if (d.mx.length === 0 && d.problems.length > 0) tlsa = 'unknown';
     const check = checks.get(d.domain);
     const problems = [...d.problems, ...here.flatMap((h) => [...(endpoints.get(h)?.problems ?? []), ...(hostWarnings.get(h) ?? [])])];
+    const chain = dnssecForDomain(d.domain, d.zone, dnssec, check?.result);
     return {
       domain: d.domain,
       owner: d.owner,
@@ -113,11 +121,14 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
       problems: problems.map((p) => p.message),
       problemCodes: problems.map((p) => p.code),
       checkProblems: checkProblemsOf(check),
+      dnssec: chain.state,
+      dnssecReason: chain.reason,
+      signing: chain.signing,
     };
   });
 }
 
-const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'problems', 'problemCodes', 'checkProblems'];
+const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'dnssec', 'dnssecReason', 'signing', 'problems', 'problemCodes', 'checkProblems'];
 
 /** The codes of the last check's problems, e.g. "dane-ta-leaf-only tlsa-answer-large" (one cell, one table column). */
 export function checkProblemCodes(row: AuditRow): string[] {

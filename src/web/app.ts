@@ -1,4 +1,5 @@
 import express, { type RequestHandler } from 'express';
+import { latestDnssec } from '../dnssec/watch.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -52,7 +53,7 @@ export interface WebApp {
  */
 export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   const services = opts.services ?? defaultServices(ctx);
-  const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks() });
+  const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx) });
   const jobs = new JobRegistry();
   const loginToken = opts.loginToken ?? newLoginToken();
   const auth = createAuth({ mode: opts.mode, loginToken, secureCookie: opts.secureCookie === true, logger: ctx.logger, loginCss: readFileSync(join(PUBLIC_DIR, 'app.css'), 'utf8') });

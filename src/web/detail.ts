@@ -1,4 +1,7 @@
 import { summarizeCertificate, type CertificateSummary, type DomainReport, type MxHost } from '../cpanel/scan.js';
+import { dnskeyField, dsField, type DnskeyField, type DsField } from '../dnssec/handover.js';
+import { closestStatus } from '../dnssec/summary.js';
+import type { DnssecStatus } from '../dnssec/status.js';
 import type { DomainCheck } from '../dane/verdict.js';
 import { tlsaHost, tlsaOwner } from '../dns/names.js';
 import type { Change, PublishedRecord } from '../dns/provider.js';
@@ -39,6 +42,20 @@ export interface DomainDetail {
   report: DomainReport;
   hosts: HostDetail[];
   check: DomainCheck | null;
+  /** The zone's last DNSSEC chain status with the DS to hand over (null: not checked yet). */
+  dnssec: DnssecHandoverView | null;
+}
+
+/** The DNSSEC panel: the stored status plus the DS and DNSKEY in the forms registrars ask for. */
+export interface DnssecHandoverView {
+  status: DnssecStatus;
+  ds: DsField[];
+  dnskey: DnskeyField[];
+}
+
+export function dnssecView(status: DnssecStatus | null): DnssecHandoverView | null {
+  if (!status) return null;
+  return { status, ds: status.ds.map((d) => dsField(status.zone, d)), dnskey: status.dnskey.map((k) => dnskeyField(status.zone, k)) };
 }
 
 
@@ -93,7 +110,7 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
     hosts.push(h);
   }
   const stored = data.checks.get(domain);
-  return { row, report, hosts, check: (stored?.result as DomainCheck | undefined) ?? null };
+  return { row, report, hosts, check: (stored?.result as DomainCheck | undefined) ?? null, dnssec: dnssecView(closestStatus(row.domain, row.zone, data.dnssec)) };
 }
 
 /** The same record wanted twice (served issuer = incoming issuer at a renewal) is one row. */

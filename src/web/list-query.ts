@@ -1,10 +1,12 @@
 import type { Category, ListRow } from './snapshot.js';
 import { CATEGORIES } from './snapshot.js';
+import { DNSSEC_STATES } from '../dnssec/state.js';
 
 export const SORT_KEYS = ['domain', 'owner', 'verdict', 'tlsa', 'expiry', 'checked', 'provider'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
 export const TLSA_STATES = ['in-sync', 'pending', 'not-managed', 'no-certificate', 'not-ours', 'unknown'] as const;
+export const DNSSEC_FILTER = Object.keys(DNSSEC_STATES);
 
 export interface ListQuery {
   q: string;
@@ -13,6 +15,7 @@ export interface ListQuery {
   owner: string;
   provider: string;
   tlsa: string;
+  dnssec: string;
   sort: SortKey;
   dir: 'asc' | 'desc';
   page: number;
@@ -40,6 +43,7 @@ export function parseListQuery(raw: Raw): ListQuery {
     owner: first(raw, 'owner'),
     provider: first(raw, 'provider'),
     tlsa: (TLSA_STATES as readonly string[]).includes(first(raw, 'tlsa')) ? first(raw, 'tlsa') : '',
+    dnssec: DNSSEC_FILTER.includes(first(raw, 'dnssec')) ? first(raw, 'dnssec') : '',
     sort: SORT_KEYS.includes(sort) ? sort : 'domain',
     dir: first(raw, 'dir') === 'desc' ? 'desc' : 'asc',
     page: Number.isInteger(page) && page > 0 ? page : 1,
@@ -57,6 +61,7 @@ export function queryParams(q: ListQuery, override: Partial<ListQuery> = {}): Re
   if (m.owner) out.owner = m.owner;
   if (m.provider) out.provider = m.provider;
   if (m.tlsa) out.tlsa = m.tlsa;
+  if (m.dnssec) out.dnssec = m.dnssec;
   if (m.sort !== 'domain') out.sort = m.sort;
   if (m.dir !== 'asc') out.dir = m.dir;
   if (m.page !== 1) out.page = String(m.page);
@@ -105,7 +110,8 @@ export function listRows(all: ListRow[], q: ListQuery): ListPage {
       (!q.verdict || r.verdict === q.verdict) &&
       (!q.owner || r.owner === q.owner) &&
       (!q.provider || (q.provider === 'none' ? r.provider === null : r.provider === q.provider)) &&
-      (!q.tlsa || r.tlsa === q.tlsa),
+      (!q.tlsa || r.tlsa === q.tlsa) &&
+      (!q.dnssec || r.dnssec === q.dnssec),
   );
   const pages = Math.max(1, Math.ceil(rows.length / q.per));
   const page = Math.min(q.page, pages);

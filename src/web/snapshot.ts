@@ -1,6 +1,7 @@
 import type { RunPlan } from '../plan/run.js';
 import { auditRows, type AuditRow } from '../report/audit.js';
-import { VERDICTS, type DomainCheck, type Verdict } from '../dane/verdict.js';
+import { VERDICTS, type Verdict } from '../dane/verdict.js';
+import type { DnssecStatus } from '../dnssec/status.js';
 
 /** The four buckets of the overview chart, plus domains nobody has checked yet. */
 export type Category = 'valid' | 'broken' | 'unprotected' | 'not-ours' | 'unchecked';
@@ -22,7 +23,6 @@ export interface StoredCheck {
 /** An audit row plus what the list page filters and sorts on, computed once per snapshot. */
 export interface ListRow extends AuditRow {
   category: Category;
-  dnssec: 'signed' | 'no-ds' | 'unsigned' | 'unknown';
   /** Lower-case haystack for the search box. */
   haystack: string;
 }
@@ -37,6 +37,8 @@ export interface SnapshotData {
   builtAt: string;
   /** How long the scan + plan took, for the page footer. */
   buildMs: number;
+  /** The DNSSEC chain watcher's last status per zone (the domain page's DNSSEC panel). */
+  dnssec: Map<string, DnssecStatus>;
 }
 
 export function categoryOf(row: AuditRow): Category {
@@ -48,20 +50,10 @@ export function categoryOf(row: AuditRow): Category {
   return v.severity === 'error' || row.verdict === 'no-ds' ? 'broken' : 'unprotected';
 }
 
-function dnssecOf(check: StoredCheck | undefined): ListRow['dnssec'] {
-  const r = check?.result as Partial<DomainCheck> | undefined;
-  if (!r?.dnssec) return 'unknown';
-  if (r.mxSecure || (r.dnssec.signed && r.dnssec.ds)) return 'signed';
-  if (r.dnssec.signed) return 'no-ds';
-  if (r.dnssec.signed === false) return 'unsigned';
-  return 'unknown';
-}
-
-export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, buildMs: number, now = new Date()): SnapshotData {
-  const rows = auditRows(plan, checks).map((r): ListRow => {
+export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, buildMs: number, now = new Date(), dnssec: Map<string, DnssecStatus> = new Map()): SnapshotData {
+  const rows = auditRows(plan, checks, dnssec).map((r): ListRow => {
     const row = r as ListRow;
     row.category = categoryOf(r);
-    row.dnssec = dnssecOf(checks.get(r.domain));
     row.haystack = [r.domain, r.owner, ...r.mxHosts, r.zone ?? ''].join(' ').toLowerCase();
     return row;
   });
@@ -75,12 +67,15 @@ export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, build
     providers: [...new Set(rows.map((r) => r.provider).filter((p): p is string => !!p))].sort(),
     builtAt: now.toISOString(),
     buildMs,
+    dnssec,
   };
 }
 
 export interface SnapshotSource {
   plan(): Promise<RunPlan>;
   checks(): Map<string, StoredCheck>;
+  /** Last DNSSEC status per zone (optional: none known without it). */
+  dnssec?(): Map<string, DnssecStatus>;
 }
 
 /**
@@ -125,7 +120,7 @@ export class Snapshot {
       const t0 = performance.now();
       try {
         const plan = await this.source.plan();
-        this.data = buildData(plan, this.source.checks(), Math.round(performance.now() - t0));
+        this.data = buildData(plan, this.source.checks(), Math.round(performance.now() - t0), new Date(), this.source.dnssec?.() ?? new Map());
         this.lastError = null;
         return this.data;
       } catch (err) {
@@ -141,7 +136,7 @@ export class Snapshot {
   /** After a check run: only the verdicts changed, so re-derive rows from the plan we have. */
   refreshChecks(): SnapshotData | null {
     if (!this.data) return null;
-    this.data = buildData(this.data.plan, this.source.checks(), this.data.buildMs);
+    this.data = buildData(this.data.plan, this.source.checks(), this.data.buildMs, new Date(), this.source.dnssec?.() ?? new Map());
     return this.data;
   }
 }

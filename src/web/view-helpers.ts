@@ -1,4 +1,5 @@
 import { VERDICTS, type Verdict } from '../dane/verdict.js';
+import { DNSSEC_STATES } from '../dnssec/state.js';
 import { printable } from '../dns/names.js';
 import { CATEGORIES, type Category } from './snapshot.js';
 
@@ -56,7 +57,8 @@ export const TLSA_LABELS: Record<string, string> = {
   unknown: 'Unknown',
 };
 
-export const DNSSEC_LABELS: Record<string, string> = { signed: 'Signed', 'no-ds': 'Signed, no DS', unsigned: 'Unsigned', unknown: '—' };
+/** The DNSSEC chain words of issue 12 (src/dnssec/state.ts), one label each. */
+export const DNSSEC_LABELS: Record<string, string> = Object.fromEntries(Object.entries(DNSSEC_STATES).map(([k, v]) => [k, v.label]));
 
 export function date(iso: string | null | undefined): string {
   return iso ? iso.slice(0, 10) : '—';

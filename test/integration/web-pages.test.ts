@@ -7,6 +7,8 @@ import { startServer, type RunningServer } from '../../src/web/server.js';
 import { makePlan } from '../../src/plan/run.js';
 import { Providers } from '../../src/dns/registry.js';
 import { auditCsv, auditRows } from '../../src/report/audit.js';
+import { recordStatuses } from '../../src/dnssec/watch.js';
+import type { DnssecStatus } from '../../src/dnssec/status.js';
 import { cookieFrom, csrfFrom, demoFixture, http, testServices, waitForJob, type DemoFixture } from './web-fixture.js';
 
 let fx: DemoFixture;
@@ -198,7 +200,7 @@ describe('exports and jobs', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.headers['content-disposition']).toContain('tlsa-audit.csv');
-    expect(csv.body.split('\r\n')[0]).toBe('domain,owner,kind,mail,mxHosts,mxHere,zone,provider,tlsa,pendingChanges,certNotAfter,certIssuer,verdict,lastChecked,problems,problemCodes,checkProblems');
+    expect(csv.body.split('\r\n')[0]).toBe('domain,owner,kind,mail,mxHosts,mxHere,zone,provider,tlsa,pendingChanges,certNotAfter,certIssuer,verdict,lastChecked,dnssec,dnssecReason,signing,problems,problemCodes,checkProblems');
     expect(csv.body).toBe(expected);
     const json = JSON.parse((await http({ port }, 'GET', '/export/audit.json', { headers: { cookie } })).body) as { domain: string; haystack?: string }[];
     expect(json.map((r) => r.domain)).toContain('alpha-demo.test');
@@ -220,6 +222,35 @@ describe('exports and jobs', () => {
     expect(page.body).toContain('<span class="badge error">no</span> the MX records are DNSSEC-secure');
     const list = await http({ port }, 'GET', '/domains?verdict=no-dnssec', { headers: html() });
     expect(list.body).toContain('<strong>1</strong> domain of');
+  });
+
+  it('DNSSEC: column, filter, and a panel with the DS to hand over (zone-file line, registrar fields, DNSKEY, copy buttons)', async () => {
+    const ctx = fx.context();
+    const zone = 'alpha-demo.test';
+    // The RFC 4034 §5.4 key and DS: fixed values, not produced by the code under test.
+    const status: DnssecStatus = {
+      zone, state: 'signed-no-ds', reason: null, signing: 'active', parent: 'test', message: `${zone} is signed but its parent has no DS for it.`, fix: 'Give the DS shown here to the registrar.',
+      ds: [{ keyTag: 60485, algorithm: 5, digestType: 1, digest: '2bb183af5f22588179a53b0a98631fad1a292118' }],
+      parentDs: [], failed: [], signer: 'cpanel', time: new Date().toISOString(),
+      dnskey: [{ flags: 256, protocol: 3, algorithm: 5, publicKey: 'AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822aJ5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvxegXd/M5+X7OrzKBaMbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/rljwvFw==' }],
+    };
+    recordStatuses(ctx, [status, { ...status, zone: 'bravo-demo.test', state: 'bogus', reason: 'ds-mismatch', message: 'bravo-demo.test is bogus.' }], 'test');
+    srv.web.snapshot.refreshChecks();
+    const page = await http({ port }, 'GET', `/domains/${zone}`, { headers: html() });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<h2>DNSSEC</h2>');
+    expect(page.body).toContain('alpha-demo.test. IN DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118');
+    expect(page.body).toMatch(/<th>Key tag<\/th><td><code id="ds-tag-0">60485<\/code>/);
+    expect(page.body).toMatch(/<th>Digest type<\/th><td><code id="ds-dt-0">1<\/code> <span class="muted small">SHA-1<\/span>/);
+    expect(page.body).toMatch(/<th>Flags<\/th><td><code id="key-flags-0">256<\/code>/);
+    expect(page.body).toContain('data-copy="ds-digest-0"');
+    expect(page.body).not.toMatch(/<script(?![^>]*nonce=)/); // copy buttons work through the nonce'd app.js only
+    const list = await http({ port }, 'GET', '/domains?dnssec=bogus', { headers: html() });
+    expect(list.body).toContain('<strong>1</strong> domain of');
+    expect(list.body).toContain('bravo-demo.test');
+    expect(list.body).toMatch(/<span class="dnssec d-bogus" title="ds-mismatch">Bogus<\/span>/);
+    const noDs = await http({ port }, 'GET', '/domains?dnssec=signed-no-ds', { headers: html() });
+    expect(noDs.body).toContain(`href="/domains/${zone}"`);
   });
 
   it('publishes in the background and reports the outcome per zone', async () => {

@@ -3,7 +3,7 @@ import { VERDICTS } from '../../dane/verdict.js';
 import { problem, ProblemError } from '../../problem.js';
 import { formatRecord } from '../../tlsa/types.js';
 import { domainDetail } from '../detail.js';
-import { listRows, PAGE_SIZES, parseListQuery, queryParams, SORT_KEYS, TLSA_STATES } from '../list-query.js';
+import { listRows, PAGE_SIZES, parseListQuery, queryParams, SORT_KEYS, TLSA_STATES, DNSSEC_FILTER } from '../list-query.js';
 import { domainParam, formString, pageParam } from '../params.js';
 import { CATEGORIES, type Category, type SnapshotData } from '../snapshot.js';
 import * as helpers from '../view-helpers.js';
@@ -43,7 +43,7 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
       const d = await snapshot.get();
       const q = parseListQuery(req.query as Record<string, unknown>);
       const page = listRows(d.rows, q);
-      render(res, 'domains', 'Domains', 'domains', { d, q, page, queryParams, SORT_KEYS, PAGE_SIZES, TLSA_STATES, CATEGORIES, VERDICTS });
+      render(res, 'domains', 'Domains', 'domains', { d, q, page, queryParams, SORT_KEYS, PAGE_SIZES, TLSA_STATES, DNSSEC_FILTER, CATEGORIES, VERDICTS });
     }),
   );
 
