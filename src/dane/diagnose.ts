@@ -23,8 +23,6 @@ import { formatRdata, type TlsaRdata } from '../tlsa/types.js';
 import type { MatchResult, RecordFailure } from './match.js';
 import type { TlsaAnswerSize } from './verdict.js';
 
-export const DIAGNOSIS_CODES = ['dane-ta-name-mismatch', 'dane-ta-leaf-only', 'certificate-self-signed', 'dane-ta-leaf-expired', 'tlsa-answer-large'] as const;
-export type DiagnosisCode = (typeof DIAGNOSIS_CODES)[number];
 
 export interface PortContext {
   /** The TLSA base domain the name check used (SNI), and the MX host. */
