@@ -51,7 +51,7 @@ export async function runScheduledChecks(ctx: AppContext, opts: { now?: number; 
   const c = ctx.config.checks;
   const gate = new HostGate({ concurrent: c.connectionsPerHost, perSecond: c.connectionsPerSecondPerHost });
   let checked: DomainCheck[] = [];
-  if (due.length > 0 && (ctx.config.resolver || ctx.root.stat('/etc/resolv.conf'))) {
+  if (due.length > 0) {
     checked = await checkDomains(ctx, due.map((d) => d.key), { concurrency: c.concurrency, hostGate: gate, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
     const failuresBefore = new Map(due.map((d) => [d.key, d.failures]));
     for (const r of checked) {

@@ -12,8 +12,8 @@ export class HostGate {
   private readonly waiters = new Map<string, (() => void)[]>();
   /** Highest number of simultaneous connections seen per address (benchmarks check the limit). */
   readonly peak = new Map<string, number>();
-  /** Connections granted per address. */
-  readonly granted = new Map<string, number>();
+  /** When each connection was let through, per address (benchmarks check the rate). */
+  readonly grants = new Map<string, number[]>();
 
   constructor(private readonly opts: { concurrent: number; perSecond: number }) {}
 
@@ -23,7 +23,9 @@ export class HostGate {
       let budget = this.budgets.get(address);
       if (!budget) this.budgets.set(address, (budget = new RequestBudget({ max: this.opts.perSecond, windowMs: 1000 })));
       await budget.acquire();
-      this.granted.set(address, (this.granted.get(address) ?? 0) + 1);
+      const list = this.grants.get(address);
+      if (list) list.push(Date.now());
+      else this.grants.set(address, [Date.now()]);
       return await fn();
     } finally {
       this.leave(address);

@@ -85,12 +85,13 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
 }
 
 /**
- * The schedule's due checks (only with a configured resolver: checks never fall back to the
- * machine's resolv.conf from the timer), alerts from them, reminders, and the outbox.
+ * The schedule's due checks, alerts from them, reminders, and the outbox. Checks need a resolver:
+ * the configured one, or the root's /etc/resolv.conf (what a real server has; a test root
+ * without either sends no DNS at all).
  */
 async function scheduledChecks(ctx: AppContext): Promise<{ rechecked: number; alertsRaised: number; alertsResolved: number }> {
   let run: ScheduledRun | null = null;
-  if (ctx.config.resolver) {
+  if (ctx.config.resolver || ctx.root.stat('/etc/resolv.conf')) {
     run = await runScheduledChecks(ctx);
     // The DNSSEC chain watcher's due zones (issue 12), same resolver rule.
     await recheckDnssec(ctx);

@@ -41,7 +41,7 @@ const alertsSchema = z
   })
   .strict();
 
-const CHECKS_DEFAULT = { dailyFullCheck: true, afterPublish: true, brokenRecheckMinutes: 30, brokenRecheckMaxHours: 6, concurrency: 16, connectionsPerHost: 8, connectionsPerSecondPerHost: 50, timerIntervalMinutes: 5 };
+const CHECKS_DEFAULT = { dailyFullCheck: true, afterPublish: true, brokenRecheckMinutes: 30, brokenRecheckMaxHours: 6, concurrency: 16, connectionsPerHost: 8, connectionsPerSecondPerHost: 100, timerIntervalMinutes: 5 };
 const checksSchema = z
   .object({
     /** Every domain is checked once a day, at its own time of day (spread over the day). */
@@ -55,7 +55,7 @@ const checksSchema = z
     concurrency: z.number().int().min(1).max(64).default(16),
     /** At most this many TLS connections to one MX address at a time, and this many per second. */
     connectionsPerHost: z.number().int().min(1).max(64).default(8),
-    connectionsPerSecondPerHost: z.number().int().min(1).max(1000).default(50),
+    connectionsPerSecondPerHost: z.number().int().min(1).max(1000).default(100),
     /** How often the timer runs reconcile (the systemd timer's interval); 2 missed runs raise an alert. */
     timerIntervalMinutes: z.number().int().min(1).max(24 * 60).default(5),
   })

@@ -152,7 +152,8 @@ export async function waitUntil(
   probe: () => Promise<boolean>,
   opts: { timeoutMs?: number; daemon?: Daemon; intervalMs?: number } = {},
 ): Promise<void> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  // TLSA_LAB_WAIT_MS lengthens every default wait (benchmarks sign thousands of names on a busy machine).
+  const deadline = Date.now() + (opts.timeoutMs ?? (Number(process.env.TLSA_LAB_WAIT_MS) || 15_000));
   for (;;) {
     if (await probe()) return;
     const d = opts.daemon;

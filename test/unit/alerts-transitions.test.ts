@@ -120,3 +120,15 @@ describe('condition families', () => {
     expect(c.map((i) => i.key)).toEqual(['expiry:ta.test']);
   });
 });
+
+describe('issuer not covered (planner warnings → alerts)', () => {
+  it('raises per MX host for a new warning, keeps it while warned, resolves when the warning is gone', async () => {
+    const { issuerConditions } = await import('../../src/alerts/transitions.js');
+    const warn = [{ code: 'issuer-not-covered', subject: 'mail.a.test', message: 'mail.a.test now presents a certificate from CN=New CA' }];
+    const first = conditionEvents('issuer-not-covered', issuerConditions(warn), [], () => 'pinned');
+    expect(raised(first)).toEqual(['issuer-not-covered:mail.a.test']);
+    const open = [incidentOf(first)];
+    expect(conditionEvents('issuer-not-covered', issuerConditions(warn), open, () => 'pinned')).toEqual([]);
+    expect(resolved(conditionEvents('issuer-not-covered', issuerConditions([]), open, () => 'pinned'))).toEqual(['issuer:mail.a.test']);
+  });
+});
