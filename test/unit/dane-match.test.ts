@@ -62,6 +62,7 @@ describe('DANE-EE (3)', () => {
     const m = matchTlsa([rec(3, 1, 1, int211)], chain, HOSTS);
     expect(m.matched).toBe(false);
     expect(m.reasons.join(' ')).toMatch(/does not match the server certificate/);
+    expect(m.failures).toEqual([{ record: rec(3, 1, 1, int211), cause: 'ee-mismatch', depth: 0 }]);
   });
 });
 
@@ -77,6 +78,7 @@ describe('DANE-TA (2)', () => {
     const notSent = matchTlsa([r], chain, HOSTS);
     expect(notSent.matched).toBe(false);
     expect(notSent.reasons.join(' ')).toMatch(/matches no certificate the server sent/);
+    expect(notSent.failures).toEqual([{ record: r, cause: 'anchor-not-sent' }]);
     const sent = matchTlsa([r], [...chain, pki.der.root], HOSTS);
     expect(sent.match).toEqual({ record: r, depth: 2 });
   });
@@ -90,12 +92,14 @@ describe('DANE-TA (2)', () => {
     const m = matchTlsa([rec(2, 1, 1, other211)], [pki.der.leaf, pki.der.other, pki.der.int], HOSTS);
     expect(m.matched).toBe(false);
     expect(m.reasons.join(' ')).toMatch(/does not sign the server certificate/);
+    expect(m.failures.map((x) => x.cause)).toEqual(['no-path']);
   });
 
   it('checks the leaf name against the reference names', () => {
     const wrong = matchTlsa([rec(2, 1, 1, int211)], chain, { hostnames: ['mx.elsewhere.test'], now: NOW });
     expect(wrong.matched).toBe(false);
     expect(wrong.reasons.join(' ')).toMatch(/not valid for mx.elsewhere.test/);
+    expect(wrong.failures).toEqual([{ record: rec(2, 1, 1, int211), cause: 'name', depth: 0 }]);
     const either = matchTlsa([rec(2, 1, 1, int211)], chain, { hostnames: ['mx.elsewhere.test', 'MAIL.example.test.'], now: NOW });
     expect(either.matched).toBe(true);
   });
@@ -104,6 +108,7 @@ describe('DANE-TA (2)', () => {
     const m = matchTlsa([rec(2, 1, 1, int211)], chain, { ...HOSTS, now: LATER });
     expect(m.matched).toBe(false);
     expect(m.reasons.join(' ')).toMatch(/expired/);
+    expect(m.failures.map((x) => [x.cause, x.depth])).toEqual([['expired', 0]]);
   });
 
   it('rejects a forged leaf whose issuer name matches the anchor but whose signature does not', () => {
