@@ -12,7 +12,7 @@ import type { AppContext } from '../../src/context.js';
  * Issue 6's proof: an AutoSSL renewal (new key) driven through the real hook code, while
  * posttls-finger probes port 25 every second. The lab resolver caches for at most 5 s.
  */
-const lab = useLab({ zones: ['renew', 'eeonly', 'newca'].map((name) => ({ name, signed: true, ds: true })) });
+const lab = useLab({ zones: ['renew', 'eeonly', 'newca', 'sibling', 'sibseen'].map((name) => ({ name, signed: true, ds: true })) });
 
 async function publishAll(ctx: AppContext) {
   const providers = new Providers(ctx);
@@ -97,5 +97,52 @@ describe('AutoSSL renewal with the hooks', () => {
     await sleep(6000);
     const results = await loop.stop();
     expect(results.filter((r) => !r.verified).map((b) => b.output.slice(-300))).toEqual([]);
+  });
+
+  it("Let's Encrypt-shaped: the next certificate from a sibling intermediate pinned inside the budget, zero unverified connections even with no pre stage", async () => {
+    const l = lab();
+    const zone = `sibling.${l.parent}`;
+    const other = `sibseen.${l.parent}`;
+    const host = `mail.${zone}`;
+    const tag = l.parent.split('.')[0];
+    // Two RSA intermediates named like Let's Encrypt's (the product recognises the organisation;
+    // their keys are not in the verified table, so their generation is unknown).
+    const r12 = await l.addIntermediate({ name: `R12-${tag}`, subject: "/C=US/O=Let's Encrypt/CN=R12", keyType: 'rsa' });
+    const r13 = await l.addIntermediate({ name: `R13-${tag}`, subject: "/C=US/O=Let's Encrypt/CN=R13", keyType: 'rsa' });
+    const ctx = labServer(l, [zone, other], { policy: { ttl: 60 } });
+    // R13 signs a certificate served on this server now (another customer's MX host), so it is a
+    // likely next signer and is pinned for every Let's Encrypt RSA host.
+    await l.installCert(`mail.${other}`, (await l.issueCert({ names: [`mail.${other}`, other], issuer: r13.name, keyType: 'rsa' })).combinedPem);
+    await l.installCert(host, (await l.issueCert({ names: [host, zone], issuer: r12.name, keyType: 'rsa' })).combinedPem);
+    await publishAll(ctx);
+    await l.flushResolver();
+
+    for (const port of [25, 465, 587]) {
+      const rrset = (await l.digAuthoritative(`_${port}._tcp.${host}`, 'TLSA')).answers.map((a) => a.split(/\s+/)).filter((f) => f[3] === 'TLSA');
+      const data = rrset.map((f) => `${f[4]} ${f[5]} ${f[6]} ${f.slice(7).join('').toLowerCase()}`);
+      expect(data.length).toBeLessThanOrEqual(10);
+      expect(data).toContain(`2 1 1 ${r12.spkiSha256}`);
+      expect(data).toContain(`2 1 1 ${r13.spkiSha256}`);
+    }
+
+    const loop = fingerLoop(l, zone);
+    await sleep(3000);
+    // The certificate is installed with no pre stage at all (a manual install, or a pre hook that
+    // did not run): until the post hook publishes its key and caches expire, senders validate it
+    // only through the R13 pin published beforehand.
+    const next = await l.issueCert({ names: [host, zone], issuer: r13.name, keyType: 'rsa' });
+    await l.installCert(host, next.combinedPem);
+    const installedAt = Date.now();
+    await sleep(6000);
+    const post = await runHook(ctx, hookInput('post', zone, next));
+    expect(post.ok, post.message).toBe(true);
+    expect(loop.results.filter((r) => r.at > installedAt).length).toBeGreaterThan(3);
+    await sleep(8000);
+    const results = await loop.stop();
+    expect(results.length).toBeGreaterThan(8);
+    expect(results.filter((r) => !r.verified).map((b) => b.output.slice(-300))).toEqual([]);
+    expect(results.at(-1)!.output).toContain('Verified TLS connection established');
+    const plan = await makePlan(ctx, new Providers(ctx));
+    expect(plan.scan.endpoints.find((e) => e.host === host)!.served!.chain[0]!.spkiSha256).toBe(next.spkiSha256);
   });
 });
