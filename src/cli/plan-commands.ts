@@ -3,7 +3,7 @@ import { latestDnssec } from '../dnssec/watch.js';
 import { summarizeCertificate } from '../cpanel/scan.js';
 import { Providers } from '../dns/registry.js';
 import { normalizeName } from '../dns/names.js';
-import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
+import { applyPlan, makePlan, refusalMatters, refusalMessage, type RunPlan } from '../plan/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { auditCsv, auditRows, checkProblemCodes, type CheckSummary } from '../report/audit.js';
 import { table } from '../report/table.js';
@@ -76,6 +76,7 @@ function planText(plan: RunPlan): string {
     if (z.blocked) lines.push(`  blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
     for (const w of z.warnings) lines.push(`  warning: ${w.message}`);
   }
+  for (const z of plan.refused) lines.push(`zone ${z.zone}: REFUSED — ${refusalMessage(z)}${z.problem.fix ? ` ${z.problem.fix}` : ''}`);
   for (const u of plan.unmanaged) {
     lines.push(`not managed here: ${u.host} — add these records at its DNS provider:`);
     for (const r of u.records) lines.push(`  ${formatRecord(r)}`);
@@ -88,6 +89,7 @@ function planText(plan: RunPlan): string {
 function planJson(plan: RunPlan) {
   return {
     zones: plan.zones.map((z) => ({ zone: z.zone, provider: z.provider, changes: z.changes, waiting: z.waiting, foreign: z.foreign, deferred: z.deferred, overBudget: z.overBudget, blocked: z.blocked ?? null, warnings: z.warnings })),
+    refused: plan.refused.map((z) => ({ zone: z.zone, code: z.problem.code, reason: z.problem.message, fix: z.problem.fix ?? null, domains: z.domains, mxHere: z.mxHere, message: refusalMessage(z) })),
     unmanaged: plan.unmanaged,
     problems: plan.problems,
   };
@@ -125,8 +127,10 @@ export const applyCommand: Command = {
       `zone ${r.zone} (${r.provider}): ${r.problem ? `FAILED, ${r.applied.length ? `${r.applied.length} change(s) applied before the failure` : 'nothing changed'}: ${r.problem.message}${r.problem.fix ? ` ${r.problem.fix}` : ''}` : `${r.applied.length} change(s) applied`}`,
       ...r.applied.map((c) => `  ${c.kind === 'create' ? '+' : '-'} ${formatRecord(c.record)}`),
     ]));
-    if (results.length === 0) lines.push('Everything is in sync; nothing to change.');
+    if (results.length === 0 && plan.refused.length === 0) lines.push('Everything is in sync; nothing to change.');
     for (const z of plan.zones) if (z.blocked) lines.push(`blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
+    // Refusals that hold no mail served here are not failures, but are never silent either.
+    for (const z of plan.refused) if (!refusalMatters(z)) lines.push(`zone ${z.zone}: REFUSED — ${refusalMessage(z)}`);
     return { output: lines.join('\n'), exitCode: failed.length ? 1 : 0 };
   },
 };

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { describeReadError, MAX_CERT_BYTES, readBounded } from '../util/bounded-read.js';
 import { normalizeName, tlsaOwner } from '../dns/names.js';
 import { ProblemError } from '../problem.js';
 import { parseBundle } from '../tlsa/certificate.js';
@@ -26,9 +26,9 @@ export const tlsaCommand: Command = {
     });
     let bytes: Buffer;
     try {
-      bytes = readFileSync(file);
+      bytes = readBounded(file, MAX_CERT_BYTES);
     } catch (err) {
-      throw new ProblemError({ code: 'cert-unreadable', message: `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).`, subject: file });
+      throw new ProblemError({ code: 'cert-unreadable', message: `${file}: ${describeReadError(err)}.`, subject: file });
     }
     const chain = parseBundle(bytes, file).certificates;
     const leaf = chain[0]!;

@@ -1,6 +1,7 @@
 import { parseBundle, type Certificate } from '../tlsa/certificate.js';
 import { ProblemError, problem, type Problem } from '../problem.js';
 import type { ServerRoot } from '../util/server-root.js';
+import { describeReadError, MAX_CERT_BYTES } from '../util/bounded-read.js';
 
 export type SniRule = 'exact' | 'wildcard' | 'service';
 
@@ -53,11 +54,9 @@ export class CertificateReader {
   private read(source: string, rule: SniRule): ServedCertificate | Problem {
     let bytes: Buffer;
     try {
-      bytes = this.root.readBytes(source);
+      bytes = this.root.readBytes(source, MAX_CERT_BYTES);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why =
-        code === 'ENOENT' ? 'does not exist' : code === 'ELOOP' ? 'is a symbolic link loop' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? 'error'})`;
+      const why = describeReadError(err);
       return problem('cert-unreadable', `${source} ${why}, so Exim has no certificate to present here.`, {
         fix: rule === 'service'
           ? 'Install a certificate for Exim in WHM » Service Configuration » Manage Service SSL Certificates.'

@@ -1,7 +1,11 @@
-import type { Stats } from 'node:fs';
-import { checkName } from '../dns/names.js';
+import { execFileSync } from 'node:child_process';
+import { realpathSync, statSync, type Stats } from 'node:fs';
+import { posix, sep } from 'node:path';
+import { checkName, printable } from '../dns/names.js';
 import { parseZone, ZoneSyntaxError, type ParsedZone } from '../dns/zonefile.js';
+import type { Entry } from '../dns/zonefile/lexer.js';
 import { problem, type Problem } from '../problem.js';
+import { describeReadError, MAX_ZONE_BYTES, readBounded } from '../util/bounded-read.js';
 import type { ServerRoot } from '../util/server-root.js';
 
 const NAMED_DIR = '/var/named';
@@ -22,72 +26,205 @@ export function enclosingZone(name: string, zones: Set<string>): string | null {
   }
 }
 
+function stampOf(st: Stats | null): string {
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
+}
+
+/** A zone file's text as read, with every file it was read from (the zone file, then its includes). */
+export interface ZoneText {
+  text: string;
+  parsed: ParsedZone;
+  /** Real paths and stamps of the files read, so a cache notices a changed include. */
+  files: { path: string; stamp: string }[];
+}
+
+/**
+ * Reads `/var/named/<zone>.db` and parses it, following `$INCLUDE` only to regular files inside
+ * the zone directory (after symbolic links), all files together at most MAX_ZONE_BYTES. What it
+ * refuses becomes a Problem naming the zone, the line and the kind of problem, never the content
+ * of an included file.
+ */
+export function readZoneText(root: ServerRoot, zone: string, text?: string): ZoneText | Problem {
+  const path = zoneFilePath(zone);
+  const files: { path: string; stamp: string }[] = [];
+  let budget = MAX_ZONE_BYTES;
+  let dir: string;
+  try {
+    dir = realpathSync(root.path(NAMED_DIR));
+  } catch (err) {
+    return problem('zone-unreadable', `The zone directory ${NAMED_DIR} ${describeReadError(err)}.`, { subject: zone, severity: 'error' });
+  }
+  const readInside = (serverPath: string): string => {
+    let real: string;
+    try {
+      real = realpathSync(root.path(serverPath));
+    } catch (err) {
+      throw new Error(describeReadError(err));
+    }
+    if (!real.startsWith(dir + sep)) throw new Error(`leads outside the zone directory ${NAMED_DIR} through a symbolic link; TLSA Manager reads zone files only inside it`);
+    let bytes: Buffer;
+    try {
+      bytes = readBounded(real, budget);
+    } catch (err) {
+      throw new Error(describeReadError(err));
+    }
+    budget -= bytes.length;
+    files.push({ path: real, stamp: stampOf(statSync(real, { throwIfNoEntry: false }) ?? null) });
+    return bytes.toString('utf8');
+  };
+
+  let main: string;
+  if (text === undefined) {
+    try {
+      main = readInside(path);
+    } catch (err) {
+      const code = (err as Error).message === 'does not exist' ? 'zone-missing' : 'zone-unreadable';
+      return problem(code, `${path} ${(err as Error).message}.`, { subject: zone, severity: 'error' });
+    }
+  } else {
+    main = text;
+  }
+  try {
+    const parsed = parseZone(main, zone, {
+      readInclude: (p: string) => {
+        // Relative names are relative to named's directory, which cPanel sets to /var/named.
+        const serverPath = posix.normalize(p.startsWith('/') ? p : `${NAMED_DIR}/${p}`);
+        if (!serverPath.startsWith(`${NAMED_DIR}/`)) {
+          throw new Error(`is outside the zone directory ${NAMED_DIR}: TLSA Manager follows includes only inside it (by design: it reads them as root)`);
+        }
+        return readInside(serverPath);
+      },
+    });
+    const unknown = confirmOpaqueTypes(root, zone, parsed, dir);
+    if (unknown) return unknown;
+    return { text: main, parsed, files };
+  } catch (err) {
+    if (err instanceof ZoneSyntaxError) return syntaxProblem(zone, err);
+    return problem('zone-unreadable', `${path} ${describeReadError(err)}.`, { subject: zone, severity: 'error' });
+  }
+}
+
+function syntaxProblem(zone: string, err: ZoneSyntaxError): Problem {
+  const path = zoneFilePath(zone);
+  const where = err.file !== undefined ? `${path}, $INCLUDE file ${printable(err.file)} line ${err.line}` : `${path} line ${err.line}`;
+  return problem('zone-syntax', `${where}: ${err.message}`, {
+    subject: zone,
+    fix: 'Fix the zone file (named-checkzone shows the same place); TLSA Manager will not edit a zone it cannot read exactly.',
+    severity: 'error',
+  });
+}
+
+/**
+ * A type mnemonic the parser does not know is fine when the installed BIND knows it (a newer
+ * type): the records are kept byte for byte. Only named-checkzone can say so.
+ */
+function confirmOpaqueTypes(root: ServerRoot, zone: string, parsed: ParsedZone, dir: string): Problem | null {
+  if (parsed.opaqueTypes.length === 0) return null;
+  const first = parsed.records.find((r) => r.opaque)!;
+  // The type is named only when it is in the zone file itself: an include's content is never shown.
+  const what = parsed.records.some((r) => r.opaque && r.file !== undefined)
+    ? `a record type in ${first.file !== undefined ? `$INCLUDE file ${printable(first.file)} ` : ''}line ${first.line}`
+    : `line ${first.line}: record type ${parsed.opaqueTypes.map((t) => printable(t, 32)).join(', ')}`;
+  const fail = (why: string) =>
+    problem('zone-unknown-type', `${zoneFilePath(zone)} ${what} is not known to TLSA Manager, and ${why}.`, {
+      subject: zone,
+      fix: 'Correct the record type (named-checkzone -i local shows the same place), or install a BIND that knows it.',
+      severity: 'error',
+    });
+  try {
+    execFileSync('named-checkzone', ['-q', '-i', 'local', '-w', dir, zone, root.path(zoneFilePath(zone))], { timeout: 60_000, stdio: 'pipe' });
+    return null;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { status?: number };
+    if (e.code === 'ENOENT') return fail('named-checkzone is not installed to confirm that BIND knows it');
+    return fail('named-checkzone rejects the zone');
+  }
+}
+
+/** Parse a zone file's text as given (the writer's, under the zone lock), following `$INCLUDE` as readZoneText. */
+export function parseZoneText(root: ServerRoot, zone: string, text: string): ParsedZone | Problem {
+  const r = readZoneText(root, zone, text);
+  return 'code' in r ? r : r.parsed;
+}
+
 interface CachedZone {
-  stamp: string;
-  result: ParsedZone | Problem;
+  files: { path: string; stamp: string }[];
+  mainStamp: string;
+  result: ParsedZone;
 }
 
 /**
  * Parsed zone files, shared by everything in one process that reads a zone (scan, providers,
- * the web app's snapshot). Keyed by path and validated by stat, so a file replaced by anyone
- * (our own atomic rename included) is read again.
+ * the web app's snapshot). Keyed by path and validated by stat of the zone file and of every
+ * file it included, so a file replaced by anyone (our own atomic rename included) is read again.
  */
 const zoneCache = new WeakMap<ServerRoot, Map<string, CachedZone>>();
 
-function stampOf(st: Stats | null): string {
-  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
+function fresh(c: CachedZone, mainStamp: string): boolean {
+  return c.mainStamp === mainStamp && c.files.every((f) => stampOf(statSync(f.path, { throwIfNoEntry: false }) ?? null) === f.stamp);
 }
 
 export function readParsedZone(root: ServerRoot, zone: string): ParsedZone | Problem {
   const path = zoneFilePath(zone);
   let cache = zoneCache.get(root);
   if (!cache) zoneCache.set(root, (cache = new Map()));
-  const stamp = stampOf(root.stat(path));
+  const mainStamp = stampOf(root.stat(path));
   const hit = cache.get(path);
-  if (hit && hit.stamp === stamp) return hit.result;
-  const result = loadZone(root, zone, path);
-  cache.set(path, { stamp, result });
-  return result;
-}
-
-function loadZone(root: ServerRoot, zone: string, path: string): ParsedZone | Problem {
-  let text: string | null;
-  try {
-    text = root.readText(path);
-  } catch (err) {
-    return problem('zone-unreadable', `${path} cannot be read: ${(err as Error).message}`, { subject: zone, severity: 'error' });
+  if (hit && fresh(hit, mainStamp)) return hit.result;
+  const r = readZoneText(root, zone);
+  // A refusal is not kept: what fixes it may be a file it could not read (a missing include).
+  if ('code' in r) {
+    cache.delete(path);
+    return r;
   }
-  if (text === null) return problem('zone-missing', `${path} does not exist.`, { subject: zone, severity: 'error' });
-  return parseZoneText(root, zone, text);
+  cache.set(path, { files: r.files, mainStamp, result: r.parsed });
+  return r.parsed;
 }
 
-/** Parse a zone file's text, following `$INCLUDE` under the root; what cannot be read becomes a Problem. */
-export function parseZoneText(root: ServerRoot, zone: string, text: string): ParsedZone | Problem {
-  const path = zoneFilePath(zone);
+/**
+ * What can be read of a zone we refuse to edit: its records minus the entries that failed, and
+ * whether nothing was skipped. Only to tell which MX hosts such a zone names; never edited.
+ */
+export function salvageZone(root: ServerRoot, zone: string): { parsed: ParsedZone; complete: boolean } | null {
+  let text: string;
   try {
-    return parseZone(text, zone, {
-      readInclude: (p: string) => {
-        const serverPath = p.startsWith('/') ? p : `${NAMED_DIR}/${p}`;
-        const t = root.readText(serverPath);
-        if (t === null) throw new Error(`$INCLUDE file ${serverPath} does not exist`);
-        return t;
+    text = readBounded(root.path(zoneFilePath(zone)), MAX_ZONE_BYTES).toString('utf8');
+  } catch {
+    return null;
+  }
+  let complete = true;
+  try {
+    const parsed = parseZone(text, zone, {
+      salvage: (_err, entry) => {
+        if (!mayHoldMx(entry)) return;
+        complete = false;
+      },
+      // Includes are not followed here: whatever made the zone unreadable may be one of them.
+      readInclude: () => {
+        throw new Error('is not followed while salvaging');
       },
     });
-  } catch (err) {
-    if (err instanceof ZoneSyntaxError) {
-      return problem('zone-syntax', `${path} line ${err.line}: ${err.message}`, {
-        subject: zone,
-        fix: 'Fix the zone file (named-checkzone shows the same error); TLSA Manager will not edit a zone it cannot read.',
-        severity: 'error',
-      });
-    }
-    return problem('zone-unreadable', `${path} cannot be read: ${(err as Error).message}`, { subject: zone, severity: 'error' });
+    return { parsed, complete };
+  } catch {
+    return null;
   }
+}
+
+/**
+ * Whether an entry we could not read may have been an MX record: only a record whose tokens
+ * name the type (MX or TYPE15) can be one; a failed directive or lexer error may hide anything.
+ */
+function mayHoldMx(entry: Entry | null): boolean {
+  if (entry === null) return true;
+  const first = entry.tokens[0]!;
+  if (!entry.initialWs && first.text.startsWith('$')) return true;
+  return entry.tokens.some((t) => !t.quoted && /^(mx|type0*15)$/i.test(t.text));
 }
 
 /** The zones whose files live on this server (`/var/named/<zone>.db`, BIND and PowerDNS on cPanel). */
 export class LocalZones {
   readonly names: Set<string>;
+  private readonly salvaged = new Map<string, { parsed: ParsedZone; complete: boolean } | null>();
 
   constructor(private readonly root: ServerRoot) {
     this.names = new Set();
@@ -104,5 +241,11 @@ export class LocalZones {
 
   get(zone: string): ParsedZone | Problem {
     return readParsedZone(this.root, zone);
+  }
+
+  /** The readable part of a refused zone (once per scan). */
+  salvage(zone: string): { parsed: ParsedZone; complete: boolean } | null {
+    if (!this.salvaged.has(zone)) this.salvaged.set(zone, salvageZone(this.root, zone));
+    return this.salvaged.get(zone)!;
   }
 }

@@ -39,6 +39,12 @@ export interface DomainReport {
   cname?: string;
   mx: MxHost[];
   problems: Problem[];
+  /**
+   * Set when the domain's zone is on this server but refused (TLSA Manager cannot read it
+   * exactly, so it will not edit it): why, and the MX hosts of the domain served here as far as
+   * the readable part of the zone shows (null: cannot tell).
+   */
+  refused?: { problem: Problem; mxHere: string[] | null };
 }
 
 export interface CertificateSummary {
@@ -160,6 +166,7 @@ async function scanDomain(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {
     const parsed = ctx.zones.get(mailZone);
     if ('code' in parsed) {
       problems.push(parsed);
+      report.refused = { problem: parsed, mxHere: await mxHereOfRefused(ctx, zone, d.domain) };
       return report;
     }
     targets = mxTargets(parsed, mailDomain);
@@ -200,6 +207,24 @@ async function scanDomain(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {
     problems.push(problem('routing-mismatch', `${d.domain} is set to "remote mail exchanger" but an MX host points at this server.`, { subject: d.domain, fix: 'Check WHM » Email Routing for this domain.', severity: 'warning' }));
   }
   return report;
+}
+
+/**
+ * The MX hosts of `domain` served here, read from what can be read of its refused zone. Null when
+ * that cannot be told: no MX found while some entries (or includes) could not be read.
+ */
+async function mxHereOfRefused(ctx: Ctx, zone: string, domain: string): Promise<string[] | null> {
+  const part = ctx.zones.salvage(zone);
+  if (!part) return null;
+  const targets = mxTargets(part.parsed, domain);
+  if (targets.length === 0 && !part.complete) return null;
+  const hosts = targets.length === 0 ? [domain] : targets.map((t) => t.host).filter((h) => h !== '' && h !== '.');
+  const here: string[] = [];
+  for (const host of hosts) {
+    const c = checkName(host);
+    if (c.ok && (await classifyMx(ctx, domain, c.name, 0)).pointsHere) here.push(c.name);
+  }
+  return here.length === 0 && !part.complete ? null : here;
 }
 
 async function classifyMx(ctx: Ctx, domain: string, host: string, preference: number): Promise<MxHost> {

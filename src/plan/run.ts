@@ -19,9 +19,23 @@ import { logSettled, settleIntent } from './recover.js';
 import { notePublishOutcome } from '../alerts/evaluate.js';
 import { scheduleAfterPublish } from '../checks/scheduled.js';
 
+/**
+ * A zone on this server that TLSA Manager will not edit (it cannot read it exactly). Never
+ * silent: plan and apply list it with the reason, and apply fails while it holds an MX host
+ * served here (or cannot tell).
+ */
+export interface RefusedZone {
+  zone: string;
+  problem: Problem;
+  domains: string[];
+  /** MX hosts of those domains served here (from the readable part of the zone); null: cannot tell. */
+  mxHere: string[] | null;
+}
+
 export interface RunPlan {
   scan: ScanResult;
   zones: ZonePlan[];
+  refused: RefusedZone[];
   unmanaged: DesiredSet['unmanaged'];
   problems: Problem[];
   /** Inputs kept so apply can re-plan each zone under its lock. */
@@ -104,7 +118,35 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     inputs.planned.set(zone, { plan: r, generation });
     return r;
   });
-  return { scan, zones: zones.filter((z): z is ZonePlan => z !== null), unmanaged: desired.unmanaged, problems, inputs };
+  return { scan, zones: zones.filter((z): z is ZonePlan => z !== null), refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
+}
+
+function refusedZones(scan: ScanResult): RefusedZone[] {
+  const byZone = new Map<string, RefusedZone>();
+  for (const d of scan.domains) {
+    if (!d.refused || !d.zone) continue;
+    let z = byZone.get(d.zone);
+    if (!z) byZone.set(d.zone, (z = { zone: d.zone, problem: d.refused.problem, domains: [], mxHere: [] }));
+    z.domains.push(d.domain);
+    const here = d.refused.mxHere;
+    z.mxHere = here === null || z.mxHere === null ? null : [...new Set([...z.mxHere, ...here])];
+  }
+  return [...byZone.values()].sort((a, b) => a.zone.localeCompare(b.zone));
+}
+
+/** A refused zone that may hold mail served here: apply must not report success over it. */
+export function refusalMatters(z: RefusedZone): boolean {
+  return z.mxHere === null || z.mxHere.length > 0;
+}
+
+/** One sentence for a refused zone: the reason, and what it means for mail here. */
+export function refusalMessage(z: RefusedZone): string {
+  const mail = z.mxHere === null
+    ? 'TLSA Manager cannot tell whether an MX host of it is served here'
+    : z.mxHere.length > 0
+      ? `its MX host${z.mxHere.length > 1 ? 's' : ''} ${z.mxHere.join(', ')} ${z.mxHere.length > 1 ? 'are' : 'is'} served here and get${z.mxHere.length > 1 ? '' : 's'} no TLSA changes until it is fixed`
+      : 'no MX host of it is served here';
+  return `Zone ${z.zone} is refused, nothing in it is changed: ${z.problem.message} (${mail}).`;
 }
 
 /** Let each provider batch its look-ups for the zones of this run (Cloudflare: one zone listing). */
@@ -208,6 +250,11 @@ export async function applyPlan(ctx: AppContext, providers: Providers, plan: Run
   const pending = plan.zones.filter((z) => z.changes.length > 0);
   // Zones are independent (one lock each); most of a zone's time is spent in child processes
   // (named-checkzone, the reload) or waiting on an API, so a few run side by side.
+  const refused = plan.refused.filter(refusalMatters).map((z): ApplyResult => {
+    const p = { ...z.problem, code: 'zone-refused', message: refusalMessage(z), subject: z.zone, severity: 'error' as const };
+    ctx.state().logActivity({ actor, kind: 'zone-refused', zone: z.zone, subject: z.zone, detail: p.message, ok: false });
+    return { zone: z.zone, provider: 'cpanel', applied: [], problem: p };
+  });
   const results = await mapLimit(pending, opts.concurrency ?? APPLY_CONCURRENCY, async (planned): Promise<ApplyResult | null> => {
     const zone = planned.zone;
     try {
@@ -219,7 +266,7 @@ export async function applyPlan(ctx: AppContext, providers: Providers, plan: Run
       return { zone, provider: planned.provider, applied: [], problem: p };
     }
   });
-  return results.filter((r): r is ApplyResult => r !== null);
+  return [...refused, ...results.filter((r): r is ApplyResult => r !== null)];
 }
 
 async function applyZone(ctx: AppContext, providers: Providers, zone: string, inputs: PlanInputs, actor: string): Promise<ApplyResult | null> {

@@ -1,5 +1,6 @@
-import { lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
+import { MAX_FILE_BYTES, readBounded } from './bounded-read.js';
 
 /**
  * The filesystem of a cPanel server, rooted at `root` (`/` in production, a fake tree in tests
@@ -23,18 +24,21 @@ export class ServerRoot {
     return p;
   }
 
-  /** File contents, or null when it does not exist. Other errors (EACCES, ELOOP) are thrown. */
-  readText(serverPath: string): string | null {
+  /**
+   * File contents, or null when it does not exist. Other errors (EACCES, ELOOP) are thrown, and a
+   * FileRefusedError for anything but a regular file of at most `maxBytes` (FIFOs, devices).
+   */
+  readText(serverPath: string, maxBytes = MAX_FILE_BYTES): string | null {
     try {
-      return readFileSync(this.path(serverPath), 'utf8');
+      return readBounded(this.path(serverPath), maxBytes).toString('utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
   }
 
-  readBytes(serverPath: string): Buffer {
-    return readFileSync(this.path(serverPath));
+  readBytes(serverPath: string, maxBytes = MAX_FILE_BYTES): Buffer {
+    return readBounded(this.path(serverPath), maxBytes);
   }
 
   stat(serverPath: string): Stats | null {

@@ -134,10 +134,13 @@ function assertSameParse(text: string, parsed: ParsedZone): void {
 function resolveRemovals(parsed: ParsedZone, remove: ZoneRecord[]): Set<number> {
   const byStart = new Map<number, number>();
   parsed.records.forEach((r, i) => {
-    if (r.file === undefined) byStart.set(r.start, i);
+    if (r.file === undefined && !r.generated) byStart.set(r.start, i);
   });
   const out = new Set<number>();
   for (const r of remove) {
+    if (r.generated) {
+      refuse(`TLSA record ${r.owner} is made by the $GENERATE line ${r.line}${r.file !== undefined ? ` of ${printable(r.file)}` : ''}, which TLSA Manager does not edit.`, 'Change the $GENERATE line by hand if that record must go.', r.owner);
+    }
     if (r.file !== undefined) {
       refuse(`TLSA record ${r.owner} (line ${r.line}) is in $INCLUDE file ${printable(r.file)}, which TLSA Manager does not edit.`, `Remove it from ${printable(r.file)} by hand, or move the TLSA records into the zone file itself.`, r.owner);
     }
@@ -178,8 +181,9 @@ function checkInheritance(parsed: ParsedZone, removed: Set<number>): void {
     if (r.ttlSource === 'previous' && lastTtl !== r.ttl) {
       refuse(`Removing the record before line ${r.line} would change the TTL of the ${r.type} record there, which takes its TTL from the record above.`, `Add a $TTL line at the top of the zone file, or give the record at line ${r.line} an explicit TTL.`, r.owner);
     }
-    if (r.file === undefined) lastOwner = r.owner;
-    else ownerByFile.set(r.file, r.owner);
+    // $GENERATE leaves the previous owner alone (BIND), so its records do not count here.
+    if (!r.generated && r.file === undefined) lastOwner = r.owner;
+    else if (!r.generated) ownerByFile.set(r.file!, r.owner);
     lastTtl = r.ttl;
   });
 }

@@ -3,8 +3,9 @@ import { ZoneSyntaxError } from './errors.js';
 import { Lexer, type Entry, type Token } from './lexer.js';
 import { absoluteName } from './name.js';
 import { checkRdata, type SoaFields } from './rdata.js';
+import { compileTemplate, expand, parseRange, rangeCount } from './generate.js';
 import { canonicalType, classToken, parseType } from './rrtypes.js';
-import { looksLikeTtl, parseTtl } from './ttl.js';
+import { looksLikeTtl, recordTtl } from './ttl.js';
 import type { ParsedZone, ParseOptions, SoaSerial, TtlSource, ZoneRecord } from './types.js';
 
 /**
@@ -28,6 +29,10 @@ interface Shared {
   lastTtl: number | null;
   opts: ParseOptions;
   maxDepth: number;
+  opaqueTypes: Set<string>;
+  /** Records made by $GENERATE so far, and the most allowed. */
+  generated: number;
+  maxGenerated: number;
 }
 
 /** Per-file state: RFC 1035 restores the origin (and BIND the current owner) after an include. */
@@ -56,6 +61,9 @@ export function parseZone(text: string, origin: string, opts: ParseOptions = {})
     lastTtl: null,
     opts,
     maxDepth: opts.maxIncludeDepth ?? 8,
+    opaqueTypes: new Set(),
+    generated: 0,
+    maxGenerated: opts.maxGenerated ?? 100_000,
   };
   parseFile(shared, { text, file: undefined, origin: zone, prevOwner: null, depth: 0 });
   const nl = text.indexOf('\n');
@@ -65,34 +73,52 @@ export function parseZone(text: string, origin: string, opts: ParseOptions = {})
     soa: shared.soa,
     lineEnding: nl > 0 && text.charCodeAt(nl - 1) === 13 ? '\r\n' : '\n',
     includes: shared.includes,
+    opaqueTypes: [...shared.opaqueTypes].sort(),
   };
   parseMeta.set(parsed, { includeTexts: shared.includeTexts, opts });
   return parsed;
 }
 
 function parseFile(shared: Shared, st: FileState): void {
-  const fail = (message: string, line: number): never => {
-    throw new ZoneSyntaxError(message, line, st.file, shared.zone);
+  // `kind` is the problem without any of the file's text (what an $INCLUDE file's errors show).
+  const fail: Fail = (message, line, kind = message) => {
+    throw new ZoneSyntaxError(message, line, st.file, shared.zone, kind);
   };
   const lexer = new Lexer(st.text, fail);
-  for (let e = lexer.next(); e !== null; e = lexer.next()) {
-    const first = e.tokens[0]!;
-    if (!e.initialWs && !first.quoted && first.text.charCodeAt(0) === 36 /* $ */) {
-      directive(shared, st, e, fail);
-    } else {
-      record(shared, st, e, fail);
+  const salvage = shared.opts.salvage;
+  for (;;) {
+    let e: Entry | null;
+    try {
+      e = lexer.next();
+    } catch (err) {
+      // Past a lexer error the entry boundaries are unknown: nothing more of this file is read.
+      if (!salvage || !(err instanceof ZoneSyntaxError)) throw err;
+      salvage(err, null);
+      return;
+    }
+    if (e === null) return;
+    try {
+      const first = e.tokens[0]!;
+      if (!e.initialWs && !first.quoted && first.text.charCodeAt(0) === 36 /* $ */) {
+        directive(shared, st, e, fail);
+      } else {
+        record(shared, st, e, fail);
+      }
+    } catch (err) {
+      if (!salvage || !(err instanceof ZoneSyntaxError)) throw err;
+      salvage(err, e);
     }
   }
 }
 
-type Fail = (message: string, line: number) => never;
+type Fail = (message: string, line: number, kind?: string) => never;
 
 function nameAt(t: Token, origin: string, what: string, line: number, fail: Fail): string {
-  if (t.quoted) fail(`${what} cannot be a quoted string (${printable(t.text)})`, line);
+  if (t.quoted) fail(`${what} cannot be a quoted string (${printable(t.text)})`, line, `${what} is a quoted string`);
   try {
     return absoluteName(t.text, origin);
   } catch (err) {
-    return fail(`${what} ${(err as Error).message}`, line);
+    return fail(`${what} ${(err as Error).message}`, line, `${what} is not a valid domain name`);
   }
 }
 
@@ -106,15 +132,16 @@ function directive(shared: Shared, st: FileState, e: Entry, fail: Fail): void {
       return;
     case '$TTL':
       if (args.length !== 1 || args[0]!.quoted) fail('$TTL takes exactly one TTL value', e.line);
-      shared.defaultTtl = ttlAt(args[0]!.text, e.line, fail);
+      shared.defaultTtl = ttlAt(args[0]!.text, e.line, fail, '$TTL');
       return;
     case '$INCLUDE':
       include(shared, st, e, args, fail);
       return;
     case '$GENERATE':
-      return fail('$GENERATE is not supported: its records cannot be read or edited safely here', e.line);
+      generate(shared, st, e, args, fail);
+      return;
     default:
-      return fail(`unknown directive ${printable(e.tokens[0]!.text)}`, e.line);
+      return fail(`unknown directive ${printable(e.tokens[0]!.text)}`, e.line, 'unknown directive');
   }
 }
 
@@ -122,13 +149,14 @@ function include(shared: Shared, st: FileState, e: Entry, args: Token[], fail: F
   if (args.length < 1 || args.length > 2) fail('$INCLUDE takes a file name and an optional origin', e.line);
   const path = unquote(args[0]!);
   const origin = args.length === 2 ? nameAt(args[1]!, st.origin, '$INCLUDE origin', e.line, fail) : st.origin;
-  if (!shared.opts.readInclude) fail(`$INCLUDE ${printable(path)} cannot be followed (no include reader given)`, e.line);
-  if (st.depth + 1 > shared.maxDepth) fail(`$INCLUDE ${printable(path)} nests deeper than ${shared.maxDepth} levels (an include loop?)`, e.line);
+  if (!shared.opts.readInclude) fail(`$INCLUDE ${printable(path)} cannot be followed (no include reader given)`, e.line, '$INCLUDE cannot be followed');
+  if (st.depth + 1 > shared.maxDepth) fail(`$INCLUDE ${printable(path)} nests deeper than ${shared.maxDepth} levels (an include loop?)`, e.line, `$INCLUDE nests deeper than ${shared.maxDepth} levels (an include loop?)`);
   let text: string;
   try {
     text = shared.opts.readInclude!(path);
   } catch (err) {
-    return fail(`$INCLUDE ${printable(path)} cannot be read: ${(err as Error).message}`, e.line);
+    const why = (err as Error).message;
+    return fail(`$INCLUDE ${printable(path)} ${why}`, e.line, `$INCLUDE ${why}`);
   }
   shared.includes.push(path);
   shared.includeTexts.set(path, text);
@@ -141,11 +169,11 @@ function unquote(t: Token): string {
   return s.replace(/\\([0-9]{3}|.)/g, (_m, x: string) => (x.length === 3 ? String.fromCharCode(Number(x)) : x));
 }
 
-function ttlAt(token: string, line: number, fail: Fail): number {
+function ttlAt(token: string, line: number, fail: Fail, what = 'TTL'): number {
   try {
-    return parseTtl(token);
+    return recordTtl(token);
   } catch (err) {
-    return fail((err as Error).message, line);
+    return fail((err as Error).message, line, `${what} is not a valid TTL`);
   }
 }
 
@@ -157,33 +185,32 @@ function ownerOf(st: FileState, e: Entry, fail: Fail): { owner: string; next: nu
 }
 
 /** Up to one TTL and one class, in either order, then the type (as BIND reads them). */
-function ttlClassType(e: Entry, from: number, fail: Fail): { ttl: number | null; type: string; next: number } {
-  const tokens = e.tokens;
+function ttlClassType(tokens: Token[], from: number, line: number, fail: Fail): { ttl: number | null; type: string; opaque: boolean; next: number } {
   let i = from;
   let ttl: number | null = null;
   let seenClass = false;
   for (let k = 0; k < 2; k++) {
     const t = tokens[i];
-    if (t === undefined) return fail('record has no type', e.line);
-    if (t.quoted) fail(`expected a TTL, class or type, found ${printable(t.text)}`, e.line);
+    if (t === undefined) return fail('record has no type', line);
+    if (t.quoted) fail(`expected a TTL, class or type, found ${printable(t.text)}`, line, 'expected a TTL, class or type, found a quoted string');
     const cls = classToken(t.text);
     if (cls !== null && !seenClass) {
-      if (cls !== 'IN') fail(`class ${printable(t.text)} does not match the zone's class IN`, e.line);
+      if (cls !== 'IN') fail(`class ${printable(t.text)} does not match the zone's class IN`, line, "the class does not match the zone's class IN");
       seenClass = true;
       i++;
     } else if (looksLikeTtl(t.text) && ttl === null) {
-      ttl = ttlAt(t.text, e.line, fail);
+      ttl = ttlAt(t.text, line, fail);
       i++;
     } else {
       break;
     }
   }
   const typeTok = tokens[i];
-  if (typeTok === undefined) return fail('record has no type', e.line);
-  if (typeTok.quoted) fail(`expected a record type, found ${printable(typeTok.text)}`, e.line);
+  if (typeTok === undefined) return fail('record has no type', line);
+  if (typeTok.quoted) fail(`expected a record type, found ${printable(typeTok.text)}`, line, 'expected a record type, found a quoted string');
   const parsed = parseType(typeTok.text);
-  if ('error' in parsed) return fail(parsed.error, e.line);
-  return { ttl, type: parsed.type, next: i + 1 };
+  if ('error' in parsed) return fail(parsed.error, line, 'not a record type');
+  return { ttl, type: parsed.type, opaque: parsed.opaque === true, next: i + 1 };
 }
 
 /** BIND 9's TTL choice for a record; updates the shared TTL state. */
@@ -205,19 +232,13 @@ function resolveTtl(shared: Shared, explicit: number | null, soa: SoaFields | nu
 
 function record(shared: Shared, st: FileState, e: Entry, fail: Fail): void {
   const { owner, next } = ownerOf(st, e, fail);
-  const { ttl: explicitTtl, type, next: rdataFrom } = ttlClassType(e, next, fail);
+  const { ttl: explicitTtl, type, opaque, next: rdataFrom } = ttlClassType(e.tokens, next, e.line, fail);
   const rdataTokens = e.tokens.slice(rdataFrom);
-
-  let soaFields: SoaFields | null;
-  try {
-    soaFields = checkRdata(canonicalType(type), rdataTokens, st.origin);
-  } catch (err) {
-    return fail(`${type} record for ${printable(owner)}: ${(err as Error).message}`, e.line);
-  }
+  const soaFields = rdataOf(type, rdataTokens, owner, st.origin, e.line, fail);
   const { ttl, source } = resolveTtl(shared, explicitTtl, soaFields, e.line, fail);
 
   if (soaFields) {
-    if (owner !== shared.zone) fail(`SOA record at ${printable(owner)} is not at the zone apex ${shared.zone}`, e.line);
+    if (owner !== shared.zone) fail(`SOA record at ${printable(owner)} is not at the zone apex ${shared.zone}`, e.line, 'SOA record not at the zone apex');
     if (shared.soa) fail('second SOA record in the zone', e.line);
     const serialTok = rdataTokens[soaFields.serialToken]!;
     shared.soa = { serial: soaFields.serial, start: serialTok.pos, end: serialTok.pos + serialTok.text.length };
@@ -238,7 +259,90 @@ function record(shared: Shared, st: FileState, e: Entry, fail: Fail): void {
     ttlSource: source,
   };
   if (st.file !== undefined) rec.file = st.file;
+  if (opaque) markOpaque(shared, rec);
   shared.records.push(rec);
+}
+
+function markOpaque(shared: Shared, rec: ZoneRecord): void {
+  rec.opaque = true;
+  shared.opaqueTypes.add(rec.type);
+}
+
+/** Checks the RDATA of a record; SOA fields for an SOA. */
+function rdataOf(type: string, tokens: Token[], owner: string, origin: string, line: number, fail: Fail): SoaFields | null {
+  try {
+    return checkRdata(canonicalType(type), tokens, origin);
+  } catch (err) {
+    return fail(`${type} record for ${printable(owner)}: ${(err as Error).message}`, line, 'the record data is not valid for its type');
+  }
+}
+
+/**
+ * `$GENERATE range lhs [ttl] [class] type rhs`, expanded into records the way BIND loads them, so
+ * an MX, address or TLSA record it makes is seen like any other. The records point at the
+ * directive's line and are never removed or rewritten by an edit. As in BIND, an explicit TTL here
+ * becomes the "previous TTL" of later records, and the previous owner is left alone.
+ */
+function generate(shared: Shared, st: FileState, e: Entry, args: Token[], fail: Fail): void {
+  const bad = (why: string): never => fail(`$GENERATE ${why}`, e.line);
+  if (args.length < 4) bad('needs a range, an owner template, a type and a data template');
+  if (args[0]!.quoted || args[1]!.quoted) bad('range and owner template cannot be quoted');
+  let range;
+  try {
+    range = parseRange(args[0]!.text);
+  } catch (err) {
+    return bad((err as Error).message);
+  }
+  const { ttl: explicitTtl, type, opaque, next } = ttlClassType(args, 2, e.line, fail);
+  if (next !== args.length - 1) bad('takes exactly one data template after the type (quote it when it has spaces)');
+  const rhsTok = args[next]!;
+  const count = rangeCount(range);
+  if (shared.generated + count > shared.maxGenerated) bad(`would make more than ${shared.maxGenerated} records in this zone, more than TLSA Manager reads`);
+  shared.generated += count;
+  let lhs;
+  let rhs;
+  try {
+    lhs = compileTemplate(args[1]!.text);
+    rhs = compileTemplate(rhsTok.quoted ? rhsTok.text.slice(1, -1) : rhsTok.text);
+  } catch (err) {
+    return bad((err as Error).message);
+  }
+  if (canonicalType(type) === 'SOA') bad('cannot make an SOA record');
+  const { ttl, source } = resolveTtl(shared, explicitTtl, null, e.line, fail);
+  for (let v = range.start; v <= range.stop; v += range.step) {
+    let ownerText: string;
+    let rdataText: string;
+    try {
+      ownerText = expand(lhs, v);
+      rdataText = expand(rhs, v);
+    } catch (err) {
+      return bad((err as Error).message);
+    }
+    const owner = nameAt({ text: ownerText, quoted: false, pos: 0 }, st.origin, '$GENERATE owner', e.line, fail);
+    const tokens: Token[] = [];
+    const lexer = new Lexer(rdataText, (message) => bad(`data ${message}`));
+    for (let d = lexer.next(); d !== null; d = lexer.next()) {
+      if (tokens.length > 0) bad('data spans more than one line');
+      tokens.push(...d.tokens);
+    }
+    rdataOf(type, tokens, owner, st.origin, e.line, fail);
+    const rec: ZoneRecord = {
+      owner,
+      ttl,
+      type,
+      rdata: tokens.length > 0 ? joinTokens(tokens) : '',
+      start: e.start,
+      end: e.end,
+      line: e.line,
+      origin: st.origin,
+      ownerInherited: false,
+      ttlSource: source,
+      generated: true,
+    };
+    if (st.file !== undefined) rec.file = st.file;
+    if (opaque) markOpaque(shared, rec);
+    shared.records.push(rec);
+  }
 }
 
 /** Tokens written apart get one space; tokens written touching (`alpn="h2"`) stay touching. */

@@ -1,6 +1,7 @@
 /**
- * Record type mnemonics BIND 9.18 accepts in zone files. A mnemonic outside this list is a syntax
- * error (named-checkzone refuses it too); any type can still be written as TYPEnnn.
+ * Record type mnemonics this parser knows by number. BIND learns new ones (BRID, HHIT, …) faster
+ * than this list: a mnemonic-shaped token outside it is kept as an opaque type (see parseType) and
+ * the zone is accepted when the installed named-checkzone accepts it.
  */
 const NUMBERS: Record<string, number> = {
   A: 1, NS: 2, MD: 3, MF: 4, CNAME: 5, SOA: 6, MB: 7, MG: 8, MR: 9, NULL: 10, WKS: 11, PTR: 12,
@@ -26,7 +27,9 @@ for (const [k, v] of Object.entries(NUMBERS)) MNEMONIC.set(v, k);
  */
 const known = new Map<string, { type: string }>();
 
-export function parseType(token: string): { type: string } | { error: string } {
+export type ParsedType = { type: string; opaque?: true } | { error: string };
+
+export function parseType(token: string): ParsedType {
   // Zone files repeat a handful of spellings ("A", "MX", "TXT"): remember the good ones.
   const hit = known.get(token);
   if (hit) return hit;
@@ -35,7 +38,7 @@ export function parseType(token: string): { type: string } | { error: string } {
   return r;
 }
 
-function parseTypeUncached(token: string): { type: string } | { error: string } {
+function parseTypeUncached(token: string): ParsedType {
   const up = token.toUpperCase();
   if (Object.prototype.hasOwnProperty.call(NUMBERS, up)) {
     if (META.has(NUMBERS[up]!)) return { error: `"${token}" is a query type, not allowed in zone data` };
@@ -51,7 +54,9 @@ function parseTypeUncached(token: string): { type: string } | { error: string } 
   if (up === 'ANY' || up === 'AXFR' || up === 'IXFR' || up === 'OPT' || up === 'TSIG' || up === 'TKEY') {
     return { error: `"${token}" is a query type, not allowed in zone data` };
   }
-  return { error: `"${token}" is not a known record type (write unknown types as TYPEnnn)` };
+  // A type this table does not know by name: kept as written (upper-case); named-checkzone decides.
+  if (/^[A-Z][A-Z0-9-]{0,31}$/.test(up)) return { type: up, opaque: true };
+  return { error: `"${token}" is not a record type` };
 }
 
 /** `TYPE52` → `TLSA`: what a record is, however it was written. */

@@ -36,6 +36,16 @@ export function parseTtl(token: string, max = MAX_TTL): number {
   return total;
 }
 
+/**
+ * A record or `$TTL` TTL as BIND 9 loads it: up to 2^32-1 is accepted, and a value above 2^31-1 is
+ * loaded as 0 with a warning (RFC 2181 §8). We read it the same way so the zone means to us what
+ * it means to BIND; those lines are never rewritten.
+ */
+export function recordTtl(token: string): number {
+  const t = parseTtl(token, MAX_U32);
+  return t > MAX_TTL ? 0 : t;
+}
+
 function allDigits(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {

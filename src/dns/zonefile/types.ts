@@ -25,6 +25,10 @@ export interface ZoneRecord {
   /** The entry has no owner of its own (blank owner field): it repeats the previous one. */
   ownerInherited: boolean;
   ttlSource: TtlSource;
+  /** Made by a `$GENERATE` line (`start`/`end`/`line` are that line's): never removed by us. */
+  generated?: true;
+  /** A type mnemonic this parser does not know (kept byte for byte; named-checkzone vouches for it). */
+  opaque?: true;
 }
 
 export interface SoaSerial {
@@ -44,11 +48,24 @@ export interface ParsedZone {
   lineEnding: '\n' | '\r\n';
   /** `$INCLUDE` paths as written, in the order they were read. */
   includes: string[];
+  /** Type mnemonics kept opaque (sorted): the zone is only safe to edit if BIND knows them. */
+  opaqueTypes: string[];
 }
 
 export interface ParseOptions {
-  /** Returns the text of an `$INCLUDE`d file (path as written in the zone). */
+  /**
+   * Returns the text of an `$INCLUDE`d file (path as written in the zone). Throws an Error whose
+   * message is the reason only (`is outside the zone directory …`), never the file's content.
+   */
   readInclude?: (path: string) => string;
+  /**
+   * Read what can be read of a zone we will not edit (to tell which MX hosts it names): each
+   * error is passed here with its entry (null: past a lexer error, the rest of that file is
+   * skipped) and the entry skipped instead of failing the parse.
+   */
+  salvage?: (err: import('./errors.js').ZoneSyntaxError, entry: import('./lexer.js').Entry | null) => void;
+  /** Most records `$GENERATE` may make in one zone (default 100,000); more is refused. */
+  maxGenerated?: number;
   /** Nesting limit for `$INCLUDE` (default 8); also stops include loops. */
   maxIncludeDepth?: number;
 }

@@ -10,7 +10,7 @@ import * as helpers from '../view-helpers.js';
 import { h, render, type RouteDeps } from './common.js';
 import { alertsOverview } from '../../alerts/overview.js';
 
-export const ACTIVITY_KINDS = ['create', 'delete', 'apply-failed', 'check', 'hook', 'reconcile', 'settings', 'alert'];
+export const ACTIVITY_KINDS = ['create', 'delete', 'apply-failed', 'zone-refused', 'check', 'hook', 'reconcile', 'settings', 'alert'];
 
 /** The read-only pages: overview, domain list, domain detail, activity log. */
 export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Router {
