@@ -82,15 +82,23 @@ async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): 
   const { text, parsed, path } = readZone(ctx, zone);
   if (!parsed.soa) throw new ProblemError(problem('zone-no-soa', `${path} has no SOA record; it will not be edited.`, { subject: zone }));
   const owners = [...new Set(changes.map((c) => c.record.owner))];
-  const present = new Map<string, ZoneRecord>(tlsaRecordsAt(parsed, owners).map((r) => [recordKey(r), r]));
+  // Every line holding the record: a record written twice is only gone when both lines are.
+  const present = new Map<string, ZoneRecord[]>();
+  for (const r of tlsaRecordsAt(parsed, owners)) {
+    const k = recordKey(r);
+    const list = present.get(k);
+    if (list) list.push(r);
+    else present.set(k, [r]);
+  }
   const remove: ZoneRecord[] = [];
   const add: TlsaRecord[] = [];
   const applied: Change[] = [];
   for (const c of changes) {
     const existing = present.get(recordKey(c.record));
     if (c.kind === 'delete' && existing) {
-      if (existing.file) throw new ProblemError(problem('zone-include', `${c.record.owner} comes from the $INCLUDE file ${existing.file}; TLSA Manager does not edit included files.`, { subject: zone, fix: 'Move the record into the zone file or remove it by hand.' }));
-      remove.push(existing);
+      const included = existing.find((r) => r.file !== undefined);
+      if (included) throw new ProblemError(problem('zone-include', `${c.record.owner} comes from the $INCLUDE file ${included.file}; TLSA Manager does not edit included files.`, { subject: zone, fix: 'Move the record into the zone file or remove it by hand.' }));
+      remove.push(...existing);
       applied.push(c);
     } else if (c.kind === 'create' && !existing) {
       add.push(c.record);

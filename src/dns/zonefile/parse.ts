@@ -125,6 +125,10 @@ function nameAt(t: Token, origin: string, what: string, line: number, fail: Fail
 function directive(shared: Shared, st: FileState, e: Entry, fail: Fail): void {
   const name = e.tokens[0]!.text.toUpperCase();
   const args = e.tokens.slice(1);
+  // BIND reads these up to a line ending; on an unterminated last line it refuses the zone.
+  if ((name === '$ORIGIN' || name === '$TTL' || name === '$GENERATE') && st.text.charCodeAt(e.end - 1) !== 10) {
+    fail(`${name} on the last line needs a line ending after it (BIND refuses the zone otherwise)`, e.line);
+  }
   switch (name) {
     case '$ORIGIN':
       if (args.length !== 1) fail('$ORIGIN takes exactly one domain name', e.line);

@@ -76,6 +76,7 @@ export function tlsaRecordsAt(zone: ParsedZone, owners: string[]): ZoneTlsaRecor
       data: f.data,
     };
     if (r.file !== undefined) t.file = r.file;
+    if (r.generated) t.generated = true;
     out.push(t);
   }
   return out;
