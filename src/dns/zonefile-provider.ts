@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import type { AppContext } from '../context.js';
 import { parseZoneText, readParsedZone, zoneFilePath } from '../cpanel/local-zones.js';
 import { DnsClient, parseResolver } from './stub-client.js';
-import { problem, ProblemError, toProblem } from '../problem.js';
+import { problem, ProblemError, toProblem, type Problem } from '../problem.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
 import { editZone, nextSerial, tlsaRecordsAt, type ParsedZone, type ZoneRecord } from './zonefile.js';
@@ -127,9 +127,12 @@ async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): 
   ctx.state().journalStep(zone, 'written');
   try {
     await reload(ctx, zone);
-    await confirmServed(ctx, zone, applied);
+    await confirmServed(ctx, zone, applied, serial);
   } catch (err) {
-    renameInto(writeTempBeside(file, text, owner), file);
+    // The old records come back under a serial above the one just written: a server (or an
+    // inline-signing raw zone) that already loaded the edit refuses to go back to a lower one.
+    const restored = editZone(text, parsed, { remove: [], add: [], serial: nextSerial(serial, new Date(ctx.now())) });
+    renameInto(writeTempBeside(file, restored, owner), file);
     ctx.state().journalStep(zone, 'restored');
     await reload(ctx, zone).catch(() => undefined);
     const p = err instanceof ProblemError ? err.problem : problem('zone-reload-failed', (err as Error).message, { subject: zone });
@@ -188,7 +191,7 @@ async function reload(ctx: AppContext, zone: string): Promise<void> {
 }
 
 /** "zone reload queued" says nothing: ask the authoritative server until it serves the change. */
-async function confirmServed(ctx: AppContext, zone: string, applied: Change[]): Promise<void> {
+async function confirmServed(ctx: AppContext, zone: string, applied: Change[], serial?: number): Promise<void> {
   const target = ctx.config.cpanel.authoritative;
   if (target === false) return;
   const client = new DnsClient(parseResolver(target), { cache: false, timeoutMs: 1000, retries: 0 });
@@ -205,8 +208,29 @@ async function confirmServed(ctx: AppContext, zone: string, applied: Change[]): 
     }
     if (applied.every((c) => served.has(recordKey(c.record)) === (c.kind === 'create'))) return;
     if (Date.now() > deadline) {
-      throw new ProblemError(problem('zone-not-served', `The DNS server at ${target} still does not serve the new TLSA records of ${zone} after the reload.`, { subject: zone, fix: 'Check the DNS server log (journalctl -u named) for errors loading the zone.' }));
+      throw new ProblemError(await notServed(client, target, zone, serial, applied.length));
     }
     await sleep(200);
   }
+}
+
+/**
+ * Why the server does not serve the change. One cause is common and silent: with `inline-signing
+ * yes`, BIND loads the new file into the unsigned zone and passes the difference to the signed one
+ * through a journal capped by `max-journal-size` (default: twice the zone's size). A change larger
+ * than that (a first publish of dozens of records into a small zone) is never signed; named only
+ * logs `receive_secure_serial: unchanged`. The server then still serves the old serial, signed.
+ */
+async function notServed(client: DnsClient, target: string, zone: string, serial: number | undefined, count: number): Promise<Problem> {
+  const soa = await client.query(zone, 'SOA').catch(() => null);
+  const dnskey = await client.query(zone, 'DNSKEY').catch(() => null);
+  const served = (soa?.records[0]?.data as { serial?: number } | undefined)?.serial;
+  if (serial !== undefined && served !== undefined && served !== serial && dnskey !== null && dnskey.records.length > 0) {
+    return problem('zone-inline-signing-stuck', `The DNS server at ${target} loaded nothing of the edit of ${zone}: it still serves serial ${served}, signed, instead of ${serial}. The zone is signed inline, and BIND passes a reload to the signed zone through a journal capped by max-journal-size (default: twice the zone file); this change of ${count} record(s) did not fit, so it was never signed (named logs "receive_secure_serial: unchanged").`, {
+      subject: zone,
+      fix: `Add "max-journal-size unlimited;" to the zone "${zone}" block in named.conf, run "rndc reconfig" and "rndc sync -clean ${zone}" (the signed copy missed this change and must start from the file again), then run apply again. Or publish fewer records at a time (apply --domain for a few domains at a time) on a zone that has not missed a change yet.`,
+    });
+  }
+  const what = served === undefined ? 'does not answer for the zone' : serial === undefined ? `serves serial ${served}` : `serves serial ${served}, not ${serial}`;
+  return problem('zone-not-served', `The DNS server at ${target} still does not serve the new TLSA records of ${zone} after the reload (it ${what}).`, { subject: zone, fix: 'Check the DNS server log (journalctl -u named) for errors loading the zone.' });
 }

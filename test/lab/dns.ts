@@ -17,6 +17,8 @@ export interface ZoneSpec {
   records?: string[];
   /** Zone key algorithm (default ECDSA P-256, algorithm 13). */
   keyAlgorithm?: KeyAlgorithm;
+  /** Extra statements for the zone's block in named.conf. */
+  options?: string[];
 }
 
 /** DNSSEC zone key algorithms a lab zone can be signed with (RSA-2048 for answer-size tests). */
@@ -121,7 +123,7 @@ export function namedConf(o: {
   port: number;
   rndcPort: number;
   rndcKeyFile: string;
-  zones: { name: string; signed: boolean; keyAlgorithm?: KeyAlgorithm }[];
+  zones: { name: string; signed: boolean; keyAlgorithm?: KeyAlgorithm; options?: string[] }[];
 }): string {
   const zoneBlocks = o.zones.map((z) =>
     [
@@ -129,6 +131,7 @@ export function namedConf(o: {
       `  type primary;`,
       `  file "${join(o.dir, `${z.name}.db`)}";`,
       ...(z.signed ? [`  dnssec-policy "${policyFor(z.keyAlgorithm)}";`, `  inline-signing yes;`] : []),
+      ...(z.options ?? []).map((o) => `  ${o}`),
       `};`,
     ].join('\n'),
   );

@@ -34,6 +34,8 @@ export interface LabZoneOption {
   records?: string[];
   /** Zone key algorithm: 'ecdsap256sha256' (default) or 'rsasha256' (2048 bits). */
   keyAlgorithm?: KeyAlgorithm;
+  /** Extra statements for the zone's block in named.conf, e.g. `max-journal-size unlimited;`. */
+  options?: string[];
 }
 
 export interface LabOptions {
@@ -153,7 +155,7 @@ function normalizeZones(parent: string, opts: LabOptions): ZoneSpec[] {
     if (z.ds === 'unsupported' && !z.signed) throw new Error(`lab: zone ${name}: ds 'unsupported' needs a signed zone`);
     const dsKind: DsKind = z.ds === 'wrong' || z.ds === 'unsupported' ? z.ds : 'own';
     const ds = dsKind !== 'own' || (z.signed && z.ds === true);
-    return { name, signed: z.signed, ds, dsKind, records: z.records ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}) };
+    return { name, signed: z.signed, ds, dsKind, records: z.records ?? [], options: z.options ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}) };
   });
   const all = [...defaults, ...extra];
   const seen = new Set<string>();
