@@ -83,6 +83,7 @@ export function editZone(text: string, parsed: ParsedZone, edit: ZoneEdit): stri
   const removed = resolveRemovals(parsed, edit.remove);
   checkSerial(zone, soa!.serial, edit.serial, removed.size + adds.length > 0);
   checkInheritance(parsed, removed);
+  checkMixedTtls(parsed, removed, adds);
   checkDuplicates(parsed, removed, adds);
 
   const out = splice(text, parsed, removed, soa!, edit.serial);
@@ -186,6 +187,34 @@ function checkInheritance(parsed: ParsedZone, removed: Set<number>): void {
     else if (!r.generated) ownerByFile.set(r.file!, r.owner);
     lastTtl = r.ttl;
   });
+}
+
+/**
+ * A set of records (owner and type) written with different TTLs gets one TTL when BIND loads it,
+ * and which one depends on how the loader happens to batch the file (the property test found a
+ * removal two lines away flip it). Lines after the set's last record cannot change that, so only
+ * removals before it are refused.
+ */
+function checkMixedTtls(parsed: ParsedZone, removed: Set<number>, adds: TlsaRecord[]): void {
+  if (removed.size === 0) return;
+  const firstRemoved = Math.min(...removed);
+  const edited = new Set<string>([...removed].map((i) => parsed.records[i]!.owner));
+  for (const a of adds) edited.add(a.owner);
+  const first = new Map<string, ZoneRecord>();
+  let conflict: { a: ZoneRecord; b: ZoneRecord; type: string } | null = null;
+  for (let i = 0; i < parsed.records.length && !conflict; i++) {
+    const r = parsed.records[i]!;
+    const type = canonicalType(r.type);
+    if (type === 'TLSA' && edited.has(r.owner)) continue;
+    const k = `${r.owner} ${type}`;
+    const f = first.get(k);
+    if (!f) first.set(k, r);
+    else if (f.ttl !== r.ttl && i > firstRemoved) conflict = { a: f, b: r, type };
+  }
+  if (conflict) {
+    const { a, b, type } = conflict;
+    refuse(`Zone ${parsed.origin}: the ${type} records of ${b.owner} have different TTLs (${a.ttl} at line ${a.line}, ${b.ttl} at line ${b.line}); BIND gives them one TTL depending on how it reads the file, so removing lines before them could change it.`, `Give the ${type} records of ${b.owner} one TTL (named-checkzone warns "TTL set to prior TTL"), then try again.`, b.owner);
+  }
 }
 
 function rdataOf(r: TlsaRecord): string {
