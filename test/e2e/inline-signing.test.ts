@@ -5,7 +5,7 @@ import { useLab } from '../lab/setup.js';
 import type { Lab } from '../lab/lab.js';
 import { run } from '../lab/proc.js';
 import { testContext } from '../helpers/context.js';
-import { writeZoneFile } from '../../src/dns/zonefile-writer.js';
+import { createZoneFileProvider } from '../../src/dns/zonefile-provider.js';
 import type { Change } from '../../src/dns/provider.js';
 import type { AppContext } from '../../src/context.js';
 
@@ -51,7 +51,7 @@ describe('inline signing: a change larger than the signing journal', () => {
     const log = join(l.dir, 'named', 'named.log');
     const logBefore = readFileSync(log, 'utf8').length;
 
-    const stuck = await writeZoneFile(ctx, zone, creates(zone, 60));
+    const stuck = await createZoneFileProvider(ctx).apply(zone, creates(zone, 60));
     expect(stuck.applied).toEqual([]);
     expect(stuck.problem?.code).toBe('zone-inline-signing-stuck');
     expect(stuck.problem?.message).toContain('receive_secure_serial: unchanged');
@@ -69,7 +69,7 @@ describe('inline signing: a change larger than the signing journal', () => {
 
     // The same publish where the zone has the setting the message names goes through, signed.
     const roomy = `roomy.${l.parent}`;
-    const ok = await writeZoneFile(ctxFor(l, roomy), roomy, creates(roomy, 60));
+    const ok = await createZoneFileProvider(ctxFor(l, roomy)).apply(roomy, creates(roomy, 60));
     expect(ok.problem).toBeUndefined();
     expect(ok.applied).toHaveLength(60);
     const tlsa = await l.digAuthoritative(`_25._tcp.mx59.${roomy}`, 'TLSA');
@@ -82,7 +82,7 @@ describe('inline signing: a change larger than the signing journal', () => {
     expect(stuck.problem?.fix).toContain(`run "rndc reconfig" and "rndc sync -clean ${zone}"`);
     expect((await rndc('reconfig')).code).toBe(0);
     expect((await rndc('sync', '-clean', zone)).code).toBe(0);
-    const again = await writeZoneFile(ctx, zone, creates(zone, 60));
+    const again = await createZoneFileProvider(ctx).apply(zone, creates(zone, 60));
     expect(again.problem).toBeUndefined();
     expect(again.applied).toHaveLength(60);
     expect((await l.digAuthoritative(`_25._tcp.mx59.${zone}`, 'TLSA')).answers.join('\n')).toMatch(/\sRRSIG\s+TLSA\s/);

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readParsedZone } from '../../src/cpanel/local-zones.js';
-import { ServerRoot } from '../../src/cpanel/server-root.js';
+import { ServerRoot } from '../../src/util/server-root.js';
 import type { Change } from '../../src/dns/provider.js';
 import { canonicalType, type ParsedZone } from '../../src/dns/zonefile.js';
 import { tlsaFields } from '../../src/dns/zonefile/query.js';
-import { writeZoneFile } from '../../src/dns/zonefile-writer.js';
+import { createZoneFileProvider } from '../../src/dns/zonefile-provider.js';
 import { toProblem } from '../../src/problem.js';
 import type { TlsaRecord } from '../../src/tlsa/types.js';
 import { testContext } from '../helpers/context.js';
@@ -116,7 +116,7 @@ async function editAndJudge(c: Case, root: string, dir: string, add: TlsaRecord[
   const ctx = testContext(CONFIG, root);
   let problem: string | undefined;
   try {
-    const r = await writeZoneFile(ctx, c.zone, changes);
+    const r = await createZoneFileProvider(ctx).apply(c.zone, changes);
     if (r.problem) problem = r.problem.message;
   } catch (err) {
     problem = toProblem(err).message;

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ServerRoot } from '../../src/cpanel/server-root.js';
+import { ServerRoot } from '../../src/util/server-root.js';
 import { readParsedZone } from '../../src/cpanel/local-zones.js';
 import { scanServer } from '../../src/cpanel/scan.js';
 import { StateDb } from '../../src/state/db.js';
