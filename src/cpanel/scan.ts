@@ -44,7 +44,7 @@ export interface DomainReport {
    * exactly, so it will not edit it): why, and the MX hosts of the domain served here as far as
    * the readable part of the zone shows (null: cannot tell).
    */
-  refused?: { problem: Problem; mxHere: string[] | null };
+  refused?: { zone: string; problem: Problem; mxHere: string[] | null };
 }
 
 export interface CertificateSummary {
@@ -166,7 +166,7 @@ async function scanDomain(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {
     const parsed = ctx.zones.get(mailZone);
     if ('code' in parsed) {
       problems.push(parsed);
-      report.refused = { problem: parsed, mxHere: await mxHereOfRefused(ctx, zone, d.domain) };
+      report.refused = { zone: mailZone, problem: parsed, mxHere: await mxHereOfRefused(ctx, mailZone, mailDomain) };
       return report;
     }
     targets = mxTargets(parsed, mailDomain);

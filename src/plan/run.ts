@@ -124,9 +124,10 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
 function refusedZones(scan: ScanResult): RefusedZone[] {
   const byZone = new Map<string, RefusedZone>();
   for (const d of scan.domains) {
-    if (!d.refused || !d.zone) continue;
-    let z = byZone.get(d.zone);
-    if (!z) byZone.set(d.zone, (z = { zone: d.zone, problem: d.refused.problem, domains: [], mxHere: [] }));
+    if (!d.refused) continue;
+    const zone = d.refused.zone;
+    let z = byZone.get(zone);
+    if (!z) byZone.set(zone, (z = { zone, problem: d.refused.problem, domains: [], mxHere: [] }));
     z.domains.push(d.domain);
     const here = d.refused.mxHere;
     z.mxHere = here === null || z.mxHere === null ? null : [...new Set([...z.mxHere, ...here])];
