@@ -96,6 +96,9 @@ export function queueReminders(ctx: AppContext, now = ctx.now()): number {
   return due.length;
 }
 
+/** How long a claimed message is left to its sender before another process may try it. */
+const SEND_LEASE_MS = 10 * 60_000;
+
 /** Back-off between delivery attempts of one message: 1, 2, 4 … minutes, at most an hour. */
 export function retryDelayMs(attempts: number): number {
   return Math.min(60_000 * 2 ** Math.max(0, attempts - 1), 3_600_000);
@@ -117,6 +120,7 @@ export async function deliverDue(ctx: AppContext, opts: { now?: number; webhookS
   await Promise.all(
     [...byChannel].map(async ([channel, list]) => {
       for (const d of list) {
+        if (!store.claim(d, now + SEND_LEASE_MS)) continue;
         try {
           if (!CHANNELS.includes(channel as ChannelId)) throw new Error(`unknown channel ${channel}`);
           await sendOn(ctx, channel as ChannelId, JSON.parse(d.payload) as AlertMessage, opts);

@@ -198,6 +198,15 @@ export class AlertStore {
     return (rows as DeliveryRow[]).map(toDelivery);
   }
 
+  /**
+   * Take a due message for sending: moves its next attempt to `leaseUntil` only if nobody else
+   * did since it was read (the timer and the daemon both deliver). False: another process has it.
+   * A process that dies while sending leaves the lease to run out, and the message is sent again.
+   */
+  claim(d: Delivery, leaseUntil: number): boolean {
+    return this.db.prepare('UPDATE alert_deliveries SET next_attempt_at = ? WHERE id = ? AND next_attempt_at = ? AND delivered_at IS NULL').run(leaseUntil, d.id, d.nextAttemptAt).changes === 1;
+  }
+
   delivered(id: number, now: number): void {
     this.db.prepare('UPDATE alert_deliveries SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?').run(now, id);
   }

@@ -75,6 +75,15 @@ describe('alert outbox', () => {
     expect(store.failingChannels()).toEqual([]);
   });
 
+  it('the timer and the daemon delivering at the same moment send each message once', async () => {
+    const root = rootWith();
+    got.length = 0;
+    recordEvents(ctxAt(root, T), [{ type: 'raise', incident }]);
+    const [a, b] = await Promise.all([deliverDue(ctxAt(root, T), { now: T }), deliverDue(ctxAt(root, T), { now: T })]);
+    expect(a.delivered + b.delivered).toBe(1);
+    expect(got.map((g) => g.event)).toEqual(['raised']);
+  });
+
   it('re-notifies an open alert once a day, not more', async () => {
     const root = rootWith();
     got.length = 0;

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { nagiosReport, parseThreshold } from '../../src/cli/nagios.js';
+import type { DomainCheck, Verdict } from '../../src/dane/verdict.js';
+
+const c = (domain: string, verdict: Verdict, message = 'm'): DomainCheck => ({ domain, time: '', verdict, message, fix: '', mxSecure: true, dnssec: { signed: true, ds: true }, mx: [] });
+
+describe('Nagios mode (Monitoring Plugins guidelines)', () => {
+  const t = { warning: 1, critical: 1 };
+  it('OK / WARNING / CRITICAL by the number of broken domains, perfdata with thresholds and bounds', () => {
+    const ok = nagiosReport([c('a.test', 'valid'), c('b.test', 'expiring'), c('c.test', 'no-dnssec')], t);
+    expect(ok).toEqual({ exitCode: 0, output: 'TLSA_MANAGER OK - 2 of 3 domain(s) validate, 1 without DANE | valid=1;;;0;3 expiring=1;;;0;3 broken=0;1;1;0;3 unprotected=1;;;0;3' });
+    const two = [c('a.test', 'tlsa-mismatch'), c('b.test', 'bogus'), c('c.test', 'valid')];
+    expect(nagiosReport(two, t)).toMatchObject({ exitCode: 2, output: expect.stringMatching(/^TLSA_MANAGER CRITICAL - 2 of 3 domain\(s\) broken \(a\.test: TLSA mismatch, b\.test: DNSSEC bogus\) \| /) });
+    expect(nagiosReport(two, { warning: 1, critical: 3 }).exitCode).toBe(1);
+    expect(nagiosReport(two, { warning: 3, critical: 3 }).exitCode).toBe(0);
+    // the thresholds are "this many or more": one broken domain is CRITICAL by default
+    expect(nagiosReport([c('a.test', 'unreachable'), c('b.test', 'valid')], t).exitCode).toBe(2);
+    expect(nagiosReport(two, { warning: 2, critical: 3 }).exitCode).toBe(1);
+  });
+
+  it('a resolver that does not validate is UNKNOWN, not OK or CRITICAL', () => {
+    expect(nagiosReport([c('a.test', 'resolver-not-validating', 'no AD bit from 127.0.0.1')], t)).toEqual({ exitCode: 3, output: 'TLSA_MANAGER UNKNOWN - cannot judge DANE: no AD bit from 127.0.0.1' });
+  });
+
+  it('a "|" in a message cannot start the perfdata early', () => {
+    const r = nagiosReport([c('a.test', 'tlsa-mismatch')].map((x) => ({ ...x, domain: 'a|b.test' })), t);
+    expect(r.output.split('|')).toHaveLength(2);
+  });
+
+  it('thresholds are whole numbers from 1', () => {
+    expect(parseThreshold('warning', undefined, 1)).toBe(1);
+    expect(parseThreshold('warning', '3', 1)).toBe(3);
+    for (const bad of ['0', '-1', '1.5', 'x', '']) expect(() => parseThreshold('critical', bad, 1)).toThrow(/--critical must be a whole number/);
+  });
+});
