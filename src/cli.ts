@@ -20,6 +20,8 @@ Commands:
   audit [--format table|csv|json]  one row per domain
   dnssec status [ZONE...] [--all]  DNSSEC chain per zone: secure, signed-no-ds, bogus, ... (exit 1 if bogus)
   dnssec ds ZONE      the DS to give the registrar (zone-file line, registrar fields, DNSKEY; CDS/CDNSKEY)
+  dnssec enable ZONE... [--yes] [--force]   start signing (cPanel/PowerDNS or Cloudflare, algorithm 13)
+  dnssec disable ZONE... [--yes] [--after-ds-gone]   stop signing; refused while the parent has a DS
   hook [--describe] [--budget SECONDS]  cPanel hook protocol (JSON on stdin; answers within the budget, default 50 s)
   reconcile [--metrics-file PATH]  periodic run (timer): cheap when nothing changed
   serve [--listen HOST:PORT | --socket PATH]  the web app
@@ -50,6 +52,7 @@ const OPTIONS: ParseArgsConfig['options'] = {
   listen: { type: 'string' },
   socket: { type: 'string' },
   concurrency: { type: 'string' },
+  'after-ds-gone': { type: 'boolean' },
   nagios: { type: 'boolean' },
   warning: { type: 'string' },
   critical: { type: 'string' },

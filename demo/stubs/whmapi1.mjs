@@ -2,7 +2,9 @@
 // Demo stub of /usr/local/cpanel/bin/whmapi1 (NOT cPanel). Implements the few functions the
 // product uses, with cPanel's JSON envelope, against the files of the demo root it lives in.
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
 import { logCall, under } from './lib.mjs';
 import { checkRecordInput, findSoa, parseZone, renderRecord } from './zonefile.mjs';
 
@@ -248,6 +250,127 @@ function fetchServiceSslComponents() {
   return { services };
 }
 
+// ---- DNSSEC (cPanel: PowerDNS only) ---------------------------------------------------
+// The stub's "PowerDNS" is BIND's key tools: keys live in a key directory (default
+// <root>/var/cpanel/demo-pdns/keys); /var/cpanel/demo-pdns.json may name another one (a lab
+// named's key-directory) and an rndc argv prefix, so `rndc loadkeys <zone>` makes that named
+// sign with exactly the keys this stub reports. Output shapes follow cPanel's API docs
+// (enable_dnssec_for_domains, fetch_ds_records_for_domains, disable_dnssec_for_domains).
+
+function pdnsBackend() {
+  const file = under('/var/cpanel/demo-pdns.json');
+  const conf = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const keysDir = conf.keysDir ?? under('/var/cpanel/demo-pdns/keys');
+  mkdirSync(keysDir, { recursive: true });
+  return { keysDir, rndc: Array.isArray(conf.rndc) ? conf.rndc : null };
+}
+
+function requirePowerDns() {
+  const conf = existsSync(under('/var/cpanel/cpanel.config')) ? readFileSync(under('/var/cpanel/cpanel.config'), 'utf8') : '';
+  const type = /^local_nameserver_type=(\S*)/m.exec(conf)?.[1] ?? 'bind';
+  if (type !== 'powerdns') throw new ApiError(`DNSSEC requires PowerDNS. This server uses the “${type}” nameserver. (demo stub)`);
+}
+
+function dnssecDomains(params) {
+  const list = params.domain ?? [];
+  if (list.length === 0) throw new ApiError('Missing parameter: domain');
+  for (const d of list) {
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(d)) throw new ApiError(`Invalid domain: ${JSON.stringify(d)}`);
+    if (!existsSync(under(`/var/named/${d.toLowerCase()}.db`)) && !existsSync(under(`/var/cpanel/demo-pdns/zones/${d.toLowerCase()}`))) {
+      throw new ApiError(`The domain “${d}” does not exist on this server.`);
+    }
+  }
+  return list.map((d) => d.toLowerCase());
+}
+
+const tool = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** Live (not deleted) keys of a zone: { base, tag, alg, flags }. */
+function zoneKeys(keysDir, zone) {
+  const out = [];
+  for (const f of readdirSync(keysDir)) {
+    const m = new RegExp(`^K${zone.replace(/\./g, '\\.')}\\.\\+(\\d{3})\\+(\\d{5})\\.key$`).exec(f);
+    if (!m) continue;
+    const base = join(keysDir, f.slice(0, -4));
+    const priv = existsSync(`${base}.private`) ? readFileSync(`${base}.private`, 'utf8') : '';
+    if (/^Delete: /m.test(priv)) continue;
+    const line = readFileSync(`${base}.key`, 'utf8').split('\n').find((l) => /\sDNSKEY\s/.test(l)) ?? '';
+    const flags = Number(/DNSKEY\s+(\d+)/.exec(line)?.[1] ?? 0);
+    out.push({ base, tag: Number(m[2]), alg: Number(m[1]), flags, privatekey: priv });
+  }
+  return out.sort((a, b) => a.tag - b.tag);
+}
+
+function loadKeys(backend, zone) {
+  if (backend.rndc) tool(backend.rndc[0], [...backend.rndc.slice(1), 'loadkeys', zone]);
+}
+
+const ALGO = { 5: 'RSASHA1', 7: 'NSEC3RSASHA1', 8: 'RSASHA256', 10: 'RSASHA512', 13: 'ECDSAP256SHA256', 14: 'ECDSAP384SHA384' };
+const ALGO_DESC = { 5: 'RSA/SHA-1', 7: 'RSASHA1-NSEC3-SHA1', 8: 'RSA/SHA-256', 10: 'RSA/SHA-512', 13: 'ECDSA Curve P-256 with SHA-256', 14: 'ECDSA Curve P-384 with SHA-384' };
+
+function enableDnssec(params) {
+  requirePowerDns();
+  const backend = pdnsBackend();
+  const algo = Number(one(params, 'algo_num') ?? 8);
+  if (!ALGO[algo]) throw new ApiError(`The “algo_num” parameter must be one of the following: ${Object.keys(ALGO).join(', ')}`);
+  const setup = one(params, 'key_setup') ?? (algo > 8 ? 'simple' : 'classic');
+  if (!['simple', 'classic'].includes(setup)) throw new ApiError('The “key_setup” parameter must be “classic” or “simple”.');
+  const domains = [];
+  for (const zone of dnssecDomains(params)) {
+    if (zoneKeys(backend.keysDir, zone).length > 0) {
+      domains.push({ domain: zone, enabled: 0, error: `The domain “${zone}” already has DNSSEC keys.` });
+      continue;
+    }
+    const size = algo === 13 || algo === 14 ? [] : ['-b', '2048'];
+    tool('dnssec-keygen', ['-q', '-K', backend.keysDir, '-a', ALGO[algo], ...size, '-f', 'KSK', zone]);
+    if (setup === 'classic') tool('dnssec-keygen', ['-q', '-K', backend.keysDir, '-a', ALGO[algo], ...size, zone]);
+    loadKeys(backend, zone);
+    const keys = zoneKeys(backend.keysDir, zone);
+    domains.push({ domain: zone, enabled: 1, nsec_version: 'NSEC', new_key_id: String(keys.length) });
+  }
+  return { domains };
+}
+
+function digestsOf(base) {
+  return [['-1', 1, 'SHA-1'], ['-2', 2, 'SHA-256'], ['-a SHA-384', 4, 'SHA-384']].map(([flag, num, desc]) => {
+    const out = tool('dnssec-dsfromkey', [...flag.split(' '), `${base}.key`]).trim();
+    return { algo_num: num, algo_desc: desc, digest: out.split(/\s+/).pop().toLowerCase() };
+  });
+}
+
+function fetchDsRecords(params) {
+  requirePowerDns();
+  const backend = pdnsBackend();
+  return {
+    domains: dnssecDomains(params).map((zone) => {
+      const keys = zoneKeys(backend.keysDir, zone);
+      if (keys.length === 0) return { domain: zone, ds_records: {} };
+      const entries = keys.map((k, i) => [String(k.tag), {
+        active: 1, algo_desc: ALGO_DESC[k.alg] ?? String(k.alg), algo_num: k.alg, algo_tag: ALGO[k.alg] ?? String(k.alg),
+        bits: k.alg === 13 ? 256 : k.alg === 14 ? 384 : 2048, created: Math.floor(statSync(`${k.base}.key`).mtimeMs / 1000),
+        digests: digestsOf(k.base), flags: k.flags, key_id: i + 1, key_tag: k.tag,
+        key_type: k.flags === 257 ? (keys.length === 1 ? 'CSK' : 'KSK') : 'ZSK',
+        privatekey: k.privatekey,
+      }]);
+      return { domain: zone, ds_records: { keys: Object.fromEntries(entries), nsec_details: { nsec_version: 'NSEC' } } };
+    }),
+  };
+}
+
+function disableDnssec(params) {
+  requirePowerDns();
+  const backend = pdnsBackend();
+  const domains = [];
+  for (const zone of dnssecDomains(params)) {
+    const keys = zoneKeys(backend.keysDir, zone);
+    // Inactive and deleted now: the signer drops the keys and their signatures.
+    for (const k of keys) tool('dnssec-settime', ['-K', backend.keysDir, '-I', 'now', '-D', 'now', `${k.base}.key`]);
+    loadKeys(backend, zone);
+    domains.push({ domain: zone, disabled: 1 });
+  }
+  return { domains };
+}
+
 const FUNCTIONS = {
   listips,
   parse_dns_zone: parseDnsZone,
@@ -255,6 +378,9 @@ const FUNCTIONS = {
   fetch_ssl_vhosts: fetchSslVhosts,
   fetch_vhost_ssl_components: fetchVhostSslComponents,
   fetch_service_ssl_components: fetchServiceSslComponents,
+  enable_dnssec_for_domains: enableDnssec,
+  fetch_ds_records_for_domains: fetchDsRecords,
+  disable_dnssec_for_domains: disableDnssec,
 };
 
 // ---- main ----------------------------------------------------------------------------

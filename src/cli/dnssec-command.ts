@@ -4,6 +4,9 @@ import { dsLine } from '../dnssec/keys.js';
 import { dnssecStatus, type DnssecStatus } from '../dnssec/status.js';
 import { handover, type Handover } from '../dnssec/handover.js';
 import { recordStatuses } from '../dnssec/watch.js';
+import { DEFAULT_ALGORITHM, enableSigning, type SignerChange } from '../dnssec/enable.js';
+import { disableSigning } from '../dnssec/disable.js';
+import { createInterface } from 'node:readline/promises';
 
 function progress(done: number, total: number): void {
   if (total < 20) return;
@@ -13,7 +16,7 @@ import { DNSSEC_STATES } from '../dnssec/state.js';
 import { ProblemError } from '../problem.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
-const USAGE = 'dnssec status [ZONE...] [--all] [--json] | dnssec ds ZONE [--json]';
+const USAGE = 'dnssec status [ZONE...] [--all] [--json] | dnssec ds ZONE [--json] | dnssec enable ZONE... [--yes] [--force] | dnssec disable ZONE... [--yes] [--after-ds-gone]';
 
 function zonesFrom({ ctx, values, args }: CommandInput): string[] {
   if (values.all) return [...managedZones(ctx!, new LocalZones(ctx!.root).names)].sort();
@@ -78,7 +81,39 @@ async function ds(input: CommandInput): Promise<CommandResult> {
   return { output: input.values.json ? json(h) : handoverText(h), exitCode: h.ds.length > 0 ? 0 : 1 };
 }
 
-const SUBCOMMANDS: Record<string, (input: CommandInput) => Promise<CommandResult>> = { status, ds };
+async function confirm(question: string, values: CommandInput['values']): Promise<boolean> {
+  if (values.yes) return true;
+  if (!process.stdin.isTTY) throw new ProblemError({ code: 'usage', message: `${question.replace(/\?$/, '')}: add --yes to run without a terminal.` });
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question(`${question} [y/N] `);
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+function changeText(rows: SignerChange[]): string {
+  return rows.map((r) => {
+    if (!r.ok) return `${r.zone}: REFUSED — ${r.message}${r.problem?.fix ? `\n  fix: ${r.problem.fix}` : ''}`;
+    const ds = r.ds.map((d) => `\n  DS for the registrar: ${dsLine(r.zone, d)}`).join('');
+    return `${r.zone}: ${r.message}${r.signing ? ` (signing: ${r.signing})` : ''}${ds}`;
+  }).join('\n');
+}
+
+async function enable(input: CommandInput): Promise<CommandResult> {
+  if (input.args.length === 0) throw new ProblemError({ code: 'usage', message: `dnssec enable needs one or more zones (${USAGE})` });
+  if (!(await confirm(`Enable DNSSEC signing (algorithm ${DEFAULT_ALGORITHM}, ECDSA P-256) for ${input.args.join(', ')}?`, input.values))) return { output: 'Nothing changed.', exitCode: 0 };
+  const rows = await enableSigning(input.ctx!, input.args, { force: input.values.force === true, ...(input.values.resolver ? { resolver: input.values.resolver as string } : {}) });
+  return { output: input.values.json ? json(rows) : changeText(rows), exitCode: rows.every((r) => r.ok) ? 0 : 1 };
+}
+
+async function disable(input: CommandInput): Promise<CommandResult> {
+  if (input.args.length === 0) throw new ProblemError({ code: 'usage', message: `dnssec disable needs one or more zones (${USAGE})` });
+  const later = input.values['after-ds-gone'] === true;
+  if (!later && !(await confirm(`Stop DNSSEC signing for ${input.args.join(', ')}?`, input.values))) return { output: 'Nothing changed.', exitCode: 0 };
+  const rows = await disableSigning(input.ctx!, input.args, { afterDsGone: later, ...(input.values.resolver ? { resolver: input.values.resolver as string } : {}) });
+  return { output: input.values.json ? json(rows) : changeText(rows), exitCode: rows.every((r) => r.ok) ? 0 : 1 };
+}
+
+const SUBCOMMANDS: Record<string, (input: CommandInput) => Promise<CommandResult>> = { status, ds, enable, disable };
 
 export const dnssecCommand: Command = {
   async run(input) {

@@ -130,6 +130,11 @@ export function watchZones(ctx: AppContext, zones: string[], now = ctx.now()): v
  */
 export async function recheckDnssec(ctx: AppContext, opts: StatusOptions & { now?: number; zones?: string[]; actor?: string } = {}): Promise<{ checked: DnssecStatus[]; changes: StateChange[] }> {
   const now = opts.now ?? ctx.now();
+  if (!opts.zones) {
+    // --after-ds-gone intents first: signing stops only once the DS has been gone long enough.
+    const { processDisableIntents } = await import('./disable.js');
+    await processDisableIntents(ctx, { now, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+  }
   const zones = opts.zones ?? new Schedule(ctx.state().db).due(DNSSEC_KIND, now).map((d) => d.key);
   if (zones.length === 0) return { checked: [], changes: [] };
   const checked = await dnssecStatus(ctx, zones, opts);

@@ -13,6 +13,8 @@ export interface ZoneSpec {
   ds: boolean;
   /** Which DS the parent gets when ds is true: the zone's own key (default) or a broken one. */
   dsKind?: DsKind;
+  /** Unsigned at start, signed by named as soon as keys are added to the key-directory (rndc loadkeys). */
+  keysOnDemand?: boolean;
   /** Extra zone-file lines (the part setRecords() replaces). */
   records?: string[];
   /** Zone key algorithm (default ECDSA P-256, algorithm 13). */
@@ -123,7 +125,7 @@ export function namedConf(o: {
   port: number;
   rndcPort: number;
   rndcKeyFile: string;
-  zones: { name: string; signed: boolean; keyAlgorithm?: KeyAlgorithm; options?: string[] }[];
+  zones: { name: string; signed: boolean; keyAlgorithm?: KeyAlgorithm; options?: string[]; keysOnDemand?: boolean }[];
 }): string {
   const zoneBlocks = o.zones.map((z) =>
     [
@@ -131,6 +133,9 @@ export function namedConf(o: {
       `  type primary;`,
       `  file "${join(o.dir, `${z.name}.db`)}";`,
       ...(z.signed ? [`  dnssec-policy "${policyFor(z.keyAlgorithm)}";`, `  inline-signing yes;`] : []),
+      // Served unsigned until keys appear in the key-directory and \`rndc loadkeys\` runs: how
+      // the stub signers (whmapi1's PowerDNS, the fake Cloudflare) switch signing on and off.
+      ...(!z.signed && z.keysOnDemand ? [`  inline-signing yes;`, `  auto-dnssec maintain;`] : []),
       ...(z.options ?? []).map((o) => `  ${o}`),
       `};`,
     ].join('\n'),

@@ -30,6 +30,11 @@ export interface LabZoneOption {
    * zone's own DS with algorithm 253, which validators do not implement (signed zones only).
    */
   ds: boolean | 'wrong' | 'unsupported';
+  /**
+   * Start unsigned, but let named sign the zone once keys appear in `lab.keysDir` and
+   * `rndc loadkeys <zone>` runs (inline-signing + auto-dnssec maintain): for stub signers.
+   */
+  keysOnDemand?: boolean;
   /** Extra zone-file lines, e.g. `_25._tcp.mail 60 IN TLSA 3 1 1 <hex>` (relative names are zone-relative). */
   records?: string[];
   /** Zone key algorithm: 'ecdsap256sha256' (default) or 'rsasha256' (2048 bits). */
@@ -155,7 +160,8 @@ function normalizeZones(parent: string, opts: LabOptions): ZoneSpec[] {
     if (z.ds === 'unsupported' && !z.signed) throw new Error(`lab: zone ${name}: ds 'unsupported' needs a signed zone`);
     const dsKind: DsKind = z.ds === 'wrong' || z.ds === 'unsupported' ? z.ds : 'own';
     const ds = dsKind !== 'own' || (z.signed && z.ds === true);
-    return { name, signed: z.signed, ds, dsKind, records: z.records ?? [], options: z.options ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}) };
+    if (z.keysOnDemand && z.signed) throw new Error(`lab: zone ${name}: keysOnDemand is for zones that start unsigned`);
+    return { name, signed: z.signed, ds, dsKind, records: z.records ?? [], options: z.options ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}), ...(z.keysOnDemand ? { keysOnDemand: true } : {}) };
   });
   const all = [...defaults, ...extra];
   const seen = new Set<string>();
