@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install or upgrade TLSA Manager on a cPanel & WHM server. Run as root from the built source
-# tree (npm ci && npm run build first). Running it again upgrades in place and keeps the
-# configuration (/etc/tlsa-manager) and state (/var/lib/tlsa-manager).
+# Install or upgrade TLSA Manager on a cPanel & WHM server. Run as root from the unpacked release
+# tarball (npm run package makes tlsa-manager-<version>.tar.gz: it needs neither npm nor a
+# compiler), or from a built checkout (npm ci && npm run build first; then npm installs the
+# production dependencies). Running it again, or a newer release's, upgrades in place and keeps
+# the configuration (/etc/tlsa-manager) and state (/var/lib/tlsa-manager).
 #
 #   ./install.sh [--root DIR] [--systemctl PATH] [--skip-npm] [--source DIR]
 #
@@ -9,9 +11,9 @@
 #                   cPanel tools are taken from DIR/usr/local/cpanel/bin, systemctl from
 #                   DIR/usr/bin/systemctl (never the host's for a root other than /).
 # --systemctl PATH  the systemctl to use.
-# --skip-npm        do not run `npm ci --omit=dev`; link node_modules from the source tree
-#                   instead (development and tests).
-# --source DIR      the built source tree (default: this script's directory).
+# --skip-npm        from a checkout: do not run `npm ci --omit=dev`; link node_modules from the
+#                   source tree instead (development and tests). A release ignores it.
+# --source DIR      the release or built source tree (default: this script's directory).
 set -euo pipefail
 # Whatever the admin's shell uses, what we create gets the modes written here (0755 / 0644 unless
 # stated): an umask of 000 made parent directories such as 3rdparty/ world-writable.
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --source) [ $# -ge 2 ] || die "--source needs a directory"; SOURCE="$2"; shift 2 ;;
     --source=*) SOURCE="${1#--source=}"; shift ;;
     --skip-npm) SKIP_NPM=1; shift ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option \"$1\"" "see ./install.sh --help" ;;
   esac
 done
@@ -46,23 +48,70 @@ done
 . "$SOURCE/plugin/lib/common.sh"
 PLUGIN_LIB="$SOURCE/plugin/lib"
 
+# The npm next to the chosen node (ea-nodejs20 ships one), else PATH; empty when there is none.
+find_npm() {
+  local npm
+  npm="$(dirname "$NODE")/npm"
+  [ -x "$npm" ] || npm="$(command -v npm || true)"
+  printf '%s' "$npm"
+}
+
+# Prints why better-sqlite3 in DIR does not load and open a database with $NODE; silent when it does.
+native_module_error() {
+  "$NODE" -e 'try { const D = require(process.argv[1]); new D(":memory:").close(); } catch (e) { process.stdout.write(String(e && e.message).split("\n")[0] || "unknown error"); process.exit(1); }' "$1" 2>&1 && return 0
+  return 1
+}
+
+# better-sqlite3 is the one native module: it must load with the Node.js found here (its ABI) and
+# this system's glibc and libstdc++. When it does not, it is rebuilt in the staged copy if the
+# build tools are there; otherwise the install stops before anything is replaced.
+ensure_native_module() {
+  local stage="$1" dir="$1/node_modules/better-sqlite3" err missing="" nodedir tool
+  [ -d "$dir" ] || die "$dir is missing: the dependencies were not installed" "install from the release tarball, or run npm ci in the source tree"
+  if err="$(native_module_error "$dir")"; then return 0; fi
+  warn "better-sqlite3 (the SQLite module, native code) does not load with Node.js $(node_version "$NODE") here: $err"
+  if [ -L "$stage/node_modules" ]; then
+    die "better-sqlite3 in $SOURCE/node_modules does not load with $NODE: $err" "run npm rebuild better-sqlite3 in $SOURCE (or install from the release tarball), then run install.sh again; nothing was changed"
+  fi
+  for tool in make python3; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+  command -v g++ >/dev/null || command -v c++ >/dev/null || missing="$missing g++"
+  [ -n "$NPM" ] || missing="$missing npm"
+  if [ -n "$missing" ]; then
+    die "better-sqlite3 does not load on this system ($err) and cannot be rebuilt here: missing$missing; nothing was changed" "install the build tools (AlmaLinux/Rocky/CloudLinux: dnf install gcc-c++ make python3; Ubuntu: apt-get install g++ make python3) and Node.js with npm (ea-nodejs20 includes it), then run install.sh again"
+  fi
+  # Headers of the Node.js in use, so node-gyp does not have to download them.
+  nodedir="$(cd "$(dirname "$(readlink -f "$NODE")")/.." && pwd)"
+  [ -f "$nodedir/include/node/node.h" ] || nodedir=""
+  say "rebuilding better-sqlite3 for this system with $NPM"
+  (cd "$stage" && PATH="$(dirname "$NODE"):$PATH" "$NPM" rebuild better-sqlite3 --build-from-source --no-audit --no-fund --loglevel=error ${nodedir:+"--nodedir=$nodedir"}) \
+    || die "rebuilding better-sqlite3 failed (see above); nothing was changed" "check that gcc-c++, make and python3 work, then run install.sh again"
+  err="$(native_module_error "$dir")" || die "better-sqlite3 still does not load after the rebuild: $err; nothing was changed" "report this with the output of: $NODE --version; ldd --version"
+  say "better-sqlite3 rebuilt for this system"
+}
+
 # ---- Checks first: nothing is written unless every prerequisite is there. ----
 require_root
 resolve_root
 require_cpanel
 [ -f "$SOURCE/dist/cli.js" ] || die "$SOURCE/dist/cli.js is missing: the app is not built" "run: npm ci && npm run build (in $SOURCE), then run install.sh again"
 [ -f "$SOURCE/package.json" ] || die "$SOURCE/package.json is missing" "run install.sh from the TLSA Manager source tree"
+# A release tarball carries its production node_modules (and release.json): no npm needed.
+RELEASE=0
+if [ -f "$SOURCE/release.json" ]; then
+  RELEASE=1
+  SKIP_NPM=0
+  [ -d "$SOURCE/node_modules/better-sqlite3" ] || die "$SOURCE/node_modules is incomplete (no better-sqlite3): the release was not unpacked whole" "unpack tlsa-manager-<version>.tar.gz again and run its install.sh"
+fi
 for tool in register_appconfig manage_hooks; do
   [ -x "$CPBIN/$tool" ] || die "$CPBIN/$tool is missing or not executable" "this cPanel installation looks incomplete; run /scripts/upcp --force"
 done
 NODE="$(find_node)"
 resolve_systemctl
-if [ "$SKIP_NPM" = 0 ]; then
-  NPM="$(dirname "$NODE")/npm"
-  [ -x "$NPM" ] || NPM="$(command -v npm || true)"
-  [ -n "$NPM" ] || die "npm was not found next to $NODE or in PATH" "install the ea-nodejs20 package (it includes npm), or pass --skip-npm with node_modules already in place"
+NPM="$(find_npm)"
+if [ "$RELEASE" = 0 ] && [ "$SKIP_NPM" = 0 ] && [ -z "$NPM" ]; then
+  die "npm was not found next to $NODE or in PATH" "install from the release tarball (it needs no npm), install the ea-nodejs20 package (it includes npm), or pass --skip-npm with node_modules already in place"
 fi
-say "using Node.js $("$NODE" -e 'process.stdout.write(process.versions.node)') at $NODE"
+say "using Node.js $(node_version "$NODE") at $NODE"
 
 UPGRADE=0
 [ -d "$APPDIR" ] && UPGRADE=1
@@ -80,13 +129,17 @@ for item in package.json package-lock.json README.md install.sh uninstall.sh dis
 done
 mkdir -m 0755 -- "$STAGE/bin"
 write_wrapper "$STAGE/bin/tlsa-manager-hook" "$APPDIR" hook 0700
-if [ "$SKIP_NPM" = 1 ]; then
+if [ "$RELEASE" = 1 ]; then
+  cp -R -- "$SOURCE/node_modules" "$STAGE/node_modules"
+  say "copied the release's dependencies (no npm needed)"
+elif [ "$SKIP_NPM" = 1 ]; then
   if [ -d "$SOURCE/node_modules" ]; then ln -s -- "$SOURCE/node_modules" "$STAGE/node_modules"; fi
 else
   say "installing dependencies (npm ci --omit=dev)"
   (cd "$STAGE" && PATH="$(dirname "$NODE"):$PATH" "$NPM" ci --omit=dev --no-audit --no-fund --loglevel=error) \
     || die "npm ci failed; the installed version (if any) is unchanged" "check the network access to the npm registry and run install.sh again"
 fi
+ensure_native_module "$STAGE"
 chown -R 0:0 -- "$STAGE"
 chmod -R go-w -- "$STAGE"
 if [ -d "$APPDIR" ]; then

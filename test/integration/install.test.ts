@@ -509,3 +509,185 @@ describe('install.sh refuses clearly and writes nothing', () => {
     expect(snapshot(root)).toEqual(before);
   });
 });
+
+describe('release tarball (npm run package)', () => {
+  const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+  const name = `tlsa-manager-${version}`;
+  let out: string;
+  let release: string;
+  let entries: string[];
+  /** PATH with only node and the basic tools install.sh and the cPanel stubs use. */
+  let tools: string;
+  let packaged: Run;
+
+  /** The same tree with one change, for installs that must fail or differ. */
+  const variant = (label: string, change: (dir: string) => void): string => {
+    const dir = join(scratch, `release-${label}`, name);
+    cpSync(release, dir, { recursive: true, verbatimSymlinks: true });
+    change(dir);
+    return dir;
+  };
+  const install = (dir: string, root: string, path = tools) => {
+    const r = spawnSync('bash', [join(dir, 'install.sh'), '--root', root], { encoding: 'utf8', env: { PATH: path, HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8' }, timeout: 300_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr } as Run;
+  };
+  const loadsSqlite = (dir: string) =>
+    spawnSync(process.execPath, ['-e', 'const D = require(process.argv[1]); const db = new D(":memory:"); process.stdout.write(String(db.prepare("select 6*7 as x").get().x));', join(dir, 'node_modules/better-sqlite3')], { encoding: 'utf8' });
+
+  beforeAll(() => {
+    out = join(scratch, 'dist-out');
+    mkdirSync(out);
+    const r = spawnSync('bash', [join(REPO, 'scripts/package.sh'), '--out', out], { encoding: 'utf8', timeout: 900_000 });
+    packaged = { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    if (r.status !== 0) throw new Error(`package.sh failed: ${r.stderr}`);
+    const tarball = join(out, `${name}.tar.gz`);
+    entries = spawnSync('tar', ['tzf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout.split('\n').filter(Boolean);
+    const unpacked = join(scratch, 'unpacked');
+    mkdirSync(unpacked);
+    expect(spawnSync('tar', ['xzf', tarball, '-C', unpacked]).status).toBe(0);
+    release = join(unpacked, name);
+
+    tools = join(scratch, 'only-node-and-basic-tools');
+    mkdirSync(tools);
+    const basic = ['bash', 'sh', 'env', 'cp', 'mv', 'rm', 'mkdir', 'ln', 'chmod', 'chown', 'install', 'dirname', 'basename', 'cat', 'sed', 'grep', 'awk', 'mktemp', 'perl', 'tr', 'head', 'tail', 'sort', 'timeout', 'readlink', 'id', 'find', 'date'];
+    for (const t of basic) {
+      const found = spawnSync('bash', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
+      if (!found.startsWith('/')) throw new Error(`${t} not found on this machine`);
+      symlinkSync(found, join(tools, t));
+    }
+    symlinkSync(process.execPath, join(tools, 'node'));
+  }, 900_000);
+
+  it('holds the compiled app, views, public, plugin, the scripts and production node_modules only', () => {
+    expect(packaged.stdout).toContain(`${name}.tar.gz`);
+    expect(entries.every((e) => e === `${name}/` || e.startsWith(`${name}/`))).toBe(true);
+    const files = new Set(entries.map((e) => e.slice(name.length + 1)));
+    for (const f of ['dist/cli.js', 'dist/web/app.js', 'views/login.ejs', 'public/app.css', 'plugin/tlsa_manager.conf', 'plugin/cgi/index.cgi', 'install.sh', 'uninstall.sh', 'package.json', 'release.json', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node']) {
+      expect(files.has(f), f).toBe(true);
+    }
+    const outside = [...files].filter((f) => !f.startsWith('node_modules/'));
+    expect(outside.filter((f) => /^(src|demo|test|bench|scripts)\//.test(f) || /\.(ts|map)$/.test(f) || /(^|\/)demo/.test(f))).toEqual([]);
+    // Against the lock file: every production package is there, no dev package is.
+    const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    const pkgs = Object.entries(lock.packages).filter(([p]) => p.startsWith('node_modules/'));
+    const shipped = (p: string) => files.has(`${p}/package.json`);
+    const missing = pkgs.filter(([p, v]) => !v.dev && !shipped(p)).map(([p]) => p);
+    const dev = pkgs.filter(([p, v]) => v.dev && shipped(p)).map(([p]) => p);
+    expect(missing).toEqual([]);
+    expect(dev).toEqual([]);
+    for (const p of ['vitest', 'typescript', '@peculiar/x509', 'reflect-metadata', 'playwright-core']) expect(shipped(`node_modules/${p}`), p).toBe(false);
+  });
+
+  it('states the Node.js ABI and the glibc/libstdc++ versions the native module needs (as objdump -T reads them)', () => {
+    const info = JSON.parse(readFileSync(join(release, 'release.json'), 'utf8')) as { version: string; nodeAbi: string; nativeModule: { needs: string[] } };
+    expect(info.version).toBe(version);
+    expect(info.nodeAbi).toBe(process.versions.modules);
+    const syms = spawnSync('objdump', ['-T', join(release, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')], { encoding: 'utf8', maxBuffer: 16 << 20 }).stdout;
+    const newest = (prefix: string) =>
+      [...new Set(syms.match(new RegExp(`${prefix}_[0-9.]+`, 'g')) ?? [])].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).pop();
+    expect(info.nativeModule.needs).toEqual([newest('GLIBC'), newest('GLIBCXX')]);
+  });
+
+  it('the PATH used below has node and basic tools but no npm, compiler or build tool', () => {
+    for (const t of ['npm', 'npx', 'gcc', 'cc', 'g++', 'c++', 'make', 'python3', 'tsc']) {
+      expect(spawnSync('bash', ['-c', `command -v ${t}`], { env: { PATH: tools } }).status, t).not.toBe(0);
+    }
+    expect(spawnSync('bash', ['-c', 'command -v node'], { env: { PATH: tools } }).status).toBe(0);
+  });
+
+  it('installs from the unpacked tarball without npm or a compiler', async () => {
+    const root = await newRoot('release');
+    const r = install(release, root);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('no npm needed');
+    const app = at(root, APP);
+    expect(lstatSync(join(app, 'node_modules')).isDirectory()).toBe(true);
+    expect(loadsSqlite(app).stdout).toBe('42');
+    for (const gone of ['src', 'demo', 'test']) expect(existsSync(join(app, gone)), gone).toBe(false);
+    const help = spawnSync(at(root, '/usr/local/bin/tlsa-manager'), ['--help'], { encoding: 'utf8', env: { PATH: tools } });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage: tlsa-manager');
+    expect(ourHooks(root, `${root}${HOOK}`)).toEqual(expectedHooks());
+  }, 300_000);
+
+  describe('upgrades in place: checkout install → older tarball → this tarball', () => {
+    let root: string;
+    const config = JSON.stringify({ resolver: '127.0.0.9:53', policy: { ttl: 900 } }, null, 1) + '\n';
+
+    beforeAll(async () => {
+      root = await newRoot('upgrade');
+      const fromCheckout = sh(join(source, 'install.sh'), ['--root', root, '--skip-npm']);
+      if (fromCheckout.code !== 0) throw new Error(fromCheckout.stderr);
+      writeFileSync(at(root, '/etc/tlsa-manager/config.json'), config, { mode: 0o600 });
+      writeFileSync(at(root, '/var/lib/tlsa-manager/state.db'), 'state from the first install');
+    }, 300_000);
+
+    it('an older release replaces the checkout install and keeps config and state', () => {
+      expect(lstatSync(at(root, `${APP}/node_modules`)).isSymbolicLink()).toBe(true);
+      const older = variant('older', (dir) => {
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string };
+        writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, version: '0.0.1' }));
+        writeFileSync(join(dir, 'dist/only-in-the-older-release.js'), '');
+      });
+      const r = install(older, root);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('kept the existing configuration');
+      expect(readFileSync(at(root, '/etc/tlsa-manager/config.json'), 'utf8')).toBe(config);
+      expect(readFileSync(at(root, '/var/lib/tlsa-manager/state.db'), 'utf8')).toBe('state from the first install');
+      expect(lstatSync(at(root, `${APP}/node_modules`)).isDirectory()).toBe(true);
+      expect(existsSync(at(root, `${APP}/dist/only-in-the-older-release.js`))).toBe(true);
+    });
+
+    it('this release replaces the older one, keeps config and state, restarts the service', () => {
+      const callsBefore = calls(root).length;
+      writeFileSync(at(root, '/var/lib/tlsa-manager/state.db'), 'state before the upgrade');
+      const r = install(release, root);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(readFileSync(at(root, '/etc/tlsa-manager/config.json'), 'utf8')).toBe(config);
+      expect(mode(root, '/etc/tlsa-manager/config.json')).toBe(0o600);
+      expect(readFileSync(at(root, '/var/lib/tlsa-manager/state.db'), 'utf8')).toBe('state before the upgrade');
+      expect(existsSync(at(root, `${APP}/dist/only-in-the-older-release.js`))).toBe(false);
+      expect((JSON.parse(readFileSync(at(root, `${APP}/package.json`), 'utf8')) as { version: string }).version).toBe(version);
+      expect(readdirSync(at(root, '/usr/local/cpanel/3rdparty'))).toEqual(['tlsa-manager']);
+      expect(ourHooks(root, `${root}${HOOK}`)).toEqual(expectedHooks());
+      const sys = calls(root)
+        .slice(callsBefore)
+        .filter((c) => c.stub === 'systemctl')
+        .map((c) => c.argv);
+      expect(sys).toContainEqual(['restart', 'tlsa-manager.service']);
+    });
+
+    it('stops with a clear message when the native module does not load and nothing can rebuild it; the installed version stays', () => {
+      const broken = variant('broken', (dir) => writeFileSync(join(dir, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'), 'not a shared object'));
+      const before = snapshot(at(root, '/usr/local/cpanel/3rdparty'));
+      const r = install(broken, root);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('better-sqlite3 does not load on this system');
+      expect(r.stderr).toContain('cannot be rebuilt here: missing make python3 g++ npm; nothing was changed');
+      expect(r.stderr).toContain('dnf install gcc-c++ make python3');
+      expect(snapshot(at(root, '/usr/local/cpanel/3rdparty'))).toEqual(before);
+      expect(loadsSqlite(at(root, APP)).stdout).toBe('42');
+    });
+
+    it('rebuilds the native module in the new copy when npm and the build tools are there', () => {
+      const broken = join(scratch, 'release-broken', name);
+      const withTools = join(scratch, 'tools-with-compiler');
+      cpSync(tools, withTools, { recursive: true, verbatimSymlinks: true });
+      for (const t of ['make', 'python3', 'g++']) writeFileSync(join(withTools, t), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+      // A stand-in for `npm rebuild`: records how it was called, then puts a working module in place.
+      const log = join(scratch, 'rebuild-calls.txt');
+      const good = join(release, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
+      writeFileSync(join(withTools, 'npm'), `#!/bin/sh\nprintf '%s|%s\\n' "$PWD" "$*" >> '${log}'\ncp '${good}' node_modules/better-sqlite3/build/Release/better_sqlite3.node\n`, { mode: 0o755 });
+      const r = install(broken, root, withTools);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('better-sqlite3 rebuilt for this system');
+      const [cwd, args] = readFileSync(log, 'utf8').trim().split('|');
+      expect(cwd).toMatch(new RegExp(`^${root}${APP}\\.new\\.\\d+$`));
+      expect(args).toMatch(/^rebuild better-sqlite3 --build-from-source /);
+      expect(loadsSqlite(at(root, APP)).stdout).toBe('42');
+    });
+  });
+});
