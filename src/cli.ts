@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { createContext, type AppContext } from './context.js';
-import { ProblemError, toProblem } from './problem.js';
-import { commands } from './cli/commands.js';
+import { exitCodeOf, toProblem } from './problem.js';
+import { commands, GLOBAL_OPTIONS, type Options } from './cli/commands.js';
 import type { CommandResult, Values } from './cli/types.js';
 
 const USAGE = `Usage: tlsa-manager <command> [options]
@@ -29,63 +29,41 @@ Commands:
 Global options: --root DIR (default /, env TLSA_MANAGER_ROOT), --config FILE, --json, --debug
 Exit codes: 0 ok, 1 something does not validate / failed, 2 usage or configuration error.`;
 
-const OPTIONS: ParseArgsConfig['options'] = {
-  root: { type: 'string' },
-  config: { type: 'string' },
-  json: { type: 'boolean' },
-  debug: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  cert: { type: 'string' },
-  host: { type: 'string' },
-  port: { type: 'string', multiple: true },
-  usage: { type: 'string' },
-  selector: { type: 'string' },
-  matching: { type: 'string' },
-  domain: { type: 'string', multiple: true },
-  yes: { type: 'boolean', short: 'y' },
-  force: { type: 'boolean' },
-  takeover: { type: 'string', multiple: true },
-  all: { type: 'boolean' },
-  resolver: { type: 'string' },
-  format: { type: 'string' },
-  describe: { type: 'boolean' },
-  listen: { type: 'string' },
-  socket: { type: 'string' },
-  concurrency: { type: 'string' },
-  'after-ds-gone': { type: 'boolean' },
-  nagios: { type: 'boolean' },
-  warning: { type: 'string' },
-  critical: { type: 'string' },
-  'metrics-file': { type: 'string' },
-  budget: { type: 'string' },
-};
+/** Every option any command knows: only to find the command name before parsing strictly. */
+const ALL_OPTIONS: Options = Object.assign({}, GLOBAL_OPTIONS, ...Object.values(commands).map((c) => c.options));
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
+  const usageError = (message: string) => {
     // In Nagios mode every failure is one status line and UNKNOWN (Monitoring Plugins guidelines).
     if (argv.includes('--nagios')) {
-      process.stdout.write(`TLSA_MANAGER UNKNOWN - ${(err as Error).message.replace(/\s+/g, ' ')}\n`);
+      process.stdout.write(`TLSA_MANAGER UNKNOWN - ${message.replace(/\s+/g, ' ')}\n`);
       return 3;
     }
-    process.stderr.write(`tlsa-manager: ${(err as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`tlsa-manager: ${message}\n${USAGE}\n`);
     return 2;
+  };
+  let name: string | undefined;
+  try {
+    name = parseArgs({ args: argv, options: ALL_OPTIONS, allowPositionals: true, strict: false }).positionals[0];
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+  const entry = name === undefined ? undefined : commands[name];
+  if (name !== undefined && !entry) return usageError(`unknown command "${name}"`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...entry?.options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    return usageError(name === undefined ? (err as Error).message : `${name}: ${(err as Error).message}`);
   }
   const values = parsed.values as Values;
-  const [name, ...rest] = parsed.positionals;
-  if (values.help || !name) {
+  const rest = parsed.positionals.slice(1);
+  if (values.help || !entry) {
     process.stdout.write(`${USAGE}\n`);
-    return name || values.help ? 0 : 2;
-  }
-  const load = commands[name];
-  if (!load) {
-    process.stderr.write(`tlsa-manager: unknown command "${name}"\n${USAGE}\n`);
-    return 2;
+    return entry || values.help ? 0 : 2;
   }
   try {
-    const command = await load();
+    const command = await entry.load();
     const ctx: AppContext | null = command.needsContext === false ? null : createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
     const result: CommandResult = await command.run({ ctx, values, args: rest, stdin: () => readFileSync(0, 'utf8') });
     if (result.output) process.stdout.write(result.output.endsWith('\n') ? result.output : `${result.output}\n`);
@@ -94,9 +72,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (values.debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     const p = toProblem(err);
-    const usageError = err instanceof ProblemError && /^(usage|config|name-invalid|cert-)/.test(p.code);
     process.stderr.write(`tlsa-manager: ${p.message}${p.fix ? ` (${p.fix})` : ''}\n`);
-    return usageError ? 2 : 1;
+    return exitCodeOf(p);
   }
 }
 

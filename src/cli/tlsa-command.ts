@@ -1,6 +1,6 @@
 import { describeReadError, MAX_CERT_BYTES, readBounded } from '../util/bounded-read.js';
 import { normalizeName, tlsaOwner } from '../dns/names.js';
-import { ProblemError } from '../problem.js';
+import { ProblemError, isProblem } from '../problem.js';
 import { parseBundle } from '../tlsa/certificate.js';
 import { lintRecord } from '../tlsa/lint.js';
 import { computeRdata } from '../tlsa/records.js';
@@ -36,7 +36,7 @@ export const tlsaCommand: Command = {
     if (!hostInput) usage('the certificate names no host; give --host');
     const host = normalizeName(hostInput, '--host');
     const rd = computeRdata(chain, params);
-    if ('code' in rd) throw new ProblemError(rd);
+    if (isProblem(rd)) throw new ProblemError(rd);
     const records: TlsaRecord[] = ports.map((port) => ({ owner: tlsaOwner(port, host), ttl: 3600, ...rd }));
     const warnings = lintRecord(params, chain, { host, now: new Date() });
     for (const w of warnings) process.stderr.write(`warning: ${w.message}${w.fix ? ` ${w.fix}` : ''}\n`);

@@ -4,7 +4,7 @@ import { posix, sep } from 'node:path';
 import { checkName, printable } from '../dns/names.js';
 import { parseZone, ZoneSyntaxError, type ParsedZone } from '../dns/zonefile.js';
 import type { Entry } from '../dns/zonefile/lexer.js';
-import { problem, type Problem } from '../problem.js';
+import { isProblem, problem, type Problem } from '../problem.js';
 import { describeReadError, MAX_ZONE_BYTES, readBounded } from '../util/bounded-read.js';
 import type { ServerRoot } from '../util/server-root.js';
 
@@ -107,7 +107,7 @@ export function readZoneText(root: ServerRoot, zone: string, text?: string): Zon
 function syntaxProblem(zone: string, err: ZoneSyntaxError): Problem {
   const path = zoneFilePath(zone);
   const where = err.file !== undefined ? `${path}, $INCLUDE file ${printable(err.file)} line ${err.line}` : `${path} line ${err.line}`;
-  return problem('zone-syntax', `${where}: ${err.message}`, {
+  return problem('zone-syntax', `${where}: ${err.reason}`, {
     subject: zone,
     fix: 'Fix the zone file (named-checkzone shows the same place); TLSA Manager will not edit a zone it cannot read exactly.',
     severity: 'error',
@@ -144,7 +144,7 @@ function confirmOpaqueTypes(root: ServerRoot, zone: string, parsed: ParsedZone, 
 /** Parse a zone file's text as given (the writer's, under the zone lock), following `$INCLUDE` as readZoneText. */
 export function parseZoneText(root: ServerRoot, zone: string, text: string): ParsedZone | Problem {
   const r = readZoneText(root, zone, text);
-  return 'code' in r ? r : r.parsed;
+  return isProblem(r) ? r : r.parsed;
 }
 
 interface CachedZone {
@@ -173,7 +173,7 @@ export function readParsedZone(root: ServerRoot, zone: string): ParsedZone | Pro
   if (hit && fresh(hit, mainStamp)) return hit.result;
   const r = readZoneText(root, zone);
   // A refusal is not kept: what fixes it may be a file it could not read (a missing include).
-  if ('code' in r) {
+  if (isProblem(r)) {
     cache.delete(path);
     return r;
   }

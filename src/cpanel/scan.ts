@@ -1,6 +1,6 @@
 import { checkName, printable } from '../dns/names.js';
 import { addressesAt, cnameTarget, mxTargets } from '../dns/zonefile.js';
-import { problem, type Problem } from '../problem.js';
+import { problem, type Problem, isProblem } from '../problem.js';
 import { lintRecord } from '../tlsa/lint.js';
 import type { Certificate } from '../tlsa/certificate.js';
 import { findIssuer } from '../tlsa/certificate.js';
@@ -164,7 +164,7 @@ async function scanDomain(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {
   const mailZone = ctx.zones.zoneOf(mailDomain);
   if (mailZone) {
     const parsed = ctx.zones.get(mailZone);
-    if ('code' in parsed) {
+    if (isProblem(parsed)) {
       problems.push(parsed);
       report.refused = { zone: mailZone, problem: parsed, mxHere: await mxHereOfRefused(ctx, mailZone, mailDomain) };
       return report;
@@ -258,7 +258,7 @@ export function aliasTarget(zones: LocalZones, name: string): string | null {
     const zone = zones.zoneOf(current);
     if (!zone) break;
     const parsed = zones.get(zone);
-    if ('code' in parsed) break;
+    if (isProblem(parsed)) break;
     const target = cnameTarget(parsed, current);
     if (!target || target === name) break;
     current = target;
@@ -272,7 +272,7 @@ export function resolveLocally(zones: LocalZones, name: string, depth = 0): stri
   const zone = zones.zoneOf(name);
   if (!zone) return null;
   const parsed = zones.get(zone);
-  if ('code' in parsed) return null;
+  if (isProblem(parsed)) return null;
   const target = cnameTarget(parsed, name);
   if (target) return resolveLocally(zones, target, depth + 1);
   return addressesAt(parsed, name);
@@ -280,7 +280,7 @@ export function resolveLocally(zones: LocalZones, name: string, depth = 0): stri
 
 function endpointFor(certs: CertificateReader, host: string, now: Date): Endpoint {
   const served = certs.servedFor(host);
-  if ('code' in served) return { host, domains: [], served: null, problems: [served] };
+  if (isProblem(served)) return { host, domains: [], served: null, problems: [served] };
   const problems = lintRecord({ usage: 3, selector: 1, matchingType: 1 }, served.chain, { host, now, expiringDays: 14 });
   if (served.rule === 'service') {
     problems.push(problem('service-cert', `Exim has no certificate of its own for ${host} and presents the server's service certificate (${served.source}).`, {

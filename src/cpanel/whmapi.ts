@@ -1,10 +1,16 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import type { ServerRoot } from '../util/server-root.js';
 
 const run = promisify(execFile);
 export const WHMAPI1 = '/usr/local/cpanel/bin/whmapi1';
+
+/**
+ * mass_edit_dns_zone's answer when the serial we sent is no longer the zone's: "The given serial
+ * number (X) does not match the DNS zone’s serial number (Y). …" (any apostrophe).
+ */
+const STALE_SERIAL = /^The given serial number \(.*\) does not match the DNS zone.s serial number/;
 
 interface Envelope<T> {
   data?: T;
@@ -25,16 +31,18 @@ export class WhmApi {
     try {
       ({ stdout } = await run(this.root.path(WHMAPI1), argv, { maxBuffer: 64 << 20, timeout: 120_000 }));
     } catch (err) {
-      throw new ProblemError({ code: 'whmapi-failed', message: `whmapi1 ${fn} could not run: ${(err as Error).message.split('\n')[0]}`, fix: 'Check that cPanel is healthy (/usr/local/cpanel/bin/whmapi1 version).' });
+      throw new ProblemError(problem('whmapi-failed', `whmapi1 ${fn} could not run: ${(err as Error).message.split('\n')[0]}`, { fix: 'Check that cPanel is healthy (/usr/local/cpanel/bin/whmapi1 version).' }));
     }
     let env: Envelope<T>;
     try {
       env = JSON.parse(stdout) as Envelope<T>;
     } catch {
-      throw new ProblemError({ code: 'whmapi-failed', message: `whmapi1 ${fn} did not answer with JSON.` });
+      throw new ProblemError(problem('whmapi-failed', `whmapi1 ${fn} did not answer with JSON.`));
     }
     if (env.metadata?.result !== 1) {
-      throw new ProblemError({ code: 'whmapi-error', message: `whmapi1 ${fn} failed: ${env.metadata?.reason ?? 'no reason given'}` });
+      const reason = env.metadata?.reason ?? 'no reason given';
+      if (STALE_SERIAL.test(reason)) throw new ProblemError(problem('zone-serial-stale', `whmapi1 ${fn} failed: ${reason}`));
+      throw new ProblemError(problem('whmapi-error', `whmapi1 ${fn} failed: ${reason}`));
     }
     return (env.data ?? {}) as T;
   }

@@ -141,7 +141,7 @@ export class CloudflareProvider implements DnsProvider {
       }
       return out;
     } catch (err) {
-      throw new ProblemError(this.toProblem(err, zone, 'read'), { cause: err });
+      throw new ProblemError(this.problemFor(err, zone, 'read'), { cause: err });
     }
   }
 
@@ -165,7 +165,7 @@ export class CloudflareProvider implements DnsProvider {
         this.logger?.info({ zone, creates: chunk.filter((c) => c.kind === 'create').length, deletes: chunk.filter((c) => c.kind === 'delete').length }, 'cloudflare batch applied');
       }
     } catch (err) {
-      const p = this.toProblem(err, zone, 'write');
+      const p = this.problemFor(err, zone, 'write');
       if (result.applied.length > 0) {
         p.message += ` ${result.applied.length} of ${changes.length} change(s) had already been applied in earlier batch calls.`;
       }
@@ -183,7 +183,7 @@ export class CloudflareProvider implements DnsProvider {
       const d = await this.client.dns.dnssec.get({ zone_id: zoneId });
       return String(d.status ?? 'unknown');
     } catch (err) {
-      throw new ProblemError(this.toProblem(err, zone, 'read'), { cause: err });
+      throw new ProblemError(this.problemFor(err, zone, 'read'), { cause: err });
     }
   }
 
@@ -206,7 +206,7 @@ export class CloudflareProvider implements DnsProvider {
     try {
       return await fn(await this.zoneId(zone));
     } catch (err) {
-      throw new ProblemError(this.toProblem(err, zone, op), { cause: err });
+      throw new ProblemError(this.problemFor(err, zone, op), { cause: err });
     }
   }
 
@@ -218,10 +218,10 @@ export class CloudflareProvider implements DnsProvider {
     const check: TokenCheck = { ok: false, tokenActive: 'unknown', zoneRead: 'unknown', dnsRead: 'unknown', dnsEdit: 'unknown', zonesVisible: 0, summary: '', problems: [] };
     const state = (err: unknown, op: Op, subject?: string): PermissionState => {
       if (err instanceof AuthenticationError || err instanceof PermissionDeniedError) {
-        check.problems.push(this.toProblem(err, subject ?? 'the Cloudflare account', op));
+        check.problems.push(this.problemFor(err, subject ?? 'the Cloudflare account', op));
         return 'denied';
       }
-      check.problems.push(this.toProblem(err, subject ?? 'the Cloudflare account', op));
+      check.problems.push(this.problemFor(err, subject ?? 'the Cloudflare account', op));
       return 'unknown';
     };
     try {
@@ -342,7 +342,7 @@ export class CloudflareProvider implements DnsProvider {
     return res;
   }
 
-  private toProblem(err: unknown, subject: string, op: Op): Problem {
+  private problemFor(err: unknown, subject: string, op: Op): Problem {
     if (err instanceof ProblemError) return err.problem;
     const p = describeError(err, subject, op, this.host());
     p.message = this.redact(p.message);

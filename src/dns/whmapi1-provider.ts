@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
 import { WhmApi } from '../cpanel/whmapi.js';
-import { problem, ProblemError, toProblem } from '../problem.js';
+import { problem, ProblemError, retryable, toProblem } from '../problem.js';
 import { recordKey } from '../tlsa/types.js';
 import { relativeTo } from './names.js';
 import type { ApplyResult, Change, DnsProvider } from './provider.js';
@@ -69,8 +69,7 @@ async function applyViaWhmApi(ctx: AppContext, zone: string, changes: Change[]):
       const res = await api.call<{ new_serial?: string }>('mass_edit_dns_zone', args);
       return { zone, provider: 'cpanel', applied, details: { via: 'whmapi1', serial: res.new_serial ?? '' } };
     } catch (err) {
-      const p = toProblem(err);
-      if (/serial/i.test(p.message) && attempt < STALE_SERIAL_RETRIES) continue; // someone else edited the zone: re-read
+      if (retryable(toProblem(err)) && attempt < STALE_SERIAL_RETRIES) continue; // someone else edited the zone: re-read
       throw err;
     }
   }

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import type { AppContext } from '../context.js';
 import { parseZoneText, readParsedZone, zoneFilePath } from '../cpanel/local-zones.js';
 import { DnsClient, parseResolver } from './stub-client.js';
-import { problem, ProblemError, toProblem, type Problem } from '../problem.js';
+import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
 import { editZone, nextSerial, tlsaRecordsAt, type ParsedZone, type ZoneRecord } from './zonefile.js';
@@ -40,7 +40,7 @@ export function createZoneFileProvider(ctx: AppContext): DnsProvider {
  */
 export function populateFromZoneFile(ctx: AppContext, zone: string, owners: string[]): PublishedRecord[] {
   const parsed = readParsedZone(ctx.root, zone);
-  if ('code' in parsed) throw new ProblemError(parsed);
+  if (isProblem(parsed)) throw new ProblemError(parsed);
   return tlsaRecordsAt(parsed, owners).map((r) => ({
     owner: r.owner,
     ttl: r.ttl,
@@ -67,7 +67,7 @@ function readZone(ctx: AppContext, zone: string): { text: string; parsed: Parsed
   const text = ctx.root.readText(path);
   if (text === null) throw new ProblemError(problem('zone-missing', `${path} does not exist.`, { subject: zone }));
   const parsed = parseZoneText(ctx.root, zone, text);
-  if ('code' in parsed) throw new ProblemError(parsed);
+  if (isProblem(parsed)) throw new ProblemError(parsed);
   return { text, parsed, path };
 }
 

@@ -10,7 +10,7 @@ import { LocalZones } from '../cpanel/local-zones.js';
 import { DnsClient } from '../dns/stub-client.js';
 import { normalizeName } from '../dns/names.js';
 import { providerKindFor, Providers } from '../dns/registry.js';
-import { problem } from '../problem.js';
+import { problem, type Code } from '../problem.js';
 import { disableOne, safeDisableOrder, type SignerChange } from './enable.js';
 import { dnssecStatus } from './status.js';
 import { watchZones } from './watch.js';
@@ -82,7 +82,7 @@ export async function disableSigning(ctx: AppContext, zones: string[], opts: { a
   const out: SignerChange[] = [];
   for (const s of statuses) {
     const kind = providerKindFor(s.zone, ctx, local);
-    const refuse = (code: string, message: string, fix?: string): SignerChange => ({ zone: s.zone, ok: false, signer: kind, signing: s.signing, ds: s.parentDs, message, problem: problem(code, message, { subject: s.zone, ...(fix ? { fix } : {}) }) });
+    const refuse = (code: Code, message: string, fix?: string): SignerChange => ({ zone: s.zone, ok: false, signer: kind, signing: s.signing, ds: s.parentDs, message, problem: problem(code, message, { subject: s.zone, ...(fix ? { fix } : {}) }) });
     if (!kind) {
       out.push(refuse('dnssec-not-managed', `${s.zone} is not served from this server or a configured Cloudflare account; nothing to switch off here.`));
       continue;

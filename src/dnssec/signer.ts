@@ -9,7 +9,7 @@ import { LocalZones } from '../cpanel/local-zones.js';
 import { WhmApi } from '../cpanel/whmapi.js';
 import { providerKindFor, Providers, type ProviderKind } from '../dns/registry.js';
 import type { CloudflareDnssec, CloudflareProvider } from '../dns/cloudflare.js';
-import { problem, toProblem, type Problem } from '../problem.js';
+import { isProblem, problem, toProblem, type Problem } from '../problem.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { DnskeyRecord, DsRecord } from './keys.js';
 import type { Signing } from './state.js';
@@ -123,7 +123,7 @@ export function fromCloudflare(d: CloudflareDnssec): Pick<SignerInfo, 'signing' 
 async function cloudflareSigners(providers: Providers, zones: string[]): Promise<Map<string, SignerInfo>> {
   const out = new Map<string, SignerInfo>();
   const p = await providers.get('cloudflare');
-  if ('code' in p) {
+  if (isProblem(p)) {
     for (const z of zones) out.set(z, { signing: null, ds: [], dnskey: [], source: 'cloudflare', problem: p });
     return out;
   }

@@ -5,7 +5,7 @@ import { Providers } from '../dns/registry.js';
 import { chainPriority, type DesiredRecord } from '../plan/desired.js';
 import { applyPlan, makePlan, scanFor, type RunPlan } from '../plan/run.js';
 import { recoverInterrupted } from '../plan/recover.js';
-import { ProblemError, toProblem } from '../problem.js';
+import { isProblem, ProblemError, toProblem } from '../problem.js';
 import { certificateCoversHost, findIssuer, parseBundle, signedBy, type Certificate } from '../tlsa/certificate.js';
 import { computeRdata } from '../tlsa/records.js';
 import { parseParams, type TlsaParams } from '../tlsa/types.js';
@@ -219,7 +219,7 @@ function incomingRecords(ctx: AppContext, chain: Certificate[], hosts: string[])
   for (const host of hosts) {
     for (const p of params) {
       const rd = computeRdata(chain, p);
-      if ('code' in rd) continue;
+      if (isProblem(rd)) continue;
       // Counted in the owner's record budget like every other record, right after the served ones.
       const priority = chainPriority(p, true);
       for (const port of policy.ports) out.push({ ...rd, owner: tlsaOwner(port, host), ttl: policy.ttl, host, port, priority, reason: `incoming certificate for ${host} (published before it is installed)` });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { statSync, type Stats } from 'node:fs';
 import type { AppContext } from '../context.js';
 import { Providers } from '../dns/registry.js';
 import { applyPlan, makePlan } from '../plan/run.js';
@@ -38,9 +39,18 @@ export function inputsFingerprint(ctx: AppContext): string {
     if (name.startsWith('.')) continue;
     add(`/var/cpanel/ssl/domain_tls/${name}/combined`);
   }
-  const cfg = ctx.root.stat('/etc/tlsa-manager/config.json');
+  // The config this run actually read (--config may point outside the root).
+  const cfg = statOrNull(ctx.configPath);
   h.update(`config\0${cfg ? `${cfg.mtimeMs}:${cfg.size}` : '-'}`);
   return h.digest('hex');
+}
+
+function statOrNull(file: string): Stats | null {
+  try {
+    return statSync(file);
+  } catch {
+    return null;
+  }
 }
 
 export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {}): Promise<ReconcileResult> {

@@ -1,5 +1,5 @@
 import { tlsaOwner } from '../dns/names.js';
-import { problem, type Problem } from '../problem.js';
+import { isProblem, problem, type Problem } from '../problem.js';
 import { findIssuer, type Certificate } from '../tlsa/certificate.js';
 import { issuerFamily, keyKind, KNOWN_ISSUERS, nextIssuerCandidates, type KnownIssuer } from '../tlsa/known-issuers.js';
 import { computeRdata } from '../tlsa/records.js';
@@ -115,7 +115,7 @@ export function desiredRecords(endpoints: Endpoint[], policy: Policy, zoneOf: (h
     const rdatas: { rd: TlsaRdata; reason: string; priority: number; issuer?: string }[] = [];
     for (const p of params) {
       const rd = computeRdata(ep.served.chain, p);
-      if ('code' in rd) {
+      if (isProblem(rd)) {
         problems.push({ ...rd, subject: ep.host, severity: 'warning' });
         continue;
       }

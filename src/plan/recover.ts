@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.js';
 import type { Providers, ProviderKind } from '../dns/registry.js';
 import type { Change } from '../dns/provider.js';
-import { toProblem, type Problem } from '../problem.js';
+import { isProblem, toProblem, type Problem } from '../problem.js';
 import type { JournalEntry } from '../state/db.js';
 import { recordKey } from '../tlsa/types.js';
 import { LockBusyError, withLock } from '../util/lock.js';
@@ -27,7 +27,7 @@ export async function settleIntent(ctx: AppContext, providers: Providers, entry:
   const { zone } = entry;
   const state = ctx.state();
   const provider = await providers.get(entry.provider as ProviderKind);
-  if ('code' in provider) return { zone, applied: [], problem: provider };
+  if (isProblem(provider)) return { zone, applied: [], problem: provider };
   const owners = [...new Set(entry.changes.map((c) => c.record.owner))];
   let present: Set<string>;
   try {

@@ -4,7 +4,7 @@ import { enclosingZone } from '../cpanel/local-zones.js';
 import { resolverDns } from '../cpanel/resolver-dns.js';
 import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
 import type { ApplyResult, Change } from '../dns/provider.js';
-import { problem, toProblem, type Problem } from '../problem.js';
+import { problem, toProblem, type Problem, isProblem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
 import { computeRdata } from '../tlsa/records.js';
 import { findIssuer } from '../tlsa/certificate.js';
@@ -111,7 +111,7 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
   const zones = await mapLimit([...zonesToPlan].sort(), 8, async (zone) => {
     const generation = opts.useState === false ? 0 : ctx.state().zoneGeneration(zone);
     const r = await planOneZone(ctx, providers, zone, inputs);
-    if ('code' in r) {
+    if (isProblem(r)) {
       problems.push(r);
       return null;
     }
@@ -163,7 +163,7 @@ async function prepareProviders(ctx: AppContext, providers: Providers, zones: st
   for (const [kind, list] of byKind) {
     const p = await providers.get(kind);
     // A failed listing is not fatal: each zone is then looked up on its own (and explains itself).
-    if (!('code' in p)) await p.prepare?.(list).catch(() => undefined);
+    if (!(isProblem(p))) await p.prepare?.(list).catch(() => undefined);
   }
 }
 
@@ -176,7 +176,7 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
   const kind = providerKindFor(zone, ctx, inputs.localZones);
   if (!kind) return problem('zone-not-managed', `No provider manages ${zone}.`, { subject: zone });
   const provider = await providers.get(kind);
-  if ('code' in provider) return { ...provider, subject: zone };
+  if (isProblem(provider)) return { ...provider, subject: zone };
   const want = inputs.desiredByZone.get(zone) ?? [];
   const owners = new Set(want.map((d) => d.owner));
   if (cleansUp(opts)) for (const o of ctx.state().ownersInZone(zone)) owners.add(o);
@@ -278,10 +278,10 @@ async function applyZone(ctx: AppContext, providers: Providers, zone: string, in
   // Re-read and re-plan only if another run of ours wrote this zone since we planned it.
   const earlier = inputs.planned.get(zone);
   const fresh = earlier && earlier.generation === state.zoneGeneration(zone) ? earlier.plan : await planOneZone(ctx, providers, zone, inputs);
-  if ('code' in fresh) return { zone, provider: 'unknown', applied: [], problem: fresh };
+  if (isProblem(fresh)) return { zone, provider: 'unknown', applied: [], problem: fresh };
   if (fresh.changes.length === 0) return null;
   const provider = await providers.get(fresh.provider as ProviderKind);
-  if ('code' in provider) return { zone, provider: fresh.provider, applied: [], problem: provider };
+  if (isProblem(provider)) return { zone, provider: fresh.provider, applied: [], problem: provider };
   state.beginIntent(zone, fresh.provider, fresh.changes, actor, ctx.now());
   let result: ApplyResult;
   try {

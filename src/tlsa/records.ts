@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { problem, type Problem } from '../problem.js';
+import { problem, type Problem, isProblem } from '../problem.js';
 import { findIssuer, type Certificate } from './certificate.js';
 import type { MatchingType, Selector, TlsaParams, TlsaRdata } from './types.js';
 
@@ -36,6 +36,6 @@ export function subjectCertificate(chain: Certificate[], usage: number): Certifi
 
 export function computeRdata(chain: Certificate[], params: TlsaParams): TlsaRdata | Problem {
   const cert = subjectCertificate(chain, params.usage);
-  if ('code' in cert) return cert;
+  if (isProblem(cert)) return cert;
   return { ...params, data: associationData(cert, params.selector, params.matchingType) };
 }

@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage } from 'node:http';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
-import { problem, type Problem } from '../problem.js';
+import { httpStatusOf, isProblem, problem, type Problem } from '../problem.js';
 import { makeUrl } from './urls.js';
 
 /** Set on requests that arrived over the unix socket; a header can never set a symbol. */
@@ -192,13 +192,13 @@ export function createAuth(opts: AuthOptions): Auth {
 
   const authenticate: RequestHandler = (req, res, next) => {
     const v = viewerOf(req);
-    if ('code' in v) {
+    if (isProblem(v)) {
       const wantsHtml = req.method === 'GET' && !req.path.startsWith('/api/') && (req.headers.accept ?? '').includes('text/html');
       if (opts.mode === 'standalone' && wantsHtml) return res.redirect(303, '/login');
       // A refused request's body is never read or parsed; closing the connection afterwards
       // spares reading the rest of it just to keep the connection alive.
       if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) res.setHeader('Connection', 'close');
-      return void res.status(v.code === 'forbidden' ? 403 : 401).type('text/plain').send(`${v.message}${v.fix ? ` ${v.fix}` : ''}\n`);
+      return void res.status(httpStatusOf(v)).type('text/plain').send(`${v.message}${v.fix ? ` ${v.fix}` : ''}\n`);
     }
     res.locals.viewer = v;
     next();

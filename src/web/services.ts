@@ -4,7 +4,7 @@ import type { DomainCheck } from '../dane/verdict.js';
 import { Providers, type ProviderKind } from '../dns/registry.js';
 import type { ApplyResult, PublishedRecord } from '../dns/provider.js';
 import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
-import { problem, toProblem, type Problem } from '../problem.js';
+import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
 import type { Job, JobRegistry } from './jobs.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -39,7 +39,7 @@ export function defaultServices(ctx: AppContext): WebServices {
     check: (domains, onProgress) => checkDomains(ctx, domains, { onProgress }),
     async published(zone, provider, owners) {
       const p = await new Providers(ctx).get(provider as ProviderKind);
-      if ('code' in p) throw Object.assign(new Error(p.message), { problem: p });
+      if (isProblem(p)) throw new ProblemError(p);
       return p.populate(zone, owners);
     },
     testCloudflareToken: (token, zone) => testToken(ctx, token, zone),
@@ -105,10 +105,10 @@ async function testToken(ctx: AppContext, apiToken: string, zone?: string): Prom
   try {
     mod = await import('../dns/cloudflare.js');
   } catch (err) {
-    return { ok: false, summary: 'The Cloudflare provider is not available in this build.', problems: [toProblem(err, 'cloudflare-unavailable')] };
+    return { ok: false, summary: 'The Cloudflare provider is not available in this build.', problems: [toProblem(err, 'cloudflare-not-built')] };
   }
   if (typeof mod.CloudflareProvider?.prototype?.verifyToken !== 'function') {
-    return { ok: false, summary: 'This build cannot test Cloudflare tokens.', problems: [problem('cloudflare-unavailable', 'Token testing is not available in this build.')] };
+    return { ok: false, summary: 'This build cannot test Cloudflare tokens.', problems: [problem('cloudflare-not-built', 'Token testing is not available in this build.')] };
   }
   const baseURL = ctx.config.cloudflare.baseURL ?? process.env.CLOUDFLARE_BASE_URL;
   const provider = new mod.CloudflareProvider({ apiToken, ...(baseURL ? { baseURL } : {}), logger: ctx.logger, maxRetries: 0, requestTimeoutMs: 10_000 });

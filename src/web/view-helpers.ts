@@ -1,6 +1,7 @@
 import { VERDICTS, type Verdict } from '../dane/verdict.js';
 import { DNSSEC_STATES } from '../dnssec/state.js';
 import { printable } from '../dns/names.js';
+import { severityOf } from '../problem.js';
 import { CATEGORIES, type Category } from './snapshot.js';
 
 export const CATEGORY_COLORS: Record<Category, string> = {
@@ -47,6 +48,9 @@ export function verdictClass(v: string | null): string {
   if (!v) return 'none';
   return VERDICTS[v as Verdict]?.severity ?? 'error';
 }
+
+/** A problem's severity (sev-error / sev-warning / sev-info), from its code's kind. */
+export const severity = severityOf;
 
 export const TLSA_LABELS: Record<string, string> = {
   'in-sync': 'In sync',

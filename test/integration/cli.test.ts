@@ -50,6 +50,11 @@ describe('tlsa-manager tlsa', () => {
     expect(hostile.stderr).toContain('--host: "a\\x0ab;rm -rf /" is not a valid domain name');
     expect(cli(['tlsa', '--cert', bad, '--usage', '7']).stderr).toContain('--usage must be 0-3');
     expect(cli(['nonsense']).status).toBe(2);
+    // Options belong to their command: one another command takes is a usage error, not ignored.
+    const takeover = cli(['scan', '--takeover', 'x.test']);
+    expect(takeover.status).toBe(2);
+    expect(takeover.stderr).toMatch(/^tlsa-manager: scan: Unknown option '--takeover'/);
+    expect(cli(['tlsa', '--cert', bad, '--all']).status).toBe(2);
   });
 
   it('refuses an invalid config with the file and key at fault', () => {

@@ -1,10 +1,11 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { makePki, opensslTlsaData } from '../helpers/openssl.js';
 import { createContext, createLogger } from '../../src/context.js';
-import { reconcile } from '../../src/hooks/reconcile.js';
+import { inputsFingerprint, reconcile } from '../../src/hooks/reconcile.js';
 
 describe('periodic reconcile', () => {
   it('does nothing when nothing changed, follows a certificate changed by hand, retires after 2xTTL', async () => {
@@ -45,5 +46,17 @@ describe('periodic reconcile', () => {
     expect(readFileSync(zoneFile, 'utf8')).not.toContain(old);
     expect(readFileSync(zoneFile, 'utf8')).toContain(opensslTlsaData(second.cert, 1, 1));
     expect(await reconcile(ctx())).toMatchObject({ skipped: true });
+  });
+
+  it('fingerprints the config the run read (--config), not the default path under the root', () => {
+    const root = makeFakeRoot({ domains: {}, files: { '/etc/tlsa-manager/config.json': '{}' } });
+    const config = join(mkdtempSync(join(tmpdir(), 'tlsa-cfg-')), 'other.json');
+    writeFileSync(config, JSON.stringify({ policy: { ttl: 60 } }), { mode: 0o600 });
+    const fp = () => inputsFingerprint(createContext({ root, config, logger: createLogger({ level: 'silent' }) }));
+    const before = fp();
+    writeFileSync(join(root, 'etc/tlsa-manager/config.json'), JSON.stringify({ policy: { ttl: 3600 } }));
+    expect(fp()).toBe(before);
+    writeFileSync(config, JSON.stringify({ policy: { ttl: 120 } }), { mode: 0o600 });
+    expect(fp()).not.toBe(before);
   });
 });

@@ -120,7 +120,7 @@ function assertSameParse(text: string, parsed: ParsedZone): void {
   try {
     fresh = reparse(text, parsed);
   } catch (err) {
-    return stale(err instanceof ZoneSyntaxError ? `line ${err.line}: ${err.message}` : (err as Error).message);
+    return stale(err instanceof ZoneSyntaxError ? `line ${err.line}: ${err.reason}` : (err as Error).message);
   }
   if (fresh.records.length !== parsed.records.length) stale('a different number of records');
   for (let i = 0; i < fresh.records.length; i++) {
@@ -269,7 +269,7 @@ function verify(result: string, parsed: ParsedZone, removed: Set<number>, adds: 
   try {
     again = reparse(result, parsed);
   } catch (err) {
-    const why = err instanceof ZoneSyntaxError ? `line ${err.line}: ${err.message}` : (err as Error).message;
+    const why = err instanceof ZoneSyntaxError ? `line ${err.line}: ${err.reason}` : (err as Error).message;
     return refuse(`Zone ${parsed.origin}: the edited zone would not parse (${why}).`, 'Nothing was written. Report this with the zone file.', parsed.origin);
   }
   const want = new Map<string, number>();

@@ -1,29 +1,30 @@
-import type { Problem } from '../../problem.js';
+import { ProblemError } from '../../problem.js';
 import { printable } from '../names.js';
 
 /**
- * A zone file we cannot read exactly. `message` is the bare reason (callers prefix the path and
- * line themselves); `problem` is the full sentence for the UI. In an `$INCLUDE`d file the reason
- * is only the kind of problem: that file may be anything (a secret read as root), so none of its
- * content is ever repeated.
+ * A zone file we cannot read exactly. `reason` is the bare reason (callers prefix the path and
+ * line themselves); the problem's message is the full sentence for the UI. In an `$INCLUDE`d
+ * file the reason is only the kind of problem: that file may be anything (a secret read as root),
+ * so none of its content is ever repeated.
  */
-export class ZoneSyntaxError extends Error {
+export class ZoneSyntaxError extends ProblemError {
+  readonly reason: string;
   readonly line: number;
   readonly file?: string;
-  readonly problem: Problem;
   constructor(message: string, line: number, file?: string, zone?: string, kind?: string) {
-    super(file !== undefined ? (kind ?? 'not a zone-file line TLSA Manager can read') : message);
-    this.name = 'ZoneSyntaxError';
-    this.line = line;
-    if (file !== undefined) this.file = file;
+    const reason = file !== undefined ? (kind ?? 'not a zone-file line TLSA Manager can read') : message;
     const where = file !== undefined ? `$INCLUDE file ${printable(file)} line ${line}` : `line ${line}`;
-    this.problem = {
+    super({
       code: 'zone-syntax',
-      message: `${zone !== undefined ? `Zone ${zone}, ` : ''}${where}: ${this.message}`,
+      message: `${zone !== undefined ? `Zone ${zone}, ` : ''}${where}: ${reason}`,
       fix: 'Correct the zone file (named-checkzone reports the same place); TLSA Manager does not read or edit a zone it cannot parse exactly.',
       severity: 'error',
       ...(zone !== undefined ? { subject: zone } : {}),
-    };
+    });
+    this.name = 'ZoneSyntaxError';
+    this.reason = reason;
+    this.line = line;
+    if (file !== undefined) this.file = file;
   }
 }
 
@@ -31,11 +32,9 @@ export class ZoneSyntaxError extends Error {
 export type ZoneEditCode = 'tlsa-record-invalid' | 'zone-edit-refused';
 
 /** An edit we refuse to make; nothing was produced. */
-export class ZoneEditError extends Error {
-  readonly problem: Problem;
+export class ZoneEditError extends ProblemError {
   constructor(code: ZoneEditCode, message: string, fix: string, subject?: string) {
-    super(message);
+    super({ code, message, fix, severity: 'error', ...(subject !== undefined ? { subject } : {}) });
     this.name = 'ZoneEditError';
-    this.problem = { code, message, fix, severity: 'error', ...(subject !== undefined ? { subject } : {}) };
   }
 }

@@ -1,0 +1,137 @@
+/**
+ * Every problem code TLSA Manager can emit, with its kind and its admin-facing text. Policy is
+ * derived from the kind (see problem.ts): CLI exit code, HTTP status, whether a write is retried,
+ * the UI severity. A new code is one entry here; `problem('x', …)` does not compile without it,
+ * and test/unit/problem-codes.test.ts fails when the source emits a code that is not listed.
+ *
+ * Kinds:
+ * - usage: the request itself is wrong (command line, form, URL); asking differently fixes it.
+ * - config: the server's setup or data is wrong (settings, certificates, zones, accounts); the
+ *   admin fixes it there. Most findings a scan reports are of this kind.
+ * - transient: something outside did not answer or failed for now; trying again later may work.
+ * - refused: we or a backend would not do it, on purpose (unsafe edit, rejected change, no access).
+ * - conflict: someone else changed the thing we were changing; re-read and try again.
+ * - bug: should not happen; the message is all we know.
+ */
+export type Kind = 'usage' | 'config' | 'transient' | 'refused' | 'conflict' | 'bug';
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface CodeSpec {
+  kind: Kind;
+  /** What this code means, in one sentence an admin understands (the message says which item). */
+  text: string;
+  /** Only where a code is weaker than its kind says (a finding that is a warning or a note). */
+  severity?: Severity;
+  /** Only for the web's access and routing codes, whose HTTP status is not their kind's. */
+  status?: number;
+}
+
+export const CODES = {
+  // usage
+  usage: { kind: 'usage', text: 'The command was not given the options it needs.' },
+  'bad-request': { kind: 'usage', text: 'The request is not valid.' },
+  'not-found': { kind: 'usage', text: 'There is nothing at this address.', status: 404 },
+  'name-invalid': { kind: 'usage', text: 'A domain name is not valid.' },
+  'resolver-invalid': { kind: 'usage', text: 'The resolver address is not valid.' },
+  'probe-address-invalid': { kind: 'usage', text: 'The address to probe is not an IP address.' },
+  'probe-port-invalid': { kind: 'usage', text: 'The port to probe is not a TCP port.' },
+  'probe-servername-invalid': { kind: 'usage', text: 'The server name to probe is not a valid host name.' },
+  'settings-invalid': { kind: 'usage', text: 'A setting entered in the form is not valid.' },
+
+  // config: settings, files and services of this server
+  'config-invalid': { kind: 'config', text: 'The configuration file is not valid.' },
+  'config-unreadable': { kind: 'config', text: 'The configuration file cannot be read.' },
+  'config-permissions': { kind: 'config', text: 'The configuration file is readable by others.' },
+  'socket-permissions': { kind: 'config', text: 'The web service socket directory is not private.' },
+  'socket-path': { kind: 'config', text: 'The web service socket path is taken by something else.' },
+  'checkzone-missing': { kind: 'config', text: 'named-checkzone is not installed.' },
+  'cloudflare-no-token': { kind: 'config', text: 'No Cloudflare API token is configured.' },
+  'cloudflare-token-invalid': { kind: 'config', text: 'Cloudflare does not accept the API token.' },
+  'cloudflare-token-inactive': { kind: 'config', text: 'The Cloudflare API token is not active.' },
+  'cloudflare-permission': { kind: 'config', text: 'The Cloudflare API token lacks a permission.' },
+  'cloudflare-zone-not-found': { kind: 'config', text: 'Cloudflare has no such zone for this token.' },
+  'dnssec-signer-missing': { kind: 'config', text: 'cPanel reports no DNSSEC signing data for the zone.' },
+  'dnssec-needs-powerdns': { kind: 'refused', text: 'cPanel signs zones only with PowerDNS.' },
+  'dnssec-no-whmapi': { kind: 'config', text: 'WHM API 1 is not available to change DNSSEC through cPanel.' },
+  'dnssec-not-managed': { kind: 'refused', text: 'The zone is not served from this server or a configured Cloudflare account.' },
+  'no-userdomains': { kind: 'config', text: '/etc/userdomains does not exist.' },
+  'userdomains-syntax': { kind: 'config', text: 'A line of /etc/userdomains cannot be read.', severity: 'warning' },
+  'owner-invalid': { kind: 'config', text: 'An account name in /etc/userdomains is not valid.', severity: 'warning' },
+  'zone-missing': { kind: 'config', text: 'The zone file does not exist.' },
+  'zone-unreadable': { kind: 'config', text: 'The zone file cannot be read.' },
+  'zone-syntax': { kind: 'config', text: 'The zone file cannot be parsed exactly.' },
+  'zone-unknown-type': { kind: 'config', text: 'The zone file holds a record type TLSA Manager does not know and BIND does not accept.' },
+  'zone-no-soa': { kind: 'config', text: 'The zone has no SOA record.' },
+  'zone-not-managed': { kind: 'config', text: 'No DNS provider manages the zone.', severity: 'warning' },
+  'zone-not-here': { kind: 'config', text: 'The zone is not on this server and no resolver is set.', severity: 'info' },
+  'mx-invalid': { kind: 'config', text: 'An MX record points at an invalid host name.' },
+  'null-mx': { kind: 'config', text: 'The domain accepts no mail (null MX).', severity: 'info' },
+  'routing-mismatch': { kind: 'config', text: 'Email routing and the MX records disagree.', severity: 'warning' },
+  'service-cert': { kind: 'config', text: "Exim presents the server's service certificate.", severity: 'info' },
+  'cert-missing': { kind: 'config', text: 'There is no certificate.' },
+  'cert-unreadable': { kind: 'config', text: 'A certificate cannot be read.' },
+  'cert-expired': { kind: 'config', text: 'A certificate has expired.' },
+  'cert-expiring': { kind: 'config', text: 'A certificate expires soon.', severity: 'warning' },
+  'issuer-not-in-chain': { kind: 'config', text: 'The certificate comes without its issuer certificate.' },
+  'issuer-not-covered': { kind: 'config', text: 'A new certificate issuer is not covered by the published records.', severity: 'warning' },
+  'issuers-over-budget': { kind: 'config', text: 'Issuers that may sign the next certificate are not pinned, to keep each owner within its record budget.', severity: 'info' },
+  'records-over-budget': { kind: 'config', text: 'Records for the served certificate do not fit the record budget per owner.', severity: 'warning' },
+  'usage-unusable-smtp': { kind: 'config', text: 'A TLSA record uses a usage that SMTP senders ignore.' },
+  'selector-full-cert': { kind: 'config', text: 'A TLSA record pins the whole certificate.', severity: 'warning' },
+  'anchor-not-in-chain': { kind: 'config', text: 'A TLSA record pins a CA the server does not send.' },
+  'dane-ta-name-mismatch': { kind: 'config', text: 'A DANE-TA record matches, but the certificate does not name the MX host.' },
+  'dane-ta-leaf-only': { kind: 'config', text: 'A DANE-TA record has no intermediate to match: the server sends only its own certificate.' },
+  'certificate-self-signed': { kind: 'config', text: 'The server presents a self-signed certificate.' },
+  'dane-ta-leaf-expired': { kind: 'config', text: 'A DANE-TA record matches, but the certificate is outside its validity dates.' },
+  'tlsa-answer-large': { kind: 'config', text: 'The signed TLSA answer does not fit the 1232-byte EDNS buffer.', severity: 'warning' },
+  'name-mismatch': { kind: 'config', text: 'The certificate does not cover the host name.' },
+
+  // transient: try again later
+  'whmapi-failed': { kind: 'transient', text: 'WHM API 1 could not be run.' },
+  'zone-reload-failed': { kind: 'transient', text: 'The DNS server did not reload the zone.' },
+  'zone-not-served': { kind: 'transient', text: 'The DNS server does not serve the changed zone.' },
+  'zone-inline-signing-stuck': { kind: 'config', text: 'The inline-signed zone did not take the edit: its journal is too small.' },
+  'mx-lookup-failed': { kind: 'transient', text: 'The MX records could not be looked up.', severity: 'warning' },
+  'provider-read-failed': { kind: 'transient', text: 'The published records could not be read.' },
+  'cloudflare-timeout': { kind: 'transient', text: 'The Cloudflare API did not answer in time.' },
+  'cloudflare-unreachable': { kind: 'transient', text: 'The Cloudflare API cannot be reached.' },
+  'cloudflare-rate-limited': { kind: 'transient', text: 'Cloudflare limits the request rate.' },
+  'cloudflare-unavailable': { kind: 'transient', text: 'The Cloudflare API is failing.' },
+  'cloudflare-error': { kind: 'transient', text: 'Talking to Cloudflare failed.' },
+  'metrics-file-unwritable': { kind: 'transient', text: 'The metrics file could not be written.' },
+  'recover-failed': { kind: 'transient', text: 'Interrupted work on the zone could not be settled yet.' },
+  'dnssec-parent-unreachable': { kind: 'transient', text: "The parent zone's DS could not be read." },
+  'cloudflare-test-failed': { kind: 'transient', text: 'The Cloudflare token could not be tested.' },
+
+  // refused: on purpose, by us or by a backend
+  forbidden: { kind: 'refused', text: 'Access is not allowed.', status: 403 },
+  unauthorized: { kind: 'refused', text: 'Sign-in is needed.', status: 401 },
+  'safety-limit': { kind: 'refused', text: 'The plan would delete too many records at once.', severity: 'warning' },
+  'zone-file-link': { kind: 'refused', text: 'The zone file is a link out of the zone directory, which is not written through.' },
+  'zone-include': { kind: 'refused', text: 'The record lives in an $INCLUDE file, which is not edited.' },
+  'zone-edit-refused': { kind: 'refused', text: 'The zone edit would not be exact, so it was not made.' },
+  'checkzone-failed': { kind: 'refused', text: 'named-checkzone rejected the edited zone.' },
+  'whmapi-error': { kind: 'refused', text: 'WHM API 1 refused the call.' },
+  'cloudflare-rejected': { kind: 'refused', text: 'Cloudflare refused the request.' },
+  'cloudflare-change-invalid': { kind: 'refused', text: 'A change cannot be sent to Cloudflare as it is.' },
+
+  // conflict: someone else changed it meanwhile
+  'zone-busy': { kind: 'conflict', text: 'Another run is changing the zone.', severity: 'warning' },
+  'zone-serial-stale': { kind: 'conflict', text: 'The zone changed between reading and writing it.' },
+  'cloudflare-record-exists': { kind: 'conflict', text: 'A record to create already exists on Cloudflare.' },
+  'cloudflare-record-missing': { kind: 'conflict', text: 'A record to delete no longer exists on Cloudflare.' },
+
+  'dnssec-ds-conflict': { kind: 'conflict', text: 'The parent already has a DS that new keys will not match.' },
+  'dnssec-ds-present': { kind: 'conflict', text: 'The parent still has a DS, so signing cannot stop yet.' },
+
+  // bug
+  internal: { kind: 'bug', text: 'Something went wrong while building this page.' },
+  'apply-failed': { kind: 'bug', text: 'Applying the changes failed unexpectedly.' },
+  'hook-failed': { kind: 'bug', text: 'The cPanel hook failed unexpectedly.' },
+  'job-failed': { kind: 'bug', text: 'A background job failed unexpectedly.' },
+  'dns-type-unsupported': { kind: 'bug', text: 'A DNS record type is not supported.' },
+  'tlsa-record-invalid': { kind: 'bug', text: 'A TLSA record to be written is not valid.' },
+  'cloudflare-not-built': { kind: 'bug', text: 'This build has no Cloudflare provider.' },
+} as const satisfies Record<string, CodeSpec>;
+
+export type Code = keyof typeof CODES;
