@@ -108,6 +108,7 @@ export const CODES = {
   unauthorized: { kind: 'refused', text: 'Sign-in is needed.', status: 401 },
   'safety-limit': { kind: 'refused', text: 'The plan would delete too many records at once.', severity: 'warning' },
   'zone-file-link': { kind: 'refused', text: 'The zone file is a link out of the zone directory, which is not written through.' },
+  'zone-refused': { kind: 'refused', text: 'The zone is not edited because it cannot be read exactly.' },
   'zone-include': { kind: 'refused', text: 'The record lives in an $INCLUDE file, which is not edited.' },
   'zone-edit-refused': { kind: 'refused', text: 'The zone edit would not be exact, so it was not made.' },
   'checkzone-failed': { kind: 'refused', text: 'named-checkzone rejected the edited zone.' },

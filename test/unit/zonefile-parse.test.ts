@@ -185,7 +185,7 @@ describe('$INCLUDE', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ZoneSyntaxError);
       expect((err as ZoneSyntaxError).line).toBe(7);
-      expect((err as ZoneSyntaxError).message).toBe('$INCLUDE include-example.info.tlsa ENOENT');
+      expect((err as ZoneSyntaxError).reason).toBe('$INCLUDE include-example.info.tlsa ENOENT');
     }
   });
 });
