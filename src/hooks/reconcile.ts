@@ -79,7 +79,10 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   // Records deferred for room at a full owner can go in as soon as this run's retirements are done.
   const roomMade = plan.zones.some((z) => z.deferred.length > 0 && z.changes.some((c) => c.kind === 'delete'));
   const nextDue = roomMade ? now : Math.min(now + FULL_RUN_EVERY_MS, ...untils);
-  state.setMeta('reconcileDueAt', String(failed ? now : nextDue));
+  // A refused zone does not mend itself (someone must edit the file): it waits for the hourly
+  // run or a changed input instead of a full run at every tick.
+  const retryNow = results.some((r) => r.problem && r.problem.code !== 'zone-refused');
+  state.setMeta('reconcileDueAt', String(retryNow ? now : nextDue));
   state.setMeta('lastFullReconcile', String(now));
   // Taken after the run, so our own zone writes do not count as a change. Something changed by
   // others while we ran is caught by the hourly full run at the latest.

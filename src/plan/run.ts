@@ -135,6 +135,15 @@ function refusedZones(scan: ScanResult): RefusedZone[] {
   return [...byZone.values()].sort((a, b) => a.zone.localeCompare(b.zone));
 }
 
+/** The activity log gets a refusal when it is new or its reason changed, not at every timer tick. */
+function logRefusal(ctx: AppContext, actor: string, zone: string, message: string): void {
+  const state = ctx.state();
+  const key = `zoneRefused:${zone}`;
+  if (state.getMeta(key) === message) return;
+  state.logActivity({ actor, kind: 'zone-refused', zone, subject: zone, detail: message, ok: false });
+  state.setMeta(key, message);
+}
+
 /** A refused zone that may hold mail served here: apply must not report success over it. */
 export function refusalMatters(z: RefusedZone): boolean {
   return z.mxHere === null || z.mxHere.length > 0;
@@ -251,9 +260,10 @@ export async function applyPlan(ctx: AppContext, providers: Providers, plan: Run
   const pending = plan.zones.filter((z) => z.changes.length > 0);
   // Zones are independent (one lock each); most of a zone's time is spent in child processes
   // (named-checkzone, the reload) or waiting on an API, so a few run side by side.
+  for (const z of plan.zones) if (ctx.state().getMeta(`zoneRefused:${z.zone}`)) ctx.state().setMeta(`zoneRefused:${z.zone}`, '');
   const refused = plan.refused.filter(refusalMatters).map((z): ApplyResult => {
     const p = { ...z.problem, code: 'zone-refused', message: refusalMessage(z), subject: z.zone, severity: 'error' as const };
-    ctx.state().logActivity({ actor, kind: 'zone-refused', zone: z.zone, subject: z.zone, detail: p.message, ok: false });
+    logRefusal(ctx, actor, z.zone, p.message);
     return { zone: z.zone, provider: 'cpanel', applied: [], problem: p };
   });
   const results = await mapLimit(pending, opts.concurrency ?? APPLY_CONCURRENCY, async (planned): Promise<ApplyResult | null> => {
