@@ -49,7 +49,28 @@ export interface FakeZone {
   status: 'active';
   paused: boolean;
   type: 'full';
-  dnssec: { status: 'active' | 'pending' | 'disabled' | 'pending-disabled' | 'error'; ds?: string | null };
+  dnssec: { status: 'active' | 'pending' | 'disabled' | 'pending-disabled' | 'error'; ds?: string | null; key?: FakeDnssecKey | null; modified_on?: string };
+}
+
+/** The zone's signing key as Cloudflare reports it (one CSK, algorithm 13). */
+export interface FakeDnssecKey {
+  keyTag: number;
+  algorithm: number;
+  flags: number;
+  publicKey: string;
+  /** SHA-256 digest of the DS, hex. */
+  digest: string;
+}
+
+/**
+ * Where the fake's signing happens: a test can make it sign a real zone (a lab BIND) so what the
+ * fake reports (key, DS) is what the name servers serve, and tell it whether the parent has the DS
+ * (Cloudflare moves pending → active once it sees the DS at the registry).
+ */
+export interface FakeDnssecSigner {
+  sign(zone: string): FakeDnssecKey;
+  unsign(zone: string): void;
+  dsAtParent(zone: string): boolean;
 }
 
 export interface SeedRecord {
@@ -162,6 +183,33 @@ export class FakeCloudflare {
 
   setDnssec(zoneName: string, status: FakeZone['dnssec']['status']): void {
     this.zoneNamed(zoneName).dnssec.status = status;
+  }
+
+  /** Make DNSSEC changes act on real name servers (see FakeDnssecSigner). */
+  dnssecSigner: FakeDnssecSigner | null = null;
+
+  private setSigning(zone: FakeZone, on: boolean): void {
+    zone.dnssec.modified_on = new Date().toISOString();
+    if (on) {
+      const key = this.dnssecSigner?.sign(zone.name) ?? { keyTag: 2371, algorithm: 13, flags: 257, publicKey: 'mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==', digest: '1f8188263a7d4e10b1bb1e5f1a3df7d7a1f2b2d9c3e4f5a6b7c8d9e0f1a2b3c4' };
+      zone.dnssec.key = key;
+      zone.dnssec.ds = `${zone.name}. 3600 IN DS ${key.keyTag} ${key.algorithm} 2 ${key.digest.toUpperCase()}`;
+    } else {
+      if (zone.dnssec.key) this.dnssecSigner?.unsign(zone.name);
+      zone.dnssec.key = null;
+      zone.dnssec.ds = null;
+    }
+  }
+
+  /** pending → active once the DS is at the parent; pending-disabled → disabled once it is gone. */
+  private advanceDnssec(zone: FakeZone): void {
+    if (!this.dnssecSigner) return;
+    const st = zone.dnssec.status;
+    if (st === 'pending' && this.dnssecSigner.dsAtParent(zone.name)) zone.dnssec.status = 'active';
+    if (st === 'pending-disabled' && !this.dnssecSigner.dsAtParent(zone.name)) {
+      this.setSigning(zone, false);
+      zone.dnssec.status = 'disabled';
+    }
   }
 
   // ---- faults --------------------------------------------------------------------------------
@@ -279,7 +327,28 @@ export class FakeCloudflare {
     const isWrite = method !== 'GET';
     if (route === 'GET /zones/:zone_id/dnssec') {
       if (!perms.zoneRead && !perms.dnsRead) throw new ApiError(403, 10000, AUTH_ERROR);
-      return ok({ status: zone.dnssec.status, ds: zone.dnssec.ds ?? null, algorithm: '13', digest_type: '2', flags: 257 });
+      this.advanceDnssec(zone);
+      return ok(dnssecView(zone));
+    }
+    if (route === 'PATCH /zones/:zone_id/dnssec' || route === 'DELETE /zones/:zone_id/dnssec') {
+      // Cloudflare: DNSSEC settings need a token that may edit the zone's DNS.
+      if (!perms.dnsEdit) throw new ApiError(403, 10000, AUTH_ERROR);
+      if (route === 'DELETE /zones/:zone_id/dnssec') {
+        this.setSigning(zone, false);
+        zone.dnssec.status = 'disabled';
+        return ok('');
+      }
+      const status = (body as { status?: unknown } | undefined)?.status;
+      if (status !== 'active' && status !== 'disabled') throw new ApiError(400, 1007, 'Invalid value for status: must be active or disabled');
+      if (status === 'active' && zone.dnssec.status !== 'active' && zone.dnssec.status !== 'pending') {
+        this.setSigning(zone, true);
+        zone.dnssec.status = 'pending';
+      } else if (status === 'disabled' && zone.dnssec.status !== 'disabled') {
+        // Signing stops only once the registrar no longer publishes the DS.
+        zone.dnssec.status = 'pending-disabled';
+      }
+      this.advanceDnssec(zone);
+      return ok(dnssecView(zone));
     }
     if (isWrite ? !perms.dnsEdit : !perms.dnsRead && !perms.dnsEdit) throw new ApiError(403, 10000, AUTH_ERROR);
 
@@ -488,6 +557,27 @@ function paged<T>(items: T[], q: URLSearchParams, defaultPerPage: number, maxPer
       result: slice,
       result_info: { page, per_page: requested, count: slice.length, total_count: items.length, total_pages: Math.ceil(items.length / requested) },
     },
+  };
+}
+
+/** Cloudflare's DNSSEC object (GET/PATCH /zones/:zone_id/dnssec), fields as documented. */
+function dnssecView(z: FakeZone) {
+  const k = z.dnssec.key ?? null;
+  return {
+    status: z.dnssec.status,
+    algorithm: k ? String(k.algorithm) : null,
+    digest: k ? k.digest.toUpperCase() : null,
+    digest_algorithm: k ? 'SHA256' : null,
+    digest_type: k ? '2' : null,
+    ds: z.dnssec.ds ?? null,
+    flags: k ? k.flags : null,
+    key_tag: k ? k.keyTag : null,
+    key_type: k ? 'ECDSAP256SHA256' : null,
+    public_key: k ? k.publicKey : null,
+    modified_on: z.dnssec.modified_on ?? null,
+    dnssec_multi_signer: false,
+    dnssec_presigned: false,
+    dnssec_use_nsec3: false,
   };
 }
 
