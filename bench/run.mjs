@@ -2,7 +2,7 @@
 // Each section runs in its own child process so peak memory is its own.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { BENCH_DIR, child, largeRoot, machine } from './lib.mjs';
 
 const N = Number(process.env.BENCH_DOMAINS ?? 10000);
@@ -67,6 +67,13 @@ const sections = {
     return [
       `Web list with ${n(r.domains)} domains (snapshot built once in ${sec(r.snapshotMs)}), server time from request arrival to response finish, ${r.requests} requests each after warm-up: ${page('first', 'first page')}; ${page('search', 'search')}; ${page('filtered', 'filtered')}; ${page('sorted', 'sorted')} (target p95 < 150 ms: ${ok(worst < 150)}).`,
       `WHM CGI shim (Perl, one process per request) vs a direct request over the same unix socket, \`${r.shim.route}\`: direct p50 ${r.shim.directP50} / p95 ${r.shim.directP95} ms, via shim p50 ${r.shim.shimP50} / p95 ${r.shim.shimP95} ms; **added ${r.shim.overheadP50} ms median, ${r.shim.overheadP95} ms at p95** (target < 50 ms: ${ok(r.shim.overheadP50 < 50)}).`,
+    ];
+  },
+  async dnssec() {
+    const r = child('dnssec-status.mjs', [], { BENCH_DNSSEC_ZONES: String(N) });
+    const states = Object.entries(r.byState).map(([k, v]) => `${k} ${n(v)}`).join(', ');
+    return [
+      `\`dnssec status\` of ${n(r.zones)} zones (4 lookups each: DS at the parent's server, DS and DNSKEY through the resolver, the zone's SOA validated; the parent's SOA once) against a fake validating resolver + parent authoritative in its own process, concurrency ${r.concurrency} zones: **${sec(r.wallMs)}** (target < 60 s: ${ok(r.wallMs < 60000)}), ${states}, peak ${mb(r.maxRssKB)}. Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores.`,
     ];
   },
   async hook() {
