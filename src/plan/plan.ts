@@ -53,6 +53,10 @@ export interface ZonePlan {
   deferred: HeldBackRecord[];
   /** Set when the safety limit stopped the deletes; creates still go ahead. */
   blocked?: Problem;
+  /** Owners that lose every record of ours without a successor (counted by the safety limit). */
+  ownersGone: string[];
+  /** Owners holding records of ours. */
+  managedOwners: number;
   /** Warnings about this zone's records (e.g. an issuer the published set did not cover). */
   warnings: Problem[];
 }
@@ -165,7 +169,7 @@ export function planZone(input: ZonePlanInput): ZonePlan {
   // minRecordsForDeleteLimit of them: a zone losing its one mail host (3 owners) is routine.
   const managedOwners = new Set(input.published.filter(ours).map((p) => p.owner)).size;
   const limited = managedOwners >= input.minRecordsForDeleteLimit && ownersGone.size > input.maxDeleteShare * managedOwners;
-  const plan: ZonePlan = { zone, provider: input.provider, changes, waiting, foreign, overBudget, deferred, warnings: leftOutProblems(overBudget.map((o) => o.record), budget) };
+  const plan: ZonePlan = { zone, provider: input.provider, changes, waiting, foreign, overBudget, deferred, ownersGone: [...ownersGone], managedOwners, warnings: leftOutProblems(overBudget.map((o) => o.record), budget) };
   if (ownersGone.size > 0 && !input.force && limited) {
     plan.blocked = problem(
       'safety-limit',
@@ -175,6 +179,30 @@ export function planZone(input: ZonePlanInput): ZonePlan {
     changes.push(...deletes.filter((d) => desiredAt.has(d.record.owner)));
   } else changes.push(...deletes);
   return plan;
+}
+
+/**
+ * The same limit over a whole run (every zone of the server): one domain moving its MX away is
+ * routine, every zone losing its hosts at once is a scan gone wrong (a damaged account list, an
+ * unreadable certificate directory), even when each zone is below the per-zone minimum.
+ */
+export function serverWideLimit(zones: ZonePlan[], limits: { maxDeleteShare: number; minRecordsForDeleteLimit: number }): Problem | null {
+  const gone = zones.reduce((n, z) => n + (z.blocked ? 0 : z.ownersGone.length), 0);
+  const managed = zones.reduce((n, z) => n + z.managedOwners, 0);
+  if (gone === 0 || managed < limits.minRecordsForDeleteLimit || gone <= limits.maxDeleteShare * managed) return null;
+  return problem(
+    'safety-limit',
+    `This run would remove every TLSA record of ${gone} of the server's ${managed} managed owners without a replacement (limit ${Math.round(limits.maxDeleteShare * 100)}% from ${limits.minRecordsForDeleteLimit} owners on).`,
+    { fix: 'Check that the scan is right (a damaged account list or an unreadable certificate directory looks like removed hosts), then run apply with --force.', severity: 'warning' },
+  );
+}
+
+/** Keep a zone's deletes of owners without a successor back, under `reason`. */
+export function holdBackGone(plan: ZonePlan, reason: Problem): void {
+  if (plan.ownersGone.length === 0) return;
+  const gone = new Set(plan.ownersGone);
+  plan.changes = plan.changes.filter((c) => !(c.kind === 'delete' && gone.has(c.record.owner)));
+  plan.blocked ??= { ...reason, subject: plan.zone };
 }
 
 /** A record that pins a key of the host itself (DANE-EE / PKIX-EE), not an issuer. */

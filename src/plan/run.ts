@@ -10,7 +10,7 @@ import { computeRdata } from '../tlsa/records.js';
 import { findIssuer } from '../tlsa/certificate.js';
 import type { TlsaRecord } from '../tlsa/types.js';
 import { desiredRecords, type DesiredRecord, type DesiredSet } from './desired.js';
-import { planZone, type ZonePlan } from './plan.js';
+import { holdBackGone, planZone, serverWideLimit, type ZonePlan } from './plan.js';
 import { emptyLedger } from '../state/ledger.js';
 import { mapLimit } from '../util/concurrency.js';
 import { LockBusyError, withLock } from '../util/lock.js';
@@ -49,6 +49,8 @@ interface PlanInputs {
   desiredByZone: Map<string, DesiredRecord[]>;
   servedByHost: Map<string, Endpoint>;
   localZones: Set<string>;
+  /** Set when the whole run would strip too many owners (serverWideLimit): held back in every zone. */
+  massDeletion?: Problem;
 }
 
 export interface PlanOptions {
@@ -118,7 +120,13 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     inputs.planned.set(zone, { plan: r, generation });
     return r;
   });
-  return { scan, zones: zones.filter((z): z is ZonePlan => z !== null), refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
+  const planned = zones.filter((z): z is ZonePlan => z !== null);
+  const mass = cleansUp(opts) && !opts.force ? serverWideLimit(planned, ctx.config.policy) : null;
+  if (mass) {
+    inputs.massDeletion = mass;
+    for (const z of planned) holdBackGone(z, mass);
+  }
+  return { scan, zones: planned, refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
 }
 
 function refusedZones(scan: ScanResult): RefusedZone[] {
@@ -212,6 +220,7 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
     force: opts.force ?? false,
   });
   if (opts.createOnly) plan.changes = plan.changes.filter((c) => c.kind === 'create');
+  if (inputs.massDeletion) holdBackGone(plan, inputs.massDeletion);
   plan.warnings.push(...uncoveredIssuers(want, published, inputs.servedByHost));
   return plan;
 }

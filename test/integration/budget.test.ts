@@ -134,4 +134,33 @@ describe("record budget with a Let's Encrypt RSA certificate (issuer R12)", () =
     expect(r).toMatchObject({ skipped: false, applied: 27, failed: false });
     expect(tlsaByOwner(root, domain).size).toBe(0);
   });
+
+  it('server-wide: every zone losing its host at once (a damaged account list) needs --force; one domain leaving does not', () => {
+    const domains = ['one', 'two', 'three', 'four'].map((n) => `${n}.test`);
+    const ca = lookalikeCa('R12', 'rsa');
+    const root = makeFakeRoot({
+      domains: Object.fromEntries(domains.map((d) => [d, 'owner1'])),
+      local: domains,
+      zones: Object.fromEntries(domains.map((d) => [d, cpanelZone(d, [`${d}. IN MX 10 mail.${d}.`, 'mail IN A 192.0.2.10'])])),
+      domainTls: Object.fromEntries(domains.map((d) => [`mail.${d}`, combined(leafFrom(ca, `mail.${d}`, 'rsa'), ca.cert)])),
+      files: { '/etc/tlsa-manager/config.json': JSON.stringify({ policy: { records: ['3 1 1'] }, cpanel: { useWhmApi: false, reloadCommand: ['true'], authoritative: false } }) },
+    });
+    expect(cli(['apply', '--yes', '--root', root]).status).toBe(0);
+    for (const d of domains) expect(tlsaByOwner(root, d).size).toBe(3); // 4 zones × 3 owners = 12 managed owners
+
+    // The account list comes back empty: each zone alone is below 10 owners, the server is not.
+    writeFileSync(join(root, 'etc/userdomains'), '*: nobody\n');
+    const plan = JSON.parse(cli(['plan', '--json', '--root', root]).stdout);
+    expect(plan.zones.map((z: { blocked: { code: string } | null }) => z.blocked?.code)).toEqual(['safety-limit', 'safety-limit', 'safety-limit', 'safety-limit']);
+    expect(plan.zones.flatMap((z: { changes: unknown[] }) => z.changes)).toEqual([]);
+    cli(['apply', '--yes', '--root', root]);
+    for (const d of domains) expect(tlsaByOwner(root, d).size).toBe(3);
+
+    // One domain of four leaves (3 of 12 owners, 25%): routine, no --force.
+    writeFileSync(join(root, 'etc/userdomains'), domains.slice(1).map((d) => `${d}: owner1\n`).join('') + '*: nobody\n');
+    const applied = cli(['apply', '--yes', '--root', root]);
+    expect(applied.stdout).toContain('zone one.test (cpanel): 3 change(s) applied');
+    expect(tlsaByOwner(root, 'one.test').size).toBe(0);
+    for (const d of domains.slice(1)) expect(tlsaByOwner(root, d).size).toBe(3);
+  });
 });
