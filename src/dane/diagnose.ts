@@ -18,7 +18,7 @@
  * record authenticates today (this record will not carry the next key change).
  */
 import { X509Certificate } from 'node:crypto';
-import type { Problem } from '../problem.js';
+import { problem, type Problem } from '../problem.js';
 import { formatRdata, type TlsaRdata } from '../tlsa/types.js';
 import type { MatchResult, RecordFailure } from './match.js';
 import type { TlsaAnswerSize } from './verdict.js';
@@ -73,45 +73,38 @@ export function diagnosePort(m: MatchResult, chain: Buffer[], c: PortContext): P
   const severity = m.matched ? 'warning' : 'error';
   const later = m.matched ? ' Another record authenticates today, but this one will not carry the next key change.' : '';
   const out: Problem[] = [];
-  const selfSigned = isSelfSignedAlone(chain);
   const notSent = usage2(m.failures, 'anchor-not-sent');
-  if (selfSigned) {
+  if (isSelfSignedAlone(chain)) {
     const ta = notSent.length > 0;
-    out.push({
-      code: 'certificate-self-signed',
-      severity: !m.matched && (ta || m.failures.every((f) => f.record.usage === 2)) ? 'error' : 'warning',
-      subject: c.host,
-      message: `${c.at} presents a self-signed certificate (subject = issuer, no chain), like cPanel's placeholder when the hostname certificate lapses: a "3 1 1" record for its key still authenticates, ${ta ? `the ${list(notSent)} record(s) at ${c.owner} cannot` : '"2 1 1" records cannot'}.`,
-      fix: `Let AutoSSL issue a real certificate for ${c.host} (WHM » Manage AutoSSL), then publish its records; until then only "3 1 1" works.`,
-    });
+    // The cause of a failure only when DANE-TA records are what failed; beside a 3 1 1 mismatch it is a note.
+    const cause = !m.matched && (ta || m.failures.every((f) => f.record.usage === 2));
+    out.push(problem(
+      'certificate-self-signed',
+      `${c.at} presents a self-signed certificate (subject = issuer, no chain), like cPanel's placeholder when the hostname certificate lapses: a "3 1 1" record for its key still authenticates, ${ta ? `the ${list(notSent)} record(s) at ${c.owner} cannot` : '"2 1 1" records cannot'}.`,
+      { severity: cause ? 'error' : 'warning', subject: c.host, fix: `Let AutoSSL issue a real certificate for ${c.host} (WHM » Manage AutoSSL), then publish its records; until then only "3 1 1" works.` },
+    ));
   } else if (chain.length === 1 && notSent.length > 0) {
-    out.push({
-      code: 'dane-ta-leaf-only',
-      severity,
-      subject: c.host,
-      message: `${c.at} sends only its own certificate, no intermediate, so the ${list(notSent)} record(s) at ${c.owner} have nothing to match (a DANE-TA anchor must be in the chain the server sends).${later}`,
-      fix: `Install the certificate for ${c.host} together with its CA bundle (WHM » Manage SSL Hosts, or let AutoSSL reinstall it) so Exim sends the intermediate; "3 1 1" (DANE-EE) does not need it.`,
-    });
+    out.push(problem(
+      'dane-ta-leaf-only',
+      `${c.at} sends only its own certificate, no intermediate, so the ${list(notSent)} record(s) at ${c.owner} have nothing to match (a DANE-TA anchor must be in the chain the server sends).${later}`,
+      { severity, subject: c.host, fix: `Install the certificate for ${c.host} together with its CA bundle (WHM » Manage SSL Hosts, or let AutoSSL reinstall it) so Exim sends the intermediate; "3 1 1" (DANE-EE) does not need it.` },
+    ));
   }
   const named = usage2(m.failures, 'name');
   if (named.length > 0) {
-    out.push({
-      code: 'dane-ta-name-mismatch',
-      severity,
-      subject: c.host,
-      message: `The ${list(named)} record(s) at ${c.owner} match the chain ${c.at} sends, but the certificate's names (${names(chain)}) do not cover ${c.host}: DANE-TA checks the name, "3 1 1" (DANE-EE) does not depend on names.${later}`,
-      fix: `Install a certificate that names ${c.host} (include it in the AutoSSL domains), or rely on a "3 1 1" record: DANE-EE does not depend on names.`,
-    });
+    out.push(problem(
+      'dane-ta-name-mismatch',
+      `The ${list(named)} record(s) at ${c.owner} match the chain ${c.at} sends, but the certificate's names (${names(chain)}) do not cover ${c.host}: DANE-TA checks the name, "3 1 1" (DANE-EE) does not depend on names.${later}`,
+      { severity, subject: c.host, fix: `Install a certificate that names ${c.host} (include it in the AutoSSL domains), or rely on a "3 1 1" record: DANE-EE does not depend on names.` },
+    ));
   }
   const dated = m.failures.filter((f) => f.record.usage === 2 && (f.cause === 'expired' || f.cause === 'not-yet-valid') && f.depth === 0).map((f) => f.record);
   if (dated.length > 0) {
-    out.push({
-      code: 'dane-ta-leaf-expired',
-      severity,
-      subject: c.host,
-      message: `The ${list(dated)} record(s) at ${c.owner} match the chain ${c.at} sends, but its certificate is outside its validity dates (not after ${notAfter(chain)}): DANE-TA checks validity, "3 1 1" (DANE-EE) does not.${later}`,
-      fix: `Renew the certificate for ${c.host} (WHM » Manage AutoSSL) and keep a "3 1 1" record for the served key: DANE-EE does not depend on dates.`,
-    });
+    out.push(problem(
+      'dane-ta-leaf-expired',
+      `The ${list(dated)} record(s) at ${c.owner} match the chain ${c.at} sends, but its certificate is outside its validity dates (not after ${notAfter(chain)}): DANE-TA checks validity, "3 1 1" (DANE-EE) does not.${later}`,
+      { severity, subject: c.host, fix: `Renew the certificate for ${c.host} (WHM » Manage AutoSSL) and keep a "3 1 1" record for the served key: DANE-EE does not depend on dates.` },
+    ));
   }
   return out;
 }
@@ -119,16 +112,15 @@ export function diagnosePort(m: MatchResult, chain: Buffer[], c: PortContext): P
 /** The signed TLSA answer at `owner` does not fit one UDP message at the 1232-byte buffer, at the resolver or at this server's DNS. */
 export function answerSizeProblem(size: TlsaAnswerSize, limit: number): Problem | null {
   const over = (bytes: number | null, truncated: boolean): boolean => truncated || (bytes !== null && bytes > limit);
+  const amount = (bytes: number | null): string => (bytes === null ? 'larger than' : `${bytes} bytes, over`);
   const legs: string[] = [];
   const auth = size.authoritative;
-  if (auth && over(auth.bytes, auth.truncated)) legs.push(`${auth.bytes === null ? 'larger than' : `${auth.bytes} bytes, over`} the ${limit}-byte EDNS buffer as this server's DNS (${auth.server}) sends it to resolvers`);
-  if (over(size.bytes, size.truncated)) legs.push(`${size.bytes === null ? 'larger than' : `${size.bytes} bytes, over`} the ${limit}-byte EDNS buffer as the validating resolver returns it`);
+  if (auth && over(auth.bytes, auth.truncated)) legs.push(`${amount(auth.bytes)} the ${limit}-byte EDNS buffer as this server's DNS (${auth.server}) sends it to resolvers`);
+  if (over(size.bytes, size.truncated)) legs.push(`${amount(size.bytes)} the ${limit}-byte EDNS buffer as the validating resolver returns it`);
   if (legs.length === 0) return null;
-  return {
-    code: 'tlsa-answer-large',
-    severity: 'warning',
-    subject: size.owner,
-    message: `The signed TLSA answer at ${size.owner} (${size.records} record(s)) is ${legs.join(', and ')}: resolvers use a ${limit}-byte buffer since DNS Flag Day 2020, so it comes back truncated and must be fetched again over TCP (some senders fail).`,
-    fix: 'Publish fewer TLSA records at this owner (policy.maxRecordsPerOwner), or sign the zone with an ECDSA key (algorithm 13), whose signatures are far smaller than RSA ones.',
-  };
+  return problem(
+    'tlsa-answer-large',
+    `The signed TLSA answer at ${size.owner} (${size.records} record(s)) is ${legs.join(', and ')}: resolvers use a ${limit}-byte buffer since DNS Flag Day 2020, so it comes back truncated and must be fetched again over TCP (some senders fail).`,
+    { severity: 'warning', subject: size.owner, fix: 'Publish fewer TLSA records at this owner (policy.maxRecordsPerOwner), or sign the zone with an ECDSA key (algorithm 13), whose signatures are far smaller than RSA ones.' },
+  );
 }
