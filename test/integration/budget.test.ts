@@ -163,4 +163,34 @@ describe("record budget with a Let's Encrypt RSA certificate (issuer R12)", () =
     expect(tlsaByOwner(root, 'one.test').size).toBe(0);
     for (const d of domains.slice(1)) expect(tlsaByOwner(root, d).size).toBe(3);
   });
+
+  it('an owner above the budget whose certificate also changed: surplus pins go first, the new key follows on the very next timer run', async () => {
+    const domain = 'full.test';
+    const host = `mail.${domain}`;
+    const pins = [...Object.values(LE_SPKI), 'cd'.repeat(32)];
+    const oldKey = 'ef'.repeat(32); // the key of a certificate no longer served
+    const { root, leaf } = rootFor(domain, join(ISSUER_FIXTURES, 'r12.pem'), { policy: { ttl: 60 } }, () =>
+      [25, 465, 587].flatMap((p) => [`_${p}._tcp.${host}. 3600 IN TLSA 3 1 1 ${oldKey}`, ...pins.map((d) => `_${p}._tcp.${host}. 3600 IN TLSA 2 1 1 ${d}`)]),
+    );
+    const ctx = createContext({ root, logger: createLogger({ level: 'silent' }) });
+    const records = [...tlsaByOwner(root, domain)].flatMap(([owner, rdatas]) => rdatas.map((r) => {
+      const [u, s, m, data] = r.split(' ');
+      return { owner, ttl: 3600, usage: Number(u) as 2 | 3, selector: Number(s) as 1, matchingType: Number(m) as 1, data: data! };
+    }));
+    ctx.state().recordApplied(domain, records, [], Date.now() - 5 * HOUR);
+
+    const first = await reconcile(ctx);
+    expect(first.failed).toBe(false);
+    const afterFirst = tlsaByOwner(root, domain).get(`_25._tcp.${host}`)!;
+    expect(afterFirst).toHaveLength(9); // 18 - 9 surplus pins: the old key stays until its successor is published
+    expect(afterFirst).toContain(`3 1 1 ${oldKey}`);
+    expect(afterFirst).not.toContain(`3 1 1 ${spkiOf(leaf.cert)}`);
+
+    // Nothing changed on disk, but room was made for a deferred record: the timer runs again at once.
+    const second = await reconcile(ctx);
+    expect(second.skipped).toBe(false);
+    const afterSecond = tlsaByOwner(root, domain).get(`_25._tcp.${host}`)!;
+    expect(afterSecond).toHaveLength(10);
+    expect(afterSecond).toContain(`3 1 1 ${spkiOf(leaf.cert)}`);
+  });
 });
