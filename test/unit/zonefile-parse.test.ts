@@ -270,8 +270,12 @@ describe('parser edge cases', () => {
     expect(recordsAt(z, 't.example.com', 'TXT')[0]!.rdata).toBe('"a" "b"');
   });
 
-  it('rejects a quoted owner and a non-IN class written as CLASS3', () => {
-    expect(() => parseZone(`${head}"q" IN A 192.0.2.9\n`, 'example.com')).toThrow(ZoneSyntaxError);
+  it('reads a quoted owner as BIND does (the text between the quotes), rejects an empty one and a non-IN class written as CLASS3', () => {
+    const z = parseZone(`${head}"q" IN A 192.0.2.9\n"a b" IN A 192.0.2.10\n"@" IN TXT "apex"\n`, 'example.com');
+    expect(recordsAt(z, 'q.example.com', 'A')).toHaveLength(1);
+    expect(recordsAt(z, 'a\\032b.example.com', 'A')).toHaveLength(1);
+    expect(recordsAt(z, 'example.com', 'TXT')).toHaveLength(1);
+    expect(() => parseZone(`${head}"" IN A 192.0.2.9\n`, 'example.com')).toThrow(ZoneSyntaxError);
     expect(() => parseZone(`${head}q CLASS3 A 192.0.2.9\n`, 'example.com')).toThrow(/class CLASS3/);
   });
 

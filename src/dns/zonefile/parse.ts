@@ -113,10 +113,13 @@ function parseFile(shared: Shared, st: FileState): void {
 
 type Fail = (message: string, line: number, kind?: string) => never;
 
-function nameAt(t: Token, origin: string, what: string, line: number, fail: Fail): string {
-  if (t.quoted) fail(`${what} cannot be a quoted string (${printable(t.text)})`, line, `${what} is a quoted string`);
+/** A name token; BIND takes a quoted owner name as the name text between the quotes (spaces kept as characters). */
+function nameAt(t: Token, origin: string, what: string, line: number, fail: Fail, quotedOk = false): string {
+  if (t.quoted && !quotedOk) fail(`${what} cannot be a quoted string (${printable(t.text)})`, line, `${what} is a quoted string`);
+  const text = t.quoted ? t.text.slice(1, -1) : t.text;
+  if (text === '') fail(`${what} is empty`, line);
   try {
-    return absoluteName(t.text, origin);
+    return absoluteName(text, origin);
   } catch (err) {
     return fail(`${what} ${(err as Error).message}`, line, `${what} is not a valid domain name`);
   }
@@ -183,7 +186,7 @@ function ttlAt(token: string, line: number, fail: Fail, what = 'TTL'): number {
 
 /** The owner (explicit, or the previous one for a blank owner field) and the index of the next token. */
 function ownerOf(st: FileState, e: Entry, fail: Fail): { owner: string; next: number } {
-  if (!e.initialWs) return { owner: nameAt(e.tokens[0]!, st.origin, 'owner name', e.line, fail), next: 1 };
+  if (!e.initialWs) return { owner: nameAt(e.tokens[0]!, st.origin, 'owner name', e.line, fail, true), next: 1 };
   if (st.prevOwner === null) fail('record has no owner name and there is no previous record to take it from', e.line);
   return { owner: st.prevOwner!, next: 0 };
 }
