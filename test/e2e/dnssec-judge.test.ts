@@ -21,6 +21,7 @@ const lab = useLab({
     { name: 'wrongds', signed: true, ds: 'wrong' },
     { name: 'orphands', signed: false, ds: 'wrong' },
     { name: 'oddalg', signed: true, ds: 'unsupported' },
+    { name: 'expired', signed: false, ds: true, expiredSignatures: true },
   ],
 });
 
@@ -59,6 +60,7 @@ describe('dnssec status agrees with delv on every lab zone', () => {
     wrongds: { state: 'bogus', reason: 'ds-mismatch' },
     orphands: { state: 'bogus', reason: 'ds-without-signing' },
     oddalg: { state: 'unsupported-algorithm', reason: null },
+    expired: { state: 'bogus', reason: 'signature-expired' },
   };
 
   it('every zone: our state is the expected one and delv agrees', async () => {

@@ -15,6 +15,8 @@ export interface ZoneSpec {
   dsKind?: DsKind;
   /** Unsigned at start, signed by named as soon as keys are added to the key-directory (rndc loadkeys). */
   keysOnDemand?: boolean;
+  /** Pre-signed with signatures that have expired (served as a plain zone). */
+  expiredSignatures?: boolean;
   /** Extra zone-file lines (the part setRecords() replaces). */
   records?: string[];
   /** Zone key algorithm (default ECDSA P-256, algorithm 13). */

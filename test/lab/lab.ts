@@ -35,6 +35,11 @@ export interface LabZoneOption {
    * `rndc loadkeys <zone>` runs (inline-signing + auto-dnssec maintain): for stub signers.
    */
   keysOnDemand?: boolean;
+  /**
+   * Signed once at start (dnssec-signzone, its own key, DS in the parent when ds is true) with
+   * signatures that expired a day ago; named serves it as a plain zone. `signed` must be false.
+   */
+  expiredSignatures?: boolean;
   /** Extra zone-file lines, e.g. `_25._tcp.mail 60 IN TLSA 3 1 1 <hex>` (relative names are zone-relative). */
   records?: string[];
   /** Zone key algorithm: 'ecdsap256sha256' (default) or 'rsasha256' (2048 bits). */
@@ -159,9 +164,10 @@ function normalizeZones(parent: string, opts: LabOptions): ZoneSpec[] {
     }
     if (z.ds === 'unsupported' && !z.signed) throw new Error(`lab: zone ${name}: ds 'unsupported' needs a signed zone`);
     const dsKind: DsKind = z.ds === 'wrong' || z.ds === 'unsupported' ? z.ds : 'own';
-    const ds = dsKind !== 'own' || (z.signed && z.ds === true);
-    if (z.keysOnDemand && z.signed) throw new Error(`lab: zone ${name}: keysOnDemand is for zones that start unsigned`);
-    return { name, signed: z.signed, ds, dsKind, records: z.records ?? [], options: z.options ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}), ...(z.keysOnDemand ? { keysOnDemand: true } : {}) };
+    const ds = dsKind !== 'own' || ((z.signed || z.expiredSignatures === true) && z.ds === true);
+    if ((z.keysOnDemand || z.expiredSignatures) && z.signed) throw new Error(`lab: zone ${name}: keysOnDemand/expiredSignatures are for zones named does not sign`);
+    if (z.expiredSignatures && z.ds === 'unsupported') throw new Error(`lab: zone ${name}: expiredSignatures takes ds true, false or 'wrong'`);
+    return { name, signed: z.signed, ds, dsKind, records: z.records ?? [], options: z.options ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}), ...(z.keysOnDemand ? { keysOnDemand: true } : {}), ...(z.expiredSignatures ? { expiredSignatures: true } : {}) };
   });
   const all = [...defaults, ...extra];
   const seen = new Set<string>();
@@ -276,6 +282,15 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const spareDir = join(namedDir, 'spare-keys');
     mkdirSync(spareDir, { recursive: true, mode: 0o755 });
     const parentDsLines = new Map<string, string[]>();
+    // Pre-signed zones (expired signatures): their own key, outside named's key-directory.
+    const presignedDir = join(namedDir, 'presigned-keys');
+    mkdirSync(presignedDir, { recursive: true, mode: 0o755 });
+    const presignKeys = new Map<string, string>();
+    await Promise.all(specs.filter((z) => z.expiredSignatures).map(async (z) => {
+      const base = (await mustRun(['dnssec-keygen', '-q', '-K', presignedDir, '-a', 'ECDSAP256SHA256', '-f', 'KSK', z.name])).trim().split('\n').pop()!;
+      presignKeys.set(z.name, join(presignedDir, `${base}.key`));
+      ds.set(z.name, await dsFromKey(join(presignedDir, `${base}.key`)));
+    }));
     await Promise.all(specs.map(async (z) => {
       if (!z.ds) return parentDsLines.set(z.name, []);
       if (z.dsKind === 'wrong') return parentDsLines.set(z.name, [await dsFromKey(await generateKey(spareDir, policyConf, z.name))]);
@@ -289,6 +304,16 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     for (const z of specs) {
       writeFileSync(join(namedDir, `${z.name}.db`), renderChildZone(z.name, parent, addrs.exim, serial, z.records ?? []));
     }
+    // Signed once by dnssec-signzone with a validity window that ended yesterday; named serves
+    // the file as it is (no inline signing), so validators see expired signatures. -P: no
+    // self-check (it would reject the expired signatures); -z: the one key signs everything.
+    const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    await Promise.all([...presignKeys].map(async ([zone, keyPath]) => {
+      const file = join(namedDir, `${zone}.db`);
+      writeFileSync(file, `${readFileSync(file, 'utf8')}${readFileSync(keyPath, 'utf8')}`);
+      await mustRun(['dnssec-signzone', '-q', '-z', '-P', '-K', presignedDir, '-o', zone, '-s', stamp(new Date(Date.now() - 10 * 86_400_000)), '-e', stamp(new Date(Date.now() - 86_400_000)), '-f', `${file}.presigned`, file]);
+      renameSync(`${file}.presigned`, file);
+    }));
     writeFileSync(
       join(namedDir, `${parent}.db`),
       renderParentZone(
