@@ -10,8 +10,13 @@ export interface AppContext {
   configPath: string;
   config: Config;
   logger: Logger;
-  /** Opened on first use: read-only commands on a fresh server do not create files. */
+  /** Opened (and created) on first use, for commands that write: apply, hook, reconcile, serve. */
   state(): StateDb;
+  /**
+   * For commands that change nothing (plan, scan, audit): the state database if there is one,
+   * read without creating or writing any file; the open one when this process already writes.
+   */
+  readState(): StateDb | null;
   now(): number;
 }
 
@@ -33,6 +38,7 @@ export function createContext(opts: { root?: string; config?: string; logger?: L
     config,
     logger: opts.logger ?? createLogger(),
     state: () => (state ??= new StateDb(root.path(STATE_DB_PATH))),
+    readState: () => state ?? StateDb.readOnly(root.path(STATE_DB_PATH)),
     now: () => Date.now(),
   };
 }

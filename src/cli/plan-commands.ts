@@ -19,7 +19,7 @@ function domainsOption(values: Values): string[] | undefined {
 
 function checkSummaries(ctx: AppContext): Map<string, CheckSummary> {
   try {
-    return ctx.state().latestChecks();
+    return ctx.readState()?.latestChecks() ?? new Map();
   } catch {
     return new Map();
   }

@@ -41,8 +41,11 @@ export interface StateChange {
 }
 
 export class DnssecStore {
-  constructor(private readonly db: Database.Database) {
-    db.exec(SCHEMA);
+  constructor(
+    private readonly db: Database.Database,
+    opts: { readOnly?: boolean } = {},
+  ) {
+    if (!opts.readOnly) db.exec(SCHEMA);
   }
 
   get(zone: string): StoredDnssec | null {
@@ -72,7 +75,10 @@ export function dnssecStore(ctx: AppContext): DnssecStore {
 
 /** The last status of every zone, for lists, audit and the domain page. */
 export function latestDnssec(ctx: AppContext): Map<string, DnssecStatus> {
-  return new Map([...dnssecStore(ctx).all()].map(([z, s]) => [z, s.status]));
+  // Read-only: audit and the web lists must not create the database or its table.
+  const db = ctx.readState()?.db;
+  const stored = db?.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dnssec_state'").get() ? new DnssecStore(db, { readOnly: true }).all() : new Map<string, StoredDnssec>();
+  return new Map([...stored].map(([z, s]) => [z, s.status]));
 }
 
 /** Pure: how a change reads. */

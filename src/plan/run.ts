@@ -3,7 +3,7 @@ import { scanServer, type Endpoint, type ScanResult } from '../cpanel/scan.js';
 import { enclosingZone } from '../cpanel/local-zones.js';
 import { resolverDns } from '../cpanel/resolver-dns.js';
 import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
-import type { ApplyResult, Change } from '../dns/provider.js';
+import type { ApplyResult, Change, PublishedRecord } from '../dns/provider.js';
 import { problem, toProblem, type Problem, isProblem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
 import { computeRdata } from '../tlsa/records.js';
@@ -12,6 +12,7 @@ import type { TlsaRecord } from '../tlsa/types.js';
 import { desiredRecords, type DesiredRecord, type DesiredSet } from './desired.js';
 import { holdBackGone, planZone, serverWideLimit, type ZonePlan } from './plan.js';
 import { emptyLedger } from '../state/ledger.js';
+import type { StateDb } from '../state/db.js';
 import { mapLimit } from '../util/concurrency.js';
 import { LockBusyError, withLock } from '../util/lock.js';
 import { lockPath } from './locks.js';
@@ -44,6 +45,8 @@ export interface RunPlan {
 
 interface PlanInputs {
   opts: PlanOptions;
+  /** What each planned zone showed at the owners read: apply records it in the ledger. */
+  seen: Map<string, { owners: string[]; published: PublishedRecord[] }>;
   /** Each zone's plan with the zone generation it was made at (see StateDb.zoneGeneration). */
   planned: Map<string, { plan: ZonePlan; generation: number }>;
   desiredByZone: Map<string, DesiredRecord[]>;
@@ -58,7 +61,7 @@ export interface PlanOptions {
   domains?: string[];
   force?: boolean;
   takeover?: string[];
-  /** Use the ledger in the state database (false: a read-only preview without one). */
+  /** Read the ledger in the state database (false: a preview that ignores it). Planning never writes it. */
   useState?: boolean;
   /** Scan result to reuse (the web app keeps one). */
   scan?: ScanResult;
@@ -91,7 +94,11 @@ export function scanFor(ctx: AppContext, opts: { domains?: string[]; kinds?: boo
   });
 }
 
-/** scan → desired → populate → plan for every zone involved. Changes no DNS. */
+/**
+ * scan → desired → populate → plan for every zone involved. Changes nothing: no DNS, and no file
+ * (the state database is only read, and not created). What the zones showed is recorded in the
+ * ledger by applyPlan, so `plan`, `scan` and `audit` stay read-only.
+ */
 export async function makePlan(ctx: AppContext, providers: Providers, opts: PlanOptions = {}): Promise<RunPlan> {
   const scan = opts.scan ?? (await scanFor(ctx, opts));
   const managed = managedZones(ctx, scan.localZones);
@@ -104,15 +111,16 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     if (list) list.push(extra);
     else desired.byZone.set(zone, [extra]);
   }
-  const inputs: PlanInputs = { opts, planned: new Map(), desiredByZone: desired.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
+  const ledger = opts.useState === false ? null : ctx.readState();
+  const inputs: PlanInputs = { opts, seen: new Map(), planned: new Map(), desiredByZone: desired.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
   const problems: Problem[] = [...scan.problems, ...desired.problems];
 
   const zonesToPlan = new Set(desired.byZone.keys());
-  if (cleansUp(opts)) for (const z of managed) if (ctx.state().ownersInZone(z).length > 0) zonesToPlan.add(z);
+  if (cleansUp(opts) && ledger) for (const z of managed) if (ledger.ownersInZone(z).length > 0) zonesToPlan.add(z);
   await prepareProviders(ctx, providers, [...zonesToPlan], scan.localZones);
   const zones = await mapLimit([...zonesToPlan].sort(), 8, async (zone) => {
-    const generation = opts.useState === false ? 0 : ctx.state().zoneGeneration(zone);
-    const r = await planOneZone(ctx, providers, zone, inputs);
+    const generation = ledger?.zoneGeneration(zone) ?? 0;
+    const r = await planOneZone(ctx, providers, zone, inputs, ledger);
     if (isProblem(r)) {
       problems.push(r);
       return null;
@@ -188,7 +196,8 @@ function cleansUp(opts: PlanOptions): boolean {
   return opts.domains === undefined && opts.useState !== false && !opts.createOnly;
 }
 
-async function planOneZone(ctx: AppContext, providers: Providers, zone: string, inputs: PlanInputs): Promise<ZonePlan | Problem> {
+/** One zone's plan over the ledger as it is (`ledger` null: none); reads, never writes. */
+async function planOneZone(ctx: AppContext, providers: Providers, zone: string, inputs: PlanInputs, ledger: StateDb | null): Promise<ZonePlan | Problem> {
   const { opts } = inputs;
   const kind = providerKindFor(zone, ctx, inputs.localZones);
   if (!kind) return problem('zone-not-managed', `No provider manages ${zone}.`, { subject: zone });
@@ -196,20 +205,20 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
   if (isProblem(provider)) return { ...provider, subject: zone };
   const want = inputs.desiredByZone.get(zone) ?? [];
   const owners = new Set(want.map((d) => d.owner));
-  if (cleansUp(opts)) for (const o of ctx.state().ownersInZone(zone)) owners.add(o);
+  if (cleansUp(opts) && ledger) for (const o of ledger.ownersInZone(zone)) owners.add(o);
   let published;
   try {
     published = await provider.populate(zone, [...owners]);
   } catch (err) {
     return { ...toProblem(err, 'provider-read-failed', zone), severity: 'error' };
   }
-  if (opts.useState !== false) ctx.state().observe(zone, [...owners], published, ctx.now());
+  if (ledger) inputs.seen.set(zone, { owners: [...owners], published });
   const plan = planZone({
     zone,
     provider: kind,
     desired: want,
     published,
-    ledger: opts.useState === false ? emptyLedger : ctx.state(),
+    ledger: ledger ?? emptyLedger,
     stillServed: (r) => stillServed(inputs.servedByHost, r),
     ...(opts.takeover ? { takeover: new Set(opts.takeover) } : {}),
     now: ctx.now(),
@@ -266,6 +275,7 @@ export { lockPath };
  * (CLI, hook, timer, web) never apply stale plans over each other. Failures stay per zone.
  */
 export async function applyPlan(ctx: AppContext, providers: Providers, plan: RunPlan, actor: string, opts: { lockWaitMs?: number; concurrency?: number } = {}): Promise<ApplyResult[]> {
+  recordSightings(ctx, plan.inputs);
   const pending = plan.zones.filter((z) => z.changes.length > 0);
   // Zones are independent (one lock each); most of a zone's time is spent in child processes
   // (named-checkzone, the reload) or waiting on an API, so a few run side by side.
@@ -296,7 +306,12 @@ async function applyZone(ctx: AppContext, providers: Providers, zone: string, in
   if (left) logSettled(ctx, left, await settleIntent(ctx, providers, left), actor);
   // Re-read and re-plan only if another run of ours wrote this zone since we planned it.
   const earlier = inputs.planned.get(zone);
-  const fresh = earlier && earlier.generation === state.zoneGeneration(zone) ? earlier.plan : await planOneZone(ctx, providers, zone, inputs);
+  let fresh: ZonePlan | Problem;
+  if (earlier && earlier.generation === state.zoneGeneration(zone)) fresh = earlier.plan;
+  else {
+    fresh = await planOneZone(ctx, providers, zone, inputs, state);
+    recordSightings(ctx, inputs, zone);
+  }
   if (isProblem(fresh)) return { zone, provider: 'unknown', applied: [], problem: fresh };
   if (fresh.changes.length === 0) return null;
   const provider = await providers.get(fresh.provider as ProviderKind);
@@ -316,6 +331,20 @@ async function applyZone(ctx: AppContext, providers: Providers, zone: string, in
   recordResult(ctx, actor, fresh.changes, result);
   afterApply(ctx, result, inputs);
   return result;
+}
+
+/**
+ * The ledger learns what the zones showed when they were planned: first sightings start the
+ * rollover clock, records gone from our owners are forgotten. Only runs that apply do this.
+ */
+function recordSightings(ctx: AppContext, inputs: PlanInputs, only?: string): void {
+  if (inputs.opts.useState === false) return;
+  const state = ctx.state();
+  for (const [zone, { owners, published }] of inputs.seen) {
+    if (only !== undefined && zone !== only) continue;
+    state.observe(zone, owners, published, ctx.now());
+    inputs.seen.delete(zone);
+  }
 }
 
 /** Alerts and the schedule learn of every publish: the failure streak, and a check ~2×TTL later. */

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Change, PublishedRecord } from '../dns/provider.js';
 import type { LedgerView } from './ledger.js';
@@ -113,7 +113,27 @@ function rootOnly(file: string): void {
 export class StateDb implements LedgerView {
   readonly db: Database.Database;
 
-  constructor(file: string) {
+  /**
+   * The database as it is, for commands that change nothing (plan, scan, audit): null when there
+   * is none. Never creates or touches a file: SQLite opening a WAL database, even read-only,
+   * creates its -wal and -shm files, so a database nobody has open (no -wal file) is read from a
+   * copy in memory; one that is open elsewhere is read through the files that already exist.
+   */
+  static readOnly(file: string): StateDb | null {
+    if (!existsSync(file)) return null;
+    const wal = `${file}-wal`;
+    if (existsSync(wal) && existsSync(`${file}-shm`) && statSync(wal).size > 0) return new StateDb(new Database(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS }));
+    const image = readFileSync(file);
+    // Bytes 18-19 say "WAL" (2); an in-memory copy cannot be WAL, so it reads as rollback (1).
+    if (image.length >= 20) image[18] = image[19] = 1;
+    return new StateDb(new Database(image, { readonly: true }));
+  }
+
+  constructor(file: string | Database.Database) {
+    if (typeof file !== 'string') {
+      this.db = file;
+      return;
+    }
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     // Switching to WAL and creating the schema can answer SQLITE_BUSY at once (no busy wait) when
