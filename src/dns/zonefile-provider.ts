@@ -15,7 +15,6 @@ import { editZone, nextSerial, tlsaRecordsAt, type ParsedZone, type ZoneRecord }
 
 const run = promisify(execFile);
 const BACKUPS_KEPT = 5;
-const CONFIRM_TIMEOUT_MS = 10_000;
 
 /**
  * The server's own zones (BIND or PowerDNS, `/var/named/<zone>.db`) on a server without WHM API 1
@@ -196,7 +195,7 @@ async function confirmServed(ctx: AppContext, zone: string, applied: Change[], s
   if (target === false) return;
   const client = new DnsClient(parseResolver(target), { cache: false, timeoutMs: 1000, retries: 0 });
   const owners = [...new Set(applied.map((c) => c.record.owner))];
-  const deadline = Date.now() + CONFIRM_TIMEOUT_MS;
+  const deadline = Date.now() + ctx.config.cpanel.confirmSeconds * 1000;
   for (;;) {
     const served = new Set<string>();
     for (const owner of owners) {

@@ -101,9 +101,11 @@ export const configSchema = z
         authoritative: z.union([hostPort, z.literal(false)]).default('127.0.0.1:53'),
         /** Prefer WHM API 1 when present (cluster sync); false forces direct zone-file edits. */
         useWhmApi: z.boolean().default(true),
+        /** How long the authoritative server may take to serve an edit before it is undone. */
+        confirmSeconds: z.number().int().min(1).max(300).default(10),
       })
       .strict()
-      .default({ reloadCommand: ['rndc', 'reload', '{zone}'], authoritative: '127.0.0.1:53', useWhmApi: true }),
+      .default({ reloadCommand: ['rndc', 'reload', '{zone}'], authoritative: '127.0.0.1:53', useWhmApi: true, confirmSeconds: 10 }),
     resolver: hostPort.optional(),
     /** A name the resolver must report as DNSSEC-secure (self-test); default the root zone. */
     resolverProbeName: z.string().refine((s) => s === '.' || checkName(s).ok, { message: 'is not a valid name' }).optional(),

@@ -122,6 +122,12 @@ export class FakeCloudflare {
   private rateLimit: { max: number; windowMs: number; retryAfterS: number } | null = null;
   private latencyMs = 0;
   private seq = 0;
+  /**
+   * Test control (fault matrix): called for each request before it is processed ('before') and
+   * after it was processed but before the answer goes out ('after'); may wait, or return 'reset'
+   * to drop the connection without an answer.
+   */
+  gate: ((route: string, when: 'before' | 'after') => Promise<'reset' | void> | 'reset' | void) | null = null;
   /** Request bodies of write calls, for tests that inspect what the client sent. */
   readonly bodies: Array<{ route: string; body: unknown }> = [];
 
@@ -265,6 +271,7 @@ export class FakeCloudflare {
     const entry: LoggedRequest = { method, route, path: url.pathname, query: url.search, status: 0, injected: false, at: Date.now() };
     this.log.push(entry);
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    if ((await this.gate?.(route, 'before')) === 'reset') return void req.socket.destroy();
 
     let out: Envelope;
     const injected = this.injectedFault(entry.at);
@@ -281,6 +288,7 @@ export class FakeCloudflare {
       }
     }
     entry.status = out.status;
+    if ((await this.gate?.(route, 'after')) === 'reset') return void req.socket.destroy();
     const text = JSON.stringify(out.body);
     res.writeHead(out.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...(out.headers ?? {}) });
     res.end(text);
