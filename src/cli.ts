@@ -24,7 +24,8 @@ Commands:
   dnssec disable ZONE... [--yes] [--after-ds-gone]   stop signing; refused while the parent has a DS
   hook [--describe] [--budget SECONDS]  cPanel hook protocol (JSON on stdin; answers within the budget, default 50 s)
   reconcile [--metrics-file PATH]  periodic run (timer): cheap when nothing changed
-  serve [--listen HOST:PORT | --socket PATH]  the web app
+  serve [--listen HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure] | --socket PATH]  the web app
+  login-link          a fresh one-time login link (15 minutes) for the running standalone server
 
 Global options: --root DIR (default /, env TLSA_MANAGER_ROOT), --config FILE, --json, --debug
 Exit codes: 0 ok, 1 something does not validate / failed, 2 usage or configuration error.`;

@@ -48,5 +48,9 @@ export const commands: Record<string, { options: Options; load: () => Promise<Co
   metrics: { options: {}, load: async () => (await import('./metrics-command.js')).metricsCommand },
   dnssec: {
     options: { all: { type: 'boolean' }, resolver: { type: 'string' }, force, yes: { type: 'boolean', short: 'y' }, 'after-ds-gone': { type: 'boolean' } }, load: async () => (await import('./dnssec-command.js')).dnssecCommand },
-  serve: { options: { listen: { type: 'string' }, socket: { type: 'string' } }, load: async () => (await import('./serve-command.js')).serveCommand },
+  serve: {
+    options: { listen: { type: 'string' }, socket: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, insecure: { type: 'boolean' } },
+    load: async () => (await import('./serve-command.js')).serveCommand,
+  },
+  'login-link': { options: {}, load: async () => (await import('./serve-command.js')).loginLinkCommand },
 };

@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS checks (
   PRIMARY KEY (domain, time)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS login_links (hash TEXT PRIMARY KEY, expires INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (
   zone TEXT PRIMARY KEY,
   provider TEXT NOT NULL,
@@ -280,6 +281,19 @@ export class StateDb implements LedgerView {
       .prepare('SELECT c.domain, c.time, c.verdict, c.result FROM checks c JOIN (SELECT domain, MAX(time) t FROM checks GROUP BY domain) m ON c.domain = m.domain AND c.time = m.t')
       .all() as { domain: string; time: string; verdict: string; result: string }[];
     return new Map(rows.map((r) => [r.domain, { time: r.time, verdict: r.verdict, result: JSON.parse(r.result) as unknown }]));
+  }
+
+  /** A one-time login link (its SHA-256; the token itself is never stored) valid until `expires`. */
+  addLoginLink(hash: string, expires: number, now: number): void {
+    this.write(() => {
+      this.db.prepare('DELETE FROM login_links WHERE expires <= ?').run(now);
+      this.db.prepare('INSERT INTO login_links (hash, expires) VALUES (?, ?)').run(hash, expires);
+    });
+  }
+
+  /** Use up a login link: true exactly once, and only before it expires. */
+  redeemLoginLink(hash: string, now: number): boolean {
+    return this.db.prepare('DELETE FROM login_links WHERE hash = ? AND expires > ?').run(hash, now).changes === 1;
   }
 
   getMeta(key: string): string | null {

@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { AppContext } from '../context.js';
 import { problem, ProblemError } from '../problem.js';
-import { createAuth, newLoginToken, secretEquals, type Viewer } from './auth.js';
+import { createAuth, secretEquals, type Viewer } from './auth.js';
+import { issueLoginLink, redeemLoginLink } from './login-links.js';
 import { errorHandler, notFound } from './errors.js';
 import { JobRegistry } from './jobs.js';
 import { exportRouter } from './routes/export.js';
@@ -29,7 +30,7 @@ const BODY_LIMIT = '200kb';
 
 export interface WebOptions {
   mode: 'standalone' | 'socket';
-  /** Standalone login token; generated when absent. */
+  /** A reusable standalone password (TLSA_MANAGER_WEB_TOKEN); otherwise one-time links only. */
   loginToken?: string;
   services?: WebServices;
   /** Set the Secure flag on the session cookie (behind TLS). */
@@ -40,7 +41,8 @@ export interface WebApp {
   app: express.Express;
   snapshot: Snapshot;
   jobs: JobRegistry;
-  loginToken: string;
+  /** A fresh one-time login token (valid 15 minutes). */
+  newLoginLink(): string;
   services: WebServices;
 }
 
@@ -55,8 +57,7 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   const services = opts.services ?? defaultServices(ctx);
   const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx) });
   const jobs = new JobRegistry();
-  const loginToken = opts.loginToken ?? newLoginToken();
-  const auth = createAuth({ mode: opts.mode, loginToken, secureCookie: opts.secureCookie === true, logger: ctx.logger, loginCss: readFileSync(join(PUBLIC_DIR, 'app.css'), 'utf8') });
+  const auth = createAuth({ mode: opts.mode, ...(opts.loginToken ? { password: opts.loginToken } : {}), redeemLink: (t) => redeemLoginLink(ctx, t), secureCookie: opts.secureCookie === true, logger: ctx.logger, loginCss: readFileSync(join(PUBLIC_DIR, 'app.css'), 'utf8') });
   const deps: RouteDeps = { ctx, services, snapshot, jobs };
   const app = express();
 
@@ -100,7 +101,7 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   app.use(notFound);
   app.use(errorHandler(ctx.logger));
 
-  return { app, snapshot, jobs, loginToken, services };
+  return { app, snapshot, jobs, newLoginLink: () => issueLoginLink(ctx), services };
 }
 
 function metricsEndpoint(ctx: AppContext): RequestHandler {

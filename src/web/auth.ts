@@ -123,7 +123,10 @@ export interface Viewer {
 
 export interface AuthOptions {
   mode: 'standalone' | 'socket';
-  loginToken: string;
+  /** A reusable password (TLSA_MANAGER_WEB_TOKEN), when the admin set one. */
+  password?: string;
+  /** Uses up a one-time login link; true when it was valid. */
+  redeemLink: (token: string) => boolean;
   /** Set the Secure flag on the session cookie (behind TLS). */
   secureCookie: boolean;
   logger: Logger;
@@ -179,8 +182,11 @@ export function createAuth(opts: AuthOptions): Auth {
     const page = (res: Response, status: number, message: string) => {
       res.status(status).render('login', { nonce: res.locals.nonce, css: opts.loginCss, message, action: '/login' });
     };
+    const valid = (given: string) => (opts.password !== undefined && secretEquals(given, opts.password)) || opts.redeemLink(given);
     const attempt = (given: unknown, res: Response) => {
-      if (typeof given !== 'string' || !secretEquals(given, opts.loginToken)) return page(res, 401, given === undefined ? '' : 'That login token is not valid. Use the link printed when the server started.');
+      if (typeof given !== 'string' || !valid(given)) {
+        return page(res, 401, given === undefined ? '' : 'That login link is not valid: each link works once, for 15 minutes. Get a new one with: tlsa-manager login-link');
+      }
       const s = sessions.create('admin');
       res.setHeader('Set-Cookie', sessionCookie(s.id, { secure: opts.secureCookie }));
       opts.logger.info({ user: s.user }, 'web login');

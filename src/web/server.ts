@@ -1,4 +1,6 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { loginUrl, WEB_ADDRESS_META } from './login-links.js';
 import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +10,21 @@ import { configPermissionProblem } from '../state/config.js';
 import { markViaSocket } from './auth.js';
 import { createWebApp, type WebApp, type WebOptions } from './app.js';
 
-export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'socket'; path: string };
+export type Listen = { kind: 'tcp'; host: string; port: number; tls?: { cert: string; key: string } } | { kind: 'socket'; path: string };
+
+/** 127.0.0.0/8, ::1 and localhost: the only addresses served without TLS unless --insecure. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * A standalone server on any other address carries the session cookie and the login link over
+ * the network: only with TLS, or when the admin says --insecure (e.g. behind a TLS proxy).
+ */
+export function listenProblem(host: string, tls: boolean, insecure: boolean): string | null {
+  if (isLoopback(host) || tls || insecure) return null;
+  return `--listen ${host} is not a loopback address and no TLS certificate is given: logins and session cookies would cross the network in clear text.`;
+}
 
 /** `127.0.0.1:8450`, `[::1]:8450`, `localhost:8450` → host and port. */
 export function parseListen(s: string): { host: string; port: number } {
@@ -49,14 +65,17 @@ export interface RunningServer {
 export async function startServer(ctx: AppContext, listen: Listen, opts: Omit<WebOptions, 'mode'> = {}): Promise<RunningServer> {
   const permission = configPermissionProblem(ctx.configPath, ctx.config);
   if (permission) throw new ProblemError(problem('config-permissions', permission, { fix: `chmod 600 ${ctx.configPath}` }));
-  const web = createWebApp(ctx, { ...opts, mode: listen.kind === 'socket' ? 'socket' : 'standalone' });
-  const server =
+  const tls = listen.kind === 'tcp' ? listen.tls : undefined;
+  const web = createWebApp(ctx, { ...opts, mode: listen.kind === 'socket' ? 'socket' : 'standalone', secureCookie: opts.secureCookie === true || tls !== undefined });
+  const server: Server =
     listen.kind === 'socket'
       ? createServer((req, res) => {
           markViaSocket(req);
           web.app(req, res);
         })
-      : createServer(web.app);
+      : tls
+        ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, web.app)
+        : createServer(web.app);
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 15_000;
   server.requestTimeout = 60_000;
@@ -77,7 +96,9 @@ export async function startServer(ctx: AppContext, listen: Listen, opts: Omit<We
   } else {
     await listenOn(server, { host: listen.host, port: listen.port });
     const a = server.address() as AddressInfo;
-    address = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    address = `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    // For `tlsa-manager login-link` (root only, like the state database itself).
+    ctx.state().setMeta(WEB_ADDRESS_META, address);
   }
   return {
     web,
@@ -113,7 +134,4 @@ function removeStaleSocket(path: string): void {
   }
 }
 
-/** The login link printed at start (standalone). */
-export function loginUrl(address: string, token: string): string {
-  return `${address}/login?token=${encodeURIComponent(token)}`;
-}
+export { loginUrl };
