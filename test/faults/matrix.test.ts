@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { startFakeCloudflare } from '../fakes/cloudflare/server.js';
 import {
   checkzoneWrapper, cleanup, cli, foreign, ledger, makeWorld, mountTmpfs, owners, published, resetReloadCounts, spawnApply, waitFor, whmapiHang, writeConfig, zoneValid, ZONES,
@@ -217,14 +217,7 @@ interface Outcome {
   converged: boolean;
 }
 const outcomes: Outcome[] = [];
-let cf: Awaited<ReturnType<typeof startFakeCloudflare>>;
-
-beforeAll(async () => {
-  cf = await startFakeCloudflare();
-});
-
 afterAll(() => {
-  cf?.fake.stop();
   mkdirSync('test-output', { recursive: true });
   const cases = outcomes.length;
   const losses = outcomes.reduce((n, o) => n + o.lost, 0);
@@ -239,11 +232,14 @@ afterAll(() => {
 const before = (w: World): Record<string, Rec[]> => Object.fromEntries(ZONES.map((z) => [z, published(w, z)]));
 const missing = (was: Rec[], now: Rec[]) => was.filter((r) => !now.includes(r)).length;
 
+// Cases are independent worlds (own root, own fake Cloudflare API), so they run side by side:
+// most of their time is spent waiting on child processes, retries and timeouts.
 for (const [path, cases] of PATHS) {
-  describe(`fault matrix: ${path}`, () => {
+  describe.concurrent(`fault matrix: ${path}`, () => {
     for (const c of cases) {
-      it(c.fault, async () => {
-        const w = await makeWorld(path, path === 'cloudflare' ? cf : undefined);
+      it(c.fault, { timeout: 240_000 }, async ({ expect }) => {
+        const cf = path === 'cloudflare' ? await startFakeCloudflare() : undefined;
+        const w = await makeWorld(path, cf);
         try {
           const was = before(w);
           const undo = await c.run(w);
@@ -281,6 +277,7 @@ for (const [path, cases] of PATHS) {
           expect(o, `${next.out}`).toEqual({ ...o, lost: 0, foreignTouched: 0, invalidZones: 0, unaccounted: 0, ledgerWrong: 0, converged: true });
         } finally {
           cleanup(w);
+          cf?.fake.stop();
         }
       });
     }
