@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../src/web/server.js';
 import { demoFixture, testServices, type DemoFixture } from '../integration/web-fixture.js';
+import { requireComponents } from '../helpers/components.js';
 
 const SHOTS = join(process.cwd(), 'test-output', 'screenshots');
 const TOKEN = 'browser-test-token-7f3a';
@@ -16,8 +17,11 @@ let base: string;
 let browser: BrowserContext;
 let page: Page;
 let profile: string;
+/** Debian's Chromium, never a download. */
+const CHROMIUM = '/usr/bin/chromium';
 
 beforeAll(async () => {
+  requireComponents('browser suite', [CHROMIUM]);
   mkdirSync(SHOTS, { recursive: true });
   fx = await demoFixture();
   const ctx = fx.context();
@@ -26,7 +30,7 @@ beforeAll(async () => {
   profile = mkdtempSync(join(tmpdir(), 'tlsa-chromium-'));
   // A fresh profile per run (playwright passes it as --user-data-dir); Debian's Chromium, never a download.
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1360, height: 900 },
     acceptDownloads: true,

@@ -17,6 +17,7 @@ import { eximConf, labMailbox } from './exim.js';
 import { createPki, type CaCert, type IntermediateRequest, type IssueRequest, type IssuedCert, type IssuerName } from './pki.js';
 import { ensurePostfix, runFinger, writePostfixConfig, type FingerOptions, type FingerResult } from './posttls.js';
 import { logTail, mustRun, run, startDaemon, trackPath, untrackPath, waitUntil, type Daemon } from './proc.js';
+import { requireComponents } from '../helpers/components.js';
 
 export type { ZoneSpec, DsKind, DigAnswer, KeyAlgorithm, IntermediateRequest, IssueRequest, IssuedCert, IssuerName, CaCert, FingerOptions, FingerResult, LabAddresses };
 
@@ -228,7 +229,11 @@ async function userIds(name: string): Promise<{ uid: number; gid: number }> {
   return { uid, gid };
 }
 
+/** What the lab runs: BIND and its tools, unbound, Exim, OpenSSL, iproute2. */
+export const LAB_COMPONENTS = ['named', 'named-checkzone', 'rndc', 'dnssec-keygen', 'dnssec-signzone', 'dig', 'delv', 'unbound', 'exim4', 'openssl', 'ip'];
+
 export async function startLab(opts: LabOptions = {}): Promise<Lab> {
+  requireComponents('lab', LAB_COMPONENTS);
   if (process.getuid?.() !== 0) throw new Error('lab: must run as root (daemons bind port 53/25 on loopback)');
   const parent = (opts.parent ?? 'lab.test').toLowerCase().replace(/\.$/, '');
   if (!PARENT_RE.test(parent) || parent === 'test') throw new Error(`lab: parent ${parent} must be a name under "test"`);
