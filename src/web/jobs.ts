@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { toProblem, type Problem } from '../problem.js';
 
-export type JobKind = 'check' | 'publish' | 'rescan';
+export type JobKind = 'check' | 'publish' | 'rescan' | 'dnssec-enable';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
 
 export interface Job {

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import { enableSigning, type SignerChange } from '../dnssec/enable.js';
 import { checkDomains } from '../dane/check.js';
 import type { DomainCheck } from '../dane/verdict.js';
 import { Providers, type ProviderKind } from '../dns/registry.js';
@@ -25,6 +26,8 @@ export interface WebServices {
   check(domains: string[], onProgress: (done: number, total: number) => void): Promise<DomainCheck[]>;
   published(zone: string, provider: string, owners: string[]): Promise<PublishedRecord[]>;
   testCloudflareToken(token: string, zone?: string): Promise<TokenTest>;
+  /** Start DNSSEC signing for these zones (issue 12): guarded exactly like `dnssec enable`. */
+  dnssecEnable(zones: string[], actor: string): Promise<SignerChange[]>;
 }
 
 export function defaultServices(ctx: AppContext): WebServices {
@@ -43,6 +46,7 @@ export function defaultServices(ctx: AppContext): WebServices {
       return p.populate(zone, owners);
     },
     testCloudflareToken: (token, zone) => testToken(ctx, token, zone),
+    dnssecEnable: (zones, actor) => enableSigning(ctx, zones, { actor }),
   };
 }
 
@@ -87,6 +91,26 @@ export function startPublishJob(deps: JobDeps, domains: string[] | undefined, ac
         ? 'Everything was already in sync; nothing to change.'
         : `${applied} change(s) applied in ${results.length - failed.length} zone(s)${failed.length ? `; ${failed.length} zone(s) failed and were left unchanged` : ''}.`;
     return { summary, problems };
+  });
+}
+
+/** Enable DNSSEC for the zones of the given domains, one zone at a time, then refresh the page data. */
+export function startDnssecEnableJob(deps: JobDeps, zones: string[], actor: string): Job {
+  return deps.jobs.start('dnssec-enable', `Enable DNSSEC for ${zones.length === 1 ? zones[0] : `${zones.length} zones`}`, actor, zones, async (progress) => {
+    const out: SignerChange[] = [];
+    progress(0, zones.length);
+    for (const z of zones) {
+      out.push(...(await deps.services.dnssecEnable([z], actor)));
+      progress(out.length, zones.length);
+    }
+    deps.snapshot.refreshChecks();
+    const enabled = out.filter((r) => r.ok && !r.unchanged).length;
+    const already = out.filter((r) => r.unchanged).length;
+    const refused = out.filter((r) => !r.ok);
+    return {
+      summary: `${enabled} zone(s) now signing${already ? `, ${already} already were` : ''}${refused.length ? `; ${refused.length} refused, nothing changed there` : ''}. Give each zone's DS (domain page, DNSSEC panel) to its registrar.`,
+      problems: refused.map((r) => ({ ...(r.problem ?? problem('whmapi-error', r.message)), subject: r.zone })),
+    };
   });
 }
 

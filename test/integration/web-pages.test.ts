@@ -253,6 +253,21 @@ describe('exports and jobs', () => {
     expect(noDs.body).toContain(`href="/domains/${zone}"`);
   });
 
+  it('bulk "Enable DNSSEC" runs as a job; a zone whose parent cannot be read is refused and nothing changes', async () => {
+    const calls = () => (readFileSync(join(fx.root, 'var/log/stub-calls.jsonl'), 'utf8').match(/enable_dnssec_for_domains/g) ?? []).length;
+    const before = calls();
+    const r = await http({ port }, 'POST', '/jobs', { headers: { cookie }, form: { _csrf: csrf, action: 'dnssec-enable', domain: ['alpha-demo.test'] } });
+    expect(r.status).toBe(303);
+    const id = /\/jobs\/([0-9a-f]+)/.exec(String(r.headers.location))![1]!;
+    const job = await waitForJob({ port }, `/api/jobs/${id}`, { cookie });
+    expect(job.status).toBe('done');
+    expect(job.summary).toMatch(/^0 zone\(s\) now signing; 1 refused, nothing changed there\./);
+    expect(job.problems[0]).toMatchObject({ code: 'dnssec-parent-unreachable', subject: 'alpha-demo.test' });
+    expect(calls()).toBe(before);
+    const noCsrf = await http({ port }, 'POST', '/jobs', { headers: { cookie }, form: { action: 'dnssec-enable', domain: ['alpha-demo.test'] } });
+    expect(noCsrf.status).toBe(403);
+  }, 60_000);
+
   it('publishes in the background and reports the outcome per zone', async () => {
     const r = await http({ port }, 'POST', '/jobs', { headers: { cookie }, form: { _csrf: csrf, action: 'publish', domain: ['alpha-demo.test'] } });
     expect(r.status).toBe(303);

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { problem, ProblemError } from '../../problem.js';
 import { jobJson } from '../jobs.js';
 import { domainParam, formList, formString } from '../params.js';
-import { startCheckJob, startPublishJob, startRescanJob } from '../services.js';
+import { startCheckJob, startDnssecEnableJob, startPublishJob, startRescanJob } from '../services.js';
 import { actor, h, redirect, render, type RouteDeps } from './common.js';
 
 /** Starting publish/check/rescan jobs and following them. */
@@ -37,6 +37,14 @@ export function jobsRouter(deps: RouteDeps): Router {
     '/jobs',
     h(async (req, res) => {
       const action = formString(req.body?.action);
+      if (action === 'dnssec-enable') {
+        // Signing is per zone: the selected domains' zones, each once.
+        const d = await snapshot.get();
+        const zones = [...new Set((await knownDomains(req.body?.domain)).map((n) => d.byDomain.get(n)?.zone ?? n))];
+        if (zones.length === 0) throw new ProblemError(problem('bad-request', 'No domains were selected.', { fix: 'Tick the domains whose zones should be signed.' }));
+        const job = startDnssecEnableJob(deps, zones, actor(res));
+        return redirect(res, `/jobs/${job.id}`);
+      }
       if (action !== 'publish' && action !== 'check') throw new ProblemError(problem('bad-request', 'Choose "Check" or "Publish".'));
       const all = formString(req.body?.all) === '1';
       const domains = all ? undefined : await knownDomains(req.body?.domain);
