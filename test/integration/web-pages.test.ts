@@ -9,6 +9,7 @@ import { Providers } from '../../src/dns/registry.js';
 import { auditCsv, auditRows } from '../../src/report/audit.js';
 import { recordStatuses } from '../../src/dnssec/watch.js';
 import type { DnssecStatus } from '../../src/dnssec/status.js';
+import { opensslTlsaData } from '../helpers/openssl.js';
 import { cookieFrom, csrfFrom, demoFixture, http, testServices, waitForJob, type DemoFixture } from './web-fixture.js';
 
 let fx: DemoFixture;
@@ -269,15 +270,21 @@ describe('exports and jobs', () => {
   }, 60_000);
 
   it('publishes in the background and reports the outcome per zone', async () => {
+    // alpha-demo.test receives mail at its apex; the key it serves has no record yet (openssl's hash).
+    const zoneFile = join(fx.root, 'var/named/alpha-demo.test.db');
+    const spki = opensslTlsaData(join(fx.root, 'var/cpanel/ssl/domain_tls/alpha-demo.test/combined'), 1, 1);
+    const record = new RegExp(`^_25\\._tcp(\\.alpha-demo\\.test\\.)?\\s+\\d+\\s+IN\\s+TLSA\\s+3\\s+1\\s+1\\s+${spki}$`, 'im');
+    expect(readFileSync(zoneFile, 'utf8')).not.toMatch(record);
     const r = await http({ port }, 'POST', '/jobs', { headers: { cookie }, form: { _csrf: csrf, action: 'publish', domain: ['alpha-demo.test'] } });
     expect(r.status).toBe(303);
     const id = /\/jobs\/([0-9a-f]+)/.exec(String(r.headers.location))![1]!;
     const job = await waitForJob({ port }, `/api/jobs/${id}`, { cookie });
     expect(job.status).toBe('done');
-    expect(job.summary).toMatch(/change\(s\) applied|already in sync/);
+    expect(job.summary).toMatch(/\b[1-9]\d* change\(s\) applied/);
+    expect(readFileSync(zoneFile, 'utf8')).toMatch(record);
     const page = await http({ port }, 'GET', `/jobs/${id}`, { headers: html() });
     expect(page.status).toBe(200);
     expect(page.body).toContain(job.summary.replace(/'/g, '&#39;'));
-    for (const p of job.problems) expect(page.body).toContain(p.code === '' ? '' : p.message.slice(0, 30).replace(/&/g, '&amp;').replace(/</g, '&lt;'));
+    expect(job.problems).toEqual([]);
   });
 });
