@@ -23,6 +23,7 @@ import { installStubs } from './stubs-install.js';
 import { bulkIssuer } from './bulk-leaf.js';
 import { installServiceCerts, installVhostCert, type InstalledCert, type LeafMaker, type ServiceCert } from './tls-writer.js';
 import { dateSerial, renderHostZone, renderZone, type ExtraRecord } from './zone-writer.js';
+import { writeWhmChrome } from './whm-chrome.js';
 
 /**
  * Builds a cPanel-shaped filesystem root for the demo and the integration tests, and a manifest
@@ -208,6 +209,7 @@ export async function buildDemoRoot(dir: string, opts: BuildOptions = {}): Promi
   const tlsNames = new Set([...certs.values()].flatMap((c) => c.domainTls));
   const existingTlsa = await writeZones(root, scenario, certs, now);
   const stubs = await installStubs(root);
+  await writeWhmChrome(root);
   await mkdir(resolve(root, 'var/log'), { recursive: true });
 
   const byName = new Map(scenario.domains.map((d) => [d.name, d]));

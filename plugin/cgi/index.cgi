@@ -9,8 +9,14 @@
 # to every page. It never logs request bodies and passes no environment through except the
 # request fields listed in request_head().
 #
-# The daemon renders every page itself, in its own layout. WHM's cached chrome (header/footer)
-# is used here only for the pages the shim makes itself (refused, service down, bad gateway).
+# Pages inside WHM (issue 16): when WHM's cached chrome (header/footer, as cPanel's PHP helper
+# WHM.php reads it) is on disk, the shim asks the daemon for the page body (X-TLSA-Chrome: whm)
+# and puts WHM's header and footer around every answer the daemon marks as a fragment
+# (X-TLSA-Fragment: 1), with the placeholders filled in: the security token, the user, the page
+# title and the nonce of the daemon's own CSP. Everything else (JSON, CSV, job progress, static
+# files, plain-text refusals) is relayed as it is. Without the chrome files the daemon renders
+# its own full pages, as before. The shim's own pages (refused, service down, bad gateway) use
+# the same chrome.
 use strict;
 use warnings;
 use IO::Socket::UNIX ();
@@ -25,6 +31,8 @@ $CHROME_ROOT =~ s{/+\z}{};
 my $MAX_BODY = 8 * 1024 * 1024;
 # Long jobs run in the background in the daemon; a page that takes this long is hung.
 my $TIMEOUT = 120;
+# A page body the shim holds to wrap in WHM's chrome; pages are far smaller (the domain list pages).
+my $MAX_FRAGMENT = 32 * 1024 * 1024;
 
 binmode STDIN;
 binmode STDOUT;
@@ -48,6 +56,7 @@ sub main {
     my ($body, $problem) = read_body();
     return page(@$problem) if $problem;
 
+    my $chrome = chrome_files();
     my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $SOCKET);
     return service_down("$!") unless $sock;
     binmode $sock;
@@ -55,8 +64,8 @@ sub main {
     local $SIG{ALRM} = sub { die "timeout\n" };
     alarm $TIMEOUT;
     my $ok = eval {
-        write_all($sock, request_head($method, defined $body ? length $body : undef) . (defined $body ? $body : ''));
-        relay($sock);
+        write_all($sock, request_head($method, defined $body ? length $body : undef, $chrome) . (defined $body ? $body : ''));
+        relay($sock, $chrome);
         1;
     };
     alarm 0;
@@ -93,7 +102,7 @@ sub read_body {
 
 # The HTTP/1.0 request line and headers for the daemon. Only these request fields cross over.
 sub request_head {
-    my ($method, $length) = @_;
+    my ($method, $length, $chrome) = @_;
     my $qs = urlsafe(defined $ENV{QUERY_STRING} ? $ENV{QUERY_STRING} : '');
     my $path_info = defined $ENV{PATH_INFO} ? $ENV{PATH_INFO} : '';
     # The daemon routes by ?route= (cpsrvd may not pass PATH_INFO) and also by path.
@@ -107,12 +116,15 @@ sub request_head {
     $head .= 'Cookie: ' . clean($ENV{HTTP_COOKIE}) . "\r\n" if defined $ENV{HTTP_COOKIE} && $ENV{HTTP_COOKIE} ne '';
     $head .= 'Content-Type: ' . clean($ENV{CONTENT_TYPE}) . "\r\n" if defined $ENV{CONTENT_TYPE} && $ENV{CONTENT_TYPE} ne '';
     $head .= "Content-Length: $length\r\n" if defined $length;
+    # The daemon then sends page bodies (marked as fragments) for the shim to wrap.
+    $head .= "X-TLSA-Chrome: whm\r\n" if $chrome;
     return "$head\r\n";
 }
 
-# Copy the daemon's response to stdout as a CGI response (Status: line, headers, body).
+# Copy the daemon's response to stdout as a CGI response (Status: line, headers, body); a page
+# fragment is put inside WHM's chrome ($chrome: the unfilled header and footer, or undef).
 sub relay {
-    my ($sock) = @_;
+    my ($sock, $chrome) = @_;
     my $buf = '';
     my $end;
     while (($end = index($buf, "\r\n\r\n")) < 0) {
@@ -124,13 +136,26 @@ sub relay {
     my ($code, $reason) = $status_line =~ m{\AHTTP/1\.[01] (\d{3})(?: ([^\r\n]*))?\z}
         or die "no HTTP status line\n";
     my $out = "Status: $code " . (defined $reason && $reason ne '' ? $reason : 'Status') . "\r\n";
+    my %ours;
+    my $wrap = $chrome && grep { /\AX-TLSA-Fragment:[ \t]*1[ \t]*\z/i } @lines;
     for my $line (@lines) {
-        my ($name) = $line =~ /\A([!#\$%&'*+.^_`|~0-9A-Za-z-]+):/ or die "malformed response header\n";
+        my ($name, $value) = $line =~ /\A([!#\$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*\z/ or die "malformed response header\n";
         # Hop-by-hop headers belong to the socket connection, not to cpsrvd's response.
         next if $name =~ /\A(?:connection|keep-alive|transfer-encoding|proxy-connection|upgrade)\z/i;
+        # The daemon's notes to the shim never reach the browser.
+        if ($name =~ /\AX-TLSA-/i) { $ours{lc $name} = $value; next; }
+        # A wrapped page is longer than the daemon's body.
+        next if $wrap && $name =~ /\AContent-Length\z/i;
         $out .= "$line\r\n";
     }
-    $out .= "\r\n" . substr($buf, $end + 4);
+    my $rest = substr($buf, $end + 4);
+    if ($wrap) {
+        my $fragment = read_rest($sock, $rest);
+        my ($header, $footer) = fill_chrome($chrome, percent_decode($ours{'x-tlsa-title'}), $ours{'x-tlsa-nonce'});
+        eval { write_all(\*STDOUT, "$out\r\n$header$fragment$footer"); 1 } or die "relayed\n";
+        return;
+    }
+    $out .= "\r\n" . $rest;
     eval { write_all(\*STDOUT, $out); 1 } or die "relayed\n";
     # HTTP/1.0: the daemon closes the connection after the body, so stream until EOF.
     while (1) {
@@ -141,6 +166,18 @@ sub relay {
         eval { write_all(\*STDOUT, $chunk); 1 } or die "relayed\n";
     }
     return;
+}
+
+# The rest of the daemon's answer (it closes the connection after the body), bounded.
+sub read_rest {
+    my ($sock, $body) = @_;
+    while (1) {
+        my $n = sysread($sock, $body, 65536, length $body);
+        die "connection failed while reading the page\n" unless defined $n;
+        last if $n == 0;
+        die "page too large to wrap\n" if length $body > $MAX_FRAGMENT;
+    }
+    return $body;
 }
 
 sub write_all {
@@ -169,7 +206,9 @@ sub service_down {
 # A page made by the shim itself, inside WHM's cached chrome when it is available.
 sub page {
     my ($code, $reason, $title, $html) = @_;
-    my ($header, $footer) = whm_chrome($title);
+    my $chrome = chrome_files();
+    # No CSP is sent with these pages; the nonce only fills the header's placeholders.
+    my ($header, $footer) = $chrome ? fill_chrome($chrome, $title, sprintf('%08x%08x', int(rand(0xffffffff)), $$)) : ();
     my $doc = defined $header
         ? $header . '<div class="tlsa-manager-shim"><h1>' . esc($title) . "</h1>\n$html</div>\n" . $footer
         : own_layout($title, $html);
@@ -178,30 +217,50 @@ sub page {
     return 0;
 }
 
-# WHM's generated header/footer (as cPanel's PHP helper uses them), placeholders filled in.
-# The cache_keys.json layout is unverified: a JSON object mapping the WHM user to a key is
-# assumed; anything else means "no chrome" and the plain layout is used.
-sub whm_chrome {
-    my ($title) = @_;
+# WHM's generated header and footer as cPanel's PHP helper (/usr/local/cpanel/php/WHM.php) finds
+# them: cache_keys.json maps the WHM user to a cache key; the header is <key>_<skipsupport>_<skipheader>.html,
+# the footer footer.html (docs/reference-notes.md, "WHM's chrome"). skipheader=1 (WHM's page
+# title block hidden: the product shows its own heading and breadcrumb) is preferred, the
+# default <key>_0_0.html taken when that variant was never generated. Returns
+# [header, footer] unfilled, or undef (missing, unreadable or empty: the plain layout is used).
+sub chrome_files {
     my $dir = "$CHROME_ROOT/var/cpanel/caches";
     my $keys = slurp("$dir/_generated_header_files/cache_keys.json");
     return unless defined $keys;
     my $user = defined $ENV{REMOTE_USER} ? $ENV{REMOTE_USER} : '';
     my $key = eval { require JSON::PP; my $k = JSON::PP::decode_json($keys); ref $k eq 'HASH' ? $k->{$user} : undef };
     return unless defined $key && !ref $key && $key =~ /\A[A-Za-z0-9_.-]+\z/;
-    my $header = slurp("$dir/_generated_header_files/${key}_0_0.html");
+    my ($header) = grep { defined && length } map { slurp("$dir/_generated_header_files/${key}_$_.html") } qw(0_1 0_0);
     my $footer = slurp("$dir/_generated_footer_files/footer.html");
-    return unless defined $header && defined $footer;
+    return unless defined $header && defined $footer && length $footer;
+    return [$header, $footer];
+}
+
+# The placeholders WHM.php replaces, filled the same way but escaped: the security token (only a
+# valid one), the user, the page title, and the nonce (without one the nonce attribute is
+# removed, as WHM.php does, so the browser refuses those inline bits instead of running them).
+sub fill_chrome {
+    my ($chrome, $title, $nonce) = @_;
+    my ($header, $footer) = @$chrome;
+    my $user = defined $ENV{REMOTE_USER} ? $ENV{REMOTE_USER} : '';
     my $token = defined $ENV{cp_security_token} && $ENV{cp_security_token} =~ m{\A/cpsess\d{1,20}\z}
         ? $ENV{cp_security_token} : '';
-    my $nonce = sprintf '%08x%08x', int(rand(0xffffffff)), $$;
+    $title = 'TLSA Manager' unless defined $title && $title ne '';
+    my $nonce_attr = defined $nonce && $nonce =~ m{\A[A-Za-z0-9+/_-]{8,128}={0,2}\z} ? qq{nonce="$nonce"} : '';
     for my $text ($header, $footer) {
         $text =~ s{/cpsess0000000000}{$token}g;
         $text =~ s{cpuser00000000000}{esc($user)}ge;
         $text =~ s{Results of Your Request}{esc($title)}ge;
-        $text =~ s{nonce="00000000000"}{nonce="$nonce"}g;
+        $text =~ s{nonce="00000000000"}{$nonce_attr}g;
     }
     return ($header, $footer);
+}
+
+sub percent_decode {
+    my ($s) = @_;
+    return undef unless defined $s;
+    $s =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+    return clean($s);
 }
 
 sub own_layout {

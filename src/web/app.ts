@@ -130,6 +130,8 @@ function viewLocals(mode: WebOptions['mode'], csrfToken: (v: Viewer) => string, 
     const v = res.locals.viewer as Viewer;
     res.locals.csrf = csrfToken(v);
     res.locals.url = (route: string, params: UrlParams = {}) => makeUrl({ mode, securityToken: v.securityToken }, route, params);
+    // WHM's own pages (the breadcrumb inside WHM's chrome), under the session's security token.
+    res.locals.whmUrl = (path: string) => `${v.securityToken}${path}`;
     res.locals.h = helpers;
     res.locals.mode = mode;
     res.locals.user = v.user;

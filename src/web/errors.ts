@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import { renderPage } from './chrome.js';
 import { describe, httpStatusOf, problem, ProblemError, toProblem, type Problem } from '../problem.js';
 
 /** The status of a failed request: from the problem's kind, or a client error express itself raised (body too large, bad JSON). */
@@ -25,6 +26,6 @@ export function errorHandler(logger: Logger) {
     const msg = status >= 500 && !(err instanceof ProblemError) ? { ...p, message: describe(p.code).text, fix: 'See the service log (journalctl -u tlsa-manager) and try again.' } : p;
     res.status(status);
     if (!res.locals.viewer || req.path.startsWith('/api/')) return void res.type('text/plain').send(`${msg.message}${msg.fix ? ` ${msg.fix}` : ''}\n`);
-    res.render('error', { title: status === 404 ? 'Not found' : 'Error', nav: '', nonce: res.locals.nonce, problem: msg, status });
+    renderPage(res, 'error', { title: status === 404 ? 'Not found' : 'Error', nav: '', problem: msg, status });
   };
 }

@@ -46,6 +46,18 @@ function fakeDaemon(): Server {
           setTimeout(step, 2);
         };
         step();
+      } else if (req.url!.includes('route=%2Ffragment')) {
+        // A page body for WHM's chrome, as the daemon answers when the shim asks for one.
+        const body = '<div class="tlsam">fragment body</div>';
+        res.writeHead(404, 'Not Found', [
+          ['Content-Type', 'text/html; charset=utf-8'],
+          ['Content-Length', String(Buffer.byteLength(body))],
+          ['Content-Security-Policy', "script-src 'self' 'nonce-QUJDRA+/x=='"],
+          ['X-TLSA-Fragment', '1'],
+          ['X-TLSA-Title', encodeURIComponent('TLSA Manager » <script>"x"</script>')],
+          ['X-TLSA-Nonce', req.url!.includes('badnonce') ? 'a"b onload=x' : 'QUJDRA+/x=='],
+        ]);
+        res.end(body);
       } else {
         res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'X-Frame-Options': 'SAMEORIGIN' });
         res.end('<p>hello from the daemon</p>');
@@ -303,6 +315,60 @@ describe('daemon not running', () => {
     writeFileSync(join(hdr, 'cache_keys.json'), '["k3y"]');
     const plain = await runCgi(ROOT_ENV({ TLSA_MANAGER_SOCKET: join(dir, 'missing.sock'), TLSA_MANAGER_ROOT: root }));
     expect(plain.body.toString()).toMatch(/^<!DOCTYPE html>/);
+  });
+});
+
+describe('pages inside WHM chrome', () => {
+  let root: string;
+  beforeAll(() => {
+    root = join(dir, 'fragment-root');
+    const hdr = join(root, 'var/cpanel/caches/_generated_header_files');
+    const ftr = join(root, 'var/cpanel/caches/_generated_footer_files');
+    mkdirSync(hdr, { recursive: true });
+    mkdirSync(ftr, { recursive: true });
+    writeFileSync(join(hdr, 'cache_keys.json'), JSON.stringify({ root: 'k3y', other: 'zzz' }));
+    writeFileSync(
+      join(hdr, 'k3y_0_1.html'),
+      '<html><head><title>WHM - Results of Your Request</title><script nonce="00000000000">var a=1</script></head><body>' +
+        '<a href="/cpsess0000000000/scripts/command">home</a><span>cpuser00000000000</span>',
+    );
+    writeFileSync(join(ftr, 'footer.html'), '<footer nonce="00000000000">WHM footer</footer></body></html>');
+  });
+
+  it('asks the daemon for a body only when the chrome files are there', async () => {
+    await runCgi(ROOT_ENV({ QUERY_STRING: 'route=%2Fdomains', TLSA_MANAGER_ROOT: root }));
+    expect(seen[0]!.headers['x-tlsa-chrome']).toBe('whm');
+    await runCgi(ROOT_ENV({ QUERY_STRING: 'route=%2Fdomains', TLSA_MANAGER_ROOT: join(dir, 'no-such-root') }));
+    expect(seen[1]!.headers['x-tlsa-chrome']).toBeUndefined();
+  });
+
+  it('wraps a fragment: status kept, title escaped, nonce of the CSP filled in, notes and stale length dropped', async () => {
+    const r = await runCgi(ROOT_ENV({ QUERY_STRING: 'route=%2Ffragment', TLSA_MANAGER_ROOT: root }));
+    expect(r.status).toBe('404 Not Found');
+    const html = r.body.toString();
+    expect(html).toBe(
+      '<html><head><title>WHM - TLSA Manager » &lt;script&gt;&quot;x&quot;&lt;/script&gt;</title><script nonce="QUJDRA+/x==">var a=1</script></head><body>' +
+        '<a href="/cpsess0123456789/scripts/command">home</a><span>root</span>' +
+        '<div class="tlsam">fragment body</div>' +
+        '<footer nonce="QUJDRA+/x==">WHM footer</footer></body></html>',
+    );
+    const names = r.headers.map(([k]) => k.toLowerCase());
+    expect(names).toContain('content-security-policy');
+    expect(names).not.toContain('content-length');
+    expect(names.filter((n) => n.startsWith('x-tlsa-'))).toEqual([]);
+  });
+
+  it('drops the nonce attribute (as WHM.php does without a nonce) when the nonce is not one', async () => {
+    const r = await runCgi(ROOT_ENV({ QUERY_STRING: 'route=%2Ffragment&badnonce=1', TLSA_MANAGER_ROOT: root }));
+    const html = r.body.toString();
+    expect(html).toContain('<script >var a=1</script>');
+    expect(html).not.toContain('onload');
+    expect(html).not.toContain('00000000000');
+  });
+
+  it('relays a page the daemon did not mark as a fragment as it is, chrome or not', async () => {
+    const r = await runCgi(ROOT_ENV({ QUERY_STRING: 'route=%2Fdomains', TLSA_MANAGER_ROOT: root }));
+    expect(r.body.toString()).toBe('<p>hello from the daemon</p>');
   });
 });
 

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AppContext } from '../../context.js';
 import type { Viewer } from '../auth.js';
+import { renderPage } from '../chrome.js';
 import type { JobDeps } from '../services.js';
 import type { UrlParams } from '../urls.js';
 
@@ -14,9 +15,9 @@ type Handler = (req: Request, res: Response) => Promise<void> | void;
 /** Express 5 forwards rejected promises to the error handler; this keeps handler types tidy. */
 export const h = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => Promise.resolve(fn(req, res)).catch(next);
 
-/** A page in the app's layout (views/<view>.ejs); `nav` marks the active tab. */
+/** A page in the app's layout (views/<view>.ejs), or its body for WHM's chrome; `nav` marks the active tab. */
 export function render(res: Response, view: string, title: string, nav: string, locals: Record<string, unknown> = {}): void {
-  res.render(view, { title, nav, nonce: res.locals.nonce, ...locals });
+  renderPage(res, view, { title, nav, ...locals });
 }
 
 export type UrlFor = (route: string, params?: UrlParams) => string;
