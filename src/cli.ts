@@ -24,6 +24,9 @@ Commands:
   dnssec disable ZONE... [--yes] [--after-ds-gone]   stop signing; refused while the parent has a DS
   hook [--describe] [--budget SECONDS]  cPanel hook protocol (JSON on stdin; answers within the budget, default 50 s)
   reconcile [--metrics-file PATH]  periodic run (timer): cheap when nothing changed
+  tlsrpt ingest        one TLS-RPT mail on stdin (Exim pipe) into the spool; refusals exit 0 (no bounce)
+  tlsrpt import        spooled reports into the state database (also done by reconcile)
+  tlsrpt list [--domain D] [--json]  stored TLS reports (RFC 8460), newest first
   serve [--listen HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure] | --socket PATH]  the web app
   login-link          a fresh one-time login link (15 minutes) for the running standalone server
 

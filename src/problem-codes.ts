@@ -106,6 +106,9 @@ export const CODES = {
   // refused: on purpose, by us or by a backend
   forbidden: { kind: 'refused', text: 'Access is not allowed.', status: 403 },
   unauthorized: { kind: 'refused', text: 'Sign-in is needed.', status: 401 },
+  'tlsrpt-too-large': { kind: 'refused', text: 'A TLS report mail, or a report inside it once expanded, is larger than the limit; it was dropped (not bounced).' },
+  'tlsrpt-malformed': { kind: 'refused', text: 'A TLS report mail or its JSON report does not follow RFC 8460; it was dropped (not bounced).' },
+  'tlsrpt-not-a-report': { kind: 'refused', text: 'A mail to the TLS report address carries no application/tlsrpt+gzip or +json attachment; it was dropped (not bounced).' },
   'safety-limit': { kind: 'refused', text: 'The plan would delete too many records at once.', severity: 'warning' },
   'zone-file-link': { kind: 'refused', text: 'The zone file is a link out of the zone directory, which is not written through.' },
   'zone-refused': { kind: 'refused', text: 'The zone is not edited because it cannot be read exactly.' },

@@ -8,6 +8,7 @@ import { alertOnPlanWarnings } from '../alerts/evaluate.js';
 import { deliverDue, queueReminders } from '../alerts/notify.js';
 import { runScheduledChecks, type ScheduledRun } from '../checks/scheduled.js';
 import { recheckDnssec } from '../dnssec/watch.js';
+import { importSpool } from '../tlsrpt/import.js';
 
 export interface ReconcileResult {
   /** Nothing changed since the last run and nothing fell due: no plan was made. */
@@ -63,6 +64,7 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   const lastFull = Number(state.getMeta('lastFullReconcile') ?? 0);
   const idle = !opts.force && recovered.length === 0 && fingerprint === state.getMeta('reconcileFingerprint') && now < due && now - lastFull < FULL_RUN_EVERY_MS;
   state.setMeta('lastReconcile', new Date(now).toISOString());
+  await importTlsReports(ctx);
   if (idle) {
     const checks = await scheduledChecks(ctx);
     return { skipped: true, applied: 0, failed: false, ...checks, summary: 'nothing changed since the last run' };
@@ -95,6 +97,15 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   checks.alertsResolved += issuerAlerts.resolved.length;
   const problems = results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`);
   return { skipped: false, applied, failed, ...checks, summary: [...describeSettled(recovered), `${applied} change(s) applied in ${results.length} zone(s)`, ...problems].join('\n') };
+}
+
+/** Reports the senders mailed since the last run (and retention); never in the way of the DNS work. */
+async function importTlsReports(ctx: AppContext): Promise<void> {
+  try {
+    await importSpool(ctx, 'timer');
+  } catch (err) {
+    ctx.logger.error({ err: (err as Error).message }, 'TLS-RPT import failed; the spool is kept for the next run');
+  }
 }
 
 /**

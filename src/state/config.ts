@@ -123,6 +123,8 @@ export const configSchema = z
     alerts: alertsSchema.default(ALERTS_DEFAULT),
     checks: checksSchema.default(CHECKS_DEFAULT),
     metrics: z.object({ token: secret.optional() }).strict().default({}),
+    /** SMTP TLS reports (RFC 8460) received from senders: kept this many days, pruned by the timer. */
+    tlsrpt: z.object({ retentionDays: z.number().int().min(1).max(3650).default(400) }).strict().default({ retentionDays: 400 }),
   })
   .strict();
 

@@ -45,7 +45,7 @@ export interface ActivityEntry {
   id: number;
   time: string;
   actor: Actor;
-  kind: 'create' | 'delete' | 'apply-failed' | 'zone-refused' | 'check' | 'hook' | 'reconcile' | 'settings' | 'alert' | 'dnssec';
+  kind: 'create' | 'delete' | 'apply-failed' | 'zone-refused' | 'check' | 'hook' | 'reconcile' | 'settings' | 'alert' | 'dnssec' | 'tlsrpt';
   zone: string | null;
   subject: string | null;
   detail: string;

@@ -1,0 +1,102 @@
+import type { AppContext } from '../context.js';
+import type { Actor } from '../state/db.js';
+import { MAX_MESSAGE_BYTES } from './limits.js';
+import { reportsFromMessage } from './message.js';
+import { parseReport } from './report.js';
+import { ensureSpool, spoolEntries, spoolRead, spoolRemove } from './spool.js';
+import { TlsrptStore } from './store.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const stores = new WeakMap<object, TlsrptStore>();
+
+/** The TLS-RPT tables live in the state database (created on first use). */
+export function tlsrptStore(ctx: AppContext): TlsrptStore {
+  const state = ctx.state();
+  let s = stores.get(state);
+  if (!s) {
+    s = new TlsrptStore(state.db);
+    stores.set(state, s);
+  }
+  return s;
+}
+
+export interface Refused {
+  file: string;
+  code: string;
+  reason: string;
+}
+
+export interface ImportOutcome {
+  imported: { reportId: string; organization: string; domains: string[] }[];
+  duplicates: string[];
+  refused: Refused[];
+  pruned: number;
+}
+
+/**
+ * Everything ingest spooled: each message parsed, each report validated and stored (a known
+ * report-id is a resend and is skipped), each refusal logged with its reason; then the file is
+ * gone. Reports older than the retention are pruned. Run as root by the timer and `tlsrpt import`.
+ */
+export async function importSpool(ctx: AppContext, actor: Actor, now = ctx.now()): Promise<ImportOutcome> {
+  const dir = ensureSpool(ctx.root);
+  const store = tlsrptStore(ctx);
+  const out: ImportOutcome = { imported: [], duplicates: [], refused: [], pruned: 0 };
+  const refuse = (file: string, code: string, reason: string) => {
+    out.refused.push({ file, code, reason });
+    ctx.logger.warn({ file, code, reason }, 'TLS-RPT message refused');
+    ctx.state().logActivity({ actor, kind: 'tlsrpt', zone: null, subject: file, detail: `refused (${code}): ${reason}`, ok: false });
+  };
+  for (const entry of spoolEntries(dir, now)) {
+    if (entry.kind === 'stale-temp') {
+      spoolRemove(dir, entry.name);
+      continue;
+    }
+    const bytes = spoolRead(dir, entry.name, entry.kind === 'refused' ? 64 * 1024 : MAX_MESSAGE_BYTES);
+    if (typeof bytes === 'string') {
+      refuse(entry.name, entry.kind === 'refused' ? 'tlsrpt-malformed' : 'tlsrpt-too-large', `the spooled file ${bytes}`);
+    } else if (entry.kind === 'refused') {
+      const note = noteOf(bytes);
+      refuse(entry.name, note.code, note.reason);
+    } else {
+      await importMessage(ctx, store, entry.name, bytes, actor, now, out, refuse);
+    }
+    spoolRemove(dir, entry.name);
+  }
+  out.pruned = store.prune(now - ctx.config.tlsrpt.retentionDays * DAY_MS);
+  return out;
+}
+
+/** The note ingest leaves for a message it did not keep (written by an unprivileged user: checked). */
+function noteOf(bytes: Buffer): { code: string; reason: string } {
+  try {
+    const n = JSON.parse(bytes.toString('utf8')) as { code?: unknown; reason?: unknown };
+    if (n.code === 'tlsrpt-too-large' && typeof n.reason === 'string') return { code: n.code, reason: n.reason.slice(0, 200) };
+  } catch {
+    // falls through
+  }
+  return { code: 'tlsrpt-malformed', reason: 'an unreadable refusal note in the spool' };
+}
+
+async function importMessage(ctx: AppContext, store: TlsrptStore, file: string, bytes: Buffer, actor: Actor, now: number, out: ImportOutcome, refuse: (file: string, code: string, reason: string) => void): Promise<void> {
+  const parsed = await reportsFromMessage(bytes);
+  if ('code' in parsed) return refuse(file, parsed.code, parsed.reason);
+  for (const part of parsed.reports) {
+    const report = parseReport(part.json);
+    if ('error' in report) {
+      refuse(file, 'tlsrpt-malformed', `${part.filename ?? 'the report'}: ${report.error}`);
+      continue;
+    }
+    const domains = [...new Set(report.policies.map((p) => p.policyDomain))];
+    if (!store.add(report, now)) {
+      out.duplicates.push(report.reportId);
+      ctx.logger.info({ reportId: report.reportId }, 'TLS-RPT report already stored');
+      ctx.state().logActivity({ actor, kind: 'tlsrpt', zone: domains[0] ?? null, subject: report.reportId, detail: `duplicate report from ${report.organization} ignored (report-id already stored)`, ok: true });
+      continue;
+    }
+    out.imported.push({ reportId: report.reportId, organization: report.organization, domains });
+    const failed = report.policies.reduce((n, p) => n + p.failed, 0);
+    const ok = report.policies.reduce((n, p) => n + p.successful, 0);
+    ctx.state().logActivity({ actor, kind: 'tlsrpt', zone: domains[0] ?? null, subject: report.reportId, detail: `report from ${report.organization} for ${domains.join(', ')}: ${ok} successful, ${failed} failed session(s)`, ok: failed === 0 });
+  }
+}

@@ -1,0 +1,54 @@
+import { gunzipSync } from 'node:zlib';
+import { simpleParser } from 'mailparser';
+import { MAX_REPORT_JSON_BYTES, MAX_REPORTS_PER_MESSAGE } from './limits.js';
+
+/** RFC 8460 §5.3: the report travels as one of these two media types. */
+export const TLSRPT_GZIP = 'application/tlsrpt+gzip';
+export const TLSRPT_JSON = 'application/tlsrpt+json';
+
+export type Refusal = { code: 'tlsrpt-not-a-report' | 'tlsrpt-too-large' | 'tlsrpt-malformed'; reason: string };
+
+export interface ParsedMessage {
+  messageId: string | null;
+  /** The JSON text of each report attachment. */
+  reports: { filename: string | null; json: string }[];
+}
+
+/**
+ * The report attachments of one mail, expanded. MIME is parsed by mailparser (multipart/report as
+ * Google and Microsoft send it, or a message that is the attachment alone); gzip is inflated with
+ * a ceiling, so a zip bomb stops at MAX_REPORT_JSON_BYTES instead of filling memory.
+ */
+export async function reportsFromMessage(raw: Buffer): Promise<ParsedMessage | Refusal> {
+  let mail;
+  try {
+    mail = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: 64 * 1024 });
+  } catch (err) {
+    return { code: 'tlsrpt-malformed', reason: `not a readable mail message (${(err as Error).message.slice(0, 200)})` };
+  }
+  const parts = mail.attachments.filter((a) => a.contentType.toLowerCase() === TLSRPT_GZIP || a.contentType.toLowerCase() === TLSRPT_JSON);
+  if (parts.length === 0) {
+    const seen = [...new Set(mail.attachments.map((a) => a.contentType.toLowerCase()))].slice(0, 5);
+    return { code: 'tlsrpt-not-a-report', reason: `no ${TLSRPT_GZIP} or ${TLSRPT_JSON} attachment${seen.length ? ` (attachments: ${seen.join(', ')})` : ''}` };
+  }
+  if (parts.length > MAX_REPORTS_PER_MESSAGE) return { code: 'tlsrpt-too-large', reason: `${parts.length} report attachments (at most ${MAX_REPORTS_PER_MESSAGE})` };
+  const reports: ParsedMessage['reports'] = [];
+  for (const part of parts) {
+    let json: Buffer;
+    if (part.contentType.toLowerCase() === TLSRPT_GZIP) {
+      try {
+        json = gunzipSync(part.content, { maxOutputLength: MAX_REPORT_JSON_BYTES });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+          return { code: 'tlsrpt-too-large', reason: `a gzip attachment of ${part.content.length} bytes expands beyond ${MAX_REPORT_JSON_BYTES} bytes` };
+        }
+        return { code: 'tlsrpt-malformed', reason: `a ${TLSRPT_GZIP} attachment is not gzip (${(err as Error).message.slice(0, 200)})` };
+      }
+    } else {
+      if (part.content.length > MAX_REPORT_JSON_BYTES) return { code: 'tlsrpt-too-large', reason: `a JSON attachment of ${part.content.length} bytes (at most ${MAX_REPORT_JSON_BYTES})` };
+      json = part.content;
+    }
+    reports.push({ filename: part.filename ?? null, json: json.toString('utf8') });
+  }
+  return { messageId: mail.messageId ?? null, reports };
+}

@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServerRoot } from '../util/server-root.js';
+
+/** Where `tlsrpt ingest` (run by Exim's pipe as an unprivileged user) drops messages for the importer (root). */
+export const SPOOL_DIR = '/var/spool/tlsa-manager/tlsrpt';
+
+/**
+ * Sticky and write+search for everyone, listable only by root (like /var/spool/cron): the pipe's
+ * user (mailnull, or whoever a custom router names) can create files, nobody but root can list,
+ * read, rename or delete another user's file. Each message is written 0600.
+ */
+export const SPOOL_MODE = 0o1733;
+
+/** Message files; `.refused` holds the note ingest leaves for a message it did not keep. */
+export const MESSAGE_SUFFIX = '.eml';
+export const REFUSED_SUFFIX = '.refused';
+const TMP_PREFIX = '.tmp-';
+
+export function spoolPath(root: ServerRoot): string {
+  return root.path(SPOOL_DIR);
+}
+
+/** Made by install.sh and by the importer (root); ingest never creates it (it could not, as mailnull). */
+export function ensureSpool(root: ServerRoot): string {
+  const dir = spoolPath(root);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, SPOOL_MODE);
+  return dir;
+}
+
+/**
+ * Write `data` into the spool under a fresh name: a hidden temporary file (created new, never
+ * following a link), fsynced, then renamed, so the importer only ever sees whole files.
+ */
+export function spoolWrite(dir: string, suffix: string, data: Buffer | string, now: number): string {
+  const name = `${now}.${process.pid}.${randomBytes(8).toString('hex')}${suffix}`;
+  const tmp = join(dir, `${TMP_PREFIX}${name}`);
+  const fd = openSync(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_WRONLY, 0o600);
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // best effort: the importer removes stale temporaries
+    }
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, join(dir, name));
+  return name;
+}
+
+export interface SpoolEntry {
+  name: string;
+  kind: 'message' | 'refused' | 'stale-temp';
+}
+
+/** Temporaries older than this were left by a killed ingest. */
+const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+
+/** What the importer has to do, oldest first (names start with the time). */
+export function spoolEntries(dir: string, now: number): SpoolEntry[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: SpoolEntry[] = [];
+  for (const name of names.sort()) {
+    if (name.startsWith(TMP_PREFIX)) {
+      const st = lstatOrNull(join(dir, name));
+      if (st && now - st.mtimeMs > STALE_TEMP_MS) out.push({ name, kind: 'stale-temp' });
+    } else if (name.endsWith(MESSAGE_SUFFIX)) out.push({ name, kind: 'message' });
+    else if (name.endsWith(REFUSED_SUFFIX)) out.push({ name, kind: 'refused' });
+  }
+  return out;
+}
+
+function lstatOrNull(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A spooled file's bytes, read as root from a directory anyone may write: never through a link,
+ * never a FIFO or device, never a hard link to some other file (nlink 1), never past `maxBytes`.
+ * Otherwise the reason, in words for the log.
+ */
+export function spoolRead(dir: string, name: string, maxBytes: number): Buffer | string {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    return `cannot be opened (${(err as NodeJS.ErrnoException).code ?? 'error'}; a symbolic link?)`;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return 'is not a regular file';
+    if (st.nlink !== 1) return 'has other hard links (not written by ingest)';
+    if (st.size > maxBytes) return `is larger than ${maxBytes} bytes`;
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, buf, off, st.size - off, null);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function spoolRemove(dir: string, name: string): void {
+  try {
+    unlinkSync(join(dir, name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
