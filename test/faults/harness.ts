@@ -30,6 +30,8 @@ export interface World {
   lab: string;
   cf?: { fake: FakeCloudflare; url: string; token: string };
   config: Record<string, unknown>;
+  /** What the faulty run did (exit status and its first failure line), for the table. */
+  effect?: string;
 }
 
 /** One TLSA record as `owner u s m data` (lower case), a stable way to compare sets. */
@@ -131,6 +133,13 @@ export function cli(w: World, args: string[], env: NodeJS.ProcessEnv = {}): Prom
       resolve({ status, out });
     });
   });
+}
+
+/** The faulty run: like cli(), and what it answered goes into the table. */
+export async function faultyApply(w: World, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const r = await cli(w, ['apply', '--yes'], env);
+  const line = r.out.split('\n').find((l) => /FAILED|error|cannot|refused/i.test(l)) ?? r.out.split('\n')[0] ?? '';
+  w.effect = `exit ${r.status}: ${line.replace(/\|/g, '/').slice(0, 110)}`;
 }
 
 export function spawnApply(w: World, env: NodeJS.ProcessEnv = {}) {

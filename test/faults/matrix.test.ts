@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, it } from 'vitest';
 import { startFakeCloudflare } from '../fakes/cloudflare/server.js';
 import {
-  checkzoneWrapper, cleanup, cli, foreign, ledger, makeWorld, mountTmpfs, owners, published, resetReloadCounts, spawnApply, waitFor, whmapiHang, writeConfig, zoneValid, ZONES,
+  checkzoneWrapper, cleanup, cli, faultyApply, foreign, ledger, makeWorld, mountTmpfs, owners, published, resetReloadCounts, spawnApply, waitFor, whmapiHang, writeConfig, zoneValid, ZONES,
   type PathKind, type Rec, type World,
 } from './harness.js';
 
@@ -29,6 +29,7 @@ const killDuring = (fault: string, arm: (w: World) => NodeJS.ProcessEnv | void, 
     await waitFor(() => existsSync(join(w.lab, pidFile)));
     child.kill('SIGKILL');
     await once(child, 'exit');
+    w.effect = 'killed (SIGKILL)';
   },
 });
 
@@ -37,7 +38,8 @@ const twoRuns: Case = {
   async run(w) {
     const a = spawnApply(w);
     const b = spawnApply(w);
-    await Promise.all([once(a, 'exit'), once(b, 'exit')]);
+    const codes = await Promise.all([once(a, 'exit'), once(b, 'exit')]);
+    w.effect = `exit ${codes.map((c) => c[0]).join(' and ')}`;
   },
 };
 
@@ -45,7 +47,7 @@ const resolverDown: Case = {
   fault: 'resolver down',
   async run(w) {
     writeConfig(w, (c) => void (c.resolver = '127.0.0.1:9'));
-    await cli(w, ['apply', '--yes']);
+    await faultyApply(w);
     return () => writeConfig(w, () => undefined);
   },
 };
@@ -55,7 +57,7 @@ const diskFull = (dir: string): Case => ({
   async run(w) {
     const undo = mountTmpfs(join(w.root, dir), { sizeKb: 256, fill: true });
     try {
-      await cli(w, ['apply', '--yes']);
+      await faultyApply(w);
     } finally {
       undo();
     }
@@ -67,7 +69,7 @@ const readOnly = (dir: string): Case => ({
   async run(w) {
     const undo = mountTmpfs(join(w.root, dir), { sizeKb: 1024, readOnly: true });
     try {
-      await cli(w, ['apply', '--yes']);
+      await faultyApply(w);
     } finally {
       undo();
     }
@@ -103,6 +105,7 @@ const zonefileCases: Case[] = [
       await waitFor(() => existsSync(join(w.lab, 'queried')));
       child.kill('SIGKILL');
       await once(child, 'exit');
+      w.effect = 'killed (SIGKILL)';
       dns.close();
       return () => writeConfig(w, () => undefined);
     },
@@ -112,14 +115,14 @@ const zonefileCases: Case[] = [
   {
     fault: 'named-checkzone rejects the edit',
     async run(w) {
-      await cli(w, ['apply', '--yes'], { PATH: checkzoneWrapper(w, 'reject') });
+      await faultyApply(w, { PATH: checkzoneWrapper(w, 'reject') });
     },
   },
   {
     fault: 'reload fails',
     async run(w) {
       writeFileSync(join(w.lab, 'reload.fail'), '');
-      await cli(w, ['apply', '--yes']);
+      await faultyApply(w);
       return () => rmSync(join(w.lab, 'reload.fail'));
     },
   },
@@ -128,7 +131,7 @@ const zonefileCases: Case[] = [
     async run(w) {
       const dns = await silentDns(w);
       writeConfig(w, (c) => Object.assign(c.cpanel as object, { authoritative: `127.0.0.1:${dns.address().port}`, confirmSeconds: 2 }));
-      await cli(w, ['apply', '--yes']);
+      await faultyApply(w);
       dns.close();
       return () => writeConfig(w, () => undefined);
     },
@@ -164,6 +167,7 @@ const cfKill = (fault: string, route: string, when: 'before' | 'after'): Case =>
     await waitFor(() => hit);
     child.kill('SIGKILL');
     await once(child, 'exit');
+    w.effect = 'killed (SIGKILL)';
     release();
     w.cf!.fake.gate = null;
   },
@@ -180,7 +184,7 @@ const cloudflareCases: Case[] = [
       w.cf!.fake.gate = (r, at) => {
         if (r === BATCH && at === 'after' && ++batches === 1) w.cf!.fake.failNext(50, 503);
       };
-      await cli(w, ['apply', '--yes']);
+      await faultyApply(w);
       w.cf!.fake.gate = null;
       w.cf!.fake.clearFaults();
     },
@@ -190,7 +194,7 @@ const cloudflareCases: Case[] = [
     async run(w) {
       let batches = 0;
       w.cf!.fake.gate = (r, at) => (r === BATCH && at === 'before' && ++batches > 1 ? 'reset' : undefined);
-      await cli(w, ['apply', '--yes']);
+      await faultyApply(w);
       w.cf!.fake.gate = null;
     },
   },
@@ -209,6 +213,7 @@ const PATHS: [PathKind, Case[]][] = [
 interface Outcome {
   path: PathKind;
   fault: string;
+  effect: string;
   lost: number;
   foreignTouched: number;
   invalidZones: number;
@@ -222,10 +227,11 @@ afterAll(() => {
   const cases = outcomes.length;
   const losses = outcomes.reduce((n, o) => n + o.lost, 0);
   writeFileSync('test-output/fault-matrix.json', JSON.stringify({ cases, losses, outcomes }, null, 2));
-  const rows = outcomes.map((o) => `| ${o.path} | ${o.fault} | ${o.lost} | ${o.foreignTouched} | ${o.invalidZones} | ${o.unaccounted} | ${o.ledgerWrong} | ${o.converged ? 'yes' : 'NO'} |`);
+  outcomes.sort((a, b) => PATHS.findIndex((p) => p[0] === a.path) - PATHS.findIndex((p) => p[0] === b.path) || a.fault.localeCompare(b.fault));
+  const rows = outcomes.map((o) => `| ${o.path} | ${o.fault} | ${o.effect} | ${o.lost} | ${o.foreignTouched} | ${o.invalidZones} | ${o.unaccounted} | ${o.ledgerWrong} | ${o.converged ? 'yes' : 'NO'} |`);
   writeFileSync(
     'test-output/fault-matrix.md',
-    [`${cases} cases, ${losses} records lost`, '', '| path | fault | lost | foreign touched | invalid zones | unaccounted | ledger wrong | converged |', '|---|---|---|---|---|---|---|---|', ...rows, ''].join('\n'),
+    [`${cases} cases, ${losses} records lost`, '', '| path | fault | faulty run | lost | foreign touched | invalid zones | unaccounted | ledger wrong | converged |', '|---|---|---|---|---|---|---|---|---|', ...rows, ''].join('\n'),
   );
 });
 
@@ -245,7 +251,7 @@ for (const [path, cases] of PATHS) {
           const undo = await c.run(w);
           if (typeof undo === 'function') undo();
           await sleep(50);
-          const o: Outcome = { path, fault: c.fault, lost: 0, foreignTouched: 0, invalidZones: 0, unaccounted: 0, ledgerWrong: 0, converged: false };
+          const o: Outcome = { path, fault: c.fault, effect: w.effect ?? '', lost: 0, foreignTouched: 0, invalidZones: 0, unaccounted: 0, ledgerWrong: 0, converged: false };
           // Right after the fault: valid, nothing lost, foreign intact, every record of ours known.
           for (const z of ZONES) {
             const now = published(w, z);
