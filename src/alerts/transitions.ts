@@ -1,4 +1,4 @@
-import { VERDICTS, type Verdict } from '../dane/verdict.js';
+import { authenticates, VERDICTS, type Verdict } from '../dane/verdict.js';
 
 /**
  * Alerts are raised on transitions, not on states: a domain that never validated does not alert
@@ -45,9 +45,7 @@ export interface Incident {
 export type AlertEvent = { type: 'raise'; incident: Incident } | { type: 'resolve'; key: string; detail: string; verdictTo?: Verdict };
 
 /** A DANE sender authenticates (expiring still authenticates). */
-export function validates(v: Verdict): boolean {
-  return v === 'valid' || v === 'expiring';
-}
+export const validates: (v: Verdict) => boolean = authenticates;
 
 /** Rank for "worse than": everything that validates counts as equally good. */
 function rank(v: Verdict): number {

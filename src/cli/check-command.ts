@@ -1,6 +1,6 @@
 import { readAccounts } from '../cpanel/accounts.js';
 import { checkDomains } from '../dane/check.js';
-import { VERDICTS, type DomainCheck, type TlsaAnswerSize } from '../dane/verdict.js';
+import { authenticates, VERDICTS, type DomainCheck, type TlsaAnswerSize } from '../dane/verdict.js';
 import { createContext } from '../context.js';
 import { ProblemError, toProblem } from '../problem.js';
 import { nagiosReport, parseThreshold, unknownLine } from './nagios.js';
@@ -8,7 +8,7 @@ import { json, type Command, type CommandInput, type CommandResult } from './typ
 
 /** Validating verdicts: a DANE sender authenticates (expiring still authenticates). */
 export function validates(c: DomainCheck): boolean {
-  return c.verdict === 'valid' || c.verdict === 'expiring';
+  return authenticates(c.verdict);
 }
 
 function progressBar(): ((done: number, total: number) => void) | undefined {

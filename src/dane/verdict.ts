@@ -23,6 +23,11 @@ export const VERDICTS = {
 
 export type Verdict = keyof typeof VERDICTS;
 
+/** Whether a DANE sender authenticates the server with this verdict (expiring still does). */
+export function authenticates(verdict: string | null | undefined): boolean {
+  return verdict === 'valid' || verdict === 'expiring';
+}
+
 export function worst(verdicts: Verdict[]): Verdict {
   return verdicts.reduce<Verdict>((a, b) => (VERDICTS[b].rank > VERDICTS[a].rank ? b : a), 'valid');
 }

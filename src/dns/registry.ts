@@ -8,6 +8,16 @@ import { createZoneFileProvider } from './zonefile-provider.js';
 export type ProviderKind = 'cpanel' | 'cloudflare';
 
 /**
+ * The Cloudflare API token and base URL: the settings first, then the environment
+ * (CLOUDFLARE_API_TOKEN, CLOUDFLARE_BASE_URL). The one place that reads either.
+ */
+export function cloudflareAccess(config: AppContext['config']): { apiToken?: string; baseURL?: string } {
+  const apiToken = config.cloudflare.apiToken ?? process.env.CLOUDFLARE_API_TOKEN;
+  const baseURL = config.cloudflare.baseURL ?? process.env.CLOUDFLARE_BASE_URL;
+  return { ...(apiToken ? { apiToken } : {}), ...(baseURL ? { baseURL } : {}) };
+}
+
+/**
  * Which provider serves a zone: the settings first; otherwise `cpanel` when the zone file is on
  * this server; otherwise nobody ("not managed here").
  */
@@ -49,14 +59,13 @@ export class Providers {
       const useApi = this.ctx.config.cpanel.useWhmApi && WhmApi.available(this.ctx.root);
       return useApi ? createWhmApi1Provider(this.ctx) : createZoneFileProvider(this.ctx);
     }
-    const apiToken = this.ctx.config.cloudflare.apiToken ?? process.env.CLOUDFLARE_API_TOKEN;
+    const { apiToken, baseURL } = cloudflareAccess(this.ctx.config);
     if (!apiToken) {
       return problem('cloudflare-no-token', 'A zone is set to Cloudflare but no API token is configured.', {
         fix: 'Enter a Cloudflare API token (Zone:Zone:Read and Zone:DNS:Edit) in the settings, or set CLOUDFLARE_API_TOKEN.',
         severity: 'error',
       });
     }
-    const baseURL = this.ctx.config.cloudflare.baseURL ?? process.env.CLOUDFLARE_BASE_URL;
     const { CloudflareProvider } = await import('./cloudflare.js');
     return new CloudflareProvider({ apiToken, ...(baseURL ? { baseURL } : {}), logger: this.ctx.logger });
   }

@@ -1,3 +1,4 @@
+import { isBusy } from '../state/db.js';
 import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
 import { checkName, tlsaOwner } from '../dns/names.js';
@@ -69,8 +70,7 @@ async function retryWhenBusy<T>(fn: () => Promise<T>, attempts = 3): Promise<T> 
     try {
       return await fn();
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (i >= attempts || typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) throw err;
+      if (i >= attempts || !isBusy(err)) throw err;
       await new Promise((r) => setTimeout(r, 200 * i + Math.random() * 300));
     }
   }

@@ -8,7 +8,8 @@ import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 export const STATE_DB_PATH = '/var/lib/tlsa-manager/state.db';
 const BUSY_TIMEOUT_MS = 10_000;
 
-function isBusy(err: unknown): boolean {
+/** SQLite answered "busy" (another connection holds the lock past the busy timeout). */
+export function isBusy(err: unknown): boolean {
   return typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY');
 }
 

@@ -1,3 +1,4 @@
+import { enclosingZone } from '../cpanel/local-zones.js';
 import { summarizeCertificate, type CertificateSummary, type DomainReport, type MxHost } from '../cpanel/scan.js';
 import { dnskeyField, dsField, type DnskeyField, type DsField } from '../dnssec/handover.js';
 import { closestStatus } from '../dnssec/summary.js';
@@ -62,9 +63,8 @@ export function dnssecView(status: DnssecStatus | null): DnssecHandoverView | nu
 
 /** The plan of the zone holding `host`'s TLSA owners: the longest enclosing managed zone. */
 function zonePlanFor(data: SnapshotData, host: string): ZonePlan | null {
-  let best: ZonePlan | null = null;
-  for (const z of data.plan.zones) if ((host === z.zone || host.endsWith(`.${z.zone}`)) && (!best || z.zone.length > best.zone.length)) best = z;
-  return best;
+  const zone = enclosingZone(host, new Set(data.plan.zones.map((z) => z.zone)));
+  return data.plan.zones.find((z) => z.zone === zone) ?? null;
 }
 
 /** Everything the domain page shows, from the snapshot plus a live read of the published records. */

@@ -1,8 +1,8 @@
 import type { AppContext } from '../context.js';
 import { enableSigning, type SignerChange } from '../dnssec/enable.js';
 import { checkDomains } from '../dane/check.js';
-import type { DomainCheck } from '../dane/verdict.js';
-import { Providers, type ProviderKind } from '../dns/registry.js';
+import { authenticates, type DomainCheck } from '../dane/verdict.js';
+import { cloudflareAccess, Providers, type ProviderKind } from '../dns/registry.js';
 import type { ApplyResult, PublishedRecord } from '../dns/provider.js';
 import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
 import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
@@ -70,7 +70,7 @@ export function startCheckJob(deps: JobDeps, domains: string[] | undefined, acto
     progress(0, list.length);
     const results = await deps.services.check(list, progress);
     deps.snapshot.refreshChecks();
-    const ok = results.filter((r) => r.verdict === 'valid' || r.verdict === 'expiring').length;
+    const ok = results.filter((r) => authenticates(r.verdict)).length;
     return { summary: `${results.length} domain(s) checked: ${ok} valid, ${results.length - ok} not.` };
   });
 }
@@ -134,7 +134,7 @@ async function testToken(ctx: AppContext, apiToken: string, zone?: string): Prom
   if (typeof mod.CloudflareProvider?.prototype?.verifyToken !== 'function') {
     return { ok: false, summary: 'This build cannot test Cloudflare tokens.', problems: [problem('cloudflare-not-built', 'Token testing is not available in this build.')] };
   }
-  const baseURL = ctx.config.cloudflare.baseURL ?? process.env.CLOUDFLARE_BASE_URL;
+  const { baseURL } = cloudflareAccess(ctx.config);
   const provider = new mod.CloudflareProvider({ apiToken, ...(baseURL ? { baseURL } : {}), logger: ctx.logger, maxRetries: 0, requestTimeoutMs: 10_000 });
   try {
     const r = await provider.verifyToken(zone);

@@ -1,6 +1,6 @@
 import type { RunPlan } from '../plan/run.js';
 import { auditRows, type AuditRow } from '../report/audit.js';
-import { VERDICTS, type Verdict } from '../dane/verdict.js';
+import { authenticates, VERDICTS, type Verdict } from '../dane/verdict.js';
 import type { DnssecStatus } from '../dnssec/status.js';
 
 /** The four buckets of the overview chart, plus domains nobody has checked yet. */
@@ -46,7 +46,7 @@ export function categoryOf(row: AuditRow): Category {
   if (!row.verdict) return 'unchecked';
   const v = VERDICTS[row.verdict as Verdict];
   if (!v) return 'broken';
-  if (row.verdict === 'valid' || row.verdict === 'expiring') return 'valid';
+  if (authenticates(row.verdict)) return 'valid';
   return v.severity === 'error' || row.verdict === 'no-ds' ? 'broken' : 'unprotected';
 }
 

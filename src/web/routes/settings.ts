@@ -1,4 +1,5 @@
 import { Router, type Response } from 'express';
+import { cloudflareAccess } from '../../dns/registry.js';
 import { problem, ProblemError } from '../../problem.js';
 import { redactConfig, replaceConfig } from '../../state/config.js';
 import { domainParam, formString } from '../params.js';
@@ -36,7 +37,7 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
   r.post(
     '/settings/test-cloudflare',
     h(async (req, res) => {
-      const token = ctx.config.cloudflare.apiToken ?? process.env.CLOUDFLARE_API_TOKEN;
+      const token = cloudflareAccess(ctx.config).apiToken;
       const zoneRaw = formString(req.body?.testZone).trim();
       const zone = zoneRaw ? domainParam(zoneRaw, 'zone') : undefined;
       const test = token
