@@ -9,11 +9,11 @@ export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO = dirname(BENCH_DIR);
 export const WORK = join(BENCH_DIR, '.work');
 
-/** A demo root with N generated domains, built once and reused (delete bench/.work to rebuild). */
-export function largeRoot(n) {
-  const dir = join(WORK, `root-${n}`);
+/** A demo root with N generated domains of a shape (demo/scenario.ts scaledScenario), built once and reused (delete bench/.work to rebuild). */
+export function largeRoot(n, shape = 'mixed') {
+  const dir = join(WORK, shape === 'mixed' ? `root-${n}` : `root-${n}-${shape}`);
   if (!existsSync(join(dir, 'demo-manifest.json'))) {
-    execFileSync(process.execPath, [join(REPO, '.demo/build/build-root-cli.js'), dir, '--domains', String(n), '--force'], { stdio: 'inherit' });
+    execFileSync(process.execPath, [join(REPO, '.demo/build/build-root-cli.js'), dir, '--domains', String(n), '--shape', shape, '--force'], { stdio: 'inherit' });
   }
   return dir;
 }

@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 import { buildDemoRoot } from './build-root.js';
 import { explain } from './util.js';
+import type { ScaleShape } from './scenario.js';
 
 /**
- * `node .demo/build/build-root-cli.js DIR [--domains N] [--seed N] [--force]`
+ * `node .demo/build/build-root-cli.js DIR [--domains N] [--seed N] [--shape mixed|account-cert] [--force]`
  * Builds a fake cPanel root for the demo (see build-root.ts) and prints a one-line summary.
  */
 
-const USAGE = 'usage: build-root-cli DIR [--domains N] [--seed N] [--force]';
+const USAGE = 'usage: build-root-cli DIR [--domains N] [--seed N] [--shape mixed|account-cert] [--force]';
 
 interface CliArgs {
   dir: string;
   domains?: number;
   seed?: number;
+  shape?: ScaleShape;
   force: boolean;
 }
 
@@ -31,6 +33,11 @@ export function parseArgs(argv: string[]): CliArgs {
     if (a === '--force') out.force = true;
     else if (a === '--domains') out.domains = positiveInt(a, argv[++i]);
     else if (a === '--seed') out.seed = positiveInt(a, argv[++i]);
+    else if (a === '--shape') {
+      const v = argv[++i];
+      if (v !== 'mixed' && v !== 'account-cert') throw new Error(`--shape must be mixed or account-cert, got ${v === undefined ? 'nothing' : JSON.stringify(v)}. ${USAGE}`);
+      out.shape = v;
+    }
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}. ${USAGE}`);
     else if (dir === undefined) dir = a;
     else throw new Error(`only one directory may be given. ${USAGE}`);

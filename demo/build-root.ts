@@ -18,6 +18,7 @@ import {
   type CaseName,
   type DomainSpec,
   type Scenario,
+  type ScaleShape,
 } from './scenario.js';
 import { installStubs } from './stubs-install.js';
 import { bulkIssuer } from './bulk-leaf.js';
@@ -85,6 +86,8 @@ export interface BuildOptions {
   /** Build N generated domains instead of the hand-written demo. */
   domains?: number;
   seed?: number;
+  /** With `domains`: the generated shape (see scaledScenario). */
+  shape?: ScaleShape;
   /** Replace an existing demo root (only one that has a demo-manifest.json, or an empty dir). */
   force?: boolean;
 }
@@ -186,7 +189,7 @@ export async function buildDemoRoot(dir: string, opts: BuildOptions = {}): Promi
   await prepareDir(root, opts.force ?? false);
   await writeFile(resolve(root, DEMO_MARKER), 'This directory is a TLSA Manager demo root (see demo-manifest.json).\n');
   const now = new Date();
-  const scenario = opts.domains === undefined ? defaultScenario() : scaledScenario(opts.domains, opts.seed ?? 1);
+  const scenario = opts.domains === undefined ? defaultScenario() : scaledScenario(opts.domains, opts.seed ?? 1, opts.shape);
   // Fresh keys for the small demo; a pool for big ones (key generation dominates otherwise).
   const pool = new KeyPool(opts.domains === undefined ? 0 : 8);
 

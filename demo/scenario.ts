@@ -131,18 +131,25 @@ function rng(seed: number): () => number {
  * (70% apex, 15% mail.<domain>, 10% server hostname, 5% remote) and a few wildcard certificates
  * and certificates that do not cover the MX host sprinkled in.
  */
-export function scaledScenario(count: number, seed = 1): Scenario {
+/**
+ * `mixed` (the default): 10 domains per account, MX kinds and certificate flavours mixed.
+ * `account-cert`: one domain per account, each with its own certificate, its own zone and
+ * `MX mail.<domain>` (the shape issue 10 section 7 measures).
+ */
+export type ScaleShape = 'mixed' | 'account-cert';
+
+export function scaledScenario(count: number, seed = 1, shape: ScaleShape = 'mixed'): Scenario {
   const random = rng(seed);
   const domains: DomainSpec[] = [];
-  const perAccount = 10;
+  const perAccount = shape === 'account-cert' ? 1 : 10;
   for (let i = 0; i < count; i++) {
     const acct = Math.floor(i / perAccount);
     const user = `u${String(acct).padStart(5, '0')}`;
     const isMain = i % perAccount === 0;
     const name = `d${String(i).padStart(6, '0')}-demo.test`;
     const r = random();
-    const mx: MxKind = r < 0.7 ? 'apex' : r < 0.85 ? 'mail' : r < 0.95 ? 'hostname' : 'remote';
-    const c = random();
+    const mx: MxKind = shape === 'account-cert' ? 'mail' : r < 0.7 ? 'apex' : r < 0.85 ? 'mail' : r < 0.95 ? 'hostname' : 'remote';
+    const c = shape === 'account-cert' ? 1 : random();
     const keyType: KeyType = random() < 0.5 ? 'rsa' : 'ecdsa';
     const issuer: IssuerName = random() < 0.5 ? 'R10' : 'R11';
     const flavor: CertFlavor = c < 0.03 ? 'wildcard' : c < 0.05 ? 'no-mail-name' : 'autossl';

@@ -71,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
     const ctx: AppContext | null = command.needsContext === false ? null : createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
     const result: CommandResult = await command.run({ ctx, values, args: rest, stdin: () => readFileSync(0, 'utf8') });
     if (result.output) process.stdout.write(result.output.endsWith('\n') ? result.output : `${result.output}\n`);
+    if (result.stream) await result.stream(writeStdout);
     if (result.exitNow) process.stdout.write('', () => process.exit(result.exitCode));
     return result.exitCode;
   } catch (err) {
@@ -79,6 +80,14 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tlsa-manager: ${p.message}${p.fix ? ` (${p.fix})` : ''}\n`);
     return exitCodeOf(p);
   }
+}
+
+/** Write to stdout, waiting for 'drain' when the pipe is full so memory stays bounded. */
+function writeStdout(chunk: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (process.stdout.write(chunk, (err) => (err ? reject(err) : undefined))) resolve();
+    else process.stdout.once('drain', resolve);
+  });
 }
 
 main(process.argv.slice(2)).then(

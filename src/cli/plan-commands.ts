@@ -11,6 +11,7 @@ import { formatRecord } from '../tlsa/types.js';
 import { ProblemError } from '../problem.js';
 import type { AppContext } from '../context.js';
 import { json, type Command, type Values } from './types.js';
+import { writeJsonObject } from './json-stream.js';
 
 function domainsOption(values: Values): string[] | undefined {
   const d = values.domain as string[] | undefined;
@@ -86,20 +87,32 @@ function planText(plan: RunPlan): string {
   return lines.join('\n');
 }
 
-function planJson(plan: RunPlan) {
-  return {
-    zones: plan.zones.map((z) => ({ zone: z.zone, provider: z.provider, changes: z.changes, waiting: z.waiting, foreign: z.foreign, deferred: z.deferred, overBudget: z.overBudget, blocked: z.blocked ?? null, warnings: z.warnings })),
-    refused: plan.refused.map((z) => ({ zone: z.zone, code: z.problem.code, reason: z.problem.message, fix: z.problem.fix ?? null, domains: z.domains, mxHere: z.mxHere, message: refusalMessage(z) })),
-    unmanaged: plan.unmanaged,
-    problems: plan.problems,
-  };
+function zoneJson(z: RunPlan['zones'][number]) {
+  return { zone: z.zone, provider: z.provider, changes: z.changes, waiting: z.waiting, foreign: z.foreign, deferred: z.deferred, overBudget: z.overBudget, blocked: z.blocked ?? null, warnings: z.warnings };
+}
+
+function refusedJson(z: RunPlan['refused'][number]) {
+  return { zone: z.zone, code: z.problem.code, reason: z.problem.message, fix: z.problem.fix ?? null, domains: z.domains, mxHere: z.mxHere, message: refusalMessage(z) };
+}
+
+export function planJson(plan: RunPlan) {
+  return { zones: plan.zones.map(zoneJson), refused: plan.refused.map(refusedJson), unmanaged: plan.unmanaged, problems: plan.problems };
+}
+
+/** planJson's fields with the per-zone lists built one element at a time (for writeJsonObject). */
+export function planJsonStream(plan: RunPlan): Record<string, unknown> {
+  function* each<T, U>(xs: T[], f: (x: T) => U): Iterable<U> {
+    for (const x of xs) yield f(x);
+  }
+  return { zones: each(plan.zones, zoneJson), refused: each(plan.refused, refusedJson), unmanaged: plan.unmanaged, problems: plan.problems };
 }
 
 export const planCommand: Command = {
   async run({ ctx, values }) {
     const domains = domainsOption(values);
     const plan = await makePlan(ctx!, new Providers(ctx!), { ...(domains ? { domains } : {}), force: values.force === true });
-    return { output: values.json ? json(planJson(plan)) : planText(plan), exitCode: 0 };
+    if (values.json) return { stream: (write) => writeJsonObject(planJsonStream(plan), write), exitCode: 0 };
+    return { output: planText(plan), exitCode: 0 };
   },
 };
 

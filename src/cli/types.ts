@@ -12,6 +12,8 @@ export interface CommandInput {
 
 export interface CommandResult {
   output?: string;
+  /** Output written as it is produced (large --json output); `write` resolves once the chunk is taken. */
+  stream?: (write: (chunk: string) => Promise<void>) => Promise<void>;
   exitCode: number;
   /** Exit as soon as the output is written, abandoning work still running (the hook's budget). */
   exitNow?: boolean;

@@ -4,6 +4,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makePki, opensslTlsaData, type TestPki } from '../helpers/openssl.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
+import { createContext, createLogger } from '../../src/context.js';
+import { Providers } from '../../src/dns/registry.js';
+import { makePlan } from '../../src/plan/run.js';
+import { planJson } from '../../src/cli/plan-commands.js';
+import { json } from '../../src/cli/types.js';
 
 const CLI = join(process.cwd(), 'dist/cli.js');
 
@@ -98,5 +103,32 @@ describe('scan, plan, apply, audit on a fake root (WHM API stub absent: zone-fil
     expect(csv[0]).toMatch(/^domain,owner,kind,mail,mxHosts,/);
     expect(csv[1]).toMatch(/^flow\.test,flo,/);
     expect(csv[1]).toContain(',in-sync,');
+  });
+});
+
+describe('plan --json is streamed zone by zone (issue 10 §7)', () => {
+  it('prints the same bytes as the whole-object form, on a root with several zones, a refusal and an unmanaged host', async () => {
+    const a = pki.leaf('mail.one.test');
+    const b = pki.leaf('two.test');
+    const root = makeFakeRoot({
+      domains: { 'one.test': 'one', 'two.test': 'two', 'three.test': 'three' },
+      local: ['one.test', 'two.test', 'three.test'],
+      zones: {
+        'one.test': cpanelZone('one.test', ['one.test. IN MX 10 mail.one.test.', 'mail IN A 192.0.2.10', '_25._tcp.mail IN TLSA 3 1 1 ' + 'ab'.repeat(32)]),
+        'two.test': cpanelZone('two.test', ['two.test. IN MX 0 two.test.']),
+        'three.test': cpanelZone('three.test', ['three.test. IN MX 0 two.test.', '$INCLUDE /etc/passwd']),
+      },
+      domainTls: { 'mail.one.test': readFileSync(a.combined, 'utf8'), 'two.test': readFileSync(b.combined, 'utf8') },
+      files: { '/etc/tlsa-manager/config.json': JSON.stringify({ cpanel: { useWhmApi: false, reloadCommand: ['true'], authoritative: false } }) },
+    });
+    const streamed = cli(['plan', '--json', '--root', root]);
+    expect(streamed.status).toBe(0);
+    const ctx = createContext({ root, logger: createLogger({ level: 'silent' }) });
+    const whole = json(planJson(await makePlan(ctx, new Providers(ctx), {}))) + '\n';
+    const parsed = JSON.parse(streamed.stdout);
+    expect(parsed.zones.map((z: { zone: string }) => z.zone).sort()).toEqual(['one.test', 'two.test']);
+    expect(parsed.zones.flatMap((z: { changes: unknown[] }) => z.changes).length).toBeGreaterThan(6);
+    expect(parsed).toEqual(JSON.parse(whole));
+    expect(streamed.stdout).toBe(whole);
   });
 });
