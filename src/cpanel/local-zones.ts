@@ -50,14 +50,14 @@ export function readZoneText(root: ServerRoot, zone: string, text?: string): Zon
   let budget = MAX_ZONE_BYTES;
   let dir: string;
   try {
-    dir = realpathSync(root.path(NAMED_DIR));
+    dir = realpathSync.native(root.path(NAMED_DIR));
   } catch (err) {
     return problem('zone-unreadable', `The zone directory ${NAMED_DIR} ${describeReadError(err)}.`, { subject: zone, severity: 'error' });
   }
   const readInside = (serverPath: string): string => {
     let real: string;
     try {
-      real = realpathSync(root.path(serverPath));
+      real = realpathSync.native(root.path(serverPath));
     } catch (err) {
       throw new Error(describeReadError(err));
     }

@@ -147,6 +147,21 @@ export class StateDb implements LedgerView {
     if (file !== ':memory:') rootOnly(file);
   }
 
+  /**
+   * Prepared once per database and reused: preparing a statement per call was most of the state
+   * work of a 10,000-zone plan (issue 10 §7).
+   */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
   /** Write transactions take the write lock up front (BEGIN IMMEDIATE, which waits while busy). */
   private write<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
@@ -157,18 +172,18 @@ export class StateDb implements LedgerView {
   }
 
   publishedSince(zone: string, key: string): number | null {
-    const row = this.db.prepare('SELECT first_seen FROM ledger WHERE zone = ? AND key = ?').get(zone, key) as { first_seen: number } | undefined;
+    const row = this.sql('SELECT first_seen FROM ledger WHERE zone = ? AND key = ?').get(zone, key) as { first_seen: number } | undefined;
     return row?.first_seen ?? null;
   }
 
   createdByUs(zone: string, key: string): boolean {
-    const row = this.db.prepare('SELECT created_by_us FROM ledger WHERE zone = ? AND key = ?').get(zone, key) as { created_by_us: number } | undefined;
+    const row = this.sql('SELECT created_by_us FROM ledger WHERE zone = ? AND key = ?').get(zone, key) as { created_by_us: number } | undefined;
     return row?.created_by_us === 1;
   }
 
   /** Owners in `zone` where we have published before (so removed hosts get cleaned up). */
   ownersInZone(zone: string): string[] {
-    return (this.db.prepare('SELECT DISTINCT owner FROM ledger WHERE zone = ? AND created_by_us = 1').all(zone) as { owner: string }[]).map((r) => r.owner);
+    return (this.sql('SELECT DISTINCT owner FROM ledger WHERE zone = ? AND created_by_us = 1').all(zone) as { owner: string }[]).map((r) => r.owner);
   }
 
   /**
@@ -178,12 +193,12 @@ export class StateDb implements LedgerView {
   observe(zone: string, owners: string[], published: PublishedRecord[], now: number): void {
     const seen = new Set(published.map(recordKey));
     this.write(() => {
-      const upsert = this.db.prepare(
+      const upsert = this.sql(
         'INSERT INTO ledger (zone, key, owner, created_by_us, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(zone, key) DO UPDATE SET last_seen = excluded.last_seen, created_by_us = MAX(created_by_us, excluded.created_by_us)',
       );
       for (const p of published) upsert.run(zone, recordKey(p), p.owner, p.markedOurs ? 1 : 0, now, now);
-      const del = this.db.prepare('DELETE FROM ledger WHERE zone = ? AND key = ?');
-      const sel = this.db.prepare('SELECT key FROM ledger WHERE zone = ? AND owner = ?');
+      const del = this.sql('DELETE FROM ledger WHERE zone = ? AND key = ?');
+      const sel = this.sql('SELECT key FROM ledger WHERE zone = ? AND owner = ?');
       for (const owner of owners) {
         for (const { key } of sel.all(zone, owner) as { key: string }[]) if (!seen.has(key)) del.run(zone, key);
       }
@@ -193,11 +208,11 @@ export class StateDb implements LedgerView {
   /** After a successful apply: what we created is ours from now; what we deleted is gone. */
   recordApplied(zone: string, created: TlsaRecord[], deleted: TlsaRecord[], now: number): void {
     this.write(() => {
-      const ins = this.db.prepare(
+      const ins = this.sql(
         'INSERT INTO ledger (zone, key, owner, created_by_us, first_seen, last_seen) VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT(zone, key) DO UPDATE SET created_by_us = 1, last_seen = excluded.last_seen',
       );
       for (const r of created) ins.run(zone, recordKey(r), r.owner, now, now);
-      const del = this.db.prepare('DELETE FROM ledger WHERE zone = ? AND key = ?');
+      const del = this.sql('DELETE FROM ledger WHERE zone = ? AND key = ?');
       for (const r of deleted) del.run(zone, recordKey(r));
     });
   }
@@ -210,19 +225,18 @@ export class StateDb implements LedgerView {
   beginIntent(zone: string, provider: string, changes: Change[], actor: string, now: number): void {
     const slim = changes.map((c) => ({ kind: c.kind, zone: c.zone, record: c.record, reason: c.reason }));
     this.write(() => {
-      this.db
-        .prepare('INSERT INTO journal (zone, provider, step, changes, actor, time) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(zone) DO UPDATE SET provider = excluded.provider, step = excluded.step, changes = excluded.changes, actor = excluded.actor, time = excluded.time')
+      this.sql('INSERT INTO journal (zone, provider, step, changes, actor, time) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(zone) DO UPDATE SET provider = excluded.provider, step = excluded.step, changes = excluded.changes, actor = excluded.actor, time = excluded.time')
         .run(zone, provider, 'intent', JSON.stringify(slim), actor, now);
     });
   }
 
   /** How far the provider got (`written`: the new zone file is in place, reload pending). */
   journalStep(zone: string, step: JournalStep): void {
-    this.db.prepare('UPDATE journal SET step = ? WHERE zone = ?').run(step, zone);
+    this.sql('UPDATE journal SET step = ? WHERE zone = ?').run(step, zone);
   }
 
   journalEntries(zone?: string): JournalEntry[] {
-    const rows = (zone === undefined ? this.db.prepare('SELECT * FROM journal ORDER BY zone').all() : this.db.prepare('SELECT * FROM journal WHERE zone = ?').all(zone)) as (Omit<JournalEntry, 'changes'> & { changes: string })[];
+    const rows = (zone === undefined ? this.sql('SELECT * FROM journal ORDER BY zone').all() : this.sql('SELECT * FROM journal WHERE zone = ?').all(zone)) as (Omit<JournalEntry, 'changes'> & { changes: string })[];
     return rows.map((r) => ({ ...r, changes: JSON.parse(r.changes) as Change[] }));
   }
 
@@ -234,7 +248,7 @@ export class StateDb implements LedgerView {
     this.write(() => {
       this.recordApplied(zone, created, deleted, now);
       if (keep) this.journalStep(zone, keep);
-      else this.db.prepare('DELETE FROM journal WHERE zone = ?').run(zone);
+      else this.sql('DELETE FROM journal WHERE zone = ?').run(zone);
     });
   }
 
@@ -247,7 +261,7 @@ export class StateDb implements LedgerView {
   }
 
   bumpZoneGeneration(zone: string): void {
-    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1").run(`zonegen:${zone}`);
+    this.sql("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1").run(`zonegen:${zone}`);
   }
 
   logActivity(e: Omit<ActivityEntry, 'id' | 'time'> & { time?: string }): void {
@@ -269,11 +283,11 @@ export class StateDb implements LedgerView {
       args.push(like, like, like, like);
     }
     const sql = `SELECT * FROM activity ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`;
-    return (this.db.prepare(sql).all(...args, opts.limit ?? 100, opts.offset ?? 0) as (Omit<ActivityEntry, 'ok'> & { ok: number })[]).map((r) => ({ ...r, ok: r.ok === 1 }));
+    return (this.sql(sql).all(...args, opts.limit ?? 100, opts.offset ?? 0) as (Omit<ActivityEntry, 'ok'> & { ok: number })[]).map((r) => ({ ...r, ok: r.ok === 1 }));
   }
 
   saveCheck(domain: string, verdict: string, result: unknown, time = new Date().toISOString()): void {
-    this.db.prepare('INSERT OR REPLACE INTO checks (domain, time, verdict, result) VALUES (?, ?, ?, ?)').run(domain, time, verdict, JSON.stringify(result));
+    this.sql('INSERT OR REPLACE INTO checks (domain, time, verdict, result) VALUES (?, ?, ?, ?)').run(domain, time, verdict, JSON.stringify(result));
   }
 
   /** The latest check per domain. */
@@ -298,10 +312,10 @@ export class StateDb implements LedgerView {
   }
 
   getMeta(key: string): string | null {
-    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null;
+    return (this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 }
