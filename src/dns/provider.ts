@@ -7,6 +7,10 @@ import type { TlsaRecord } from '../tlsa/types.js';
  * `apply`s a zone's changes as one unit.
  */
 
+/** The DNS providers there are; a zone's setting may also be `none` (see state/config.ts). */
+export const PROVIDER_KINDS = ['cpanel', 'cloudflare'] as const;
+export type ProviderKind = (typeof PROVIDER_KINDS)[number];
+
 /** A TLSA record as published by a provider. */
 export interface PublishedRecord extends TlsaRecord {
   /** Provider-specific handle (Cloudflare record id, zone-file line index, …). */

@@ -5,7 +5,9 @@ import { WhmApi } from '../cpanel/whmapi.js';
 import { createWhmApi1Provider } from './whmapi1-provider.js';
 import { createZoneFileProvider } from './zonefile-provider.js';
 
-export type ProviderKind = 'cpanel' | 'cloudflare';
+import type { ProviderKind } from './provider.js';
+
+export type { ProviderKind };
 
 /**
  * The Cloudflare API token and base URL: the settings first, then the environment

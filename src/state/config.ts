@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { checkName } from '../dns/names.js';
 import { ProblemError } from '../problem.js';
 import { parseParams } from '../tlsa/types.js';
+import { PROVIDER_KINDS } from '../dns/provider.js';
 
 const BUDGET_MESSAGE =
   'must be a whole number from 2 to 12 (room for the served 3 1 1 and the next one at a renewal; senders such as Exchange Online accept about 12 TLSA records per MX host)';
@@ -92,7 +93,7 @@ export const configSchema = z
       })
       .strict()
       .default({ ports: [25, 465, 587], records: ['3 1 1', '2 1 1'], ttl: 3600, maxDeleteShare: 0.3, minRecordsForDeleteLimit: 10, maxRecordsPerOwner: 10 }),
-    zones: z.record(zoneName, z.object({ provider: z.enum(['cpanel', 'cloudflare', 'none']) }).strict()).default({}),
+    zones: z.record(zoneName, z.object({ provider: z.enum([...PROVIDER_KINDS, 'none']) }).strict()).default({}),
     cloudflare: z.object({ apiToken: z.string().min(1).optional(), baseURL: z.string().url().optional() }).strict().default({}),
     cpanel: z
       .object({

@@ -42,11 +42,14 @@ export interface JournalEntry {
 
 export type Actor = string; // 'cli' | 'hook' | 'timer' | 'web:<user>'
 
+/** Every kind of activity entry, in the order the activity page offers them as filters. */
+export const ACTIVITY_KINDS = ['create', 'delete', 'apply-failed', 'zone-refused', 'check', 'hook', 'reconcile', 'settings', 'alert', 'dnssec', 'tlsrpt'] as const;
+
 export interface ActivityEntry {
   id: number;
   time: string;
   actor: Actor;
-  kind: 'create' | 'delete' | 'apply-failed' | 'zone-refused' | 'check' | 'hook' | 'reconcile' | 'settings' | 'alert' | 'dnssec' | 'tlsrpt';
+  kind: (typeof ACTIVITY_KINDS)[number];
   zone: string | null;
   subject: string | null;
   detail: string;

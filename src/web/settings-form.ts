@@ -2,8 +2,9 @@ import { parseConfig, type Config } from '../state/config.js';
 import { ProblemError, problem } from '../problem.js';
 import { formList, formString } from './params.js';
 import { checkName, printable } from '../dns/names.js';
+import { PROVIDER_KINDS } from '../dns/provider.js';
 
-export const PROVIDER_CHOICES = ['cpanel', 'cloudflare', 'none'] as const;
+export const PROVIDER_CHOICES = [...PROVIDER_KINDS, 'none'] as const;
 export const RECORD_CHOICES = ['3 1 1', '2 1 1', '3 1 2', '2 1 2', '3 0 1', '2 0 1'] as const;
 
 /** The form's values as shown back after a failed save; the token is never among them. */

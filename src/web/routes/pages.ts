@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { VERDICTS } from '../../dane/verdict.js';
+import { ACTIVITY_KINDS } from '../../state/db.js';
 import { problem, ProblemError } from '../../problem.js';
 import { formatRecord } from '../../tlsa/types.js';
 import { domainDetail } from '../detail.js';
@@ -10,7 +11,6 @@ import * as helpers from '../view-helpers.js';
 import { h, render, type RouteDeps } from './common.js';
 import { alertsOverview } from '../../alerts/overview.js';
 
-export const ACTIVITY_KINDS = ['create', 'delete', 'apply-failed', 'zone-refused', 'check', 'hook', 'reconcile', 'settings', 'alert'];
 
 /** The read-only pages: overview, domain list, domain detail, activity log. */
 export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Router {
