@@ -311,12 +311,13 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     }
     // Signed once by dnssec-signzone with a validity window that ended yesterday; named serves
     // the file as it is (no inline signing), so validators see expired signatures. -P: no
-    // self-check (it would reject the expired signatures); -z: the one key signs everything.
+    // self-check (it would reject the expired signatures); -z: the one key signs everything;
+    // -d: its dsset file goes beside the keys, not into the working directory.
     const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
     await Promise.all([...presignKeys].map(async ([zone, keyPath]) => {
       const file = join(namedDir, `${zone}.db`);
       writeFileSync(file, `${readFileSync(file, 'utf8')}${readFileSync(keyPath, 'utf8')}`);
-      await mustRun(['dnssec-signzone', '-q', '-z', '-P', '-K', presignedDir, '-o', zone, '-s', stamp(new Date(Date.now() - 10 * 86_400_000)), '-e', stamp(new Date(Date.now() - 86_400_000)), '-f', `${file}.presigned`, file]);
+      await mustRun(['dnssec-signzone', '-q', '-z', '-P', '-d', presignedDir, '-K', presignedDir, '-o', zone, '-s', stamp(new Date(Date.now() - 10 * 86_400_000)), '-e', stamp(new Date(Date.now() - 86_400_000)), '-f', `${file}.presigned`, file]);
       renameSync(`${file}.presigned`, file);
     }));
     writeFileSync(
