@@ -28,6 +28,7 @@ function header(skipHeader: boolean): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>WHM - Results of Your Request</title>
+<link rel="shortcut icon" href="/cpsess0000000000/fake-whm/favicon.png" type="image/png">
 <link rel="stylesheet" href="/cpsess0000000000/fake-whm/chrome.css">
 <style nonce="00000000000">#whm-nav .whm-group-title { letter-spacing: .04em; }</style>
 <script nonce="00000000000">window.PAGE = { securityToken: "/cpsess0000000000", user: "cpuser00000000000", title: "Results of Your Request" };</script>
@@ -95,7 +96,10 @@ const JS = `(function () {
 })();
 `;
 
-async function put(root: string, path: string, text: string, mode = 0o644): Promise<void> {
+/** A 1×1 PNG for the page icon (browsers ask for one; a missing icon is a console error). */
+const FAVICON = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+
+async function put(root: string, path: string, text: string | Buffer, mode = 0o644): Promise<void> {
   const file = resolve(root, `.${path}`);
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, text);
@@ -110,4 +114,5 @@ export async function writeWhmChrome(root: string): Promise<void> {
   await put(root, `${CACHES}/_generated_footer_files/footer.html`, FOOTER, 0o600);
   await put(root, `${WHM_DOCROOT}/fake-whm/chrome.css`, CSS);
   await put(root, `${WHM_DOCROOT}/fake-whm/chrome.js`, JS);
+  await put(root, `${WHM_DOCROOT}/fake-whm/favicon.png`, FAVICON);
 }
