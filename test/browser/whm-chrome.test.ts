@@ -99,6 +99,8 @@ describe('TLSA Manager inside WHM chrome (Chromium)', () => {
       const res = await page.goto(whm.url(route));
       expect(res?.status(), route).toBe(200);
       await expectCleanChromePage(name);
+      // The README's picture (docs/whm-chrome.png is a copy of this one).
+      if (name === 'overview') await page.screenshot({ path: join(SHOTS, 'whm-readme.png'), clip: { x: 0, y: 0, width: 1360, height: 760 } });
     }
     expect(await page.title()).toBe('WHM - TLSA Manager » Settings');
     const res = await page.goto(whm.url('/no-such-page'));
