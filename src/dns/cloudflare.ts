@@ -9,7 +9,7 @@ import Cloudflare, {
 } from 'cloudflare';
 import { problem, ProblemError, type Problem } from '../problem.js';
 import { redactSecret } from '../util/redact.js';
-import { isSubdomainOf, printable } from './names.js';
+import { canonicalName, isSubdomainOf, printable } from './names.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
 import { RequestBudget, sharedBudgetFor, type RequestBudgetOptions } from './rate-limit.js';
 import type { MatchingType, Selector, Usage } from '../tlsa/types.js';
@@ -131,7 +131,7 @@ export class CloudflareProvider implements DnsProvider {
     if (owners.length === 0) return [];
     try {
       const zoneId = await this.zoneId(zone);
-      const wanted = new Set(owners.map(lowerName));
+      const wanted = new Set(owners.map(canonicalName));
       // One listing of the zone's TLSA records is cheaper than one per owner once there are two.
       const raw = wanted.size === 1 ? await this.listRecords(zoneId, { exact: [...wanted][0]! }) : await this.listRecords(zoneId, {});
       const out: PublishedRecord[] = [];
@@ -273,7 +273,7 @@ export class CloudflareProvider implements DnsProvider {
    * page) costs far fewer of the 1,200 requests per 5 minutes than one lookup per zone.
    */
   async prepare(zones: string[]): Promise<void> {
-    const missing = zones.map(lowerName).filter((z) => !this.zoneIds.has(z));
+    const missing = zones.map(canonicalName).filter((z) => !this.zoneIds.has(z));
     if (missing.length <= ZONE_LISTING_THRESHOLD) return;
     for (let page = 1; ; page++) {
       const res = await this.client.zones.list({ per_page: 50, page });
@@ -286,7 +286,7 @@ export class CloudflareProvider implements DnsProvider {
   // ---- internals -------------------------------------------------------------------------
 
   private async zoneId(input: string): Promise<string> {
-    const zone = lowerName(input);
+    const zone = canonicalName(input);
     const cached = this.zoneIds.get(zone);
     if (cached) return cached;
     const page = await this.client.zones.list({ name: zone, per_page: 5 });
@@ -366,11 +366,6 @@ export class CloudflareProvider implements DnsProvider {
 
 // ---- pure helpers ------------------------------------------------------------------------
 
-function lowerName(n: string): string {
-  const s = n.trim().toLowerCase();
-  return s.endsWith('.') ? s.slice(0, -1) : s;
-}
-
 /** A Cloudflare TLSA record as a PublishedRecord, or null when it cannot be read. */
 export function toPublished(r: CfRecord): PublishedRecord | null {
   if (!r.name || (r.type && r.type !== 'TLSA')) return null;
@@ -389,7 +384,7 @@ export function toPublished(r: CfRecord): PublishedRecord | null {
   }
   if (!inRange(usage, 0, 3) || !inRange(selector, 0, 1) || !inRange(mt, 0, 2) || typeof hex !== 'string' || !/^[0-9a-fA-F]*$/.test(hex)) return null;
   const rec: PublishedRecord = {
-    owner: lowerName(r.name),
+    owner: canonicalName(r.name),
     ttl: typeof r.ttl === 'number' ? r.ttl : 1,
     usage: usage as Usage,
     selector: selector as Selector,
@@ -411,7 +406,7 @@ export function validateChanges(zone: string, changes: Change[]): Problem | unde
     const where = `${c.kind} ${printable(c.record.owner)}`;
     const bad = (msg: string, fix: string) => problem('cloudflare-change-invalid', `${where}: ${msg}; nothing was changed in ${zone}.`, { subject: zone, fix, severity: 'error' });
     if (c.zone !== zone) return bad(`the change belongs to zone ${printable(c.zone)}, not ${zone}`, 'This is a bug in the plan; report it.');
-    if (!isSubdomainOf(lowerName(c.record.owner), zone)) return bad(`the owner is not inside ${zone}`, 'This is a bug in the plan; report it.');
+    if (!isSubdomainOf(canonicalName(c.record.owner), zone)) return bad(`the owner is not inside ${zone}`, 'This is a bug in the plan; report it.');
     if (c.kind === 'delete') {
       if (!c.existing?.id) return bad('the published record has no Cloudflare id', 'Run the plan again so the records are read from Cloudflare first.');
       continue;
@@ -430,7 +425,7 @@ export function batchBody(chunk: Change[]) {
     .filter((c) => c.kind === 'create')
     .map((c) => ({
       type: 'TLSA' as const,
-      name: lowerName(c.record.owner),
+      name: canonicalName(c.record.owner),
       ttl: c.record.ttl,
       data: { usage: c.record.usage, selector: c.record.selector, matching_type: c.record.matchingType, certificate: c.record.data.toLowerCase() },
       comment: MANAGED_MARKER,

@@ -57,6 +57,23 @@ export function isSubdomainOf(name: string, zone: string): boolean {
   return name === zone || name.endsWith(`.${zone}`);
 }
 
+/**
+ * The form names are compared in everywhere: lower case, no trailing dot, the root as ".". Only
+ * for names from trusted or already checked sources (DNS answers, provider APIs); input from
+ * people goes through checkName/normalizeName.
+ */
+export function canonicalName(name: string): string {
+  const n = name.trim().toLowerCase();
+  if (n === '.' || n === '') return '.';
+  return n.endsWith('.') ? n.slice(0, -1) : n;
+}
+
+/** A zone-file style name (`@`, relative, or absolute with a dot) as an absolute canonical name. */
+export function absoluteName(name: string, zone: string): string {
+  if (name === '@' || name === '') return zone;
+  return canonicalName(name.endsWith('.') ? name : `${name}.${zone}`);
+}
+
 /** `name` relative to `zone` (`@` for the apex); `name` must be inside `zone`. */
 export function relativeTo(name: string, zone: string): string {
   if (name === zone) return '@';

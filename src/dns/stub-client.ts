@@ -11,7 +11,7 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import * as packet from 'dns-packet';
 import { ProblemError } from '../problem.js';
-import { checkName, printable } from './names.js';
+import { canonicalName, checkName, printable } from './names.js';
 
 export interface Resolver {
   host: string;
@@ -179,12 +179,6 @@ export function resolverFromResolvConf(text: string): Resolver | null {
 // ---------------------------------------------------------------------------------------------
 // Wire
 
-function canonical(name: string): string {
-  const n = name.toLowerCase();
-  if (n === '.' || n === '') return '.';
-  return n.endsWith('.') ? n.slice(0, -1) : n;
-}
-
 function checkQueryName(name: string): string {
   if (name === '.' || name === '') return '.';
   const r = checkName(name, { allowUnderscore: true });
@@ -225,7 +219,7 @@ function matchesQuery(res: Decoded, id: number, name: string, type: QueryType): 
   const q = res.questions;
   if (!q || q.length !== 1) return false;
   const q0 = q[0]!;
-  return canonical(q0.name) === canonical(name) && q0.type === type && (q0.class ?? 'IN') === 'IN';
+  return canonicalName(q0.name) === canonicalName(name) && q0.type === type && (q0.class ?? 'IN') === 'IN';
 }
 
 function tryDecode(buf: Buffer): Decoded | null {
@@ -325,10 +319,10 @@ function decodeData(type: string, data: unknown): unknown {
       return String(data);
     case 'CNAME':
     case 'NS':
-      return canonical(String(data));
+      return canonicalName(String(data));
     case 'MX': {
       const d = data as { preference?: number; exchange: string };
-      const ex = canonical(d.exchange);
+      const ex = canonicalName(d.exchange);
       return { preference: d.preference ?? 0, exchange: ex === '.' ? '' : ex } satisfies MxData;
     }
     case 'TLSA':
@@ -354,7 +348,7 @@ function decodeData(type: string, data: unknown): unknown {
     }
     case 'SOA': {
       const d = data as { mname: string; rname: string; serial?: number };
-      return { mname: canonical(d.mname), rname: canonical(d.rname), serial: d.serial ?? 0 } satisfies SoaData;
+      return { mname: canonicalName(d.mname), rname: canonicalName(d.rname), serial: d.serial ?? 0 } satisfies SoaData;
     }
     default:
       return data;
@@ -374,10 +368,10 @@ export function decodeTlsa(data: unknown): TlsaData {
 function rrsigsFor(answers: packet.Answer[], owner: string, type: string): RrsigData[] {
   const out: RrsigData[] = [];
   for (const a of answers) {
-    if (a.type !== 'RRSIG' || canonical(a.name) !== owner) continue;
+    if (a.type !== 'RRSIG' || canonicalName(a.name) !== owner) continue;
     const d = (a as { data: { typeCovered: string; algorithm: number; keyTag: number; signersName: string; inception: number; expiration: number } }).data;
     if (d.typeCovered !== type) continue;
-    out.push({ typeCovered: d.typeCovered, algorithm: d.algorithm, keyTag: d.keyTag, signerName: canonical(d.signersName), inception: d.inception, expiration: d.expiration });
+    out.push({ typeCovered: d.typeCovered, algorithm: d.algorithm, keyTag: d.keyTag, signerName: canonicalName(d.signersName), inception: d.inception, expiration: d.expiration });
   }
   return out;
 }
@@ -387,12 +381,12 @@ function toAnswer(name: string, type: QueryType, { res, size }: Received, transp
   const all = (res.answers ?? []).filter((a) => a.type !== 'RRSIG' && a.type !== 'OPT');
   // Follow CNAMEs inside the answer section, starting at the question name.
   const cnameChain: string[] = [];
-  let current = canonical(name);
+  let current = canonicalName(name);
   if (type !== 'CNAME') {
     for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
-      const c = all.find((a) => a.type === 'CNAME' && canonical(a.name) === current);
+      const c = all.find((a) => a.type === 'CNAME' && canonicalName(a.name) === current);
       if (!c) break;
-      current = canonical(String(c.data));
+      current = canonicalName(String(c.data));
       if (cnameChain.includes(current)) break; // loop
       cnameChain.push(current);
     }
@@ -400,8 +394,8 @@ function toAnswer(name: string, type: QueryType, { res, size }: Received, transp
   let records: AnswerRecord[];
   try {
     records = all
-      .filter((a) => a.type === type && canonical(a.name) === current)
-      .map((a) => ({ name: canonical(a.name), type: a.type, ttl: (a as { ttl?: number }).ttl ?? 0, data: decodeData(a.type, (a as { data: unknown }).data) }));
+      .filter((a) => a.type === type && canonicalName(a.name) === current)
+      .map((a) => ({ name: canonicalName(a.name), type: a.type, ttl: (a as { ttl?: number }).ttl ?? 0, data: decodeData(a.type, (a as { data: unknown }).data) }));
   } catch (err) {
     return { name, type, rcode, secure: false, records: [], cnameChain, status: 'error', transport, size, truncated, error: `malformed ${type} record: ${(err as Error).message}` };
   }

@@ -2,7 +2,7 @@ import type { AppContext } from '../context.js';
 import { WhmApi } from '../cpanel/whmapi.js';
 import { problem, ProblemError, retryable, toProblem } from '../problem.js';
 import { recordKey } from '../tlsa/types.js';
-import { relativeTo } from './names.js';
+import { absoluteName, relativeTo } from './names.js';
 import type { ApplyResult, Change, DnsProvider } from './provider.js';
 import { applyGuarded, populateFromZoneFile } from './zonefile-provider.js';
 
@@ -30,12 +30,6 @@ interface ApiZoneLine {
 }
 
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
-
-function absoluteName(dname: string, zone: string): string {
-  if (dname === '@' || dname === '') return zone;
-  if (dname.endsWith('.')) return dname.slice(0, -1).toLowerCase();
-  return `${dname}.${zone}`.toLowerCase();
-}
 
 async function applyViaWhmApi(ctx: AppContext, zone: string, changes: Change[]): Promise<ApplyResult> {
   const api = new WhmApi(ctx.root);
