@@ -1,5 +1,5 @@
 /** Poll until `fn` is true (BIND signs and unsigns zones asynchronously). */
-export async function waitUntilOk(fn: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+export async function waitUntilOk(fn: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await fn()) return;
