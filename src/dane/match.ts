@@ -10,7 +10,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import type { TlsaRdata } from '../tlsa/types.js';
-import { formatRdata } from '../tlsa/types.js';
+import { DIGEST_HEX_LENGTH, formatRdata } from '../tlsa/types.js';
 
 export interface TlsaMatch {
   record: TlsaRdata;
@@ -56,7 +56,6 @@ export interface MatchOptions {
   now: Date;
 }
 
-const DIGEST_HEX_LENGTH: Record<number, number> = { 1: 64, 2: 128 };
 const MAX_PATH = 16;
 
 /** Why a record cannot be used for SMTP, or null when it can. */

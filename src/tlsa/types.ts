@@ -2,6 +2,9 @@ export type Usage = 0 | 1 | 2 | 3;
 export type Selector = 0 | 1;
 export type MatchingType = 0 | 1 | 2;
 
+/** Hex digits of the data for the digest matching types: SHA-256 (1) and SHA-512 (2). */
+export const DIGEST_HEX_LENGTH: Readonly<Record<number, number>> = { 1: 64, 2: 128 };
+
 export interface TlsaParams {
   usage: Usage;
   selector: Selector;

@@ -1,5 +1,5 @@
 import { checkName, isSubdomainOf, printable } from '../names.js';
-import type { TlsaRecord } from '../../tlsa/types.js';
+import { DIGEST_HEX_LENGTH, type TlsaRecord } from '../../tlsa/types.js';
 import { ZoneEditError, ZoneSyntaxError } from './errors.js';
 import { parseMeta, parseZone } from './parse.js';
 import { canonicalType } from './rrtypes.js';
@@ -13,8 +13,6 @@ import type { ParsedZone, ParseOptions, ZoneRecord } from './types.js';
  * before it is returned, so a surprise (inherited owners or TTLs, a stale parse) is an error,
  * never a wrong zone.
  */
-
-const HEX_LEN: Record<number, number> = { 1: 64, 2: 128 };
 
 function invalid(message: string, subject?: string): never {
   throw new ZoneEditError('tlsa-record-invalid', message, 'This is a bug in the caller: the record was not written. Report it with the message.', subject);
@@ -37,7 +35,7 @@ export function validateTlsa(r: TlsaRecord): TlsaRecord {
   if (typeof r.data !== 'string') invalid(`TLSA record ${who}: data is not a string.`, who);
   const data = r.data.toLowerCase();
   if (!/^[0-9a-f]+$/.test(data) || data.length % 2 !== 0) invalid(`TLSA record ${who}: data "${printable(r.data, 40)}" is not an even number of hex digits.`, who);
-  const want = HEX_LEN[r.matchingType];
+  const want = DIGEST_HEX_LENGTH[r.matchingType];
   if (want !== undefined && data.length !== want) invalid(`TLSA record ${who}: matching type ${r.matchingType} needs ${want} hex digits, got ${data.length}.`, who);
   if (data.length / 2 > 65532) invalid(`TLSA record ${who}: data is longer than a record can hold.`, who);
   return { owner: who, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data };
