@@ -19,6 +19,7 @@ import {
   type DomainSpec,
   type Scenario,
   type ScaleShape,
+  type ZoneDnssec,
 } from './scenario.js';
 import { installStubs } from './stubs-install.js';
 import { bulkIssuer } from './bulk-leaf.js';
@@ -54,6 +55,8 @@ export interface DemoDomain {
   ip: string;
   mx: DemoMxHost[];
   mailRouting: 'local' | 'remote';
+  /** What the demo network's resolver says about the domain's zone (demo/network.ts). */
+  dnssec: ZoneDnssec;
   /** The vhost certificate (parked domains: their main domain's). */
   cert: InstalledCert | null;
   cases: CaseName[];
@@ -156,7 +159,18 @@ async function writeZones(root: string, s: Scenario, certs: Map<string, Installe
   await put(root, `/var/named/${DEMO_HOST_ZONE}.db`, renderHostZone(serial, now), 0o644);
   await mapLimit([...zones], 32, async ([zone, domains]) => {
     const extra: ExtraRecord[] = [];
+    // cPanel gives every addon domain a sub domain of the account's main domain, with an address.
+    for (const a of s.domains) {
+      if (a.kind !== 'addon' || a.parent !== zone) continue;
+      const label = addonSubdomain(a).slice(0, -(zone.length + 1));
+      extra.push({ owner: label, ttl: 14400, type: 'A', data: a.ip }, { owner: `www.${label}`, ttl: 14400, type: 'CNAME', data: `${addonSubdomain(a)}.` });
+    }
     for (const d of domains) {
+      if (d.staleTlsa) {
+        // The key these pinned was replaced without the hook: nothing served matches them.
+        const stale = randomBytes(32).toString('hex');
+        for (const port of [25, 465, 587]) extra.push({ owner: `_${port}._tcp.${mxOwner(d)}`, ttl: 3600, type: 'TLSA', data: `3 1 1 ${stale}` });
+      }
       if (!d.existingTlsa) continue;
       const cert = certs.get(d.name)!;
       const owner = `_25._tcp.${mxOwner(d)}`;
@@ -167,6 +181,12 @@ async function writeZones(root: string, s: Scenario, certs: Map<string, Installe
     await put(root, `/var/named/${zone}.db`, renderZone({ zone, domains, extra, serial, now, dkimKey }), 0o644);
   });
   return existing;
+}
+
+/** Sub domains live in their parent's zone and share its DNSSEC state. */
+function zoneDnssec(d: DomainSpec, byName: Map<string, DomainSpec>): ZoneDnssec {
+  const apex = d.kind === 'sub' ? byName.get(d.parent!) : d;
+  return apex?.dnssec ?? 'signed';
 }
 
 function externalZones(s: Scenario): DemoManifest['externalZones'] {
@@ -225,6 +245,7 @@ export async function buildDemoRoot(dir: string, opts: BuildOptions = {}): Promi
     ip: d.ip,
     mx: mxHosts(d, byName, tlsNames),
     mailRouting: d.mx === 'remote' ? 'remote' : 'local',
+    dnssec: zoneDnssec(d, byName),
     cert: certs.get(d.kind === 'parked' ? d.parent! : d.name) ?? null,
     cases: d.cases,
   }));

@@ -25,7 +25,10 @@ export const GOOGLE_MX = [
 /** Where mail for the domain goes. */
 export type MxKind = 'apex' | 'mail' | 'hostname' | 'remote';
 
-export type CertFlavor = 'autossl' | 'expired' | 'self-signed' | 'wildcard' | 'hostile' | 'no-mail-name';
+export type CertFlavor = 'autossl' | 'expired' | 'expiring' | 'self-signed' | 'wildcard' | 'hostile' | 'no-mail-name';
+
+/** How the demo network's resolver treats a zone: validated (AD), not signed, or a broken chain. */
+export type ZoneDnssec = 'signed' | 'unsigned' | 'bogus';
 
 export type CaseName =
   | 'mx-apex'
@@ -44,7 +47,11 @@ export type CaseName =
   | 'hostile-cert-text'
   | 'rsa-cert'
   | 'ecdsa-cert'
-  | 'dedicated-ip';
+  | 'dedicated-ip'
+  | 'expiring-cert'
+  | 'stale-tlsa'
+  | 'dnssec-unsigned'
+  | 'dnssec-bogus';
 
 export interface CertSpec {
   flavor: CertFlavor;
@@ -66,6 +73,10 @@ export interface DomainSpec {
   cert: CertSpec | null;
   /** Zone gets `_25._tcp.<mx>` TLSA records: one matching the served key, one stale. */
   existingTlsa?: boolean;
+  /** Zone gets only stale TLSA records (a key that was replaced) at `_{25,465,587}._tcp.<mx>`. */
+  staleTlsa?: boolean;
+  /** The demo network's view of the zone (default signed); only zones of main/addon/parked domains. */
+  dnssec?: ZoneDnssec;
   cases: CaseName[];
 }
 
@@ -95,12 +106,13 @@ export function defaultScenario(): Scenario {
     d({ name: 'addon-demo.test', user: 'alpha', kind: 'addon', parent: 'alpha-demo.test', mx: 'apex', cert: autossl('ecdsa', 'R11'), cases: ['addon-domain', 'ecdsa-cert'] }),
     d({ name: 'parked-demo.test', user: 'alpha', kind: 'parked', parent: 'alpha-demo.test', mx: 'apex', cert: null, cases: ['parked-domain'] }),
     d({ name: 'shop.alpha-demo.test', user: 'alpha', kind: 'sub', parent: 'alpha-demo.test', mx: 'apex', cert: autossl('rsa', 'R11'), cases: ['subdomain'] }),
-    d({ name: 'bravo-demo.test', user: 'bravo', kind: 'main', mx: 'mail', ip: DEMO_EXTRA_IP, cert: autossl('ecdsa', 'R11'), cases: ['mx-mail-host', 'ecdsa-cert', 'dedicated-ip'] }),
-    d({ name: 'charlie-demo.test', user: 'charlie', kind: 'main', mx: 'hostname', cert: autossl('rsa', 'R10'), cases: ['mx-hostname'] }),
-    d({ name: 'delta-demo.test', user: 'delta', kind: 'main', mx: 'hostname', cert: autossl('ecdsa', 'R10'), cases: ['mx-hostname'] }),
+    d({ name: 'bravo-demo.test', user: 'bravo', kind: 'main', mx: 'mail', ip: DEMO_EXTRA_IP, cert: autossl('ecdsa', 'R11'), staleTlsa: true, cases: ['mx-mail-host', 'ecdsa-cert', 'dedicated-ip', 'stale-tlsa'] }),
+    d({ name: 'charlie-demo.test', user: 'charlie', kind: 'main', mx: 'hostname', cert: autossl('rsa', 'R10'), dnssec: 'bogus', cases: ['mx-hostname', 'dnssec-bogus'] }),
+    d({ name: 'delta-demo.test', user: 'delta', kind: 'main', mx: 'hostname', cert: autossl('ecdsa', 'R10'), dnssec: 'unsigned', cases: ['mx-hostname', 'dnssec-unsigned'] }),
     d({ name: 'google-demo.test', user: 'golf', kind: 'main', mx: 'remote', cert: autossl('rsa', 'R11'), cases: ['mx-remote'] }),
     d({ name: 'wild-demo.test', user: 'wild', kind: 'main', mx: 'mail', cert: { flavor: 'wildcard', keyType: 'ecdsa', issuer: 'R10' }, cases: ['wildcard-cert'] }),
     d({ name: 'expired-demo.test', user: 'expired', kind: 'main', mx: 'apex', cert: { flavor: 'expired', keyType: 'rsa', issuer: 'R10' }, cases: ['expired-cert'] }),
+    d({ name: 'expiring-demo.test', user: 'echo', kind: 'main', mx: 'apex', cert: { flavor: 'expiring', keyType: 'ecdsa', issuer: 'R11' }, cases: ['expiring-cert'] }),
     d({ name: 'selfsigned-demo.test', user: 'selfsig', kind: 'main', mx: 'mail', cert: { flavor: 'self-signed', keyType: 'rsa', issuer: 'R10' }, cases: ['self-signed-cert'] }),
     d({ name: 'missing-demo.test', user: 'missing', kind: 'main', mx: 'mail', cert: { flavor: 'no-mail-name', keyType: 'ecdsa', issuer: 'R11' }, cases: ['missing-cert'] }),
     d({ name: 'cloud-demo.test', user: 'cloud', kind: 'main', mx: 'mail', zoneHere: false, cert: autossl('ecdsa', 'R10'), cases: ['zone-not-here'] }),

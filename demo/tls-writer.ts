@@ -67,7 +67,8 @@ async function issueFor(d: DomainSpec, names: string[], maker: LeafMaker): Promi
   const spec = d.cert!;
   const key = await maker.pool.take(spec.keyType);
   const day = 86_400_000;
-  const notBefore = new Date(Date.now() - (spec.flavor === 'expired' ? 120 : 10) * day);
+  // expired: ran out a month ago; expiring: a 90-day certificate with 9 days left (renewal failing).
+  const notBefore = new Date(Date.now() - (spec.flavor === 'expired' ? 120 : spec.flavor === 'expiring' ? 81 : 10) * day);
   const notAfter = new Date(spec.flavor === 'expired' ? Date.now() - 30 * day : notBefore.getTime() + 90 * day);
   if (maker.bulk && spec.flavor !== 'self-signed' && spec.flavor !== 'hostile') {
     const issuer = maker.bulk[spec.issuer];

@@ -48,7 +48,7 @@ export async function checkDomains(ctx: AppContext, domains: string[], opts: Che
   const save = opts.save !== false;
   if (save) ctx.state().setMeta('resolverSelfTest', JSON.stringify({ ...self, time: new Date(ctx.now()).toISOString() }));
   let done = 0;
-  const run: Run = { client, ports: opts.ports ?? ctx.config.policy.ports, timeoutMs: opts.timeoutMs ?? 15_000, now: new Date(ctx.now()), probes: new Map(), ...(opts.hostGate ? { gate: opts.hostGate } : {}), authoritative: authoritativeSizer(ctx) };
+  const run: Run = { client, ports: opts.ports ?? ctx.config.policy.ports, timeoutMs: opts.timeoutMs ?? 15_000, now: new Date(ctx.now()), probes: new Map(), ...(opts.hostGate ? { gate: opts.hostGate } : {}), authoritative: authoritativeSizer(ctx), ...(ctx.config.checks.smtpEndpoints ? { endpoints: ctx.config.checks.smtpEndpoints } : {}) };
   const results = await mapLimit(names, opts.concurrency ?? 16, async (domain) => {
     const r = self.validating ? await checkDomain(run, domain) : result(domain, run.now, 'resolver-not-validating', self.message);
     opts.onProgress?.(++done, names.length);
@@ -74,6 +74,18 @@ interface Run {
   gate?: HostGate;
   /** This server's DNS, asked as a resolver asks it (RD off) for owners in zones hosted here. */
   authoritative: AuthoritativeSizer | null;
+  /** config checks.smtpEndpoints: "ADDRESS:PORT" → where to connect instead (the demo network). */
+  endpoints?: Record<string, string>;
+}
+
+function endpointKey(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+/** "1.2.3.4:25" / "[::1]:25" (the config schema already checked the shape). */
+function splitEndpoint(s: string): { address: string; port: number } {
+  const colon = s.lastIndexOf(':');
+  return { address: s.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(s.slice(colon + 1)) };
 }
 
 interface AuthoritativeSizer {
@@ -223,7 +235,9 @@ async function checkEndpoint(run: Run, host: string, hostnames: string[], addres
   const key = `${address}|${port}|${host}`;
   let probe = run.probes.get(key);
   if (!probe) {
-    const connect = () => probeSmtp({ address, port, servername: host, implicitTls: IMPLICIT_TLS_PORTS.has(port), timeoutMs: run.timeoutMs });
+    const to = run.endpoints?.[endpointKey(address, port)];
+    const target = to ? splitEndpoint(to) : { address, port };
+    const connect = () => probeSmtp({ address: target.address, port: target.port, servername: host, implicitTls: IMPLICIT_TLS_PORTS.has(port), timeoutMs: run.timeoutMs });
     probe = run.gate ? run.gate.run(address, connect) : connect();
     run.probes.set(key, probe);
   }

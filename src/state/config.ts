@@ -13,6 +13,8 @@ const BUDGET_MESSAGE =
 
 const zoneName = z.string().refine((s) => checkName(s).ok, { message: 'is not a valid zone name' });
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9a-fA-F:.]+)(:\d{1,5})?$/, 'must be IP or IP:PORT');
+/** IP:PORT with the port required (IPv6 in brackets). */
+const endpoint = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+):\d{1,5}$/, 'must be IP:PORT ([IPv6]:PORT)');
 
 /** A shared secret (webhook key, metrics token): long enough to resist guessing, no whitespace. */
 const secret = z.string().regex(/^\S{16,256}$/, 'must be 16 to 256 characters without spaces');
@@ -59,6 +61,13 @@ const checksSchema = z
     connectionsPerSecondPerHost: z.number().int().min(1).max(1000).default(100),
     /** How often the timer runs reconcile (the systemd timer's interval); 2 missed runs raise an alert. */
     timerIntervalMinutes: z.number().int().min(1).max(24 * 60).default(5),
+    /**
+     * Not for production: connect to another address and port than the MX address DNS gave, keyed
+     * "ADDRESS:PORT" ("[v6]:PORT"). The demo's simulated network uses it (its mail listeners run
+     * unprivileged on high loopback ports); everything else about the check is unchanged (SNI,
+     * STARTTLS or implicit TLS by the policy port, the messages name the DNS address).
+     */
+    smtpEndpoints: z.record(endpoint, endpoint).optional(),
   })
   .strict();
 

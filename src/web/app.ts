@@ -67,6 +67,8 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   app.set('view cache', true);
   app.set('query parser', 'simple');
   app.set('etag', false);
+  // Only demo/start.ts sets this: every page then says it runs on the demo's simulated network.
+  app.locals.demoNetwork = process.env.TLSA_MANAGER_DEMO === '1';
 
   // `?route=` routing (the WHM CGI) before anything looks at the path.
   app.use((req, _res, next) => {
