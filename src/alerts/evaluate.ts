@@ -2,7 +2,7 @@ import type { AppContext } from '../context.js';
 import type { DomainCheck } from '../dane/verdict.js';
 import type { Problem } from '../problem.js';
 import { alertStore, recordEvents } from './notify.js';
-import { conditionEvents, evaluateRun, expiryConditions, issuerConditions, publishCondition, timerCondition, type DomainState } from './transitions.js';
+import { conditionEvents, evaluateRun, expiryConditions, issuerConditions, publishCondition, timerCondition, tlsrptCondition, type DomainState } from './transitions.js';
 
 /**
  * The edges of alerting: read what happened from the state database and the run at hand, hand
@@ -50,6 +50,11 @@ export function alertOnPlanWarnings(ctx: AppContext, warnings: Problem[], now = 
   const store = alertStore(ctx);
   const active = issuerConditions(warnings.filter((w) => w.code === 'issuer-not-covered'));
   return recordEvents(ctx, conditionEvents('issuer-not-covered', active, store.open(), (i) => `The issuer of ${i.subject}'s certificate is pinned by a published 2 1 1 record now.`), now);
+}
+
+/** After a TLS-RPT import: DANE failures in the senders' latest reports are incidents; a clean next report clears them. */
+export function alertOnTlsReports(ctx: AppContext, failures: { domain: string; organization: string; count: number }[], now = ctx.now()) {
+  return recordEvents(ctx, conditionEvents('tlsrpt-dane-failure', tlsrptCondition(failures), alertStore(ctx).open(), (i) => `The latest TLS reports for ${i.subject} count no DANE failures.`), now);
 }
 
 const streakKey = (zone: string) => `publishStreak:${zone}`;

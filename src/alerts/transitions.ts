@@ -13,7 +13,8 @@ export type AlertKind =
   | 'publish-failed'
   | 'timer-stalled'
   | 'ta-cert-expiring'
-  | 'server-checks';
+  | 'server-checks'
+  | 'tlsrpt-dane-failure';
 
 export type Severity = 'critical' | 'warning';
 
@@ -175,6 +176,29 @@ export function timerCondition(lastRunAt: number | null, now: number, intervalMs
 export function publishCondition(zone: string, streak: number, lastError: string): Incident[] {
   if (streak < 2) return [];
   return [{ key: `publish:${zone}`, kind: 'publish-failed', severity: 'critical', subject: zone, title: `Publishing TLSA records to ${zone} failed ${streak} times`, detail: `The last ${streak} attempts to publish to ${zone} failed: ${lastError}` }];
+}
+
+/**
+ * Senders reported DANE failures (tlsa-invalid, dnssec-invalid) for a domain in their latest
+ * report: an incident (issue 14). One per domain; the senders' names come from the reports,
+ * which anyone can mail, so they are quoted as claims.
+ */
+export function tlsrptCondition(list: { domain: string; organization: string; count: number }[]): Incident[] {
+  const byDomain = new Map<string, { organization: string; count: number }[]>();
+  for (const f of list) byDomain.set(f.domain, [...(byDomain.get(f.domain) ?? []), f]);
+  return [...byDomain].map(([domain, fs]) => {
+    const total = fs.reduce((n, f) => n + f.count, 0);
+    const who = fs.map((f) => `"${f.organization.slice(0, 80)}" (${f.count})`).join(', ');
+    return {
+      key: `tlsrpt:${domain}`,
+      kind: 'tlsrpt-dane-failure' as const,
+      severity: 'critical' as const,
+      subject: domain,
+      domain,
+      title: `Senders report ${total} DANE failure(s) for ${domain}`,
+      detail: `TLS reports (RFC 8460) count sessions to ${domain} that failed DANE validation (tlsa-invalid or dnssec-invalid), per reporting organisation as named in the report: ${who}. Check the domain's TLSA records and DNSSEC chain now.`,
+    };
+  });
 }
 
 export const TA_EXPIRY_DAYS = 7;

@@ -33,7 +33,13 @@ export interface AuditRow {
   dnssec: DnssecState;
   dnssecReason: BogusReason | null;
   signing: Signing | null;
+  /** Sessions senders reported in TLS reports (RFC 8460) ending in the last 7 days; null: no report. */
+  tlsrptSuccessful7d: number | null;
+  tlsrptFailed7d: number | null;
 }
+
+/** Per domain, the TLS report session totals of the last 7 days. */
+export type TlsrptTotals = Map<string, { successful: number; failed: number }>;
 
 export interface CheckSummary {
   time: string;
@@ -47,7 +53,7 @@ function checkProblemsOf(check: CheckSummary | undefined): Problem[] {
   return Array.isArray(list) ? (list as Problem[]).filter((p) => typeof p?.code === 'string' && typeof p.message === 'string') : [];
 }
 
-export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map()): AuditRow[] {
+export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map()): AuditRow[] {
   const endpoints = new Map(plan.scan.endpoints.map((e) => [e.host, e]));
   const zoneOfOwnerHost = new Map<string, { zone: string; provider: string; pending: number }>();
   for (const zp of plan.zones) {
@@ -124,11 +130,13 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
       dnssec: chain.state,
       dnssecReason: chain.reason,
       signing: chain.signing,
+      tlsrptSuccessful7d: tlsrpt.get(d.domain)?.successful ?? null,
+      tlsrptFailed7d: tlsrpt.get(d.domain)?.failed ?? null,
     };
   });
 }
 
-const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'dnssec', 'dnssecReason', 'signing', 'problems', 'problemCodes', 'checkProblems'];
+const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'dnssec', 'dnssecReason', 'signing', 'problems', 'problemCodes', 'checkProblems', 'tlsrptSuccessful7d', 'tlsrptFailed7d'];
 
 /** The codes of the last check's problems, e.g. "dane-ta-leaf-only tlsa-answer-large" (one cell, one table column). */
 export function checkProblemCodes(row: AuditRow): string[] {

@@ -289,6 +289,12 @@ export class StateDb implements LedgerView {
     return (this.sql(sql).all(...args, opts.limit ?? 100, opts.offset ?? 0) as (Omit<ActivityEntry, 'ok'> & { ok: number })[]).map((r) => ({ ...r, ok: r.ok === 1 }));
   }
 
+  /** A zone's entries of the given kinds since `since` (ISO time), oldest first (timelines). */
+  zoneActivity(zone: string, kinds: ActivityEntry['kind'][], since: string, limit = 500): ActivityEntry[] {
+    const sql = `SELECT * FROM activity WHERE zone = ? AND kind IN (${kinds.map(() => '?').join(', ')}) AND time >= ? ORDER BY time LIMIT ?`;
+    return (this.db.prepare(sql).all(zone, ...kinds, since, limit) as (Omit<ActivityEntry, 'ok'> & { ok: number })[]).map((r) => ({ ...r, ok: r.ok === 1 }));
+  }
+
   saveCheck(domain: string, verdict: string, result: unknown, time = new Date().toISOString()): void {
     this.sql('INSERT OR REPLACE INTO checks (domain, time, verdict, result) VALUES (?, ?, ?, ?)').run(domain, time, verdict, JSON.stringify(result));
   }

@@ -2,11 +2,13 @@ import type { AppContext } from '../context.js';
 import type { Actor } from '../state/db.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
 import { reportsFromMessage } from './message.js';
-import { parseReport } from './report.js';
+import { DANE_RESULT_TYPES, parseReport } from './report.js';
+import { alertOnTlsReports } from '../alerts/evaluate.js';
 import { ensureSpool, spoolEntries, spoolRead, spoolRemove } from './spool.js';
 import { TlsrptStore } from './store.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+export const ALERT_WINDOW_MS = 7 * DAY_MS;
 const stores = new WeakMap<object, TlsrptStore>();
 
 /** The TLS-RPT tables live in the state database (created on first use). */
@@ -18,6 +20,20 @@ export function tlsrptStore(ctx: AppContext): TlsrptStore {
     stores.set(state, s);
   }
   return s;
+}
+
+/**
+ * Session totals of the last 7 days per domain, for audit and the domain list. Read-only: audit
+ * must not create the database or its tables; unreadable state means no totals, not a failure.
+ */
+export function tlsrptTotals(ctx: AppContext, now = ctx.now()): Map<string, { successful: number; failed: number }> {
+  try {
+    const db = ctx.readState()?.db;
+    if (!db || !TlsrptStore.present(db)) return new Map();
+    return new Map(new TlsrptStore(db, { readOnly: true }).totalsByDomain(now - ALERT_WINDOW_MS).map((t) => [t.domain, { successful: t.successful, failed: t.failed }]));
+  } catch {
+    return new Map();
+  }
 }
 
 export interface Refused {
@@ -64,6 +80,8 @@ export async function importSpool(ctx: AppContext, actor: Actor, now = ctx.now()
     spoolRemove(dir, entry.name);
   }
   out.pruned = store.prune(now - ctx.config.tlsrpt.retentionDays * DAY_MS);
+  // Only reports of the last week count: a sender that stopped reporting does not hold an incident open.
+  alertOnTlsReports(ctx, store.latestFailuresOfType(DANE_RESULT_TYPES, now - ALERT_WINDOW_MS), now);
   return out;
 }
 

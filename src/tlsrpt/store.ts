@@ -55,8 +55,13 @@ export interface TlsrptRow {
 }
 
 export class TlsrptStore {
-  constructor(private readonly db: Database.Database) {
-    db.exec(SCHEMA);
+  constructor(private readonly db: Database.Database, opts: { readOnly?: boolean } = {}) {
+    if (!opts.readOnly) db.exec(SCHEMA);
+  }
+
+  /** Whether the tables exist (a read-only reader must not create them). */
+  static present(db: Database.Database): boolean {
+    return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tlsrpt_reports'").get() !== undefined;
   }
 
   /** Stores the report; false when a report with its report-id is already stored (a resend). */
@@ -121,11 +126,31 @@ export class TlsrptStore {
     }));
   }
 
-  /** Domains with failed sessions in reports ending at or after `since`, with the sum. */
-  failingDomains(since: number): { domain: string; failed: number; successful: number }[] {
+  /** Session totals per domain in reports ending at or after `since` (most failures first). */
+  totalsByDomain(since: number): { domain: string; failed: number; successful: number }[] {
     return this.db
-      .prepare('SELECT p.policy_domain AS domain, SUM(p.failed) AS failed, SUM(p.successful) AS successful FROM tlsrpt_policies p JOIN tlsrpt_reports r ON r.id = p.report WHERE r.end_time >= ? GROUP BY p.policy_domain HAVING SUM(p.failed) > 0 ORDER BY failed DESC, domain')
+      .prepare('SELECT p.policy_domain AS domain, SUM(p.failed) AS failed, SUM(p.successful) AS successful FROM tlsrpt_policies p JOIN tlsrpt_reports r ON r.id = p.report WHERE r.end_time >= ? GROUP BY p.policy_domain ORDER BY failed DESC, domain')
       .all(since) as { domain: string; failed: number; successful: number }[];
+  }
+
+  /**
+   * Per domain and sender, the sender's latest report (ending at or after `since`) when it counts
+   * failures of one of `types`: what the sender sees now, so a sender's next clean report clears it.
+   */
+  latestFailuresOfType(types: readonly string[], since: number): { domain: string; organization: string; end: number; count: number }[] {
+    const marks = types.map(() => '?').join(', ');
+    return this.db
+      .prepare(
+        `WITH latest AS (
+           SELECT p.policy_domain AS domain, r.organization, MAX(r.end_time) AS end_time FROM tlsrpt_policies p JOIN tlsrpt_reports r ON r.id = p.report
+           WHERE r.end_time >= ? GROUP BY p.policy_domain, r.organization)
+         SELECT l.domain, l.organization, l.end_time AS "end", SUM(f.count) AS count
+         FROM latest l JOIN tlsrpt_reports r ON r.organization = l.organization AND r.end_time = l.end_time
+         JOIN tlsrpt_policies p ON p.report = r.id AND p.policy_domain = l.domain
+         JOIN tlsrpt_failures f ON f.policy = p.id AND f.result_type IN (${marks})
+         GROUP BY l.domain, l.organization HAVING SUM(f.count) > 0 ORDER BY l.domain, l.organization`,
+      )
+      .all(since, ...types) as { domain: string; organization: string; end: number; count: number }[];
   }
 
   /** Forget reports whose period ended before `before`; the number removed. */

@@ -1,5 +1,5 @@
 import type { RunPlan } from '../plan/run.js';
-import { auditRows, type AuditRow } from '../report/audit.js';
+import { auditRows, type AuditRow, type TlsrptTotals } from '../report/audit.js';
 import { authenticates, VERDICTS, type Verdict } from '../dane/verdict.js';
 import type { DnssecStatus } from '../dnssec/status.js';
 
@@ -50,8 +50,8 @@ export function categoryOf(row: AuditRow): Category {
   return v.severity === 'error' || row.verdict === 'no-ds' ? 'broken' : 'unprotected';
 }
 
-export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, buildMs: number, now = new Date(), dnssec: Map<string, DnssecStatus> = new Map()): SnapshotData {
-  const rows = auditRows(plan, checks, dnssec).map((r): ListRow => {
+export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, buildMs: number, now = new Date(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map()): SnapshotData {
+  const rows = auditRows(plan, checks, dnssec, tlsrpt).map((r): ListRow => {
     const row = r as ListRow;
     row.category = categoryOf(r);
     row.haystack = [r.domain, r.owner, ...r.mxHosts, r.zone ?? ''].join(' ').toLowerCase();
@@ -76,6 +76,8 @@ export interface SnapshotSource {
   checks(): Map<string, StoredCheck>;
   /** Last DNSSEC status per zone (optional: none known without it). */
   dnssec?(): Map<string, DnssecStatus>;
+  /** TLS report session totals of the last 7 days per domain (optional). */
+  tlsrpt?(): TlsrptTotals;
 }
 
 /**
@@ -120,7 +122,7 @@ export class Snapshot {
       const t0 = performance.now();
       try {
         const plan = await this.source.plan();
-        this.data = buildData(plan, this.source.checks(), Math.round(performance.now() - t0), new Date(), this.source.dnssec?.() ?? new Map());
+        this.data = buildData(plan, this.source.checks(), Math.round(performance.now() - t0), new Date(), this.source.dnssec?.() ?? new Map(), this.source.tlsrpt?.() ?? new Map());
         this.lastError = null;
         return this.data;
       } catch (err) {
@@ -136,7 +138,7 @@ export class Snapshot {
   /** After a check run: only the verdicts changed, so re-derive rows from the plan we have. */
   refreshChecks(): SnapshotData | null {
     if (!this.data) return null;
-    this.data = buildData(this.data.plan, this.source.checks(), this.data.buildMs, new Date(), this.source.dnssec?.() ?? new Map());
+    this.data = buildData(this.data.plan, this.source.checks(), this.data.buildMs, new Date(), this.source.dnssec?.() ?? new Map(), this.source.tlsrpt?.() ?? new Map());
     return this.data;
   }
 }

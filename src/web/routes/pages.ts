@@ -10,7 +10,10 @@ import { CATEGORIES, type Category, type SnapshotData } from '../snapshot.js';
 import * as helpers from '../view-helpers.js';
 import { h, render, type RouteDeps } from './common.js';
 import { alertsOverview } from '../../alerts/overview.js';
+import { tlsrptStore } from '../../tlsrpt/import.js';
+import { buildTimeline, TIMELINE_DAYS } from '../../tlsrpt/timeline.js';
 
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** The read-only pages: overview, domain list, domain detail, activity log. */
 export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Router {
@@ -33,6 +36,8 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
         lastReconcile: state.getMeta('lastReconcile'),
         pendingChanges: d.plan.zones.reduce((n, z) => n + z.changes.length, 0),
         alerts: alertsOverview(ctx),
+        // Reports can name any domain: only this server's are listed (and linked).
+        tlsrptFailing: tlsrptStore(ctx).totalsByDomain(ctx.now() - 7 * DAY_MS).filter((t) => t.failed > 0 && d.rows.some((r) => r.domain === t.domain)),
       });
     }),
   );
@@ -55,7 +60,12 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
       const detail = await domainDetail(d, domain, ctx.config, services);
       if (!detail) throw new ProblemError(problem('not-found', `${domain} is not a domain on this server.`, { fix: 'Pick a domain from the list; press Rescan if it was added just now.' }));
       const jobId = formString(req.query.job);
-      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS });
+      const now = ctx.now();
+      const since = now - (TIMELINE_DAYS + 1) * DAY_MS;
+      const zone = detail.row.zone;
+      const events = zone ? ctx.state().zoneActivity(zone, ['create', 'delete'], new Date(since).toISOString()).map((a) => ({ time: Date.parse(a.time), kind: a.kind, detail: a.subject ?? a.detail })) : [];
+      const tlsrpt = buildTimeline(tlsrptStore(ctx).list({ domain, since }), events, now);
+      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS, tlsrpt });
     }),
   );
 
