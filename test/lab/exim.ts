@@ -33,7 +33,11 @@ export function labMailbox(dir: string): string {
   return join(dir, 'mailbox', 'inbox');
 }
 
-export function eximConf(o: { dir: string; addr: string; cpanelRoot: string; hostname: string }): string {
+/** The TLS-RPT address on the server's host name (issue 14): piped to "tlsa-manager tlsrpt ingest". */
+export const TLSRPT_LOCAL_PART = 'tlsrpt';
+
+export function eximConf(o: { dir: string; addr: string; cpanelRoot: string; hostname: string; cli?: string }): string {
+  const cli = o.cli ?? join(process.cwd(), 'dist/cli.js');
   return `# TLSA Manager test lab: Exim answering EHLO/STARTTLS only
 primary_hostname = ${o.hostname}
 spool_directory = ${join(o.dir, 'spool')}
@@ -58,12 +62,32 @@ acl_rcpt:
 # Mail submitted locally (the sendmail interface: exim4 -C <conf> -odi -oi -- user@<hostname>)
 # for the server's own host name lands in one mbox file that tests read. SMTP stays refused above.
 begin routers
+# TLS reports (RFC 8460) for tlsrpt@<hostname> go through a pipe to the ingest command, as the
+# unprivileged Exim user (cPanel's pipes run as mailnull): it only spools the message.
+tlsrpt:
+  driver = accept
+  domains = ${o.hostname}
+  local_parts = ${TLSRPT_LOCAL_PART}
+  transport = tlsrpt_pipe
+
 lab_mailbox:
   driver = accept
   domains = ${o.hostname}
   transport = lab_mailbox
 
 begin transports
+# Exit 0 (stored or refused: never a bounce), 75 (EX_TEMPFAIL: deferred, retried); its one
+# output line goes to the main log (log_output), never back to the sender.
+tlsrpt_pipe:
+  driver = pipe
+  command = ${process.execPath} ${cli} tlsrpt ingest --root ${o.cpanelRoot}
+  user = Debian-exim
+  group = Debian-exim
+  temp_errors = 75
+  log_output
+  return_fail_output = false
+  return_output = false
+
 lab_mailbox:
   driver = appendfile
   file = ${labMailbox(o.dir)}
