@@ -158,6 +158,12 @@ write_wrapper "$R/usr/local/bin/tlsa-manager" "$APPDIR" "" 0755
 # ---- Configuration and state: created when missing, never overwritten. ----
 install -d -m 0700 -o 0 -g 0 -- "$R/etc/tlsa-manager" "$R/var/lib/tlsa-manager" "$R/var/log/tlsa-manager"
 chmod 0700 -- "$R/etc/tlsa-manager" "$R/var/lib/tlsa-manager" "$R/var/log/tlsa-manager"
+# TLS-RPT spool (issue 14): Exim's pipe runs "tlsa-manager tlsrpt ingest" as an unprivileged user
+# that may only drop files here (sticky, write+search for all, listable and readable by root only);
+# the timer imports them as root. Same mode as src/tlsrpt/spool.ts SPOOL_MODE.
+install -d -m 0755 -o 0 -g 0 -- "$R/var/spool/tlsa-manager"
+install -d -m 1733 -o 0 -g 0 -- "$R/var/spool/tlsa-manager/tlsrpt"
+chmod 1733 -- "$R/var/spool/tlsa-manager/tlsrpt"
 CONFIG="$R/etc/tlsa-manager/config.json"
 if [ -e "$CONFIG" ]; then
   # It may hold an API token: whatever else changed, it stays root-only.

@@ -96,9 +96,9 @@ rm -rf -- "$APPDIR"
 say "files removed"
 
 if [ "$PURGE" = 1 ]; then
-  rm -rf -- "$R/etc/tlsa-manager" "$R/var/lib/tlsa-manager" "$R/var/log/tlsa-manager"
-  say "configuration, state and logs removed (--purge)"
+  rm -rf -- "$R/etc/tlsa-manager" "$R/var/lib/tlsa-manager" "$R/var/log/tlsa-manager" "$R/var/spool/tlsa-manager"
+  say "configuration, state, logs and the TLS-RPT spool removed (--purge)"
 else
-  say "kept $R/etc/tlsa-manager, $R/var/lib/tlsa-manager and $R/var/log/tlsa-manager (remove them with --purge)"
+  say "kept $R/etc/tlsa-manager, $R/var/lib/tlsa-manager, $R/var/log/tlsa-manager and $R/var/spool/tlsa-manager (remove them with --purge)"
 fi
 say "done. TLSA records already published stay in DNS."

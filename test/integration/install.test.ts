@@ -229,6 +229,9 @@ describe('install.sh on a cPanel server', () => {
       expect(mode(root, d)).toBe(0o700);
       expect(owner(root, d)).toBe('0:0');
     }
+    // The TLS-RPT spool: Exim's pipe user drops files, only root lists and reads them.
+    expect(mode(root, '/var/spool/tlsa-manager/tlsrpt')).toBe(0o1733);
+    expect(owner(root, '/var/spool/tlsa-manager/tlsrpt')).toBe('0:0');
     const cfg = '/etc/tlsa-manager/config.json';
     expect(mode(root, cfg)).toBe(0o600);
     expect(owner(root, cfg)).toBe('0:0');
@@ -417,7 +420,7 @@ describe('install.sh on a cPanel server', () => {
     it('--purge also removes config, state and logs; running it again is harmless', () => {
       const purge = sh(join(source, 'uninstall.sh'), ['--root', root, '--purge']);
       expect(purge.code).toBe(0);
-      for (const d of ['/etc/tlsa-manager', '/var/lib/tlsa-manager', '/var/log/tlsa-manager']) expect(existsSync(at(root, d)), d).toBe(false);
+      for (const d of ['/etc/tlsa-manager', '/var/lib/tlsa-manager', '/var/log/tlsa-manager', '/var/spool/tlsa-manager']) expect(existsSync(at(root, d)), d).toBe(false);
       expect(ourHooks(root, `${root}/usr/local/bin/other-plugin-hook`)).toEqual(['Whostmgr SSL::delssl post 0']);
       const again = sh(join(source, 'uninstall.sh'), ['--root', root, '--purge']);
       expect(again.code).toBe(0);
