@@ -70,7 +70,9 @@ function randomUla(): string {
   const b = randomBytes(7);
   b[0] = b[0]! | 0x01;
   const hex = b.toString('hex');
-  return `fd${hex.slice(0, 2)}:${hex.slice(2, 6)}:${hex.slice(6, 10)}:${hex.slice(10, 14)}::3`;
+  // Canonical text form (RFC 5952: no leading zeros in a group), as resolvers and our client print it.
+  const group = (h: string) => parseInt(h, 16).toString(16);
+  return `fd${hex.slice(0, 2)}:${group(hex.slice(2, 6))}:${group(hex.slice(6, 10))}:${group(hex.slice(10, 14))}::3`;
 }
 
 export async function startIpv6Exim(lab: Lab): Promise<Ipv6Exim> {
