@@ -10,7 +10,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import type { TlsaRdata } from '../tlsa/types.js';
-import { DIGEST_HEX_LENGTH, formatRdata } from '../tlsa/types.js';
+import { formatRdata, tlsaRdataFault } from '../tlsa/types.js';
 
 export interface TlsaMatch {
   record: TlsaRdata;
@@ -61,14 +61,7 @@ const MAX_PATH = 16;
 /** Why a record cannot be used for SMTP, or null when it can. */
 export function unusableReason(r: TlsaRdata): string | null {
   if (r.usage === 0 || r.usage === 1) return `usage ${r.usage} (PKIX) is not used by SMTP senders (RFC 7672 §3.1.3)`;
-  if (r.usage !== 2 && r.usage !== 3) return `usage ${String(r.usage)} is not defined`;
-  if (r.selector !== 0 && r.selector !== 1) return `selector ${String(r.selector)} is not defined`;
-  if (r.matchingType !== 0 && r.matchingType !== 1 && r.matchingType !== 2) return `matching type ${String(r.matchingType)} is not defined`;
-  const data = r.data.toLowerCase();
-  if (!/^[0-9a-f]*$/.test(data) || data.length % 2 !== 0 || data.length === 0) return 'the data is not hexadecimal';
-  const want = DIGEST_HEX_LENGTH[r.matchingType];
-  if (want !== undefined && data.length !== want) return `the data has ${data.length / 2} bytes, matching type ${r.matchingType} needs ${want / 2}`;
-  return null;
+  return tlsaRdataFault(r);
 }
 
 /** What a record with these parameters carries for `cert` (node:crypto, independent of src/tlsa). */

@@ -12,7 +12,7 @@ import { redactSecret } from '../util/redact.js';
 import { canonicalName, isSubdomainOf, printable } from './names.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
 import { RequestBudget, sharedBudgetFor, type RequestBudgetOptions } from './rate-limit.js';
-import type { MatchingType, Selector, Usage } from '../tlsa/types.js';
+import { tlsaRdataFault, type MatchingType, type Selector, type Usage } from '../tlsa/types.js';
 
 /**
  * Cloudflare through the official SDK. Reads list TLSA records per owner (or per zone when that
@@ -411,9 +411,10 @@ export function validateChanges(zone: string, changes: Change[]): Problem | unde
       if (!c.existing?.id) return bad('the published record has no Cloudflare id', 'Run the plan again so the records are read from Cloudflare first.');
       continue;
     }
-    const { ttl, data } = c.record;
+    const { ttl } = c.record;
     if (!Number.isInteger(ttl) || (ttl !== 1 && (ttl < 60 || ttl > 86400))) return bad(`TTL ${ttl} is not accepted by Cloudflare (1 for automatic, or 60 to 86400)`, 'Set policy.ttl in the settings to a value between 60 and 86400.');
-    if (typeof data !== 'string' || !/^[0-9a-fA-F]+$/.test(data) || data.length % 2 !== 0) return bad('the record data is not hexadecimal', 'This is a bug in the record computation; report it.');
+    const fault = tlsaRdataFault(c.record);
+    if (fault) return bad(`the TLSA data is malformed (${printable(fault)})`, 'This is a bug in the record computation; report it.');
   }
   return undefined;
 }

@@ -1,15 +1,13 @@
 import { isBusy } from '../state/db.js';
 import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
-import { checkName, tlsaOwner } from '../dns/names.js';
+import { checkName } from '../dns/names.js';
 import { Providers } from '../dns/registry.js';
-import { chainPriority, type DesiredRecord } from '../plan/desired.js';
+import { incomingRecords } from '../plan/desired.js';
 import { applyPlan, makePlan, scanFor, type RunPlan } from '../plan/run.js';
 import { recoverInterrupted } from '../plan/recover.js';
-import { isProblem, ProblemError, toProblem } from '../problem.js';
+import { ProblemError, toProblem } from '../problem.js';
 import { certificateCoversHost, findIssuer, parseBundle, signedBy, type Certificate } from '../tlsa/certificate.js';
-import { computeRdata } from '../tlsa/records.js';
-import { parseParams, type TlsaParams } from '../tlsa/types.js';
 
 /** cPanel's hook input: `{"context":{category,event,stage},"data":{…},"hook":{…}}`. */
 export interface HookInput {
@@ -200,7 +198,7 @@ async function prePublish(ctx: AppContext, inc: Incoming): Promise<HookOutcome> 
   if (names.length === 0) return { ok: true, message: `the incoming certificate does not cover ${vhost}'s mail names; nothing published ahead of the install` };
   const scan = await scanFor(ctx, { domains: [vhost] });
   const hosts = scan.endpoints.map((e) => e.host).filter((h) => names.includes(h));
-  const extraDesired = incomingRecords(ctx, trusted, hosts);
+  const extraDesired = incomingRecords(trusted, ctx.config.policy, hosts);
   if (extraDesired.length === 0) return { ok: true, message: 'the incoming certificate serves no MX host of this server' };
   const result = await applyWith(ctx, { domains: [vhost], createOnly: true, extraDesired, scan });
   const unpinned = issuer && trusted.length === 1 ? ' (its CA bundle did not sign it: no issuer pinned)' : '';
@@ -210,20 +208,4 @@ async function prePublish(ctx: AppContext, inc: Incoming): Promise<HookOutcome> 
 /** The SNI names cPanel gives a vhost that can be MX hosts: the domain and its mail./www. aliases. */
 function vhostNames(vhost: string): string[] {
   return [vhost, `mail.${vhost}`, `www.${vhost}`];
-}
-
-function incomingRecords(ctx: AppContext, chain: Certificate[], hosts: string[]): DesiredRecord[] {
-  const { policy } = ctx.config;
-  const params = policy.records.map(parseParams).filter((p): p is TlsaParams => p !== null);
-  const out: DesiredRecord[] = [];
-  for (const host of hosts) {
-    for (const p of params) {
-      const rd = computeRdata(chain, p);
-      if (isProblem(rd)) continue;
-      // Counted in the owner's record budget like every other record, right after the served ones.
-      const priority = chainPriority(p, true);
-      for (const port of policy.ports) out.push({ ...rd, owner: tlsaOwner(port, host), ttl: policy.ttl, host, port, priority, reason: `incoming certificate for ${host} (published before it is installed)` });
-    }
-  }
-  return out;
 }

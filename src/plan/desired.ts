@@ -105,14 +105,14 @@ export function issuerPins(endpoints: Endpoint[], now: Date): Map<string, Pin[]>
  * TLSA owners live in, or null.
  */
 export function desiredRecords(endpoints: Endpoint[], policy: Policy, zoneOf: (host: string) => string | null, now = new Date()): DesiredSet {
-  const params = policy.records.map((r) => parseParams(r)).filter((p): p is TlsaParams => p !== null);
+  const params = policyParams(policy);
   const pins = params.some(isIssuerKeyPin) ? issuerPins(endpoints, now) : new Map<string, Pin[]>();
   const byZone = new Map<string, DesiredRecord[]>();
   const unmanaged: DesiredSet['unmanaged'] = [];
   const problems: Problem[] = [];
   for (const ep of endpoints) {
     if (!ep.served) continue;
-    const rdatas: { rd: TlsaRdata; reason: string; priority: number; issuer?: string }[] = [];
+    const rdatas: RdataWithWhy[] = [];
     for (const p of params) {
       const rd = computeRdata(ep.served.chain, p);
       if (isProblem(rd)) {
@@ -127,7 +127,7 @@ export function desiredRecords(endpoints: Endpoint[], policy: Policy, zoneOf: (h
         });
       }
     }
-    const records: DesiredRecord[] = policy.ports.flatMap((port) => rdatas.map(({ rd, ...rest }) => ({ ...rd, owner: tlsaOwner(port, ep.host), ttl: policy.ttl, host: ep.host, port, ...rest })));
+    const records = hostRecords(ep.host, policy, rdatas);
     const zone = zoneOf(ep.host);
     if (zone) {
       const list = byZone.get(zone);
@@ -146,6 +146,33 @@ export function desiredRecords(endpoints: Endpoint[], policy: Policy, zoneOf: (h
     }
   }
   return { byZone, unmanaged, problems };
+}
+
+type RdataWithWhy = { rd: TlsaRdata; reason: string; priority: number; issuer?: string };
+
+/** The policy's record parameters ("3 1 1", …), malformed entries left out (the config schema refuses them). */
+function policyParams(policy: Policy): TlsaParams[] {
+  return policy.records.map((r) => parseParams(r)).filter((p): p is TlsaParams => p !== null);
+}
+
+/** The one builder of a host's desired records: each RDATA at the TLSA owner of each policy port. */
+function hostRecords(host: string, policy: Policy, rdatas: RdataWithWhy[]): DesiredRecord[] {
+  return policy.ports.flatMap((port) => rdatas.map(({ rd, ...rest }) => ({ ...rd, owner: tlsaOwner(port, host), ttl: policy.ttl, host, port, ...rest })));
+}
+
+/**
+ * The records for a certificate about to be installed (the renewal hook's pre stage), for the
+ * hosts it will serve: counted in each owner's budget right after the served ones.
+ */
+export function incomingRecords(chain: Certificate[], policy: Policy, hosts: string[]): DesiredRecord[] {
+  return hosts.flatMap((host) => {
+    const rdatas: RdataWithWhy[] = [];
+    for (const p of policyParams(policy)) {
+      const rd = computeRdata(chain, p);
+      if (!isProblem(rd)) rdatas.push({ rd, reason: `incoming certificate for ${host} (published before it is installed)`, priority: chainPriority(p, true) });
+    }
+    return hostRecords(host, policy, rdatas);
+  });
 }
 
 function isIssuerKeyPin(p: TlsaParams): boolean {

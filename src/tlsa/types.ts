@@ -18,8 +18,27 @@ export interface TlsaRdata extends TlsaParams {
 
 /** A TLSA record at an owner name (`_25._tcp.mail.example.com`, absolute, no trailing dot). */
 export interface TlsaRecord extends TlsaRdata {
+  /** The managed record kind (src/dns/records.ts); absent means TLSA. */
+  kind?: 'TLSA';
   owner: string;
   ttl: number;
+}
+
+/**
+ * Why TLSA RDATA is malformed (fields outside RFC 6698's ranges, data not an even number of hex
+ * digits, a digest of the wrong length, too long for a record), or null when it is well formed.
+ * The one rule for the zone editor, the Cloudflare provider and the DANE matcher.
+ */
+export function tlsaRdataFault(r: TlsaRdata): string | null {
+  if (![0, 1, 2, 3].includes(r.usage)) return `usage ${String(r.usage).slice(0, 20)} is not 0-3`;
+  if (![0, 1].includes(r.selector)) return `selector ${String(r.selector).slice(0, 20)} is not 0 or 1`;
+  if (![0, 1, 2].includes(r.matchingType)) return `matching type ${String(r.matchingType).slice(0, 20)} is not 0-2`;
+  if (typeof r.data !== 'string') return 'the data is not a string';
+  if (!/^[0-9a-fA-F]+$/.test(r.data) || r.data.length % 2 !== 0) return 'the data is not an even number of hex digits';
+  const want = DIGEST_HEX_LENGTH[r.matchingType];
+  if (want !== undefined && r.data.length !== want) return `matching type ${r.matchingType} needs ${want} hex digits, got ${r.data.length}`;
+  if (r.data.length / 2 > 65532) return 'the data is longer than a record can hold';
+  return null;
 }
 
 /** Stable identity of a record's content (owner + rdata), TTL excluded. */

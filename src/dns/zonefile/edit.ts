@@ -1,5 +1,5 @@
 import { checkName, isSubdomainOf, printable } from '../names.js';
-import { DIGEST_HEX_LENGTH, type TlsaRecord } from '../../tlsa/types.js';
+import { tlsaRdataFault, type TlsaRecord } from '../../tlsa/types.js';
 import { ZoneEditError, ZoneSyntaxError } from './errors.js';
 import { parseMeta, parseZone } from './parse.js';
 import { canonicalType } from './rrtypes.js';
@@ -29,15 +29,9 @@ export function validateTlsa(r: TlsaRecord): TlsaRecord {
   if (!owner.ok) invalid(`TLSA owner "${printable(String(r.owner))}" is not a valid name: ${owner.reason}.`, printable(String(r.owner)));
   const who = owner.name;
   if (!Number.isInteger(r.ttl) || r.ttl < 0 || r.ttl > MAX_TTL) invalid(`TLSA record ${who}: TTL ${printable(String(r.ttl))} is not an integer 0-${MAX_TTL}.`, who);
-  if (![0, 1, 2, 3].includes(r.usage)) invalid(`TLSA record ${who}: usage ${printable(String(r.usage))} is not 0-3.`, who);
-  if (![0, 1].includes(r.selector)) invalid(`TLSA record ${who}: selector ${printable(String(r.selector))} is not 0 or 1.`, who);
-  if (![0, 1, 2].includes(r.matchingType)) invalid(`TLSA record ${who}: matching type ${printable(String(r.matchingType))} is not 0-2.`, who);
-  if (typeof r.data !== 'string') invalid(`TLSA record ${who}: data is not a string.`, who);
+  const fault = tlsaRdataFault(r);
+  if (fault) invalid(`TLSA record ${who}: ${printable(fault)}.`, who);
   const data = r.data.toLowerCase();
-  if (!/^[0-9a-f]+$/.test(data) || data.length % 2 !== 0) invalid(`TLSA record ${who}: data "${printable(r.data, 40)}" is not an even number of hex digits.`, who);
-  const want = DIGEST_HEX_LENGTH[r.matchingType];
-  if (want !== undefined && data.length !== want) invalid(`TLSA record ${who}: matching type ${r.matchingType} needs ${want} hex digits, got ${data.length}.`, who);
-  if (data.length / 2 > 65532) invalid(`TLSA record ${who}: data is longer than a record can hold.`, who);
   return { owner: who, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data };
 }
 
