@@ -10,7 +10,7 @@ import { WhmApi } from '../cpanel/whmapi.js';
 import type { CloudflareProvider } from '../dns/cloudflare.js';
 import { normalizeName } from '../dns/names.js';
 import { providerKindFor, Providers, type ProviderKind } from '../dns/registry.js';
-import { problem, toProblem, type Problem } from '../problem.js';
+import { isProblem, problem, toProblem, type Problem } from '../problem.js';
 import type { DsRecord } from './keys.js';
 import { nameserverType, signerStatus } from './signer.js';
 import type { Signing } from './state.js';
@@ -60,12 +60,12 @@ export function enableGuard(s: DnssecStatus, force: boolean): Problem | null {
   return null;
 }
 
-async function cloudflare(ctx: AppContext, providers: Providers): Promise<CloudflareProvider | Problem> {
+async function cloudflare(providers: Providers): Promise<CloudflareProvider | Problem> {
   const p = await providers.get('cloudflare');
-  return 'code' in p ? (p as Problem) : (p as CloudflareProvider);
+  return isProblem(p) ? p : (p as CloudflareProvider);
 }
 
-function cloudflareProblem(err: unknown, zone: string, what: string): Problem {
+function cloudflareProblem(err: unknown, zone: string, what: Switch): Problem {
   const p = toProblem(err, 'cloudflare-error', zone);
   if (p.code === 'cloudflare-permission') {
     return { ...p, message: `The Cloudflare API token may not ${what} DNSSEC for ${zone}; nothing was changed.`, fix: 'Give the token the Zone:DNS:Edit permission for this zone (and Zone:Zone:Read).' };
@@ -73,29 +73,48 @@ function cloudflareProblem(err: unknown, zone: string, what: string): Problem {
   return p;
 }
 
+type Switch = 'enable' | 'disable';
+
+/** A row of whmapi1 enable_dnssec_for_domains / disable_dnssec_for_domains: the flag is 1 when done. */
+type WhmDnssecRow = { domain?: string; enabled?: number | string; disabled?: number | string; error?: string };
+
+/**
+ * Switch the signer of `zone` on or off where it lives; null when it did. cPanel answers a row
+ * per domain whose `enabled`/`disabled` flag says whether it happened (the call itself succeeds
+ * either way); Cloudflare changes the zone's DNSSEC status. The guards that differ per direction
+ * stay with the callers.
+ */
+async function switchSigner(ctx: AppContext, providers: Providers, zone: string, kind: ProviderKind, to: Switch, whmArgs: [string, string][] = []): Promise<Problem | null> {
+  if (kind === 'cpanel') {
+    const flag = to === 'enable' ? 'enabled' : 'disabled';
+    try {
+      const data = await new WhmApi(ctx.root).call<{ domains?: WhmDnssecRow[] }>(`${to}_dnssec_for_domains`, [['domain', zone], ...whmArgs]);
+      const row = (data.domains ?? []).find((d) => String(d.domain).toLowerCase() === zone);
+      if (!row || Number(row[flag]) !== 1) return problem('whmapi-error', `cPanel did not ${to} DNSSEC for ${zone}: ${row?.error ?? 'no result for the zone'}.`);
+    } catch (err) {
+      return toProblem(err, 'whmapi-error', zone);
+    }
+    return null;
+  }
+  const cf = await cloudflare(providers);
+  if (isProblem(cf)) return cf;
+  try {
+    await cf.dnssecEdit(zone, to === 'enable' ? 'active' : 'disabled');
+  } catch (err) {
+    return cloudflareProblem(err, zone, to);
+  }
+  return null;
+}
+
 async function enableOne(ctx: AppContext, providers: Providers, zone: string, kind: ProviderKind, algorithm: number): Promise<SignerChange> {
   if (kind === 'cpanel') {
-    const ns = nameserverType(ctx);
-    if (ns !== 'powerdns') return refused(zone, kind, problem('dnssec-needs-powerdns', bindInstructions(zone)));
+    if (nameserverType(ctx) !== 'powerdns') return refused(zone, kind, problem('dnssec-needs-powerdns', bindInstructions(zone)));
     if (!WhmApi.available(ctx.root)) return refused(zone, kind, problem('dnssec-no-whmapi', 'WHM API 1 (/usr/local/cpanel/bin/whmapi1) is not available; cannot enable DNSSEC through cPanel.'));
-    try {
-      const data = await new WhmApi(ctx.root).call<{ domains?: { domain?: string; enabled?: number | string; error?: string }[] }>('enable_dnssec_for_domains', [
-        ['domain', zone], ['algo_num', String(algorithm)], ['key_setup', algorithm > 8 ? 'simple' : 'classic'], ['active', '1'], ['use_nsec3', '0'],
-      ]);
-      const row = (data.domains ?? []).find((d) => String(d.domain).toLowerCase() === zone);
-      if (!row || Number(row.enabled) !== 1) return refused(zone, kind, problem('whmapi-error', `cPanel did not enable DNSSEC for ${zone}: ${row?.error ?? 'no result for the zone'}.`));
-    } catch (err) {
-      return refused(zone, kind, toProblem(err, 'whmapi-error', zone));
-    }
-  } else {
-    const cf = await cloudflare(ctx, providers);
-    if ('code' in cf) return refused(zone, kind, cf);
-    try {
-      await cf.dnssecEdit(zone, 'active');
-    } catch (err) {
-      return refused(zone, kind, cloudflareProblem(err, zone, 'enable'));
-    }
   }
+  const failed = await switchSigner(ctx, providers, zone, kind, 'enable', [
+    ['algo_num', String(algorithm)], ['key_setup', algorithm > 8 ? 'simple' : 'classic'], ['active', '1'], ['use_nsec3', '0'],
+  ]);
+  if (failed) return refused(zone, kind, failed);
   const after = (await signerStatus(ctx, [zone], providers)).get(zone);
   return { zone, ok: true, signer: kind, signing: after?.signing ?? null, ds: after?.ds ?? [], message: `Signing enabled for ${zone} (${kind}, algorithm ${algorithm}); give the DS to the registrar.` };
 }
@@ -150,26 +169,10 @@ export function safeDisableOrder(zone: string, dsTtl: number | null, dnskeyTtl: 
 }
 
 export async function disableOne(ctx: AppContext, providers: Providers, zone: string, kind: ProviderKind): Promise<SignerChange> {
-  if (kind === 'cpanel') {
-    if (nameserverType(ctx) !== 'powerdns' || !WhmApi.available(ctx.root)) {
-      return refused(zone, kind, problem('dnssec-needs-powerdns', `cPanel signs zones only with PowerDNS; ${zone} is not signed by cPanel here, so there is nothing cPanel can switch off.`));
-    }
-    try {
-      const data = await new WhmApi(ctx.root).call<{ domains?: { domain?: string; disabled?: number | string; error?: string }[] }>('disable_dnssec_for_domains', [['domain', zone]]);
-      const row = (data.domains ?? []).find((d) => String(d.domain).toLowerCase() === zone);
-      if (!row || Number(row.disabled) !== 1) return refused(zone, kind, problem('whmapi-error', `cPanel did not disable DNSSEC for ${zone}: ${row?.error ?? 'no result for the zone'}.`));
-    } catch (err) {
-      return refused(zone, kind, toProblem(err, 'whmapi-error', zone));
-    }
-  } else {
-    const cf = await cloudflare(ctx, providers);
-    if ('code' in cf) return refused(zone, kind, cf);
-    try {
-      await cf.dnssecEdit(zone, 'disabled');
-    } catch (err) {
-      return refused(zone, kind, cloudflareProblem(err, zone, 'disable'));
-    }
+  if (kind === 'cpanel' && (nameserverType(ctx) !== 'powerdns' || !WhmApi.available(ctx.root))) {
+    return refused(zone, kind, problem('dnssec-needs-powerdns', `cPanel signs zones only with PowerDNS; ${zone} is not signed by cPanel here, so there is nothing cPanel can switch off.`));
   }
+  const failed = await switchSigner(ctx, providers, zone, kind, 'disable');
+  if (failed) return refused(zone, kind, failed);
   return { zone, ok: true, signer: kind, signing: 'off', ds: [], message: `Signing stopped for ${zone} (${kind}).` };
 }
-
