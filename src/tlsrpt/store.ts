@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { TlsrptFailure, TlsrptReport } from './report.js';
+import type { TlsrptFailure, TlsrptPolicy, TlsrptReport } from './report.js';
 
 /**
  * TLS-RPT tables in the state database, created on first use like the alert tables (additive:
@@ -40,18 +40,8 @@ CREATE INDEX IF NOT EXISTS tlsrpt_failures_policy ON tlsrpt_failures(policy);
 `;
 
 /** One policy of one report, as listed (a report covering two domains is two rows). */
-export interface TlsrptRow {
-  reportId: string;
-  organization: string;
-  start: number;
-  end: number;
+export interface TlsrptRow extends TlsrptPolicy, Pick<TlsrptReport, 'reportId' | 'organization' | 'start' | 'end'> {
   receivedAt: number;
-  policyType: string;
-  policyDomain: string;
-  mxHosts: string[];
-  successful: number;
-  failed: number;
-  failures: TlsrptFailure[];
 }
 
 export class TlsrptStore {
@@ -103,7 +93,8 @@ export class TlsrptStore {
          ORDER BY r.end_time DESC, r.id DESC, p.id LIMIT ?`,
       )
       .all(...args, opts.limit ?? 10_000) as { id: number; report_id: string; organization: string; start_time: number; end_time: number; received_at: number; policy_type: string; policy_domain: string; mx_hosts: string; successful: number; failed: number }[];
-    const failures = this.db.prepare('SELECT result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code FROM tlsrpt_failures WHERE policy = ? ORDER BY rowid');
+    // Columns named as TlsrptFailure's fields: the row is the value, with no mapping to keep in step.
+    const failures = this.db.prepare('SELECT result_type AS resultType, sending_ip AS sendingIp, receiving_mx AS receivingMx, receiving_ip AS receivingIp, count, reason_code AS reasonCode FROM tlsrpt_failures WHERE policy = ? ORDER BY rowid');
     return rows.map((r) => ({
       reportId: r.report_id,
       organization: r.organization,
@@ -115,14 +106,7 @@ export class TlsrptStore {
       mxHosts: JSON.parse(r.mx_hosts) as string[],
       successful: r.successful,
       failed: r.failed,
-      failures: (failures.all(r.id) as { result_type: string; sending_ip: string | null; receiving_mx: string | null; receiving_ip: string | null; count: number; reason_code: string | null }[]).map((f) => ({
-        resultType: f.result_type,
-        sendingIp: f.sending_ip,
-        receivingMx: f.receiving_mx,
-        receivingIp: f.receiving_ip,
-        count: f.count,
-        reasonCode: f.reason_code,
-      })),
+      failures: failures.all(r.id) as TlsrptFailure[],
     }));
   }
 
