@@ -1,15 +1,13 @@
 // Issue 13: a full scheduled check (the timer's runScheduledChecks, every domain due) of N
 // domains with their own MX host each, all on the lab's one Exim address, under the per-host
 // limits of the default config (at most checks.connectionsPerHost TLS connections at a time and
-// checks.connectionsPerSecondPerHost per second to one address). Same lab zone as the check
-// benchmark. Run through bench/vitest-section.mjs.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+// checks.connectionsPerSecondPerHost per second to one address). The lab zone of bench/mx-lab.ts, as
+// the check benchmark. Run through bench/vitest-section.mjs.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { startLab, type Lab } from '../test/lab/lab.js';
-import { mkdirSync } from 'node:fs';
+import { startMxLab } from './mx-lab.js';
 import { createContext, createLogger } from '../dist/context.js';
 import { runScheduledChecks } from '../dist/checks/scheduled.js';
 import { defaultConfig } from '../dist/state/config.js';
@@ -18,53 +16,10 @@ const N = Number(process.env.BENCH_HOSTS ?? 1000);
 const PORTS = [25, 465, 587];
 const LABEL = 'sched';
 
-/** A self-signed wildcard certificate made with openssl: `3 1 1` ignores the issuer. */
-function wildcardCert(zone: string): { combined: string; spki: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-cert-'));
-  try {
-    const key = join(dir, 'key.pem');
-    const crt = join(dir, 'crt.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt, '-days', '30', '-subj', `/CN=*.${zone}`, '-addext', `subjectAltName=DNS:*.${zone}`], { stdio: 'ignore' });
-    const der = execFileSync('openssl', ['pkey', '-in', key, '-pubout', '-outform', 'DER']);
-    const spki = execFileSync('openssl', ['sha256', '-r'], { input: der, encoding: 'utf8' }).split(' ')[0]!;
-    return { combined: readFileSync(key, 'utf8') + readFileSync(crt, 'utf8'), spki };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function waitSecure(lab: Lab, name: string, type: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const a = await lab.dig(name, type);
-    if (a.status === 'NOERROR' && a.flags.includes('ad') && a.answers.length > 0) return;
-    await lab.flushResolver();
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${name} ${type} never validated`);
-}
-
 it(`scheduled full check over ${N} MX hosts × ${PORTS.length} ports within the per-host limits`, async () => {
-  const parent = 'lab.test';
-  const zone = `${LABEL}.${parent}`;
-  const cert = wildcardCert(zone);
-  const records: string[] = [];
-  for (let i = 0; i < N; i++) {
-    for (const p of PORTS) records.push(`_${p}._tcp.mx${i} 3600 IN TLSA 3 1 1 ${cert.spki}`);
-    records.push(`d${i} 3600 IN MX 10 mx${i}.${zone}.`);
-  }
-  const lab = await startLab({ parent, defaultZones: false, zones: [{ name: LABEL, signed: true, ds: true, records }] });
+  const { lab, domains } = await startMxLab(LABEL, N, PORTS);
   try {
-    lab.installCert(`*.${zone}`, cert.combined);
-    const withA = [...records];
-    for (let i = 0; i < N; i++) withA.push(`mx${i} 3600 IN A ${lab.exim}`);
-    await lab.setRecords(zone, withA);
-    await waitSecure(lab, `_587._tcp.mx${N - 1}.${zone}`, 'TLSA');
-    await waitSecure(lab, `mx${N - 1}.${zone}`, 'A');
-    await waitSecure(lab, `d${N - 1}.${zone}`, 'MX');
-    await lab.flushResolver();
-
     const root = lab.cpanelRoot;
-    const domains = Array.from({ length: N }, (_, i) => `d${i}.${zone}`);
     writeFileSync(join(root, 'etc/userdomains'), domains.map((d) => `${d}: benchuser`).join('\n') + '\n');
     mkdirSync(join(root, 'etc/tlsa-manager'), { recursive: true });
     // Alerts off (no channel): the figure is the checking, not delivery.
