@@ -1,7 +1,9 @@
 // Exim configuration for the lab: listens on 25/587 (STARTTLS) and 465 (TLS on connect) and
 // picks its certificate per connection exactly like cPanel's generated exim.conf, plus one
 // lab-only rule to make a single port present a different certificate.
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { logTail, mustRun, startDaemon, waitUntil, type Daemon } from './proc.js';
 
 export const EXIM_PORTS = [25, 465, 587] as const;
 
@@ -97,4 +99,60 @@ lab_mailbox:
   envelope_to_add
   return_path_add
 `;
+}
+
+/** The user Exim's children run as: they write the spool and log and read the keys. */
+export async function eximUser(): Promise<{ uid: number; gid: number }> {
+  const uid = Number((await mustRun(['id', '-u', 'Debian-exim'])).trim());
+  const gid = Number((await mustRun(['id', '-g', 'Debian-exim'])).trim());
+  return { uid, gid };
+}
+
+/**
+ * Exim in the foreground with the configuration at `conf` (its spool, log and exim.out in `dir`),
+ * run through `prefix` when given (e.g. `ip netns exec <ns>`). The caller tracks the daemon so a
+ * failed start still stops it, then waits with `waitForExim`.
+ */
+export function startExim(name: string, conf: string, dir: string, prefix: readonly string[] = []): Daemon {
+  return startDaemon(name, [...prefix, 'exim4', '-C', conf, '-bdf'], join(dir, 'exim.out'), dir);
+}
+
+/** Until Exim answers SMTP on 25 and 587 and accepts connections on 465; else fails with its logs. */
+export async function waitForExim(exim: Daemon, host: string, dir: string, what = `exim to answer on ${host} 25, 465, 587`): Promise<void> {
+  const up = async (): Promise<boolean> => (await Promise.all([smtpBanner(host, 25), smtpBanner(host, 587), portOpen(host, 465)])).every(Boolean);
+  await waitUntil(what, up, { daemon: exim }).catch((err: Error) => {
+    throw new Error(`${err.message}\n${logTail(join(dir, 'exim.out'))}\n${logTail(join(dir, 'log/mainlog'))}\n${logTail(join(dir, 'log/paniclog'))}`);
+  });
+}
+
+function smtpBanner(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    let buf = '';
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.on('error', () => done(false));
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (/^220 /m.test(buf)) done(true);
+    });
+  });
+}
+
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    sock.setTimeout(1000, () => {
+      sock.destroy();
+      resolve(false);
+    });
+    sock.on('error', () => resolve(false));
+    sock.on('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+  });
 }

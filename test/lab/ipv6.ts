@@ -14,12 +14,11 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { eximConf } from './exim.js';
+import { eximConf, eximUser, startExim, waitForExim } from './exim.js';
 import type { Lab } from './lab.js';
 import { ensurePostfix, runFinger, writePostfixConfig, type FingerOptions, type FingerResult } from './posttls.js';
-import { mustRun, startDaemon, waitUntil, type Daemon } from './proc.js';
+import { mustRun, type Daemon } from './proc.js';
 
 export interface Ipv6Exim {
   /** The ULA address Exim listens on (inside the namespace). */
@@ -48,23 +47,6 @@ function hookExit(): void {
   });
 }
 
-function smtpBanner(address: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host: address, port });
-    let buf = '';
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.on('error', () => done(false));
-    sock.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (/^220 /m.test(buf)) done(true);
-    });
-  });
-}
-
 function randomUla(): string {
   // fd + 40 random bits (RFC 4193 global ID) + a random subnet; never the host's own fd00::/64.
   const b = randomBytes(7);
@@ -87,8 +69,7 @@ export async function startIpv6Exim(lab: Lab): Promise<Ipv6Exim> {
   const cpanelRoot = join(dir, 'cpanel');
   const domainTls = join(cpanelRoot, 'var/cpanel/ssl/domain_tls');
   for (const d of [join(dir, 'log'), join(dir, 'spool'), domainTls, join(cpanelRoot, 'etc')]) mkdirSync(d, { recursive: true, mode: 0o755 });
-  const eximGid = Number((await mustRun(['id', '-g', 'Debian-exim'])).trim());
-  const eximUid = Number((await mustRun(['id', '-u', 'Debian-exim'])).trim());
+  const { uid: eximUid, gid: eximGid } = await eximUser();
   for (const d of ['log', 'spool']) chownSync(join(dir, d), eximUid, eximGid);
   const writeKeyFile = (path: string, pem: string): void => {
     writeFileSync(path, pem, { mode: 0o640 });
@@ -119,9 +100,8 @@ export async function startIpv6Exim(lab: Lab): Promise<Ipv6Exim> {
     const conf = join(dir, 'exim.conf');
     // "<; " switches Exim's list separator so the colons of the IPv6 address survive.
     writeFileSync(conf, eximConf({ dir, addr: `<; ${address}`, cpanelRoot, hostname: lab.hostname }), { mode: 0o644 });
-    exim = startDaemon('exim (IPv6 namespace)', ['ip', 'netns', 'exec', ns, 'exim4', '-C', conf, '-bdf'], join(dir, 'exim.out'), dir);
-    const d = exim;
-    await waitUntil(`exim to answer on [${address}]:25 and :587`, async () => (await smtpBanner(address, 25)) && (await smtpBanner(address, 587)), { daemon: d });
+    exim = startExim('exim (IPv6 namespace)', conf, dir, ['ip', 'netns', 'exec', ns]);
+    await waitForExim(exim, address, dir);
   } catch (err) {
     await stop();
     throw err;

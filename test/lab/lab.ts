@@ -5,7 +5,6 @@ import {
   chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync,
   utimesSync, writeFileSync,
 } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pickAddresses, type LabAddresses } from './addresses.js';
@@ -13,10 +12,10 @@ import {
   dig, dsFromKey, generateKey, namedConf, policyBlock, readSerial, renderChildZone, renderParentZone,
   rewriteZoneFile, servedSerial, unboundConf, RECORDS_MARKER, type DigAnswer, type DsKind, type KeyAlgorithm, type ZoneSpec,
 } from './dns.js';
-import { eximConf, labMailbox } from './exim.js';
+import { eximConf, eximUser, labMailbox, startExim, waitForExim } from './exim.js';
 import { createPki, type CaCert, type IntermediateRequest, type IssueRequest, type IssuedCert, type IssuerName } from './pki.js';
 import { ensurePostfix, runFinger, writePostfixConfig, type FingerOptions, type FingerResult } from './posttls.js';
-import { logTail, mustRun, run, startDaemon, trackPath, untrackPath, waitUntil, type Daemon } from './proc.js';
+import { mustRun, run, startDaemon, trackPath, untrackPath, waitUntil, type Daemon } from './proc.js';
 import { requireComponents } from '../helpers/components.js';
 
 export type { ZoneSpec, DsKind, DigAnswer, KeyAlgorithm, IntermediateRequest, IssueRequest, IssuedCert, IssuerName, CaCert, FingerOptions, FingerResult, LabAddresses };
@@ -191,44 +190,6 @@ function stripKeys(pem: string): string {
   return pem.replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----\n?/g, '');
 }
 
-function smtpBanner(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host, port });
-    let buf = '';
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.on('error', () => done(false));
-    sock.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (/^220 /m.test(buf)) done(true);
-    });
-  });
-}
-
-function portOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host, port });
-    sock.setTimeout(1000, () => {
-      sock.destroy();
-      resolve(false);
-    });
-    sock.on('error', () => resolve(false));
-    sock.on('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-  });
-}
-
-async function userIds(name: string): Promise<{ uid: number; gid: number }> {
-  const uid = Number((await mustRun(['id', '-u', name])).trim());
-  const gid = Number((await mustRun(['id', '-g', name])).trim());
-  return { uid, gid };
-}
-
 /** What the lab runs: BIND and its tools, unbound, Exim, OpenSSL, iproute2. */
 export const LAB_COMPONENTS = ['named', 'named-checkzone', 'rndc', 'dnssec-keygen', 'dnssec-signzone', 'dig', 'delv', 'unbound', 'exim4', 'openssl', 'ip'];
 
@@ -365,7 +326,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     setServiceCert(serviceCert.fullchainPem, serviceCert.keyPem);
     writeFileSync(join(cpanelRoot, 'etc/hostname'), `${hostname}\n`);
     writeFileSync(join(cpanelRoot, 'var/cpanel/mainip'), addrs.exim);
-    const eximIds = await userIds('Debian-exim');
+    const eximIds = await eximUser();
     chownSync(join(eximDir, 'spool'), eximIds.uid, eximIds.gid);
     chownSync(join(eximDir, 'log'), eximIds.uid, eximIds.gid);
     mkdirSync(dirname(labMailbox(eximDir)), { recursive: true });
@@ -386,16 +347,12 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     daemons.push(named);
     const unbound = startDaemon('unbound', ['unbound', '-d', '-c', unboundConfPath], join(unboundDir, 'unbound.log'), unboundDir);
     daemons.push(unbound);
-    const startExim = (): Daemon => {
-      const d = startDaemon('exim', ['exim4', '-C', eximConfPath, '-bdf'], join(eximDir, 'exim.out'), eximDir);
+    const startLabExim = (): Daemon => {
+      const d = startExim('exim', eximConfPath, eximDir);
       daemons.push(d);
       return d;
     };
-    let exim = startExim();
-    const eximUp = (): Promise<boolean> =>
-      Promise.all([smtpBanner(addrs.exim, 25), smtpBanner(addrs.exim, 587), portOpen(addrs.exim, 465)]).then((ok) =>
-        ok.every(Boolean));
-    const eximLog = (): string => `${logTail(join(eximDir, 'exim.out'))}\n${logTail(join(eximDir, 'log/mainlog'))}\n${logTail(join(eximDir, 'log/paniclog'))}`;
+    let exim = startLabExim();
 
     const waitSigned = (zone: string): Promise<void> =>
       waitUntil(`named to serve ${zone} signed`, async () => {
@@ -407,9 +364,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
 
     await Promise.all([
       ...[parent, ...specs.map((z) => z.name)].map((z) => (signedNames.includes(z) ? waitSigned(z) : waitServed(z))),
-      waitUntil('exim to answer on 25, 465, 587', eximUp, { daemon: exim }).catch((err: Error) => {
-        throw new Error(`${err.message}\n${eximLog()}`);
-      }),
+      waitForExim(exim, addrs.exim, eximDir),
     ]);
     await waitUntil(`unbound to validate ${parent} (AD flag)`, async () => {
       const a = await dig(addrs.resolver, parent, 'SOA');
@@ -474,10 +429,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const reloadExim = async (): Promise<void> => {
       await exim.stop();
       daemons.splice(daemons.indexOf(exim), 1);
-      exim = startExim();
-      await waitUntil('exim to answer after restart', eximUp, { daemon: exim }).catch((err: Error) => {
-        throw new Error(`${err.message}\n${eximLog()}`);
-      });
+      exim = startLabExim();
+      await waitForExim(exim, addrs.exim, eximDir, 'exim to answer after restart');
     };
 
     const lab: Lab = {
