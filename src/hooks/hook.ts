@@ -1,4 +1,4 @@
-import { isBusy } from '../state/db.js';
+import { retryWhileBusy } from '../state/busy.js';
 import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
 import { checkName } from '../dns/names.js';
@@ -42,7 +42,9 @@ export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome
   const input = parsed as HookInput;
   const event = `${input.context?.category ?? '?'} ${input.context?.event ?? '?'} ${input.context?.stage ?? '?'}`;
   try {
-    const outcome = await retryWhenBusy(async () => {
+    // Hooks fired side by side share the state database, which can still answer SQLITE_BUSY under
+    // heavy load; the work is idempotent (it re-plans from what is published), so try again.
+    const outcome = await retryWhileBusy(async () => {
       await recoverInterrupted(ctx, new Providers(ctx), 'hook');
       return dispatch(ctx, input, event);
     });
@@ -56,21 +58,6 @@ export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome
       /* the state database itself may be the problem; the answer to cPanel still goes out */
     }
     return { ok: false, message: `${p.message} (the periodic reconcile will retry)` };
-  }
-}
-
-/**
- * Hooks fired side by side share the state database; SQLite can still answer SQLITE_BUSY under
- * heavy load. The work is idempotent (it re-plans from what is published), so try again.
- */
-async function retryWhenBusy<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i >= attempts || !isBusy(err)) throw err;
-      await new Promise((r) => setTimeout(r, 200 * i + Math.random() * 300));
-    }
   }
 }
 

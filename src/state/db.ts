@@ -4,30 +4,9 @@ import { dirname } from 'node:path';
 import type { Change, PublishedRecord } from '../dns/provider.js';
 import type { LedgerView } from './ledger.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
+import { BUSY_TIMEOUT_MS, retryWhileBusySync } from './busy.js';
 
 export const STATE_DB_PATH = '/var/lib/tlsa-manager/state.db';
-const BUSY_TIMEOUT_MS = 10_000;
-
-/** SQLite answered "busy" (another connection holds the lock past the busy timeout). */
-export function isBusy(err: unknown): boolean {
-  return typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY');
-}
-
-/** Run `fn` again while SQLite answers SQLITE_BUSY without waiting, up to the busy timeout. */
-function retryWhileBusy(fn: () => void): void {
-  const deadline = Date.now() + BUSY_TIMEOUT_MS;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
-    try {
-      fn();
-      return;
-    } catch (err) {
-      if (!isBusy(err) || Date.now() > deadline) throw err;
-      Atomics.wait(pause, 0, 0, 10 + Math.random() * 40);
-    }
-  }
-}
-
 /** `intent`: about to act; `written`: a zone file is in place, its reload pending or failed. */
 export type JournalStep = 'intent' | 'written' | 'restored' | 'reload-failed';
 
@@ -143,7 +122,7 @@ export class StateDb implements LedgerView {
     this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     // Switching to WAL and creating the schema can answer SQLITE_BUSY at once (no busy wait) when
     // several processes open a new database together, e.g. hooks fired side by side: retry.
-    retryWhileBusy(() => {
+    retryWhileBusySync(() => {
       this.db.pragma('journal_mode = WAL');
       this.db.exec(SCHEMA);
     });
