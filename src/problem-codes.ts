@@ -55,6 +55,7 @@ export const CODES = {
   'dnssec-no-whmapi': { kind: 'config', text: 'WHM API 1 is not available to change DNSSEC through cPanel.' },
   'dnssec-not-managed': { kind: 'refused', text: 'The zone is not served from this server or a configured Cloudflare account.' },
   'no-userdomains': { kind: 'config', text: '/etc/userdomains does not exist.' },
+  'no-domains': { kind: 'config', text: 'There are no customer domains to work on.' },
   'userdomains-syntax': { kind: 'config', text: 'A line of /etc/userdomains cannot be read.', severity: 'warning' },
   'owner-invalid': { kind: 'config', text: 'An account name in /etc/userdomains is not valid.', severity: 'warning' },
   'zone-missing': { kind: 'config', text: 'The zone file does not exist.' },

@@ -1,9 +1,9 @@
 import { readAccounts } from '../cpanel/accounts.js';
 import { checkDomains } from '../dane/check.js';
 import { authenticates, VERDICTS, type DomainCheck, type TlsaAnswerSize } from '../dane/verdict.js';
-import { createContext } from '../context.js';
-import { ProblemError, toProblem } from '../problem.js';
-import { nagiosReport, parseThreshold, unknownLine } from './nagios.js';
+import { createContext, type AppContext } from '../context.js';
+import { problem, ProblemError, toProblem } from '../problem.js';
+import { nagiosReport, parseThresholds, unknownLine } from './nagios.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
 /** Validating verdicts: a DANE sender authenticates (expiring still authenticates). */
@@ -42,14 +42,27 @@ function text(results: DomainCheck[]): string {
   return lines.join('\n');
 }
 
+/** The domains to check: the arguments, or every customer domain with --all. */
+function domainsToCheck(ctx: AppContext, input: CommandInput): string[] {
+  if (!input.values.all) {
+    if (input.args.length === 0) {
+      throw new ProblemError(problem('usage', 'check needs one or more domains, or --all', { fix: input.values.nagios ? 'Call it as: check --nagios DOMAIN... | --all [--warning N] [--critical N]' : 'Call it as: check DOMAIN... | --all' }));
+    }
+    return input.args;
+  }
+  const accounts = readAccounts(ctx.root);
+  if (accounts.domains.length > 0) return accounts.domains.map((d) => d.domain);
+  const missing = accounts.problems.find((p) => p.code === 'no-userdomains');
+  if (missing) throw new ProblemError(missing);
+  throw new ProblemError(problem('no-domains', 'check --all found no customer domains in /etc/userdomains.', { fix: 'Add an account in WHM first, or name the domains to check.' }));
+}
+
 /** `check --nagios`: every failure, even a bad option or config, is UNKNOWN on one line. */
 async function nagiosCheck(input: CommandInput): Promise<CommandResult> {
   try {
-    const thresholds = { warning: parseThreshold('warning', input.values.warning, 1), critical: parseThreshold('critical', input.values.critical, 1) };
-    if (thresholds.critical < thresholds.warning) throw new Error('--critical must not be below --warning');
+    const thresholds = parseThresholds(input.values);
     const ctx = createContext({ root: input.values.root as string | undefined, config: input.values.config as string | undefined });
-    const domains = input.values.all ? readAccounts(ctx.root).domains.map((d) => d.domain) : input.args;
-    if (domains.length === 0) throw new Error(input.values.all ? 'no customer domains found (/etc/userdomains)' : 'usage: check --nagios DOMAIN... | --all [--warning N] [--critical N]');
+    const domains = domainsToCheck(ctx, input);
     // A monitoring probe observes; it does not write the state database (and may run without its rights).
     const results = await checkDomains(ctx, domains, { save: false, ...(input.values.resolver ? { resolver: input.values.resolver as string } : {}) });
     return nagiosReport(results, thresholds);
@@ -62,14 +75,15 @@ export const checkCommand: Command = {
   needsContext: false,
   async run(input) {
     if (input.values.nagios) return nagiosCheck(input);
-    const { values, args } = input;
+    const { values } = input;
+    for (const opt of ['warning', 'critical'] as const) {
+      if (values[opt] !== undefined) throw new ProblemError(problem('usage', `--${opt} is a Nagios threshold: it goes with --nagios`, { fix: `Add --nagios, or leave --${opt} out.` }));
+    }
     const ctx = createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
-    let domains = args;
-    if (values.all) domains = readAccounts(ctx.root).domains.map((d) => d.domain);
-    if (domains.length === 0) throw new ProblemError({ code: 'usage', message: 'check needs one or more domains, or --all' });
+    const domains = domainsToCheck(ctx, input);
     const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
     if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)) {
-      throw new ProblemError({ code: 'usage', message: '--concurrency must be a whole number from 1 to 256' });
+      throw new ProblemError(problem('usage', '--concurrency must be a whole number from 1 to 256'));
     }
     const progress = values.json ? undefined : progressBar();
     const results = await checkDomains(ctx, domains, {

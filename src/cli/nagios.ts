@@ -1,4 +1,5 @@
 import { VERDICTS, type DomainCheck } from '../dane/verdict.js';
+import { problem, ProblemError } from '../problem.js';
 
 /**
  * Monitoring Plugins (Nagios/Icinga) output: one status line `TLSA_MANAGER <STATE> - <summary> |
@@ -22,11 +23,23 @@ export function nagiosCategory(c: DomainCheck): 'valid' | 'expiring' | 'broken' 
   return VERDICTS[c.verdict].severity === 'error' ? 'broken' : 'unprotected';
 }
 
+const THRESHOLD_FIX = 'Give each as a count of broken domains, e.g. --warning 1 --critical 3 (WARNING from 1, CRITICAL from 3).';
+
+/** A threshold option; a usage Problem when it is not a whole number from 1. */
 export function parseThreshold(name: string, raw: unknown, fallback: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < 1) throw new Error(`--${name} must be a whole number of broken domains, 1 or more (got "${String(raw)}")`);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || n < 1) {
+    throw new ProblemError(problem('usage', `--${name} must be a whole number of broken domains, 1 or more (got "${String(raw).slice(0, 40)}")`, { fix: THRESHOLD_FIX }));
+  }
   return n;
+}
+
+/** Both thresholds, checked together; a usage Problem when CRITICAL would come before WARNING. */
+export function parseThresholds(values: { warning?: unknown; critical?: unknown }): Thresholds {
+  const t = { warning: parseThreshold('warning', values.warning, 1), critical: parseThreshold('critical', values.critical, 1) };
+  if (t.critical < t.warning) throw new ProblemError(problem('usage', `--critical (${t.critical}) must not be below --warning (${t.warning})`, { fix: THRESHOLD_FIX }));
+  return t;
 }
 
 export function unknownLine(message: string): { output: string; exitCode: number } {

@@ -82,6 +82,25 @@ describe('tlsa-manager tlsa', () => {
   });
 });
 
+describe('check: usage mistakes are usage Problems', () => {
+  it('exit 2 with one line and the fix; in Nagios mode the same words on one UNKNOWN line (exit 3)', () => {
+    const root = makeFakeRoot({ domains: {} });
+    const stray = cli(['check', 'a.test', '--warning', '2', '--root', root]);
+    expect(stray.status).toBe(2);
+    expect(stray.stderr).toBe('tlsa-manager: --warning is a Nagios threshold: it goes with --nagios (Add --nagios, or leave --warning out.)\n');
+    const none = cli(['check', '--root', root]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toBe('tlsa-manager: check needs one or more domains, or --all (Call it as: check DOMAIN... | --all)\n');
+    const empty = cli(['check', '--all', '--root', root]);
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toMatch(/^tlsa-manager: check --all found no customer domains in \/etc\/userdomains\. \(Add an account/);
+    const order = cli(['check', '--nagios', 'a.test', '--warning', '3', '--critical', '2', '--root', root]);
+    expect(order).toMatchObject({ status: 3, stdout: 'TLSA_MANAGER UNKNOWN - --critical (2) must not be below --warning (3)\n' });
+    const nagiosNone = cli(['check', '--nagios', '--root', root]);
+    expect(nagiosNone).toMatchObject({ status: 3, stdout: 'TLSA_MANAGER UNKNOWN - check needs one or more domains, or --all\n' });
+  });
+});
+
 describe('scan, plan, apply, audit on a fake root (WHM API stub absent: zone-file mode)', () => {
   it('plans, applies once, then is in sync; audit exports CSV', () => {
     const leaf = pki.leaf('mail.flow.test');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { nagiosReport, parseThreshold } from '../../src/cli/nagios.js';
+import { nagiosReport, parseThreshold, parseThresholds } from '../../src/cli/nagios.js';
+import { exitCodeOf, ProblemError, type Problem } from '../../src/problem.js';
 import type { DomainCheck, Verdict } from '../../src/dane/verdict.js';
 
 const c = (domain: string, verdict: Verdict, message = 'm'): DomainCheck => ({ domain, time: '', verdict, message, fix: '', mxSecure: true, dnssec: { signed: true, ds: true }, mx: [] });
@@ -31,5 +32,23 @@ describe('Nagios mode (Monitoring Plugins guidelines)', () => {
     expect(parseThreshold('warning', undefined, 1)).toBe(1);
     expect(parseThreshold('warning', '3', 1)).toBe(3);
     for (const bad of ['0', '-1', '1.5', 'x', '']) expect(() => parseThreshold('critical', bad, 1)).toThrow(/--critical must be a whole number/);
+  });
+
+  it('a bad threshold is a usage Problem (exit 2 outside Nagios mode) with the fix, not a bare error', () => {
+    const thrown = (f: () => unknown): Problem => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProblemError);
+        return (err as ProblemError).problem;
+      }
+      throw new Error('did not throw');
+    };
+    const bad = thrown(() => parseThreshold('warning', 'x', 1));
+    expect(bad).toMatchObject({ code: 'usage', message: '--warning must be a whole number of broken domains, 1 or more (got "x")', fix: expect.stringContaining('--warning 1 --critical 3') });
+    expect(exitCodeOf(bad)).toBe(2);
+    expect(thrown(() => parseThresholds({ warning: '3', critical: '2' }))).toMatchObject({ code: 'usage', message: '--critical (2) must not be below --warning (3)' });
+    expect(parseThresholds({ warning: '2', critical: '5' })).toEqual({ warning: 2, critical: 5 });
+    expect(parseThresholds({})).toEqual({ warning: 1, critical: 1 });
   });
 });
