@@ -1,20 +1,26 @@
-import { authenticates, VERDICTS, type Verdict } from '../dane/verdict.js';
+import { authenticates, broken, VERDICTS, type Verdict } from '../dane/verdict.js';
 
 /**
  * Alerts are raised on transitions, not on states: a domain that never validated does not alert
- * every day, a domain that stops validating does, once. Pure: old state + new state + the
- * incidents already open → events. The store (./store.ts) keeps incidents and baselines.
+ * every day, a domain that stops validating does, once. The first check of a domain is a
+ * transition too (from "never judged"): found broken, it raises one incident, so a server that
+ * already has an outage when TLSA Manager arrives (or a new domain that arrives broken) is told
+ * once instead of never. Pure: old state + new state + the incidents already open → events. The
+ * store (./store.ts) keeps incidents and baselines.
  */
-export type AlertKind =
-  | 'domain-degraded'
-  | 'dnssec-bogus'
-  | 'ds-missing'
-  | 'issuer-not-covered'
-  | 'publish-failed'
-  | 'timer-stalled'
-  | 'ta-cert-expiring'
-  | 'server-checks'
-  | 'tlsrpt-dane-failure';
+export const ALERT_KINDS = [
+  'domain-degraded',
+  'domain-broken',
+  'dnssec-bogus',
+  'ds-missing',
+  'issuer-not-covered',
+  'publish-failed',
+  'timer-stalled',
+  'ta-cert-expiring',
+  'server-checks',
+  'tlsrpt-dane-failure',
+] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export type Severity = 'critical' | 'warning';
 
@@ -64,7 +70,7 @@ export function domainTransition(domain: string, prev: DomainState | undefined, 
   if (open) {
     return clears(open.baseline, next) ? [{ type: 'resolve', key, detail: `${domain} is ${label(next.verdict)} again.`, verdictTo: next.verdict }] : [];
   }
-  if (!prev) return [];
+  if (!prev) return firstSight(domain, next);
   const base = { key, subject: domain, domain, verdictFrom: prev.verdict, verdictTo: next.verdict, baseline: prev };
   if (next.verdict === 'bogus' && prev.verdict !== 'bogus') {
     return [{ type: 'raise', incident: { ...base, kind: 'dnssec-bogus', severity: 'critical', title: `DNSSEC turned bogus for ${domain}`, detail: `DNSSEC validation now fails for ${domain} (was ${label(prev.verdict)}): validating resolvers answer SERVFAIL, so mail to it stalls. ${VERDICTS.bogus.fix}` } }];
@@ -73,14 +79,31 @@ export function domainTransition(domain: string, prev: DomainState | undefined, 
     return [{ type: 'raise', incident: { ...base, kind: 'ds-missing', severity: 'critical', title: `DS record gone for ${domain}`, detail: `The parent zone no longer has a DS record for ${domain} (was ${label(prev.verdict)}, now ${label(next.verdict)}): its TLSA records are ignored. ${VERDICTS['no-ds'].fix}` } }];
   }
   if (validates(prev.verdict) && !validates(next.verdict)) {
-    return [{ type: 'raise', incident: { ...base, kind: 'domain-degraded', severity: VERDICTS[next.verdict].severity === 'error' ? 'critical' : 'warning', title: `DANE ${label(prev.verdict)} → ${label(next.verdict)} for ${domain}`, detail: `${domain} no longer validates with DANE (${label(prev.verdict)} → ${label(next.verdict)}). ${VERDICTS[next.verdict].fix}` } }];
+    return [{ type: 'raise', incident: { ...base, kind: 'domain-degraded', severity: broken(next.verdict) ? 'critical' : 'warning', title: `DANE ${label(prev.verdict)} → ${label(next.verdict)} for ${domain}`, detail: `${domain} no longer validates with DANE (${label(prev.verdict)} → ${label(next.verdict)}). ${VERDICTS[next.verdict].fix}` } }];
   }
   return [];
 }
 
-/** The domain is back where it was before the incident: no worse, not bogus, DS back if it had one. */
+/**
+ * The first check of a domain: broken is an incident (without a baseline: it clears once the
+ * domain is no longer broken); anything else only becomes the baseline.
+ */
+function firstSight(domain: string, next: DomainState): AlertEvent[] {
+  if (!broken(next.verdict)) return [];
+  const v = next.verdict;
+  const base = { key: `domain:${domain}`, subject: domain, domain, verdictTo: v, severity: 'critical' as const };
+  if (v === 'bogus') {
+    return [{ type: 'raise', incident: { ...base, kind: 'dnssec-bogus', title: `DNSSEC bogus for ${domain}`, detail: `The first check of ${domain} finds DNSSEC validation failing: validating resolvers answer SERVFAIL, so mail to it stalls. ${VERDICTS.bogus.fix}` } }];
+  }
+  return [{ type: 'raise', incident: { ...base, kind: 'domain-broken', title: `DANE ${label(v)} for ${domain}`, detail: `The first check of ${domain} finds it broken (${label(v)}): ${VERDICTS[v].explain} ${VERDICTS[v].fix}` } }];
+}
+
+/**
+ * The domain is back where it was before the incident: no worse, not bogus, DS back if it had one.
+ * An incident raised at first sight has no "before": it clears once the domain is not broken.
+ */
 function clears(baseline: DomainState | undefined, next: DomainState): boolean {
-  if (!baseline) return validates(next.verdict);
+  if (!baseline) return !broken(next.verdict);
   if (next.verdict === 'bogus' && baseline.verdict !== 'bogus') return false;
   if (baseline.ds === true && next.ds === false) return false;
   return rank(next.verdict) <= rank(baseline.verdict);

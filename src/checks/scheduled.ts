@@ -4,7 +4,7 @@ import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
 import { checkDomains } from '../dane/check.js';
 import { HostGate } from '../dane/host-gate.js';
-import { VERDICTS, type DomainCheck } from '../dane/verdict.js';
+import { broken, type DomainCheck } from '../dane/verdict.js';
 import { afterPublish, firstCheck, nextCheck } from '../schedule/policy.js';
 import { Schedule, type DueItem } from '../schedule/schedule.js';
 
@@ -24,11 +24,6 @@ export interface ScheduledRun {
   failedDeliveries: number;
   gate: HostGate;
   nextAt: number | null;
-}
-
-/** A broken domain (one senders cannot deliver to) is checked again sooner, with back-off. */
-function isBroken(c: DomainCheck): boolean {
-  return VERDICTS[c.verdict].severity === 'error';
 }
 
 /** Bring the schedule in line with the server's domains: new ones get their daily slot, gone ones leave. */
@@ -55,7 +50,8 @@ export async function runScheduledChecks(ctx: AppContext, opts: { now?: number; 
     checked = await checkDomains(ctx, due.map((d) => d.key), { concurrency: c.concurrency, hostGate: gate, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
     const failuresBefore = new Map(due.map((d) => [d.key, d.failures]));
     for (const r of checked) {
-      const ok = !isBroken(r);
+      // A broken domain (one senders cannot deliver to) is checked again sooner, with back-off.
+      const ok = !broken(r.verdict);
       const failures = ok ? 0 : (failuresBefore.get(r.domain) ?? 0) + 1;
       const next = nextCheck(r.domain, now, ok, failures, c);
       s.done(CHECK_KIND, r.domain, { now, ok, nextAt: next.at, reason: next.reason });

@@ -1,4 +1,4 @@
-import { VERDICTS, type DomainCheck } from '../dane/verdict.js';
+import { broken, VERDICTS, type DomainCheck } from '../dane/verdict.js';
 import { problem, ProblemError } from '../problem.js';
 
 /**
@@ -20,7 +20,7 @@ export interface Thresholds {
 export function nagiosCategory(c: DomainCheck): 'valid' | 'expiring' | 'broken' | 'unprotected' {
   if (c.verdict === 'valid') return 'valid';
   if (c.verdict === 'expiring') return 'expiring';
-  return VERDICTS[c.verdict].severity === 'error' ? 'broken' : 'unprotected';
+  return broken(c.verdict) ? 'broken' : 'unprotected';
 }
 
 const THRESHOLD_FIX = 'Give each as a count of broken domains, e.g. --warning 1 --critical 3 (WARNING from 1, CRITICAL from 3).';
@@ -52,10 +52,10 @@ export function nagiosReport(results: DomainCheck[], t: Thresholds): { output: s
   const counts = { valid: 0, expiring: 0, broken: 0, unprotected: 0 };
   for (const r of results) counts[nagiosCategory(r)]++;
   const state: NagiosState = counts.broken >= t.critical ? 'CRITICAL' : counts.broken >= t.warning ? 'WARNING' : 'OK';
-  const broken = results.filter((r) => nagiosCategory(r) === 'broken');
-  const shown = broken.slice(0, 5).map((r) => `${r.domain}: ${VERDICTS[r.verdict].label}`).join(', ');
-  const summary = broken.length > 0
-    ? `${broken.length} of ${results.length} domain(s) broken (${shown}${broken.length > 5 ? ', …' : ''})`
+  const failing = results.filter((r) => nagiosCategory(r) === 'broken');
+  const shown = failing.slice(0, 5).map((r) => `${r.domain}: ${VERDICTS[r.verdict].label}`).join(', ');
+  const summary = failing.length > 0
+    ? `${failing.length} of ${results.length} domain(s) broken (${shown}${failing.length > 5 ? ', …' : ''})`
     : `${counts.valid + counts.expiring} of ${results.length} domain(s) validate, ${counts.unprotected} without DANE`;
   const total = results.length;
   const perf = [

@@ -28,6 +28,11 @@ export function authenticates(verdict: string | null | undefined): boolean {
   return verdict === 'valid' || verdict === 'expiring';
 }
 
+/** "Broken": DANE senders cannot deliver or cannot authenticate (the verdicts of severity error). */
+export function broken(verdict: Verdict): boolean {
+  return VERDICTS[verdict].severity === 'error';
+}
+
 export function worst(verdicts: Verdict[]): Verdict {
   return verdicts.reduce<Verdict>((a, b) => (VERDICTS[b].rank > VERDICTS[a].rank ? b : a), 'valid');
 }

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { failingZones, taHosts } from '../alerts/evaluate.js';
 import { alertStore, serverName } from '../alerts/notify.js';
+import { ALERT_KINDS } from '../alerts/transitions.js';
 import { CHECK_KIND, schedule } from '../checks/scheduled.js';
 import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
@@ -70,7 +71,7 @@ export async function metricsText(ctx: AppContext): Promise<string> {
   const store = alertStore(ctx);
   const open = store.openCounts();
   const alertsG = g('alerts_open', 'Open alerts by kind.', ['kind']);
-  for (const kind of ['domain-degraded', 'dnssec-bogus', 'ds-missing', 'issuer-not-covered', 'publish-failed', 'timer-stalled', 'ta-cert-expiring', 'server-checks', 'tlsrpt-dane-failure']) alertsG.set({ kind }, open.get(kind) ?? 0);
+  for (const kind of ALERT_KINDS) alertsG.set({ kind }, open.get(kind) ?? 0);
   const channelsG = g('alert_deliveries_failing', 'Alert messages a channel has failed to deliver and still retries.', ['channel']);
   for (const c of store.failingChannels()) channelsG.set({ channel: c.channel }, c.pending);
 

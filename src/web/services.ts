@@ -1,3 +1,4 @@
+import { alertOnChecks } from '../alerts/evaluate.js';
 import type { AppContext } from '../context.js';
 import { enableSigning, type SignerChange } from '../dnssec/enable.js';
 import { checkDomains } from '../dane/check.js';
@@ -24,6 +25,12 @@ export interface WebServices {
   plan(domains?: string[]): Promise<RunPlan>;
   publish(domains: string[] | undefined, actor: string): Promise<{ plan: RunPlan; results: ApplyResult[] }>;
   check(domains: string[], onProgress: (done: number, total: number) => void): Promise<DomainCheck[]>;
+  /**
+   * Check results → alerts, by the same rule as the scheduled checks (src/alerts/evaluate.ts): a
+   * broken domain found by "Check all" is on the alerts panel too. Delivery stays with the
+   * outbox (the daemon's watchdog sends what is queued).
+   */
+  alertOnChecks(results: DomainCheck[]): void;
   published(zone: string, provider: string, owners: string[]): Promise<PublishedRecord[]>;
   testCloudflareToken(token: string, zone?: string): Promise<TokenTest>;
   /** Start DNSSEC signing for these zones (issue 12): guarded exactly like `dnssec enable`. */
@@ -40,6 +47,7 @@ export function defaultServices(ctx: AppContext): WebServices {
       return { plan, results };
     },
     check: (domains, onProgress) => checkDomains(ctx, domains, { onProgress }),
+    alertOnChecks: (results) => void alertOnChecks(ctx, results),
     async published(zone, provider, owners) {
       const p = await new Providers(ctx).get(provider as ProviderKind);
       if (isProblem(p)) throw new ProblemError(p);
@@ -69,6 +77,7 @@ export function startCheckJob(deps: JobDeps, domains: string[] | undefined, acto
     const list = domains ?? d.rows.filter((r) => r.tlsa !== 'not-ours').map((r) => r.domain);
     progress(0, list.length);
     const results = await deps.services.check(list, progress);
+    if (results.length > 0) deps.services.alertOnChecks(results);
     deps.snapshot.refreshChecks();
     const ok = results.filter((r) => authenticates(r.verdict)).length;
     return { summary: `${results.length} domain(s) checked: ${ok} valid, ${results.length - ok} not.` };

@@ -26,7 +26,20 @@ describe('domainTransition: transitions, not states', () => {
     expect(domainTransition('a.test', st('no-dnssec', false), st('no-dnssec', false), undefined)).toEqual([]);
     expect(domainTransition('a.test', st('no-tlsa'), st('tlsa-mismatch'), undefined)).toEqual([]);
     expect(domainTransition('a.test', st('valid'), st('expiring'), undefined)).toEqual([]);
-    expect(domainTransition('a.test', undefined, st('tlsa-mismatch'), undefined)).toEqual([]);
+  });
+
+  it('the first check of a domain raises only when it finds the domain broken, and that incident clears once it is not broken', () => {
+    for (const v of ['valid', 'expiring', 'no-tlsa', 'no-dnssec', 'no-ds'] as const) expect(domainTransition('a.test', undefined, st(v), undefined), v).toEqual([]);
+    const stale = domainTransition('a.test', undefined, st('tlsa-mismatch'), undefined);
+    expect(raised(stale)).toEqual(['domain-broken:a.test']);
+    const i = incidentOf(stale);
+    expect([i.verdictFrom, i.verdictTo, i.severity, i.baseline]).toEqual([undefined, 'tlsa-mismatch', 'critical', undefined]);
+    expect(i.title).toBe('DANE TLSA mismatch for a.test');
+    expect(raised(domainTransition('a.test', undefined, st('bogus', null), undefined))).toEqual(['dnssec-bogus:a.test']);
+    // still broken (another cause): the same incident stays open; not broken any more: resolved
+    expect(domainTransition('a.test', st('tlsa-mismatch'), st('unreachable'), i)).toEqual([]);
+    expect(resolved(domainTransition('a.test', st('unreachable'), st('no-tlsa'), i))).toEqual(['domain:a.test']);
+    expect(resolved(domainTransition('a.test', st('tlsa-mismatch'), st('valid'), i))).toEqual(['domain:a.test']);
   });
 
   it('names the most specific cause: DNSSEC bogus, then a DS that disappeared', () => {
@@ -80,6 +93,15 @@ describe('evaluateRun: a server-wide cause is one server incident', () => {
     const second = evaluateRun({ checked: [{ domain: 'a.test', state: st('valid') }, { domain: 'b.test', state: st('tlsa-mismatch') }], baselines: base([['a.test', 'valid'], ['b.test', 'valid']]), open: new Map([[SERVER_KEY, server]]), resolverOk: true });
     expect(resolved(second.events)).toEqual([SERVER_KEY]);
     expect(raised(second.events)).toEqual(['domain-degraded:b.test']);
+  });
+
+  it('a first run raises the broken domains only, and a first run that fails alike everywhere is one server incident', () => {
+    const first = evaluateRun({ checked: [{ domain: 'a.test', state: st('tlsa-mismatch') }, { domain: 'b.test', state: st('no-tlsa') }, { domain: 'c.test', state: st('bogus', null) }, { domain: 'd.test', state: st('valid') }], baselines: new Map(), open: new Map(), resolverOk: true });
+    expect(raised(first.events)).toEqual(['domain-broken:a.test', 'dnssec-bogus:c.test']);
+    expect(first.baselines.size).toBe(4);
+    const domains = ['a', 'b', 'c', 'd'].map((x) => `${x}.test`);
+    const outage = evaluateRun({ checked: domains.map((domain) => ({ domain, state: st('unreachable') })), baselines: new Map(), open: new Map(), resolverOk: true });
+    expect(raised(outage.events)).toEqual(['server-checks:server']);
   });
 
   it('one domain failing is that domain\'s incident, and a lone failure does not clear an open outage', () => {
