@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as packet from 'dns-packet';
 import type { DemoManifest } from './build-root.js';
+import { DNSKEY_TTL, zoneChains, type ZoneChain } from './dnssec.js';
 import type { ZoneDnssec } from './scenario.js';
 
 /**
@@ -16,12 +17,16 @@ import type { ZoneDnssec } from './scenario.js';
  * - a validating-resolver face over the same data plus the zones hosted elsewhere (manifest
  *   `externalZones`), setting AD for signed zones, not for unsigned ones, and answering SERVFAIL
  *   for a bogus chain unless the query has CD (what a validating resolver does, RFC 4035 §3.2.2);
+ * - a parent face: the simulated TLD (`test.`) with the DS records of its children, as the
+ *   registry's servers publish them (config `dnssec.servers` points the product at it);
  * - SMTP listeners with the semantics of ports 25 and 587 (STARTTLS) and 465 (TLS from the first
  *   byte) that pick their certificate by SNI the way Exim on cPanel does: domain_tls/<sni>/combined,
  *   then the wildcard entry for the parent name, then the service certificate (/etc/exim.crt).
  *
- * Nothing here is DNSSEC cryptography: the resolver face states the verdict the demo world
- * assigns (manifest `domains[].dnssec`), like a resolver that already validated.
+ * The chain material is real (demo/dnssec.ts: keys, DNSKEY, key tags, DS digests, an RRSIG over
+ * each DNSKEY set), so the product's chain check judges true facts; but the resolver face does not
+ * validate: it states the verdict the demo world assigns (manifest `domains[].dnssec`), like a
+ * resolver that already validated.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -50,6 +55,10 @@ export interface Rr {
 export interface DemoNetwork {
   resolver: { host: string; port: number };
   authoritative: { host: string; port: number };
+  /** The simulated TLD's server (the parents of the demo zones, with their DS records). */
+  parent: { zones: string[]; host: string; port: number };
+  /** config dnssec.servers: each simulated parent → its server (NS records cannot carry a port). */
+  dnssecServers: Record<string, string[]>;
   /** Policy port → listener port on 127.0.0.1. */
   smtp: Record<25 | 465 | 587, number>;
   /** config checks.smtpEndpoints: every demo mail address and policy port → its listener. */
@@ -109,6 +118,8 @@ function toRr(e: ZoneEntry, zone: string): Rr | null {
 export class ZoneStore {
   private readonly cache = new Map<string, { stamp: string; records: Rr[] }>();
   private readonly external = new Map<string, Rr[]>();
+  /** DNSKEY and its RRSIG per signed zone, served at the apex like an inline signer does. */
+  private chains = new Map<string, Rr[]>();
 
   constructor(
     private readonly root: string,
@@ -122,6 +133,16 @@ export class ZoneStore {
         recs.map((r) => ({ name: lc(r.name), type: r.type, ttl: r.ttl, data: r.type === 'MX' ? { preference: r.priority ?? 0, exchange: lc(r.content) } : r.type === 'CNAME' ? lc(r.content) : r.content })),
       );
     }
+  }
+
+  /** The signed zones' DNSKEY sets (set once the keys are known). */
+  setChains(chains: Map<string, ZoneChain>): void {
+    this.chains = new Map([...chains].map(([zone, c]) => [zone, chainRecords(c)]));
+  }
+
+  /** Zones hosted elsewhere (Cloudflare in the demo story). */
+  externalZones(): string[] {
+    return [...this.external.keys()];
   }
 
   private get namedDir(): string {
@@ -149,7 +170,12 @@ export class ZoneStore {
   }
 
   records(zone: string, local: boolean): Rr[] {
-    if (!local) return this.external.get(zone) ?? [];
+    const signed = this.chains.get(zone) ?? [];
+    if (!local) return [...(this.external.get(zone) ?? []), ...signed];
+    return [...this.fileRecords(zone), ...signed];
+  }
+
+  private fileRecords(zone: string): Rr[] {
     const file = join(this.namedDir, `${zone}.db`);
     let st;
     try {
@@ -173,6 +199,72 @@ export class ZoneStore {
     const soa = records.find((r) => r.type === 'SOA')?.data as { serial?: number } | undefined;
     this.onLoad?.(zone, soa?.serial ?? null);
     return records;
+  }
+}
+
+/** A zone's DNSKEY set and its signature as records (nothing for an unsigned zone). */
+function chainRecords(c: ZoneChain): Rr[] {
+  return [
+    ...c.dnskey.map((k): Rr => ({ name: c.zone, type: 'DNSKEY', ttl: DNSKEY_TTL, data: { flags: k.flags, algorithm: k.algorithm, key: k.publicKey } })),
+    ...c.rrsig.map((s): Rr => ({ name: c.zone, type: 'RRSIG', ttl: DNSKEY_TTL, data: s })),
+  ];
+}
+
+const parentName = (zone: string): string | null => (zone.includes('.') ? zone.slice(zone.indexOf('.') + 1) : null);
+const DS_TTL = 3600;
+
+/**
+ * The simulated parents of the demo zones (the `test.` TLD): the apex SOA and NS, a delegation per
+ * child and the DS records the registry publishes for it (none for unsigned zones and for the zone
+ * whose registrar step is missing; the retired key's for the bogus one).
+ */
+export class ParentZones {
+  private readonly zones = new Map<string, { apex: Rr[]; children: Map<string, Rr[]> }>();
+
+  constructor(chains: Map<string, ZoneChain>) {
+    for (const c of chains.values()) {
+      const parent = parentName(c.zone);
+      if (!parent || chains.has(parent)) continue;
+      let p = this.zones.get(parent);
+      if (!p) {
+        const ns = `a.nic.${parent}`;
+        p = {
+          apex: [
+            { name: parent, type: 'SOA', ttl: 86400, data: { mname: ns, rname: `hostmaster.nic.${parent}`, serial: 2026113001, refresh: 1800, retry: 900, expire: 604800, minimum: 3600 } },
+            { name: parent, type: 'NS', ttl: 86400, data: ns },
+          ],
+          children: new Map(),
+        };
+        this.zones.set(parent, p);
+      }
+      p.children.set(c.zone, c.ds.map((d): Rr => ({ name: c.zone, type: 'DS', ttl: DS_TTL, data: d })));
+    }
+  }
+
+  names(): string[] {
+    return [...this.zones.keys()];
+  }
+
+  /** The parent's answer: its apex, or the DS of a child (DS lives on the parent's side of a cut). */
+  answer(qname: string, qtype: string): { rcode: 'NOERROR' | 'NXDOMAIN'; answers: Rr[] } | null {
+    const n = lc(qname);
+    const apex = this.zones.get(n);
+    if (apex) return { rcode: 'NOERROR', answers: apex.apex.filter((r) => r.type === qtype) };
+    const p = parentName(n);
+    const zone = p ? this.zones.get(p) : undefined;
+    if (!zone || qtype !== 'DS') return null;
+    const ds = zone.children.get(n);
+    return ds ? { rcode: 'NOERROR', answers: ds } : { rcode: 'NXDOMAIN', answers: [] };
+  }
+
+  /** The parent zone `name` falls in, and whether it is at or below a delegated child. */
+  locate(name: string): { parent: string; delegated: boolean } | null {
+    const labels = lc(name).split('.');
+    for (let i = 1; i < labels.length; i++) {
+      const zone = this.zones.get(labels.slice(i).join('.'));
+      if (zone) return { parent: labels.slice(i).join('.'), delegated: zone.children.has(labels.slice(i - 1).join('.')) };
+    }
+    return null;
   }
 }
 
@@ -208,7 +300,7 @@ function lookup(store: ZoneStore, qname: string, qtype: string, withExternal: bo
       name = String(cname.data);
       continue;
     }
-    answers.push(...at.filter((r) => r.type === qtype));
+    answers.push(...at.filter((r) => r.type === qtype || (r.type === 'RRSIG' && (r.data as { typeCovered?: string }).typeCovered === qtype)));
     const rcode = at.length > 0 || exists ? 'NOERROR' : 'NXDOMAIN';
     return { rcode, answers, zones };
   }
@@ -251,7 +343,21 @@ export function authoritativeFace(store: ZoneStore): Face {
   };
 }
 
-export function resolverFace(store: ZoneStore, dnssecOf: (zone: string) => ZoneDnssec): Face {
+/** The registry's servers of the simulated TLD: authoritative for it, a referral below a child. */
+export function parentFace(parents: ParentZones): Face {
+  return (q) => {
+    const question = q.questions?.[0];
+    if (!question) return reply(q, { rcode: 'FORMERR' });
+    const a = parents.answer(question.name, question.type);
+    if (a) return reply(q, { rcode: a.rcode, answers: a.answers, aa: true });
+    const where = parents.locate(question.name);
+    if (!where) return reply(q, { rcode: 'REFUSED' });
+    // Below a delegation the child's servers answer; the parent only refers (no AA, no data).
+    return reply(q, { rcode: where.delegated ? 'NOERROR' : 'NXDOMAIN', aa: !where.delegated });
+  };
+}
+
+export function resolverFace(store: ZoneStore, dnssecOf: (zone: string) => ZoneDnssec, parents?: ParentZones): Face {
   return (q) => {
     const question = q.questions?.[0];
     if (!question) return reply(q, { rcode: 'FORMERR', ra: true });
@@ -261,6 +367,9 @@ export function resolverFace(store: ZoneStore, dnssecOf: (zone: string) => ZoneD
       const soa: Rr = { name: '.', type: 'SOA', ttl: 86400, data: { mname: 'a.root-servers.net', rname: 'nstld.verisign-grs.com', serial: 2026113000, refresh: 1800, retry: 900, expire: 604800, minimum: 86400 } };
       return reply(q, { rcode: 'NOERROR', answers: question.type === 'SOA' ? [soa] : [], ad: true, ra: true });
     }
+    // The parent is signed and validates: its apex and the DS records (or their absence) are secure.
+    const fromParent = parents?.answer(qname, question.type);
+    if (fromParent) return reply(q, { rcode: fromParent.rcode, answers: fromParent.answers, ad: !q.flag_cd, ra: true });
     const r = lookup(store, qname, question.type, true);
     if (!r) {
       const outside = /(^|\.)google\.com$/.test(qname);
@@ -450,12 +559,18 @@ export async function startDemoNetwork(o: NetworkOptions): Promise<DemoNetwork> 
   const host = o.host ?? '127.0.0.1';
   const { parseZone } = (await import(pathToFileURL(ZONEFILE_MJS).href)) as { parseZone: ParseZone };
   const store = new ZoneStore(o.root, parseZone, o.manifest.externalZones, o.onZoneLoad);
+  const dnssecOf = dnssecByZone(o.manifest);
+  const chains = zoneChains(o.root, [...store.localZones(), ...store.externalZones()].map((zone) => ({ zone, state: dnssecOf(zone) })));
+  store.setChains(chains);
+  const parents = new ParentZones(chains);
   const closers: (() => Promise<void>)[] = [];
   try {
-    const resolver = await serveDns(resolverFace(store, dnssecByZone(o.manifest)), host);
+    const resolver = await serveDns(resolverFace(store, dnssecOf, parents), host);
     closers.push(resolver.close);
     const authoritative = await serveDns(authoritativeFace(store), host);
     closers.push(authoritative.close);
+    const parent = await serveDns(parentFace(parents), host);
+    closers.push(parent.close);
     const smtp = {} as Record<25 | 465 | 587, number>;
     for (const port of [25, 465, 587] as const) {
       const s = await serveSmtp(o.root, o.manifest.hostname, host, port === 465);
@@ -467,6 +582,8 @@ export async function startDemoNetwork(o: NetworkOptions): Promise<DemoNetwork> 
     return {
       resolver: { host, port: resolver.port },
       authoritative: { host, port: authoritative.port },
+      parent: { zones: parents.names(), host, port: parent.port },
+      dnssecServers: Object.fromEntries(parents.names().map((p) => [p, [`${host}:${parent.port}`]])),
       smtp,
       smtpEndpoints,
       close: async () => {

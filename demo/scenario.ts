@@ -27,8 +27,12 @@ export type MxKind = 'apex' | 'mail' | 'hostname' | 'remote';
 
 export type CertFlavor = 'autossl' | 'expired' | 'expiring' | 'self-signed' | 'wildcard' | 'hostile' | 'no-mail-name';
 
-/** How the demo network's resolver treats a zone: validated (AD), not signed, or a broken chain. */
-export type ZoneDnssec = 'signed' | 'unsigned' | 'bogus';
+/**
+ * A zone's DNSSEC in the demo world: signed with a matching DS at the parent (validated, AD), not
+ * signed, signed but no DS at the parent yet (the registrar step is missing: not validated), or a
+ * DS that matches a retired key (bogus: SERVFAIL).
+ */
+export type ZoneDnssec = 'signed' | 'unsigned' | 'no-ds' | 'bogus';
 
 export type CaseName =
   | 'mx-apex'
@@ -51,6 +55,7 @@ export type CaseName =
   | 'expiring-cert'
   | 'stale-tlsa'
   | 'dnssec-unsigned'
+  | 'dnssec-no-ds'
   | 'dnssec-bogus';
 
 export interface CertSpec {
@@ -109,6 +114,7 @@ export function defaultScenario(): Scenario {
     d({ name: 'bravo-demo.test', user: 'bravo', kind: 'main', mx: 'mail', ip: DEMO_EXTRA_IP, cert: autossl('ecdsa', 'R11'), staleTlsa: true, cases: ['mx-mail-host', 'ecdsa-cert', 'dedicated-ip', 'stale-tlsa'] }),
     d({ name: 'charlie-demo.test', user: 'charlie', kind: 'main', mx: 'hostname', cert: autossl('rsa', 'R10'), dnssec: 'bogus', cases: ['mx-hostname', 'dnssec-bogus'] }),
     d({ name: 'delta-demo.test', user: 'delta', kind: 'main', mx: 'hostname', cert: autossl('ecdsa', 'R10'), dnssec: 'unsigned', cases: ['mx-hostname', 'dnssec-unsigned'] }),
+    d({ name: 'foxtrot-demo.test', user: 'foxtrot', kind: 'main', mx: 'apex', cert: autossl('ecdsa', 'R11'), dnssec: 'no-ds', cases: ['mx-apex', 'dnssec-no-ds'] }),
     d({ name: 'google-demo.test', user: 'golf', kind: 'main', mx: 'remote', cert: autossl('rsa', 'R11'), cases: ['mx-remote'] }),
     d({ name: 'wild-demo.test', user: 'wild', kind: 'main', mx: 'mail', cert: { flavor: 'wildcard', keyType: 'ecdsa', issuer: 'R10' }, cases: ['wildcard-cert'] }),
     d({ name: 'expired-demo.test', user: 'expired', kind: 'main', mx: 'apex', cert: { flavor: 'expired', keyType: 'rsa', issuer: 'R10' }, cases: ['expired-cert'] }),

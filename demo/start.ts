@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DemoManifest } from './build-root.js';
 import { startDemoNetwork, type DemoNetwork } from './network.js';
-import { explain } from './util.js';
+import { seedMessages } from './tlsrpt-seed.js';
+import { DemoError, explain, mapLimit } from './util.js';
 
 /**
  * `npm start`: the product's own `serve` command on a fake cPanel root. Builds `.demo/root` on
@@ -31,8 +32,8 @@ export async function prepareDemoRoot(dir: string): Promise<DemoManifest> {
 
 /**
  * Points the product at this run's demo network through its ordinary configuration (the ports
- * are new on every start): the resolver, the authoritative server asked after a zone edit, and
- * checks.smtpEndpoints for the mail listeners. Everything else someone saved in Settings stays.
+ * are new on every start): the resolver, the authoritative server asked after a zone edit,
+ * checks.smtpEndpoints for the mail listeners and dnssec.servers for the simulated TLD's server. Everything else someone saved in Settings stays.
  */
 export function writeDemoConfig(dir: string, network: DemoNetwork): void {
   const configFile = join(dir, CONFIG_PATH);
@@ -43,8 +44,60 @@ export function writeDemoConfig(dir: string, network: DemoNetwork): void {
     resolver: `${network.resolver.host}:${network.resolver.port}`,
     cpanel: { ...current.cpanel, authoritative: `${network.authoritative.host}:${network.authoritative.port}` },
     checks: { ...current.checks, smtpEndpoints: network.smtpEndpoints },
+    dnssec: { ...current.dnssec, servers: { ...(current.dnssec?.servers as Record<string, string[]> | undefined), ...network.dnssecServers } },
   };
   writeFileSync(configFile, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** Written once the demo's TLS reports went through ingest and import (first start only). */
+const SEEDED_MARKER = '.tlsa-manager-demo-tlsrpt-seeded';
+
+/** The shipped CLI on the demo root, asynchronously: the demo network in this process must keep answering. */
+export function runCli(cli: string, dir: string, args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, TLSA_MANAGER_ROOT: dir, TLSA_MANAGER_DEMO: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * First start: five days of TLS reports (demo/tlsrpt-seed.ts) through the product's own path, each
+ * message piped to `tlsrpt ingest` as Exim would, then `tlsrpt import`. Import first makes the
+ * spool (install.sh does on a server; ingest never creates it).
+ */
+export async function seedTlsReports(cli: string, dir: string, manifest: DemoManifest): Promise<string | null> {
+  if (existsSync(join(dir, SEEDED_MARKER))) return null;
+  const step = async (args: string[], input?: string): Promise<string> => {
+    const r = await runCli(cli, dir, args, input);
+    if (r.code !== 0) throw new DemoError('demo-seed-failed', `tlsa-manager ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`, `Delete ${dir} and start again.`);
+    return r.stdout.trim();
+  };
+  await step(['tlsrpt', 'import']);
+  await mapLimit(seedMessages(manifest, dir), 4, (msg) => step(['tlsrpt', 'ingest'], msg));
+  const summary = await step(['tlsrpt', 'import']);
+  writeFileSync(join(dir, SEEDED_MARKER), 'TLS reports of the demo imported.\n');
+  return summary;
+}
+
+/** `dnssec status --all` as an admin would run it: the DNSSEC panels then show every zone's chain. */
+export async function checkDnssec(cli: string, dir: string): Promise<string> {
+  const r = await runCli(cli, dir, ['dnssec', 'status', '--all', '--json']);
+  // Exit 1 means a zone is bogus, which the demo has on purpose.
+  let rows: { state: string }[];
+  try {
+    rows = JSON.parse(r.stdout) as { state: string }[];
+  } catch {
+    throw new DemoError('demo-dnssec-failed', `tlsa-manager dnssec status --all failed: ${(r.stderr || r.stdout).trim()}`);
+  }
+  const counts = new Map<string, number>();
+  for (const row of rows) counts.set(row.state, (counts.get(row.state) ?? 0) + 1);
+  return `${rows.length} zones: ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`;
 }
 
 async function main(): Promise<void> {
@@ -64,6 +117,9 @@ async function main(): Promise<void> {
   process.stdout.write(
     `Demo network on loopback: validating resolver ${network.resolver.host}:${network.resolver.port}, authoritative ${network.authoritative.host}:${network.authoritative.port}, SMTP 25→${network.smtp[25]} 465→${network.smtp[465]} 587→${network.smtp[587]}.\n`,
   );
+  const seeded = await seedTlsReports(cli, dir, manifest);
+  if (seeded) process.stdout.write(`Demo TLS reports (five days, two senders) through tlsrpt ingest and import: ${seeded}\n`);
+  process.stdout.write(`DNSSEC chains (tlsa-manager dnssec status --all): ${await checkDnssec(cli, dir)}\n`);
   const child = spawn(process.execPath, [cli, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: 'inherit', env: { ...process.env, TLSA_MANAGER_ROOT: dir, TLSA_MANAGER_DEMO: '1' } });
   // Ctrl-C reaches the server through the terminal; a SIGTERM sent to this process is passed on.
   process.on('SIGTERM', () => child.kill('SIGTERM'));

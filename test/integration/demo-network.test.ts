@@ -104,6 +104,63 @@ describe('demo network: DNS', () => {
   });
 });
 
+/** BIND's DS for the DNSKEY the resolver face serves for `zone` (a KSK/CSK), as one line. */
+async function dsFromServedKey(zone: string): Promise<string> {
+  const keys = await dig(net.resolver, zone, 'DNSKEY', '+cd');
+  const file = join(work, `${zone}.dnskey`);
+  writeFileSync(file, keys.answers.join('\n') + '\n');
+  return (await run('dnssec-dsfromkey', ['-2', '-f', file, zone])).trim();
+}
+
+/** "zone. IN DS tag alg type HEX" from dig's answer line (TTL dropped, digest upper case). */
+const dsLineOf = (answer: string) => answer.replace(/\s+/g, ' ').replace(/^(\S+) \d+ IN DS (\d+) (\d+) (\d+) (\S+)$/, (_m, o: string, t: string, a: string, d: string, h: string) => `${o} IN DS ${t} ${a} ${d} ${h.toUpperCase()}`);
+
+describe('demo network: DNSSEC chain (the simulated TLD)', () => {
+  it('the parent publishes real DS records: what dnssec-dsfromkey computes for signed zones, a retired key\'s for the bogus one, none for the unsigned and the no-DS zone', async () => {
+    const parent = { host: net.parent.host, port: net.parent.port };
+    expect(net.parent.zones).toEqual(['test']);
+    const alpha = await dig(parent, 'alpha-demo.test', 'DS', '+norec');
+    expect(alpha.flags).toContain('aa');
+    expect(alpha.answers.map(dsLineOf)).toEqual([await dsFromServedKey('alpha-demo.test')]);
+    const charlie = await dig(parent, 'charlie-demo.test', 'DS', '+norec');
+    expect(charlie.answers).toHaveLength(1);
+    const charlieServed = await dsFromServedKey('charlie-demo.test');
+    expect(charlieServed).toMatch(/^charlie-demo\.test\. IN DS \d+ 13 2 [0-9A-F]{64}$/);
+    expect(dsLineOf(charlie.answers[0]!)).not.toBe(charlieServed);
+    for (const zone of ['delta-demo.test', 'foxtrot-demo.test']) {
+      const none = await dig(parent, zone, 'DS', '+norec');
+      expect([none.status, none.answers.length], zone).toEqual(['NOERROR', 0]);
+    }
+    expect((await dig(net.resolver, 'delta-demo.test', 'DNSKEY', '+cd')).answers).toHaveLength(0);
+    expect(await dsFromServedKey('foxtrot-demo.test')).toMatch(/^foxtrot-demo\.test\. IN DS \d+ 13 2 [0-9A-F]{64}$/);
+    // The resolver face answers the parent's side too: its apex validates, the DS comes with AD.
+    expect((await dig(net.resolver, 'test', 'SOA')).flags).toContain('ad');
+    expect((await dig(net.resolver, 'alpha-demo.test', 'DS')).answers.map(dsLineOf)).toEqual(alpha.answers.map(dsLineOf));
+  });
+
+  it('the signature over a zone\'s DNSKEY set is real: delv validates it with the key as trust anchor', async () => {
+    const key = (await dig(net.resolver, 'alpha-demo.test', 'DNSKEY', '+cd')).answers[0]!.split(/\s+/);
+    const anchor = join(work, 'anchor.conf');
+    writeFileSync(anchor, `trust-anchors { alpha-demo.test. static-key ${key[4]} ${key[5]} ${key[6]} "${key.slice(7).join('')}"; };\n`);
+    const out = await run('delv', ['-a', anchor, '+root=alpha-demo.test', `@${net.authoritative.host}`, '-p', String(net.authoritative.port), 'alpha-demo.test', 'DNSKEY']);
+    expect(out).toMatch(/^; fully validated$/m);
+  });
+
+  it('the product judges the chains (dnssec status --all): secure, unsigned, signed without DS with the DS hand-off, bogus', async () => {
+    const out = await cli('dnssec', 'status', '--all', '--json');
+    const rows = JSON.parse(out.slice(out.indexOf('['))) as { zone: string; state: string; reason: string | null; parent: string; ds: { keyTag: number; algorithm: number; digestType: number; digest: string }[]; parentDs: { digest: string }[] }[];
+    const by = new Map(rows.map((r) => [r.zone, r]));
+    expect(by.get('alpha-demo.test')).toMatchObject({ state: 'secure', parent: 'test' });
+    expect(by.get('delta-demo.test')).toMatchObject({ state: 'unsigned', ds: [] });
+    expect(by.get('charlie-demo.test')).toMatchObject({ state: 'bogus', reason: 'ds-mismatch' });
+    const fox = by.get('foxtrot-demo.test')!;
+    expect(fox.state).toBe('signed-no-ds');
+    const d = fox.ds[0]!;
+    expect(`foxtrot-demo.test. IN DS ${d.keyTag} ${d.algorithm} ${d.digestType} ${d.digest.toUpperCase()}`).toBe(await dsFromServedKey('foxtrot-demo.test'));
+    expect(rows.filter((r) => r.state === 'unknown')).toEqual([]);
+  }, 60_000);
+});
+
 describe('demo network: SMTP like Exim', () => {
   it('presents domain_tls/<sni>, then the wildcard entry, then /etc/exim.crt, on 25, 465 and 587', async () => {
     const alpha = leafOf('/var/cpanel/ssl/domain_tls/alpha-demo.test/combined');
