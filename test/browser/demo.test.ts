@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -26,6 +26,17 @@ function run(cmd: string, args: string[]): Promise<void> {
     c.stderr.on('data', (b: Buffer) => (err += b.toString()));
     c.stdout.on('data', (b: Buffer) => (err += b.toString()));
     c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: ${err}`))));
+  });
+}
+
+/** stdout of a command (dig, dnssec-dsfromkey), asynchronously. */
+function capture(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.on('error', reject);
+    c.on('close', () => resolve(out));
   });
 }
 
@@ -104,6 +115,9 @@ describe('the demo, clicked through as README.md says', () => {
   it('opens the printed link; every page says it is the demo on a simulated network', async () => {
     const [, link] = await waitFor(/Open this link to sign in[^\n]*\n\s+(http:\/\/127\.0\.0\.1:\d+\/login\?token=\S+)/, 180_000);
     expect(output).toMatch(/Demo network on loopback: validating resolver 127\.0\.0\.1:\d+/);
+    // npm start ran the shipped `dnssec status --all` and imported the demo's TLS reports.
+    expect(output).toMatch(/DNSSEC chains \(tlsa-manager dnssec status --all\): 16 zones: 13 secure, 1 bogus, 1 unsigned, 1 signed-no-ds/);
+    expect(output).toMatch(/through tlsrpt ingest and import: 14 report\(s\) imported, 0 duplicate\(s\), 0 refused/);
     await page.goto(link!);
     expect(new URL(page.url()).pathname).toBe('/');
     for (const tab of ['Domains', 'Activity', 'Jobs', 'Settings', 'Overview']) {
@@ -119,6 +133,7 @@ describe('the demo, clicked through as README.md says', () => {
     expect(v.get('alpha-demo.test')).toBe('Not protected');
     expect(v.get('bravo-demo.test')).toBe('TLSA mismatch');
     expect(v.get('delta-demo.test')).toBe('No DNSSEC');
+    expect(v.get('foxtrot-demo.test')).toBe('No DS at registrar');
     expect(v.get('charlie-demo.test')).toBe('DNSSEC bogus');
     expect(v.get('google-demo.test')).toBe('Mail elsewhere');
     // tlsa-demo.test's existing record matches port 25; the other ports have none yet.
@@ -138,6 +153,7 @@ describe('the demo, clicked through as README.md says', () => {
     }
     expect(v.get('expiring-demo.test')).toBe('Expiring');
     expect(v.get('delta-demo.test')).toBe('No DNSSEC');
+    expect(v.get('foxtrot-demo.test')).toBe('No DS at registrar');
     expect(v.get('charlie-demo.test')).toBe('DNSSEC bogus');
     expect(v.get('google-demo.test')).toBe('Mail elsewhere');
     await shot('demo-2-domains-after-publish');
@@ -159,5 +175,53 @@ describe('the demo, clicked through as README.md says', () => {
     await page.waitForLoadState('load');
     expect(await page.locator('main, .tlsam-main').first().innerText()).toMatch(/bravo-demo\.test/);
     await shot('demo-6-activity');
+  }, 60_000);
+
+  it('the alerts panel lists the broken domains: the bogus chain and the senders\' DANE failures stay open, the fixed stale record is in the history', async () => {
+    await page.click('.tabs >> text=Overview');
+    await page.waitForLoadState('load');
+    const open = await page.locator('#alerts > table tbody tr').allInnerTexts();
+    expect(open.find((r) => r.includes('charlie-demo.test')), open.join('\n')).toMatch(/critical\s+DNSSEC bogus for charlie-demo\.test/);
+    expect(open.find((r) => r.includes('bravo-demo.test')), open.join('\n')).toMatch(/critical\s+Senders report \d+ DANE failure\(s\) for bravo-demo\.test/);
+    // Only broken domains alert: the unsigned and the no-DS zone are not protected, not broken.
+    expect(open.filter((r) => /delta-demo|foxtrot-demo|alpha-demo/.test(r))).toEqual([]);
+    const history = (await page.locator('#alerts details').textContent()) ?? '';
+    expect(history).toMatch(/DANE TLSA mismatch for bravo-demo\.test/);
+    await page.locator('#alerts').screenshot({ path: join(SHOTS, 'demo-7-alerts.png') });
+  }, 60_000);
+
+  it('the DNSSEC panels: secure, unsigned, signed without DS with the DS to hand over (as dnssec-dsfromkey computes it), bogus', async () => {
+    const panel = async (domain: string): Promise<string> => {
+      await page.goto(new URL(`/domains/${domain}`, page.url()).href);
+      return page.locator('section.dnssec-panel').innerText();
+    };
+    expect(await panel('alpha-demo.test')).toMatch(/^Secure\b[\s\S]*DS at the parent\s+\d+ 13 2 [0-9A-F]{64}/m);
+    const delta = await panel('delta-demo.test');
+    expect(delta).toMatch(/Unsigned[\s\S]*Enable DNSSEC signing/);
+    expect(delta).not.toMatch(/DS to give the registrar/);
+    const fox = await panel('foxtrot-demo.test');
+    expect(fox).toMatch(/Signed, no DS[\s\S]*registrar step is missing/);
+    const line = await page.locator('section.dnssec-panel #ds-line-0').innerText();
+    // The DS handed over is what BIND computes from the key the zone serves.
+    const [, port] = /validating resolver 127\.0\.0\.1:(\d+)/.exec(output)!;
+    const keys = (await capture('dig', ['@127.0.0.1', '-p', port!, '+cd', '+noall', '+answer', 'foxtrot-demo.test', 'DNSKEY'])).split('\n').filter((l) => /\sDNSKEY\s/.test(l) && !/RRSIG/.test(l));
+    expect(keys).toHaveLength(1);
+    const file = join(dir, '..', 'foxtrot.dnskey');
+    writeFileSync(file, keys.join('\n') + '\n');
+    expect(line.trim()).toBe((await capture('dnssec-dsfromkey', ['-2', '-f', file, 'foxtrot-demo.test'])).trim());
+    await page.locator('section.dnssec-panel').screenshot({ path: join(SHOTS, 'demo-8-dnssec-handoff.png') });
+    expect(await panel('charlie-demo.test')).toMatch(/Bogus\s+\(ds-mismatch\)/);
+  }, 60_000);
+
+  it('the TLS-RPT panel of the stale domain shows the senders\' timeline with the tlsa-invalid failures', async () => {
+    await page.goto(new URL('/domains/bravo-demo.test', page.url()).href);
+    const tl = page.locator('section.tlsrpt-panel');
+    expect(await tl.locator('svg.tlsrpt-timeline .lane').count()).toBe(2);
+    const text = await tl.innerText();
+    expect(text).toMatch(/\b0\b successful and \d+ failed TLS session\(s\) reported in the last 90 days by 2 sender\(s\)/);
+    expect(text).toMatch(/Example Mail Sender Inc\.\s+0\s+\d+\s+tlsa-invalid ×\d+/);
+    await tl.screenshot({ path: join(SHOTS, 'demo-9-tlsrpt-bravo.png') });
+    await page.goto(new URL('/domains/tlsa-demo.test', page.url()).href);
+    expect(await page.locator('section.tlsrpt-panel').innerText()).toMatch(/\d+ successful and 0 failed/);
   }, 60_000);
 });
