@@ -1,4 +1,5 @@
 import { CODES, type Code, type CodeSpec, type Kind, type Severity } from './problem-codes.js';
+import { stateStorageProblem } from './state/storage-problem.js';
 
 export type { Code, Kind, Severity } from './problem-codes.js';
 
@@ -46,6 +47,8 @@ export function isProblem(v: unknown): v is Problem {
 /** Turn anything thrown into a Problem (unknown errors keep their message, never a stack). */
 export function toProblem(err: unknown, fallbackCode: Code = 'internal', subject?: string): Problem {
   if (err instanceof ProblemError) return err.problem;
+  const storage = stateStorageProblem(err, null);
+  if (storage) return storage;
   const message = err instanceof Error ? err.message : String(err);
   return subject === undefined ? { code: fallbackCode, message } : { code: fallbackCode, message, subject };
 }

@@ -5,8 +5,11 @@ import type { Change, PublishedRecord } from '../dns/provider.js';
 import type { LedgerView } from './ledger.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 import { BUSY_TIMEOUT_MS, retryWhileBusySync } from './busy.js';
+import { stateStorageProblem } from './storage-problem.js';
+import { ProblemError } from '../problem.js';
 
-export const STATE_DB_PATH = '/var/lib/tlsa-manager/state.db';
+export { STATE_DB_PATH } from './storage-problem.js';
+
 /** `intent`: about to act; `written`: a zone file is in place, its reload pending or failed. */
 export type JournalStep = 'intent' | 'written' | 'restored' | 'reload-failed';
 
@@ -118,15 +121,24 @@ export class StateDb implements LedgerView {
       this.db = file;
       return;
     }
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-    // Switching to WAL and creating the schema can answer SQLITE_BUSY at once (no busy wait) when
-    // several processes open a new database together, e.g. hooks fired side by side: retry.
-    retryWhileBusySync(() => {
-      this.db.pragma('journal_mode = WAL');
-      this.db.exec(SCHEMA);
-    });
-    if (file !== ':memory:') rootOnly(file);
+    let db: Database.Database | undefined;
+    try {
+      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+      const opened = db;
+      // Switching to WAL and creating the schema can answer SQLITE_BUSY at once (no busy wait) when
+      // several processes open a new database together, e.g. hooks fired side by side: retry.
+      retryWhileBusySync(() => {
+        opened.pragma('journal_mode = WAL');
+        opened.exec(SCHEMA);
+      });
+      if (file !== ':memory:') rootOnly(file);
+    } catch (err) {
+      db?.close();
+      const p = stateStorageProblem(err, file);
+      throw p ? new ProblemError(p, { cause: err }) : err;
+    }
+    this.db = db;
   }
 
   /**
