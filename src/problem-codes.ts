@@ -78,6 +78,9 @@ export const CODES = {
   'cert-expiring': { kind: 'config', text: 'A certificate expires soon.', severity: 'warning' },
   'issuer-not-in-chain': { kind: 'config', text: 'The certificate comes without its issuer certificate.' },
   'issuer-not-covered': { kind: 'config', text: 'A new certificate issuer is not covered by the published records.', severity: 'warning' },
+  'tlsrpt-foreign': { kind: 'config', text: 'A TLS-RPT policy TLSA Manager did not create is published for the domain, so it publishes none there.', severity: 'info' },
+  'tlsrpt-not-managed': { kind: 'config', text: 'No DNS provider manages the zone of a domain whose TLS-RPT policy is wanted: add it by hand.', severity: 'info' },
+  'tlsrpt-no-address': { kind: 'config', text: 'TLS-RPT policies are wanted but no report address is set and the server has no hostname.' },
   'issuers-over-budget': { kind: 'config', text: 'Issuers that may sign the next certificate are not pinned, to keep each owner within its record budget.', severity: 'info' },
   'records-over-budget': { kind: 'config', text: 'Records for the served certificate do not fit the record budget per owner.', severity: 'warning' },
   'usage-unusable-smtp': { kind: 'config', text: 'A TLSA record uses a usage that SMTP senders ignore.' },
@@ -139,6 +142,7 @@ export const CODES = {
   'job-failed': { kind: 'bug', text: 'A background job failed unexpectedly.' },
   'dns-type-unsupported': { kind: 'bug', text: 'A DNS record type is not supported.' },
   'tlsa-record-invalid': { kind: 'bug', text: 'A TLSA record to be written is not valid.' },
+  'tlsrpt-record-invalid': { kind: 'bug', text: 'A TLS-RPT policy record to be written is not valid.' },
   'cloudflare-not-built': { kind: 'bug', text: 'This build has no Cloudflare provider.' },
 } as const satisfies Record<string, CodeSpec>;
 

@@ -9,6 +9,7 @@ import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { auditCsv, auditRows, checkProblemCodes, type CheckSummary } from '../report/audit.js';
 import { table } from '../report/table.js';
 import { formatRecord } from '../tlsa/types.js';
+import { formatManaged } from '../dns/records.js';
 import { ProblemError } from '../problem.js';
 import type { AppContext } from '../context.js';
 import { json, type Command, type Values } from './types.js';
@@ -70,9 +71,9 @@ function planText(plan: RunPlan): string {
   const lines: string[] = [];
   for (const z of plan.zones) {
     lines.push(`zone ${z.zone} (${z.provider}): ${z.changes.length === 0 ? 'in sync' : `${z.changes.length} change(s)`}`);
-    for (const c of z.changes) lines.push(`  ${c.kind === 'create' ? '+' : '-'} ${formatRecord(c.record)}  ; ${c.reason}`);
-    for (const w of z.waiting) lines.push(`  = ${formatRecord(w.record)}  ; kept: ${w.reason}${w.until ? ` (until ${w.until})` : ''}`);
-    for (const f of z.foreign) lines.push(`  ! ${formatRecord(f)}  ; not created by TLSA Manager, left alone`);
+    for (const c of z.changes) lines.push(`  ${c.kind === 'create' ? '+' : '-'} ${formatManaged(c.record)}  ; ${c.reason}`);
+    for (const w of z.waiting) lines.push(`  = ${formatManaged(w.record)}  ; kept: ${w.reason}${w.until ? ` (until ${w.until})` : ''}`);
+    for (const f of z.foreign) lines.push(`  ! ${formatManaged(f)}  ; not created by TLSA Manager, left alone`);
     for (const d of z.deferred) lines.push(`  > ${formatRecord(d.record)}  ; deferred: ${d.reason} (${d.record.reason})`);
     for (const o of z.overBudget) lines.push(`  x ${formatRecord(o.record)}  ; not published, ${o.reason} (${o.record.reason})`);
     if (z.blocked) lines.push(`  blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
@@ -139,7 +140,7 @@ export const applyCommand: Command = {
     const lines = describeSettled(recovered);
     lines.push(...results.flatMap((r) => [
       `zone ${r.zone} (${r.provider}): ${r.problem ? `FAILED, ${r.applied.length ? `${r.applied.length} change(s) applied before the failure` : 'nothing changed'}: ${r.problem.message}${r.problem.fix ? ` ${r.problem.fix}` : ''}` : `${r.applied.length} change(s) applied`}`,
-      ...r.applied.map((c) => `  ${c.kind === 'create' ? '+' : '-'} ${formatRecord(c.record)}`),
+      ...r.applied.map((c) => `  ${c.kind === 'create' ? '+' : '-'} ${formatManaged(c.record)}`),
     ]));
     if (results.length === 0 && plan.refused.length === 0) lines.push('Everything is in sync; nothing to change.');
     for (const z of plan.zones) if (z.blocked) lines.push(`blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);

@@ -11,6 +11,7 @@ import { problem, ProblemError, type Problem } from '../problem.js';
 import { redactSecret } from '../util/redact.js';
 import { canonicalName, isSubdomainOf, printable } from './names.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
+import { isTlsrpt, isTlsrptText, kindAtOwner, quoteTxt, tlsrptRecordFault } from './records.js';
 import { RequestBudget, sharedBudgetFor, type RequestBudgetOptions } from './rate-limit.js';
 import { tlsaRdataFault, type MatchingType, type Selector, type Usage } from '../tlsa/types.js';
 
@@ -126,18 +127,23 @@ export class CloudflareProvider implements DnsProvider {
     });
   }
 
-  /** The zone's TLSA records at the given owners. Throws ProblemError when the API fails. */
+  /** The zone's managed records (TLSA, TLSRPT TXT) at the given owners. Throws ProblemError when the API fails. */
   async populate(zone: string, owners: string[]): Promise<PublishedRecord[]> {
     if (owners.length === 0) return [];
     try {
       const zoneId = await this.zoneId(zone);
       const wanted = new Set(owners.map(canonicalName));
-      // One listing of the zone's TLSA records is cheaper than one per owner once there are two.
-      const raw = wanted.size === 1 ? await this.listRecords(zoneId, { exact: [...wanted][0]! }) : await this.listRecords(zoneId, {});
       const out: PublishedRecord[] = [];
-      for (const r of raw) {
-        const rec = toPublished(r);
-        if (rec && wanted.has(rec.owner)) out.push(rec);
+      // Each kind lives at its own owners and is listed by its own type; one listing of the zone's
+      // records of a type is cheaper than one per owner once there are two.
+      for (const type of ['TLSA', 'TXT'] as const) {
+        const at = [...wanted].filter((o) => (kindAtOwner(o) === 'TLSRPT') === (type === 'TXT'));
+        if (at.length === 0) continue;
+        const raw = at.length === 1 ? await this.listRecords(zoneId, type, { exact: at[0]! }) : await this.listRecords(zoneId, type, {});
+        for (const r of raw) {
+          const rec = toPublished(r);
+          if (rec && wanted.has(rec.owner)) out.push(rec);
+        }
       }
       return out;
     } catch (err) {
@@ -304,13 +310,13 @@ export class CloudflareProvider implements DnsProvider {
     });
   }
 
-  /** All TLSA records of the zone (optionally at one exact name), page by page. */
-  private async listRecords(zoneId: string, filter: { exact?: string }): Promise<CfRecord[]> {
+  /** All records of a type in the zone (optionally at one exact name), page by page. */
+  private async listRecords(zoneId: string, type: 'TLSA' | 'TXT', filter: { exact?: string }): Promise<CfRecord[]> {
     const out: CfRecord[] = [];
     for (let page = 1; ; page++) {
       const res = await this.client.dns.records.list({
         zone_id: zoneId,
-        type: 'TLSA',
+        type,
         ...(filter.exact ? { name: { exact: filter.exact } } : {}),
         per_page: PER_PAGE,
         page,
@@ -366,9 +372,35 @@ export class CloudflareProvider implements DnsProvider {
 
 // ---- pure helpers ------------------------------------------------------------------------
 
-/** A Cloudflare TLSA record as a PublishedRecord, or null when it cannot be read. */
+/**
+ * The character-strings of Cloudflare's TXT `content`: quoted strings (RFC 1035, as the API
+ * writes and returns them) or, for records made before Cloudflare quoted, the bare text.
+ */
+export function txtContent(content: string): string {
+  const t = content.trim();
+  if (!t.startsWith('"')) return t;
+  const parts: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"\s*/gy;
+  let m: RegExpExecArray | null;
+  let at = 0;
+  while ((m = re.exec(t)) !== null) {
+    parts.push(m[1]!.replace(/\\(.)/g, '$1'));
+    at = re.lastIndex;
+  }
+  return at === t.length ? parts.join('') : t;
+}
+
+/** A Cloudflare TLSA record, or a TXT record holding a TLSRPT policy, as a PublishedRecord; else null. */
 export function toPublished(r: CfRecord): PublishedRecord | null {
-  if (!r.name || (r.type && r.type !== 'TLSA')) return null;
+  if (!r.name) return null;
+  if (r.type === 'TXT') {
+    const text = typeof r.content === 'string' ? txtContent(r.content) : '';
+    if (!isTlsrptText(text)) return null; // any other TXT record is not ours to read
+    const rec: PublishedRecord = { kind: 'TLSRPT', owner: canonicalName(r.name), ttl: typeof r.ttl === 'number' ? r.ttl : 1, text, markedOurs: typeof r.comment === 'string' && r.comment.includes(MANAGED_MARKER) };
+    if (r.id) rec.id = r.id;
+    return rec;
+  }
+  if (r.type && r.type !== 'TLSA') return null;
   let usage = r.data?.usage;
   let selector = r.data?.selector;
   let mt = r.data?.matching_type;
@@ -413,8 +445,8 @@ export function validateChanges(zone: string, changes: Change[]): Problem | unde
     }
     const { ttl } = c.record;
     if (!Number.isInteger(ttl) || (ttl !== 1 && (ttl < 60 || ttl > 86400))) return bad(`TTL ${ttl} is not accepted by Cloudflare (1 for automatic, or 60 to 86400)`, 'Set policy.ttl in the settings to a value between 60 and 86400.');
-    const fault = tlsaRdataFault(c.record);
-    if (fault) return bad(`the TLSA data is malformed (${printable(fault)})`, 'This is a bug in the record computation; report it.');
+    const fault = isTlsrpt(c.record) ? tlsrptRecordFault(c.record) : tlsaRdataFault(c.record);
+    if (fault) return bad(`the ${isTlsrpt(c.record) ? 'TLSRPT policy' : 'TLSA data'} is malformed (${printable(fault)})`, 'This is a bug in the record computation; report it.');
   }
   return undefined;
 }
@@ -424,13 +456,12 @@ export function batchBody(chunk: Change[]) {
   const deletes = chunk.filter((c) => c.kind === 'delete').map((c) => ({ id: c.existing!.id! }));
   const posts = chunk
     .filter((c) => c.kind === 'create')
-    .map((c) => ({
-      type: 'TLSA' as const,
-      name: canonicalName(c.record.owner),
-      ttl: c.record.ttl,
-      data: { usage: c.record.usage, selector: c.record.selector, matching_type: c.record.matchingType, certificate: c.record.data.toLowerCase() },
-      comment: MANAGED_MARKER,
-    }));
+    .map((c) => {
+      const r = c.record;
+      const name = canonicalName(r.owner);
+      if (isTlsrpt(r)) return { type: 'TXT' as const, name, ttl: r.ttl, content: quoteTxt(r.text), comment: MANAGED_MARKER };
+      return { type: 'TLSA' as const, name, ttl: r.ttl, data: { usage: r.usage, selector: r.selector, matching_type: r.matchingType, certificate: r.data.toLowerCase() }, comment: MANAGED_MARKER };
+    });
   return { ...(deletes.length ? { deletes } : {}), ...(posts.length ? { posts } : {}) };
 }
 

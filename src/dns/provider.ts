@@ -1,5 +1,6 @@
 import type { Problem } from '../problem.js';
 import type { TlsaRecord } from '../tlsa/types.js';
+import type { ManagedRecord, TlsrptRecord } from './records.js';
 
 /**
  * The DNS side follows octoDNS/DNSControl: a provider `populate`s what is published at the owners
@@ -11,20 +12,25 @@ import type { TlsaRecord } from '../tlsa/types.js';
 export const PROVIDER_KINDS = ['cpanel', 'cloudflare'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
-/** A TLSA record as published by a provider. */
-export interface PublishedRecord extends TlsaRecord {
+/** What a provider knows of a record besides its content. */
+export interface PublishedHandle {
   /** Provider-specific handle (Cloudflare record id, zone-file line index, …). */
   id?: string;
   /** True when the provider can tell we created it (Cloudflare comment marker). Zone files cannot. */
   markedOurs?: boolean;
 }
 
+export type PublishedTlsa = TlsaRecord & PublishedHandle;
+export type PublishedTlsrpt = TlsrptRecord & PublishedHandle;
+/** A managed record (TLSA or TLSRPT, see records.ts) as published by a provider. */
+export type PublishedRecord = PublishedTlsa | PublishedTlsrpt;
+
 export type ChangeKind = 'create' | 'delete';
 
 export interface Change {
   kind: ChangeKind;
   zone: string;
-  record: TlsaRecord;
+  record: ManagedRecord;
   /** For deletes: the published record (carries the provider id). */
   existing?: PublishedRecord;
   /** Why, in words an admin understands ("new certificate key for mail.example.com"). */
@@ -46,7 +52,10 @@ export interface DnsProvider {
   readonly kind: string;
   /** Optional: told up front which zones this run will read, so lookups can be batched. */
   prepare?(zones: string[]): Promise<void>;
-  /** The TLSA records currently published at the given owners of `zone` (absolute names). */
+  /**
+   * The managed records published at the given owners of `zone` (absolute names): TLSA records,
+   * and TXT records that are TLSRPT policies (no other TXT record is ever returned).
+   */
   populate(zone: string, owners: string[]): Promise<PublishedRecord[]>;
   /** Carry out all changes for one zone atomically where the backend allows it. */
   apply(zone: string, changes: Change[]): Promise<ApplyResult>;

@@ -18,7 +18,7 @@ export interface Resolver {
   port: number;
 }
 
-export type QueryType = 'MX' | 'A' | 'AAAA' | 'TLSA' | 'CNAME' | 'DS' | 'DNSKEY' | 'SOA' | 'NS' | 'CDS' | 'CDNSKEY';
+export type QueryType = 'MX' | 'A' | 'AAAA' | 'TLSA' | 'TXT' | 'CNAME' | 'DS' | 'DNSKEY' | 'SOA' | 'NS' | 'CDS' | 'CDNSKEY';
 export type Security = 'secure' | 'insecure' | 'bogus' | 'indeterminate';
 export type Rcode = 'NOERROR' | 'FORMERR' | 'SERVFAIL' | 'NXDOMAIN' | 'NOTIMP' | 'REFUSED' | string;
 export type AnswerStatus = 'ok' | 'nxdomain' | 'nodata' | 'servfail' | 'timeout' | 'error';
@@ -327,6 +327,9 @@ function decodeData(type: string, data: unknown): unknown {
     }
     case 'TLSA':
       return decodeTlsa(data);
+    // A TXT record's character-strings, one byte per character.
+    case 'TXT':
+      return (Array.isArray(data) ? data : [data]).map((s: unknown) => (Buffer.isBuffer(s) ? s.toString('latin1') : String(s)));
     // dns-packet has no codec for the child copies (RFC 7344): raw RDATA, same layout as DS/DNSKEY.
     case 'CDS': {
       const b = data as Buffer;

@@ -3,6 +3,7 @@ import { WhmApi } from '../cpanel/whmapi.js';
 import { problem, ProblemError, retryable, toProblem } from '../problem.js';
 import { recordKey } from '../tlsa/types.js';
 import { absoluteName, relativeTo } from './names.js';
+import { isTlsrpt, isTlsrptText, managedKey, tlsrptRecordFault, type ManagedRecord } from './records.js';
 import type { ApplyResult, Change, DnsProvider } from './provider.js';
 import { applyGuarded, populateFromZoneFile } from './zonefile-provider.js';
 
@@ -40,21 +41,19 @@ async function applyViaWhmApi(ctx: AppContext, zone: string, changes: Change[]):
     if (!serial) throw new ProblemError(problem('zone-no-soa', `${zone} has no SOA record in WHM's view.`, { subject: zone }));
     const byKey = new Map<string, number>();
     for (const l of payload) {
-      if (l.type !== 'record' || l.record_type !== 'TLSA' || !l.dname_b64 || !l.data_b64) continue;
-      const [u, s, m, hex] = l.data_b64.map(unb64);
-      byKey.set(recordKey({ owner: absoluteName(unb64(l.dname_b64), zone), usage: Number(u) as 0, selector: Number(s) as 0, matchingType: Number(m) as 0, data: hex ?? '' }), l.line_index);
+      const key = l.type === 'record' ? lineKey(l, zone) : null;
+      if (key !== null) byKey.set(key, l.line_index);
     }
     const args: [string, string][] = [['zone', zone], ['serial', serial]];
     const applied: Change[] = [];
     for (const c of changes) {
       if (c.kind === 'delete') {
-        const idx = byKey.get(recordKey(c.record));
+        const idx = byKey.get(managedKey(c.record));
         if (idx === undefined) continue; // already gone
         args.push(['remove', String(idx)]);
       } else {
-        if (byKey.has(recordKey(c.record))) continue; // already there
-        const r = c.record;
-        args.push(['add', JSON.stringify({ dname: relativeTo(r.owner, zone), ttl: r.ttl, record_type: 'TLSA', data: [String(r.usage), String(r.selector), String(r.matchingType), r.data] })]);
+        if (byKey.has(managedKey(c.record))) continue; // already there
+        args.push(['add', JSON.stringify(addItem(c.record, zone))]);
       }
       applied.push(c);
     }
@@ -67,4 +66,32 @@ async function applyViaWhmApi(ctx: AppContext, zone: string, changes: Change[]):
       throw err;
     }
   }
+}
+
+/**
+ * The managed record a parse_dns_zone line holds, as its key: TLSA (`data_b64` is
+ * `[usage, selector, matching_type, hex]`) or a TXT line whose strings (one `data_b64` item
+ * each) make a TLSRPT policy. Any other line: null.
+ */
+function lineKey(l: ApiZoneLine, zone: string): string | null {
+  if (!l.dname_b64 || !l.data_b64) return null;
+  const owner = absoluteName(unb64(l.dname_b64), zone);
+  if (l.record_type === 'TLSA') {
+    const [u, s, m, hex] = l.data_b64.map(unb64);
+    return recordKey({ owner, usage: Number(u) as 0, selector: Number(s) as 0, matchingType: Number(m) as 0, data: hex ?? '' });
+  }
+  if (l.record_type !== 'TXT') return null;
+  const text = l.data_b64.map(unb64).join('');
+  return isTlsrptText(text) ? managedKey({ kind: 'TLSRPT', owner, ttl: 0, text }) : null;
+}
+
+/** A mass_edit_dns_zone `add` item (cPanel's documented shape: `dname` relative, `data` the fields or TXT strings). */
+function addItem(r: ManagedRecord, zone: string): { dname: string; ttl: number; record_type: string; data: string[] } {
+  const dname = relativeTo(r.owner, zone);
+  if (isTlsrpt(r)) {
+    const fault = tlsrptRecordFault(r);
+    if (fault) throw new ProblemError(problem('tlsrpt-record-invalid', `TLSRPT record ${r.owner}: ${fault}; nothing was changed in ${zone}.`, { subject: zone }));
+    return { dname, ttl: r.ttl, record_type: 'TXT', data: [r.text] };
+  }
+  return { dname, ttl: r.ttl, record_type: 'TLSA', data: [String(r.usage), String(r.selector), String(r.matchingType), r.data] };
 }

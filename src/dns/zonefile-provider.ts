@@ -9,9 +9,10 @@ import type { AppContext } from '../context.js';
 import { parseZoneText, readParsedZone, zoneFilePath } from '../cpanel/local-zones.js';
 import { DnsClient, parseResolver } from './stub-client.js';
 import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
-import { recordKey, type TlsaRecord } from '../tlsa/types.js';
+import { recordKey } from '../tlsa/types.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
-import { editZone, nextSerial, tlsaRecordsAt, type ParsedZone, type ZoneRecord } from './zonefile.js';
+import { managedKey, rrTypeOf, type ManagedRecord } from './records.js';
+import { editZone, nextSerial, tlsaRecordsAt, tlsrptRecordsAt, type ParsedZone, type ZoneRecord } from './zonefile.js';
 
 const run = promisify(execFile);
 const BACKUPS_KEPT = 5;
@@ -34,20 +35,28 @@ export function createZoneFileProvider(ctx: AppContext): DnsProvider {
 }
 
 /**
- * The TLSA records at `owners` as the zone file holds them (fast, and exactly what dnsadmin
- * writes, so the WHM API 1 provider reads this way too).
+ * The managed records at `owners` as the zone file holds them (fast, and exactly what dnsadmin
+ * writes, so the WHM API 1 provider reads this way too): TLSA records and TLSRPT policies.
  */
 export function populateFromZoneFile(ctx: AppContext, zone: string, owners: string[]): PublishedRecord[] {
   const parsed = readParsedZone(ctx.root, zone);
   if (isProblem(parsed)) throw new ProblemError(parsed);
-  return tlsaRecordsAt(parsed, owners).map((r) => ({
-    owner: r.owner,
-    ttl: r.ttl,
-    usage: r.usage,
-    selector: r.selector,
-    matchingType: r.matchingType,
-    data: r.data,
-  })) as PublishedRecord[];
+  const tlsa: PublishedRecord[] = tlsaRecordsAt(parsed, owners).map((r) => ({ owner: r.owner, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data: r.data }));
+  const reports: PublishedRecord[] = tlsrptRecordsAt(parsed, owners).map((r) => ({ kind: 'TLSRPT', owner: r.owner, ttl: r.ttl, text: r.text }));
+  return [...tlsa, ...reports];
+}
+
+/** The zone's lines holding managed records at `owners`, by managedKey (a record written twice has two lines). */
+function managedLines(parsed: ParsedZone, owners: string[]): Map<string, ZoneRecord[]> {
+  const present = new Map<string, ZoneRecord[]>();
+  const add = (k: string, r: ZoneRecord) => {
+    const list = present.get(k);
+    if (list) list.push(r);
+    else present.set(k, [r]);
+  };
+  for (const r of tlsaRecordsAt(parsed, owners)) add(recordKey(r), r);
+  for (const r of tlsrptRecordsAt(parsed, owners)) add(managedKey(r), r);
+  return present;
 }
 
 /** A zone's apply never throws: a failure becomes the result's problem (nothing was changed). */
@@ -82,18 +91,12 @@ async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): 
   if (!parsed.soa) throw new ProblemError(problem('zone-no-soa', `${path} has no SOA record; it will not be edited.`, { subject: zone }));
   const owners = [...new Set(changes.map((c) => c.record.owner))];
   // Every line holding the record: a record written twice is only gone when both lines are.
-  const present = new Map<string, ZoneRecord[]>();
-  for (const r of tlsaRecordsAt(parsed, owners)) {
-    const k = recordKey(r);
-    const list = present.get(k);
-    if (list) list.push(r);
-    else present.set(k, [r]);
-  }
+  const present = managedLines(parsed, owners);
   const remove: ZoneRecord[] = [];
-  const add: TlsaRecord[] = [];
+  const add: ManagedRecord[] = [];
   const applied: Change[] = [];
   for (const c of changes) {
-    const existing = present.get(recordKey(c.record));
+    const existing = present.get(managedKey(c.record));
     if (c.kind === 'delete' && existing) {
       const included = existing.find((r) => r.file !== undefined);
       if (included) throw new ProblemError(problem('zone-include', `${c.record.owner} comes from the $INCLUDE file ${included.file}; TLSA Manager does not edit included files.`, { subject: zone, fix: 'Move the record into the zone file or remove it by hand.' }));
@@ -194,18 +197,22 @@ async function confirmServed(ctx: AppContext, zone: string, applied: Change[], s
   const target = ctx.config.cpanel.authoritative;
   if (target === false) return;
   const client = new DnsClient(parseResolver(target), { cache: false, timeoutMs: 1000, retries: 0 });
-  const owners = [...new Set(applied.map((c) => c.record.owner))];
+  const queries = [...new Map(applied.map((c) => [`${c.record.owner} ${rrTypeOf(c.record)}`, { owner: c.record.owner, type: rrTypeOf(c.record) }])).values()];
   const deadline = Date.now() + ctx.config.cpanel.confirmSeconds * 1000;
   for (;;) {
     const served = new Set<string>();
-    for (const owner of owners) {
-      const a = await client.query(owner, 'TLSA');
+    for (const { owner, type } of queries) {
+      const a = await client.query(owner, type);
       for (const r of a.records) {
+        if (type === 'TXT') {
+          served.add(managedKey({ kind: 'TLSRPT', owner, ttl: 0, text: (r.data as string[]).join('') }));
+          continue;
+        }
         const t = r.data as { usage: number; selector: number; matchingType: number; data: string };
         served.add(recordKey({ owner, usage: t.usage as 0, selector: t.selector as 0, matchingType: t.matchingType as 0, data: t.data }));
       }
     }
-    if (applied.every((c) => served.has(recordKey(c.record)) === (c.kind === 'create'))) return;
+    if (applied.every((c) => served.has(managedKey(c.record)) === (c.kind === 'create'))) return;
     if (Date.now() > deadline) {
       throw new ProblemError(await notServed(client, target, zone, serial, applied.length));
     }

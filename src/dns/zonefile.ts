@@ -6,7 +6,7 @@
 export type { ParsedZone, ParseOptions, SoaSerial, TtlSource, ZoneRecord } from './zonefile/types.js';
 export { ZoneEditError, ZoneSyntaxError, type ZoneEditCode } from './zonefile/errors.js';
 export { parseZone } from './zonefile/parse.js';
-export { addressesAt, cnameTarget, mxTargets, recordsAt, tlsaRecordsAt, type ZoneTlsaRecord } from './zonefile/query.js';
-export { editZone, formatTlsaLine, validateTlsa, type ZoneEdit } from './zonefile/edit.js';
+export { addressesAt, cnameTarget, mxTargets, recordsAt, tlsaRecordsAt, tlsrptRecordsAt, type ZoneTlsaRecord, type ZoneTlsrptRecord } from './zonefile/query.js';
+export { editZone, formatManagedLine, formatTlsaLine, validateTlsa, type ZoneEdit } from './zonefile/edit.js';
 export { nextSerial, serialGreater } from './zonefile/serial.js';
 export { canonicalType } from './zonefile/rrtypes.js';

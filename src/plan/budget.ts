@@ -1,4 +1,4 @@
-import type { PublishedRecord } from '../dns/provider.js';
+import type { PublishedTlsa } from '../dns/provider.js';
 import { problem, type Problem } from '../problem.js';
 import { recordKey } from '../tlsa/types.js';
 import { PRIORITY, type DesiredRecord } from './desired.js';
@@ -23,7 +23,7 @@ export interface BudgetChoice {
  * `3 x x` per served one is kept free, so the renewal hook can pre-publish the next key without
  * going over (default 10: 1 served key + 8 issuer pins + 1 next key).
  */
-export function chooseWithinBudget(desired: DesiredRecord[], published: PublishedRecord[], isOurs: (p: PublishedRecord) => boolean, budget: number): BudgetChoice {
+export function chooseWithinBudget(desired: DesiredRecord[], published: PublishedTlsa[], isOurs: (p: PublishedTlsa) => boolean, budget: number): BudgetChoice {
   const byKey = new Map<string, DesiredRecord>();
   for (const d of desired) {
     const k = recordKey(d);

@@ -1,4 +1,5 @@
-import { tlsaOwner } from '../dns/names.js';
+import { canonicalName, tlsaOwner } from '../dns/names.js';
+import { tlsrptOwner, tlsrptText, type TlsrptRecord } from '../dns/records.js';
 import { isProblem, problem, type Problem } from '../problem.js';
 import { findIssuer, type Certificate } from '../tlsa/certificate.js';
 import { issuerFamily, keyKind, KNOWN_ISSUERS, nextIssuerCandidates, type KnownIssuer } from '../tlsa/known-issuers.js';
@@ -146,6 +147,51 @@ export function desiredRecords(endpoints: Endpoint[], policy: Policy, zoneOf: (h
     }
   }
   return { byZone, unmanaged, problems };
+}
+
+/** A TLSRPT policy we want published for a mail domain (RFC 8460), with the reason shown. */
+export interface DesiredTlsrpt extends TlsrptRecord {
+  domain: string;
+  reason: string;
+}
+
+export interface TlsrptSettings {
+  /** `off`, `all`, or the mail domains that opt in (config tlsrpt.publish). */
+  publish: 'off' | 'all' | string[];
+  /** Where senders mail their reports (already validated: records.ts reportAddressFault). */
+  address: string | null;
+  ttl: number;
+}
+
+/**
+ * The TLSRPT policies wanted: one at `_smtp._tls.<domain>` for each opted-in mail domain whose
+ * MX host is served here with a certificate (the domains TLSA records are planned for), in the
+ * domain's own zone (not the MX host's). `zoneOf` as for desiredRecords.
+ */
+export function desiredTlsrpt(endpoints: Endpoint[], settings: TlsrptSettings, zoneOf: (name: string) => string | null): { byZone: Map<string, DesiredTlsrpt[]>; problems: Problem[] } {
+  const byZone = new Map<string, DesiredTlsrpt[]>();
+  const problems: Problem[] = [];
+  if (settings.publish === 'off') return { byZone, problems };
+  const only = settings.publish === 'all' ? null : new Set(settings.publish.map(canonicalName));
+  const domains = [...new Set(endpoints.filter((e) => e.served).flatMap((e) => e.domains))].filter((d) => only === null || only.has(d)).sort();
+  if (domains.length === 0) return { byZone, problems };
+  if (!settings.address) {
+    problems.push(problem('tlsrpt-no-address', 'TLS-RPT policies are wanted (tlsrpt.publish) but no report address is set and the server hostname is unknown, so none is published.', { fix: 'Set tlsrpt.address in the settings (e.g. tlsrpt@<this server\'s hostname>).', severity: 'warning' }));
+    return { byZone, problems };
+  }
+  const text = tlsrptText(settings.address);
+  for (const domain of domains) {
+    const record: DesiredTlsrpt = { kind: 'TLSRPT', owner: tlsrptOwner(domain), ttl: settings.ttl, text, domain, reason: `TLS-RPT policy for ${domain}: senders mail their TLS reports to ${settings.address}` };
+    const zone = zoneOf(domain);
+    if (!zone) {
+      problems.push(problem('tlsrpt-not-managed', `No zone on this server or in the settings holds ${domain}, so its TLS-RPT policy must be added by hand: ${record.owner}. TXT "${text}".`, { subject: domain, fix: 'Add that TXT record at the DNS provider of the domain, or leave the domain out of tlsrpt.publish.', severity: 'info' }));
+      continue;
+    }
+    const list = byZone.get(zone);
+    if (list) list.push(record);
+    else byZone.set(zone, [record]);
+  }
+  return { byZone, problems };
 }
 
 type RdataWithWhy = { rd: TlsaRdata; reason: string; priority: number; issuer?: string };

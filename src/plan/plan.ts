@@ -1,8 +1,9 @@
-import type { Change, PublishedRecord } from '../dns/provider.js';
+import type { Change, PublishedRecord, PublishedTlsa, PublishedTlsrpt } from '../dns/provider.js';
 import { problem, type Problem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
+import { isTlsrpt, managedKey, tlsrptDomain } from '../dns/records.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
-import type { DesiredRecord } from './desired.js';
+import type { DesiredRecord, DesiredTlsrpt } from './desired.js';
 import type { LedgerView } from '../state/ledger.js';
 import { chooseWithinBudget, leftOutProblems } from './budget.js';
 
@@ -10,6 +11,9 @@ export interface ZonePlanInput {
   zone: string;
   provider: string;
   desired: DesiredRecord[];
+  /** TLSRPT policies wanted in this zone, at most one per owner (desired.ts). */
+  tlsrpt?: DesiredTlsrpt[];
+  /** Every managed record at the owners read (TLSA and TLSRPT). */
   published: PublishedRecord[];
   ledger: LedgerView;
   /** Whether a published record still matches a certificate the server presents at its owner. */
@@ -61,6 +65,14 @@ export interface ZonePlan {
   warnings: Problem[];
 }
 
+/** The part of a zone plan one record kind contributes. */
+interface KindPlan {
+  creates: Change[];
+  deletes: Change[];
+  /** Owners that lose every record of ours without a successor. */
+  gone: string[];
+}
+
 /**
  * Desired vs published → changes, under the rollover rules (RFC 7671 §8.1) and the record budget
  * per owner. A record leaves only once every record kept at its owner has been published for
@@ -71,9 +83,10 @@ export interface ZonePlan {
 export function planZone(input: ZonePlanInput): ZonePlan {
   const { zone, ledger, now } = input;
   const budget = input.maxRecordsPerOwner;
-  const ours = (p: PublishedRecord) => ledger.createdByUs(zone, recordKey(p)) || p.markedOurs === true || input.takeover?.has(p.owner) === true;
-  const owners = [...new Set([...input.desired.map((d) => d.owner), ...input.published.map((p) => p.owner)])];
-  const publishedAt = groupBy(input.published, (p) => p.owner);
+  const ours = (p: PublishedRecord) => ledger.createdByUs(zone, managedKey(p)) || p.markedOurs === true || input.takeover?.has(p.owner) === true;
+  const tlsaPublished = input.published.filter((p): p is PublishedTlsa => !isTlsrpt(p));
+  const owners = [...new Set([...input.desired.map((d) => d.owner), ...tlsaPublished.map((p) => p.owner)])];
+  const publishedAt = groupBy(tlsaPublished, (p) => p.owner);
   const desiredAt = groupBy(input.desired, (d) => d.owner);
 
   const createKeys = new Set<string>();
@@ -158,27 +171,83 @@ export function planZone(input: ZonePlanInput): ZonePlan {
     changes.push({ kind: 'create', zone, record, reason });
   }
   const deletes: Change[] = [];
-  for (const p of input.published) {
+  for (const p of tlsaPublished) {
     const reason = deleteReasons.get(recordKey(p));
     if (reason === undefined) continue;
     const { id: _id, markedOurs: _m, ...record } = p;
     deletes.push({ kind: 'delete', zone, record, existing: p, reason });
   }
 
-  // The safety limit counts record sets (TLSA owners), as octoDNS does, and applies only from
-  // minRecordsForDeleteLimit of them: a zone losing its one mail host (3 owners) is routine.
+  const warnings = leftOutProblems(overBudget.map((o) => o.record), budget);
+  const reports = planTlsrpt(zone, input.tlsrpt ?? [], input.published.filter(isTlsrpt), ours, foreign, warnings);
+  changes.push(...reports.creates);
+  deletes.push(...reports.deletes);
+  for (const o of reports.gone) ownersGone.add(o);
+  const wanted = new Set([...desiredAt.keys(), ...(input.tlsrpt ?? []).map((t) => t.owner)]);
+
+  // The safety limit counts record sets (owners, TLSA and TLSRPT alike), as octoDNS does, and
+  // applies only from minRecordsForDeleteLimit of them: a zone losing its one mail host (3 owners) is routine.
   const managedOwners = new Set(input.published.filter(ours).map((p) => p.owner)).size;
   const limited = managedOwners >= input.minRecordsForDeleteLimit && ownersGone.size > input.maxDeleteShare * managedOwners;
-  const plan: ZonePlan = { zone, provider: input.provider, changes, waiting, foreign, overBudget, deferred, ownersGone: [...ownersGone], managedOwners, warnings: leftOutProblems(overBudget.map((o) => o.record), budget) };
+  const plan: ZonePlan = { zone, provider: input.provider, changes, waiting, foreign, overBudget, deferred, ownersGone: [...ownersGone], managedOwners, warnings };
   if (ownersGone.size > 0 && !input.force && limited) {
     plan.blocked = problem(
       'safety-limit',
       `The plan for ${zone} would remove every TLSA record of ${ownersGone.size} of its ${managedOwners} managed owners without a replacement (limit ${Math.round(input.maxDeleteShare * 100)}% in zones with ${input.minRecordsForDeleteLimit} or more owners).`,
       { subject: zone, fix: 'Check that the scan is right (an unreadable certificate or zone looks like a removed host), then run apply with --force.', severity: 'warning' },
     );
-    changes.push(...deletes.filter((d) => desiredAt.has(d.record.owner)));
+    changes.push(...deletes.filter((d) => wanted.has(d.record.owner)));
   } else changes.push(...deletes);
   return plan;
+}
+
+/**
+ * TLSRPT policies (RFC 8460): one per name, so no rollover. A wanted policy replaces ours in the
+ * same apply (create and delete together) when the address changed; a policy of ours nobody
+ * wants any more is retired (counted by the safety limit like a TLSA owner). A policy we did not
+ * create is never touched and blocks ours at that name: the admin is told, with the fix; a
+ * policy of ours beside it goes, since two policies at a name mean none (§3).
+ */
+function planTlsrpt(zone: string, desired: DesiredTlsrpt[], published: PublishedTlsrpt[], ours: (p: PublishedRecord) => boolean, foreign: PublishedRecord[], warnings: Problem[]): KindPlan {
+  const out: KindPlan = { creates: [], deletes: [], gone: [] };
+  const desiredAt = groupBy(desired, (d) => d.owner);
+  const publishedAt = groupBy(published, (p) => p.owner);
+  const del = (p: PublishedTlsrpt, reason: string) => {
+    const { id: _id, markedOurs: _m, ...record } = p;
+    out.deletes.push({ kind: 'delete', zone, record, existing: p, reason });
+  };
+  for (const owner of new Set([...desiredAt.keys(), ...publishedAt.keys()])) {
+    const want = desiredAt.get(owner)?.[0];
+    const here = publishedAt.get(owner) ?? [];
+    const theirs = here.filter((p) => !ours(p));
+    const mine = here.filter(ours);
+    if (theirs.length > 0) {
+      foreign.push(...theirs);
+      if (want && !theirs.some((t) => t.text === want.text)) {
+        warnings.push(
+          problem('tlsrpt-foreign', `${owner} already holds a TLS-RPT policy TLSA Manager did not create ("${theirs[0]!.text}"), so TLSA Manager publishes none there (one policy per name, RFC 8460 §3); reports go where that policy says.`, {
+            subject: want.domain,
+            fix: `Remove that TXT record so TLSA Manager publishes "${want.text}", or let TLSA Manager manage it (apply --takeover ${owner}), or leave ${want.domain} out of tlsrpt.publish.`,
+            severity: 'info',
+          }),
+        );
+      }
+      for (const p of mine) del(p, 'a TLS-RPT policy TLSA Manager did not create is at the same name (two policies count as none, RFC 8460 §3)');
+      continue;
+    }
+    if (!want) {
+      for (const p of mine) del(p, `no TLS-RPT policy is wanted for ${tlsrptDomain(owner) ?? owner} any more (tlsrpt.publish, or its mail is no longer served here)`);
+      if (mine.length > 0) out.gone.push(owner);
+      continue;
+    }
+    const keep = mine.find((p) => p.text === want.text);
+    if (!keep) {
+      const { domain: _d, reason, ...record } = want;
+      out.creates.push({ kind: 'create', zone, record, reason });
+    }
+    for (const p of mine) if (p !== keep) del(p, `replaced by "${want.text}" (one TLS-RPT policy per name)`);
+  }
+  return out;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Providers, ProviderKind } from '../dns/registry.js';
 import type { Change } from '../dns/provider.js';
 import { isProblem, toProblem, type Problem } from '../problem.js';
 import type { JournalEntry } from '../state/db.js';
-import { recordKey } from '../tlsa/types.js';
+import { describeData, managedKey } from '../dns/records.js';
 import { LockBusyError, withLock } from '../util/lock.js';
 import { lockPath } from './locks.js';
 
@@ -31,11 +31,11 @@ export async function settleIntent(ctx: AppContext, providers: Providers, entry:
   const owners = [...new Set(entry.changes.map((c) => c.record.owner))];
   let present: Set<string>;
   try {
-    present = new Set((await provider.populate(zone, owners)).map(recordKey));
+    present = new Set((await provider.populate(zone, owners)).map(managedKey));
   } catch (err) {
     return { zone, applied: [], problem: toProblem(err, 'recover-failed', zone) };
   }
-  const applied = entry.changes.filter((c) => present.has(recordKey(c.record)) === (c.kind === 'create'));
+  const applied = entry.changes.filter((c) => present.has(managedKey(c.record)) === (c.kind === 'create'));
   const created = applied.filter((c) => c.kind === 'create').map((c) => c.record);
   const deleted = applied.filter((c) => c.kind === 'delete').map((c) => c.record);
   // Ownership first: even if the reload below fails, what is in the zone is known to be ours.
@@ -55,7 +55,7 @@ export async function settleIntent(ctx: AppContext, providers: Providers, entry:
 export function logSettled(ctx: AppContext, entry: JournalEntry, s: Settled, by: string): void {
   const state = ctx.state();
   for (const c of s.applied) {
-    state.logActivity({ actor: entry.actor, kind: c.kind, zone: s.zone, subject: c.record.owner, detail: `${c.record.usage} ${c.record.selector} ${c.record.matchingType} ${c.record.data} (${c.reason}; the run was interrupted, ${by} found it published)`, ok: true });
+    state.logActivity({ actor: entry.actor, kind: c.kind, zone: s.zone, subject: c.record.owner, detail: `${describeData(c.record)} (${c.reason}; the run was interrupted, ${by} found it published)`, ok: true });
   }
   if (s.problem) state.logActivity({ actor: by, kind: 'apply-failed', zone: s.zone, subject: s.zone, detail: `finishing an interrupted run: ${s.problem.message}`, ok: false });
 }

@@ -3,13 +3,14 @@ import { scanServer, type Endpoint, type ScanResult } from '../cpanel/scan.js';
 import { enclosingZone } from '../cpanel/local-zones.js';
 import { resolverDns } from '../cpanel/resolver-dns.js';
 import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
-import type { ApplyResult, Change, PublishedRecord } from '../dns/provider.js';
+import type { ApplyResult, Change, PublishedRecord, PublishedTlsa } from '../dns/provider.js';
+import { describeData, isTlsrpt, reportAddressFault } from '../dns/records.js';
 import { problem, toProblem, type Problem, isProblem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
 import { computeRdata } from '../tlsa/records.js';
 import { findIssuer } from '../tlsa/certificate.js';
 import type { TlsaRecord } from '../tlsa/types.js';
-import { desiredRecords, type DesiredRecord, type DesiredSet } from './desired.js';
+import { desiredRecords, desiredTlsrpt, type DesiredRecord, type DesiredSet, type DesiredTlsrpt } from './desired.js';
 import { holdBackGone, planZone, serverWideLimit, type ZonePlan } from './plan.js';
 import { emptyLedger } from '../state/ledger.js';
 import type { StateDb } from '../state/db.js';
@@ -50,6 +51,8 @@ interface PlanInputs {
   /** Each zone's plan with the zone generation it was made at (see StateDb.zoneGeneration). */
   planned: Map<string, { plan: ZonePlan; generation: number }>;
   desiredByZone: Map<string, DesiredRecord[]>;
+  /** TLSRPT policies wanted, by the zone of their mail domain. */
+  tlsrptByZone: Map<string, DesiredTlsrpt[]>;
   servedByHost: Map<string, Endpoint>;
   localZones: Set<string>;
   /** Set when the whole run would strip too many owners (serverWideLimit): held back in every zone. */
@@ -111,11 +114,12 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     if (list) list.push(extra);
     else desired.byZone.set(zone, [extra]);
   }
+  const reports = desiredTlsrpt(scan.endpoints, { publish: ctx.config.tlsrpt.publish, address: reportAddress(ctx, scan.hostname), ttl: ctx.config.policy.ttl }, zoneOf);
   const ledger = opts.useState === false ? null : ctx.readState();
-  const inputs: PlanInputs = { opts, seen: new Map(), planned: new Map(), desiredByZone: desired.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
-  const problems: Problem[] = [...scan.problems, ...desired.problems];
+  const inputs: PlanInputs = { opts, seen: new Map(), planned: new Map(), desiredByZone: desired.byZone, tlsrptByZone: reports.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
+  const problems: Problem[] = [...scan.problems, ...desired.problems, ...reports.problems];
 
-  const zonesToPlan = new Set(desired.byZone.keys());
+  const zonesToPlan = new Set([...desired.byZone.keys(), ...reports.byZone.keys()]);
   if (cleansUp(opts) && ledger) for (const z of managed) if (ledger.ownersInZone(z).length > 0) zonesToPlan.add(z);
   await prepareProviders(ctx, providers, [...zonesToPlan], scan.localZones);
   const zones = await mapLimit([...zonesToPlan].sort(), 8, async (zone) => {
@@ -135,6 +139,13 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     for (const z of planned) holdBackGone(z, mass);
   }
   return { scan, zones: planned, refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
+}
+
+/** The TLS-RPT report address: the settings', else tlsrpt@<server hostname> (null: neither is usable). */
+function reportAddress(ctx: AppContext, hostname: string | null): string | null {
+  if (ctx.config.tlsrpt.address) return ctx.config.tlsrpt.address;
+  const fallback = hostname ? `tlsrpt@${hostname}` : null;
+  return fallback && reportAddressFault(fallback) === null ? fallback : null;
 }
 
 function refusedZones(scan: ScanResult): RefusedZone[] {
@@ -204,7 +215,8 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
   const provider = await providers.get(kind);
   if (isProblem(provider)) return { ...provider, subject: zone };
   const want = inputs.desiredByZone.get(zone) ?? [];
-  const owners = new Set(want.map((d) => d.owner));
+  const reports = inputs.tlsrptByZone.get(zone) ?? [];
+  const owners = new Set([...want.map((d) => d.owner), ...reports.map((d) => d.owner)]);
   if (cleansUp(opts) && ledger) for (const o of ledger.ownersInZone(zone)) owners.add(o);
   let published;
   try {
@@ -217,6 +229,7 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
     zone,
     provider: kind,
     desired: want,
+    tlsrpt: reports,
     published,
     ledger: ledger ?? emptyLedger,
     stillServed: (r) => stillServed(inputs.servedByHost, r),
@@ -228,9 +241,10 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
     maxRecordsPerOwner: ctx.config.policy.maxRecordsPerOwner,
     force: opts.force ?? false,
   });
-  if (opts.createOnly) plan.changes = plan.changes.filter((c) => c.kind === 'create');
+  // Only adds; a TLSRPT replacement is a pair (one policy per name), so it waits for a full run.
+  if (opts.createOnly) plan.changes = plan.changes.filter((c) => c.kind === 'create' && !(isTlsrpt(c.record) && plan.changes.some((d) => d.kind === 'delete' && d.record.owner === c.record.owner)));
   if (inputs.massDeletion) holdBackGone(plan, inputs.massDeletion);
-  plan.warnings.push(...uncoveredIssuers(want, published, inputs.servedByHost));
+  plan.warnings.push(...uncoveredIssuers(want, published.filter((p): p is PublishedTlsa => !isTlsrpt(p)), inputs.servedByHost));
   return plan;
 }
 
@@ -365,7 +379,7 @@ function recordResult(ctx: AppContext, actor: string, changes: Change[], result:
   if (unsettled) state.recordApplied(result.zone, created, deleted, ctx.now());
   else state.finishIntent(result.zone, created, deleted, ctx.now());
   for (const c of result.applied) {
-    state.logActivity({ actor, kind: c.kind, zone: result.zone, subject: c.record.owner, detail: `${c.record.usage} ${c.record.selector} ${c.record.matchingType} ${c.record.data} (${c.reason})`, ok: true });
+    state.logActivity({ actor, kind: c.kind, zone: result.zone, subject: c.record.owner, detail: `${describeData(c.record)} (${c.reason})`, ok: true });
   }
   if (result.problem) {
     const n = changes.length - result.applied.length;

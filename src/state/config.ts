@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { checkName } from '../dns/names.js';
+import { reportAddressFault } from '../dns/records.js';
 import { ProblemError } from '../problem.js';
 import { parseParams } from '../tlsa/types.js';
 import { PROVIDER_KINDS } from '../dns/provider.js';
@@ -133,8 +134,22 @@ export const configSchema = z
     alerts: alertsSchema.default(ALERTS_DEFAULT),
     checks: checksSchema.default(CHECKS_DEFAULT),
     metrics: z.object({ token: secret.optional() }).strict().default({}),
-    /** SMTP TLS reports (RFC 8460) received from senders: kept this many days, pruned by the timer. */
-    tlsrpt: z.object({ retentionDays: z.number().int().min(1).max(3650).default(400) }).strict().default({ retentionDays: 400 }),
+    /**
+     * SMTP TLS reporting (RFC 8460): which mail domains get a `_smtp._tls` policy record
+     * (`off`, `all`, or a list), the address senders mail reports to (default
+     * `tlsrpt@<server hostname>`), and how many days received reports are kept.
+     */
+    tlsrpt: z
+      .object({
+        publish: z.union([z.enum(['off', 'all']), z.array(zoneName).max(100_000)]).default('off'),
+        address: z
+          .string()
+          .refine((s) => reportAddressFault(s) === null, { error: (issue) => `${reportAddressFault(String(issue.input)) ?? 'is not valid'} (a mailto: address on a DNS name, e.g. tlsrpt@host.example.com)` })
+          .optional(),
+        retentionDays: z.number().int().min(1).max(3650).default(400),
+      })
+      .strict()
+      .default({ publish: 'off', retentionDays: 400 }),
   })
   .strict();
 

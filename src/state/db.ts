@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:f
 import { dirname } from 'node:path';
 import type { Change, PublishedRecord } from '../dns/provider.js';
 import type { LedgerView } from './ledger.js';
-import { recordKey, type TlsaRecord } from '../tlsa/types.js';
+import { managedKey, type ManagedRecord } from '../dns/records.js';
 import { BUSY_TIMEOUT_MS, retryWhileBusySync } from './busy.js';
 import { stateStorageProblem } from './storage-problem.js';
 import { ProblemError } from '../problem.js';
@@ -185,12 +185,12 @@ export class StateDb implements LedgerView {
    * sighting; records gone from those owners are forgotten.
    */
   observe(zone: string, owners: string[], published: PublishedRecord[], now: number): void {
-    const seen = new Set(published.map(recordKey));
+    const seen = new Set(published.map(managedKey));
     this.write(() => {
       const upsert = this.sql(
         'INSERT INTO ledger (zone, key, owner, created_by_us, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(zone, key) DO UPDATE SET last_seen = excluded.last_seen, created_by_us = MAX(created_by_us, excluded.created_by_us)',
       );
-      for (const p of published) upsert.run(zone, recordKey(p), p.owner, p.markedOurs ? 1 : 0, now, now);
+      for (const p of published) upsert.run(zone, managedKey(p), p.owner, p.markedOurs ? 1 : 0, now, now);
       const del = this.sql('DELETE FROM ledger WHERE zone = ? AND key = ?');
       const sel = this.sql('SELECT key FROM ledger WHERE zone = ? AND owner = ?');
       for (const owner of owners) {
@@ -200,14 +200,14 @@ export class StateDb implements LedgerView {
   }
 
   /** After a successful apply: what we created is ours from now; what we deleted is gone. */
-  recordApplied(zone: string, created: TlsaRecord[], deleted: TlsaRecord[], now: number): void {
+  recordApplied(zone: string, created: ManagedRecord[], deleted: ManagedRecord[], now: number): void {
     this.write(() => {
       const ins = this.sql(
         'INSERT INTO ledger (zone, key, owner, created_by_us, first_seen, last_seen) VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT(zone, key) DO UPDATE SET created_by_us = 1, last_seen = excluded.last_seen',
       );
-      for (const r of created) ins.run(zone, recordKey(r), r.owner, now, now);
+      for (const r of created) ins.run(zone, managedKey(r), r.owner, now, now);
       const del = this.sql('DELETE FROM ledger WHERE zone = ? AND key = ?');
-      for (const r of deleted) del.run(zone, recordKey(r));
+      for (const r of deleted) del.run(zone, managedKey(r));
     });
   }
 
@@ -238,7 +238,7 @@ export class StateDb implements LedgerView {
    * The outcome of a zone's changes is known: ledger updated and intent cleared in one
    * transaction (a crash leaves either both or neither).
    */
-  finishIntent(zone: string, created: TlsaRecord[], deleted: TlsaRecord[], now: number, keep?: JournalStep): void {
+  finishIntent(zone: string, created: ManagedRecord[], deleted: ManagedRecord[], now: number, keep?: JournalStep): void {
     this.write(() => {
       this.recordApplied(zone, created, deleted, now);
       if (keep) this.journalStep(zone, keep);

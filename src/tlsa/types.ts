@@ -41,9 +41,14 @@ export function tlsaRdataFault(r: TlsaRdata): string | null {
   return null;
 }
 
-/** Stable identity of a record's content (owner + rdata), TTL excluded. */
-export function recordKey(r: { owner: string } & TlsaRdata): string {
-  return `${r.owner} ${r.usage} ${r.selector} ${r.matchingType} ${r.data.toLowerCase()}`;
+/**
+ * Stable identity of a managed record's content, TTL excluded: owner + RDATA for TLSA, owner +
+ * joined text for a TLSRPT policy (src/dns/records.ts). The ledger and the planner key by it.
+ */
+export function recordKey(r: ({ owner: string } & TlsaRdata) | { owner: string; kind: 'TLSRPT'; text: string }): string {
+  if ('kind' in r && r.kind === 'TLSRPT') return `${r.owner} TXT ${r.text}`;
+  const t = r as TlsaRdata & { owner: string };
+  return `${t.owner} ${t.usage} ${t.selector} ${t.matchingType} ${t.data.toLowerCase()}`;
 }
 
 export function formatRdata(r: TlsaRdata): string {

@@ -8,7 +8,7 @@ import type { LedgerView } from '../../src/state/ledger.js';
 import { parseBundle } from '../../src/tlsa/certificate.js';
 import { recordKey } from '../../src/tlsa/types.js';
 import type { Endpoint } from '../../src/cpanel/scan.js';
-import type { PublishedRecord } from '../../src/dns/provider.js';
+import type { PublishedRecord, PublishedTlsa } from '../../src/dns/provider.js';
 
 /**
  * Issue 9: pins chosen like the CA chooses, and a record budget per owner. Expected SPKI digests
@@ -79,7 +79,7 @@ describe('issuer pins chosen like the CA chooses', () => {
 
 const zone = 'example.test';
 const owner = '_25._tcp.mail.rsa.test';
-const pub = (d: { owner: string; usage: number; selector: number; matchingType: number; data: string }, extra: Partial<PublishedRecord> = {}): PublishedRecord =>
+const pub = (d: { owner: string; usage: number; selector: number; matchingType: number; data: string }, extra: Partial<PublishedTlsa> = {}): PublishedRecord =>
   ({ owner: d.owner, ttl: 3600, usage: d.usage as 3, selector: d.selector as 1, matchingType: d.matchingType as 1, data: d.data, ...extra });
 const hex = (i: number) => i.toString(16).padStart(64, '0');
 
@@ -116,7 +116,7 @@ describe('record budget per owner', () => {
     const p = plan({ desired: wanted, maxRecordsPerOwner: 4 });
     const created = p.changes.filter((c) => c.record.owner === owner);
     // 4 = served 3 1 1 + R12 + R10 + (one slot kept for the next 3 1 1 at a renewal)
-    expect(created.map((c) => (c.record.usage === 3 ? '3 1 1' : nameOf(c.record.data))).sort()).toEqual(['3 1 1', 'R10', 'R12']);
+    expect(created.map((c) => (c.record.usage === 3 ? '3 1 1' : nameOf(c.record.data!))).sort()).toEqual(['3 1 1', 'R10', 'R12']);
     const left = p.overBudget.filter((o) => o.record.owner === owner).map((o) => nameOf(o.record.data));
     expect(left).toEqual(['R11', 'R13', 'R14', 'YR1', 'YR2', 'YR3']);
     const w = p.warnings.find((x) => x.code === 'issuers-over-budget');
@@ -175,7 +175,7 @@ describe('record budget per owner', () => {
     const served = (r: { usage: number; data: string }) => r.data === LE.R12 || r.usage === 3;
     const p = plan({ desired: wanted.filter((d) => d.owner === owner), published, ledger: ledger(oursSince(published, 0)), stillServed: served, maxRecordsPerOwner: 2 });
     // Budget 2: the served key and room for the next one; R12 and all siblings go.
-    expect(p.changes.filter((c) => c.kind === 'delete').map((c) => nameOf(c.record.data)).sort()).toEqual(RSA.slice().sort());
+    expect(p.changes.filter((c) => c.kind === 'delete').map((c) => nameOf(c.record.data!)).sort()).toEqual(RSA.slice().sort());
     expect(p.overBudget.map((o) => nameOf(o.record.data))).toContain('R12');
   });
 

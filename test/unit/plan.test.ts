@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planZone, type ZonePlanInput } from '../../src/plan/plan.js';
 import type { LedgerView } from '../../src/state/ledger.js';
 import type { DesiredRecord } from '../../src/plan/desired.js';
-import type { PublishedRecord } from '../../src/dns/provider.js';
+import type { PublishedRecord, PublishedTlsa } from '../../src/dns/provider.js';
 import { recordKey } from '../../src/tlsa/types.js';
 
 const zone = 'example.test';
@@ -11,7 +11,7 @@ const HOUR = 3_600_000;
 const NOW = Date.UTC(2026, 10, 29, 12);
 
 const want = (data: string, o = owner): DesiredRecord => ({ owner: o, ttl: 3600, usage: 3, selector: 1, matchingType: 1, data, host: o.replace(/^_\d+\._tcp\./, ''), port: 25, reason: 'test', priority: 0 });
-const pub = (data: string, o = owner, extra: Partial<PublishedRecord> = {}): PublishedRecord => ({ owner: o, ttl: 3600, usage: 3, selector: 1, matchingType: 1, data, ...extra });
+const pub = (data: string, o = owner, extra: Partial<PublishedTlsa> = {}): PublishedRecord => ({ owner: o, ttl: 3600, usage: 3, selector: 1, matchingType: 1, data, ...extra });
 
 function ledger(entries: { rec: PublishedRecord; since: number; ours: boolean }[]): LedgerView {
   const m = new Map(entries.map((e) => [recordKey(e.rec), e]));

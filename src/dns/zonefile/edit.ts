@@ -1,5 +1,7 @@
 import { checkName, isSubdomainOf, printable } from '../names.js';
 import { tlsaRdataFault, type TlsaRecord } from '../../tlsa/types.js';
+import { isTlsrpt, quoteTxt, tlsrptRecordFault, type ManagedRecord, type TlsrptRecord } from '../records.js';
+import { txtStrings } from './rdata.js';
 import { ZoneEditError, ZoneSyntaxError } from './errors.js';
 import { parseMeta, parseZone } from './parse.js';
 import { canonicalType } from './rrtypes.js';
@@ -8,7 +10,7 @@ import { MAX_TTL } from './ttl.js';
 import type { ParsedZone, ParseOptions, ZoneRecord } from './types.js';
 
 /**
- * Byte-preserving TLSA edits: only the removed entries' lines, the SOA serial token and the
+ * Byte-preserving edits of the managed records (TLSA, and TLSRPT policies as TXT): only the removed entries' lines, the SOA serial token and the
  * appended lines change. Every output is re-parsed and compared with the intended record set
  * before it is returned, so a surprise (inherited owners or TTLs, a stale parse) is an error,
  * never a wrong zone.
@@ -16,6 +18,10 @@ import type { ParsedZone, ParseOptions, ZoneRecord } from './types.js';
 
 function invalid(message: string, subject?: string): never {
   throw new ZoneEditError('tlsa-record-invalid', message, 'This is a bug in the caller: the record was not written. Report it with the message.', subject);
+}
+
+function bad(message: string, subject?: string): never {
+  throw new ZoneEditError('tlsrpt-record-invalid', message, 'This is a bug in the caller: the record was not written. Report it with the message.', subject);
 }
 
 function refuse(message: string, fix: string, subject?: string): never {
@@ -35,6 +41,43 @@ export function validateTlsa(r: TlsaRecord): TlsaRecord {
   return { owner: who, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data };
 }
 
+/** A TLSRPT policy checked field by field; throws before any text exists. */
+export function validateTlsrpt(r: TlsrptRecord): TlsrptRecord {
+  if (typeof r !== 'object' || r === null) bad('TLSRPT record is not an object.');
+  const owner = checkName(r.owner, { allowUnderscore: true });
+  if (!owner.ok) bad(`TLSRPT owner "${printable(String(r.owner))}" is not a valid name: ${owner.reason}.`, printable(String(r.owner)));
+  const who = owner.name;
+  if (!Number.isInteger(r.ttl) || r.ttl < 0 || r.ttl > MAX_TTL) bad(`TLSRPT record ${who}: TTL ${printable(String(r.ttl))} is not an integer 0-${MAX_TTL}.`, who);
+  if (typeof r.text !== 'string') bad(`TLSRPT record ${who}: the text is not a string.`, who);
+  const fault = tlsrptRecordFault({ ...r, owner: who });
+  if (fault) bad(`TLSRPT record ${who}: ${printable(fault)}.`, who);
+  return { kind: 'TLSRPT', owner: who, ttl: r.ttl, text: r.text };
+}
+
+function validateManaged(r: ManagedRecord): ManagedRecord {
+  return isTlsrpt(r) ? validateTlsrpt(r) : validateTlsa(r);
+}
+
+/** The owner as written in a zone line: relative inside `origin` (`@` at the apex), else absolute with a dot. */
+function ownerField(name: string, origin: string): string {
+  let base = '';
+  if (origin !== '' && origin !== '.') {
+    const o = checkName(origin, { allowUnderscore: true });
+    if (!o.ok) invalid(`Origin "${printable(origin)}" is not a valid name: ${o.reason}.`);
+    base = o.name;
+  }
+  if (base !== '' && name === base) return '@';
+  if (base !== '' && name.endsWith(`.${base}`)) return name.slice(0, -(base.length + 1));
+  return `${name}.`;
+}
+
+/** One zone-file line for any managed record (TLSA, or a TLSRPT policy as one quoted TXT string). */
+export function formatManagedLine(r: ManagedRecord, origin: string): string {
+  if (!isTlsrpt(r)) return formatTlsaLine(r, origin);
+  const v = validateTlsrpt(r);
+  return `${ownerField(v.owner, origin)}\t${v.ttl}\tIN\tTXT\t${quoteTxt(v.text)}`;
+}
+
 /**
  * One zone-file line (no line ending), tab-separated like cPanel's files. The owner is relative
  * when inside `origin` (`@` at the apex), absolute with a trailing dot otherwise or when `origin`
@@ -42,22 +85,13 @@ export function validateTlsa(r: TlsaRecord): TlsaRecord {
  */
 export function formatTlsaLine(r: TlsaRecord, origin: string): string {
   const v = validateTlsa(r);
-  let base = '';
-  if (origin !== '' && origin !== '.') {
-    const o = checkName(origin, { allowUnderscore: true });
-    if (!o.ok) invalid(`Origin "${printable(origin)}" is not a valid name: ${o.reason}.`);
-    base = o.name;
-  }
-  let owner: string;
-  if (base !== '' && v.owner === base) owner = '@';
-  else if (base !== '' && v.owner.endsWith(`.${base}`)) owner = v.owner.slice(0, -(base.length + 1));
-  else owner = `${v.owner}.`;
-  return `${owner}\t${v.ttl}\tIN\tTLSA\t${v.usage} ${v.selector} ${v.matchingType} ${v.data}`;
+  return `${ownerField(v.owner, origin)}\t${v.ttl}\tIN\tTLSA\t${v.usage} ${v.selector} ${v.matchingType} ${v.data}`;
 }
 
 export interface ZoneEdit {
+  /** Managed records only: TLSA, or TXT holding a TLSRPT policy (anything else is refused). */
   remove: ZoneRecord[];
-  add: TlsaRecord[];
+  add: ManagedRecord[];
   serial: number;
 }
 
@@ -68,9 +102,9 @@ export function editZone(text: string, parsed: ParsedZone, edit: ZoneEdit): stri
   if (!soa) refuse(`Zone ${zone} has no SOA record, so its serial cannot be raised.`, 'Add an SOA record to the zone file.', zone);
   if (soa!.file !== undefined) refuse(`Zone ${zone}: the SOA record is in $INCLUDE file ${printable(soa!.file!)}, which TLSA Manager does not edit.`, 'Move the SOA record into the zone file itself.', zone);
 
-  const adds = edit.add.map((r) => validateTlsa(r));
+  const adds = edit.add.map((r) => validateManaged(r));
   for (const a of adds) {
-    if (!isSubdomainOf(a.owner, zone)) refuse(`TLSA owner ${a.owner} is not inside zone ${zone}.`, 'Publish it in the zone that contains that name.', a.owner);
+    if (!isSubdomainOf(a.owner, zone)) refuse(`${isTlsrpt(a) ? 'TLSRPT' : 'TLSA'} owner ${a.owner} is not inside zone ${zone}.`, 'Publish it in the zone that contains that name.', a.owner);
   }
   const removed = resolveRemovals(parsed, edit.remove);
   checkSerial(zone, soa!.serial, edit.serial, removed.size + adds.length > 0);
@@ -142,7 +176,7 @@ function resolveRemovals(parsed: ParsedZone, remove: ZoneRecord[]): Set<number> 
     if (i === undefined || !found || found.end !== r.end || found.line !== r.line || found.owner !== r.owner || found.rdata !== r.rdata) {
       refuse(`Record ${printable(r.owner)} (line ${r.line}) is not in the parsed zone ${parsed.origin}.`, 'Re-read and re-parse the zone file, then plan the edit again.', r.owner);
     }
-    if (canonicalType(found!.type) !== 'TLSA') refuse(`Record ${found!.owner} at line ${found!.line} is ${found!.type}, not TLSA: only TLSA records are removed.`, 'This is a bug in the caller; nothing was changed.', found!.owner);
+    if (!isManagedLine(found!)) refuse(`Record ${found!.owner} at line ${found!.line} is ${found!.type}, not TLSA (nor a TLSRPT policy): only those are removed.`, 'This is a bug in the caller; nothing was changed.', found!.owner);
     out.add(i!);
   }
   return out;
@@ -187,7 +221,7 @@ function checkInheritance(parsed: ParsedZone, removed: Set<number>): void {
  * removal two lines away flip it). Lines after the set's last record cannot change that, so only
  * removals before it are refused.
  */
-function checkMixedTtls(parsed: ParsedZone, removed: Set<number>, adds: TlsaRecord[]): void {
+function checkMixedTtls(parsed: ParsedZone, removed: Set<number>, adds: ManagedRecord[]): void {
   if (removed.size === 0) return;
   const firstRemoved = Math.min(...removed);
   const edited = new Set<string>([...removed].map((i) => parsed.records[i]!.owner));
@@ -197,7 +231,7 @@ function checkMixedTtls(parsed: ParsedZone, removed: Set<number>, adds: TlsaReco
   for (let i = 0; i < parsed.records.length && !conflict; i++) {
     const r = parsed.records[i]!;
     const type = canonicalType(r.type);
-    if (type === 'TLSA' && edited.has(r.owner)) continue;
+    if ((type === 'TLSA' || type === 'TXT') && edited.has(r.owner)) continue;
     const k = `${r.owner} ${type}`;
     const f = first.get(k);
     if (!f) first.set(k, r);
@@ -209,18 +243,43 @@ function checkMixedTtls(parsed: ParsedZone, removed: Set<number>, adds: TlsaReco
   }
 }
 
-function rdataOf(r: TlsaRecord): string {
-  return `${r.usage} ${r.selector} ${r.matchingType} ${r.data}`;
+/** A TLSA record, or a TXT record whose strings make a TLSRPT policy: the lines we may remove. */
+function isManagedLine(r: ZoneRecord): boolean {
+  const type = canonicalType(r.type);
+  if (type === 'TLSA') return true;
+  if (type !== 'TXT') return false;
+  try {
+    return /^v=TLSRPTv1(?:[;\s]|$)/.test(txtStrings(r.rdata).join(''));
+  } catch {
+    return false;
+  }
 }
 
-function checkDuplicates(parsed: ParsedZone, removed: Set<number>, adds: TlsaRecord[]): void {
+/** The record's type and RDATA as its zone line writes them (the parser's collapsed form). */
+function typeAndRdata(r: ManagedRecord): { type: string; rdata: string } {
+  return isTlsrpt(r) ? { type: 'TXT', rdata: quoteTxt(r.text) } : { type: 'TLSA', rdata: `${r.usage} ${r.selector} ${r.matchingType} ${r.data}` };
+}
+
+/** Identity of a record's content for duplicate checks: TLSA by its RDATA, TXT by its joined strings. */
+function contentKey(owner: string, type: string, rdata: string): string {
+  return type === 'TXT' ? `${owner} TXT ${txtStrings(rdata).join('')}` : `${owner} ${type} ${rdata.toLowerCase()}`;
+}
+
+function checkDuplicates(parsed: ParsedZone, removed: Set<number>, adds: ManagedRecord[]): void {
   const present = new Set<string>();
   parsed.records.forEach((r, i) => {
-    if (!removed.has(i) && canonicalType(r.type) === 'TLSA') present.add(`${r.owner} ${r.rdata.toLowerCase()}`);
+    const type = canonicalType(r.type);
+    if (removed.has(i) || (type !== 'TLSA' && type !== 'TXT')) return;
+    try {
+      present.add(contentKey(r.owner, type, r.rdata));
+    } catch {
+      /* a TXT record in the generic form that does not decode: not one we could duplicate */
+    }
   });
   for (const a of adds) {
-    const k = `${a.owner} ${rdataOf(a)}`;
-    if (present.has(k)) refuse(`TLSA record ${a.owner} ${rdataOf(a)} is already in zone ${parsed.origin}.`, 'This is a bug in the caller (the plan adds a record that exists); nothing was changed.', a.owner);
+    const { type, rdata } = typeAndRdata(a);
+    const k = contentKey(a.owner, type, rdata);
+    if (present.has(k)) refuse(`${type} record ${a.owner} ${rdata} is already in zone ${parsed.origin}.`, 'This is a bug in the caller (the plan adds a record that exists); nothing was changed.', a.owner);
     present.add(k);
   }
 }
@@ -239,11 +298,11 @@ function splice(text: string, parsed: ParsedZone, removed: Set<number>, soa: { s
   return out + text.slice(at);
 }
 
-function append(text: string, eol: string, adds: TlsaRecord[]): string {
+function append(text: string, eol: string, adds: ManagedRecord[]): string {
   if (adds.length === 0) return text;
   let out = text;
   if (out.length > 0 && !out.endsWith('\n')) out += eol;
-  for (const a of adds) out += formatTlsaLine(a, '') + eol;
+  for (const a of adds) out += formatManagedLine(a, '') + eol;
   return out;
 }
 
@@ -256,7 +315,7 @@ function recordKey(r: { file?: string | undefined; owner: string; ttl: number; t
 }
 
 /** Re-parse the result and demand exactly: old records − removed + added, and the new serial. */
-function verify(result: string, parsed: ParsedZone, removed: Set<number>, adds: TlsaRecord[], serial: number): void {
+function verify(result: string, parsed: ParsedZone, removed: Set<number>, adds: ManagedRecord[], serial: number): void {
   let again: ParsedZone;
   try {
     again = reparse(result, parsed);
@@ -269,7 +328,7 @@ function verify(result: string, parsed: ParsedZone, removed: Set<number>, adds: 
   parsed.records.forEach((r, i) => {
     if (!removed.has(i)) bump(recordKey(r), 1);
   });
-  for (const a of adds) bump(recordKey({ owner: a.owner, ttl: a.ttl, type: 'TLSA', rdata: rdataOf(a) }), 1);
+  for (const a of adds) bump(recordKey({ owner: a.owner, ttl: a.ttl, ...typeAndRdata(a) }), 1);
   for (const r of again.records) bump(recordKey(r), -1);
   const off = [...want].find(([, n]) => n !== 0);
   if (off || again.soa?.serial !== serial) {

@@ -28,8 +28,8 @@ export class ZoneSyntaxError extends ProblemError {
   }
 }
 
-/** Codes: `tlsa-record-invalid` (a record we were asked to write is unsafe), `zone-edit-refused`. */
-export type ZoneEditCode = 'tlsa-record-invalid' | 'zone-edit-refused';
+/** Codes: `tlsa-record-invalid`/`tlsrpt-record-invalid` (a record we were asked to write is unsafe), `zone-edit-refused`. */
+export type ZoneEditCode = 'tlsa-record-invalid' | 'tlsrpt-record-invalid' | 'zone-edit-refused';
 
 /** An edit we refuse to make; nothing was produced. */
 export class ZoneEditError extends ProblemError {

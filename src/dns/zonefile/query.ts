@@ -1,6 +1,7 @@
 import type { MatchingType, Selector, TlsaRdata, Usage } from '../../tlsa/types.js';
 import { absoluteName } from './name.js';
-import { addressField, genericBytes, isGeneric, mxFields, nameField, splitRdata, tlsaFromText, tlsaFromWire, type TlsaFields } from './rdata.js';
+import { addressField, genericBytes, isGeneric, mxFields, nameField, splitRdata, tlsaFromText, tlsaFromWire, txtStrings, type TlsaFields } from './rdata.js';
+import { isTlsrptText, type TlsrptRecord } from '../records.js';
 import { canonicalType } from './rrtypes.js';
 import type { ParsedZone, ZoneRecord } from './types.js';
 
@@ -78,6 +79,23 @@ export function tlsaRecordsAt(zone: ParsedZone, owners: string[]): ZoneTlsaRecor
     if (r.file !== undefined) t.file = r.file;
     if (r.generated) t.generated = true;
     out.push(t);
+  }
+  return out;
+}
+
+export type ZoneTlsrptRecord = ZoneRecord & TlsrptRecord;
+
+/**
+ * TLSRPT policies at the given owners: TXT records whose joined strings begin `v=TLSRPTv1`
+ * (RFC 8460 §3). Every other TXT record is left out, so nothing can plan to touch it.
+ */
+export function tlsrptRecordsAt(zone: ParsedZone, owners: string[]): ZoneTlsrptRecord[] {
+  const want = new Set(owners.map(key));
+  const out: ZoneTlsrptRecord[] = [];
+  for (const r of zone.records) {
+    if (!want.has(r.owner) || canonicalType(r.type) !== 'TXT') continue;
+    const text = txtStrings(r.rdata).join('');
+    if (isTlsrptText(text)) out.push({ ...r, kind: 'TLSRPT', text });
   }
   return out;
 }

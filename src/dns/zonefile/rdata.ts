@@ -230,3 +230,50 @@ export function addressField(type: string, rdata: string): string {
 function canonicalIPv6(addr: string): string {
   return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
 }
+
+/**
+ * The character-strings of a TXT record's collapsed `rdata` (quoted or not, `\X` and `\DDD`
+ * escapes resolved; or the RFC 3597 generic form), each as one byte per character (latin1).
+ */
+export function txtStrings(rdata: string): string[] {
+  if (rdata.startsWith('\\# ')) {
+    const b = genericBytes(splitRdata(rdata));
+    const out: string[] = [];
+    for (let i = 0; i < b.length; ) {
+      const len = b[i]!;
+      if (i + 1 + len > b.length) throw new Error('TXT RDATA has a string longer than the data');
+      out.push(Buffer.from(b.subarray(i + 1, i + 1 + len)).toString('latin1'));
+      i += 1 + len;
+    }
+    return out;
+  }
+  const out: string[] = [];
+  let i = 0;
+  while (i < rdata.length) {
+    if (rdata[i] === ' ') {
+      i++;
+      continue;
+    }
+    const quoted = rdata[i] === '"';
+    if (quoted) i++;
+    const bytes: number[] = [];
+    while (i < rdata.length && (quoted ? rdata[i] !== '"' : rdata[i] !== ' ')) {
+      if (rdata[i] === '\\' && i + 1 < rdata.length) {
+        const ddd = /^[0-9]{3}/.exec(rdata.slice(i + 1, i + 4));
+        if (ddd) {
+          bytes.push(Number(ddd[0]) & 0xff);
+          i += 4;
+        } else {
+          bytes.push(rdata.charCodeAt(i + 1) & 0xff);
+          i += 2;
+        }
+        continue;
+      }
+      bytes.push(rdata.charCodeAt(i) & 0xff);
+      i++;
+    }
+    if (quoted) i++;
+    out.push(Buffer.from(bytes).toString('latin1'));
+  }
+  return out;
+}
