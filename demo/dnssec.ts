@@ -10,14 +10,15 @@ import type { ZoneDnssec } from './scenario.js';
  * the simulated parent publishes (SHA-256 over owner wire form + DNSKEY RDATA, RFC 4034 §5.1.4) and
  * a real RRSIG over the DNSKEY RRset (RFC 4034 §3.1.8.1, RFC 6605).
  *
- * The keys are throwaway demo keys kept in the root (`/demo-dnssec/keys.json`, like the demo
+ * The keys are throwaway demo keys kept in the root (`/demo-dnssec/<zone>.json`, like the demo
  * certificates' keys), so the DS stays the same from one start to the next.
  */
 
 export const ALGORITHM = 13; // ECDSAP256SHA256
 export const CSK_FLAGS = 257; // zone key + secure entry point
 export const DNSKEY_TTL = 3600;
-export const KEYS_FILE = '/demo-dnssec/keys.json';
+/** In the root: one JSON file per zone with its (throwaway) private key(s). */
+export const KEYS_DIR = '/demo-dnssec';
 
 export interface Dnskey {
   flags: number;
@@ -124,7 +125,10 @@ export function signRrset(owner: string, type: string, typeCode: number, ttl: nu
   return { typeCovered: type, algorithm: signer.algorithm, labels, originalTTL: ttl, expiration, inception, keyTag: keyTagOf(signer), signersName: owner, signature };
 }
 
-type KeyFile = Record<string, { key: string; retired?: string }>;
+interface KeyFile {
+  key: string;
+  retired?: string;
+}
 
 function newKey(): string {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64');
@@ -132,60 +136,69 @@ function newKey(): string {
 
 const loadKey = (b64: string): KeyObject => createPrivateKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'pkcs8' });
 
+/** Zone names come from the root's file names; only plain DNS names become paths. */
+const ZONE_NAME = /^[a-z0-9-]+(\.[a-z0-9-]+)+$/;
+
 /**
- * The zones' keys from the root, made (and saved) for zones that have none yet. A bogus zone also
- * gets a retired key: the parent's DS still points at it, the classic cause of a bogus chain (a key
- * rolled without updating the registrar).
+ * A zone's key from the root (`/demo-dnssec/<zone>.json`), made and saved when it has none yet. A
+ * bogus zone also gets a retired key: the parent's DS still points at it, the classic cause of a
+ * bogus chain (a key rolled without updating the registrar). One file per zone, so a big root pays
+ * only for the zones someone asks about.
  */
-export function zoneKeys(root: string, zones: { zone: string; state: ZoneDnssec }[]): Map<string, { key: KeyObject; retired: KeyObject | null }> {
-  const file = join(root, KEYS_FILE);
-  const stored: KeyFile = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as KeyFile) : {};
-  let changed = false;
-  const out = new Map<string, { key: KeyObject; retired: KeyObject | null }>();
-  for (const { zone, state } of zones) {
-    if (state === 'unsigned') continue;
-    let entry = stored[zone];
-    if (!entry) {
-      entry = stored[zone] = { key: newKey() };
-      changed = true;
-    }
-    if (state === 'bogus' && !entry.retired) {
-      entry.retired = newKey();
-      changed = true;
-    }
-    out.set(zone, { key: loadKey(entry.key), retired: entry.retired ? loadKey(entry.retired) : null });
+export function zoneKey(root: string, zone: string, state: ZoneDnssec): { key: KeyObject; retired: KeyObject | null } | null {
+  if (state === 'unsigned') return null;
+  if (!ZONE_NAME.test(zone)) throw new Error(`internal: not a zone name: ${zone}`);
+  const file = join(root, KEYS_DIR, `${zone}.json`);
+  const stored = existsSync(file);
+  const entry: KeyFile = stored ? (JSON.parse(readFileSync(file, 'utf8')) as KeyFile) : { key: newKey() };
+  let dirty = !stored;
+  if (state === 'bogus' && !entry.retired) {
+    entry.retired = newKey();
+    dirty = true;
   }
-  if (changed) {
+  if (dirty) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
   }
-  return out;
+  return { key: loadKey(entry.key), retired: entry.retired ? loadKey(entry.retired) : null };
 }
 
 const DNSKEY_TYPE = 48;
 
 /**
- * Each zone's chain as the demo world has it: `signed` (DS matches the served key), `no-ds` (signed,
+ * A zone's chain as the demo world has it: `signed` (DS matches the served key), `no-ds` (signed,
  * the registrar step missing), `bogus` (the DS matches a retired key, not the served one),
- * `unsigned` (nothing). Signatures run from an hour ago to 30 days from `now`.
+ * `unsigned` (nothing). Signatures run from an hour before `now` to 30 days after.
  */
-export function zoneChains(root: string, zones: { zone: string; state: ZoneDnssec }[], now = Date.now()): Map<string, ZoneChain> {
-  const keys = zoneKeys(root, zones);
+export function zoneChain(root: string, zone: string, state: ZoneDnssec, now = Date.now()): ZoneChain {
+  const k = zoneKey(root, zone, state);
+  if (!k) return { zone, state, dnskey: [], rrsig: [], ds: [] };
   const inception = Math.floor(now / 1000) - 3600;
   const expiration = inception + 3600 + 30 * 86400;
-  const out = new Map<string, ZoneChain>();
-  for (const { zone, state } of zones) {
-    const k = keys.get(zone);
-    if (!k) {
-      out.set(zone, { zone, state, dnskey: [], rrsig: [], ds: [] });
-      continue;
+  const dnskey = publicDnskey(k.key);
+  const rrsig = signRrset(zone, 'DNSKEY', DNSKEY_TYPE, DNSKEY_TTL, [dnskeyRdata(dnskey)], k.key, dnskey, inception, expiration);
+  const ds = state === 'signed' ? [dsOf(zone, dnskey)] : state === 'bogus' && k.retired ? [dsOf(zone, publicDnskey(k.retired))] : [];
+  return { zone, state, dnskey: [dnskey], rrsig: [rrsig], ds };
+}
+
+/** Each zone's chain, computed when first asked for and then kept (the network's view). */
+export class ChainBook {
+  private readonly chains = new Map<string, ZoneChain>();
+
+  constructor(
+    private readonly root: string,
+    private readonly stateOf: (zone: string) => ZoneDnssec,
+    private readonly now = Date.now(),
+  ) {}
+
+  chain(zone: string): ZoneChain {
+    let c = this.chains.get(zone);
+    if (!c) {
+      c = zoneChain(this.root, zone, this.stateOf(zone), this.now);
+      this.chains.set(zone, c);
     }
-    const dnskey = publicDnskey(k.key);
-    const rrsig = signRrset(zone, 'DNSKEY', DNSKEY_TYPE, DNSKEY_TTL, [dnskeyRdata(dnskey)], k.key, dnskey, inception, expiration);
-    const ds = state === 'signed' ? [dsOf(zone, dnskey)] : state === 'bogus' && k.retired ? [dsOf(zone, publicDnskey(k.retired))] : [];
-    out.set(zone, { zone, state, dnskey: [dnskey], rrsig: [rrsig], ds });
+    return c;
   }
-  return out;
 }
 
 /** "zone. 3600 IN DNSKEY 257 3 13 <base64>" (what dnssec-dsfromkey reads). */

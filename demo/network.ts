@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as packet from 'dns-packet';
 import type { DemoManifest } from './build-root.js';
-import { DNSKEY_TTL, zoneChains, type ZoneChain } from './dnssec.js';
+import { ChainBook, DNSKEY_TTL, type ZoneChain } from './dnssec.js';
 import type { ZoneDnssec } from './scenario.js';
 
 /**
@@ -119,7 +119,7 @@ export class ZoneStore {
   private readonly cache = new Map<string, { stamp: string; records: Rr[] }>();
   private readonly external = new Map<string, Rr[]>();
   /** DNSKEY and its RRSIG per signed zone, served at the apex like an inline signer does. */
-  private chains = new Map<string, Rr[]>();
+  private chains: ChainBook | null = null;
 
   constructor(
     private readonly root: string,
@@ -135,9 +135,9 @@ export class ZoneStore {
     }
   }
 
-  /** The signed zones' DNSKEY sets (set once the keys are known). */
-  setChains(chains: Map<string, ZoneChain>): void {
-    this.chains = new Map([...chains].map(([zone, c]) => [zone, chainRecords(c)]));
+  /** Where the signed zones' DNSKEY sets come from. */
+  setChains(book: ChainBook): void {
+    this.chains = book;
   }
 
   /** Zones hosted elsewhere (Cloudflare in the demo story). */
@@ -170,7 +170,7 @@ export class ZoneStore {
   }
 
   records(zone: string, local: boolean): Rr[] {
-    const signed = this.chains.get(zone) ?? [];
+    const signed = this.chains ? chainRecords(this.chains.chain(zone)) : [];
     if (!local) return [...(this.external.get(zone) ?? []), ...signed];
     return [...this.fileRecords(zone), ...signed];
   }
@@ -219,12 +219,16 @@ const DS_TTL = 3600;
  * whose registrar step is missing; the retired key's for the bogus one).
  */
 export class ParentZones {
-  private readonly zones = new Map<string, { apex: Rr[]; children: Map<string, Rr[]> }>();
+  private readonly zones = new Map<string, { apex: Rr[]; children: Set<string> }>();
 
-  constructor(chains: Map<string, ZoneChain>) {
-    for (const c of chains.values()) {
-      const parent = parentName(c.zone);
-      if (!parent || chains.has(parent)) continue;
+  constructor(
+    children: string[],
+    private readonly book: ChainBook,
+  ) {
+    const known = new Set(children);
+    for (const child of children) {
+      const parent = parentName(child);
+      if (!parent || known.has(parent)) continue;
       let p = this.zones.get(parent);
       if (!p) {
         const ns = `a.nic.${parent}`;
@@ -233,11 +237,11 @@ export class ParentZones {
             { name: parent, type: 'SOA', ttl: 86400, data: { mname: ns, rname: `hostmaster.nic.${parent}`, serial: 2026113001, refresh: 1800, retry: 900, expire: 604800, minimum: 3600 } },
             { name: parent, type: 'NS', ttl: 86400, data: ns },
           ],
-          children: new Map(),
+          children: new Set(),
         };
         this.zones.set(parent, p);
       }
-      p.children.set(c.zone, c.ds.map((d): Rr => ({ name: c.zone, type: 'DS', ttl: DS_TTL, data: d })));
+      p.children.add(child);
     }
   }
 
@@ -253,8 +257,8 @@ export class ParentZones {
     const p = parentName(n);
     const zone = p ? this.zones.get(p) : undefined;
     if (!zone || qtype !== 'DS') return null;
-    const ds = zone.children.get(n);
-    return ds ? { rcode: 'NOERROR', answers: ds } : { rcode: 'NXDOMAIN', answers: [] };
+    if (!zone.children.has(n)) return { rcode: 'NXDOMAIN', answers: [] };
+    return { rcode: 'NOERROR', answers: this.book.chain(n).ds.map((d): Rr => ({ name: n, type: 'DS', ttl: DS_TTL, data: d })) };
   }
 
   /** The parent zone `name` falls in, and whether it is at or below a delegated child. */
@@ -560,9 +564,10 @@ export async function startDemoNetwork(o: NetworkOptions): Promise<DemoNetwork> 
   const { parseZone } = (await import(pathToFileURL(ZONEFILE_MJS).href)) as { parseZone: ParseZone };
   const store = new ZoneStore(o.root, parseZone, o.manifest.externalZones, o.onZoneLoad);
   const dnssecOf = dnssecByZone(o.manifest);
-  const chains = zoneChains(o.root, [...store.localZones(), ...store.externalZones()].map((zone) => ({ zone, state: dnssecOf(zone) })));
-  store.setChains(chains);
-  const parents = new ParentZones(chains);
+  // Keys are made and chains signed when a zone is first asked about: a big root starts at once.
+  const book = new ChainBook(o.root, dnssecOf);
+  store.setChains(book);
+  const parents = new ParentZones([...store.localZones(), ...store.externalZones()], book);
   const closers: (() => Promise<void>)[] = [];
   try {
     const resolver = await serveDns(resolverFace(store, dnssecOf, parents), host);

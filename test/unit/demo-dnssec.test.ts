@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dnskeyLine, zoneChains, type Ds } from '../../demo/dnssec.js';
+import { ChainBook, dnskeyLine, zoneChain, type Ds } from '../../demo/dnssec.js';
 
 // The demo's DNSSEC material is judged by BIND's dnssec-dsfromkey, never by the product's DS code
 // (src/dnssec/keys.ts) nor by the demo's own.
@@ -28,9 +28,10 @@ describe('demo DNSSEC chain material', () => {
     { zone: 'plain.test', state: 'unsigned' as const },
     { zone: 'nods.test', state: 'no-ds' as const },
   ];
+  const zoneChains = () => new Map(zones.map((z) => [z.zone, zoneChain(root, z.zone, z.state)]));
 
   it('a signed zone\'s DS at the parent is what dnssec-dsfromkey computes from its DNSKEY (ECDSA P-256 CSK)', () => {
-    const chains = zoneChains(root, zones);
+    const chains = zoneChains();
     const alpha = chains.get('alpha.test')!;
     expect(alpha.dnskey).toHaveLength(1);
     expect([alpha.dnskey[0]!.flags, alpha.dnskey[0]!.algorithm, alpha.dnskey[0]!.publicKey.length]).toEqual([257, 13, 64]);
@@ -39,7 +40,7 @@ describe('demo DNSSEC chain material', () => {
   });
 
   it('the bogus zone\'s DS is a real DS of a key it does not serve; unsigned and no-DS zones have none at the parent', () => {
-    const chains = zoneChains(root, zones);
+    const chains = zoneChains();
     const bogus = chains.get('bogus.test')!;
     const served = dsfromkey('bogus.test', dnskeyLine('bogus.test', bogus.dnskey[0]!));
     expect(bogus.ds).toHaveLength(1);
@@ -51,8 +52,9 @@ describe('demo DNSSEC chain material', () => {
   });
 
   it('keys are kept in the root: the next start serves the same DNSKEY and DS', () => {
-    const a = zoneChains(root, zones).get('alpha.test')!;
-    const b = zoneChains(root, zones).get('alpha.test')!;
+    const stateOf = (zone: string) => zones.find((z) => z.zone === zone)!.state;
+    const a = new ChainBook(root, stateOf).chain('alpha.test');
+    const b = new ChainBook(root, stateOf).chain('alpha.test');
     expect(b.dnskey[0]!.publicKey.equals(a.dnskey[0]!.publicKey)).toBe(true);
     expect(b.ds[0]!.digest.equals(a.ds[0]!.digest)).toBe(true);
   });
