@@ -27,9 +27,39 @@ function holderOf(path: string): number | null {
 }
 
 /**
+ * Remove `path` if it names a process that is gone, so a crash never wedges the next run. Checking
+ * the holder and unlinking are two steps, so two processes that both found the lock stale could
+ * both remove it, the second one removing the lock the first had just taken. The takeover is
+ * therefore done under a marker created with O_EXCL and named after the dead holder: only one
+ * process at a time re-reads and removes a lock left by that holder, and a fresh lock (another
+ * pid) is never removed. A marker whose own taker died (it is held for two system calls) is taken
+ * over the same way, one level down.
+ */
+function clearStale(path: string): void {
+  const holder = holderOf(path);
+  if (holder === null || alive(holder)) return;
+  const marker = `${path}.takeover-${holder}`;
+  let fd: number;
+  try {
+    fd = openSync(marker, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    clearStale(marker);
+    return;
+  }
+  try {
+    writeSync(fd, String(process.pid));
+    closeSync(fd);
+    if (holderOf(path) === holder && !alive(holder)) unlinkSync(path);
+  } finally {
+    unlinkSync(marker);
+  }
+}
+
+/**
  * An exclusive lock file holding the owner's pid. A lock left by a process that died (kill -9)
- * is taken over, so a crash never wedges the next run. Waits up to `waitMs`, then throws
- * LockBusyError (hooks answer "deferred" and let the timer finish).
+ * is taken over (clearStale), so a crash never wedges the next run. Waits up to `waitMs`, then
+ * throws LockBusyError (hooks answer "deferred" and let the timer finish).
  */
 export async function withLock<T>(path: string, fn: () => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -44,14 +74,7 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, opts: { wa
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = holderOf(path);
       if (holder !== null && !alive(holder)) {
-        // Stale: remove only if it still names the dead holder (another waiter may have won).
-        if (holderOf(path) === holder) {
-          try {
-            unlinkSync(path);
-          } catch {
-            /* someone else removed it */
-          }
-        }
+        clearStale(path);
         continue;
       }
       if (Date.now() >= deadline) throw new LockBusyError(path, holder);
