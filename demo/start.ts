@@ -33,7 +33,8 @@ export async function prepareDemoRoot(dir: string): Promise<DemoManifest> {
 /**
  * Points the product at this run's demo network through its ordinary configuration (the ports
  * are new on every start): the resolver, the authoritative server asked after a zone edit,
- * checks.smtpEndpoints for the mail listeners and dnssec.servers for the simulated TLD's server. Everything else someone saved in Settings stays.
+ * checks.smtpEndpoints for the mail listeners and dnssec.servers for the simulated TLD's server.
+ * It also opts the demo into publishing TLS-RPT policies (tlsrpt.publish "all") the first time. Everything else someone saved in Settings stays.
  */
 export function writeDemoConfig(dir: string, network: DemoNetwork): void {
   const configFile = join(dir, CONFIG_PATH);
@@ -45,6 +46,8 @@ export function writeDemoConfig(dir: string, network: DemoNetwork): void {
     cpanel: { ...current.cpanel, authoritative: `${network.authoritative.host}:${network.authoritative.port}` },
     checks: { ...current.checks, smtpEndpoints: network.smtpEndpoints },
     dnssec: { ...current.dnssec, servers: { ...(current.dnssec?.servers as Record<string, string[]> | undefined), ...network.dnssecServers } },
+    // The demo publishes TLS-RPT policies (_smtp._tls) with its TLSA records unless Settings chose otherwise.
+    tlsrpt: { ...current.tlsrpt, publish: current.tlsrpt?.publish ?? 'all' },
   };
   writeFileSync(configFile, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
 }

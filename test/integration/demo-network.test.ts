@@ -190,5 +190,9 @@ describe('the product against the demo network (dist/cli.js)', () => {
     expect(after).toMatch(/^charlie-demo\.test: DNSSEC BOGUS/m);
     expect(after).toMatch(/^delta-demo\.test: NO DNSSEC/m);
     expect(after).toMatch(/^expiring-demo\.test: EXPIRING .*expires on/m);
+    // The demo opts into TLS-RPT policies (tlsrpt.publish "all"): published with the TLSA records, served signed.
+    const policy = await dig(net.resolver, '_smtp._tls.alpha-demo.test', 'TXT');
+    expect(policy.flags).toContain('ad');
+    expect(policy.answers.join('\n')).toContain('"v=TLSRPTv1; rua=mailto:tlsrpt@server.demo-host.test"');
   }, 120_000);
 });
