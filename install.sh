@@ -129,6 +129,8 @@ for item in package.json package-lock.json README.md install.sh uninstall.sh dis
 done
 mkdir -m 0755 -- "$STAGE/bin"
 write_wrapper "$STAGE/bin/tlsa-manager-hook" "$APPDIR" hook 0700
+# What Exim's pipe runs for tlsrpt@<hostname> (as the unprivileged Exim user: 0755).
+write_wrapper "$STAGE/bin/tlsa-manager-tlsrpt-ingest" "$APPDIR" "tlsrpt ingest" 0755
 if [ "$RELEASE" = 1 ]; then
   cp -R -- "$SOURCE/node_modules" "$STAGE/node_modules"
   say "copied the release's dependencies (no npm needed)"
@@ -158,12 +160,14 @@ write_wrapper "$R/usr/local/bin/tlsa-manager" "$APPDIR" "" 0755
 # ---- Configuration and state: created when missing, never overwritten. ----
 install -d -m 0700 -o 0 -g 0 -- "$R/etc/tlsa-manager" "$R/var/lib/tlsa-manager" "$R/var/log/tlsa-manager"
 chmod 0700 -- "$R/etc/tlsa-manager" "$R/var/lib/tlsa-manager" "$R/var/log/tlsa-manager"
-# TLS-RPT spool (issue 14): Exim's pipe runs "tlsa-manager tlsrpt ingest" as an unprivileged user
-# that may only drop files here (sticky, write+search for all, listable and readable by root only);
-# the timer imports them as root. Same mode as src/tlsrpt/spool.ts SPOOL_MODE.
+# TLS-RPT spool (issue 14): Exim's pipe runs "tlsa-manager tlsrpt ingest" as mailnull, group mail,
+# which may only drop files here (sticky, write+search for the group, listable and readable by
+# root only); the timer imports them as root. Same mode as src/tlsrpt/spool.ts SPOOL_MODE.
+tlsrpt_paths
 install -d -m 0755 -o 0 -g 0 -- "$R/var/spool/tlsa-manager"
-install -d -m 1733 -o 0 -g 0 -- "$R/var/spool/tlsa-manager/tlsrpt"
-chmod 1733 -- "$R/var/spool/tlsa-manager/tlsrpt"
+install -d -m 1730 -o 0 -g "$TLSRPT_PIPE_GROUP" -- "$TLSRPT_SPOOL"
+chown "0:$TLSRPT_PIPE_GROUP" -- "$TLSRPT_SPOOL"
+chmod 1730 -- "$TLSRPT_SPOOL"
 CONFIG="$R/etc/tlsa-manager/config.json"
 if [ -e "$CONFIG" ]; then
   # It may hold an API token: whatever else changed, it stays root-only.
@@ -194,6 +198,20 @@ else
   cp -- "$APPDIR/plugin/lib/hooks-fallback.json" "$WANTED"
 fi
 sync_hooks "$WANTED" "$CURRENT"
+
+# ---- Exim: tlsrpt@<hostname> delivered to the ingest command (router + transport of ours in
+# /etc/exim.conf.local; a failing rebuild puts the old file back). ----
+if exim_local_edit add; then
+  if exim_rebuild; then
+    say "Exim delivers $TLSRPT_LOCAL_PART@<hostname> to TLSA Manager (router tlsa_manager_tlsrpt in $EXIM_LOCAL${EXIM_LOCAL_BACKUP:+; previous copy $EXIM_LOCAL_BACKUP})"
+  else
+    if [ -n "$EXIM_LOCAL_BACKUP" ]; then cp -p -- "$EXIM_LOCAL_BACKUP" "$EXIM_LOCAL.tlsa-manager-restore.$$" && mv -f -- "$EXIM_LOCAL.tlsa-manager-restore.$$" "$EXIM_LOCAL"; else rm -f -- "$EXIM_LOCAL"; fi
+    exim_rebuild || true
+    warn "/scripts/buildeximconf refused the Exim configuration with TLSA Manager's TLS-RPT router; $EXIM_LOCAL was put back as it was and TLS reports are not received (see WHM » Exim Configuration Manager)"
+  fi
+else
+  [ $? = 1 ] && say "Exim already delivers $TLSRPT_LOCAL_PART@<hostname> to TLSA Manager ($EXIM_LOCAL unchanged)"
+fi
 
 # ---- systemd: units in place, then enabled and started. ----
 install -d -m 0755 -- "$UNITDIR"

@@ -89,6 +89,13 @@ else
   warn "$CPBIN/unregister_appconfig is missing; the WHM plugin registration was left"
 fi
 
+# Our TLS-RPT router and transport out of /etc/exim.conf.local (nothing else in it changes).
+tlsrpt_paths
+if exim_local_edit remove; then
+  exim_rebuild || warn "/scripts/buildeximconf failed after removing TLSA Manager's TLS-RPT router from $EXIM_LOCAL; run it again"
+  say "TLS-RPT router removed from $EXIM_LOCAL (previous copy $EXIM_LOCAL_BACKUP)"
+fi
+
 rm -rf -- "$CGIDIR"
 rm -f -- "$ICONDIR/tlsa_manager.png"
 rm -f -- "$R/usr/local/bin/tlsa-manager"

@@ -21,6 +21,8 @@ export const STUB_EXECUTABLES: Record<string, string> = {
   '/usr/local/cpanel/bin/is_registered_with_appconfig': 'is_registered_with_appconfig.mjs',
   '/usr/local/cpanel/bin/manage_hooks': 'manage_hooks.mjs',
   '/usr/bin/systemctl': 'systemctl.mjs',
+  '/usr/local/cpanel/scripts/buildeximconf': 'buildeximconf.mjs',
+  '/usr/local/cpanel/scripts/restartsrv_exim': 'restartsrv_exim.mjs',
 };
 
 /** The stub sources: next to this module (demo/ under vitest), else demo/ from .demo/build/. */

@@ -149,3 +149,99 @@ sync_hooks() {
     esac
   done <<<"$plan"
 }
+
+# ---- TLS-RPT mail (issue 14): tlsrpt@<hostname> piped to "tlsa-manager tlsrpt ingest". ----
+# cPanel's own routers cannot do it: /etc/aliases pipes get no uid (system_aliases sets no user)
+# and their address_pipe transport bounces any output; valiases never apply to the hostname
+# (virtual_aliases has domains = !$primary_hostname). So a router and transport of ours go into
+# /etc/exim.conf.local, the file WHM's Exim Configuration Manager » Advanced Editor keeps across
+# updates, and /scripts/buildeximconf rebuilds /etc/exim.conf (docs/reference-notes.md).
+# The pipe runs as cPanel's Exim user and mail group, like cPanel's own local deliveries; the
+# spool is the one place that user may write (root:mail 1730: mail may create, only root lists).
+TLSRPT_LOCAL_PART="tlsrpt"
+TLSRPT_PIPE_USER="mailnull"
+TLSRPT_PIPE_GROUP="mail"
+
+tlsrpt_paths() {
+  EXIM_LOCAL="$R/etc/exim.conf.local"
+  TLSRPT_SPOOL="$R/var/spool/tlsa-manager/tlsrpt"
+  TLSRPT_INGEST="$APPDIR/bin/tlsa-manager-tlsrpt-ingest"
+}
+
+tlsrpt_router_block() {
+  cat <<BLOCK
+# TLS reports (RFC 8460) mailed to ${TLSRPT_LOCAL_PART}@<this server's hostname>: to TLSA Manager.
+tlsa_manager_tlsrpt:
+    driver = accept
+    domains = \$primary_hostname
+    local_parts = ${TLSRPT_LOCAL_PART}
+    transport = tlsa_manager_tlsrpt_pipe
+BLOCK
+}
+
+# Exit 0 = delivered or refused (never a bounce), 75 = deferred (Exim retries); the one output
+# line goes to Exim's main log, never back to the sender.
+tlsrpt_transport_block() {
+  cat <<BLOCK
+tlsa_manager_tlsrpt_pipe:
+    driver = pipe
+    command = ${TLSRPT_INGEST}
+    user = ${TLSRPT_PIPE_USER}
+    group = ${TLSRPT_PIPE_GROUP}
+    temp_errors = 75
+    timeout = 2m
+    log_output
+    return_fail_output = false
+    return_output = false
+BLOCK
+}
+
+# exim_local_edit add|remove: writes the new /etc/exim.conf.local next to it and renames it in
+# place (never half a file), after copying the old one to exim.conf.local.tlsa-manager-<time>.
+# Returns 0 when the file changed, 1 when there was nothing to do, 2 on failure (reported).
+exim_local_edit() {
+  local action="$1" dir tmp router transport backup
+  dir="$(dirname -- "$EXIM_LOCAL")"
+  [ -d "$dir" ] || { warn "$dir does not exist; the TLS-RPT mail route was not set up"; return 2; }
+  tmp="$(mktemp "$EXIM_LOCAL.tlsa-manager-new.XXXXXX")"
+  router="$(mktemp)"
+  transport="$(mktemp)"
+  tlsrpt_router_block >"$router"
+  tlsrpt_transport_block >"$transport"
+  local -a args=("$action" "$EXIM_LOCAL")
+  if [ "$action" = add ]; then args+=("$router" "$transport"); fi
+  if ! perl "$PLUGIN_LIB/exim-local.pl" "${args[@]}" >"$tmp" 2>"$tmp.err"; then
+    warn "$EXIM_LOCAL was left unchanged: $(cat -- "$tmp.err")"
+    rm -f -- "$tmp" "$tmp.err" "$router" "$transport"
+    return 2
+  fi
+  rm -f -- "$tmp.err" "$router" "$transport"
+  if [ -e "$EXIM_LOCAL" ] && cmp -s -- "$tmp" "$EXIM_LOCAL"; then rm -f -- "$tmp"; return 1; fi
+  if [ ! -e "$EXIM_LOCAL" ] && [ ! -s "$tmp" ]; then rm -f -- "$tmp"; return 1; fi
+  if [ -e "$EXIM_LOCAL" ]; then
+    backup="$EXIM_LOCAL.tlsa-manager-$(date -u +%Y%m%dT%H%M%SZ)-$$"
+    cp -p -- "$EXIM_LOCAL" "$backup"
+    chmod --reference="$EXIM_LOCAL" -- "$tmp"
+    chown --reference="$EXIM_LOCAL" -- "$tmp"
+    EXIM_LOCAL_BACKUP="$backup"
+  else
+    chmod 0644 -- "$tmp"
+    chown 0:0 -- "$tmp"
+    EXIM_LOCAL_BACKUP=""
+  fi
+  mv -f -- "$tmp" "$EXIM_LOCAL"
+  return 0
+}
+
+# cPanel's documented way to apply /etc/exim.conf.local: rebuild /etc/exim.conf (it checks the
+# result and keeps the old one when Exim refuses it), then restart Exim.
+exim_rebuild() {
+  local build="$R/usr/local/cpanel/scripts/buildeximconf" restart="$R/usr/local/cpanel/scripts/restartsrv_exim"
+  if [ ! -x "$build" ]; then
+    warn "$build is missing: run /scripts/buildeximconf and /scripts/restartsrv_exim yourself"
+    return 0
+  fi
+  "$build" >/dev/null 2>&1 || return 1
+  if [ -x "$restart" ]; then "$restart" >/dev/null 2>&1 || warn "restartsrv_exim failed; restart Exim yourself (/scripts/restartsrv_exim)"; fi
+  return 0
+}

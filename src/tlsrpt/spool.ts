@@ -7,11 +7,13 @@ import type { ServerRoot } from '../util/server-root.js';
 export const SPOOL_DIR = '/var/spool/tlsa-manager/tlsrpt';
 
 /**
- * Sticky and write+search for everyone, listable only by root (like /var/spool/cron): the pipe's
- * user (mailnull, or whoever a custom router names) can create files, nobody but root can list,
- * read, rename or delete another user's file. Each message is written 0600.
+ * Sticky, write+search for the group, nothing for others, listable only by root: install.sh
+ * gives the directory to the group of Exim's pipe (root:mail on cPanel, where the pipe runs as
+ * mailnull:mail), so the pipe can create files and nothing else, and no other local user (a
+ * cPanel customer) can drop anything. Nobody but root can list, read, rename or delete another
+ * user's file. Each message is written 0600.
  */
-export const SPOOL_MODE = 0o1733;
+export const SPOOL_MODE = 0o1730;
 
 /** Message files; `.refused` holds the note ingest leaves for a message it did not keep. */
 export const MESSAGE_SUFFIX = '.eml';
@@ -22,7 +24,11 @@ export function spoolPath(root: ServerRoot): string {
   return root.path(SPOOL_DIR);
 }
 
-/** Made by install.sh and by the importer (root); ingest never creates it (it could not, as mailnull). */
+/**
+ * Made by install.sh (with the pipe's group) and, when missing, by the importer (root): then it
+ * belongs to root's group and ingest defers until install.sh runs. The mode is put back on every
+ * import; the group install.sh chose stays. Ingest never creates it (it could not, as mailnull).
+ */
 export function ensureSpool(root: ServerRoot): string {
   const dir = spoolPath(root);
   mkdirSync(dir, { recursive: true, mode: 0o755 });

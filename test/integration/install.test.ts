@@ -229,9 +229,9 @@ describe('install.sh on a cPanel server', () => {
       expect(mode(root, d)).toBe(0o700);
       expect(owner(root, d)).toBe('0:0');
     }
-    // The TLS-RPT spool: Exim's pipe user drops files, only root lists and reads them.
-    expect(mode(root, '/var/spool/tlsa-manager/tlsrpt')).toBe(0o1733);
-    expect(owner(root, '/var/spool/tlsa-manager/tlsrpt')).toBe('0:0');
+    // The TLS-RPT spool: Exim's pipe (mailnull, group mail) drops files, only root lists and reads them.
+    expect(mode(root, '/var/spool/tlsa-manager/tlsrpt')).toBe(0o1730);
+    expect(owner(root, '/var/spool/tlsa-manager/tlsrpt')).toBe(`0:${spawnSync('getent', ['group', 'mail'], { encoding: 'utf8' }).stdout.split(':')[2]}`);
     const cfg = '/etc/tlsa-manager/config.json';
     expect(mode(root, cfg)).toBe(0o600);
     expect(owner(root, cfg)).toBe('0:0');
@@ -322,9 +322,9 @@ describe('install.sh on a cPanel server', () => {
   it('calls the cPanel tools in a sensible order', () => {
     const seq = afterInstall
       .slice(before.length)
-      .map((c) => `${c.stub} ${c.argv[0]}`)
+      .map((c) => [c.stub, ...c.argv.slice(0, 1)].join(' '))
       .filter((s, i, all) => s !== all[i - 1]);
-    expect(seq).toEqual(['register_appconfig ' + `${root}${APP}/plugin/tlsa_manager.conf`, 'manage_hooks list', 'manage_hooks add', 'systemctl daemon-reload', 'systemctl enable']);
+    expect(seq).toEqual(['register_appconfig ' + `${root}${APP}/plugin/tlsa_manager.conf`, 'manage_hooks list', 'manage_hooks add', 'buildeximconf', 'restartsrv_exim', 'systemctl daemon-reload', 'systemctl enable']);
   });
 
   it('the installed command line wrapper runs the app', () => {

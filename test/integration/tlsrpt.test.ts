@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -44,11 +44,11 @@ describe('TLS-RPT: ingest (Exim pipe) → spool → import → state DB', () => 
     expect(r.stdout).toMatch(/cannot write to .*tlsrpt \(ENOENT\); deferred/);
   });
 
-  it('the importer makes the spool: sticky, writable by all, listable by root only', () => {
+  it('the importer makes the spool: sticky, writable by its group only, listable by root only', () => {
     const r = cli(root, ['tlsrpt', 'import']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('0 report(s) imported');
-    expect(statSync(join(root, SPOOL)).mode & 0o7777).toBe(0o1733);
+    expect(statSync(join(root, SPOOL)).mode & 0o7777).toBe(0o1730);
   });
 
   it('stores a Google-style gzip report and a Microsoft-style one with a failure of every type; lists them', () => {
@@ -155,7 +155,7 @@ describe('TLS-RPT: ingest (Exim pipe) → spool → import → state DB', () => 
     expect(imp.refused).toEqual([expect.objectContaining({ code: 'tlsrpt-too-large', reason: `a message of ${big.length} bytes (at most 10485760)` })]);
   });
 
-  it('reads nothing through a link planted in the spool (it is writable by all): refused, logged, the target untouched', () => {
+  it('reads nothing through a link planted in the spool (the pipe user can write there): refused, logged, the target untouched', () => {
     const secret = join(root, 'secret.eml');
     writeFileSync(secret, tlsrptMail(rfcReport({ org: 'Planted', reportId: 'planted', domain: 'example.test', ok: 1, failures: [] }), { from: 'x@y.example', domain: 'example.test', submitter: 'y', reportId: 'planted', type: 'json' }));
     symlinkSync(secret, join(root, SPOOL, '1.1.0000000000000001.eml'));
@@ -181,18 +181,27 @@ describe('TLS-RPT: ingest (Exim pipe) → spool → import → state DB', () => 
     expect((JSON.parse(cli(r2, ['tlsrpt', 'list', '--json', '--config', config]).stdout) as { reportId: string }[]).map((r) => r.reportId)).toEqual(['new']);
   });
 
-  it('ingest works as an unprivileged pipe user, who cannot list or read the spool', () => {
+  it('ingest works as an unprivileged pipe user of the spool\'s group, who cannot list or read the spool; a user outside the group cannot write', () => {
     const r3 = mkdtempSync(join(tmpdir(), 'tlsa-tlsrpt-user-'));
     chmodSync(r3, 0o755);
     cli(r3, ['tlsrpt', 'import']);
     for (const d of ['var', 'var/spool', 'var/spool/tlsa-manager']) chmodSync(join(r3, d), 0o755);
-    const asNobody = (cmd: string[], input?: string) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd], { input });
-    const r = asNobody([process.execPath, CLI, 'tlsrpt', 'ingest', '--root', r3], 'Subject: hi\r\n\r\nhello\r\n');
+    // As install.sh leaves it: the pipe's group (here 65534) may create files.
+    chownSync(join(r3, SPOOL), 0, 65534);
+    cli(r3, ['tlsrpt', 'import']);
+    expect(statSync(join(r3, SPOOL)).gid).toBe(65534);
+    const as = (gid: number, cmd: string[], input?: string) => spawnSync('setpriv', ['--reuid=65534', `--regid=${gid}`, '--clear-groups', ...cmd], { input });
+    const message = 'Subject: hi\r\n\r\nhello\r\n';
+    const r = as(65534, [process.execPath, CLI, 'tlsrpt', 'ingest', '--root', r3], message);
     expect(r.stdout.toString()).toMatch(/spooled/);
     expect(r.status).toBe(0);
     const [name] = readdirSync(join(r3, SPOOL));
     expect(statSync(join(r3, SPOOL, name!)).uid).toBe(65534);
-    const ls = asNobody(['ls', join(r3, SPOOL)]);
-    expect(ls.status).not.toBe(0);
+    expect(as(65534, ['ls', join(r3, SPOOL)]).status).not.toBe(0);
+    // Same user in another group (a cPanel customer's process, say): refused, Exim would retry.
+    const other = as(1, [process.execPath, CLI, 'tlsrpt', 'ingest', '--root', r3], message);
+    expect(other.status).toBe(75);
+    expect(other.stdout.toString()).toMatch(/cannot write to .*\(EACCES\); deferred/);
+    expect(readdirSync(join(r3, SPOOL))).toEqual([name]);
   });
 });

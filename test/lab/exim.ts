@@ -1,6 +1,7 @@
 // Exim configuration for the lab: listens on 25/587 (STARTTLS) and 465 (TLS on connect) and
 // picks its certificate per connection exactly like cPanel's generated exim.conf, plus one
 // lab-only rule to make a single port present a different certificate.
+import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { logTail, mustRun, startDaemon, waitUntil, type Daemon } from './proc.js';
@@ -38,8 +39,24 @@ export function labMailbox(dir: string): string {
 /** The TLS-RPT address on the server's host name (issue 14): piped to "tlsa-manager tlsrpt ingest". */
 export const TLSRPT_LOCAL_PART = 'tlsrpt';
 
+/**
+ * The router and transport install.sh writes into cPanel's /etc/exim.conf.local (the same shell
+ * functions, plugin/lib/common.sh), with the lab's pipe user and command: the lab's Exim delivers
+ * tlsrpt@<hostname> exactly the way a server gets it after install.sh.
+ */
+export function installTlsrptBlocks(user: string, command: string): { router: string; transport: string } {
+  const common = join(process.cwd(), 'plugin/lib/common.sh');
+  const run = (fn: string) => {
+    const r = spawnSync('bash', ['-c', `. "$1"; TLSRPT_PIPE_USER="$2"; TLSRPT_PIPE_GROUP="$2"; TLSRPT_INGEST="$3"; ${fn}`, 'bash', common, user, command], { encoding: 'utf8' });
+    if (r.status !== 0 || !r.stdout) throw new Error(`${fn} from ${common} failed: ${r.stderr}`);
+    return r.stdout;
+  };
+  return { router: run('tlsrpt_router_block'), transport: run('tlsrpt_transport_block') };
+}
+
 export function eximConf(o: { dir: string; addr: string; cpanelRoot: string; hostname: string; cli?: string }): string {
   const cli = o.cli ?? join(process.cwd(), 'dist/cli.js');
+  const tlsrpt = installTlsrptBlocks('Debian-exim', `${process.execPath} ${cli} tlsrpt ingest --root ${o.cpanelRoot}`);
   return `# TLSA Manager test lab: Exim answering EHLO/STARTTLS only
 primary_hostname = ${o.hostname}
 spool_directory = ${join(o.dir, 'spool')}
@@ -64,32 +81,17 @@ acl_rcpt:
 # Mail submitted locally (the sendmail interface: exim4 -C <conf> -odi -oi -- user@<hostname>)
 # for the server's own host name lands in one mbox file that tests read. SMTP stays refused above.
 begin routers
-# TLS reports (RFC 8460) for tlsrpt@<hostname> go through a pipe to the ingest command, as the
-# unprivileged Exim user (cPanel's pipes run as mailnull): it only spools the message.
-tlsrpt:
-  driver = accept
-  domains = ${o.hostname}
-  local_parts = ${TLSRPT_LOCAL_PART}
-  transport = tlsrpt_pipe
-
+# TLS reports (RFC 8460) for tlsrpt@<hostname>: install.sh's router (cPanel's pipes run as
+# mailnull:mail; here Debian-exim): the pipe only spools the message.
+${tlsrpt.router}
 lab_mailbox:
   driver = accept
   domains = ${o.hostname}
   transport = lab_mailbox
 
 begin transports
-# Exit 0 (stored or refused: never a bounce), 75 (EX_TEMPFAIL: deferred, retried); its one
-# output line goes to the main log (log_output), never back to the sender.
-tlsrpt_pipe:
-  driver = pipe
-  command = ${process.execPath} ${cli} tlsrpt ingest --root ${o.cpanelRoot}
-  user = Debian-exim
-  group = Debian-exim
-  temp_errors = 75
-  log_output
-  return_fail_output = false
-  return_output = false
-
+# install.sh's transport: exit 0 (stored or refused: never a bounce), 75 (deferred, retried).
+${tlsrpt.transport}
 lab_mailbox:
   driver = appendfile
   file = ${labMailbox(o.dir)}

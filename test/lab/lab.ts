@@ -331,10 +331,12 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     chownSync(join(eximDir, 'log'), eximIds.uid, eximIds.gid);
     mkdirSync(dirname(labMailbox(eximDir)), { recursive: true });
     chownSync(dirname(labMailbox(eximDir)), eximIds.uid, eximIds.gid);
-    // The TLS-RPT spool the pipe (as Debian-exim) writes: made as install.sh makes it.
+    // The TLS-RPT spool the pipe (as Debian-exim) writes: made as install.sh makes it (root, the
+    // pipe's group, 1730; on cPanel root:mail).
     mkdirSync(join(cpanelRoot, 'var/spool/tlsa-manager/tlsrpt'), { recursive: true });
     for (const d of ['', 'var', 'var/spool', 'var/spool/tlsa-manager']) chmodSync(join(cpanelRoot, d), 0o755);
-    chmodSync(join(cpanelRoot, 'var/spool/tlsa-manager/tlsrpt'), 0o1733);
+    chownSync(join(cpanelRoot, 'var/spool/tlsa-manager/tlsrpt'), 0, eximIds.gid);
+    chmodSync(join(cpanelRoot, 'var/spool/tlsa-manager/tlsrpt'), 0o1730);
     // Exim children run as Debian-exim: give that group read access to the (throwaway) keys.
     const certGid = eximIds.gid;
     const eximConfPath = join(eximDir, 'exim.conf');
