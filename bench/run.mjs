@@ -82,6 +82,13 @@ const sections = {
       `\`dnssec status\` of ${n(r.zones)} zones (4 lookups each: DS at the parent's server, DS and DNSKEY through the resolver, the zone's SOA validated; the parent's SOA once) against a fake validating resolver + parent authoritative in its own process, concurrency ${r.concurrency} zones: **${sec(r.wallMs)}** (target < 60 s: ${ok(r.wallMs < 60000)}), ${states}, peak ${mb(r.maxRssKB)}. Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores.`,
     ];
   },
+  async tlsrpt() {
+    const r = child('tlsrpt.mjs', [largeRoot(Number(process.env.BENCH_TLSRPT_ROOT_DOMAINS ?? 50))]);
+    return [
+      `TLS-RPT import (issue 14): ${n(r.reports)} reports for ${n(r.domains)} domains from ${r.senders} senders (RFC 8460 §4.4 JSON in multipart/report mails, gzip and plain JSON, ~12 % with failures; ${r.spooledMB} MB spooled), one \`importSpool\` in one process: **${sec(r.importMs)}** (target < 30 s: ${ok(r.importMs < 30000)}), peak ${mb(r.maxRssKB)}.`,
+      `Domain page with a year of TLS reports (${n(r.yearReports)} reports: ${365} days × ${r.senders} senders for \`${r.pageDomain}\`, imported in ${sec(r.yearImportMs)}, on top of the ${n(r.reports)} above), server time of \`GET ${r.path}\` over ${r.requests} requests after warm-up: p50 ${r.pageP50} ms / **p95 ${r.pageP95} ms** (${r.pageKB} kB; target < 150 ms: ${ok(r.pageP95 < 150)}).`,
+    ];
+  },
   async hook() {
     const r = hookFigures();
     return [
