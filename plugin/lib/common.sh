@@ -210,14 +210,15 @@ exim_local_edit() {
   tlsrpt_transport_block >"$transport"
   local -a args=("$action" "$EXIM_LOCAL")
   if [ "$action" = add ]; then args+=("$router" "$transport"); fi
-  if ! perl "$PLUGIN_LIB/exim-local.pl" "${args[@]}" >"$tmp" 2>"$tmp.err"; then
+  local rc=0
+  perl "$PLUGIN_LIB/exim-local.pl" "${args[@]}" >"$tmp" 2>"$tmp.err" || rc=$?
+  if [ "$rc" != 0 ] && [ "$rc" != 10 ]; then
     warn "$EXIM_LOCAL was left unchanged: $(cat -- "$tmp.err")"
     rm -f -- "$tmp" "$tmp.err" "$router" "$transport"
     return 2
   fi
   rm -f -- "$tmp.err" "$router" "$transport"
-  if [ -e "$EXIM_LOCAL" ] && cmp -s -- "$tmp" "$EXIM_LOCAL"; then rm -f -- "$tmp"; return 1; fi
-  if [ ! -e "$EXIM_LOCAL" ] && [ ! -s "$tmp" ]; then rm -f -- "$tmp"; return 1; fi
+  if [ "$rc" = 10 ]; then rm -f -- "$tmp"; return 1; fi
   if [ -e "$EXIM_LOCAL" ]; then
     backup="$EXIM_LOCAL.tlsa-manager-$(date -u +%Y%m%dT%H%M%SZ)-$$"
     cp -p -- "$EXIM_LOCAL" "$backup"

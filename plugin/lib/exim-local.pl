@@ -4,6 +4,7 @@
 # splices into /etc/exim.conf (it survives cPanel and Exim updates; docs/reference-notes.md).
 #   exim-local.pl add    FILE ROUTER_BLOCK TRANSPORT_BLOCK   (new content on stdout)
 #   exim-local.pl remove FILE                                (new content on stdout)
+# Exit 0 with the new content, 10 when it equals the file as it is (nothing to do), 1 on error.
 # FILE may be missing (empty). The file is a list of sections: a line "@NAME@" (or "%NAME%")
 # starts one and every following line belongs to it. Our lines sit between "# BEGIN tlsa-manager
 # tlsrpt" and "# END tlsa-manager tlsrpt" right after the @ROUTERSTART@ / @TRANSPORTSTART@ line;
@@ -86,3 +87,4 @@ if ($cmd eq 'add') {
 my $out = join("\n", @lines);
 $out .= "\n" if @lines && ($trailing_newline || $cmd eq 'add');
 print $out;
+exit($out eq $text ? 10 : 0);
