@@ -85,7 +85,7 @@ const sections = {
   async tlsrpt() {
     const r = child('tlsrpt.mjs', [largeRoot(Number(process.env.BENCH_TLSRPT_ROOT_DOMAINS ?? 50))]);
     return [
-      `TLS-RPT import (issue 14): ${n(r.reports)} reports for ${n(r.domains)} domains from ${r.senders} senders (RFC 8460 §4.4 JSON in multipart/report mails, gzip and plain JSON, ~12 % with failures; ${r.spooledMB} MB spooled), one \`importSpool\` in one process: **${sec(r.importMs)}** (target < 30 s: ${ok(r.importMs < 30000)}), peak ${mb(r.maxRssKB)}.`,
+      `TLS-RPT import (issue 14): ${n(r.reports)} reports for ${n(r.domains)} domains from ${r.senders} senders (RFC 8460 §4.4 JSON in multipart/report mails, gzip and plain JSON, ~12 % with failures; ${r.spooledMB} MB spooled), one \`importSpool\` in one process: **${sec(r.importMs)}** wall, ${sec(r.importCpuMs)} CPU (target < 30 s: ${ok(r.importMs < 30000)}), peak ${mb(r.maxRssKB)}; load average ${r.loadAverage} on ${availableParallelism()} cores.`,
       `Domain page with a year of TLS reports (${n(r.yearReports)} reports: ${365} days × ${r.senders} senders for \`${r.pageDomain}\`, imported in ${sec(r.yearImportMs)}, on top of the ${n(r.reports)} above), server time of \`GET ${r.path}\` over ${r.requests} requests after warm-up: p50 ${r.pageP50} ms / **p95 ${r.pageP95} ms** (${r.pageKB} kB; target < 150 ms: ${ok(r.pageP95 < 150)}).`,
     ];
   },

@@ -4,6 +4,7 @@
 // application/tlsrpt+gzip; some application/tlsrpt+json), written into the spool with the same
 // function `tlsrpt ingest` uses, then imported with the importer the timer runs.
 import { createServer } from 'node:http';
+import { loadavg } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { createContext, createLogger } from '../dist/context.js';
 import { importSpool } from '../dist/tlsrpt/import.js';
@@ -118,11 +119,14 @@ for (let i = 0; i < N_IMPORT; i++) {
   spoolWrite(spool, '.eml', m, Date.now());
 }
 let t0 = performance.now();
+let cpu0 = process.cpuUsage();
 const imp = await importSpool(ctx, 'timer');
 const importMs = performance.now() - t0;
+const importCpu = process.cpuUsage(cpu0);
 if (imp.imported.length !== N_IMPORT || imp.refused.length) throw new Error(`import: ${imp.imported.length} imported, ${imp.refused.length} refused (${JSON.stringify(imp.refused.slice(0, 2))})`);
 
 // ---- 2. a year of reports for one domain of the root, then its page ----------------------------
+process.stderr.write(`import ${Math.round(importMs)} ms wall, ${Math.round((importCpu.user + importCpu.system) / 1000)} ms CPU\n`);
 let web = createWebApp(ctx, { mode: 'standalone', loginToken: PASSWORD });
 const data = await web.snapshot.refresh();
 const pageDomain = data.rows.find((r) => r.mxHosts?.length)?.domain ?? data.rows[0].domain;
@@ -170,6 +174,8 @@ process.stdout.write(
     domains: DOMAINS,
     spooledMB: round(spooledBytes / 2 ** 20),
     importMs: Math.round(importMs),
+    importCpuMs: Math.round((importCpu.user + importCpu.system) / 1000),
+    loadAverage: loadavg()[0].toFixed(1),
     yearReports: year.imported.length,
     yearImportMs: Math.round(yearImportMs),
     senders: SENDERS.length,

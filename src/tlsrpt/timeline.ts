@@ -84,7 +84,8 @@ export function buildTimeline(rows: TlsrptRow[], events: { time: number; kind: s
   for (let t = from; t <= to; t += 30 * DAY_MS) ticks.push({ x: xOf(t), label: new Date(t).toISOString().slice(0, 10) });
   const markers = events.filter((e) => e.time >= from && e.time < to).map((e) => ({ x: xOf(e.time), kind: e.kind, title: `${new Date(e.time).toISOString().slice(0, 16).replace('T', ' ')} ${e.kind}: ${e.detail}` }));
   return {
-    width: LABEL_W + PLOT_W + 10,
+    // Room on the right for half of the last date label (centred on the axis end).
+    width: LABEL_W + PLOT_W + 40,
     height: AXIS_H + Math.max(1, lanes.length) * LANE_H + 4,
     plotX: LABEL_W,
     plotW: PLOT_W,
