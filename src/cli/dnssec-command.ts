@@ -13,14 +13,14 @@ function progress(done: number, total: number): void {
   process.stderr.write(`\r${done}/${total} zones${done === total ? '\n' : ''}`);
 }
 import { DNSSEC_STATES } from '../dnssec/state.js';
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
 const USAGE = 'dnssec status [ZONE...] [--all] [--json] | dnssec ds ZONE [--json] | dnssec enable ZONE... [--yes] [--force] | dnssec disable ZONE... [--yes] [--after-ds-gone]';
 
 function zonesFrom({ ctx, values, args }: CommandInput): string[] {
   if (values.all) return [...managedZones(ctx!, new LocalZones(ctx!.root).names)].sort();
-  if (args.length === 0) throw new ProblemError({ code: 'usage', message: `dnssec status needs one or more zones, or --all (${USAGE})` });
+  if (args.length === 0) throw new ProblemError(problem('usage', `dnssec status needs one or more zones, or --all (${USAGE})`));
   return args;
 }
 
@@ -76,14 +76,14 @@ function copyText(c: Handover['cds']): string {
 }
 
 async function ds(input: CommandInput): Promise<CommandResult> {
-  if (input.args.length !== 1) throw new ProblemError({ code: 'usage', message: `dnssec ds needs exactly one zone (${USAGE})` });
+  if (input.args.length !== 1) throw new ProblemError(problem('usage', `dnssec ds needs exactly one zone (${USAGE})`));
   const h = await handover(input.ctx!, input.args[0]!, input.values.resolver ? { resolver: input.values.resolver as string } : {});
   return { output: input.values.json ? json(h) : handoverText(h), exitCode: h.ds.length > 0 ? 0 : 1 };
 }
 
 async function confirm(question: string, values: CommandInput['values']): Promise<boolean> {
   if (values.yes) return true;
-  if (!process.stdin.isTTY) throw new ProblemError({ code: 'usage', message: `${question.replace(/\?$/, '')}: add --yes to run without a terminal.` });
+  if (!process.stdin.isTTY) throw new ProblemError(problem('usage', `${question.replace(/\?$/, '')}: add --yes to run without a terminal.`));
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   const answer = await rl.question(`${question} [y/N] `);
   rl.close();
@@ -99,14 +99,14 @@ function changeText(rows: SignerChange[]): string {
 }
 
 async function enable(input: CommandInput): Promise<CommandResult> {
-  if (input.args.length === 0) throw new ProblemError({ code: 'usage', message: `dnssec enable needs one or more zones (${USAGE})` });
+  if (input.args.length === 0) throw new ProblemError(problem('usage', `dnssec enable needs one or more zones (${USAGE})`));
   if (!(await confirm(`Enable DNSSEC signing (algorithm ${DEFAULT_ALGORITHM}, ECDSA P-256) for ${input.args.join(', ')}?`, input.values))) return { output: 'Nothing changed.', exitCode: 0 };
   const rows = await enableSigning(input.ctx!, input.args, { force: input.values.force === true, ...(input.values.resolver ? { resolver: input.values.resolver as string } : {}) });
   return { output: input.values.json ? json(rows) : changeText(rows), exitCode: rows.every((r) => r.ok) ? 0 : 1 };
 }
 
 async function disable(input: CommandInput): Promise<CommandResult> {
-  if (input.args.length === 0) throw new ProblemError({ code: 'usage', message: `dnssec disable needs one or more zones (${USAGE})` });
+  if (input.args.length === 0) throw new ProblemError(problem('usage', `dnssec disable needs one or more zones (${USAGE})`));
   const later = input.values['after-ds-gone'] === true;
   if (!later && !(await confirm(`Stop DNSSEC signing for ${input.args.join(', ')}?`, input.values))) return { output: 'Nothing changed.', exitCode: 0 };
   const rows = await disableSigning(input.ctx!, input.args, { afterDsGone: later, ...(input.values.resolver ? { resolver: input.values.resolver as string } : {}) });
@@ -119,7 +119,7 @@ export const dnssecCommand: Command = {
   async run(input) {
     const [sub, ...args] = input.args;
     const fn = sub ? SUBCOMMANDS[sub] : undefined;
-    if (!fn) throw new ProblemError({ code: 'usage', message: `dnssec needs a subcommand: ${Object.keys(SUBCOMMANDS).join(', ')} (${USAGE})` });
+    if (!fn) throw new ProblemError(problem('usage', `dnssec needs a subcommand: ${Object.keys(SUBCOMMANDS).join(', ')} (${USAGE})`));
     return fn({ ...input, args });
   },
 };

@@ -2,7 +2,7 @@ import { hookRegistrations } from '../hooks/registrations.js';
 import { runHook, type HookOutcome } from '../hooks/hook.js';
 import { reconcile } from '../hooks/reconcile.js';
 import { createContext } from '../context.js';
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import { json, type Command, type Values } from './types.js';
 
 /**
@@ -58,7 +58,7 @@ export const reconcileCommand: Command = {
       try {
         await writeMetricsFile(ctx!, file);
       } catch (err) {
-        throw new ProblemError({ code: 'metrics-file-unwritable', message: `--metrics-file ${file}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, subject: file, fix: 'Point it at a directory node_exporter reads (--collector.textfile.directory) that exists.' });
+        throw new ProblemError(problem('metrics-file-unwritable', `--metrics-file ${file}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, { subject: file, fix: 'Point it at a directory node_exporter reads (--collector.textfile.directory) that exists.' }));
       }
     }
     return { output: values.json ? json(r) : r.summary, exitCode: r.failed ? 1 : 0 };

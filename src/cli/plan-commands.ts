@@ -10,7 +10,7 @@ import { auditCsv, auditRows, checkProblemCodes, type CheckSummary } from '../re
 import { table } from '../report/table.js';
 import { formatRecord } from '../tlsa/types.js';
 import { formatManaged } from '../dns/records.js';
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import type { AppContext } from '../context.js';
 import { json, type Command, type Values } from './types.js';
 import { writeJsonObject } from './json-stream.js';
@@ -127,7 +127,7 @@ export const applyCommand: Command = {
     const plan = await makePlan(ctx!, providers, { ...(domains ? { domains } : {}), force: values.force === true, ...(takeover ? { takeover } : {}) });
     const count = plan.zones.reduce((n, z) => n + z.changes.length, 0);
     if (count > 0 && !values.yes) {
-      if (!process.stdin.isTTY) throw new ProblemError({ code: 'usage', message: `apply would make ${count} change(s); add --yes to run without a terminal.` });
+      if (!process.stdin.isTTY) throw new ProblemError(problem('usage', `apply would make ${count} change(s); add --yes to run without a terminal.`));
       process.stdout.write(`${planText(plan)}\n`);
       const rl = createInterface({ input: process.stdin, output: process.stdout });
       const answer = await rl.question(`Apply ${count} change(s)? [y/N] `);
@@ -153,7 +153,7 @@ export const applyCommand: Command = {
 export const auditCommand: Command = {
   async run({ ctx, values }) {
     const format = (values.format as string | undefined) ?? (values.json ? 'json' : 'table');
-    if (!['table', 'csv', 'json'].includes(format)) throw new ProblemError({ code: 'usage', message: `--format must be table, csv or json, not "${format}"` });
+    if (!['table', 'csv', 'json'].includes(format)) throw new ProblemError(problem('usage', `--format must be table, csv or json, not "${format}"`));
     const plan = await makePlan(ctx!, new Providers(ctx!), { kinds: true });
     const rows = auditRows(plan, checkSummaries(ctx!), dnssecSummaries(ctx!), tlsrptTotals(ctx!));
     if (format === 'json') return { output: json(rows), exitCode: 0 };

@@ -1,4 +1,4 @@
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import { listenProblem, loginUrl, parseListen, startServer, type Listen } from '../web/server.js';
 import { readFileSync } from 'node:fs';
 import { issueLoginLink, WEB_ADDRESS_META } from '../web/login-links.js';
@@ -16,11 +16,11 @@ export const serveCommand: Command = {
   async run({ ctx, values }) {
     const listenOpt = values.listen as string | undefined;
     const socketOpt = values.socket as string | undefined;
-    if (listenOpt && socketOpt) throw new ProblemError({ code: 'usage', message: 'serve takes --listen or --socket, not both.' });
+    if (listenOpt && socketOpt) throw new ProblemError(problem('usage', 'serve takes --listen or --socket, not both.'));
     const listen: Listen = socketOpt ? { kind: 'socket', path: socketOpt } : { kind: 'tcp', ...parseListen(listenOpt ?? '127.0.0.1:8450'), ...tlsOption(values) };
     if (listen.kind === 'tcp') {
       const refused = listenProblem(listen.host, listen.tls !== undefined, values.insecure === true);
-      if (refused) throw new ProblemError({ code: 'usage', message: refused, fix: 'Give --tls-cert FILE --tls-key FILE, listen on 127.0.0.1 (and tunnel), or add --insecure when a TLS proxy is in front.' });
+      if (refused) throw new ProblemError(problem('usage', refused, { fix: 'Give --tls-cert FILE --tls-key FILE, listen on 127.0.0.1 (and tunnel), or add --insecure when a TLS proxy is in front.' }));
     }
     // A run killed while writing a zone is finished before the app shows any state.
     await recoverInterrupted(ctx!, new Providers(ctx!), 'serve');
@@ -56,12 +56,12 @@ function tlsOption(values: Values): { tls?: { cert: string; key: string } } {
   const cert = values['tls-cert'] as string | undefined;
   const key = values['tls-key'] as string | undefined;
   if (!cert && !key) return {};
-  if (!cert || !key) throw new ProblemError({ code: 'usage', message: '--tls-cert and --tls-key go together.' });
+  if (!cert || !key) throw new ProblemError(problem('usage', '--tls-cert and --tls-key go together.'));
   const read = (file: string, opt: string) => {
     try {
       return readFileSync(file, 'utf8');
     } catch (err) {
-      throw new ProblemError({ code: 'usage', message: `${opt} ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).` });
+      throw new ProblemError(problem('usage', `${opt} ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).`));
     }
   };
   return { tls: { cert: read(cert, '--tls-cert'), key: read(key, '--tls-key') } };
@@ -75,7 +75,7 @@ function tlsOption(values: Values): { tls?: { cert: string; key: string } } {
 export const loginLinkCommand: Command = {
   async run({ ctx }) {
     const address = ctx!.state().getMeta(WEB_ADDRESS_META);
-    if (!address) throw new ProblemError({ code: 'usage', message: 'No standalone server has been started on this server.', fix: 'Start one with: tlsa-manager serve --listen 127.0.0.1:8450' });
+    if (!address) throw new ProblemError(problem('usage', 'No standalone server has been started on this server.', { fix: 'Start one with: tlsa-manager serve --listen 127.0.0.1:8450' }));
     return { output: loginUrl(address, issueLoginLink(ctx!)), exitCode: 0 };
   },
 };

@@ -1,6 +1,6 @@
 import { describeReadError, MAX_CERT_BYTES, readBounded } from '../util/bounded-read.js';
 import { normalizeName, tlsaOwner } from '../dns/names.js';
-import { ProblemError, isProblem } from '../problem.js';
+import { problem, ProblemError, isProblem } from '../problem.js';
 import { parseBundle } from '../tlsa/certificate.js';
 import { lintRecord } from '../tlsa/lint.js';
 import { computeRdata } from '../tlsa/records.js';
@@ -8,7 +8,7 @@ import { formatRecord, parseParams, type TlsaRecord } from '../tlsa/types.js';
 import { json, type Command } from './types.js';
 
 function usage(message: string): never {
-  throw new ProblemError({ code: 'usage', message });
+  throw new ProblemError(problem('usage', message));
 }
 
 /** `tlsa --cert FILE`: records for one certificate file, no server needed. */
@@ -28,7 +28,7 @@ export const tlsaCommand: Command = {
     try {
       bytes = readBounded(file, MAX_CERT_BYTES);
     } catch (err) {
-      throw new ProblemError({ code: 'cert-unreadable', message: `${file}: ${describeReadError(err)}.`, subject: file });
+      throw new ProblemError(problem('cert-unreadable', `${file}: ${describeReadError(err)}.`, { subject: file }));
     }
     const chain = parseBundle(bytes, file).certificates;
     const leaf = chain[0]!;

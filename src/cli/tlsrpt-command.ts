@@ -1,5 +1,5 @@
 import { createContext, type AppContext } from '../context.js';
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import { importSpool, tlsrptStore } from '../tlsrpt/import.js';
 import { ingest, readStdinBounded } from '../tlsrpt/ingest.js';
 import { MAX_MESSAGE_BYTES } from '../tlsrpt/limits.js';
@@ -26,7 +26,7 @@ export const tlsrptCommand: Command = {
     const ctx = createContext({ root: input.values.root as string | undefined, config: input.values.config as string | undefined });
     if (sub === 'import') return runImport(ctx, input);
     if (sub === 'list') return list(ctx, input);
-    throw new ProblemError({ code: 'usage', message: `tlsrpt: unknown subcommand${sub ? ` "${sub}"` : ''} (${USAGE})` });
+    throw new ProblemError(problem('usage', `tlsrpt: unknown subcommand${sub ? ` "${sub}"` : ''} (${USAGE})`));
   },
 };
 
@@ -40,7 +40,7 @@ async function runImport(ctx: AppContext, { values }: CommandInput): Promise<Com
 
 function list(ctx: AppContext, { values }: CommandInput): CommandResult {
   const domain = values.domain === undefined ? undefined : String(Array.isArray(values.domain) ? values.domain[0] : values.domain).toLowerCase().replace(/\.$/, '');
-  if (domain !== undefined && !checkName(domain).ok) throw new ProblemError({ code: 'name-invalid', message: `tlsrpt list: "${domain}" is not a valid domain name` });
+  if (domain !== undefined && !checkName(domain).ok) throw new ProblemError(problem('name-invalid', `tlsrpt list: "${domain}" is not a valid domain name`));
   const rows = tlsrptStore(ctx).list(domain === undefined ? {} : { domain });
   return { output: values.json ? json(rows) : table(rows), exitCode: 0 };
 }

@@ -17,7 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import { checkName, printable } from '../dns/names.js';
 
 export type ProbeStage = 'connect' | 'greeting' | 'ehlo' | 'starttls' | 'handshake' | 'timeout';
@@ -159,18 +159,16 @@ export function parseEhlo(lines: string[]): string[] {
 
 function validateOptions(o: ProbeOptions): void {
   if (net.isIP(o.address) === 0) {
-    throw new ProblemError({ code: 'probe-address-invalid', message: `"${printable(o.address)}" is not an IP address.`, fix: 'Resolve the MX host with the validating resolver and probe each address.' });
+    throw new ProblemError(problem('probe-address-invalid', `"${printable(o.address)}" is not an IP address.`, { fix: 'Resolve the MX host with the validating resolver and probe each address.' }));
   }
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) {
-    throw new ProblemError({ code: 'probe-port-invalid', message: `Port ${printable(String(o.port))} is not a TCP port.` });
+    throw new ProblemError(problem('probe-port-invalid', `Port ${printable(String(o.port))} is not a TCP port.`));
   }
   const n = checkName(o.servername);
   if (!n.ok || net.isIP(o.servername.replace(/\.$/, '')) !== 0) {
-    throw new ProblemError({
-      code: 'probe-servername-invalid',
-      message: `SNI name "${printable(o.servername)}" must be the MX host name${n.ok ? ', not an IP address' : `: ${n.reason}`}.`,
+    throw new ProblemError(problem('probe-servername-invalid', `SNI name "${printable(o.servername)}" must be the MX host name${n.ok ? ', not an IP address' : `: ${n.reason}`}.`, {
       subject: printable(o.servername),
-    });
+    }));
   }
 }
 

@@ -1,4 +1,4 @@
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 
 /**
  * Domain names in this project are absolute, lower-case, without the trailing dot, in A-label
@@ -39,11 +39,9 @@ export function checkName(input: string, opts: { allowWildcard?: boolean; allowU
 export function normalizeName(input: string, where: string, opts: { allowWildcard?: boolean; allowUnderscore?: boolean } = {}): string {
   const r = checkName(input, opts);
   if (r.ok) return r.name;
-  throw new ProblemError({
-    code: 'name-invalid',
-    message: `${where}: "${printable(input)}" is not a valid domain name: ${r.reason}.`,
+  throw new ProblemError(problem('name-invalid', `${where}: "${printable(input)}" is not a valid domain name: ${r.reason}.`, {
     subject: printable(input),
-  });
+  }));
 }
 
 /** A safe, single-line rendering of untrusted text for messages. */

@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import * as packet from 'dns-packet';
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import { canonicalName, checkName, printable } from './names.js';
 
 export interface Resolver {
@@ -125,12 +125,10 @@ const MAX_CNAME_HOPS = 16;
 // Resolver addresses
 
 function invalidResolver(s: string, why: string): ProblemError {
-  return new ProblemError({
-    code: 'resolver-invalid',
-    message: `Resolver "${printable(s)}" is not usable: ${why}.`,
+  return new ProblemError(problem('resolver-invalid', `Resolver "${printable(s)}" is not usable: ${why}.`, {
     fix: 'Give the resolver as an IP address with an optional port: 127.0.0.1, 127.0.0.1:5353, ::1 or [::1]:5353.',
     subject: printable(s),
-  });
+  }));
 }
 
 function parsePort(s: string, raw: string): number {
@@ -183,11 +181,9 @@ function checkQueryName(name: string): string {
   if (name === '.' || name === '') return '.';
   const r = checkName(name, { allowUnderscore: true });
   if (!r.ok) {
-    throw new ProblemError({
-      code: 'name-invalid',
-      message: `Cannot look up "${printable(name)}": ${r.reason}.`,
+    throw new ProblemError(problem('name-invalid', `Cannot look up "${printable(name)}": ${r.reason}.`, {
       subject: printable(name),
-    });
+    }));
   }
   return r.name;
 }
@@ -437,7 +433,7 @@ export class DnsClient {
   /** One question, answered by the resolver; never throws for network trouble (see status). */
   query(name: string, type: QueryType, opts: { checkingDisabled?: boolean } = {}): Promise<Answer> {
     if (!QUERY_TYPES.includes(type)) {
-      throw new ProblemError({ code: 'dns-type-unsupported', message: `Record type "${printable(String(type))}" is not supported.` });
+      throw new ProblemError(problem('dns-type-unsupported', `Record type "${printable(String(type))}" is not supported.`));
     }
     const qname = checkQueryName(name);
     const cd = opts.checkingDisabled === true;

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { checkName } from '../dns/names.js';
 import { reportAddressFault } from '../dns/records.js';
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import { parseParams } from '../tlsa/types.js';
 import { PROVIDER_KINDS } from '../dns/provider.js';
 
@@ -166,7 +166,7 @@ export function parseConfig(raw: unknown, file: string): Config {
   const r = configSchema.safeParse(raw);
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
-  throw new ProblemError({ code: 'config-invalid', message: `${file}: ${issues.join('; ')}`, subject: file, fix: 'Correct the setting (see README "Configuration").' });
+  throw new ProblemError(problem('config-invalid', `${file}: ${issues.join('; ')}`, { subject: file, fix: 'Correct the setting (see README "Configuration").' }));
 }
 
 export function loadConfig(file: string): Config {
@@ -175,13 +175,13 @@ export function loadConfig(file: string): Config {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return defaultConfig();
-    throw new ProblemError({ code: 'config-unreadable', message: `${file}: cannot be read (${(err as NodeJS.ErrnoException).code}).`, subject: file });
+    throw new ProblemError(problem('config-unreadable', `${file}: cannot be read (${(err as NodeJS.ErrnoException).code}).`, { subject: file }));
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ProblemError({ code: 'config-invalid', message: `${file}: not valid JSON (${(err as Error).message}).`, subject: file });
+    throw new ProblemError(problem('config-invalid', `${file}: not valid JSON (${(err as Error).message}).`, { subject: file }));
   }
   return parseConfig(raw, file);
 }

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
-import { ProblemError } from '../problem.js';
+import { problem, ProblemError } from '../problem.js';
 import { children, derTime, DerError, oidString, readTlv, whole, type Tlv } from './der.js';
 
 /** What we know about one certificate. Plain data: safe to serialise, contains no key material. */
@@ -200,12 +200,10 @@ export function parseBundle(input: Buffer | string, source: string): ParsedBundl
     certificates.push(parseOrExplain(Buffer.from(m[2]!, 'base64'), source, n));
   }
   if (certificates.length === 0) {
-    throw new ProblemError({
-      code: 'cert-unreadable',
-      message: `${source}: no certificate found (expected PEM "BEGIN CERTIFICATE" blocks or a DER certificate).`,
+    throw new ProblemError(problem('cert-unreadable', `${source}: no certificate found (expected PEM "BEGIN CERTIFICATE" blocks or a DER certificate).`, {
       fix: 'Reinstall the certificate for this domain in WHM » SSL/TLS » Install an SSL Certificate on a Domain, or let AutoSSL replace it.',
       subject: source,
-    });
+    }));
   }
   return { certificates, hadPrivateKey };
 }
@@ -215,12 +213,10 @@ function parseOrExplain(der: Buffer, source: string, index: number): Certificate
     return parseCertificateDer(der);
   } catch (err) {
     const why = err instanceof DerError ? err.message : 'malformed data';
-    throw new ProblemError({
-      code: 'cert-unreadable',
-      message: `${source}: certificate #${index} cannot be read (${why}).`,
+    throw new ProblemError(problem('cert-unreadable', `${source}: certificate #${index} cannot be read (${why}).`, {
       fix: 'Reinstall the certificate for this domain, or let AutoSSL replace it.',
       subject: source,
-    });
+    }));
   }
 }
 
