@@ -70,7 +70,7 @@ export function runCli(cli: string, dir: string, args: string[], input = ''): Pr
 }
 
 /**
- * First start: five days of TLS reports (demo/tlsrpt-seed.ts) through the product's own path, each
+ * A new root's first start: five days of TLS reports (demo/tlsrpt-seed.ts) through the product's own path, each
  * message piped to `tlsrpt ingest` as Exim would, then `tlsrpt import`. Import first makes the
  * spool (install.sh does on a server; ingest never creates it).
  */
@@ -114,6 +114,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
   const cli = join(REPO, 'dist', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing; run npm run build first (npm start does).`);
+  // The reports tell the story of the root as built (bravo's stale records): only a new root gets them.
+  const fresh = !existsSync(join(dir, 'demo-manifest.json'));
   const manifest = await prepareDemoRoot(dir);
   process.stdout.write(`Demo: ${manifest.domains.length} domains on ${manifest.hostname} (root ${dir}).\n`);
   const network = await startDemoNetwork({
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `Demo network on loopback: validating resolver ${network.resolver.host}:${network.resolver.port}, authoritative ${network.authoritative.host}:${network.authoritative.port}, SMTP 25→${network.smtp[25]} 465→${network.smtp[465]} 587→${network.smtp[587]}.\n`,
   );
-  const seeded = await seedTlsReports(cli, dir, manifest);
+  const seeded = fresh ? await seedTlsReports(cli, dir, manifest) : null;
   if (seeded) process.stdout.write(`Demo TLS reports (five days, two senders) through tlsrpt ingest and import: ${seeded}\n`);
   process.stdout.write(`DNSSEC chains (tlsa-manager dnssec status --all): ${await checkDnssec(cli, dir)}\n`);
   const child = spawn(process.execPath, [cli, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: 'inherit', env: { ...process.env, TLSA_MANAGER_ROOT: dir, TLSA_MANAGER_DEMO: '1' } });
