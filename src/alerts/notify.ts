@@ -7,22 +7,13 @@ import { postWebhook } from './channels/webhook.js';
 import { alertMessage, testMessage, type AlertMessage } from './message.js';
 import { AlertStore, type Alert, type DeliveryEvent } from './store.js';
 import type { AlertEvent } from './transitions.js';
+import { perStateDb } from '../state/per-state.js';
 
 export type ChannelId = 'cpanel' | 'email' | 'webhook';
 export const CHANNELS: readonly ChannelId[] = ['cpanel', 'email', 'webhook'];
 
-const stores = new WeakMap<object, AlertStore>();
-
 /** The alert tables live in the state database (created on first use). */
-export function alertStore(ctx: AppContext): AlertStore {
-  const state = ctx.state();
-  let s = stores.get(state);
-  if (!s) {
-    s = new AlertStore(state.db);
-    stores.set(state, s);
-  }
-  return s;
-}
+export const alertStore = perStateDb((db) => new AlertStore(db));
 
 export function serverName(ctx: AppContext): string {
   return readHostname(ctx.root) ?? osHostname();

@@ -6,21 +6,13 @@ import { DANE_RESULT_TYPES, parseReport, type TlsrptReport } from './report.js';
 import { alertOnTlsReports } from '../alerts/evaluate.js';
 import { ensureSpool, spoolEntries, spoolRead, spoolRemove, type SpoolEntry } from './spool.js';
 import { TlsrptStore } from './store.js';
+import { perStateDb } from '../state/per-state.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const ALERT_WINDOW_MS = 7 * DAY_MS;
-const stores = new WeakMap<object, TlsrptStore>();
 
 /** The TLS-RPT tables live in the state database (created on first use). */
-export function tlsrptStore(ctx: AppContext): TlsrptStore {
-  const state = ctx.state();
-  let s = stores.get(state);
-  if (!s) {
-    s = new TlsrptStore(state.db);
-    stores.set(state, s);
-  }
-  return s;
-}
+export const tlsrptStore = perStateDb((db) => new TlsrptStore(db));
 
 /**
  * Session totals of the last 7 days per domain, for audit and the domain list. Read-only: audit
