@@ -7,9 +7,14 @@ import { join } from 'node:path';
 const [dir, rounds, distLock] = process.argv.slice(2);
 const { withLock } = await import(distLock);
 const lock = join(dir, 'zone.lock');
+// Never outlive the test (its timeout is 120 s), even when it died without stopping us.
+const giveUp = Date.now() + 130_000;
 for (let r = 0; r < Number(rounds); r++) {
   const go = join(dir, `go-${r}`);
-  while (!existsSync(go)) { /* spin: both racers start the round together */ }
+  while (!existsSync(go)) {
+    // Spin rather than sleep: both racers start the round within microseconds of each other.
+    if (Date.now() > giveUp) process.exit(2);
+  }
   await withLock(lock, async () => {
     const inside = join(dir, `inside-${r}`);
     try {
