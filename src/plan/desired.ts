@@ -181,7 +181,7 @@ export function desiredTlsrpt(endpoints: Endpoint[], settings: TlsrptSettings, z
   }
   const text = tlsrptText(settings.address);
   for (const domain of domains) {
-    const record: DesiredTlsrpt = { kind: 'TLSRPT', owner: tlsrptOwner(domain), ttl: settings.ttl, text, domain, reason: `TLS-RPT policy for ${domain}: senders mail their TLS reports to ${settings.address}` };
+    const record: DesiredTlsrpt = { kind: 'TLSRPT', owner: tlsrptOwner(domain), ttl: settings.ttl, text, domain, reason: `TLS-RPT policy: senders mail reports to ${settings.address}` };
     const zone = zoneOf(domain);
     if (!zone) {
       problems.push(problem('tlsrpt-not-managed', `No zone on this server or in the settings holds ${domain}, so its TLS-RPT policy must be added by hand: ${record.owner}. TXT "${text}".`, { subject: domain, fix: 'Add that TXT record at the DNS provider of the domain, or leave the domain out of tlsrpt.publish.', severity: 'info' }));

@@ -474,6 +474,8 @@ export class FakeCloudflare {
     } else {
       if (typeof input.content !== 'string' || input.content === '') throw new ApiError(400, 9005, 'Content for the record is invalid.');
       content = input.content;
+      // TXT content is quoted character-strings (RFC 1035); Cloudflare quotes bare text itself.
+      if (type === 'TXT' && !content.startsWith('"')) content = `"${content.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
     }
     const now = new Date().toISOString();
     return {
