@@ -77,7 +77,7 @@ function planText(plan: RunPlan): string {
     for (const d of z.deferred) lines.push(`  > ${formatRecord(d.record)}  ; deferred: ${d.reason} (${d.record.reason})`);
     for (const o of z.overBudget) lines.push(`  x ${formatRecord(o.record)}  ; not published, ${o.reason} (${o.record.reason})`);
     if (z.blocked) lines.push(`  blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
-    for (const w of z.warnings) lines.push(`  ${w.severity === 'info' ? 'note' : 'warning'}: ${w.message}`);
+    for (const w of z.warnings) lines.push(`  warning: ${w.message}`);
   }
   for (const z of plan.refused) lines.push(`zone ${z.zone}: REFUSED — ${refusalMessage(z)}${z.problem.fix ? ` ${z.problem.fix}` : ''}`);
   for (const u of plan.unmanaged) {
