@@ -18,7 +18,9 @@ export interface Resolver {
   port: number;
 }
 
-export type QueryType = 'MX' | 'A' | 'AAAA' | 'TLSA' | 'TXT' | 'CNAME' | 'DS' | 'DNSKEY' | 'SOA' | 'NS' | 'CDS' | 'CDNSKEY';
+/** The record types this client asks for (one list: the type and the run-time check). */
+const QUERY_TYPES = ['MX', 'A', 'AAAA', 'TLSA', 'TXT', 'CNAME', 'DS', 'DNSKEY', 'SOA', 'NS', 'CDS', 'CDNSKEY'] as const;
+export type QueryType = (typeof QUERY_TYPES)[number];
 export type Security = 'secure' | 'insecure' | 'bogus' | 'indeterminate';
 export type Rcode = 'NOERROR' | 'FORMERR' | 'SERVFAIL' | 'NXDOMAIN' | 'NOTIMP' | 'REFUSED' | string;
 export type AnswerStatus = 'ok' | 'nxdomain' | 'nodata' | 'servfail' | 'timeout' | 'error';
@@ -116,7 +118,6 @@ export interface DnsClientOptions {
   recursionDesired?: boolean;
 }
 
-const QUERY_TYPES: readonly string[] = ['MX', 'A', 'AAAA', 'TLSA', 'CNAME', 'DS', 'DNSKEY', 'SOA', 'NS', 'CDS', 'CDNSKEY'];
 /** Large enough for TLSA sets with signatures, small enough to avoid IP fragmentation (DNS flag day 2020). */
 export const EDNS_UDP_SIZE = 1232;
 const MAX_CNAME_HOPS = 16;
@@ -432,7 +433,7 @@ export class DnsClient {
 
   /** One question, answered by the resolver; never throws for network trouble (see status). */
   query(name: string, type: QueryType, opts: { checkingDisabled?: boolean } = {}): Promise<Answer> {
-    if (!QUERY_TYPES.includes(type)) {
+    if (!(QUERY_TYPES as readonly string[]).includes(type)) {
       throw new ProblemError(problem('dns-type-unsupported', `Record type "${printable(String(type))}" is not supported.`));
     }
     const qname = checkQueryName(name);
