@@ -1,4 +1,4 @@
-import { parseBundle, type Certificate } from '../tlsa/certificate.js';
+import { parseBundle, type Certificate, type CertificateCache } from '../tlsa/certificate.js';
 import { ProblemError, problem, type Problem } from '../problem.js';
 import type { ServerRoot } from '../util/server-root.js';
 import { describeReadError, MAX_CERT_BYTES } from '../util/bounded-read.js';
@@ -40,6 +40,7 @@ export function eximCertificatePath(root: ServerRoot, host: string): { source: s
  */
 export class CertificateReader {
   private readonly cache = new Map<string, ServedCertificate | Problem>();
+  private readonly certificates: CertificateCache = new Map();
   constructor(private readonly root: ServerRoot) {}
 
   servedFor(host: string): ServedCertificate | Problem {
@@ -66,7 +67,7 @@ export class CertificateReader {
       });
     }
     try {
-      return { source, rule, chain: parseBundle(bytes, source).certificates };
+      return { source, rule, chain: parseBundle(bytes, source, this.certificates).certificates };
     } catch (err) {
       if (err instanceof ProblemError) return { ...err.problem, severity: 'error' };
       throw err;

@@ -147,38 +147,70 @@ export function parseZoneText(root: ServerRoot, zone: string, text: string): Par
   return isProblem(r) ? r : r.parsed;
 }
 
-interface CachedZone {
+/** A zone file read and parsed in full for the caller; of it only the records at underscore owners are kept (see serviceCache). */
+export function readParsedZone(root: ServerRoot, zone: string): ParsedZone | Problem {
+  const path = zoneFilePath(zone);
+  const mainStamp = stampOf(root.stat(path));
+  const r = readZoneText(root, zone);
+  // A refusal is not kept: what fixes it may be a file it could not read (a missing include).
+  if (isProblem(r)) {
+    serviceCache.get(root)?.delete(path);
+    return r;
+  }
+  rememberServiceRecords(root, path, mainStamp, r);
+  return r.parsed;
+}
+
+interface CachedServiceRecords {
   files: { path: string; stamp: string }[];
   mainStamp: string;
   result: ParsedZone;
 }
 
 /**
- * Parsed zone files, shared by everything in one process that reads a zone (scan, providers,
- * the web app's snapshot). Keyed by path and validated by stat of the zone file and of every
- * file it included, so a file replaced by anyone (our own atomic rename included) is read again.
+ * What the DNS providers read back from a zone file between the scan and the plan: the records at
+ * underscore owners (`_25._tcp.mail.example.com` TLSA, `_smtp._tls.example.com` TXT), taken from
+ * the parse the scan already made. Only these are kept for the life of the process, not whole
+ * parsed zones: at 10,000 zones those held ~65 MB (issue 10 §7). Keyed by path and validated by
+ * stat of the zone file and of every file it included, so a file replaced by anyone (our own
+ * atomic rename included) is read again.
  */
-const zoneCache = new WeakMap<ServerRoot, Map<string, CachedZone>>();
+const serviceCache = new WeakMap<ServerRoot, Map<string, CachedServiceRecords>>();
 
-function fresh(c: CachedZone, mainStamp: string): boolean {
+function fresh(c: CachedServiceRecords, mainStamp: string): boolean {
   return c.mainStamp === mainStamp && c.files.every((f) => stampOf(statSync(f.path, { throwIfNoEntry: false }) ?? null) === f.stamp);
 }
 
-export function readParsedZone(root: ServerRoot, zone: string): ParsedZone | Problem {
+/** An owner name whose first label starts with an underscore (RFC 8552), where TLSA and TLS-RPT records live. */
+export function isServiceOwner(owner: string): boolean {
+  return owner.charCodeAt(0) === 95 /* _ */;
+}
+
+function rememberServiceRecords(root: ServerRoot, path: string, mainStamp: string, r: ZoneText): CachedServiceRecords {
+  let cache = serviceCache.get(root);
+  if (!cache) serviceCache.set(root, (cache = new Map()));
+  // Fresh strings: the parser's are slices of the file text, and would keep all of it alive.
+  const records = r.parsed.records.filter((x) => isServiceOwner(x.owner)).map((x) => structuredClone(x));
+  const entry = { files: r.files, mainStamp, result: { ...r.parsed, records } };
+  cache.set(path, entry);
+  return entry;
+}
+
+/**
+ * The zone's records at underscore owners only (see serviceCache), as a ParsedZone whose records
+ * are those: for questions about such owners alone, never for an edit.
+ */
+export function readServiceRecords(root: ServerRoot, zone: string): ParsedZone | Problem {
   const path = zoneFilePath(zone);
-  let cache = zoneCache.get(root);
-  if (!cache) zoneCache.set(root, (cache = new Map()));
   const mainStamp = stampOf(root.stat(path));
-  const hit = cache.get(path);
+  const hit = serviceCache.get(root)?.get(path);
   if (hit && fresh(hit, mainStamp)) return hit.result;
   const r = readZoneText(root, zone);
-  // A refusal is not kept: what fixes it may be a file it could not read (a missing include).
   if (isProblem(r)) {
-    cache.delete(path);
+    serviceCache.get(root)?.delete(path);
     return r;
   }
-  cache.set(path, { files: r.files, mainStamp, result: r.parsed });
-  return r.parsed;
+  return rememberServiceRecords(root, path, mainStamp, r).result;
 }
 
 /**
@@ -221,10 +253,13 @@ function mayHoldMx(entry: Entry | null): boolean {
   return entry.tokens.some((t) => !t.quoted && /^(mx|type0*15)$/i.test(t.text));
 }
 
+const RECENT_ZONES = 64;
+
 /** The zones whose files live on this server (`/var/named/<zone>.db`, BIND and PowerDNS on cPanel). */
 export class LocalZones {
   readonly names: Set<string>;
   private readonly salvaged = new Map<string, { parsed: ParsedZone; complete: boolean } | null>();
+  private readonly recent = new Map<string, ParsedZone | Problem>();
 
   constructor(private readonly root: ServerRoot) {
     this.names = new Set();
@@ -239,8 +274,22 @@ export class LocalZones {
     return enclosingZone(name, this.names);
   }
 
+  /**
+   * A zone parsed once per scan while it is in use: the scan asks for the same few zones many
+   * times in a row (a domain's zone, its MX host's zone, the server's own), so the last
+   * RECENT_ZONES are kept, not every zone of the server (issue 10 §7).
+   */
   get(zone: string): ParsedZone | Problem {
-    return readParsedZone(this.root, zone);
+    const hit = this.recent.get(zone);
+    if (hit) {
+      this.recent.delete(zone);
+      this.recent.set(zone, hit);
+      return hit;
+    }
+    const parsed = readParsedZone(this.root, zone);
+    this.recent.set(zone, parsed);
+    if (this.recent.size > RECENT_ZONES) this.recent.delete(this.recent.keys().next().value!);
+    return parsed;
   }
 
   /** The readable part of a refused zone (once per scan). */

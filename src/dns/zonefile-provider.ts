@@ -6,7 +6,7 @@ import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { AppContext } from '../context.js';
-import { parseZoneText, readParsedZone, zoneFilePath } from '../cpanel/local-zones.js';
+import { isServiceOwner, parseZoneText, readParsedZone, readServiceRecords, zoneFilePath } from '../cpanel/local-zones.js';
 import { DnsClient, parseResolver } from './stub-client.js';
 import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
 import { recordKey } from '../tlsa/types.js';
@@ -39,7 +39,8 @@ export function createZoneFileProvider(ctx: AppContext): DnsProvider {
  * writes, so the WHM API 1 provider reads this way too): TLSA records and TLSRPT policies.
  */
 export function populateFromZoneFile(ctx: AppContext, zone: string, owners: string[]): PublishedRecord[] {
-  const parsed = readParsedZone(ctx.root, zone);
+  // TLSA owners are underscore names: the records kept from the scan's parse answer for them.
+  const parsed = owners.every(isServiceOwner) ? readServiceRecords(ctx.root, zone) : readParsedZone(ctx.root, zone);
   if (isProblem(parsed)) throw new ProblemError(parsed);
   const tlsa: PublishedRecord[] = tlsaRecordsAt(parsed, owners).map((r) => ({ owner: r.owner, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data: r.data }));
   const reports: PublishedRecord[] = tlsrptRecordsAt(parsed, owners).map((r) => ({ kind: 'TLSRPT', owner: r.owner, ttl: r.ttl, text: r.text }));

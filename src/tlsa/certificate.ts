@@ -64,8 +64,8 @@ function sha256Hex(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-/** Parse one DER certificate. Throws DerError on malformed input. */
-export function parseCertificateDer(der: Buffer): Certificate {
+/** Parse one DER certificate. Throws DerError on malformed input. `sha256`: of `der`, if known. */
+export function parseCertificateDer(der: Buffer, sha256 = sha256Hex(der)): Certificate {
   const cert = readTlv(der, 0);
   if (cert.tag !== 0x30 || cert.end !== der.length) throw new DerError('not a DER certificate');
   const [tbs] = children(der, cert);
@@ -97,7 +97,7 @@ export function parseCertificateDer(der: Buffer): Certificate {
     commonName: subjectAttrs.find((a) => a.type === OID.commonName)?.value ?? null,
     keyAlgorithm: keyAlgorithm(der, spki),
     isCA,
-    sha256: sha256Hex(der),
+    sha256,
     spkiSha256: sha256Hex(spkiBytes),
   };
 }
@@ -176,14 +176,22 @@ function formatName(attrs: NameAttr[]): string {
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
 /**
+ * Certificates already read, by the SHA-256 of their DER. A chain certificate that many files
+ * carry (the CA's intermediate in every `combined` file) is then parsed and kept once, not once
+ * per file: 10,000 copies of it were ~10 MB of a whole-server scan (issue 10 §7). Certificate
+ * objects are plain data never changed after parsing, so sharing one is safe.
+ */
+export type CertificateCache = Map<string, Certificate>;
+
+/**
  * Read a PEM file (leaf, leaf + chain, or cPanel's `combined` = key + leaf + chain) or a DER
  * certificate. Private keys are recognised and skipped, never kept. `source` names the file in
  * errors.
  */
-export function parseBundle(input: Buffer | string, source: string): ParsedBundle {
+export function parseBundle(input: Buffer | string, source: string, seen?: CertificateCache): ParsedBundle {
   const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   if (buf.length > 0 && buf[0] === 0x30) {
-    return { certificates: [parseOrExplain(buf, source, 1)], hadPrivateKey: false };
+    return { certificates: [parseOrExplain(buf, source, 1, seen)], hadPrivateKey: false };
   }
   const text = buf.toString('latin1');
   const certificates: Certificate[] = [];
@@ -197,7 +205,7 @@ export function parseBundle(input: Buffer | string, source: string): ParsedBundl
     }
     if (label !== 'CERTIFICATE' && label !== 'TRUSTED CERTIFICATE') continue;
     n++;
-    certificates.push(parseOrExplain(Buffer.from(m[2]!, 'base64'), source, n));
+    certificates.push(parseOrExplain(Buffer.from(m[2]!, 'base64'), source, n, seen));
   }
   if (certificates.length === 0) {
     throw new ProblemError(problem('cert-unreadable', `${source}: no certificate found (expected PEM "BEGIN CERTIFICATE" blocks or a DER certificate).`, {
@@ -208,9 +216,17 @@ export function parseBundle(input: Buffer | string, source: string): ParsedBundl
   return { certificates, hadPrivateKey };
 }
 
-function parseOrExplain(der: Buffer, source: string, index: number): Certificate {
+function parseOrExplain(der: Buffer, source: string, index: number, seen?: CertificateCache): Certificate {
   try {
-    return parseCertificateDer(der);
+    const sha256 = sha256Hex(der);
+    const known = seen?.get(sha256);
+    if (known) return known;
+    if (!seen) return parseCertificateDer(der, sha256);
+    // Its own copy of the bytes: `der` shares a pool slab with buffers that are dropped at once
+    // (the chain's other certificates), which the kept certificate would otherwise keep alive.
+    const cert = parseCertificateDer(Buffer.from(der.buffer.slice(der.byteOffset, der.byteOffset + der.length)), sha256);
+    seen.set(sha256, cert);
+    return cert;
   } catch (err) {
     const why = err instanceof DerError ? err.message : 'malformed data';
     throw new ProblemError(problem('cert-unreadable', `${source}: certificate #${index} cannot be read (${why}).`, {

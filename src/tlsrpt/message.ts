@@ -1,5 +1,4 @@
 import { gunzipSync } from 'node:zlib';
-import { simpleParser } from 'mailparser';
 import { MAX_REPORT_JSON_BYTES, MAX_REPORTS_PER_MESSAGE } from './limits.js';
 
 /** RFC 8460 §5.3: the report travels as one of these two media types. */
@@ -20,6 +19,9 @@ export interface ParsedMessage {
  * a ceiling, so a zip bomb stops at MAX_REPORT_JSON_BYTES instead of filling memory.
  */
 export async function reportsFromMessage(raw: Buffer): Promise<ParsedMessage | Refusal> {
+  // Loaded here, not at the top: every command that imports the TLS-RPT totals (plan, audit, the
+  // web app) would otherwise load mailparser (~15 MB) without parsing a single mail.
+  const { simpleParser } = await import('mailparser');
   let mail;
   try {
     mail = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: 64 * 1024 });

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync, open
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ServerRoot } from '../../src/util/server-root.js';
-import { readParsedZone } from '../../src/cpanel/local-zones.js';
+import { readParsedZone, readServiceRecords } from '../../src/cpanel/local-zones.js';
 import { scanServer } from '../../src/cpanel/scan.js';
 import { StateDb } from '../../src/state/db.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
@@ -197,14 +197,19 @@ describe('$INCLUDE and certificate files are confined, regular, capped, never ec
     expect(r.stderr.trim()).toBe('tlsa-manager: /dev/zero: is not a regular file.');
   });
 
-  it('the parse cache notices a changed include (same zone file)', () => {
-    const root = rootWith(oddZone(['$INCLUDE odd.inc']), { files: { '/var/named/odd.inc': 'a IN A 192.0.2.1\n' } });
+  it('the cache of records at underscore owners (what the providers read back) notices a changed include (same zone file), and holds what a full parse holds there', () => {
+    const tlsa = (n: number) => `_25._tcp.mail IN TLSA 3 1 1 ${String(n).repeat(64)}\n`;
+    const root = rootWith(oddZone(['$INCLUDE odd.inc', '_465._tcp.mail IN TLSA 3 1 1 ' + 'ab'.repeat(32)]), { files: { '/var/named/odd.inc': `a IN A 192.0.2.1\n${tlsa(1)}` } });
     const sr = new ServerRoot(root);
-    const first = readParsedZone(sr, 'odd.test');
-    expect('code' in first ? first.message : first.records.filter((r) => r.file === 'odd.inc').length).toBe(1);
-    writeFileSync(join(root, 'var/named/odd.inc'), 'a IN A 192.0.2.1\nb IN A 192.0.2.2\n');
-    const second = readParsedZone(sr, 'odd.test');
+    const first = readServiceRecords(sr, 'odd.test');
+    expect('code' in first ? first.message : first.records.filter((r) => r.file === 'odd.inc').map((r) => r.rdata)).toEqual([`3 1 1 ${'1'.repeat(64)}`]);
+    writeFileSync(join(root, 'var/named/odd.inc'), `a IN A 192.0.2.1\n${tlsa(1)}${tlsa(2)}`);
+    const second = readServiceRecords(sr, 'odd.test');
     expect('code' in second ? second.message : second.records.filter((r) => r.file === 'odd.inc').length).toBe(2);
-    expect(readParsedZone(sr, 'odd.test')).toBe(second);
+    expect(readServiceRecords(sr, 'odd.test')).toBe(second);
+    const full = readParsedZone(sr, 'odd.test');
+    if ('code' in full || 'code' in second) throw new Error('zone refused');
+    expect(second.records).toEqual(full.records.filter((r) => r.owner.startsWith('_')));
+    expect(second.records.map((r) => r.owner).sort()).toEqual(['_25._tcp.mail.odd.test', '_25._tcp.mail.odd.test', '_465._tcp.mail.odd.test']);
   });
 });
