@@ -39,7 +39,7 @@ export function createZoneFileProvider(ctx: AppContext): DnsProvider {
  * writes, so the WHM API 1 provider reads this way too): TLSA records and TLSRPT policies.
  */
 export function populateFromZoneFile(ctx: AppContext, zone: string, owners: string[]): PublishedRecord[] {
-  // TLSA owners are underscore names: the records kept from the scan's parse answer for them.
+  // TLSA and TLS-RPT owners are underscore names: the records kept from the scan's parse answer for them.
   const parsed = owners.every(isServiceOwner) ? readServiceRecords(ctx.root, zone) : readParsedZone(ctx.root, zone);
   if (isProblem(parsed)) throw new ProblemError(parsed);
   const tlsa: PublishedRecord[] = tlsaRecordsAt(parsed, owners).map((r) => ({ owner: r.owner, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data: r.data }));
