@@ -199,7 +199,7 @@ describe('$INCLUDE and certificate files are confined, regular, capped, never ec
 
   it('the cache of records at underscore owners (what the providers read back) notices a changed include (same zone file), and holds what a full parse holds there', () => {
     const tlsa = (n: number) => `_25._tcp.mail IN TLSA 3 1 1 ${String(n).repeat(64)}\n`;
-    const root = rootWith(oddZone(['$INCLUDE odd.inc', '_465._tcp.mail IN TLSA 3 1 1 ' + 'ab'.repeat(32)]), { files: { '/var/named/odd.inc': `a IN A 192.0.2.1\n${tlsa(1)}` } });
+    const root = rootWith(oddZone(['$INCLUDE odd.inc', '_465._tcp.mail IN TLSA 3 1 1 ' + 'ab'.repeat(32), '_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@odd.test"']), { files: { '/var/named/odd.inc': `a IN A 192.0.2.1\n${tlsa(1)}` } });
     const sr = new ServerRoot(root);
     const first = readServiceRecords(sr, 'odd.test');
     expect('code' in first ? first.message : first.records.filter((r) => r.file === 'odd.inc').map((r) => r.rdata)).toEqual([`3 1 1 ${'1'.repeat(64)}`]);
@@ -210,6 +210,6 @@ describe('$INCLUDE and certificate files are confined, regular, capped, never ec
     const full = readParsedZone(sr, 'odd.test');
     if ('code' in full || 'code' in second) throw new Error('zone refused');
     expect(second.records).toEqual(full.records.filter((r) => r.owner.startsWith('_')));
-    expect(second.records.map((r) => r.owner).sort()).toEqual(['_25._tcp.mail.odd.test', '_25._tcp.mail.odd.test', '_465._tcp.mail.odd.test']);
+    expect(second.records.map((r) => r.owner).sort()).toEqual(['_25._tcp.mail.odd.test', '_25._tcp.mail.odd.test', '_465._tcp.mail.odd.test', '_smtp._tls.odd.test']);
   });
 });
