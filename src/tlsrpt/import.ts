@@ -4,7 +4,7 @@ import { MAX_MESSAGE_BYTES } from './limits.js';
 import { reportsFromMessage } from './message.js';
 import { DANE_RESULT_TYPES, parseReport, type TlsrptReport } from './report.js';
 import { alertOnTlsReports } from '../alerts/evaluate.js';
-import { ensureSpool, spoolEntries, spoolRead, spoolRemove, type SpoolEntry } from './spool.js';
+import { ensureSpool, spoolEntries, spoolRead, spoolRemoveAll, type SpoolEntry } from './spool.js';
 import { TlsrptStore } from './store.js';
 import { perStateDb } from '../state/per-state.js';
 
@@ -68,7 +68,7 @@ export async function importSpool(ctx: AppContext, actor: Actor, now = ctx.now()
     ctx.state().db.transaction(() => {
       for (const w of work) record(ctx, store, w, actor, now, out);
     }).immediate();
-    for (const w of work) spoolRemove(dir, w.file);
+    await spoolRemoveAll(dir, work.map((w) => w.file));
   }
   out.pruned = store.prune(now - ctx.config.tlsrpt.retentionDays * DAY_MS);
   // Only reports of the last week count: a sender that stopped reporting does not hold an incident open.

@@ -54,24 +54,30 @@ export class TlsrptStore {
     return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tlsrpt_reports'").get() !== undefined;
   }
 
-  /** Stores the report; false when a report with its report-id is already stored (a resend). */
+  /** The insert statements, prepared once (the importer adds thousands of reports in a row). */
+  private inserts?: { report: Database.Statement; policy: Database.Statement; failure: Database.Statement };
+
+  /**
+   * Stores the report; false when a report with its report-id is already stored (a resend). Inside
+   * the caller's transaction (the importer's batch) it adds no savepoint of its own.
+   */
   add(r: TlsrptReport, receivedAt: number): boolean {
-    return this.db
-      .transaction(() => {
-        const res = this.db
-          .prepare('INSERT INTO tlsrpt_reports (report_id, organization, contact, start_time, end_time, received_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(report_id) DO NOTHING')
-          .run(r.reportId, r.organization, r.contact, r.start, r.end, receivedAt);
-        if (res.changes === 0) return false;
-        const report = Number(res.lastInsertRowid);
-        const pol = this.db.prepare('INSERT INTO tlsrpt_policies (report, policy_type, policy_domain, mx_hosts, successful, failed) VALUES (?, ?, ?, ?, ?, ?)');
-        const fail = this.db.prepare('INSERT INTO tlsrpt_failures (policy, result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code) VALUES (?, ?, ?, ?, ?, ?, ?)');
-        for (const p of r.policies) {
-          const policy = Number(pol.run(report, p.policyType, p.policyDomain, JSON.stringify(p.mxHosts), p.successful, p.failed).lastInsertRowid);
-          for (const f of p.failures) fail.run(policy, f.resultType, f.sendingIp, f.receivingMx, f.receivingIp, f.count, f.reasonCode);
-        }
-        return true;
-      })
-      .immediate();
+    const ins = (this.inserts ??= {
+      report: this.db.prepare('INSERT INTO tlsrpt_reports (report_id, organization, contact, start_time, end_time, received_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(report_id) DO NOTHING'),
+      policy: this.db.prepare('INSERT INTO tlsrpt_policies (report, policy_type, policy_domain, mx_hosts, successful, failed) VALUES (?, ?, ?, ?, ?, ?)'),
+      failure: this.db.prepare('INSERT INTO tlsrpt_failures (policy, result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    });
+    const write = () => {
+      const res = ins.report.run(r.reportId, r.organization, r.contact, r.start, r.end, receivedAt);
+      if (res.changes === 0) return false;
+      const report = Number(res.lastInsertRowid);
+      for (const p of r.policies) {
+        const policy = Number(ins.policy.run(report, p.policyType, p.policyDomain, JSON.stringify(p.mxHosts), p.successful, p.failed).lastInsertRowid);
+        for (const f of p.failures) ins.failure.run(policy, f.resultType, f.sendingIp, f.receivingMx, f.receivingIp, f.count, f.reasonCode);
+      }
+      return true;
+    };
+    return this.db.inTransaction ? write() : this.db.transaction(write).immediate();
   }
 
   /** Newest first by the end of the reported period. */
