@@ -12,6 +12,7 @@ import { desiredFor } from '../plan/run.js';
 import { formatRecord, recordKey, type TlsaRecord } from '../tlsa/types.js';
 import type { DesiredRecord } from '../plan/desired.js';
 import type { Config } from '../state/config.js';
+import { isTlsrpt, tlsrptOwner } from '../dns/records.js';
 import type { WebServices } from './services.js';
 import type { ListRow, SnapshotData } from './snapshot.js';
 
@@ -45,6 +46,39 @@ export interface DomainDetail {
   check: DomainCheck | null;
   /** The zone's last DNSSEC chain status with the DS to hand over (null: not checked yet). */
   dnssec: DnssecHandoverView | null;
+  /** The domain's TLSRPT policy record as the plan sees it (null: none wanted or found in a managed zone). */
+  policy: PolicyView | null;
+}
+
+/** The `_smtp._tls` policy of one domain: what is wanted, what the plan will do, what stays. */
+export interface PolicyView {
+  owner: string;
+  /** The text wanted (null: none is wanted any more). */
+  wanted: string | null;
+  /** `create`, `replace`, `delete`, `in-sync`, `foreign` (someone else's policy is there), or `waiting` (not applied: blocked). */
+  state: 'create' | 'replace' | 'delete' | 'in-sync' | 'foreign';
+  /** The changes planned at the owner, in words. */
+  changes: Change[];
+  /** Policies there that TLSA Manager did not create (never touched). */
+  foreign: string[];
+  notes: Problem[];
+}
+
+/** The domain's TLSRPT policy from the snapshot's plan (pure: the plan read the zone already). */
+export function policyView(data: SnapshotData, domain: string): PolicyView | null {
+  const owner = tlsrptOwner(domain);
+  const zone = enclosingZone(domain, new Set(data.plan.zones.map((z) => z.zone)));
+  const zp = data.plan.zones.find((z) => z.zone === zone);
+  if (!zp) return null;
+  const wanted = data.plan.inputs.tlsrptByZone.get(zp.zone)?.find((t) => t.owner === owner)?.text ?? null;
+  const changes = zp.changes.filter((c) => c.record.owner === owner && isTlsrpt(c.record));
+  const foreign = zp.foreign.filter((f) => f.owner === owner && isTlsrpt(f)).map((f) => (isTlsrpt(f) ? f.text : ''));
+  const notes = zp.warnings.filter((w) => w.code === 'tlsrpt-foreign' && w.subject === domain);
+  if (wanted === null && changes.length === 0 && foreign.length === 0) return null;
+  const creates = changes.some((c) => c.kind === 'create');
+  const deletes = changes.some((c) => c.kind === 'delete');
+  const state = foreign.length > 0 && !creates ? (deletes ? 'delete' : 'foreign') : creates ? (deletes ? 'replace' : 'create') : deletes ? 'delete' : 'in-sync';
+  return { owner, wanted, state, changes, foreign, notes };
 }
 
 /** The DNSSEC panel: the stored status plus the DS and DNSKEY in the forms registrars ask for. */
@@ -110,7 +144,7 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
     hosts.push(h);
   }
   const stored = data.checks.get(domain);
-  return { row, report, hosts, check: (stored?.result as DomainCheck | undefined) ?? null, dnssec: dnssecView(closestStatus(row.domain, row.zone, data.dnssec)) };
+  return { row, report, hosts, check: (stored?.result as DomainCheck | undefined) ?? null, dnssec: dnssecView(closestStatus(row.domain, row.zone, data.dnssec)), policy: policyView(data, domain) };
 }
 
 /** The same record wanted twice (served issuer = incoming issuer at a renewal) is one row. */
