@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   });
   writeDemoConfig(dir, network);
   process.stdout.write(
-    `Demo network on loopback: validating resolver ${network.resolver.host}:${network.resolver.port}, authoritative ${network.authoritative.host}:${network.authoritative.port}, SMTP 25→${network.smtp[25]} 465→${network.smtp[465]} 587→${network.smtp[587]}.\n`,
+    `Demo network on loopback: validating resolver ${network.resolver.host}:${network.resolver.port}, authoritative ${network.authoritative.host}:${network.authoritative.port}, parent zone (${network.parent.zones.join(', ')}.) ${network.parent.host}:${network.parent.port}, SMTP 25→${network.smtp[25]} 465→${network.smtp[465]} 587→${network.smtp[587]}.\n`,
   );
   const seeded = fresh ? await seedTlsReports(cli, dir, manifest) : null;
   if (seeded) process.stdout.write(`Demo TLS reports (five days, two senders) through tlsrpt ingest and import: ${seeded}\n`);
