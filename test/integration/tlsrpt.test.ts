@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { rfcReport, tlsrptMail } from '../helpers/tlsrpt-mail.js';
+import { spoolWrite } from '../../src/tlsrpt/spool.js';
 
 const CLI = join(process.cwd(), 'dist/cli.js');
 const SPOOL = 'var/spool/tlsa-manager/tlsrpt';
@@ -140,6 +141,24 @@ describe('TLS-RPT: ingest (Exim pipe) → spool → import → state DB', () => 
     expect(readdirSync(join(root, SPOOL))).toEqual([]);
     const logged = activity(root).filter((a) => a.ok === 0).map((a) => a.detail);
     expect(logged).toEqual(expect.arrayContaining([expect.stringMatching(/^refused \(tlsrpt-too-large\): a gzip attachment/), expect.stringMatching(/^refused \(tlsrpt-not-a-report\)/)]));
+  });
+
+  it('imports more than one batch in a run: a resend inside a batch is a duplicate, a mail that is no report is refused, the spool ends empty', () => {
+    const r4 = mkdtempSync(join(tmpdir(), 'tlsa-tlsrpt-batches-'));
+    cli(r4, ['tlsrpt', 'import']);
+    const dir = join(r4, SPOOL);
+    const base = { from: 'r@x.example', domain: 'batch.test', submitter: 'x.example', type: 'gzip' as const };
+    // 450 mails (the importer writes 200 files per transaction); #11 resends #10, #300 is a PDF.
+    for (let i = 0; i < 450; i++) {
+      const id = `batch-${i === 11 ? 10 : i}`;
+      const mail = i === 300 ? tlsrptMail({}, { ...base, reportId: id, attachment: Buffer.from('%PDF-1.4'), contentType: 'application/pdf' }) : tlsrptMail(rfcReport({ org: 'Batch Sender', reportId: id, domain: 'batch.test', start: isoDay(-2), end: isoDay(-2, true), ok: 1, failures: [] }), { ...base, reportId: id });
+      spoolWrite(dir, '.eml', mail, 1000 + i);
+    }
+    const imp = JSON.parse(cli(r4, ['tlsrpt', 'import', '--json']).stdout) as { imported: unknown[]; duplicates: string[]; refused: { code: string }[] };
+    expect([imp.imported.length, imp.duplicates, imp.refused.map((r) => r.code)]).toEqual([448, ['batch-10'], ['tlsrpt-not-a-report']]);
+    expect((JSON.parse(cli(r4, ['tlsrpt', 'list', '--domain', 'batch.test', '--json']).stdout) as unknown[]).length).toBe(448);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(activity(r4)).toHaveLength(450);
   });
 
   it('refuses an oversized message at the pipe: exit 0, not kept, a note the importer logs', () => {
