@@ -26,6 +26,7 @@ interface ApiZoneLine {
   line_index: number;
   type: string;
   dname_b64?: string;
+  ttl?: number;
   record_type?: string;
   data_b64?: string[];
 }
@@ -40,9 +41,15 @@ async function applyViaWhmApi(ctx: AppContext, zone: string, changes: Change[]):
     const serial = soa?.data_b64?.[2] ? unb64(soa.data_b64[2]) : null;
     if (!serial) throw new ProblemError(problem('zone-no-soa', `${zone} has no SOA record in WHM's view.`, { subject: zone }));
     const byKey = new Map<string, number>();
+    // A TXT record set has one TTL when loaded: a policy joins TXT records at its owner with theirs.
+    const txtTtl = new Map<string, number>();
     for (const l of payload) {
       const key = l.type === 'record' ? lineKey(l, zone) : null;
       if (key !== null) byKey.set(key, l.line_index);
+      if (l.type === 'record' && l.record_type === 'TXT' && l.dname_b64 && typeof l.ttl === 'number') {
+        const owner = absoluteName(unb64(l.dname_b64), zone);
+        if (!txtTtl.has(owner)) txtTtl.set(owner, l.ttl);
+      }
     }
     const args: [string, string][] = [['zone', zone], ['serial', serial]];
     const applied: Change[] = [];
@@ -53,7 +60,8 @@ async function applyViaWhmApi(ctx: AppContext, zone: string, changes: Change[]):
         args.push(['remove', String(idx)]);
       } else {
         if (byKey.has(managedKey(c.record))) continue; // already there
-        args.push(['add', JSON.stringify(addItem(c.record, zone))]);
+        const r = isTlsrpt(c.record) ? { ...c.record, ttl: txtTtl.get(c.record.owner) ?? c.record.ttl } : c.record;
+        args.push(['add', JSON.stringify(addItem(r, zone))]);
       }
       applied.push(c);
     }

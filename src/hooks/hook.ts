@@ -2,6 +2,7 @@ import { retryWhileBusy } from '../state/busy.js';
 import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
 import { checkName } from '../dns/names.js';
+import { isTlsrpt } from '../dns/records.js';
 import { Providers } from '../dns/registry.js';
 import { incomingRecords } from '../plan/desired.js';
 import { applyPlan, makePlan, scanFor, type RunPlan } from '../plan/run.js';
@@ -128,12 +129,14 @@ async function applyWith(ctx: AppContext, opts: Parameters<typeof makePlan>[2]):
 }
 
 function summarize({ results }: Awaited<ReturnType<typeof applyWith>>, what = 'reconciled'): HookOutcome {
-  const applied = results.reduce((n, r) => n + r.applied.length, 0);
+  const changes = results.flatMap((r) => r.applied);
+  const policies = changes.filter((c) => isTlsrpt(c.record)).length;
+  const applied = changes.length - policies;
   const busy = results.filter((r) => r.problem?.code === 'zone-busy');
   const failed = results.filter((r) => r.problem && r.problem.code !== 'zone-busy');
   if (failed.length > 0) return { ok: false, message: `${what}: ${failed.map((f) => f.problem!.message).join('; ')} (the periodic reconcile will retry)` };
   if (busy.length > 0) return { ok: true, message: `deferred: ${busy.map((b) => b.zone).join(', ')} busy; the periodic reconcile finishes the work` };
-  return { ok: true, message: `${what}: ${applied} TLSA change(s)` };
+  return { ok: true, message: `${what}: ${applied} TLSA change(s)${policies > 0 ? `, ${policies} TLS-RPT policy change(s)` : ''}` };
 }
 
 /** `user`: only that cPanel user's domains (null: the event names no user, so none); undefined: any. */

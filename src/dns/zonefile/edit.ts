@@ -102,7 +102,9 @@ export function editZone(text: string, parsed: ParsedZone, edit: ZoneEdit): stri
   if (!soa) refuse(`Zone ${zone} has no SOA record, so its serial cannot be raised.`, 'Add an SOA record to the zone file.', zone);
   if (soa!.file !== undefined) refuse(`Zone ${zone}: the SOA record is in $INCLUDE file ${printable(soa!.file!)}, which TLSA Manager does not edit.`, 'Move the SOA record into the zone file itself.', zone);
 
-  const adds = edit.add.map((r) => validateManaged(r));
+  // A TXT record set has one TTL when BIND loads it: a policy joins TXT records already at its
+  // owner with their TTL, so theirs never changes with ours (on adding or, later, removing).
+  const adds = edit.add.map((r) => validateManaged(r)).map((a) => (isTlsrpt(a) ? { ...a, ttl: txtTtlAt(parsed, a.owner) ?? a.ttl } : a));
   for (const a of adds) {
     if (!isSubdomainOf(a.owner, zone)) refuse(`${isTlsrpt(a) ? 'TLSRPT' : 'TLSA'} owner ${a.owner} is not inside zone ${zone}.`, 'Publish it in the zone that contains that name.', a.owner);
   }
@@ -241,6 +243,11 @@ function checkMixedTtls(parsed: ParsedZone, removed: Set<number>, adds: ManagedR
     const { a, b, type } = conflict;
     refuse(`Zone ${parsed.origin}: the ${type} records of ${b.owner} have different TTLs (${a.ttl} at line ${a.line}, ${b.ttl} at line ${b.line}); BIND gives them one TTL depending on how it reads the file, so removing lines before them could change it.`, `Give the ${type} records of ${b.owner} one TTL (named-checkzone warns "TTL set to prior TTL"), then try again.`, b.owner);
   }
+}
+
+/** The TTL of the first TXT record at `owner`, if any. */
+function txtTtlAt(parsed: ParsedZone, owner: string): number | undefined {
+  return parsed.records.find((r) => r.owner === owner && canonicalType(r.type) === 'TXT')?.ttl;
 }
 
 /** A TLSA record, or a TXT record whose strings make a TLSRPT policy: the lines we may remove. */
