@@ -31,10 +31,6 @@ export function isTlsrpt(r: { kind?: string }): r is TlsrptRecord {
   return r.kind === 'TLSRPT';
 }
 
-export function kindOf(r: { kind?: string }): ManagedKind {
-  return r.kind === 'TLSRPT' ? 'TLSRPT' : 'TLSA';
-}
-
 /** The DNS type a kind is published as. */
 export function rrTypeOf(r: { kind?: string }): 'TLSA' | 'TXT' {
   return r.kind === 'TLSRPT' ? 'TXT' : 'TLSA';

@@ -193,7 +193,7 @@ export function planZone(input: ZonePlanInput): ZonePlan {
   if (ownersGone.size > 0 && !input.force && limited) {
     plan.blocked = problem(
       'safety-limit',
-      `The plan for ${zone} would remove every TLSA record of ${ownersGone.size} of its ${managedOwners} managed owners without a replacement (limit ${Math.round(input.maxDeleteShare * 100)}% in zones with ${input.minRecordsForDeleteLimit} or more owners).`,
+      `The plan for ${zone} would remove every record of ${ownersGone.size} of its ${managedOwners} managed owners (TLSA record sets, TLS-RPT policies) without a replacement (limit ${Math.round(input.maxDeleteShare * 100)}% in zones with ${input.minRecordsForDeleteLimit} or more owners).`,
       { subject: zone, fix: 'Check that the scan is right (an unreadable certificate or zone looks like a removed host), then run apply with --force.', severity: 'warning' },
     );
     changes.push(...deletes.filter((d) => wanted.has(d.record.owner)));
@@ -261,7 +261,7 @@ export function serverWideLimit(zones: ZonePlan[], limits: { maxDeleteShare: num
   if (gone === 0 || managed < limits.minRecordsForDeleteLimit || gone <= limits.maxDeleteShare * managed) return null;
   return problem(
     'safety-limit',
-    `This run would remove every TLSA record of ${gone} of the server's ${managed} managed owners without a replacement (limit ${Math.round(limits.maxDeleteShare * 100)}% from ${limits.minRecordsForDeleteLimit} owners on).`,
+    `This run would remove every record of ${gone} of the server's ${managed} managed owners (TLSA record sets, TLS-RPT policies) without a replacement (limit ${Math.round(limits.maxDeleteShare * 100)}% from ${limits.minRecordsForDeleteLimit} owners on).`,
     { fix: 'Check that the scan is right (a damaged account list or an unreadable certificate directory looks like removed hosts), then run apply with --force.', severity: 'warning' },
   );
 }

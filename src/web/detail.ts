@@ -55,7 +55,7 @@ export interface PolicyView {
   owner: string;
   /** The text wanted (null: none is wanted any more). */
   wanted: string | null;
-  /** `create`, `replace`, `delete`, `in-sync`, `foreign` (someone else's policy is there), or `waiting` (not applied: blocked). */
+  /** What the next apply does there; `foreign`: someone else's policy is there and stays. */
   state: 'create' | 'replace' | 'delete' | 'in-sync' | 'foreign';
   /** The changes planned at the owner, in words. */
   changes: Change[];

@@ -1,6 +1,6 @@
 import { checkName, isSubdomainOf, printable } from '../names.js';
 import { tlsaRdataFault, type TlsaRecord } from '../../tlsa/types.js';
-import { isTlsrpt, quoteTxt, tlsrptRecordFault, type ManagedRecord, type TlsrptRecord } from '../records.js';
+import { isTlsrpt, isTlsrptText, quoteTxt, tlsrptRecordFault, type ManagedRecord, type TlsrptRecord } from '../records.js';
 import { txtStrings } from './rdata.js';
 import { ZoneEditError, ZoneSyntaxError } from './errors.js';
 import { parseMeta, parseZone } from './parse.js';
@@ -256,7 +256,7 @@ function isManagedLine(r: ZoneRecord): boolean {
   if (type === 'TLSA') return true;
   if (type !== 'TXT') return false;
   try {
-    return /^v=TLSRPTv1(?:[;\s]|$)/.test(txtStrings(r.rdata).join(''));
+    return isTlsrptText(txtStrings(r.rdata).join(''));
   } catch {
     return false;
   }
