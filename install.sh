@@ -105,6 +105,8 @@ fi
 for tool in register_appconfig manage_hooks; do
   [ -x "$CPBIN/$tool" ] || die "$CPBIN/$tool is missing or not executable" "this cPanel installation looks incomplete; run /scripts/upcp --force"
 done
+# Exim's TLS-RPT pipe runs with this group; the spool is made for it.
+perl -e 'exit(defined getgrnam($ARGV[0]) ? 0 : 1)' "$TLSRPT_PIPE_GROUP" || die "the group \"$TLSRPT_PIPE_GROUP\" does not exist; Exim's TLS-RPT pipe runs with it (cPanel's Exim delivers as mailnull:mail)" "check this is a cPanel server with Exim (WHM » Service Manager), then run install.sh again"
 NODE="$(find_node)"
 resolve_systemctl
 NPM="$(find_npm)"
