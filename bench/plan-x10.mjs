@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import { CLI } from './work-root.mjs';
 import { WORK, ms } from './lib.mjs';
@@ -44,6 +45,25 @@ function floor() {
   return { floorMs: ms(t0), sink };
 }
 
+/** The floor in a process of its own, so its peak memory is its own too. */
+function floorRun() {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), root, '--floor'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`floor failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Peak memory of a Node process that only starts (the part of every figure no code of ours can remove). */
+function nodeStartRssKB() {
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, '-e', ''], { encoding: 'utf8' });
+  return Number(r.stderr.trim().split('\n').pop());
+}
+
+if (process.argv[3] === '--floor') {
+  const f = floor();
+  console.log(JSON.stringify({ ...f, maxRssKB: process.resourceUsage().maxRSS }));
+  process.exit(0);
+}
+
 function nodeStart() {
   const t0 = process.hrtime.bigint();
   execFileSync(process.execPath, ['-e', '']);
@@ -55,7 +75,7 @@ const plans = [planRun()];
 const danetoolMs = danetoolLoop();
 load.push(loadavg()[0]);
 plans.push(planRun(), planRun());
-const f = floor();
+const f = floorRun();
 const starts = [nodeStart(), nodeStart(), nodeStart()].sort((a, b) => a - b);
 load.push(loadavg()[0]);
 const walls = plans.map((p) => Math.round(p.wallMs)).sort((a, b) => a - b);
@@ -71,6 +91,8 @@ console.log(JSON.stringify({
   danetoolMs: Math.round(danetoolMs),
   ratio: +(danetoolMs / walls[1]).toFixed(1),
   floorMs: Math.round(f.floorMs),
+  floorPeakRssKB: f.maxRssKB,
+  nodeStartRssKB: nodeStartRssKB(),
   nodeStartMs: Math.round(starts[1]),
   loadAverages: load.map((x) => +x.toFixed(1)),
 }));
