@@ -168,12 +168,13 @@ interface CachedServiceRecords {
 }
 
 /**
- * What the DNS providers read back from a zone file between the scan and the plan: the records at
- * underscore owners (`_25._tcp.mail.example.com` TLSA, `_smtp._tls.example.com` TXT), taken from
- * the parse the scan already made. Only these are kept for the life of the process, not whole
- * parsed zones: at 10,000 zones those held ~65 MB (issue 10 §7). Keyed by path and validated by
- * stat of the zone file and of every file it included, so a file replaced by anyone (our own
- * atomic rename included) is read again.
+ * What the DNS providers read back from a zone file after the scan: the records at underscore
+ * owners (`_25._tcp.mail.example.com` TLSA, `_smtp._tls.example.com` TXT), taken from the parse
+ * the scan already made, so a zone is parsed once per run. Handed over once and then dropped, and
+ * never whole parsed zones: a process-wide cache of those held ~65 MB at 10,000 zones, and the
+ * records ~25 MB once every zone has its TLSA records (issue 10 §7). Validated by stat of the zone
+ * file and of every file it included, so a file replaced by anyone (our own atomic rename
+ * included) is read again.
  */
 const serviceCache = new WeakMap<ServerRoot, Map<string, CachedServiceRecords>>();
 
@@ -186,14 +187,12 @@ export function isServiceOwner(owner: string): boolean {
   return owner.charCodeAt(0) === 95 /* _ */;
 }
 
-function rememberServiceRecords(root: ServerRoot, path: string, mainStamp: string, r: ZoneText): CachedServiceRecords {
+function rememberServiceRecords(root: ServerRoot, path: string, mainStamp: string, r: ZoneText): void {
   let cache = serviceCache.get(root);
   if (!cache) serviceCache.set(root, (cache = new Map()));
   // Fresh strings: the parser's are slices of the file text, and would keep all of it alive.
   const records = r.parsed.records.filter((x) => isServiceOwner(x.owner)).map((x) => structuredClone(x));
-  const entry = { files: r.files, mainStamp, result: { ...r.parsed, records } };
-  cache.set(path, entry);
-  return entry;
+  cache.set(path, { files: r.files, mainStamp, result: { ...r.parsed, records } });
 }
 
 /**
@@ -203,14 +202,13 @@ function rememberServiceRecords(root: ServerRoot, path: string, mainStamp: strin
 export function readServiceRecords(root: ServerRoot, zone: string): ParsedZone | Problem {
   const path = zoneFilePath(zone);
   const mainStamp = stampOf(root.stat(path));
-  const hit = serviceCache.get(root)?.get(path);
+  const cache = serviceCache.get(root);
+  const hit = cache?.get(path);
+  cache?.delete(path);
   if (hit && fresh(hit, mainStamp)) return hit.result;
   const r = readZoneText(root, zone);
-  if (isProblem(r)) {
-    serviceCache.get(root)?.delete(path);
-    return r;
-  }
-  return rememberServiceRecords(root, path, mainStamp, r).result;
+  if (isProblem(r)) return r;
+  return { ...r.parsed, records: r.parsed.records.filter((x) => isServiceOwner(x.owner)) };
 }
 
 /**

@@ -103,6 +103,9 @@ export function scanFor(ctx: AppContext, opts: { domains?: string[]; kinds?: boo
  * ledger by applyPlan, so `plan`, `scan` and `audit` stay read-only.
  */
 export async function makePlan(ctx: AppContext, providers: Providers, opts: PlanOptions = {}): Promise<RunPlan> {
+  // The state database first: read-only, it is loaded as a copy in memory, and the file's bytes are
+  // held twice while it opens; before the scan that happens while the heap is still small.
+  const ledger = opts.useState === false ? null : ctx.readState();
   const scan = opts.scan ?? (await scanFor(ctx, opts));
   const managed = managedZones(ctx, scan.localZones);
   const zoneOf = (host: string) => enclosingZone(host, managed);
@@ -115,7 +118,6 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     else desired.byZone.set(zone, [extra]);
   }
   const reports = desiredTlsrpt(scan.endpoints, { publish: ctx.config.tlsrpt.publish, address: reportAddress(ctx, scan.hostname), ttl: ctx.config.policy.ttl }, zoneOf);
-  const ledger = opts.useState === false ? null : ctx.readState();
   const inputs: PlanInputs = { opts, seen: new Map(), planned: new Map(), desiredByZone: desired.byZone, tlsrptByZone: reports.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
   const problems: Problem[] = [...scan.problems, ...desired.problems, ...reports.problems];
 

@@ -113,7 +113,11 @@ export class StateDb implements LedgerView {
     const image = readFileSync(file);
     // Bytes 18-19 say "WAL" (2); an in-memory copy cannot be WAL, so it reads as rollback (1).
     if (image.length >= 20) image[18] = image[19] = 1;
-    return new StateDb(new Database(image, { readonly: true }));
+    const db = new Database(image, { readonly: true });
+    // Its pages are in memory already: SQLite's page cache (16 MB by default here) would only
+    // copy them a second time (a 10,000-zone plan peaked 13 MB lower with 1 MB, issue 10 §7).
+    db.pragma('cache_size = -1000');
+    return new StateDb(db);
   }
 
   constructor(file: string | Database.Database) {
