@@ -21,7 +21,9 @@ const root = freshCopy(source, 'web');
 const ctx = createContext({ root, logger: createLogger({ level: 'silent' }) });
 
 // ---- list pages, standalone -------------------------------------------------------------------
-const web = createWebApp(ctx, { mode: 'standalone', loginToken: 'bench-login-token-0123456789' });
+// The app takes a reusable password (as TLSA_MANAGER_WEB_TOKEN gives it) and logs in with it.
+const PASSWORD = 'bench-login-token-0123456789';
+const web = createWebApp(ctx, { mode: 'standalone', loginToken: PASSWORD });
 let t0 = performance.now();
 const data = await web.snapshot.refresh();
 const snapshotMs = performance.now() - t0;
@@ -34,7 +36,7 @@ const server = createServer((req, res) => {
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
-const login = await fetch(`${base}/login?token=${web.loginToken}`, { redirect: 'manual' });
+const login = await fetch(`${base}/login?token=${PASSWORD}`, { redirect: 'manual' });
 const cookie = login.headers.get('set-cookie')?.split(';')[0];
 if (!cookie) throw new Error(`login failed: ${login.status}`);
 

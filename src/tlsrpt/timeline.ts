@@ -9,7 +9,8 @@ import type { TlsrptRow } from './store.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const TIMELINE_DAYS = 90;
-const LABEL_W = 170;
+// Lane labels are cut to 20 characters (views/partials/tlsrpt.ejs); 190 px holds 20 at 13 px even in capitals.
+const LABEL_W = 190;
 const PLOT_W = 450;
 const LANE_H = 22;
 const AXIS_H = 26;
