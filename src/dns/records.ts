@@ -104,6 +104,12 @@ export function reportAddressFault(address: string): string | null {
   return null;
 }
 
+/** The report address when the settings name none: tlsrpt@<server hostname> (null: no usable hostname). */
+export function defaultReportAddress(hostname: string | null): string | null {
+  const address = hostname ? `tlsrpt@${hostname}` : null;
+  return address && reportAddressFault(address) === null ? address : null;
+}
+
 /** TXT character-strings in presentation form: each quoted, `"` and `\` escaped. */
 export function quoteTxt(text: string): string {
   return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;

@@ -4,7 +4,7 @@ import { enclosingZone } from '../cpanel/local-zones.js';
 import { resolverDns } from '../cpanel/resolver-dns.js';
 import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
 import type { ApplyResult, Change, PublishedRecord, PublishedTlsa } from '../dns/provider.js';
-import { describeData, isTlsrpt, reportAddressFault } from '../dns/records.js';
+import { describeData, isTlsrpt, defaultReportAddress } from '../dns/records.js';
 import { problem, toProblem, type Problem, isProblem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
 import { computeRdata } from '../tlsa/records.js';
@@ -145,9 +145,7 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
 
 /** The TLS-RPT report address: the settings', else tlsrpt@<server hostname> (null: neither is usable). */
 function reportAddress(ctx: AppContext, hostname: string | null): string | null {
-  if (ctx.config.tlsrpt.address) return ctx.config.tlsrpt.address;
-  const fallback = hostname ? `tlsrpt@${hostname}` : null;
-  return fallback && reportAddressFault(fallback) === null ? fallback : null;
+  return ctx.config.tlsrpt.address || defaultReportAddress(hostname);
 }
 
 function refusedZones(scan: ScanResult): RefusedZone[] {

@@ -23,7 +23,13 @@ export interface SettingsFormValues {
   metricsTokenSaved: boolean;
   dailyFullCheck: boolean;
   afterPublish: boolean;
+  /** TLS-RPT: which domains get a policy, the domains of the "list" choice one per line, the address ('' = the default). */
+  tlsrptPublish: string;
+  tlsrptDomains: string;
+  tlsrptAddress: string;
 }
+
+export const TLSRPT_PUBLISH_CHOICES = ['off', 'all', 'list'] as const;
 
 export function formValues(config: Config): SettingsFormValues {
   return {
@@ -34,6 +40,16 @@ export function formValues(config: Config): SettingsFormValues {
     resolver: config.resolver ?? '',
     tokenSaved: !!config.cloudflare.apiToken,
     ...alertValues(config),
+    ...tlsrptValues(config),
+  };
+}
+
+function tlsrptValues(config: Config) {
+  const publish = config.tlsrpt.publish;
+  return {
+    tlsrptPublish: Array.isArray(publish) ? 'list' : publish,
+    tlsrptDomains: Array.isArray(publish) ? publish.join('\n') : '',
+    tlsrptAddress: config.tlsrpt.address ?? '',
   };
 }
 
@@ -69,7 +85,34 @@ export function valuesFromBody(body: Record<string, unknown>, config: Config): S
           afterPublish: formString(body.afterPublish) === '1',
         }
       : alertValues(config)),
+    ...(formString(body.tlsrptForm) === '1'
+      ? { tlsrptPublish: formString(body.tlsrptPublish), tlsrptDomains: formString(body.tlsrptDomains), tlsrptAddress: formString(body.tlsrptAddress).trim() }
+      : tlsrptValues(config)),
   };
+}
+
+/**
+ * The TLS-RPT part of the form (only when the form carried it, like alerts). The domains get a
+ * message naming the bad line; the address is checked by parseConfig (config.ts's rule). An
+ * empty address means the default, tlsrpt@<hostname>, so it is left out of the file.
+ */
+function tlsrptFromForm(body: Record<string, unknown>, v: SettingsFormValues, current: Config): Config['tlsrpt'] {
+  if (formString(body.tlsrptForm) !== '1') return current.tlsrpt;
+  if (!(TLSRPT_PUBLISH_CHOICES as readonly string[]).includes(v.tlsrptPublish)) bad('TLS reporting: choose Off, All domains or Only these domains.', 'Pick one of the three choices and save again.');
+  let publish: Config['tlsrpt']['publish'] = v.tlsrptPublish as 'off' | 'all';
+  if (v.tlsrptPublish === 'list') {
+    const domains = new Set<string>();
+    for (const line of v.tlsrptDomains.split(/\r?\n/)) {
+      if (line.trim() === '') continue;
+      const name = checkName(line.trim());
+      if (!name.ok) bad(`TLS reporting: "${printable(line.trim(), 80)}" is not a domain name: ${name.reason}.`, 'Enter one domain per line, e.g. example.com.');
+      domains.add(name.name);
+    }
+    if (domains.size === 0) bad('TLS reporting: "Only these domains" is chosen but no domain is listed.', 'List the domains one per line, or choose Off.');
+    publish = [...domains];
+  }
+  const { address: _old, ...rest } = current.tlsrpt;
+  return { ...rest, publish, ...(v.tlsrptAddress ? { address: v.tlsrptAddress } : {}) };
 }
 
 /**
@@ -134,6 +177,7 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
     zones,
     cloudflare,
     ...alertsFromForm(body, v, current),
+    tlsrpt: tlsrptFromForm(body, v, current),
     ...(v.resolver ? { resolver: v.resolver } : { resolver: undefined }),
   };
   if (!v.resolver) delete (raw as { resolver?: string }).resolver;
@@ -155,6 +199,7 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
   if (JSON.stringify(alertsShown) !== JSON.stringify(currentShown) || config.alerts.webhook?.url !== current.alerts.webhook?.url) changed.push('alerts');
   if (config.alerts.webhook?.secret !== current.alerts.webhook?.secret) changed.push(config.alerts.webhook ? 'webhook secret set' : 'webhook removed');
   if (JSON.stringify(config.checks) !== JSON.stringify(current.checks)) changed.push('checks');
+  if (JSON.stringify(config.tlsrpt) !== JSON.stringify(current.tlsrpt)) changed.push('TLS reporting');
   if (config.metrics.token !== current.metrics.token) changed.push(config.metrics.token ? 'metrics token replaced' : 'metrics token removed');
   return { config, changed };
 }

@@ -7,13 +7,15 @@ import { configFromForm, formValues, PROVIDER_CHOICES, RECORD_CHOICES, valuesFro
 import { actor, h, redirect, render, type RouteDeps } from './common.js';
 import { CHANNELS, enabledChannels, sendTest, type ChannelId } from '../../alerts/notify.js';
 import { mailRecipients } from '../../alerts/channels/email.js';
+import { defaultReportAddress } from '../../dns/records.js';
+import { readHostname } from '../../cpanel/accounts.js';
 
 /** The settings form, saved through the config module, and the Cloudflare token test. */
 export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
   const r = Router();
 
   const page = (res: Response, values: SettingsFormValues, extra: Record<string, unknown> = {}) =>
-    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES, RECORD_CHOICES, configPath: ctx.configPath, saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), ...extra });
+    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES, RECORD_CHOICES, configPath: ctx.configPath, tlsrptDefault: defaultReportAddress(readHostname(ctx.root)), saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), ...extra });
 
   r.get('/settings', (req, res) => page(res, formValues(ctx.config), { saved: formString(req.query.saved) === '1' }));
 
