@@ -124,6 +124,23 @@ describe('web app in Chromium', () => {
     await shot('08-settings-error');
   });
 
+  it('saves TLS reporting for domains typed one per line, and names a bad line', async () => {
+    const config = () => JSON.parse(readFileSync(join(fx.root, 'etc/tlsa-manager/config.json'), 'utf8'));
+    await page.click('.tabs >> text=Settings');
+    await page.check('input[name="tlsrptPublish"][value="list"]');
+    await page.fill('#tlsrptDomains', 'alpha-demo.test\nbad domain.test');
+    await page.click('button:has-text("Save settings")');
+    await page.waitForSelector('.notice.error');
+    expect(await page.locator('.notice.error').textContent()).toContain('"bad domain.test" is not a domain name');
+    expect(config().tlsrpt.publish).toBe('off');
+    await page.fill('#tlsrptDomains', 'alpha-demo.test\ncharlie-demo.test');
+    await page.click('button:has-text("Save settings")');
+    await page.waitForSelector('.notice.ok');
+    expect(config().tlsrpt.publish).toEqual(['alpha-demo.test', 'charlie-demo.test']);
+    expect(await page.isChecked('input[name="tlsrptPublish"][value="list"]')).toBe(true);
+    await page.locator('#tlsrpt-settings').screenshot({ path: join(SHOTS, '08b-settings-tlsrpt.png') });
+  });
+
   it('exports the audit as CSV', async () => {
     await page.goto(`${base}/domains`);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('a:has-text("Export CSV")')]);
