@@ -192,4 +192,26 @@ describe('the zone editor writes a TLSRPT policy BIND reads back exactly', () =>
     }
     expect(() => editZone(base, parsed, { remove: [], add: [{ kind: 'TLSRPT', owner: '_smtp._tls.elsewhere.test', ttl: 3600, text: text('a@h.test') }], serial: 2026113002 })).toThrow(/not inside zone/);
   });
+
+  it('names what is wrong with a policy it was asked to write, under the TLSRPT code, before any text exists', () => {
+    const parsed = parseZone(base, zone);
+    const refusal = (r: Record<string, unknown>): [string, string] | null => {
+      try {
+        editZone(base, parsed, { remove: [], add: [{ kind: 'TLSRPT', owner, ttl: 3600, text: text('a@h.test'), ...r } as never], serial: 2026113002 });
+        return null;
+      } catch (e) {
+        expect(e).toBeInstanceOf(ZoneEditError);
+        return [(e as ZoneEditError).problem.code, (e as ZoneEditError).problem.message];
+      }
+    };
+    expect(refusal({ owner: '_smtp._tls.bad owner.example.test' })).toEqual(['tlsrpt-record-invalid', 'TLSRPT owner "_smtp._tls.bad owner.example.test" is not a valid name: contains whitespace or control characters.']);
+    expect(refusal({ ttl: -1 })).toEqual(['tlsrpt-record-invalid', 'TLSRPT record _smtp._tls.example.test: TTL -1 is not an integer 0-2147483647.']);
+    expect(refusal({ text: 42 })).toEqual(['tlsrpt-record-invalid', 'TLSRPT record _smtp._tls.example.test: the text is not a string.']);
+    expect(refusal({ owner: 'mail.example.test' })).toEqual(['tlsrpt-record-invalid', 'TLSRPT record mail.example.test: the owner mail.example.test is not _smtp._tls.<domain>.']);
+    expect(refusal({ text: 'v=TLSRPTv1; rua=mailto:a\\b@h.test' })).toEqual(['tlsrpt-record-invalid', 'TLSRPT record _smtp._tls.example.test: the text holds a quote or a backslash.']);
+    // The owner is written as checked: lower case, without the trailing dot.
+    expect(refusal({ owner: '_SMTP._TLS.Example.TEST.' })).toBeNull();
+    const added = editZone(base, parsed, { remove: [], add: [{ kind: 'TLSRPT', owner: '_SMTP._TLS.Example.TEST.', ttl: 3600, text: text('a@h.example.test') }], serial: 2026113002 });
+    expect(compiled(added)).toContain('_smtp._tls.example.test. 3600 IN TXT "v=TLSRPTv1; rua=mailto:a@h.example.test"');
+  });
 });

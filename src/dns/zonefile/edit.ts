@@ -20,42 +20,57 @@ function invalid(message: string, subject?: string): never {
   throw new ZoneEditError('tlsa-record-invalid', message, 'This is a bug in the caller: the record was not written. Report it with the message.', subject);
 }
 
-function bad(message: string, subject?: string): never {
-  throw new ZoneEditError('tlsrpt-record-invalid', message, 'This is a bug in the caller: the record was not written. Report it with the message.', subject);
-}
-
 function refuse(message: string, fix: string, subject?: string): never {
   throw new ZoneEditError('zone-edit-refused', message, fix, subject);
 }
 
-/** A TLSA record checked field by field; throws before any text exists. */
-export function validateTlsa(r: TlsaRecord): TlsaRecord {
-  if (typeof r !== 'object' || r === null) invalid('TLSA record is not an object.');
-  const owner = checkName(r.owner, { allowUnderscore: true });
-  if (!owner.ok) invalid(`TLSA owner "${printable(String(r.owner))}" is not a valid name: ${owner.reason}.`, printable(String(r.owner)));
-  const who = owner.name;
-  if (!Number.isInteger(r.ttl) || r.ttl < 0 || r.ttl > MAX_TTL) invalid(`TLSA record ${who}: TTL ${printable(String(r.ttl))} is not an integer 0-${MAX_TTL}.`, who);
-  const fault = tlsaRdataFault(r);
-  if (fault) invalid(`TLSA record ${who}: ${printable(fault)}.`, who);
-  const data = r.data.toLowerCase();
-  return { owner: who, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data };
+/**
+ * What differs between the managed kinds when a record is checked before any text exists: the
+ * name in messages, the problem code, the kind's own fault (owner already normalised) and the
+ * record rebuilt from its checked fields only. Owner and TTL are checked alike for every kind.
+ */
+interface KindRules<R> {
+  label: string;
+  code: 'tlsa-record-invalid' | 'tlsrpt-record-invalid';
+  fault(r: R, owner: string): string | null;
+  clean(r: R, owner: string): R;
 }
 
-/** A TLSRPT policy checked field by field; throws before any text exists. */
-export function validateTlsrpt(r: TlsrptRecord): TlsrptRecord {
-  if (typeof r !== 'object' || r === null) bad('TLSRPT record is not an object.');
+const TLSA_RULES: KindRules<TlsaRecord> = {
+  label: 'TLSA',
+  code: 'tlsa-record-invalid',
+  fault: (r) => tlsaRdataFault(r),
+  clean: (r, owner) => ({ owner, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data: r.data.toLowerCase() }),
+};
+
+const TLSRPT_RULES: KindRules<TlsrptRecord> = {
+  label: 'TLSRPT',
+  code: 'tlsrpt-record-invalid',
+  fault: (r, owner) => (typeof r.text !== 'string' ? 'the text is not a string' : tlsrptRecordFault({ ...r, owner })),
+  clean: (r, owner) => ({ kind: 'TLSRPT', owner, ttl: r.ttl, text: r.text }),
+};
+
+function validateKind<R extends ManagedRecord>(rules: KindRules<R>, r: R): R {
+  function fail(message: string, subject?: string): never {
+    throw new ZoneEditError(rules.code, message, 'This is a bug in the caller: the record was not written. Report it with the message.', subject);
+  }
+  if (typeof r !== 'object' || r === null) fail(`${rules.label} record is not an object.`);
   const owner = checkName(r.owner, { allowUnderscore: true });
-  if (!owner.ok) bad(`TLSRPT owner "${printable(String(r.owner))}" is not a valid name: ${owner.reason}.`, printable(String(r.owner)));
+  if (!owner.ok) fail(`${rules.label} owner "${printable(String(r.owner))}" is not a valid name: ${owner.reason}.`, printable(String(r.owner)));
   const who = owner.name;
-  if (!Number.isInteger(r.ttl) || r.ttl < 0 || r.ttl > MAX_TTL) bad(`TLSRPT record ${who}: TTL ${printable(String(r.ttl))} is not an integer 0-${MAX_TTL}.`, who);
-  if (typeof r.text !== 'string') bad(`TLSRPT record ${who}: the text is not a string.`, who);
-  const fault = tlsrptRecordFault({ ...r, owner: who });
-  if (fault) bad(`TLSRPT record ${who}: ${printable(fault)}.`, who);
-  return { kind: 'TLSRPT', owner: who, ttl: r.ttl, text: r.text };
+  if (!Number.isInteger(r.ttl) || r.ttl < 0 || r.ttl > MAX_TTL) fail(`${rules.label} record ${who}: TTL ${printable(String(r.ttl))} is not an integer 0-${MAX_TTL}.`, who);
+  const fault = rules.fault(r, who);
+  if (fault) fail(`${rules.label} record ${who}: ${printable(fault)}.`, who);
+  return rules.clean(r, who);
+}
+
+/** A TLSA record checked field by field; throws before any text exists. */
+export function validateTlsa(r: TlsaRecord): TlsaRecord {
+  return validateKind(TLSA_RULES, r);
 }
 
 function validateManaged(r: ManagedRecord): ManagedRecord {
-  return isTlsrpt(r) ? validateTlsrpt(r) : validateTlsa(r);
+  return isTlsrpt(r) ? validateKind(TLSRPT_RULES, r) : validateKind(TLSA_RULES, r);
 }
 
 /** The owner as written in a zone line: relative inside `origin` (`@` at the apex), else absolute with a dot. */
@@ -74,7 +89,7 @@ function ownerField(name: string, origin: string): string {
 /** One zone-file line for any managed record (TLSA, or a TLSRPT policy as one quoted TXT string). */
 export function formatManagedLine(r: ManagedRecord, origin: string): string {
   if (!isTlsrpt(r)) return formatTlsaLine(r, origin);
-  const v = validateTlsrpt(r);
+  const v = validateKind(TLSRPT_RULES, r);
   return `${ownerField(v.owner, origin)}\t${v.ttl}\tIN\tTXT\t${quoteTxt(v.text)}`;
 }
 
