@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { realpathSync, statSync, type Stats } from 'node:fs';
 import { posix, sep } from 'node:path';
 import { checkName, printable } from '../dns/names.js';
-import { parseZone, ZoneSyntaxError, type ParsedZone } from '../dns/zonefile.js';
+import { canonicalType, parseZone, ZoneSyntaxError, type ParsedZone, type ZoneRecord } from '../dns/zonefile.js';
+import { MANAGED_KINDS, rrTypeOf } from '../dns/records.js';
 import type { Entry } from '../dns/zonefile/lexer.js';
 import { isProblem, problem, type Problem } from '../problem.js';
 import { describeReadError, MAX_ZONE_BYTES, readBounded } from '../util/bounded-read.js';
@@ -168,8 +169,9 @@ interface CachedServiceRecords {
 }
 
 /**
- * What the DNS providers read back from a zone file after the scan: the records at underscore
- * owners (`_25._tcp.mail.example.com` TLSA, `_smtp._tls.example.com` TXT), taken from the parse
+ * What the DNS providers read back from a zone file after the scan: the records of the managed
+ * types at underscore owners (`_25._tcp.mail.example.com` TLSA, `_smtp._tls.example.com` TXT;
+ * not cPanel's `_autodiscover._tcp` SRV in every zone), taken from the parse
  * the scan already made, so a zone is parsed once per run. Handed over once and then dropped, and
  * never whole parsed zones: a process-wide cache of those held ~65 MB at 10,000 zones, and the
  * records ~25 MB once every zone has its TLSA records (issue 10 §7). Validated by stat of the zone
@@ -187,17 +189,25 @@ export function isServiceOwner(owner: string): boolean {
   return owner.charCodeAt(0) === 95 /* _ */;
 }
 
+/** The DNS types of the record kinds TLSA Manager manages (TLSA, TXT): all a provider reads back. */
+const MANAGED_TYPES = new Set<string>(MANAGED_KINDS.map((kind) => rrTypeOf({ kind })));
+
+/** A record a provider may read back: a managed type at an underscore owner. */
+function isManagedRecord(r: ZoneRecord): boolean {
+  return isServiceOwner(r.owner) && MANAGED_TYPES.has(canonicalType(r.type));
+}
+
 function rememberServiceRecords(root: ServerRoot, path: string, mainStamp: string, r: ZoneText): void {
   let cache = serviceCache.get(root);
   if (!cache) serviceCache.set(root, (cache = new Map()));
   // Fresh strings: the parser's are slices of the file text, and would keep all of it alive.
-  const records = r.parsed.records.filter((x) => isServiceOwner(x.owner)).map((x) => structuredClone(x));
+  const records = r.parsed.records.filter(isManagedRecord).map((x) => structuredClone(x));
   cache.set(path, { files: r.files, mainStamp, result: { ...r.parsed, records } });
 }
 
 /**
- * The zone's records at underscore owners only (see serviceCache), as a ParsedZone whose records
- * are those: for questions about such owners alone, never for an edit.
+ * The zone's TLSA and TXT records at underscore owners only (see serviceCache), as a ParsedZone
+ * whose records are those: for questions about such records alone, never for an edit.
  */
 export function readServiceRecords(root: ServerRoot, zone: string): ParsedZone | Problem {
   const path = zoneFilePath(zone);
@@ -208,7 +218,7 @@ export function readServiceRecords(root: ServerRoot, zone: string): ParsedZone |
   if (hit && fresh(hit, mainStamp)) return hit.result;
   const r = readZoneText(root, zone);
   if (isProblem(r)) return r;
-  return { ...r.parsed, records: r.parsed.records.filter((x) => isServiceOwner(x.owner)) };
+  return { ...r.parsed, records: r.parsed.records.filter(isManagedRecord) };
 }
 
 /**

@@ -197,9 +197,9 @@ describe('$INCLUDE and certificate files are confined, regular, capped, never ec
     expect(r.stderr.trim()).toBe('tlsa-manager: /dev/zero: is not a regular file.');
   });
 
-  it('records at underscore owners (what the providers read back) come from the scan\'s parse once, notice a changed include (same zone file), and are what a full parse holds there', () => {
+  it('TLSA and TXT records at underscore owners (what the providers read back) come from the scan\'s parse once, notice a changed include (same zone file), and are what a full parse holds there', () => {
     const tlsa = (n: number) => `_25._tcp.mail IN TLSA 3 1 1 ${String(n).repeat(64)}\n`;
-    const root = rootWith(oddZone(['$INCLUDE odd.inc', '_465._tcp.mail IN TLSA 3 1 1 ' + 'ab'.repeat(32), '_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@odd.test"']), { files: { '/var/named/odd.inc': `a IN A 192.0.2.1\n${tlsa(1)}` } });
+    const root = rootWith(oddZone(['$INCLUDE odd.inc', '_465._tcp.mail IN TLSA 3 1 1 ' + 'ab'.repeat(32), '_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@odd.test"', '_autodiscover._tcp IN SRV 0 0 443 cpanelemaildiscovery.cpanel.net.']), { files: { '/var/named/odd.inc': `a IN A 192.0.2.1\n${tlsa(1)}` } });
     const sr = new ServerRoot(root);
     const inInclude = (z: ReturnType<typeof readServiceRecords>) => ('code' in z ? z.message : z.records.filter((r) => r.file === 'odd.inc').map((r) => r.rdata));
     readParsedZone(sr, 'odd.test'); // the scan's parse
@@ -215,7 +215,9 @@ describe('$INCLUDE and certificate files are confined, regular, capped, never ec
     expect(inInclude(changed)).toEqual([`3 1 1 ${'1'.repeat(64)}`, `3 1 1 ${'2'.repeat(64)}`]);
     const full = readParsedZone(sr, 'odd.test');
     if ('code' in full || 'code' in changed) throw new Error('zone refused');
-    expect(changed.records).toEqual(full.records.filter((r) => r.owner.startsWith('_')));
+    // cPanel's _autodiscover._tcp SRV (in every cPanel zone) is not read back: not a managed type.
+    expect(full.records.some((r) => r.owner.startsWith('_') && r.type === 'SRV')).toBe(true);
+    expect(changed.records).toEqual(full.records.filter((r) => r.owner.startsWith('_') && (r.type === 'TLSA' || r.type === 'TXT')));
     expect(readServiceRecords(sr, 'odd.test')).toEqual(changed);
     expect(changed.records.map((r) => r.owner).sort()).toEqual(['_25._tcp.mail.odd.test', '_25._tcp.mail.odd.test', '_465._tcp.mail.odd.test', '_smtp._tls.odd.test']);
   });
