@@ -1,4 +1,5 @@
 import { tlsaHost } from '../dns/names.js';
+import { tlsrptDomain } from '../dns/records.js';
 import type { Problem } from '../problem.js';
 import type { RunPlan } from '../plan/run.js';
 import { dnssecForDomain } from '../dnssec/summary.js';
@@ -56,8 +57,17 @@ function checkProblemsOf(check: CheckSummary | undefined): Problem[] {
 export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map()): AuditRow[] {
   const endpoints = new Map(plan.scan.endpoints.map((e) => [e.host, e]));
   const zoneOfOwnerHost = new Map<string, { zone: string; provider: string; pending: number }>();
+  // A TLS-RPT policy change belongs to its mail domain, not to an MX host.
+  const tlsrptPending = new Map<string, { provider: string; pending: number }>();
   for (const zp of plan.zones) {
     for (const c of zp.changes) {
+      const policyOf = tlsrptDomain(c.record.owner);
+      if (policyOf !== null) {
+        const cur = tlsrptPending.get(policyOf) ?? { provider: zp.provider, pending: 0 };
+        cur.pending++;
+        tlsrptPending.set(policyOf, cur);
+        continue;
+      }
       const host = tlsaHost(c.record.owner);
       const cur = zoneOfOwnerHost.get(host) ?? { zone: zp.zone, provider: zp.provider, pending: 0 };
       cur.pending++;
@@ -104,6 +114,12 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
         provider ??= z.provider;
         if (tlsa === 'in-sync') tlsa = 'pending';
       }
+    }
+    const policy = tlsrptPending.get(d.domain);
+    if (policy) {
+      pending += policy.pending;
+      provider ??= policy.provider;
+      if (tlsa === 'in-sync') tlsa = 'pending';
     }
     if (d.mx.length === 0 && d.problems.length > 0) tlsa = 'unknown';
     const check = checks.get(d.domain);
