@@ -1,53 +1,20 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoRoot } from '../../demo/build-root.js';
+import { APP, makeSource, newRoot, sh, type Run } from '../helpers/install-fixture.js';
 
 // Issue 14, receiving side: install.sh puts a router and a transport for tlsrpt@<hostname> into
 // cPanel's /etc/exim.conf.local (the Advanced Editor's file), rebuilds Exim's config with
 // /scripts/buildeximconf, and uninstall.sh takes exactly those lines out again. Real install.sh
 // and uninstall.sh (as root) on demo roots whose cPanel tools are stubs that log their calls.
 
-const REPO = resolve(__dirname, '../..');
-const APP = '/usr/local/cpanel/3rdparty/tlsa-manager';
 const LOCAL = '/etc/exim.conf.local';
 const SPOOL = '/var/spool/tlsa-manager/tlsrpt';
 
 let scratch: string;
 let source: string;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(script: string, args: string[]): Run {
-  const r = spawnSync('bash', [script, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function makeSource(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  for (const f of ['package.json', 'package-lock.json', 'README.md', 'install.sh', 'uninstall.sh', 'plugin', 'views', 'public']) {
-    if (existsSync(join(REPO, f))) cpSync(join(REPO, f), join(dir, f), { recursive: true });
-  }
-  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
-  spawnSync(join(REPO, 'node_modules/.bin/tsc'), ['-p', join(REPO, 'tsconfig.json'), '--outDir', join(dir, 'dist')], { encoding: 'utf8' });
-  if (!existsSync(join(dir, 'dist/cli.js'))) throw new Error('tsc did not produce dist/cli.js');
-}
-
-async function newRoot(name: string): Promise<string> {
-  const root = join(scratch, name);
-  await buildDemoRoot(root);
-  mkdirSync(join(root, 'opt/cpanel/ea-nodejs20/bin'), { recursive: true });
-  symlinkSync(process.execPath, join(root, 'opt/cpanel/ea-nodejs20/bin/node'));
-  mkdirSync(join(root, 'etc/cpanel/ea4'), { recursive: true });
-  writeFileSync(join(root, 'etc/cpanel/ea4/passenger.nodejs'), '/opt/cpanel/ea-nodejs20/bin/node\n');
-  return root;
-}
 
 const at = (root: string, p: string) => join(root, p);
 const install = (root: string) => sh(join(source, 'install.sh'), ['--root', root, '--skip-npm']);
@@ -153,7 +120,7 @@ describe('install.sh and uninstall.sh: the Exim route for tlsrpt@<hostname>', ()
   let first: Run;
   let afterFirst: string;
   beforeAll(async () => {
-    root = await newRoot('with-local');
+    root = await newRoot(scratch, 'with-local');
     writeFileSync(at(root, LOCAL), ADMIN_FILE, { mode: 0o640 });
     chmodSync(at(root, LOCAL), 0o640);
     first = install(root);
@@ -215,7 +182,7 @@ describe('install.sh and uninstall.sh: the Exim route for tlsrpt@<hostname>', ()
 
 describe('install.sh when cPanel has no exim.conf.local yet', () => {
   it('creates it with the two sections; uninstall.sh leaves it empty', async () => {
-    const root = await newRoot('no-local');
+    const root = await newRoot(scratch, 'no-local');
     const r = install(root);
     expect(r.code, r.stderr).toBe(0);
     const routerLines = ROUTER(root).replace('# BEGIN tlsa-manager tlsrpt', '# BEGIN tlsa-manager tlsrpt +section');
@@ -229,7 +196,7 @@ describe('install.sh when cPanel has no exim.conf.local yet', () => {
 
 describe('install.sh when Exim refuses the rebuilt configuration', () => {
   it('puts exim.conf.local back as it was, rebuilds again and says so; the rest of the install stands', async () => {
-    const root = await newRoot('refused');
+    const root = await newRoot(scratch, 'refused');
     writeFileSync(at(root, LOCAL), ADMIN_FILE);
     writeFileSync(at(root, '/var/cpanel/buildeximconf-fail'), '');
     const r = install(root);
@@ -241,7 +208,7 @@ describe('install.sh when Exim refuses the rebuilt configuration', () => {
   }, 300_000);
 
   it('leaves a file with a broken block of ours alone and says why', async () => {
-    const root = await newRoot('broken');
+    const root = await newRoot(scratch, 'broken');
     const broken = `${ADMIN_FILE}# BEGIN tlsa-manager tlsrpt\nhalf:\n`;
     writeFileSync(at(root, LOCAL), broken);
     const r = install(root);

@@ -15,9 +15,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoRoot } from '../../demo/build-root.js';
+import { APP, makeSource, newRoot, REPO, sh, type Run } from '../helpers/install-fixture.js';
 import { hookRegistrations } from '../../src/hooks/registrations.js';
 import { parseConfig } from '../../src/state/config.js';
 
@@ -25,8 +25,6 @@ import { parseConfig } from '../../src/state/config.js';
 // buildDemoRoot, whose stub cPanel tools and systemctl record every call. The app installed is
 // the real one, compiled from src/ into a scratch source tree.
 
-const REPO = resolve(__dirname, '../..');
-const APP = '/usr/local/cpanel/3rdparty/tlsa-manager';
 const HOOK = `${APP}/bin/tlsa-manager-hook`;
 const CGI = '/usr/local/cpanel/whostmgr/docroot/cgi/tlsa_manager/index.cgi';
 const ICON = '/usr/local/cpanel/whostmgr/docroot/addon_plugins/tlsa_manager.png';
@@ -39,41 +37,6 @@ interface Call {
   stub: string;
   argv: string[];
   time: string;
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(script: string, args: string[], env: Record<string, string> = {}, umask?: string): Run {
-  const argv = umask ? ['-c', `umask ${umask}; exec bash "$0" "$@"`, script, ...args] : [script, ...args];
-  const r = spawnSync('bash', argv, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A built source tree like a release tarball: the repo's files plus dist/ compiled here. */
-function makeSource(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  for (const f of ['package.json', 'package-lock.json', 'README.md', 'install.sh', 'uninstall.sh', 'plugin', 'views', 'public']) {
-    if (existsSync(join(REPO, f))) cpSync(join(REPO, f), join(dir, f), { recursive: true });
-  }
-  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
-  // Other people's files may be mid-edit: type errors do not stop tsc from emitting.
-  spawnSync(join(REPO, 'node_modules/.bin/tsc'), ['-p', join(REPO, 'tsconfig.json'), '--outDir', join(dir, 'dist')], { encoding: 'utf8' });
-  if (!existsSync(join(dir, 'dist/cli.js'))) throw new Error('tsc did not produce dist/cli.js');
-}
-
-/** A demo root whose active ea-nodejs (passenger.nodejs) is this test's node. */
-async function newRoot(name: string): Promise<string> {
-  const root = join(scratch, name);
-  await buildDemoRoot(root);
-  mkdirSync(join(root, 'opt/cpanel/ea-nodejs20/bin'), { recursive: true });
-  symlinkSync(process.execPath, join(root, 'opt/cpanel/ea-nodejs20/bin/node'));
-  mkdirSync(join(root, 'etc/cpanel/ea4'), { recursive: true });
-  writeFileSync(join(root, 'etc/cpanel/ea4/passenger.nodejs'), '/opt/cpanel/ea-nodejs20/bin/node\n');
-  return root;
 }
 
 const at = (root: string, p: string) => join(root, p);
@@ -165,7 +128,7 @@ describe('install.sh on a cPanel server', () => {
   let afterInstall: Call[];
 
   beforeAll(async () => {
-    root = await newRoot('server');
+    root = await newRoot(scratch, 'server');
     // Someone else's hook must survive install and uninstall.
     const other = at(root, '/usr/local/bin/other-plugin-hook');
     mkdirSync(join(other, '..'), { recursive: true });
@@ -430,7 +393,7 @@ describe('install.sh on a cPanel server', () => {
 
 describe('install.sh when the app cannot describe its hooks', () => {
   it('registers the built-in list (which matches the app’s own) and says so', async () => {
-    const root = await newRoot('fallback');
+    const root = await newRoot(scratch, 'fallback');
     const src = join(scratch, 'source-broken');
     cpSync(source, src, { recursive: true, verbatimSymlinks: true });
     writeFileSync(join(src, 'dist/cli.js'), 'process.exit(3);\n');
@@ -443,7 +406,7 @@ describe('install.sh when the app cannot describe its hooks', () => {
 
 describe('install.sh with npm', () => {
   it('runs npm ci --omit=dev (the npm next to the chosen node) in the new copy; a failing npm leaves the installed version as it was', async () => {
-    const root = await newRoot('npm');
+    const root = await newRoot(scratch, 'npm');
     const log = join(scratch, 'npm-calls.txt');
     const npm = join(root, 'opt/cpanel/ea-nodejs20/bin/npm');
     writeFileSync(npm, `#!/bin/sh\nprintf '%s|%s\\n' "$PWD" "$*" >> '${log}'\n[ -e '${log}.fail' ] && exit 1\nln -s '${REPO}/node_modules' node_modules\n`, { mode: 0o755 });
@@ -477,7 +440,7 @@ describe('install.sh refuses clearly and writes nothing', () => {
   });
 
   it('without Node.js', async () => {
-    const root = await newRoot('no-node');
+    const root = await newRoot(scratch, 'no-node');
     rmSync(join(root, 'opt/cpanel'), { recursive: true });
     rmSync(join(root, 'etc/cpanel/ea4/passenger.nodejs'));
     const before = snapshot(root);
@@ -489,7 +452,7 @@ describe('install.sh refuses clearly and writes nothing', () => {
   }, 120_000);
 
   it('with only an old Node.js', async () => {
-    const root = await newRoot('old-node');
+    const root = await newRoot(scratch, 'old-node');
     rmSync(join(root, 'opt/cpanel/ea-nodejs20'), { recursive: true });
     mkdirSync(join(root, 'opt/cpanel/ea-nodejs18/bin'), { recursive: true });
     writeFileSync(join(root, 'opt/cpanel/ea-nodejs18/bin/node'), '#!/bin/sh\nprintf 18.19.1\n', { mode: 0o755 });
@@ -605,7 +568,7 @@ describe('release tarball (npm run package)', () => {
   });
 
   it('installs from the unpacked tarball without npm or a compiler', async () => {
-    const root = await newRoot('release');
+    const root = await newRoot(scratch, 'release');
     const r = install(release, root);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -625,7 +588,7 @@ describe('release tarball (npm run package)', () => {
     const config = JSON.stringify({ resolver: '127.0.0.9:53', policy: { ttl: 900 } }, null, 1) + '\n';
 
     beforeAll(async () => {
-      root = await newRoot('upgrade');
+      root = await newRoot(scratch, 'upgrade');
       const fromCheckout = sh(join(source, 'install.sh'), ['--root', root, '--skip-npm']);
       if (fromCheckout.code !== 0) throw new Error(fromCheckout.stderr);
       writeFileSync(at(root, '/etc/tlsa-manager/config.json'), config, { mode: 0o600 });
