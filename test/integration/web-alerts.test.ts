@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverDue, recordEvents } from '../../src/alerts/notify.js';
 import { saveConfig } from '../../src/state/config.js';
-import { startServer, type RunningServer } from '../../src/web/server.js';
-import { cookieFrom, csrfFrom, demoFixture, http, testServices, type DemoFixture } from './web-fixture.js';
+import type { RunningServer } from '../../src/web/server.js';
+import { csrfFrom, demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
 
 const TOKEN = 'alerts-web-login-token';
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
@@ -40,9 +40,7 @@ beforeAll(async () => {
   // The mail channel's sendmail is `false`: a channel that always fails.
   saveConfig(configFile(), { ...cfg, metrics: { token: METRICS_TOKEN }, alerts: { ...cfg.alerts, email: ['ops@example.net'], sendmail: ['false'], webhook: { url: receiverUrl, secret: SECRET } } });
   const ctx = fx.context();
-  srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: TOKEN, services: testServices(ctx) });
-  port = (srv.server.address() as AddressInfo).port;
-  cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${TOKEN}`));
+  ({ srv, port, cookie } = await signedIn(ctx, TOKEN));
 });
 
 afterAll(async () => {

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createContext } from '../../src/context.js';
-import { startServer, type RunningServer } from '../../src/web/server.js';
+import type { RunningServer } from '../../src/web/server.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { ISSUER_FIXTURES, LE_SPKI, combined, leafFrom, lookalikeCa } from '../helpers/le-chain.js';
-import { cookieFrom, http, testServices } from './web-fixture.js';
+import { http, signedIn } from './web-fixture.js';
 
 /**
  * Issue 9 on the domain page: with policy.maxRecordsPerOwner 4 and a Let's Encrypt RSA
@@ -30,9 +29,7 @@ beforeAll(async () => {
     files: { '/etc/tlsa-manager/config.json': JSON.stringify({ policy: { maxRecordsPerOwner: 4 }, resolver: '127.0.0.1:9', cpanel: { useWhmApi: false, reloadCommand: ['true'], authoritative: false } }) },
   });
   const ctx = createContext({ root, logger: pino({ level: 'silent' }) });
-  srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: TOKEN, services: testServices(ctx) });
-  port = (srv.server.address() as AddressInfo).port;
-  cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${TOKEN}`));
+  ({ srv, port, cookie } = await signedIn(ctx, TOKEN));
 });
 
 afterAll(async () => {

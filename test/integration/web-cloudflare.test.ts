@@ -1,7 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeCloudflare, type FakeCloudflare } from '../fakes/cloudflare/server.js';
-import { cookieFrom, csrfFrom, demoFixture, http, testServices, type DemoFixture } from './web-fixture.js';
+import { csrfFrom, demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
 import { startServer } from '../../src/web/server.js';
 import type { AppContext } from '../../src/context.js';
 
@@ -23,9 +22,7 @@ beforeAll(async () => {
   fx = await demoFixture();
   ctx = fx.context();
   ctx.config = { ...ctx.config, cloudflare: { apiToken: FULL, baseURL: cf.url } };
-  srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: 'cf-web-test', services: testServices(ctx) });
-  port = (srv.server.address() as AddressInfo).port;
-  cookie = cookieFrom(await http({ port }, 'GET', '/login?token=cf-web-test'));
+  ({ srv, port, cookie } = await signedIn(ctx, 'cf-web-test'));
   csrf = csrfFrom((await http({ port }, 'GET', '/settings', { headers: { cookie, accept: 'text/html' } })).body);
 });
 

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { createContext, type AppContext } from '../../src/context.js';
 import { buildDemoRoot, type DemoManifest } from '../../demo/build-root.js';
 import { CONFIG_PATH, defaultConfig, saveConfig } from '../../src/state/config.js';
 import { defaultServices, type WebServices } from '../../src/web/services.js';
+import { startServer, type RunningServer } from '../../src/web/server.js';
 import type { DomainCheck } from '../../src/dane/verdict.js';
 
 /** A demo root built once per test file, with a config whose resolver is loopback only. */
@@ -110,4 +112,12 @@ export async function waitForJob(target: Target, jobPath: string, headers: Recor
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error('job did not finish');
+}
+
+/** A web server on an ephemeral loopback port with a signed-in session (the standalone token login). */
+export async function signedIn(ctx: AppContext, token: string, services: WebServices = testServices(ctx)): Promise<{ srv: RunningServer; port: number; cookie: string }> {
+  const srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: token, services });
+  const port = (srv.server.address() as AddressInfo).port;
+  const cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${encodeURIComponent(token)}`));
+  return { srv, port, cookie };
 }

@@ -2,15 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, statSync } from 'node:fs';
 import { saveConfig } from '../../src/state/config.js';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { startServer, type RunningServer } from '../../src/web/server.js';
+import type { RunningServer } from '../../src/web/server.js';
 import { makePlan } from '../../src/plan/run.js';
 import { Providers } from '../../src/dns/registry.js';
 import { auditCsv, auditRows } from '../../src/report/audit.js';
 import { recordStatuses } from '../../src/dnssec/watch.js';
 import type { DnssecStatus } from '../../src/dnssec/status.js';
 import { opensslTlsaData } from '../helpers/openssl.js';
-import { cookieFrom, csrfFrom, demoFixture, http, testServices, waitForJob, type DemoFixture } from './web-fixture.js';
+import { csrfFrom, demoFixture, http, waitForJob, type DemoFixture, signedIn } from './web-fixture.js';
 
 let fx: DemoFixture;
 let srv: RunningServer;
@@ -27,9 +26,7 @@ beforeAll(async () => {
   const cfg = JSON.parse(readFileSync(configFile(), 'utf8'));
   saveConfig(configFile(), { ...cfg, zones: { 'bravo-demo.test': { provider: 'none' } } });
   const ctx = fx.context();
-  srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: TOKEN, services: testServices(ctx) });
-  port = (srv.server.address() as AddressInfo).port;
-  cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${TOKEN}`));
+  ({ srv, port, cookie } = await signedIn(ctx, TOKEN));
   csrf = csrfFrom((await http({ port }, 'GET', '/settings', { headers: html() })).body);
 });
 

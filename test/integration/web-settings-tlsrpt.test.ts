@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/web/server.js';
+import type { RunningServer } from '../../src/web/server.js';
 import { makePlan } from '../../src/plan/run.js';
 import { Providers } from '../../src/dns/registry.js';
-import { cookieFrom, csrfFrom, demoFixture, http, testServices, type DemoFixture } from './web-fixture.js';
+import { csrfFrom, demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
 
 /**
  * Issue 14 on the Settings page: tlsrpt.publish and tlsrpt.address are saved to the config file
@@ -38,9 +37,7 @@ async function plannedPolicies(): Promise<[string, string][]> {
 beforeAll(async () => {
   fx = await demoFixture();
   const ctx = fx.context();
-  srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: TOKEN, services: testServices(ctx) });
-  port = (srv.server.address() as AddressInfo).port;
-  cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${TOKEN}`));
+  ({ srv, port, cookie } = await signedIn(ctx, TOKEN));
   csrf = csrfFrom((await http({ port }, 'GET', '/settings', { headers: html() })).body);
 });
 

@@ -1,11 +1,9 @@
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../src/web/server.js';
 import { CONFIG_PATH, defaultConfig, saveConfig } from '../../src/state/config.js';
 import { Providers } from '../../src/dns/registry.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
-import { cookieFrom, demoFixture, http, testServices, type DemoFixture } from './web-fixture.js';
+import { demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
 
 /**
  * The overview's "Pending changes" counts every planned change, TLS-RPT policies included; its link
@@ -30,10 +28,8 @@ afterAll(() => fx?.cleanup());
 describe('pending TLS-RPT policy changes', () => {
   it('are listed under their mail domain behind the overview link', async () => {
     const ctx = fx.context();
-    const srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: TOKEN, services: testServices(ctx) });
+    const { srv, port, cookie } = await signedIn(ctx, TOKEN);
     try {
-      const port = (srv.server.address() as AddressInfo).port;
-      const cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${TOKEN}`));
       const get = async (path: string) => {
         const r = await http({ port }, 'GET', path, { headers: { cookie, accept: 'text/html' } });
         expect(r.status).toBe(200);

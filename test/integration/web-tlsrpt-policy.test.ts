@@ -1,12 +1,10 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/web/server.js';
 import { CONFIG_PATH, defaultConfig, saveConfig } from '../../src/state/config.js';
 import { Providers } from '../../src/dns/registry.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
-import { cookieFrom, demoFixture, http, testServices, type DemoFixture } from './web-fixture.js';
+import { demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
 
 /**
  * Issue 14 §1 on the domain page: the `_smtp._tls` policy TLSA Manager will publish, then in sync
@@ -19,10 +17,8 @@ const HOSTILE = 'v=TLSRPTv1; rua=mailto:<script>alert(1)</script>@x.example';
 
 async function page(path: string): Promise<string> {
   const ctx = fx.context();
-  const srv: RunningServer = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: TOKEN, services: testServices(ctx) });
+  const { srv, port, cookie } = await signedIn(ctx, TOKEN);
   try {
-    const port = (srv.server.address() as AddressInfo).port;
-    const cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${TOKEN}`));
     const r = await http({ port }, 'GET', path, { headers: { cookie, accept: 'text/html' } });
     expect(r.status).toBe(200);
     return r.body;

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AddressInfo } from 'node:net';
-import { startServer, type RunningServer } from '../../src/web/server.js';
+import type { RunningServer } from '../../src/web/server.js';
 import { alertStore } from '../../src/alerts/notify.js';
 import { importSpool, tlsrptTotals } from '../../src/tlsrpt/import.js';
 import { ensureSpool, spoolWrite } from '../../src/tlsrpt/spool.js';
 import type { AppContext } from '../../src/context.js';
 import { rfcReport, tlsrptMail } from '../helpers/tlsrpt-mail.js';
-import { cookieFrom, demoFixture, http, testServices, type DemoFixture } from './web-fixture.js';
+import { demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
 
 let fx: DemoFixture;
 let srv: RunningServer;
@@ -32,9 +31,7 @@ beforeAll(async () => {
   fx = await demoFixture();
   ctx = fx.context();
   domain = fx.manifest.cases['expired-cert']![0]!;
-  srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: TOKEN, services: testServices(ctx) });
-  port = (srv.server.address() as AddressInfo).port;
-  cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${TOKEN}`));
+  ({ srv, port, cookie } = await signedIn(ctx, TOKEN));
 });
 
 afterAll(async () => {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { startServer, type RunningServer } from '../../src/web/server.js';
-import { cookieFrom, demoFixture, http, testServices, type DemoFixture } from './web-fixture.js';
+import type { RunningServer } from '../../src/web/server.js';
+import { demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
 
 /**
  * Issue 15 and issue 11 finding 4 on the domain page: a zone refused because of an `$INCLUDE`
@@ -25,9 +24,7 @@ beforeAll(async () => {
   writeFileSync(join(fx.root, 'root/.my.cnf'), `${SECRET}\n`);
   appendFileSync(join(fx.root, `var/named/${domain}.db`), '$INCLUDE /root/.my.cnf\n');
   const ctx = fx.context();
-  srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: TOKEN, services: testServices(ctx) });
-  port = (srv.server.address() as AddressInfo).port;
-  cookie = cookieFrom(await http({ port }, 'GET', `/login?token=${TOKEN}`));
+  ({ srv, port, cookie } = await signedIn(ctx, TOKEN));
 });
 
 afterAll(async () => {

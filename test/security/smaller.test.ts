@@ -1,14 +1,13 @@
 import { chmodSync, mkdtempSync, statSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redactSecret } from '../../src/util/redact.js';
 import { StateDb } from '../../src/state/db.js';
-import { startServer, type RunningServer } from '../../src/web/server.js';
+import type { RunningServer } from '../../src/web/server.js';
 import { testContext } from '../helpers/context.js';
-import { cookieFrom, http, testServices } from '../integration/web-fixture.js';
+import { http, signedIn } from '../integration/web-fixture.js';
 
 /** Issue 11, finding 7: state.db mode, activity paging, token redaction. */
 
@@ -43,9 +42,7 @@ describe('activity paging', () => {
   beforeAll(async () => {
     const ctx = testContext({});
     ctx.state().logActivity({ actor: 'cli', kind: 'hook', zone: null, subject: null, detail: 'x', ok: true });
-    srv = await startServer(ctx, { kind: 'tcp', host: '127.0.0.1', port: 0 }, { loginToken: 'paging-test-token', services: testServices(ctx) });
-    port = (srv.server.address() as AddressInfo).port;
-    cookie = cookieFrom(await http({ port }, 'GET', '/login?token=paging-test-token'));
+    ({ srv, port, cookie } = await signedIn(ctx, 'paging-test-token'));
   });
   afterAll(async () => {
     await srv?.close();
