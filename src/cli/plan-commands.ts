@@ -112,7 +112,7 @@ export function planJsonStream(plan: RunPlan): Record<string, unknown> {
 export const planCommand: Command = {
   async run({ ctx, values }) {
     const domains = domainsOption(values);
-    const plan = await makePlan(ctx!, new Providers(ctx!), { ...(domains ? { domains } : {}), force: values.force === true });
+    const plan = await makePlan(ctx!, new Providers(ctx!), { ...(domains ? { domains } : {}), force: values.force === true, showOnly: true });
     if (values.json) return { stream: (write) => writeJsonObject(planJsonStream(plan), write), exitCode: 0 };
     return { output: planText(plan), exitCode: 0 };
   },
@@ -154,7 +154,7 @@ export const auditCommand: Command = {
   async run({ ctx, values }) {
     const format = (values.format as string | undefined) ?? (values.json ? 'json' : 'table');
     if (!['table', 'csv', 'json'].includes(format)) throw new ProblemError(problem('usage', `--format must be table, csv or json, not "${format}"`));
-    const plan = await makePlan(ctx!, new Providers(ctx!), { kinds: true });
+    const plan = await makePlan(ctx!, new Providers(ctx!), { kinds: true, showOnly: true });
     const rows = auditRows(plan, checkSummaries(ctx!), dnssecSummaries(ctx!), tlsrptTotals(ctx!));
     if (format === 'json') return { output: json(rows), exitCode: 0 };
     if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };

@@ -5,7 +5,7 @@ import { resolverDns } from '../cpanel/resolver-dns.js';
 import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
 import type { ApplyResult, Change, PublishedRecord, PublishedTlsa } from '../dns/provider.js';
 import { describeData, isTlsrpt, defaultReportAddress } from '../dns/records.js';
-import { problem, toProblem, type Problem, isProblem } from '../problem.js';
+import { problem, ProblemError, toProblem, type Problem, isProblem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
 import { computeRdata } from '../tlsa/records.js';
 import { findIssuer } from '../tlsa/certificate.js';
@@ -74,6 +74,12 @@ export interface PlanOptions {
   extraDesired?: DesiredRecord[];
   /** Only add records; never delete (the pre stage of a renewal). */
   createOnly?: boolean;
+  /**
+   * Made to be shown, never applied (plan, audit, the web's list): what each zone showed is not
+   * kept for apply's ledger (18 MB at 10,000 zones holding their records, issue 10 §7). applyPlan
+   * refuses such a plan.
+   */
+  showOnly?: boolean;
 }
 
 /** The records the planner wants for one MX host (managed zone or not). */
@@ -224,7 +230,7 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
   } catch (err) {
     return { ...toProblem(err, 'provider-read-failed', zone), severity: 'error' };
   }
-  if (ledger) inputs.seen.set(zone, { owners: [...owners], published });
+  if (ledger && !opts.showOnly) inputs.seen.set(zone, { owners: [...owners], published });
   const plan = planZone({
     zone,
     provider: kind,
@@ -289,6 +295,8 @@ export { lockPath };
  * (CLI, hook, timer, web) never apply stale plans over each other. Failures stay per zone.
  */
 export async function applyPlan(ctx: AppContext, providers: Providers, plan: RunPlan, actor: string, opts: { lockWaitMs?: number; concurrency?: number } = {}): Promise<ApplyResult[]> {
+  // Its sightings were not kept: the ledger would miss first sightings (the rollover clock).
+  if (plan.inputs.opts.showOnly) throw new ProblemError(problem('internal', 'A plan made only to be shown (showOnly) cannot be applied.'));
   recordSightings(ctx, plan.inputs);
   const pending = plan.zones.filter((z) => z.changes.length > 0);
   // Zones are independent (one lock each); most of a zone's time is spent in child processes

@@ -39,7 +39,7 @@ export interface WebServices {
 
 export function defaultServices(ctx: AppContext): WebServices {
   return {
-    plan: (domains) => makePlan(ctx, new Providers(ctx), domains ? { domains, kinds: true } : { kinds: true }),
+    plan: (domains) => makePlan(ctx, new Providers(ctx), domains ? { domains, kinds: true, showOnly: true } : { kinds: true, showOnly: true }),
     async publish(domains, actor) {
       const providers = new Providers(ctx);
       const plan = await makePlan(ctx, providers, domains ? { domains } : {});

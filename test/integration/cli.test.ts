@@ -6,7 +6,7 @@ import { makePki, opensslTlsaData, type TestPki } from '../helpers/openssl.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { createContext, createLogger } from '../../src/context.js';
 import { Providers } from '../../src/dns/registry.js';
-import { makePlan } from '../../src/plan/run.js';
+import { applyPlan, makePlan } from '../../src/plan/run.js';
 import { planJson } from '../../src/cli/plan-commands.js';
 import { json } from '../../src/cli/types.js';
 
@@ -122,6 +122,27 @@ describe('scan, plan, apply, audit on a fake root (WHM API stub absent: zone-fil
     expect(csv[0]).toMatch(/^domain,owner,kind,mail,mxHosts,/);
     expect(csv[1]).toMatch(/^flow\.test,flo,/);
     expect(csv[1]).toContain(',in-sync,');
+  });
+});
+
+describe('a plan made only to be shown (issue 10 §7)', () => {
+  it('is the same plan, keeps no sightings for the ledger, and cannot be applied', async () => {
+    const leaf = pki.leaf('mail.show.test');
+    const root = makeFakeRoot({
+      domains: { 'show.test': 'sho' },
+      local: ['show.test'],
+      zones: { 'show.test': cpanelZone('show.test', ['show.test. IN MX 10 mail.show.test.', 'mail IN A 192.0.2.10']) },
+      domainTls: { 'mail.show.test': readFileSync(leaf.combined, 'utf8') },
+      files: { '/etc/tlsa-manager/config.json': JSON.stringify({ cpanel: { useWhmApi: false, reloadCommand: ['true'], authoritative: false } }) },
+    });
+    expect(cli(['apply', '--yes', '--root', root]).stdout).toContain('6 change(s) applied');
+    const ctx = createContext({ root, logger: createLogger({ level: 'silent' }) });
+    const full = await makePlan(ctx, new Providers(ctx), {});
+    const shown = await makePlan(ctx, new Providers(ctx), { showOnly: true });
+    expect(planJson(shown)).toEqual(planJson(full));
+    expect([...full.inputs.seen.keys()]).toEqual(['show.test']);
+    expect(shown.inputs.seen.size).toBe(0);
+    await expect(applyPlan(ctx, new Providers(ctx), shown, 'test')).rejects.toThrow(/only to be shown/);
   });
 });
 
