@@ -65,6 +65,7 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   const idle = !opts.force && recovered.length === 0 && fingerprint === state.getMeta('reconcileFingerprint') && now < due && now - lastFull < FULL_RUN_EVERY_MS;
   state.setMeta('lastReconcile', new Date(now).toISOString());
   await importTlsReports(ctx);
+  pruneHistory(ctx, now);
   if (idle) {
     const checks = await scheduledChecks(ctx);
     return { skipped: true, applied: 0, failed: false, ...checks, summary: 'nothing changed since the last run' };
@@ -97,6 +98,16 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   checks.alertsResolved += issuerAlerts.resolved.length;
   const problems = results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`);
   return { skipped: false, applied, failed, ...checks, summary: [...describeSettled(recovered), `${applied} change(s) applied in ${results.length} zone(s)`, ...problems].join('\n') };
+}
+
+/** The activity log beyond its retention and superseded check results; never in the way of the DNS work. */
+function pruneHistory(ctx: AppContext, now: number): void {
+  try {
+    const pruned = ctx.state().pruneHistory(new Date(now - ctx.config.history.retentionDays * 86_400_000).toISOString());
+    if (pruned.activity + pruned.checks > 0) ctx.logger.info(pruned, 'pruned the activity log beyond its retention and superseded check results');
+  } catch (err) {
+    ctx.logger.error({ err: (err as Error).message }, 'pruning the state database failed; it is tried again on the next run');
+  }
 }
 
 /** Reports the senders mailed since the last run (and retention); never in the way of the DNS work. */

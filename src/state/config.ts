@@ -135,6 +135,11 @@ export const configSchema = z
     checks: checksSchema.default(CHECKS_DEFAULT),
     metrics: z.object({ token: secret.optional() }).strict().default({}),
     /**
+     * How many days the activity log is kept (pruned by the timer). At least 90: the domain page's
+     * TLS-RPT timeline draws 90 days of publish events from it.
+     */
+    history: z.object({ retentionDays: z.number().int().min(90).max(3650).default(400) }).strict().default({ retentionDays: 400 }),
+    /**
      * SMTP TLS reporting (RFC 8460): which mail domains get a `_smtp._tls` policy record
      * (`off`, `all`, or a list), the address senders mail reports to (default
      * `tlsrpt@<server hostname>`), and how many days received reports are kept.

@@ -38,6 +38,8 @@ export interface ActivityEntry {
   ok: boolean;
 }
 
+const PRUNE_SLICE = 5000;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger (
   zone TEXT NOT NULL,
@@ -292,6 +294,27 @@ export class StateDb implements LedgerView {
 
   saveCheck(domain: string, verdict: string, result: unknown, time = new Date().toISOString()): void {
     this.sql('INSERT OR REPLACE INTO checks (domain, time, verdict, result) VALUES (?, ?, ?, ?)').run(domain, time, verdict, JSON.stringify(result));
+  }
+
+  /**
+   * Housekeeping (the timer's): activity entries older than `activityBefore` (ISO time), and check
+   * results a later check of the same domain superseded (only the latest is ever read; kept, they
+   * grow by one full result per domain per scheduled check). In slices of 5,000 rows, each its own
+   * short transaction, so a first prune of a large history never holds off a hook.
+   */
+  pruneHistory(activityBefore: string): { activity: number; checks: number } {
+    const slice = (sql: string, ...args: string[]): number => {
+      let total = 0;
+      for (;;) {
+        const n = this.write(() => this.db.prepare(sql).run(...args).changes);
+        total += n;
+        if (n < PRUNE_SLICE) return total;
+      }
+    };
+    return {
+      activity: slice(`DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE time < ? LIMIT ${PRUNE_SLICE})`, activityBefore),
+      checks: slice(`DELETE FROM checks WHERE rowid IN (SELECT c.rowid FROM checks c WHERE EXISTS (SELECT 1 FROM checks later WHERE later.domain = c.domain AND later.time > c.time) LIMIT ${PRUNE_SLICE})`),
+    };
   }
 
   /** The latest check per domain. */
