@@ -171,6 +171,10 @@ async function writeZones(root: string, s: Scenario, certs: Map<string, Installe
         const stale = randomBytes(32).toString('hex');
         for (const port of [25, 465, 587]) extra.push({ owner: `_${port}._tcp.${mxOwner(d)}`, ttl: 3600, type: 'TLSA', data: `3 1 1 ${stale}` });
       }
+      if (d.currentTlsa) {
+        const key = certs.get(d.name)!.spkiSha256;
+        for (const port of [25, 465, 587]) extra.push({ owner: `_${port}._tcp.${mxOwner(d)}`, ttl: 3600, type: 'TLSA', data: `3 1 1 ${key}` });
+      }
       if (!d.existingTlsa) continue;
       const cert = certs.get(d.name)!;
       const owner = `_25._tcp.${mxOwner(d)}`;

@@ -48,6 +48,7 @@ export type CaseName =
   | 'subdomain'
   | 'zone-not-here'
   | 'existing-tlsa'
+  | 'current-tlsa'
   | 'hostile-cert-text'
   | 'rsa-cert'
   | 'ecdsa-cert'
@@ -78,6 +79,8 @@ export interface DomainSpec {
   cert: CertSpec | null;
   /** Zone gets `_25._tcp.<mx>` TLSA records: one matching the served key, one stale. */
   existingTlsa?: boolean;
+  /** Zone already has a complete, correct set (3 1 1 of the served key at every port), published by hand before TLSA Manager came: valid from the first check. */
+  currentTlsa?: boolean;
   /** Zone gets only stale TLSA records (a key that was replaced) at `_{25,465,587}._tcp.<mx>`. */
   staleTlsa?: boolean;
   /** The demo network's view of the zone (default signed); only zones of main/addon/parked domains. */
@@ -116,7 +119,7 @@ export function defaultScenario(): Scenario {
     d({ name: 'delta-demo.test', user: 'delta', kind: 'main', mx: 'hostname', cert: autossl('ecdsa', 'R10'), dnssec: 'unsigned', cases: ['mx-hostname', 'dnssec-unsigned'] }),
     d({ name: 'foxtrot-demo.test', user: 'foxtrot', kind: 'main', mx: 'apex', cert: autossl('ecdsa', 'R11'), dnssec: 'no-ds', cases: ['mx-apex', 'dnssec-no-ds'] }),
     d({ name: 'google-demo.test', user: 'golf', kind: 'main', mx: 'remote', cert: autossl('rsa', 'R11'), cases: ['mx-remote'] }),
-    d({ name: 'wild-demo.test', user: 'wild', kind: 'main', mx: 'mail', cert: { flavor: 'wildcard', keyType: 'ecdsa', issuer: 'R10' }, cases: ['wildcard-cert'] }),
+    d({ name: 'wild-demo.test', user: 'wild', kind: 'main', mx: 'mail', cert: { flavor: 'wildcard', keyType: 'ecdsa', issuer: 'R10' }, currentTlsa: true, cases: ['wildcard-cert', 'current-tlsa'] }),
     d({ name: 'expired-demo.test', user: 'expired', kind: 'main', mx: 'apex', cert: { flavor: 'expired', keyType: 'rsa', issuer: 'R10' }, cases: ['expired-cert'] }),
     d({ name: 'expiring-demo.test', user: 'echo', kind: 'main', mx: 'apex', cert: { flavor: 'expiring', keyType: 'ecdsa', issuer: 'R11' }, cases: ['expiring-cert'] }),
     d({ name: 'selfsigned-demo.test', user: 'selfsig', kind: 'main', mx: 'mail', cert: { flavor: 'self-signed', keyType: 'rsa', issuer: 'R10' }, cases: ['self-signed-cert'] }),

@@ -1,6 +1,6 @@
 import type { RunPlan } from '../plan/run.js';
 import { auditRows, type AuditRow, type TlsrptTotals } from '../report/audit.js';
-import { authenticates, VERDICTS, type Verdict } from '../dane/verdict.js';
+import { authenticates, broken, VERDICTS, type Verdict } from '../dane/verdict.js';
 import type { DnssecStatus } from '../dnssec/status.js';
 
 /** The four buckets of the overview chart, plus domains nobody has checked yet. */
@@ -47,7 +47,8 @@ export function categoryOf(row: AuditRow): Category {
   const v = VERDICTS[row.verdict as Verdict];
   if (!v) return 'broken';
   if (authenticates(row.verdict)) return 'valid';
-  return v.severity === 'error' || row.verdict === 'no-ds' ? 'broken' : 'unprotected';
+  // One rule with alerts and Nagios: a signed zone without its DS is not protected (mail flows, unauthenticated), not broken.
+  return broken(row.verdict as Verdict) ? 'broken' : 'unprotected';
 }
 
 export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, buildMs: number, now = new Date(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map()): SnapshotData {

@@ -65,7 +65,7 @@ describe('accounts, domains and server files', () => {
     expect(onDisk.domains.length).toBe(m.domains.length);
     for (const c of [
       'mx-apex', 'mx-mail-host', 'mx-hostname', 'mx-remote', 'wildcard-cert', 'expired-cert', 'self-signed-cert', 'missing-cert',
-      'addon-domain', 'parked-domain', 'subdomain', 'zone-not-here', 'existing-tlsa', 'hostile-cert-text', 'rsa-cert', 'ecdsa-cert',
+      'addon-domain', 'parked-domain', 'subdomain', 'zone-not-here', 'existing-tlsa', 'current-tlsa', 'hostile-cert-text', 'rsa-cert', 'ecdsa-cert',
     ] as const) {
       expect(m.cases[c]?.length, c).toBeGreaterThan(0);
     }
