@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { statSync, type Stats } from 'node:fs';
 import type { AppContext } from '../context.js';
-import { Providers } from '../dns/registry.js';
+import { managedZones, Providers } from '../dns/registry.js';
 import { applyPlan, makePlan } from '../plan/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { alertOnPlanWarnings } from '../alerts/evaluate.js';
 import { deliverDue, queueReminders } from '../alerts/notify.js';
 import { runScheduledChecks, type ScheduledRun } from '../checks/scheduled.js';
-import { recheckDnssec } from '../dnssec/watch.js';
+import { latestDnssec, recheckDnssec } from '../dnssec/watch.js';
+import { LocalZones } from '../cpanel/local-zones.js';
+import type { StatusOptions } from '../dnssec/status.js';
 import { importSpool } from '../tlsrpt/import.js';
 
 export interface ReconcileResult {
@@ -130,9 +132,27 @@ async function scheduledChecks(ctx: AppContext): Promise<{ rechecked: number; al
     run = await runScheduledChecks(ctx);
     // The DNSSEC chain watcher's due zones (issue 12), same resolver rule.
     await recheckDnssec(ctx);
+    await dnssecFirstLook(ctx);
   } else {
     queueReminders(ctx);
     await deliverDue(ctx);
   }
   return { rechecked: run?.checked.length ?? 0, alertsRaised: run?.raised ?? 0, alertsResolved: run?.resolved ?? 0 };
+}
+
+/**
+ * The chain watcher's first look at managed zones it has never seen (a new install, a new
+ * account): the watcher only re-checks zones it knows, so without this a zone's DNSSEC panel and
+ * DS hand-off stayed empty until someone ran `dnssec status`. Never in the way of the DNS work.
+ */
+export async function dnssecFirstLook(ctx: AppContext, opts: StatusOptions = {}): Promise<string[]> {
+  try {
+    const seen = latestDnssec(ctx);
+    const zones = [...managedZones(ctx, new LocalZones(ctx.root).names)].filter((z) => !seen.has(z)).sort();
+    if (zones.length > 0) await recheckDnssec(ctx, { ...opts, zones });
+    return zones;
+  } catch (err) {
+    ctx.logger.error({ err: (err as Error).message }, 'the first DNSSEC look at new zones failed; it is tried again on the next run');
+    return [];
+  }
 }

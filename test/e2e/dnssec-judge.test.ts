@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab/setup.js';
 import { run } from '../lab/proc.js';
 import { dnssecStatus } from '../../src/dnssec/status.js';
-import { DNSSEC_KIND, dnssecStore, recheckDnssec, recordStatuses } from '../../src/dnssec/watch.js';
+import { DNSSEC_KIND, dnssecStore, latestDnssec, recheckDnssec, recordStatuses } from '../../src/dnssec/watch.js';
+import { dnssecFirstLook } from '../../src/hooks/reconcile.js';
 import { Schedule } from '../../src/schedule/schedule.js';
 import type { DnssecState } from '../../src/dnssec/state.js';
 import { testContext } from '../helpers/context.js';
@@ -160,6 +161,21 @@ describe('dnssec status agrees with delv on every lab zone', () => {
     const h = JSON.parse(r.stdout);
     expect({ ds: h.ds, cds: h.cds.deleteRequest, cdnskey: h.cdnskey.deleteRequest }).toEqual({ ds: [], cds: true, cdnskey: true });
     await l.setRecords(zone, []);
+  });
+
+  it('the timer looks once at every managed zone the watcher has not seen yet (a new install), then leaves settled ones alone', async () => {
+    const l = lab();
+    const zones = [`good.${l.parent}`, `nods.${l.parent}`];
+    const ctx = testContext({ resolver: l.resolver, resolverProbeName: l.parent, dnssec: { servers: { [l.parent]: [l.authoritative] } }, zones: Object.fromEntries(zones.map((z) => [z, { provider: 'cpanel' }])) });
+    expect(latestDnssec(ctx).size).toBe(0);
+    expect(await dnssecFirstLook(ctx, { signers: false })).toEqual(zones);
+    const states = latestDnssec(ctx);
+    // delv is the judge of these two zones in the first test of this file.
+    expect(zones.map((z) => states.get(z)?.state)).toEqual(['secure', 'signed-no-ds']);
+    expect(ctx.state().activity({ kind: 'dnssec' }).map((e) => e.subject).sort()).toEqual(zones);
+    // Seen now: the next run looks at none of them again (the no-DS zone is the watcher's, on its back-off).
+    expect(await dnssecFirstLook(ctx, { signers: false })).toEqual([]);
+    expect(new Schedule(ctx.state().db).get(DNSSEC_KIND, zones[1]!)).not.toBeNull();
   });
 
   it('the watcher: a signed-no-ds zone is due again after minutes; when the DS arrives the change is logged old → new and watching stops', async () => {
