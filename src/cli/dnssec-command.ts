@@ -1,5 +1,4 @@
-import { LocalZones } from '../cpanel/local-zones.js';
-import { managedZones } from '../dns/registry.js';
+import { serverManagedZones } from '../dns/registry.js';
 import { dsLine } from '../dnssec/keys.js';
 import { dnssecStatus, type DnssecStatus } from '../dnssec/status.js';
 import { handover, type Handover } from '../dnssec/handover.js';
@@ -19,7 +18,7 @@ import { json, type Command, type CommandInput, type CommandResult } from './typ
 const USAGE = 'dnssec status [ZONE...] [--all] [--json] | dnssec ds ZONE [--json] | dnssec enable ZONE... [--yes] [--force] | dnssec disable ZONE... [--yes] [--after-ds-gone]';
 
 function zonesFrom({ ctx, values, args }: CommandInput): string[] {
-  if (values.all) return [...managedZones(ctx!, new LocalZones(ctx!.root).names)].sort();
+  if (values.all) return serverManagedZones(ctx!);
   if (args.length === 0) throw new ProblemError(problem('usage', `dnssec status needs one or more zones, or --all (${USAGE})`));
   return args;
 }

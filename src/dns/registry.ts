@@ -2,6 +2,7 @@ import type { AppContext } from '../context.js';
 import { problem, type Problem } from '../problem.js';
 import type { DnsProvider } from './provider.js';
 import { WhmApi } from '../cpanel/whmapi.js';
+import { LocalZones } from '../cpanel/local-zones.js';
 import { createWhmApi1Provider } from './whmapi1-provider.js';
 import { createZoneFileProvider } from './zonefile-provider.js';
 
@@ -36,6 +37,11 @@ export function managedZones(ctx: AppContext, localZones: Set<string>): Set<stri
   for (const z of localZones) if (providerKindFor(z, ctx, localZones)) out.add(z);
   for (const [z, c] of Object.entries(ctx.config.zones)) if (c.provider !== 'none') out.add(z);
   return out;
+}
+
+/** Every zone managed on this server (its zone files and the configured zones), sorted. */
+export function serverManagedZones(ctx: AppContext): string[] {
+  return [...managedZones(ctx, new LocalZones(ctx.root).names)].sort();
 }
 
 /**

@@ -53,6 +53,11 @@ export class DnssecStore {
     return r ? { status: JSON.parse(r.status) as DnssecStatus, since: r.since } : null;
   }
 
+  /** The zones with a stored status (names only: the timer asks this on every run). */
+  zones(): Set<string> {
+    return new Set((this.db.prepare('SELECT zone FROM dnssec_state').pluck().all() as string[]));
+  }
+
   all(): Map<string, StoredDnssec> {
     const rows = this.db.prepare('SELECT zone, status, since FROM dnssec_state').all() as { zone: string; status: string; since: string }[];
     return new Map(rows.map((r) => [r.zone, { status: JSON.parse(r.status) as DnssecStatus, since: r.since }]));

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import { statSync, type Stats } from 'node:fs';
 import type { AppContext } from '../context.js';
-import { managedZones, Providers } from '../dns/registry.js';
+import { Providers, serverManagedZones } from '../dns/registry.js';
 import { applyPlan, makePlan } from '../plan/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { alertOnPlanWarnings } from '../alerts/evaluate.js';
 import { deliverDue, queueReminders } from '../alerts/notify.js';
 import { runScheduledChecks, type ScheduledRun } from '../checks/scheduled.js';
-import { latestDnssec, recheckDnssec } from '../dnssec/watch.js';
-import { LocalZones } from '../cpanel/local-zones.js';
+import { dnssecStore, recheckDnssec } from '../dnssec/watch.js';
 import type { StatusOptions } from '../dnssec/status.js';
 import { importSpool } from '../tlsrpt/import.js';
 
@@ -67,7 +66,7 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   const idle = !opts.force && recovered.length === 0 && fingerprint === state.getMeta('reconcileFingerprint') && now < due && now - lastFull < FULL_RUN_EVERY_MS;
   state.setMeta('lastReconcile', new Date(now).toISOString());
   await importTlsReports(ctx);
-  pruneHistory(ctx, now);
+  await pruneHistory(ctx, now);
   if (idle) {
     const checks = await scheduledChecks(ctx);
     return { skipped: true, applied: 0, failed: false, ...checks, summary: 'nothing changed since the last run' };
@@ -102,23 +101,32 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   return { skipped: false, applied, failed, ...checks, summary: [...describeSettled(recovered), `${applied} change(s) applied in ${results.length} zone(s)`, ...problems].join('\n') };
 }
 
-/** The activity log beyond its retention and superseded check results; never in the way of the DNS work. */
-function pruneHistory(ctx: AppContext, now: number): void {
+/**
+ * Side work of a timer run (reports, pruning, first DNSSEC looks): a failure is logged and the
+ * work tried again on the next run; it never stands in the way of the DNS work.
+ */
+async function beside<T>(ctx: AppContext, failure: string, fallback: T, work: () => T | Promise<T>): Promise<T> {
   try {
-    const pruned = ctx.state().pruneHistory(new Date(now - ctx.config.history.retentionDays * 86_400_000).toISOString());
-    if (pruned.activity + pruned.checks > 0) ctx.logger.info(pruned, 'pruned the activity log beyond its retention and superseded check results');
+    return await work();
   } catch (err) {
-    ctx.logger.error({ err: (err as Error).message }, 'pruning the state database failed; it is tried again on the next run');
+    ctx.logger.error({ err: (err as Error).message }, failure);
+    return fallback;
   }
 }
 
-/** Reports the senders mailed since the last run (and retention); never in the way of the DNS work. */
-async function importTlsReports(ctx: AppContext): Promise<void> {
-  try {
+/** The activity log beyond its retention and superseded check results. */
+function pruneHistory(ctx: AppContext, now: number): Promise<void> {
+  return beside(ctx, 'pruning the state database failed; it is tried again on the next run', undefined, () => {
+    const pruned = ctx.state().pruneHistory(new Date(now - ctx.config.history.retentionDays * 86_400_000).toISOString());
+    if (pruned.activity + pruned.checks > 0) ctx.logger.info(pruned, 'pruned the activity log beyond its retention and superseded check results');
+  });
+}
+
+/** Reports the senders mailed since the last run (and retention). */
+function importTlsReports(ctx: AppContext): Promise<void> {
+  return beside(ctx, 'TLS-RPT import failed; the spool is kept for the next run', undefined, async () => {
     await importSpool(ctx, 'timer');
-  } catch (err) {
-    ctx.logger.error({ err: (err as Error).message }, 'TLS-RPT import failed; the spool is kept for the next run');
-  }
+  });
 }
 
 /**
@@ -145,14 +153,11 @@ async function scheduledChecks(ctx: AppContext): Promise<{ rechecked: number; al
  * account): the watcher only re-checks zones it knows, so without this a zone's DNSSEC panel and
  * DS hand-off stayed empty until someone ran `dnssec status`. Never in the way of the DNS work.
  */
-export async function dnssecFirstLook(ctx: AppContext, opts: StatusOptions = {}): Promise<string[]> {
-  try {
-    const seen = latestDnssec(ctx);
-    const zones = [...managedZones(ctx, new LocalZones(ctx.root).names)].filter((z) => !seen.has(z)).sort();
+export function dnssecFirstLook(ctx: AppContext, opts: StatusOptions = {}): Promise<string[]> {
+  return beside(ctx, 'the first DNSSEC look at new zones failed; it is tried again on the next run', [], async () => {
+    const seen = dnssecStore(ctx).zones();
+    const zones = serverManagedZones(ctx).filter((z) => !seen.has(z));
     if (zones.length > 0) await recheckDnssec(ctx, { ...opts, zones });
     return zones;
-  } catch (err) {
-    ctx.logger.error({ err: (err as Error).message }, 'the first DNSSEC look at new zones failed; it is tried again on the next run');
-    return [];
-  }
+  });
 }
