@@ -165,16 +165,14 @@ async function writeZones(root: string, s: Scenario, certs: Map<string, Installe
       const label = addonSubdomain(a).slice(0, -(zone.length + 1));
       extra.push({ owner: label, ttl: 14400, type: 'A', data: a.ip }, { owner: `www.${label}`, ttl: 14400, type: 'CNAME', data: `${addonSubdomain(a)}.` });
     }
+    // A 3 1 1 record of `spkiSha256` at each mail port of the domain's MX host.
+    const pinEveryPort = (d: DomainSpec, spkiSha256: string) => {
+      for (const port of [25, 465, 587]) extra.push({ owner: `_${port}._tcp.${mxOwner(d)}`, ttl: 3600, type: 'TLSA', data: `3 1 1 ${spkiSha256}` });
+    };
     for (const d of domains) {
-      if (d.staleTlsa) {
-        // The key these pinned was replaced without the hook: nothing served matches them.
-        const stale = randomBytes(32).toString('hex');
-        for (const port of [25, 465, 587]) extra.push({ owner: `_${port}._tcp.${mxOwner(d)}`, ttl: 3600, type: 'TLSA', data: `3 1 1 ${stale}` });
-      }
-      if (d.currentTlsa) {
-        const key = certs.get(d.name)!.spkiSha256;
-        for (const port of [25, 465, 587]) extra.push({ owner: `_${port}._tcp.${mxOwner(d)}`, ttl: 3600, type: 'TLSA', data: `3 1 1 ${key}` });
-      }
+      // The key these pinned was replaced without the hook: nothing served matches them.
+      if (d.staleTlsa) pinEveryPort(d, randomBytes(32).toString('hex'));
+      if (d.currentTlsa) pinEveryPort(d, certs.get(d.name)!.spkiSha256);
       if (!d.existingTlsa) continue;
       const cert = certs.get(d.name)!;
       const owner = `_25._tcp.${mxOwner(d)}`;
