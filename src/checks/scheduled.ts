@@ -46,7 +46,12 @@ export async function runScheduledChecks(ctx: AppContext, opts: { now?: number; 
   const c = ctx.config.checks;
   const gate = new HostGate({ concurrent: c.connectionsPerHost, perSecond: c.connectionsPerSecondPerHost });
   let checked: DomainCheck[] = [];
-  if (due.length > 0) {
+  let raised = 0;
+  let resolved = 0;
+  // Each step catches its own failure so the run always reaches the outbox (issue 21): alerts
+  // queued before (or by another step) are delivered even when checking or judging failed.
+  await step(ctx, 'the scheduled checks failed; the domains stay due', async () => {
+    if (due.length === 0) return;
     checked = await checkDomains(ctx, due.map((d) => d.key), { concurrency: c.concurrency, hostGate: gate, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
     const failuresBefore = new Map(due.map((d) => [d.key, d.failures]));
     for (const r of checked) {
@@ -57,11 +62,27 @@ export async function runScheduledChecks(ctx: AppContext, opts: { now?: number; 
       s.done(CHECK_KIND, r.domain, { now, ok, nextAt: next.at, reason: next.reason });
     }
     ctx.state().setMeta('lastScheduledCheck', new Date(now).toISOString());
-  }
-  const { raised, resolved } = checked.length > 0 ? alertOnChecks(ctx, checked, now) : { raised: [], resolved: [] };
-  queueReminders(ctx, now);
+  });
+  await step(ctx, 'judging the check results for alerts failed', () => {
+    if (checked.length === 0) return;
+    const r = alertOnChecks(ctx, checked, now);
+    raised = r.raised.length;
+    resolved = r.resolved.length;
+  });
+  await step(ctx, 'queueing alert reminders failed', () => queueReminders(ctx, now));
   const d = await deliverDue(ctx, { now });
-  return { checked, raised: raised.length, resolved: resolved.length, delivered: d.delivered, failedDeliveries: d.failed, gate, nextAt: s.next(CHECK_KIND)?.dueAt ?? null };
+  return { checked, raised, resolved, delivered: d.delivered, failedDeliveries: d.failed, gate, nextAt: s.next(CHECK_KIND)?.dueAt ?? null };
+}
+
+/** One step of a scheduled run: a failure is logged and the run goes on to the next step. */
+export async function step(ctx: AppContext, failure: string, work: () => unknown): Promise<boolean> {
+  try {
+    await work();
+    return true;
+  } catch (err) {
+    ctx.logger.error({ err: (err as Error).message }, failure);
+    return false;
+  }
 }
 
 /** A publish touched these domains: check them again ~2×TTL later (the outside proof). */

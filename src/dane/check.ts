@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.js';
 import { LocalZones } from '../cpanel/local-zones.js';
-import { normalizeName, tlsaOwner } from '../dns/names.js';
+import { checkName, normalizeName, printable, tlsaOwner } from '../dns/names.js';
+import { problem, toProblem } from '../problem.js';
 import { parseCertificateDer } from '../tlsa/certificate.js';
 import type { TlsaRdata } from '../tlsa/types.js';
 import { mapLimit } from '../util/concurrency.js';
@@ -50,7 +51,7 @@ export async function checkDomains(ctx: AppContext, domains: string[], opts: Che
   let done = 0;
   const run: Run = { client, ports: opts.ports ?? ctx.config.policy.ports, timeoutMs: opts.timeoutMs ?? 15_000, now: new Date(ctx.now()), probes: new Map(), ...(opts.hostGate ? { gate: opts.hostGate } : {}), authoritative: authoritativeSizer(ctx), ...(ctx.config.checks.smtpEndpoints ? { endpoints: ctx.config.checks.smtpEndpoints } : {}) };
   const results = await mapLimit(names, opts.concurrency ?? 16, async (domain) => {
-    const r = self.validating ? await checkDomain(run, domain) : result(domain, run.now, 'resolver-not-validating', self.message);
+    const r = self.validating ? await checkOneDomain(run, domain) : result(domain, run.now, 'resolver-not-validating', self.message);
     opts.onProgress?.(++done, names.length);
     return r;
   });
@@ -119,6 +120,20 @@ function result(domain: string, now: Date, verdict: Verdict, message: string, re
   return { domain, time: now.toISOString(), verdict, message, fix: VERDICTS[verdict].fix, mxSecure: false, dnssec: { signed: null, ds: null }, mx: [], ...rest };
 }
 
+/**
+ * One domain's check never stops the others' (issue 21): whatever its DNS holds, a failure is
+ * that domain's result, and the run goes on to save every other domain's and deliver alerts.
+ */
+async function checkOneDomain(run: Run, domain: string): Promise<DomainCheck> {
+  try {
+    return await checkDomain(run, domain);
+  } catch (err) {
+    const p = toProblem(err);
+    const failed = problem('check-failed', `The check of ${domain} failed: ${p.message}`, { subject: domain, severity: 'error', ...(p.fix ? { fix: p.fix } : {}) });
+    return result(domain, run.now, 'dns-error', failed.message, { problems: [failed] });
+  }
+}
+
 async function checkDomain(run: Run, domain: string): Promise<DomainCheck> {
   const { client, now } = run;
   const mx = await client.security(domain, 'MX');
@@ -145,7 +160,7 @@ async function checkDomain(run: Run, domain: string): Promise<DomainCheck> {
   const message = verdict === 'valid' ? `All ${hosts.length} MX host(s) of ${domain} authenticate with DANE.` : bad!.message;
   const problems = uniqueProblems(hosts.flatMap((h) => h.problems ?? []));
   // The fix of the cause behind the worst port, when one is named, beats the verdict's general fix.
-  const cause = bad?.ports.find((p) => p.verdict === verdict)?.problems?.find((x) => x.severity === 'error');
+  const cause = bad?.ports.find((p) => p.verdict === verdict)?.problems?.find((x) => x.severity === 'error') ?? (bad?.ports.length === 0 ? bad.problems?.find((x) => x.severity === 'error') : undefined);
   return result(domain, now, verdict, message, { mxSecure: true, dnssec: { signed: true, ds: true }, mx: hosts, ...(cause?.fix ? { fix: cause.fix } : {}), ...(problems.length > 0 ? { problems } : {}) });
 }
 
@@ -158,6 +173,14 @@ async function zoneSigning(client: DnsClient, zone: string): Promise<{ signed: b
 async function checkMx(run: Run, target: MxData): Promise<MxCheck> {
   const { client } = run;
   const host = target.exchange;
+  // An MX target that is no host name (mx_1.example): senders cannot use it, and its A/TLSA names
+  // cannot be asked for. The scan's rule and code (src/cpanel/scan.ts), for this MX host only.
+  const name = checkName(host);
+  if (!name.ok) {
+    const message = `The MX record points at "${printable(host)}", which is not a valid host name (${name.reason}): senders cannot deliver to it.`;
+    const invalid = problem('mx-invalid', message, { subject: printable(host), severity: 'error', fix: 'Point the MX record at a valid host name (letters, digits and hyphens), e.g. the server\'s hostname.' });
+    return { host: printable(host), preference: target.preference, expandedHost: printable(host), addressesSecure: false, addresses: [], tlsaOwner: null, tlsaSecure: false, tlsa: [], ports: [], verdict: 'dns-error', message, problems: [invalid] };
+  }
   const [a, aaaa] = await Promise.all([client.security(host, 'A'), client.security(host, 'AAAA')]);
   const expandedHost = a.answer.cnameChain.at(-1) ?? host;
   const addresses = [...a.answer.records, ...aaaa.answer.records].map((r) => String(r.data));

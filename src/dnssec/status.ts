@@ -5,6 +5,7 @@
 import type { AppContext } from '../context.js';
 import { resolverFor } from '../dane/check.js';
 import { normalizeName } from '../dns/names.js';
+import { toProblem } from '../problem.js';
 import { mapLimit } from '../util/concurrency.js';
 import { dsFor, isKsk, isZoneKey, type DnskeyRecord, type DsRecord } from './keys.js';
 import { ChainObserver } from './observe.js';
@@ -80,10 +81,19 @@ export async function dnssecStatus(ctx: AppContext, zones: string[], opts: Statu
   });
   const signers = opts.signers === false ? new Map<string, SignerInfo>() : await signerStatus(ctx, names);
   let done = 0;
-  return mapLimit(names, opts.concurrency ?? ctx.config.dnssec.concurrency, async (zone) => {
-    const facts = await observer.facts(zone);
-    const status = assembleStatus(facts, decideChain(facts), signers.get(zone));
-    opts.onProgress?.(++done, names.length);
-    return status;
+  const looked = await mapLimit(names, opts.concurrency ?? ctx.config.dnssec.concurrency, async (zone) => {
+    try {
+      const facts = await observer.facts(zone);
+      return assembleStatus(facts, decideChain(facts), signers.get(zone));
+    } catch (err) {
+      // One zone's DNS never stops the look at the others (issue 21): logged against the zone,
+      // left due, so the next run looks again.
+      const p = toProblem(err);
+      ctx.logger.error({ zone, code: p.code, err: p.message }, 'the DNSSEC look at a zone failed; the other zones were looked at');
+      return null;
+    } finally {
+      opts.onProgress?.(++done, names.length);
+    }
   });
+  return looked.filter((s): s is DnssecStatus => s !== null);
 }
