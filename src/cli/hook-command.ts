@@ -1,13 +1,13 @@
 import { hookRegistrations } from '../hooks/registrations.js';
-import { runHook, type HookOutcome } from '../hooks/hook.js';
+import { cannotRun, hookAnswer, runHook, type HookOutcome } from '../hooks/hook.js';
 import { reconcile } from '../hooks/reconcile.js';
 import { createContext } from '../context.js';
 import { problem, ProblemError } from '../problem.js';
 import { json, type Command, type Values } from './types.js';
 
 /**
- * `hook`: cPanel's protocol. Answers `1 <msg>` or `0 <msg>` on stdout, never BAILOUT, and exits 0
- * even when the work failed: an install must never be blocked by DNS trouble.
+ * `hook`: cPanel's protocol. Answers `1 <msg>` on stdout whatever happened (hookAnswer: a `0` can
+ * fail a cPanel action), never BAILOUT, and exits 0: an install must never be blocked by DNS trouble.
  */
 export const hookCommand: Command = {
   needsContext: false,
@@ -22,7 +22,7 @@ export const hookCommand: Command = {
     clearTimeout(timer);
     // Past the budget the work is abandoned mid-way, like a kill: the journal lets the next run finish it.
     const exitNow = outcome.message.startsWith('deferred: still working');
-    return { output: `${outcome.ok ? 1 : 0} ${oneLine(outcome.message)}`, exitCode: 0, ...(exitNow ? { exitNow } : {}) };
+    return { output: hookAnswer(outcome), exitCode: 0, ...(exitNow ? { exitNow } : {}) };
   },
 };
 
@@ -36,18 +36,16 @@ function hookBudgetMs(v: unknown): number {
 
 /** Whatever happens (bad input, unreadable stdin, a broken config, a bug), an answer. */
 async function answer(values: Values, stdin: () => string): Promise<HookOutcome> {
+  let raw = '';
   try {
+    raw = stdin();
     const ctx = createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
-    return await runHook(ctx, stdin());
+    return await runHook(ctx, raw);
   } catch (err) {
-    return { ok: false, message: `TLSA Manager cannot run this hook: ${(err as Error).message ?? String(err)}` };
+    return cannotRun(raw, err);
   }
 }
 
-function oneLine(s: string): string {
-  const flat = s.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
-  return (flat.length > 2000 ? `${flat.slice(0, 2000)}…` : flat) || 'no message';
-}
 
 export const reconcileCommand: Command = {
   async run({ ctx, values }) {

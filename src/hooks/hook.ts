@@ -17,8 +17,21 @@ export interface HookInput {
 }
 
 export interface HookOutcome {
+  /** Whether the work succeeded: the activity log's ok/failed. cPanel still gets `1` (hookAnswer). */
   ok: boolean;
   message: string;
+}
+
+/**
+ * The line cPanel reads: always `1 <message>`. cPanel's Cpanel/Hooks.pm `sub hook` fails (and
+ * rolls back) the action when the registration OR the caller's context says `blocking` and the
+ * hook answers `0`; Whostmgr/API/1/SSL.pm `install_service_ssl_certificate` calls with
+ * `blocking => 1` and then skips restarting Exim. A DNS failure must never cost an install, so a
+ * failure is reported after the `1` (and in the activity log and alerts), never as `0`.
+ */
+export function hookAnswer(outcome: HookOutcome): string {
+  const flat = outcome.message.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+  return `1 ${(flat.length > 2000 ? `${flat.slice(0, 2000)}…` : flat) || 'no message'}`;
 }
 
 /**
@@ -29,8 +42,8 @@ export interface HookOutcome {
 const HOOK_LOCK_WAIT_MS = 30_000;
 
 /**
- * One hook invocation. Never throws and never blocks an install: every failure becomes
- * `0 <reason>` (or `1 deferred`), and the periodic reconcile finishes the work.
+ * One hook invocation. Never throws and never blocks an install: a failure is an outcome with
+ * ok: false and its reason (answered `1 <reason>`), and the periodic reconcile finishes the work.
  */
 export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome> {
   let parsed: unknown;
@@ -42,6 +55,7 @@ export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { ok: false, message: 'hook input is not a JSON object' };
   const input = parsed as HookInput;
   const event = `${input.context?.category ?? '?'} ${input.context?.event ?? '?'} ${input.context?.stage ?? '?'}`;
+  const customer = isCustomerEvent(raw);
   try {
     // Hooks fired side by side share the state database, which can still answer SQLITE_BUSY under
     // heavy load; the work is idempotent (it re-plans from what is published), so try again.
@@ -58,7 +72,33 @@ export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome
     } catch {
       /* the state database itself may be the problem; the answer to cPanel still goes out */
     }
+    // A customer's UAPI result shows this text: no server detail in it.
+    if (customer) return { ok: false, message: CUSTOMER_RETRY };
     return { ok: false, message: `${p.message} (the periodic reconcile will retry)` };
+  }
+}
+
+/**
+ * What a customer reads in their UAPI result when their domains' records could not be updated:
+ * cPanel's Cpanel/EventHandler.pm `_uapi_std_hook` hands every hook message to the customer
+ * (`raw_message`), so it names nothing of the server (paths, zones, other accounts).
+ */
+const CUSTOMER_RETRY = 'TLSA records could not be updated right now; the server retries within minutes';
+
+/**
+ * The answer when the hook cannot run at all (unreadable config, a broken state database): the
+ * reason for root's events; for a customer's (Cpanel category) event only that a retry follows.
+ */
+export function cannotRun(raw: string, err: unknown): HookOutcome {
+  if (isCustomerEvent(raw)) return { ok: false, message: CUSTOMER_RETRY };
+  return { ok: false, message: `TLSA Manager cannot run this hook: ${(err as Error)?.message ?? String(err)}` };
+}
+
+function isCustomerEvent(raw: string): boolean {
+  try {
+    return (JSON.parse(raw) as HookInput | null)?.context?.category === 'Cpanel';
+  } catch {
+    return false;
   }
 }
 
@@ -128,6 +168,18 @@ async function applyWith(ctx: AppContext, opts: Parameters<typeof makePlan>[2]):
   return { plan, results };
 }
 
+/**
+ * The same outcome told to a customer (UAPI events): only the customer's own domains (the event
+ * was narrowed to them), counts, and that a retry follows; the reasons stay in the activity log.
+ */
+function summarizeForCustomer(run: Awaited<ReturnType<typeof applyWith>>, domains: string[]): HookOutcome {
+  const full = summarize(run);
+  const changes = run.results.flatMap((r) => r.applied).filter((c) => !isTlsrpt(c.record)).length;
+  if (!full.ok) return { ok: false, message: `${domains.join(', ')}: ${CUSTOMER_RETRY}` };
+  if (run.results.some((r) => r.problem?.code === 'zone-busy')) return { ok: true, message: `${domains.join(', ')}: TLSA records are being updated by another run; finished within minutes` };
+  return { ok: true, message: `reconciled ${domains.join(', ')}: ${changes} TLSA change(s)` };
+}
+
 function summarize({ results }: Awaited<ReturnType<typeof applyWith>>, what = 'reconciled'): HookOutcome {
   const changes = results.flatMap((r) => r.applied);
   const policies = changes.filter((c) => isTlsrpt(c.record)).length;
@@ -143,7 +195,8 @@ function summarize({ results }: Awaited<ReturnType<typeof applyWith>>, what = 'r
 async function reconcileNames(ctx: AppContext, names: (string | undefined)[], user?: string | null): Promise<HookOutcome> {
   const domains = affectedDomains(ctx, names, user);
   if (domains.length === 0) return { ok: true, message: user === undefined ? 'no customer domain of this server is affected' : 'no domain of the calling user is affected' };
-  return summarize(await applyWith(ctx, { domains }), `reconciled ${domains.join(', ')}`);
+  const run = await applyWith(ctx, { domains });
+  return user === undefined ? summarize(run, `reconciled ${domains.join(', ')}`) : summarizeForCustomer(run, domains);
 }
 
 interface Incoming {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { makePki, opensslTlsaData, type TestPki } from '../helpers/openssl.js';
@@ -74,16 +75,39 @@ describe('tlsa-manager hook', () => {
     }
   });
 
-  it('answers 0 with the reason (never BAILOUT) when publishing fails, and 0 for garbage input', () => {
+  it('answers 1 with the reason (never 0, never BAILOUT) when publishing fails, and for garbage input', () => {
     // A CNAME at the TLSA owner makes named-checkzone refuse every edit of the zone.
     const file = join(root, 'var/named', `${ZONE}.db`);
     writeFileSync(file, readFileSync(file, 'utf8').replace(/^_587\._tcp.*$/gm, '') + `_587._tcp.${HOST}. IN CNAME elsewhere.${ZONE}.\n`);
     const next = pki.leaf(HOST, { sans: [HOST, ZONE] });
     const out = hook(JSON.stringify({ context: { category: 'Whostmgr', event: 'AutoSSL::installssl', stage: 'pre' }, data: { domain_set_name: ZONE, certificate_pem: readFileSync(next.cert, 'utf8'), cab_pem: readFileSync(pki.interCert, 'utf8') } }));
-    expect(out).toMatch(/^0 pre-published for mail\.hooked\.test: named-checkzone rejected the edited hooked\.test: .*the periodic reconcile will retry\)$/);
-    expect(hook('{not json')).toBe('0 hook input is not JSON');
+    expect(out).toMatch(/^1 pre-published for mail\.hooked\.test: named-checkzone rejected the edited hooked\.test: .*the periodic reconcile will retry\)$/);
+    expect(hook('{not json')).toBe('1 hook input is not JSON');
     expect(hook(JSON.stringify({ context: { category: 'Whostmgr', event: 'Accounts::Create', stage: 'post' }, data: {} }))).toMatch(/^1 .*not an event TLSA Manager handles$/);
     expect(hook(JSON.stringify({ context: { category: 'Whostmgr', event: 'SSL::install_service_ssl_certificate', stage: 'post' }, data: { service: 'dovecot' } }))).toBe('1 service dovecot is not Exim; nothing to do');
+  });
+
+  it('the Exim service-certificate post hook (cPanel calls it blocking) answers 1 when its publish fails; the failure is logged', () => {
+    // Whostmgr/API/1/SSL.pm install_service_ssl_certificate: a 0 here fails the install and skips restarting Exim.
+    writeFileSync(join(root, 'etc/tlsa-manager/config.json'), JSON.stringify({ cpanel: { useWhmApi: false, reloadCommand: ['false'], authoritative: false } }));
+    const next = pki.leaf(HOST, { sans: [HOST, ZONE] });
+    writeFileSync(join(root, 'var/cpanel/ssl/domain_tls', HOST, 'combined'), readFileSync(next.combined, 'utf8'));
+    const out = hook(JSON.stringify({ context: { category: 'Whostmgr', event: 'SSL::install_service_ssl_certificate', stage: 'post' }, data: { service: 'exim', crt: readFileSync(next.cert, 'utf8') } }));
+    expect(out).toMatch(/^1 reconciled: .*hooked\.test.*\(the periodic reconcile will retry\)$/);
+    const db = new Database(join(root, 'var/lib/tlsa-manager/state.db'), { readonly: true });
+    const last = db.prepare("SELECT ok, detail FROM activity WHERE kind = 'hook' ORDER BY id DESC LIMIT 1").get() as { ok: number; detail: string };
+    db.close();
+    expect(last.ok).toBe(0);
+    expect(last.detail).toMatch(/^reconciled: .*hooked\.test/);
+  });
+
+  it('a customer (UAPI) event whose publish fails tells the customer only about their own domain', () => {
+    writeFileSync(join(root, 'etc/tlsa-manager/config.json'), JSON.stringify({ cpanel: { useWhmApi: false, reloadCommand: ['false'], authoritative: false } }));
+    const next = pki.leaf(HOST, { sans: [HOST, ZONE] });
+    writeFileSync(join(root, 'var/cpanel/ssl/domain_tls', HOST, 'combined'), readFileSync(next.combined, 'utf8'));
+    const out = hook(JSON.stringify({ context: { category: 'Cpanel', event: 'UAPI::SSL::install_ssl', stage: 'post' }, data: { user: 'hk', args: { domain: ZONE, cert: readFileSync(next.cert, 'utf8') }, result: {} } }));
+    expect(out).toBe(`1 ${ZONE}: TLSA records could not be updated right now; the server retries within minutes`);
+    expect(out).not.toContain('/');
   });
 
   it('post stage after a manual install reconciles only the touched domain', () => {

@@ -92,11 +92,11 @@ describe('a refused zone is named with its reason in plan and apply, and apply f
     expect(u.status).toBe(1);
   });
 
-  it('the hook answers 0 with the refusal for a domain in a refused zone', () => {
+  it('the hook answers 1 (never 0) with the refusal for a domain in a refused zone', () => {
     const root = rootWith(oddZone(['x IN A 1.2.3']));
     const event = JSON.stringify({ context: { category: 'Whostmgr', event: 'SSL::installssl', stage: 'post' }, data: { domain: 'odd.test' } });
     const r = spawnSync(process.execPath, [CLI, 'hook', '--root', root], { input: event, encoding: 'utf8' });
-    expect(r.stdout).toMatch(/^0 .*Zone odd\.test is refused.*line 13.*mail\.odd\.test is served here/);
+    expect(r.stdout).toMatch(/^1 .*Zone odd\.test is refused.*line 13.*mail\.odd\.test is served here/);
   });
 });
 
