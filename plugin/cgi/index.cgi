@@ -17,10 +17,20 @@
 # files, plain-text refusals) is relayed as it is. Without the chrome files the daemon renders
 # its own full pages, as before. The shim's own pages (refused, service down, bad gateway) use
 # the same chrome.
+#
+# The final Content-Security-Policy (issue 23): the shim assembles the page, so it sets the policy
+# the browser applies. It keeps the daemon's policy (its nonce covers the product's script and
+# WHM's nonce'd inline bits) and adds, for the chrome only, the sha256 hash of each inline
+# <script> and <style> element of WHM's header and footer that carries no nonce (hashed after the
+# placeholders are filled, as the browser sees them) and of each style="…" attribute (with
+# 'unsafe-hashes', which lets a hash match an attribute). Nothing of the daemon's page body is
+# hashed: the product's own pages keep no inline code without the nonce and no inline style.
 use strict;
 use warnings;
 use IO::Socket::UNIX ();
 use Socket qw(SOCK_STREAM);
+use Digest::SHA ();
+use MIME::Base64 ();
 
 # Overridable for tests; cpsrvd does not set these, and visitors cannot set CGI environment.
 my $SOCKET = $ENV{TLSA_MANAGER_SOCKET} || '/run/tlsa-manager/web.sock';
@@ -137,6 +147,7 @@ sub relay {
         or die "no HTTP status line\n";
     my $out = "Status: $code " . (defined $reason && $reason ne '' ? $reason : 'Status') . "\r\n";
     my %ours;
+    my $csp;
     my $wrap = $chrome && grep { /\AX-TLSA-Fragment:[ \t]*1[ \t]*\z/i } @lines;
     for my $line (@lines) {
         my ($name, $value) = $line =~ /\A([!#\$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*\z/ or die "malformed response header\n";
@@ -146,12 +157,15 @@ sub relay {
         if ($name =~ /\AX-TLSA-/i) { $ours{lc $name} = $value; next; }
         # A wrapped page is longer than the daemon's body.
         next if $wrap && $name =~ /\AContent-Length\z/i;
+        # A wrapped page gets the daemon's policy plus the chrome's hashes (below).
+        if ($wrap && $name =~ /\AContent-Security-Policy\z/i) { $csp = $value; next; }
         $out .= "$line\r\n";
     }
     my $rest = substr($buf, $end + 4);
     if ($wrap) {
         my $fragment = read_rest($sock, $rest);
         my ($header, $footer) = fill_chrome($chrome, percent_decode($ours{'x-tlsa-title'}), $ours{'x-tlsa-nonce'});
+        $out .= 'Content-Security-Policy: ' . chrome_policy(defined $csp ? $csp : '', $header . $footer) . "\r\n";
         eval { write_all(\*STDOUT, "$out\r\n$header$fragment$footer"); 1 } or die "relayed\n";
         return;
     }
@@ -253,7 +267,71 @@ sub fill_chrome {
         $text =~ s{Results of Your Request}{esc($title)}ge;
         $text =~ s{nonce="00000000000"}{$nonce_attr}g;
     }
+    # The document title. _defheader.tmpl (L305) prints "WHM [<host>] [% header %] - <version>"
+    # before it sets the generic "Results of Your Request" (L796, _X_0 variants only), so the
+    # cached title has an empty gap where a page's name goes: the shim puts the product's title
+    # there, as WHM does for its own pages. A title of another shape is left as it is.
+    my $t = esc($title);
+    $header =~ s{(<title>[ \t]*WHM \[[^\]<]*\])[ \t]+(-[ \t])}{$1 $t $2};
     return ($header, $footer);
+}
+
+# The daemon's CSP with the chrome's inline code and styles added by hash (see the top of this
+# file). $chrome is the filled header and footer; the daemon's page body is not part of it.
+sub chrome_policy {
+    my ($policy, $chrome) = @_;
+    my (%script, %style, %attr);
+    # Comments, whole <script>/<style> elements, other start tags, in document order (a script
+    # that only sits in a comment never runs, so it gets no hash).
+    while ($chrome =~ m{<!--.*?-->|<(script|style)\b((?:[^>"']|"[^"]*"|'[^']*')*)>(.*?)</\1\s*>|<[A-Za-z][^\s/>]*((?:[^>"']|"[^"]*"|'[^']*')*)>}gis) {
+        my ($tag, $attrs, $body, $other) = ($1, $2, $3, $4);
+        my $attributes = defined $tag ? $attrs : $other;
+        next unless defined $attributes;
+        if (defined $tag && $attrs !~ /(?:\A|\s)nonce\s*=/i && !($tag =~ /\Ascript\z/i && $attrs =~ /(?:\A|\s)src\s*=/i)) {
+            (lc $tag eq 'script' ? \%script : \%style)->{ csp_hash($body) } = 1;
+        }
+        if ($attributes =~ /(?:\A|\s)style\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))/i) {
+            my $value = attribute_text(defined $1 ? $1 : defined $2 ? $2 : $3);
+            $attr{ csp_hash($value) } = 1 if defined $value;
+        }
+    }
+    my @directives = grep { /\S/ } map { s/\A\s+|\s+\z//gr } split /;/, $policy;
+    my %add = (
+        'script-src' => [sort keys %script],
+        'style-src'  => [sort(keys %style), (%attr ? ("'unsafe-hashes'", sort keys %attr) : ())],
+    );
+    for my $name (sort keys %add) {
+        next unless @{ $add{$name} };
+        my ($i) = grep { $directives[$_] =~ /\A\Q$name\E(?:\s|\z)/i } 0 .. $#directives;
+        if (defined $i) { $directives[$i] .= ' ' . join ' ', @{ $add{$name} } }
+        else { push @directives, join ' ', $name, @{ $add{$name} } }
+    }
+    return join '; ', @directives;
+}
+
+# 'sha256-…' of an element's text or an attribute's value as the browser hashes it: UTF-8 (the
+# page's charset; the cached files are UTF-8 and are passed through as bytes) with the line
+# breaks the HTML parser normalizes to LF.
+sub csp_hash {
+    my ($text) = @_;
+    $text =~ s/\r\n?/\n/g;
+    return "'sha256-" . MIME::Base64::encode_base64(Digest::SHA::sha256($text), '') . "'";
+}
+
+# An attribute's value after the character references a browser decodes; undef when it holds one
+# the shim does not know (its hash would not match, so none is added).
+sub attribute_text {
+    my ($s) = @_;
+    my %named = (amp => '&', lt => '<', gt => '>', quot => '"', apos => "'");
+    # A reference without its ';' (legacy forms the browser may still decode): not guessed at.
+    return undef if $s =~ /&(?!#\d{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z]+;)[A-Za-z#]/;
+    my $ok = 1;
+    $s =~ s{&(?:#(\d{1,7})|#[xX]([0-9A-Fa-f]{1,6})|([A-Za-z]+));}{
+        my $c = defined $1 ? chr $1 : defined $2 ? chr hex $2 : exists $named{$3} ? $named{$3} : do { $ok = 0; '' };
+        utf8::encode($c);
+        $c;
+    }ge;
+    return $ok ? $s : undef;
 }
 
 sub percent_decode {

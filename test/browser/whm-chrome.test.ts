@@ -7,6 +7,7 @@ import { startServer, type RunningServer } from '../../src/web/server.js';
 import { startCpsrvd, type FakeCpsrvd } from '../fakes/cpsrvd.js';
 import { demoFixture, testServices, type DemoFixture } from '../integration/web-fixture.js';
 import { requireComponents } from '../helpers/components.js';
+import { WHM_SHORT_HOSTNAME, WHM_VERSION } from '../../demo/whm-chrome.js';
 
 // Issue 16 in Chromium: every page opened the way WHM opens it (a fake cpsrvd running the real CGI
 // shim against the real daemon) shows WHM's chrome with the product inside; nothing is blocked by
@@ -65,7 +66,13 @@ afterAll(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
-/** After each page: the chrome's script and its nonce'd inline bits ran, nothing was refused. */
+/**
+ * After each page: nothing was refused by the CSP (zero securitypolicyviolation events), WHM's
+ * code ran (its scripts by URL, its nonce'd inline script, its inline scripts WITHOUT a nonce:
+ * the tag block, the header menu listener with the session token filled in, the footer script;
+ * its web components upgraded), WHM's inline style block applies and the elements WHM keeps
+ * hidden by style attributes stay hidden.
+ */
 async function expectCleanChromePage(name: string): Promise<void> {
   await page.waitForLoadState('load');
   expect(await page.locator('#whm-nav').isVisible()).toBe(true);
@@ -73,13 +80,23 @@ async function expectCleanChromePage(name: string): Promise<void> {
   expect(await page.locator('#whm-masthead #whm-search input[type="search"]').isVisible()).toBe(true);
   expect(await page.locator('#tlsa-manager').isVisible()).toBe(true);
   expect(await page.locator('#tlsa-manager .tlsam-crumbs li').first().textContent()).toBe('Home');
-  const ran = await page.evaluate(() => ({
-    chrome: document.documentElement.getAttribute('data-whm-chrome'),
-    footer: document.documentElement.getAttribute('data-whm-footer'),
-    user: (window as unknown as { PAGE?: { user: string } }).PAGE?.user,
-    csp: (window as unknown as { __csp: string[] }).__csp,
-  }));
-  expect(ran).toEqual({ chrome: 'ran', footer: 'ran', user: 'root', csp: [] });
+  expect(await page.locator('#topFrameWrapper').isVisible()).toBe(false);
+  expect(await page.locator('#whm-command-list').isVisible()).toBe(false);
+  const ran = await page.evaluate(() => {
+    const root = document.documentElement;
+    return {
+      chrome: root.getAttribute('data-whm-chrome'),
+      tag: root.getAttribute('data-whm-tag'),
+      listener: root.getAttribute('data-whm-listener'),
+      footer: root.getAttribute('data-whm-footer'),
+      user: (window as unknown as { COMMON?: { userName: string } }).COMMON?.userName,
+      components: document.querySelectorAll('[data-upgraded]').length,
+      hiddenBy: getComputedStyle(document.getElementById('topFrameWrapper')!).visibility,
+      inlineStyle: getComputedStyle(document.getElementById('masterContainer')!).minHeight,
+      csp: (window as unknown as { __csp: string[] }).__csp,
+    };
+  });
+  expect(ran).toEqual({ chrome: 'ran', tag: 'ran', listener: whm.token, footer: 'ran', user: 'root', components: 6, hiddenBy: 'hidden', inlineStyle: '120px', csp: [] });
   expect(problems).toEqual([]);
   await page.screenshot({ path: join(SHOTS, `whm-${name}.png`), fullPage: true });
 }
@@ -102,7 +119,7 @@ describe('TLSA Manager inside WHM chrome (Chromium)', () => {
       // The README's picture (docs/whm-chrome.png is a copy of this one).
       if (name === 'overview') await page.screenshot({ path: join(SHOTS, 'whm-readme.png'), clip: { x: 0, y: 0, width: 1360, height: 760 } });
     }
-    expect(await page.title()).toBe('WHM - TLSA Manager » Settings');
+    expect(await page.title()).toBe(`WHM [${WHM_SHORT_HOSTNAME}] TLSA Manager » Settings - ${WHM_VERSION}`);
     const res = await page.goto(whm.url('/no-such-page'));
     expect(res?.status()).toBe(404);
     await expectCleanChromePage('not-found');
@@ -117,6 +134,11 @@ describe('TLSA Manager inside WHM chrome (Chromium)', () => {
     const rows = await page.locator('table.domains tbody tr').allTextContents();
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) expect(r).toContain('alpha');
+    // The product's own script runs (by its nonce) next to WHM's: "select all" ticks every row.
+    await page.check('#tlsa-manager #select-all');
+    const boxes = page.locator('#tlsa-manager input[name="domain"]');
+    expect(await boxes.count()).toBeGreaterThan(0);
+    for (const b of await boxes.all()) expect(await b.isChecked()).toBe(true);
     await expectCleanChromePage('domains-filtered');
   });
 

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/web/server.js';
-import { WHM_CHROME_KEY } from '../../demo/whm-chrome.js';
+import { WHM_CHROME_KEY, WHM_SHORT_HOSTNAME, WHM_VERSION } from '../../demo/whm-chrome.js';
 import { startCpsrvd, type FakeCpsrvd } from '../fakes/cpsrvd.js';
 import { csrfFrom, demoFixture, http, testServices, type DemoFixture } from './web-fixture.js';
 
@@ -77,28 +78,39 @@ describe('pages through the shim inside WHM chrome', () => {
     expect(html.startsWith('<!DOCTYPE html>\n<html lang="en" dir="ltr">')).toBe(true);
     expect(html.match(/<html\b/g)).toHaveLength(1);
     expect(html.match(/<body\b/g)).toHaveLength(1);
-    expect(html).toContain('<nav id="whm-nav" aria-label="WHM navigation">');
-    expect(html).toContain('<title>WHM - TLSA Manager</title>');
+    expect(html).toContain('<div id="whm-nav">');
+    // The title's gap (_defheader.tmpl L305 renders "WHM [host] [% header %] - version" with no header) gets the product's title.
+    expect(html).toContain(`<title>WHM [${WHM_SHORT_HOSTNAME}] TLSA Manager - ${WHM_VERSION}</title>`);
     for (const placeholder of ['/cpsess0000000000', 'cpuser00000000000', 'Results of Your Request', '00000000000']) expect(html).not.toContain(placeholder);
-    expect(html).toContain(`<link rel="stylesheet" href="${TOKEN}/fake-whm/chrome.css">`);
+    expect(html).toContain(`<link rel='stylesheet' type='text/css' href='${TOKEN}/fake-whm/chrome.css' />`);
     expect(html).toContain('<span class="whm-user">root</span>');
     // skipheader=1 variant: WHM's generic page heading is not there; the product's is.
-    expect(html).not.toContain('id="pageHeading"');
+    expect(html).not.toContain('class="pageTitle"');
     const nonce = cspNonce(r.headers);
-    expect(html).toContain(`<script nonce="${nonce}">window.PAGE`);
-    expect(html).toContain(`<style nonce="${nonce}">`);
-    expect(html).toContain(`<script nonce="${nonce}">document.documentElement.setAttribute('data-whm-footer'`);
+    expect(html).toContain(`<script nonce="${nonce}">\n            window.COMMON`);
     expect(html).toContain(`<script nonce="${nonce}" src="${TOKEN}/cgi/tlsa_manager/index.cgi?route=%2Fstatic%2Fapp.js"></script>`);
     // The product inside, between WHM's header and footer.
     const start = html.indexOf('<div class="tlsam tlsam-in-whm" id="tlsa-manager">');
-    expect(start).toBeGreaterThan(html.indexOf('<div id="whm-content"'));
-    expect(html.indexOf('<footer id="whm-footer">')).toBeGreaterThan(start);
+    expect(start).toBeGreaterThan(html.indexOf('<div id="contentContainer">'));
+    expect(html.indexOf('<div id="whm-footer">')).toBeGreaterThan(start);
     expect(html.trimEnd().endsWith('</html>')).toBe(true);
     // The daemon's notes to the shim stay between them.
     for (const k of r.headers.keys()) expect(k).not.toMatch(/^x-tlsa-/);
     const csp = r.headers.get('content-security-policy')!;
-    expect(csp).toContain(`script-src 'self' 'nonce-${nonce}'`);
-    expect(csp).toContain(`style-src 'self' 'nonce-${nonce}'`);
+    // WHM's inline code without a nonce, by hash (node's sha256 over the text as served, the
+    // session token filled in): the tag block, the header menu listener, the footer script, the
+    // style block, and the two style attributes with 'unsafe-hashes'.
+    const sha = (t: string) => `'sha256-${createHash('sha256').update(t, 'utf8').digest('base64')}'`;
+    const inline = (tag: string) => [...html.slice(0, start).concat(html.slice(html.indexOf('<div id="whm-footer">'))).matchAll(new RegExp(`<${tag}(?![^>]*\\b(?:nonce|src)=)[^>]*>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => m[1]!);
+    const scripts = inline('script');
+    expect(scripts).toHaveLength(3);
+    expect(scripts[1]).toContain(`'${TOKEN}/'`);
+    const styles = inline('style');
+    expect(styles).toHaveLength(1);
+    const scriptHashes = scripts.map(sha).sort();
+    const styleHashes = [...styles.map(sha), "'unsafe-hashes'", ...[sha('display:none;visibility:hidden'), sha('display: none;')].sort()];
+    expect(csp).toContain(`script-src 'self' 'nonce-${nonce}' ${scriptHashes.join(' ')};`);
+    expect(csp).toContain(`style-src 'self' 'nonce-${nonce}' ${styleHashes.join(' ')};`);
     expect(csp).toContain("font-src 'self'");
     expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
   });
@@ -112,7 +124,7 @@ describe('pages through the shim inside WHM chrome', () => {
     expect(crumbs).toContain(`href="${TOKEN}/"`);
     expect(crumbs).toContain(`href="${TOKEN}/scripts/command?PFILE=Plugins"`);
     expect(crumbs).toContain(`href="${TOKEN}/cgi/tlsa_manager/index.cgi?route=%2F"`);
-    expect(r.body).toContain('<title>WHM - TLSA Manager » Domains</title>');
+    expect(r.body).toContain(`<title>WHM [${WHM_SHORT_HOSTNAME}] TLSA Manager » Domains - ${WHM_VERSION}</title>`);
     // Every product link keeps the session token.
     const links = [...r.body.slice(r.body.indexOf('id="tlsa-manager"')).matchAll(/(?:href|action)="([^"]+)"/g)].map((m) => m[1]!);
     expect(links.length).toBeGreaterThan(10);
@@ -123,7 +135,7 @@ describe('pages through the shim inside WHM chrome', () => {
     const r = await get(whm.url('/no/such/page'));
     expect(r.status).toBe(404);
     expect(r.body).toContain('id="whm-nav"');
-    expect(r.body).toContain('<title>WHM - TLSA Manager » Not found</title>');
+    expect(r.body).toContain(`<title>WHM [${WHM_SHORT_HOSTNAME}] TLSA Manager » Not found - ${WHM_VERSION}</title>`);
   });
 
   it('leaves JSON, CSV, job progress and static files unwrapped', async () => {
@@ -175,7 +187,8 @@ describe('pages through the shim inside WHM chrome', () => {
     rmSync(skip);
     try {
       const r = await get(whm.url('/activity'));
-      expect(r.body).toContain('<span id="pageHeading">TLSA Manager » Activity</span>');
+      expect(r.body).toContain('<h1>TLSA Manager » Activity</h1>');
+      expect(r.body).toContain(`<title>WHM [${WHM_SHORT_HOSTNAME}] TLSA Manager » Activity - ${WHM_VERSION}</title>`);
       expect(r.body).toContain('id="tlsa-manager"');
       const footer = join(dir, '_generated_footer_files/footer.html');
       const savedFooter = readFileSync(footer);
