@@ -6,6 +6,7 @@ import type { Certificate } from '../tlsa/certificate.js';
 import { findIssuer } from '../tlsa/certificate.js';
 import { readAccounts, readAddressFiles, readHostname, readMailRouting, type DomainOwner } from './accounts.js';
 import { CertificateReader, type ServedCertificate } from './exim-sni.js';
+import { nextKeyFor, type NextKey } from './key-preference.js';
 import { LocalZones } from './local-zones.js';
 import { WhmApi } from './whmapi.js';
 import type { ServerRoot } from '../util/server-root.js';
@@ -68,6 +69,12 @@ export interface Endpoint {
   domains: string[];
   served: ServedCertificate | null;
   problems: Problem[];
+  /**
+   * The key AutoSSL will make for this host's next certificate (the preference of the account
+   * owning the name the certificate was installed for); absent for the service certificate and
+   * names no account owns.
+   */
+  nextKey?: NextKey;
 }
 
 export interface ScanResult {
@@ -122,6 +129,7 @@ export async function scanServer(root: ServerRoot, opts: ScanOptions = {}): Prom
     }
   }
   const endpoints = [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host));
+  addNextKeys(root, endpoints, new Map(accounts.domains.map((d) => [d.domain, d.owner])));
   return { hostname, addresses, domains, endpoints, problems: accounts.problems, localZones: zones.names };
 }
 
@@ -276,6 +284,24 @@ export function resolveLocally(zones: LocalZones, name: string, depth = 0): stri
   const target = cnameTarget(parsed, name);
   if (target) return resolveLocally(zones, target, depth + 1);
   return addressesAt(parsed, name);
+}
+
+/**
+ * Each endpoint served from domain_tls gets the key kind its owner's next AutoSSL certificate
+ * will have. The owner is the account of the host name or of its parent (mail.example.com's
+ * certificate is example.com's vhost certificate); each account's file is read once.
+ */
+function addNextKeys(root: ServerRoot, endpoints: Endpoint[], owners: Map<string, string>): void {
+  const byUser = new Map<string, NextKey | null>();
+  for (const ep of endpoints) {
+    if (!ep.served || ep.served.rule === 'service') continue;
+    const name = ep.host.replace(/^\*\./, '');
+    const owner = owners.get(name) ?? owners.get(name.slice(name.indexOf('.') + 1));
+    if (!owner) continue;
+    if (!byUser.has(owner)) byUser.set(owner, nextKeyFor(root, owner));
+    const next = byUser.get(owner);
+    if (next) ep.nextKey = next;
+  }
 }
 
 function endpointFor(certs: CertificateReader, host: string, now: Date): Endpoint {

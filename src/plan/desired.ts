@@ -2,7 +2,7 @@ import { canonicalName, tlsaOwner } from '../dns/names.js';
 import { tlsrptOwner, tlsrptText, type TlsrptRecord } from '../dns/records.js';
 import { isProblem, problem, type Problem } from '../problem.js';
 import { findIssuer, type Certificate } from '../tlsa/certificate.js';
-import { issuerFamily, keyKind, KNOWN_ISSUERS, nextIssuerCandidates, type KnownIssuer } from '../tlsa/known-issuers.js';
+import { issuerFamily, keyKind, KNOWN_ISSUERS, issuersOfKind, nextIssuerCandidates, type KnownIssuer } from '../tlsa/known-issuers.js';
 import { computeRdata } from '../tlsa/records.js';
 import { parseParams, type TlsaParams, type TlsaRdata, type TlsaRecord } from '../tlsa/types.js';
 import type { Endpoint } from '../cpanel/scan.js';
@@ -60,6 +60,10 @@ interface Pin {
  * The sibling issuers a `2 1 1` set should cover for each endpoint, likeliest next signer first
  * (the served issuer itself is pinned from the chain, not here). The CA picks the intermediate,
  * always one with the leaf's key kind (an RSA leaf is never signed by an ECDSA intermediate):
+ * 0. when the account's next AutoSSL key (ep.nextKey: cPanel makes a new key of the account's
+ *    preferred type at every renewal) is of another kind than the served key, the same CA's
+ *    issuers of THAT kind come first: those signing certificates served on this server now, then
+ *    the known ones of that kind, newest generation first;
  * 1. known intermediates (src/tlsa/known-issuers.ts) of the served issuer's own generation;
  * 2. other same-CA, same-kind issuers that sign certificates served on this server now (perhaps
  *    newer than the table);
@@ -68,31 +72,44 @@ interface Pin {
  * at all groups by exact issuer name (a re-keyed intermediate keeps its name).
  */
 export function issuerPins(endpoints: Endpoint[], now: Date): Map<string, Pin[]> {
-  const issuers = new Map<string, { issuer: Certificate; group: string }>();
+  const issuers = new Map<string, { issuer: Certificate; family: string | null; group: string; switchTo: string | null }>();
   const seen = new Map<string, Map<string, Certificate>>();
   for (const ep of endpoints) {
     const chain = ep.served?.chain;
     const leaf = chain?.[0];
     const issuer = leaf && chain ? findIssuer(leaf, chain) : null;
     if (!issuer) continue;
-    const family = issuerFamily(issuer.subject, issuer.spkiSha256) ?? `issuer:${issuer.subject}`;
-    const group = `${family}\0${keyKind(issuer.keyAlgorithm)}`;
-    issuers.set(ep.host, { issuer, group });
+    const family = issuerFamily(issuer.subject, issuer.spkiSha256);
+    const group = `${family ?? `issuer:${issuer.subject}`}\0${keyKind(issuer.keyAlgorithm)}`;
+    const nextKind = ep.nextKey ? keyKind(ep.nextKey.keyAlgorithm) : null;
+    // The served-kind siblings below are of the issuer's kind (a CA signs with the leaf's kind, so
+    // they are the same on real chains): a next key of another kind needs its own issuers.
+    const switchTo = family && nextKind && nextKind !== keyKind(issuer.keyAlgorithm) ? nextKind : null;
+    issuers.set(ep.host, { issuer, family, group, switchTo });
     if (issuer.notAfter.getTime() <= now.getTime()) continue;
     const members = seen.get(group) ?? new Map<string, Certificate>();
     members.set(issuer.spkiSha256, issuer);
     seen.set(group, members);
   }
+  const known = new Map(KNOWN_ISSUERS.map((k) => [k.spkiSha256, k]));
+  const fromTable = (k: KnownIssuer): Pin => ({ spkiSha256: k.spkiSha256, issuer: k.name, label: `${k.name}, an active ${k.ca} intermediate that may sign the next certificate` });
   const out = new Map<string, Pin[]>();
-  for (const [host, { issuer, group }] of issuers) {
+  for (const [host, { issuer, family, group, switchTo }] of issuers) {
     const table = nextIssuerCandidates(issuer, now);
-    const own = KNOWN_ISSUERS.find((k) => k.spkiSha256 === issuer.spkiSha256)?.generation;
-    const known = new Set(KNOWN_ISSUERS.map((k) => k.spkiSha256));
+    const own = known.get(issuer.spkiSha256)?.generation;
     const pins = new Map<string, Pin>();
     const add = (pin: Pin) => {
       if (pin.spkiSha256 !== issuer.spkiSha256 && !pins.has(pin.spkiSha256)) pins.set(pin.spkiSha256, pin);
     };
-    const fromTable = (k: KnownIssuer): Pin => ({ spkiSha256: k.spkiSha256, issuer: k.name, label: `${k.name}, an active ${k.ca} intermediate that may sign the next certificate` });
+    if (family && switchTo) {
+      const kindLabel = switchTo === 'ec' ? 'ECDSA' : switchTo.toUpperCase();
+      for (const c of seen.get(`${family}\0${switchTo}`)?.values() ?? []) {
+        const k = known.get(c.spkiSha256);
+        add(k ? fromTable(k) : { spkiSha256: c.spkiSha256, issuer: c.subject, label: `issuer ${c.subject} (seen on this server)` });
+      }
+      for (const k of issuersOfKind(family, switchTo, now)) add(fromTable(k));
+      for (const [spki, pin] of pins) pins.set(spki, { ...pin, label: `${pin.label}; the account's next key is ${kindLabel} (AutoSSL makes a key of the account's preferred type)` });
+    }
     for (const k of table) if (own !== undefined && k.generation === own) add(fromTable(k));
     for (const c of seen.get(group)?.values() ?? []) if (!known.has(c.spkiSha256)) add({ spkiSha256: c.spkiSha256, issuer: c.subject, label: `issuer ${c.subject} (seen on this server)` });
     for (const k of table) add(fromTable(k));

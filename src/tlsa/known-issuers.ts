@@ -136,10 +136,17 @@ export function nextIssuerCandidates(issuer: { subject: string; spkiSha256: stri
   if (!family) return [];
   const spki = issuer.spkiSha256.toLowerCase();
   const own = KNOWN_ISSUERS.find((i) => i.spkiSha256 === spki)?.generation;
-  const kind = keyKind(issuer.keyAlgorithm);
-  const rank = (i: KnownIssuer): number => (i.generation === own ? 0 : 1);
+  return issuersOfKind(family, keyKind(issuer.keyAlgorithm), now, own).filter((i) => i.spkiSha256 !== spki);
+}
+
+/**
+ * The family's unexpired intermediates of one key kind (keyKind: rsa or ec), likeliest signer
+ * first: the given generation first (when known), then newest first.
+ */
+export function issuersOfKind(family: string, kind: string, now: Date, generation?: string): KnownIssuer[] {
+  const rank = (i: KnownIssuer): number => (generation !== undefined && i.generation === generation ? 0 : 1);
   return siblingIssuers(family, now)
-    .filter((i) => i.spkiSha256 !== spki && keyKind(i.keyAlgorithm) === kind)
+    .filter((i) => keyKind(i.keyAlgorithm) === kind)
     .sort((a, b) => rank(a) - rank(b) || b.notAfter.localeCompare(a.notAfter) || a.name.localeCompare(b.name, 'en', { numeric: true }));
 }
 

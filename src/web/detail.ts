@@ -11,6 +11,7 @@ import { toProblem, type Problem } from '../problem.js';
 import { desiredFor } from '../plan/run.js';
 import { formatRecord, recordKey, type TlsaRecord } from '../tlsa/types.js';
 import type { DesiredRecord } from '../plan/desired.js';
+import type { NextKey } from '../cpanel/key-preference.js';
 import type { Config } from '../state/config.js';
 import { isTlsrpt, tlsrptOwner } from '../dns/records.js';
 import type { WebServices } from './services.js';
@@ -19,6 +20,8 @@ import type { ListRow, SnapshotData } from './snapshot.js';
 export interface HostDetail {
   mx: MxHost;
   certificate: CertificateSummary | null;
+  /** The key of the next AutoSSL certificate (the owner's preference), when known. */
+  nextKey: NextKey | null;
   problems: Problem[];
   zone: string | null;
   provider: string | null;
@@ -118,6 +121,7 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
     const h: HostDetail = {
       mx,
       certificate: ep?.served ? summarizeCertificate(ep.served) : null,
+      nextKey: ep?.served ? (ep.nextKey ?? null) : null,
       problems: [...(ep?.problems ?? []), ...(zp?.warnings.filter((w) => w.subject === mx.host) ?? [])],
       zone: zp?.zone ?? null,
       provider: zp?.provider ?? null,

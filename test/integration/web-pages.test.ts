@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { saveConfig } from '../../src/state/config.js';
 import { join } from 'node:path';
 import type { RunningServer } from '../../src/web/server.js';
@@ -25,6 +25,9 @@ beforeAll(async () => {
   // One zone marked "not managed here", so its MX host's records must be added by hand.
   const cfg = JSON.parse(readFileSync(configFile(), 'utf8'));
   saveConfig(configFile(), { ...cfg, zones: { 'bravo-demo.test': { provider: 'none' } } });
+  // One account prefers ECDSA keys (cPanel » SSL/TLS » default key type): its next AutoSSL key is ECDSA.
+  const users = join(fx.root, 'var/cpanel/users/tlsa');
+  writeFileSync(users, `${readFileSync(users, 'utf8')}SSL_DEFAULT_KEY_TYPE=ecdsa-prime256v1\n`);
   const ctx = fx.context();
   ({ srv, port, cookie } = await signedIn(ctx, TOKEN));
   csrf = csrfFrom((await http({ port }, 'GET', '/settings', { headers: html() })).body);
@@ -79,6 +82,13 @@ describe('pages', () => {
     const t = await http({ port }, 'GET', `/domains/${d.name}`, { headers: html() });
     expect(t.body).toContain('Served certificate');
     expect(t.body).toContain(existing.correct.slice(0, 24));
+  });
+
+  it("domain detail names the next certificate's key: the account's preference, else the server's default", async () => {
+    const own = await http({ port }, 'GET', '/domains/tlsa-demo.test', { headers: html() });
+    expect(own.body).toMatch(/<dt>Key<\/dt><dd>rsa · SPKI SHA-256 .*next certificate: ECDSA P-256 \(account preference\)/);
+    const other = await http({ port }, 'GET', '/domains/bravo-demo.test', { headers: html() });
+    expect(other.body).toContain('next certificate: RSA 2048 (server default)');
   });
 
   it('escapes hostile certificate text everywhere it is shown', async () => {
