@@ -6,6 +6,7 @@ import { MAX_MESSAGE_BYTES } from '../tlsrpt/limits.js';
 import { ServerRoot } from '../util/server-root.js';
 import type { TlsrptRow } from '../tlsrpt/store.js';
 import { checkName } from '../dns/names.js';
+import { stripControl } from '../util/text.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
 const USAGE = 'tlsrpt ingest (one message on stdin, from Exim) | tlsrpt import | tlsrpt list [--domain D] [--json]';
@@ -34,14 +35,14 @@ async function runImport(ctx: AppContext, { values }: CommandInput): Promise<Com
   const r = await importSpool(ctx, 'cli');
   if (values.json) return { output: json(r), exitCode: 0 };
   const lines = [`${r.imported.length} report(s) imported, ${r.duplicates.length} duplicate(s), ${r.refused.length} refused, ${r.pruned} pruned`];
-  for (const f of r.refused) lines.push(`  refused ${f.file} (${f.code}): ${f.reason}`);
+  for (const f of r.refused) lines.push(`  refused ${oneLine(f.file)} (${f.code}): ${oneLine(f.reason)}`);
   return { output: lines.join('\n'), exitCode: 0 };
 }
 
 function list(ctx: AppContext, { values }: CommandInput): CommandResult {
   const domain = values.domain === undefined ? undefined : String(Array.isArray(values.domain) ? values.domain[0] : values.domain).toLowerCase().replace(/\.$/, '');
   if (domain !== undefined && !checkName(domain).ok) throw new ProblemError(problem('name-invalid', `tlsrpt list: "${domain}" is not a valid domain name`));
-  const rows = tlsrptStore(ctx).list(domain === undefined ? {} : { domain });
+  const rows = tlsrptStore(ctx).list({ samples: true, ...(domain === undefined ? {} : { domain }) });
   return { output: values.json ? json(rows) : table(rows), exitCode: 0 };
 }
 
@@ -52,14 +53,15 @@ function day(ms: number): string {
 function table(rows: TlsrptRow[]): string {
   if (rows.length === 0) return 'no TLS reports stored';
   const lines = rows.map((r) => {
-    const head = `${day(r.start)}..${day(r.end)}  ${r.policyDomain}  ${r.policyType}  ${r.successful} ok, ${r.failed} failed  from ${oneLine(r.organization)}  (${oneLine(r.reportId)})`;
-    const details = r.failures.map((f) => `    ${f.resultType} ×${f.count}${f.sendingIp ? ` from ${f.sendingIp}` : ''}${f.receivingMx ? ` to ${f.receivingMx}` : ''}${f.receivingIp ? ` [${f.receivingIp}]` : ''}${f.reasonCode ? ` (${oneLine(f.reasonCode)})` : ''}`);
-    return [head, ...details].join('\n');
+    const head = `${day(r.start)}..${day(r.end)}  ${r.policyDomain}  ${oneLine(r.policyType)}  ${r.successful} ok, ${r.failed} failed  from ${oneLine(r.organization)}${r.authenticated ? ` (DKIM ${r.signer})` : ' (not authenticated)'}  (${oneLine(r.reportId)})`;
+    const totals = r.results.map((x) => `    ${oneLine(x.resultType)}: ${x.count} failed session(s)`);
+    const details = r.failures.map((f) => `      e.g. ${oneLine(f.resultType)} ×${f.count}${f.sendingIp ? ` from ${f.sendingIp}` : ''}${f.receivingMx ? ` to ${f.receivingMx}` : ''}${f.receivingIp ? ` [${f.receivingIp}]` : ''}${f.reasonCode ? ` (${oneLine(f.reasonCode)})` : ''}`);
+    return [head, ...totals, ...details].join('\n');
   });
   return lines.join('\n');
 }
 
 /** Sender-controlled text on a terminal: no control characters (escape sequences). */
 function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 200);
+  return stripControl(s).slice(0, 200);
 }

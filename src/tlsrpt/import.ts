@@ -1,11 +1,15 @@
 import type { AppContext } from '../context.js';
 import type { Actor } from '../state/db.js';
-import { MAX_MESSAGE_BYTES } from './limits.js';
+import { unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { IMPORT_BUDGET_MS, MAX_FILES_PER_RUN, MAX_FUTURE_MS, MAX_MESSAGE_BYTES, MAX_POLICIES_PER_REPORT, MAX_REPORTS_PER_SENDER_DAY, MAX_SAMPLES, REJECTED_KEEP_MS } from './limits.js';
 import { reportsFromMessage } from './message.js';
-import { DANE_RESULT_TYPES, parseReport, type TlsrptReport } from './report.js';
+import { DANE_RESULT_TYPES, parseReport, type ParsedReport } from './report.js';
 import { alertOnTlsReports } from '../alerts/evaluate.js';
-import { ensureSpool, spoolEntries, spoolRead, spoolRemoveAll, type SpoolEntry } from './spool.js';
-import { TlsrptStore } from './store.js';
+import { claimSpooled, ensurePrivateDir, ensureSpool, IMPORT_DIR, leftoverClaims, pruneRejected, REJECTED_DIR, rejectClaimed, rejectedEntries, spoolEntries, spoolRead, writeNote, type RejectedEntry, type SpoolEntry } from './spool.js';
+import { TlsrptStore, type StoredReport } from './store.js';
+import { printable } from '../dns/names.js';
+import { stripControl } from '../util/text.js';
 import { perStateDb } from '../state/per-state.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -28,6 +32,11 @@ export function tlsrptTotals(ctx: AppContext, now = ctx.now()): Map<string, { su
   }
 }
 
+/** Report mails refused in the last 30 days with their reasons, newest first (the TLS-RPT panel). */
+export function rejectedMails(ctx: AppContext, limit = 20): RejectedEntry[] {
+  return rejectedEntries(ctx.root.path(REJECTED_DIR), limit);
+}
+
 export interface Refused {
   file: string;
   code: string;
@@ -35,87 +44,165 @@ export interface Refused {
 }
 
 export interface ImportOutcome {
-  imported: { reportId: string; organization: string; domains: string[] }[];
+  imported: { reportId: string; organization: string; domains: string[]; authenticated: boolean }[];
   duplicates: string[];
   refused: Refused[];
   pruned: number;
+  /** Reports stored with parts cut by a limit (policies, failure details, a flooded domain). */
+  cut: Refused[];
+  /** Spool entries left for the next run (the file or time limit of one run was reached). */
+  deferred: number;
 }
 
-/** Spool files read and parsed before their reports are written in one transaction. */
-const BATCH = 200;
-
 /** What one spool file comes to, before anything is written. */
-type Work = { file: string; remove: 'only' } | { file: string; refused: { code: string; reason: string } } | { file: string; reports: (TlsrptReport | { error: string; filename: string | null })[] };
+type Work = { refused: { code: string; reason: string } } | { reports: (ParsedReport | { error: string; filename: string | null })[]; fromDomain: string };
 
 /**
- * Everything ingest spooled: each message parsed, each report validated and stored (a known
- * report-id is a resend and is skipped), each refusal logged with its reason; then the file is
- * gone. Reports older than the retention are pruned. Run as root by the timer and `tlsrpt import`.
- *
- * Files are taken in batches: read and parsed first, then every report and activity line of the
- * batch written in one transaction (one commit instead of two per report: the commits were most
- * of the time at 10,000 reports), and only then are the files removed. A crash between commit and
- * removal leaves files whose reports are already stored: the next run skips them as resends.
+ * Everything ingest spooled, one file at a time (issue 21: memory and time stay bounded whatever
+ * the spool holds). Each file is first moved out of the spool into a root-only directory, then
+ * parsed, its reports judged and stored in one transaction, then removed; a refused file moves
+ * to the rejected area with its reason. A file left in the import directory by a run that died
+ * while parsing it is rejected, never parsed again. Reports older than the retention are pruned.
+ * Run as root by the timer and `tlsrpt import`.
  */
 export async function importSpool(ctx: AppContext, actor: Actor, now = ctx.now()): Promise<ImportOutcome> {
   const dir = ensureSpool(ctx.root);
+  const importDir = ensurePrivateDir(ctx.root, IMPORT_DIR);
+  const rejectedDir = ensurePrivateDir(ctx.root, REJECTED_DIR);
   const store = tlsrptStore(ctx);
-  const out: ImportOutcome = { imported: [], duplicates: [], refused: [], pruned: 0 };
+  const out: ImportOutcome = { imported: [], duplicates: [], refused: [], cut: [], pruned: 0, deferred: 0 };
+  const refuse = (file: string, code: string, reason: string, zone: string | null = null) => {
+    out.refused.push({ file, code, reason });
+    ctx.logger.warn({ file, code, reason: printable(reason, 300) }, 'TLS-RPT message refused');
+    ctx.state().logActivity({ actor, kind: 'tlsrpt', zone, subject: file, detail: `refused (${code}): ${reason}`, ok: false });
+  };
+  for (const name of leftoverClaims(importDir)) {
+    const note = { code: 'tlsrpt-import-interrupted', reason: 'an earlier import stopped while reading this mail (a crash, a kill or a time limit); it is not read again', time: now };
+    rejectClaimed(importDir, rejectedDir, name, note);
+    refuse(name, note.code, note.reason);
+  }
+  const started = Date.now();
   const entries = spoolEntries(dir, now);
-  for (let i = 0; i < entries.length; i += BATCH) {
-    const work: Work[] = [];
-    for (const entry of entries.slice(i, i + BATCH)) work.push(await readEntry(dir, entry));
-    ctx.state().db.transaction(() => {
-      for (const w of work) record(ctx, store, w, actor, now, out);
-    }).immediate();
-    await spoolRemoveAll(dir, work.map((w) => w.file));
+  for (let i = 0; i < entries.length; i++) {
+    if (i >= MAX_FILES_PER_RUN || Date.now() - started > IMPORT_BUDGET_MS) {
+      out.deferred = entries.length - i;
+      ctx.logger.warn({ left: out.deferred }, 'TLS-RPT import: the rest of the spool waits for the next run');
+      break;
+    }
+    const entry = entries[i]!;
+    try {
+      await importEntry(ctx, store, dir, importDir, rejectedDir, entry, actor, now, out, refuse);
+    } catch (err) {
+      // One entry fails alone: logged, its claimed copy rejected; the others go on.
+      const reason = `could not be imported (${(err as Error).message.slice(0, 200)})`;
+      rejectClaimed(importDir, rejectedDir, entry.name, { code: 'tlsrpt-import-failed', reason, time: now });
+      refuse(entry.name, 'tlsrpt-import-failed', reason);
+    }
   }
   out.pruned = store.prune(now - ctx.config.tlsrpt.retentionDays * DAY_MS);
+  pruneRejected(rejectedDir, now - REJECTED_KEEP_MS);
   // Only reports of the last week count: a sender that stopped reporting does not hold an incident open.
   alertOnTlsReports(ctx, store.latestFailuresOfType(DANE_RESULT_TYPES, now - ALERT_WINDOW_MS), now);
   return out;
 }
 
-async function readEntry(dir: string, entry: SpoolEntry): Promise<Work> {
-  if (entry.kind === 'stale-temp') return { file: entry.name, remove: 'only' };
-  const bytes = spoolRead(dir, entry.name, entry.kind === 'refused' ? 64 * 1024 : MAX_MESSAGE_BYTES);
-  if (typeof bytes === 'string') return { file: entry.name, refused: { code: entry.kind === 'refused' ? 'tlsrpt-malformed' : 'tlsrpt-too-large', reason: `the spooled file ${bytes}` } };
-  if (entry.kind === 'refused') return { file: entry.name, refused: noteOf(bytes) };
-  const parsed = await reportsFromMessage(bytes);
-  if ('code' in parsed) return { file: entry.name, refused: parsed };
-  return { file: entry.name, reports: parsed.reports.map((part) => {
-    const report = parseReport(part.json);
-    return 'error' in report ? { error: report.error, filename: part.filename } : report;
-  }) };
-}
+type RefuseFn = (file: string, code: string, reason: string, zone?: string | null) => void;
 
-function record(ctx: AppContext, store: TlsrptStore, w: Work, actor: Actor, now: number, out: ImportOutcome): void {
-  const refuse = (code: string, reason: string) => {
-    out.refused.push({ file: w.file, code, reason });
-    ctx.logger.warn({ file: w.file, code, reason }, 'TLS-RPT message refused');
-    ctx.state().logActivity({ actor, kind: 'tlsrpt', zone: null, subject: w.file, detail: `refused (${code}): ${reason}`, ok: false });
-  };
-  if ('refused' in w) return refuse(w.refused.code, w.refused.reason);
-  if (!('reports' in w)) return;
-  for (const report of w.reports) {
-    if ('error' in report) {
-      refuse('tlsrpt-malformed', `${report.filename ?? 'the report'}: ${report.error}`);
-      continue;
-    }
-    const domains = [...new Set(report.policies.map((p) => p.policyDomain))];
-    if (!store.add(report, now)) {
-      out.duplicates.push(report.reportId);
-      ctx.logger.info({ reportId: report.reportId }, 'TLS-RPT report already stored');
-      ctx.state().logActivity({ actor, kind: 'tlsrpt', zone: domains[0] ?? null, subject: report.reportId, detail: `duplicate report from ${report.organization} ignored (report-id already stored)`, ok: true });
-      continue;
-    }
-    out.imported.push({ reportId: report.reportId, organization: report.organization, domains });
-    const failed = report.policies.reduce((n, p) => n + p.failed, 0);
-    const ok = report.policies.reduce((n, p) => n + p.successful, 0);
-    ctx.state().logActivity({ actor, kind: 'tlsrpt', zone: domains[0] ?? null, subject: report.reportId, detail: `report from ${report.organization} for ${domains.join(', ')}: ${ok} successful, ${failed} failed session(s)`, ok: failed === 0 });
+async function importEntry(ctx: AppContext, store: TlsrptStore, dir: string, importDir: string, rejectedDir: string, entry: SpoolEntry, actor: Actor, now: number, out: ImportOutcome, refuse: RefuseFn): Promise<void> {
+  const claim = claimSpooled(dir, entry.name, importDir, rejectedDir);
+  if (!claim.claimed) {
+    if (claim.reason === 'is gone') return;
+    writeNote(rejectedDir, entry.name, { code: 'tlsrpt-not-a-file', reason: `the spool entry ${claim.reason}`, time: now });
+    return refuse(entry.name, 'tlsrpt-not-a-file', `the spool entry ${claim.reason}`);
   }
+  if (entry.kind === 'stale-temp') {
+    unlinkSync(join(importDir, entry.name));
+    return;
+  }
+  const work = await readClaimed(importDir, entry);
+  const reject = (code: string, reason: string) => {
+    rejectClaimed(importDir, rejectedDir, entry.name, { code, reason, time: now });
+    refuse(entry.name, code, reason);
+  };
+  if ('refused' in work) return reject(work.refused.code, work.refused.reason);
+  const problems: { code: string; reason: string }[] = [];
+  let kept = 0;
+  ctx.state().db.transaction(() => {
+    for (const report of work.reports) {
+      if ('error' in report) {
+        problems.push({ code: 'tlsrpt-malformed', reason: `${report.filename ?? 'the report'}: ${report.error}` });
+        continue;
+      }
+      const judged = judge(store, report, ctx.config.tlsrpt.retentionDays, now);
+      if ('code' in judged) {
+        problems.push(judged);
+        continue;
+      }
+      const stored: StoredReport = { ...judged, signer: work.fromDomain, authenticated: false };
+      const domains = [...new Set(stored.policies.map((p) => p.policyDomain))];
+      const org = oneLine(report.organization);
+      kept++;
+      if (!store.add(stored, now)) {
+        out.duplicates.push(report.reportId);
+        ctx.logger.info({ reportId: oneLine(report.reportId) }, 'TLS-RPT report already stored');
+        ctx.state().logActivity({ actor, kind: 'tlsrpt', zone: domains[0] ?? null, subject: oneLine(report.reportId), detail: `duplicate report from ${org} ignored (this sender's report-id is already stored)`, ok: true });
+        continue;
+      }
+      out.imported.push({ reportId: report.reportId, organization: report.organization, domains, authenticated: stored.authenticated });
+      const failed = stored.policies.reduce((n, p) => n + p.failed, 0);
+      const ok = stored.policies.reduce((n, p) => n + p.successful, 0);
+      const cuts: Refused[] = [
+        ...(judged.policiesCut > 0 ? [{ file: entry.name, code: 'tlsrpt-policies-cut', reason: `${judged.policiesCut} policies beyond ${MAX_POLICIES_PER_REPORT} only counted` }] : []),
+        ...(judged.samplesCut > 0 ? [{ file: entry.name, code: 'tlsrpt-details-cut', reason: `${judged.samplesCut} failure details beyond ${MAX_SAMPLES} per result type only counted` }] : []),
+        ...judged.flooded.map((d) => ({ file: entry.name, code: 'tlsrpt-flood', reason: `${d}: more than ${MAX_REPORTS_PER_SENDER_DAY} reports from this sender for the day, not stored` })),
+      ];
+      out.cut.push(...cuts);
+      ctx.state().logActivity({ actor, kind: 'tlsrpt', zone: domains[0] ?? null, subject: oneLine(report.reportId), detail: `report from ${org} for ${domains.join(', ')}: ${ok} successful, ${failed} failed session(s)${cuts.map((c) => `; ${c.reason} (${c.code})`).join('')}`, ok: failed === 0 });
+    }
+  }).immediate();
+  if (problems.length > 0 && kept === 0) {
+    // Nothing of this mail was kept: the mail itself is rejected (with the first reason).
+    for (const p of problems.slice(1)) refuse(entry.name, p.code, p.reason);
+    return reject(problems[0]!.code, problems[0]!.reason);
+  }
+  for (const p of problems) refuse(entry.name, p.code, p.reason);
+  unlinkSync(join(importDir, entry.name));
 }
 
+/**
+ * The limits a parsed report must meet before it is stored: its period (not more than a day in
+ * the future, not older than the retention: such a report would never be pruned, or be pruned at
+ * once) and the per-sender flood limit per domain and day (policies of flooded domains dropped;
+ * the report refused when nothing is left).
+ */
+function judge(store: TlsrptStore, r: ParsedReport, retentionDays: number, now: number): (ParsedReport & { flooded: string[] }) | { code: string; reason: string } {
+  if (r.end > now + MAX_FUTURE_MS) return { code: 'tlsrpt-future', reason: `report ${oneLine(r.reportId).slice(0, 80)}: its period ends ${new Date(r.end).toISOString()}, more than a day from now` };
+  if (r.end < now - retentionDays * DAY_MS) return { code: 'tlsrpt-too-old', reason: `report ${oneLine(r.reportId).slice(0, 80)}: its period ended ${new Date(r.end).toISOString()}, before the ${retentionDays} days reports are kept` };
+  const flooded = [...new Set(r.policies.map((p) => p.policyDomain))].filter((d) => store.reportsOfDay(r.organization, d, r.start) >= MAX_REPORTS_PER_SENDER_DAY);
+  const policies = r.policies.filter((p) => !flooded.includes(p.policyDomain));
+  if (policies.length === 0) return { code: 'tlsrpt-flood', reason: `report ${oneLine(r.reportId).slice(0, 80)}: ${oneLine(r.organization).slice(0, 80)} already sent ${MAX_REPORTS_PER_SENDER_DAY} reports for ${flooded.slice(0, 3).join(', ')} for ${new Date(r.start).toISOString().slice(0, 10)}` };
+  return { ...r, policies, flooded };
+}
+
+async function readClaimed(importDir: string, entry: SpoolEntry): Promise<Work> {
+  const bytes = spoolRead(importDir, entry.name, entry.kind === 'refused' ? 64 * 1024 : MAX_MESSAGE_BYTES);
+  if (typeof bytes === 'string') return { refused: { code: entry.kind === 'refused' ? 'tlsrpt-malformed' : 'tlsrpt-too-large', reason: `the spooled file ${bytes}` } };
+  if (entry.kind === 'refused') return { refused: noteOf(bytes) };
+  const parsed = await reportsFromMessage(bytes);
+  if ('code' in parsed) return { refused: parsed };
+  // One report parsed at a time, its JSON text dropped as soon as it is aggregated.
+  const reports: Extract<Work, { reports: unknown }>['reports'] = [];
+  for (const part of parsed.reports.splice(0)) {
+    const report = parseReport(part.json);
+    reports.push('error' in report ? { error: report.error, filename: part.filename } : report);
+  }
+  return { reports, fromDomain: parsed.fromDomain };
+}
+
+/** Sender-controlled text in our own log lines and activity: no control characters. */
+function oneLine(s: string): string {
+  return stripControl(s).slice(0, 1024);
+}
 /** The note ingest leaves for a message it did not keep (written by an unprivileged user: checked). */
 function noteOf(bytes: Buffer): { code: string; reason: string } {
   try {

@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { MAX_REPORT_JSON_BYTES, MAX_REPORTS_PER_MESSAGE } from './limits.js';
+import { MAX_MAIL_JSON_BYTES, MAX_REPORTS_PER_MESSAGE } from './limits.js';
 
 /** RFC 8460 §5.3: the report travels as one of these two media types. */
 export const TLSRPT_GZIP = 'application/tlsrpt+gzip';
@@ -9,6 +9,8 @@ export type Refusal = { code: 'tlsrpt-not-a-report' | 'tlsrpt-too-large' | 'tlsr
 
 export interface ParsedMessage {
   messageId: string | null;
+  /** The domain of the From address ('' when there is none): who the mail claims to be from. */
+  fromDomain: string;
   /** The JSON text of each report attachment. */
   reports: { filename: string | null; json: string }[];
 }
@@ -16,7 +18,8 @@ export interface ParsedMessage {
 /**
  * The report attachments of one mail, expanded. MIME is parsed by mailparser (multipart/report as
  * Google and Microsoft send it, or a message that is the attachment alone); gzip is inflated with
- * a ceiling, so a zip bomb stops at MAX_REPORT_JSON_BYTES instead of filling memory.
+ * one ceiling for the whole mail, so a zip bomb (or many reports) stops at MAX_MAIL_JSON_BYTES
+ * of JSON instead of filling memory.
  */
 export async function reportsFromMessage(raw: Buffer): Promise<ParsedMessage | Refusal> {
   // Loaded here, not at the top: every command that imports the TLS-RPT totals (plan, audit, the
@@ -35,22 +38,26 @@ export async function reportsFromMessage(raw: Buffer): Promise<ParsedMessage | R
   }
   if (parts.length > MAX_REPORTS_PER_MESSAGE) return { code: 'tlsrpt-too-large', reason: `${parts.length} report attachments (at most ${MAX_REPORTS_PER_MESSAGE})` };
   const reports: ParsedMessage['reports'] = [];
+  let left = MAX_MAIL_JSON_BYTES;
   for (const part of parts) {
     let json: Buffer;
     if (part.contentType.toLowerCase() === TLSRPT_GZIP) {
       try {
-        json = gunzipSync(part.content, { maxOutputLength: MAX_REPORT_JSON_BYTES });
+        json = gunzipSync(part.content, { maxOutputLength: left });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-          return { code: 'tlsrpt-too-large', reason: `a gzip attachment of ${part.content.length} bytes expands beyond ${MAX_REPORT_JSON_BYTES} bytes` };
+          return { code: 'tlsrpt-too-large', reason: `report attachments expand beyond ${MAX_MAIL_JSON_BYTES} bytes of JSON (a gzip attachment of ${part.content.length} bytes)` };
         }
         return { code: 'tlsrpt-malformed', reason: `a ${TLSRPT_GZIP} attachment is not gzip (${(err as Error).message.slice(0, 200)})` };
       }
     } else {
-      if (part.content.length > MAX_REPORT_JSON_BYTES) return { code: 'tlsrpt-too-large', reason: `a JSON attachment of ${part.content.length} bytes (at most ${MAX_REPORT_JSON_BYTES})` };
+      if (part.content.length > left) return { code: 'tlsrpt-too-large', reason: `report attachments hold more than ${MAX_MAIL_JSON_BYTES} bytes of JSON (a JSON attachment of ${part.content.length} bytes)` };
       json = part.content;
     }
+    left -= json.length;
     reports.push({ filename: part.filename ?? null, json: json.toString('utf8') });
   }
-  return { messageId: mail.messageId ?? null, reports };
+  const from = mail.from?.value[0]?.address ?? '';
+  const at = from.lastIndexOf('@');
+  return { messageId: mail.messageId ?? null, fromDomain: at >= 0 ? from.slice(at + 1).toLowerCase().replace(/\.$/, '').slice(0, 255) : '', reports };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerRoot } from '../util/server-root.js';
@@ -143,4 +143,139 @@ export async function spoolRemoveAll(dir: string, names: string[]): Promise<void
       }),
     ),
   );
+}
+
+/**
+ * Root-only places beside the spool (not inside it: the pipe user can create any name in the
+ * spool). A file is moved into IMPORT_DIR before it is parsed, so a crash or a kill while parsing
+ * never makes the next run parse it again; a file that was refused moves on to REJECTED_DIR with
+ * a note of the reason, kept for a while and shown on the TLS-RPT page.
+ */
+export const IMPORT_DIR = '/var/spool/tlsa-manager/import';
+export const REJECTED_DIR = '/var/spool/tlsa-manager/rejected';
+const REASON_SUFFIX = '.reason.json';
+
+export function ensurePrivateDir(root: ServerRoot, path: string): string {
+  const dir = root.path(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
+/**
+ * Takes one spool entry out of the pipe user's reach: a regular file with one link is renamed
+ * into `importDir`; anything else (a directory, a FIFO, a link, a hard link to some other file)
+ * is not read: a directory or FIFO moves to `rejectedDir`, a link is removed, and the reason is
+ * returned. Only this entry is affected, whatever happens.
+ */
+export function claimSpooled(spool: string, name: string, importDir: string, rejectedDir: string): { claimed: true } | { claimed: false; reason: string } {
+  const from = join(spool, name);
+  const st = lstatOrNull(from);
+  if (!st) return { claimed: false, reason: 'is gone' };
+  if (st.isSymbolicLink()) {
+    unlinkQuiet(from);
+    return { claimed: false, reason: 'is a symbolic link (not written by ingest; removed, not followed)' };
+  }
+  if (st.isFile() && st.nlink !== 1) {
+    unlinkQuiet(from);
+    return { claimed: false, reason: 'has other hard links (not written by ingest; this name removed, the file untouched)' };
+  }
+  if (!st.isFile()) {
+    const what = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'not a regular file';
+    try {
+      renameSync(from, join(rejectedDir, name));
+    } catch {
+      // Left where it is; listed again next run, and refused again without stopping anything.
+    }
+    return { claimed: false, reason: `is ${what}, not a message written by ingest` };
+  }
+  renameSync(from, join(importDir, name));
+  return { claimed: true };
+}
+
+function unlinkQuiet(p: string): void {
+  try {
+    unlinkSync(p);
+  } catch {
+    // gone already, or not ours to remove: nothing else depends on it
+  }
+}
+
+/** Moves a claimed file to the rejected area with its reason (a refused mail stays inspectable). */
+export function rejectClaimed(importDir: string, rejectedDir: string, name: string, note: { code: string; reason: string; time: number }): void {
+  try {
+    renameSync(join(importDir, name), join(rejectedDir, name));
+  } catch {
+    unlinkQuiet(join(importDir, name));
+  }
+  writeNote(rejectedDir, name, note);
+}
+
+export function writeNote(rejectedDir: string, name: string, note: { code: string; reason: string; time: number }): void {
+  const fd = openSync(join(rejectedDir, `${name}${REASON_SUFFIX}`), constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_WRONLY, 0o600);
+  try {
+    writeSync(fd, JSON.stringify(note));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface RejectedEntry {
+  name: string;
+  code: string;
+  reason: string;
+  time: number;
+}
+
+/** Refused mails with their reasons, newest first (at most `limit`). */
+export function rejectedEntries(rejectedDir: string, limit = 100): RejectedEntry[] {
+  let names: string[];
+  try {
+    names = readdirSync(rejectedDir).filter((n) => n.endsWith(REASON_SUFFIX));
+  } catch {
+    return [];
+  }
+  const out: RejectedEntry[] = [];
+  for (const n of names.sort().reverse()) {
+    if (out.length >= limit) break;
+    const bytes = spoolRead(rejectedDir, n, 16 * 1024);
+    if (typeof bytes === 'string') continue;
+    try {
+      const j = JSON.parse(bytes.toString('utf8')) as { code?: unknown; reason?: unknown; time?: unknown };
+      if (typeof j.time !== 'number' || !Number.isFinite(j.time)) continue;
+      out.push({ name: n.slice(0, -REASON_SUFFIX.length), code: String(j.code), reason: String(j.reason), time: j.time });
+    } catch {
+      // a note we did not write: skipped
+    }
+  }
+  return out.sort((a, b) => b.time - a.time);
+}
+
+/** Removes rejected mails (and their notes) older than `before` (by the note's time). */
+export function pruneRejected(rejectedDir: string, before: number): number {
+  let n = 0;
+  for (const e of rejectedEntries(rejectedDir, Number.MAX_SAFE_INTEGER)) {
+    if (e.time >= before) continue;
+    rmQuiet(join(rejectedDir, e.name));
+    unlinkQuiet(join(rejectedDir, `${e.name}${REASON_SUFFIX}`));
+    n++;
+  }
+  return n;
+}
+
+function rmQuiet(p: string): void {
+  try {
+    rmSync(p, { recursive: true, force: true });
+  } catch {
+    // best effort
+  }
+}
+
+/** Files a previous import claimed and never finished (it crashed, was killed or ran out of time). */
+export function leftoverClaims(importDir: string): string[] {
+  try {
+    return readdirSync(importDir).sort();
+  } catch {
+    return [];
+  }
 }

@@ -4,30 +4,51 @@ import type { TlsrptFailure, TlsrptPolicy, TlsrptReport } from './report.js';
 /**
  * TLS-RPT tables in the state database, created on first use like the alert tables (additive:
  * `CREATE … IF NOT EXISTS`, so older databases gain them and nothing else changes).
+ *
+ * Stored aggregated (issue 21): per report, one row per policy (domain, policy type, session
+ * counts), failed sessions counted per result type, and at most a few failure details per report
+ * and result type as samples. A report of 430,000 failure details is then a few rows, so the
+ * database grows by less than the mail did. `organization`, `day` and `end_time` are repeated on
+ * the policy rows so the domain page and the per-sender flood limit are one index range each.
  */
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS tlsrpt_reports (
+CREATE TABLE IF NOT EXISTS tlsrpt_report (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
-  report_id TEXT NOT NULL UNIQUE,
+  report_id TEXT NOT NULL,
   organization TEXT NOT NULL,
+  signer TEXT NOT NULL,
+  authenticated INTEGER NOT NULL DEFAULT 0,
   contact TEXT,
   start_time INTEGER NOT NULL,
   end_time INTEGER NOT NULL,
-  received_at INTEGER NOT NULL
+  received_at INTEGER NOT NULL,
+  policies_cut INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (organization, report_id, signer)
 );
-CREATE INDEX IF NOT EXISTS tlsrpt_reports_end ON tlsrpt_reports(end_time);
-CREATE TABLE IF NOT EXISTS tlsrpt_policies (
+CREATE INDEX IF NOT EXISTS tlsrpt_report_end ON tlsrpt_report(end_time);
+CREATE TABLE IF NOT EXISTS tlsrpt_policy (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   report INTEGER NOT NULL,
+  domain TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  end_time INTEGER NOT NULL,
   policy_type TEXT NOT NULL,
-  policy_domain TEXT NOT NULL,
   mx_hosts TEXT NOT NULL,
   successful INTEGER NOT NULL,
   failed INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS tlsrpt_policies_report ON tlsrpt_policies(report);
-CREATE INDEX IF NOT EXISTS tlsrpt_policies_domain ON tlsrpt_policies(policy_domain);
-CREATE TABLE IF NOT EXISTS tlsrpt_failures (
+CREATE INDEX IF NOT EXISTS tlsrpt_policy_domain ON tlsrpt_policy(domain, end_time);
+CREATE INDEX IF NOT EXISTS tlsrpt_policy_end ON tlsrpt_policy(end_time);
+CREATE INDEX IF NOT EXISTS tlsrpt_policy_report ON tlsrpt_policy(report);
+CREATE INDEX IF NOT EXISTS tlsrpt_policy_sender_day ON tlsrpt_policy(organization, domain, day);
+CREATE TABLE IF NOT EXISTS tlsrpt_result (
+  policy INTEGER NOT NULL,
+  result_type TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (policy, result_type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tlsrpt_sample (
   policy INTEGER NOT NULL,
   result_type TEXT NOT NULL,
   sending_ip TEXT,
@@ -36,90 +57,170 @@ CREATE TABLE IF NOT EXISTS tlsrpt_failures (
   count INTEGER NOT NULL,
   reason_code TEXT
 );
-CREATE INDEX IF NOT EXISTS tlsrpt_failures_policy ON tlsrpt_failures(policy);
+CREATE INDEX IF NOT EXISTS tlsrpt_sample_policy ON tlsrpt_sample(policy);
 `;
 
-/** One policy of one report, as listed (a report covering two domains is two rows). */
-export interface TlsrptRow extends TlsrptPolicy, Pick<TlsrptReport, 'reportId' | 'organization' | 'start' | 'end'> {
-  receivedAt: number;
+/**
+ * Databases from before issue 21 kept every failure detail (tlsrpt_reports/_policies/_failures):
+ * their content moves into the aggregated tables once (counts summed per result type, the first
+ * samples kept), then the old tables go, with the space they took.
+ */
+const MIGRATE_V1 = `
+INSERT INTO tlsrpt_report (id, report_id, organization, signer, authenticated, contact, start_time, end_time, received_at)
+  SELECT id, report_id, organization, '', 0, contact, start_time, end_time, received_at FROM tlsrpt_reports;
+INSERT INTO tlsrpt_policy (id, report, domain, organization, day, end_time, policy_type, mx_hosts, successful, failed)
+  SELECT p.id, p.report, p.policy_domain, r.organization, (r.start_time / 86400000) * 86400000, r.end_time, p.policy_type, p.mx_hosts, p.successful, p.failed
+  FROM tlsrpt_policies p JOIN tlsrpt_reports r ON r.id = p.report;
+INSERT INTO tlsrpt_result (policy, result_type, count) SELECT policy, result_type, SUM(count) FROM tlsrpt_failures GROUP BY policy, result_type;
+INSERT INTO tlsrpt_sample (policy, result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code)
+  SELECT policy, result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code FROM (
+    SELECT f.*, f.rowid AS rid, ROW_NUMBER() OVER (PARTITION BY p.report, f.result_type ORDER BY f.rowid) AS n
+    FROM tlsrpt_failures f JOIN tlsrpt_policies p ON p.id = f.policy)
+  WHERE n <= ${20} ORDER BY rid;
+DROP TABLE tlsrpt_failures;
+DROP TABLE tlsrpt_policies;
+DROP TABLE tlsrpt_reports;
+`;
+
+/** A report as the importer hands it to the store: sender facts and the aggregated policies. */
+export interface StoredReport extends Omit<TlsrptReport, 'policies'> {
+  /** The DKIM d= domain of a verified signature, else the From domain ('' when neither). */
+  signer: string;
+  authenticated: boolean;
+  /** Policies beyond the per-report limit, only counted. */
+  policiesCut: number;
+  policies: AggregatedPolicy[];
 }
+
+export interface AggregatedPolicy extends Omit<TlsrptPolicy, 'failures'> {
+  /** Failed sessions per result type (every failure detail counted). */
+  results: { resultType: string; count: number }[];
+  /** A few failure details as sent (at most the sample limit per report and result type). */
+  samples: TlsrptFailure[];
+}
+
+/** One policy of one report, as listed (a report covering two domains is two rows). */
+export interface TlsrptRow extends Omit<TlsrptPolicy, 'failures'>, Pick<TlsrptReport, 'reportId' | 'organization' | 'start' | 'end'> {
+  receivedAt: number;
+  signer: string;
+  authenticated: boolean;
+  /** Failed sessions per result type, most first. */
+  results: { resultType: string; count: number }[];
+  /** Failure details kept as samples (`samples: true` in list(); otherwise empty). */
+  failures: TlsrptFailure[];
+}
+
+const DAY_MS = 86_400_000;
 
 export class TlsrptStore {
   constructor(private readonly db: Database.Database, opts: { readOnly?: boolean } = {}) {
-    if (!opts.readOnly) db.exec(SCHEMA);
+    if (opts.readOnly) return;
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tlsrpt_failures'").get()) db.exec(MIGRATE_V1);
+    }).immediate();
   }
 
   /** Whether the tables exist (a read-only reader must not create them). */
   static present(db: Database.Database): boolean {
-    return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tlsrpt_reports'").get() !== undefined;
+    return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tlsrpt_report'").get() !== undefined;
   }
 
   /** The insert statements, prepared once (the importer adds thousands of reports in a row). */
-  private inserts?: { report: Database.Statement; policy: Database.Statement; failure: Database.Statement };
+  private inserts?: { report: Database.Statement; policy: Database.Statement; result: Database.Statement; sample: Database.Statement };
 
   /**
-   * Stores the report; false when a report with its report-id is already stored (a resend). Inside
-   * the caller's transaction (the importer's batch) it adds no savepoint of its own.
+   * Stores the report; false when the same organisation already sent a report with this
+   * report-id under the same signer (a resend). Inside the caller's transaction it adds none.
    */
-  add(r: TlsrptReport, receivedAt: number): boolean {
+  add(r: StoredReport, receivedAt: number): boolean {
     const ins = (this.inserts ??= {
-      report: this.db.prepare('INSERT INTO tlsrpt_reports (report_id, organization, contact, start_time, end_time, received_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(report_id) DO NOTHING'),
-      policy: this.db.prepare('INSERT INTO tlsrpt_policies (report, policy_type, policy_domain, mx_hosts, successful, failed) VALUES (?, ?, ?, ?, ?, ?)'),
-      failure: this.db.prepare('INSERT INTO tlsrpt_failures (policy, result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      report: this.db.prepare('INSERT INTO tlsrpt_report (report_id, organization, signer, authenticated, contact, start_time, end_time, received_at, policies_cut) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(organization, report_id, signer) DO NOTHING'),
+      policy: this.db.prepare('INSERT INTO tlsrpt_policy (report, domain, organization, day, end_time, policy_type, mx_hosts, successful, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      result: this.db.prepare('INSERT INTO tlsrpt_result (policy, result_type, count) VALUES (?, ?, ?) ON CONFLICT(policy, result_type) DO UPDATE SET count = count + excluded.count'),
+      sample: this.db.prepare('INSERT INTO tlsrpt_sample (policy, result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     });
     const write = () => {
-      const res = ins.report.run(r.reportId, r.organization, r.contact, r.start, r.end, receivedAt);
+      const res = ins.report.run(r.reportId, r.organization, r.signer, r.authenticated ? 1 : 0, r.contact, r.start, r.end, receivedAt, r.policiesCut);
       if (res.changes === 0) return false;
       const report = Number(res.lastInsertRowid);
+      const day = dayOf(r.start);
       for (const p of r.policies) {
-        const policy = Number(ins.policy.run(report, p.policyType, p.policyDomain, JSON.stringify(p.mxHosts), p.successful, p.failed).lastInsertRowid);
-        for (const f of p.failures) ins.failure.run(policy, f.resultType, f.sendingIp, f.receivingMx, f.receivingIp, f.count, f.reasonCode);
+        const policy = Number(ins.policy.run(report, p.policyDomain, r.organization, day, r.end, p.policyType, JSON.stringify(p.mxHosts), p.successful, p.failed).lastInsertRowid);
+        for (const x of p.results) ins.result.run(policy, x.resultType, x.count);
+        for (const f of p.samples) ins.sample.run(policy, f.resultType, f.sendingIp, f.receivingMx, f.receivingIp, f.count, f.reasonCode);
       }
       return true;
     };
     return this.db.inTransaction ? write() : this.db.transaction(write).immediate();
   }
 
-  /** Newest first by the end of the reported period. */
-  list(opts: { domain?: string; since?: number; limit?: number } = {}): TlsrptRow[] {
+  /** Reports this organisation already sent about `domain` for the day `start` falls in (the flood limit). */
+  reportsOfDay(organization: string, domain: string, start: number): number {
+    const row = this.db.prepare('SELECT COUNT(DISTINCT report) AS n FROM tlsrpt_policy WHERE organization = ? AND domain = ? AND day = ?').get(organization, domain, dayOf(start)) as { n: number };
+    return row.n;
+  }
+
+  /**
+   * Newest first by the end of the reported period. Three indexed queries whatever the number of
+   * rows (policies, their result counts, and the samples only when asked for).
+   */
+  list(opts: { domain?: string; since?: number; limit?: number; samples?: boolean } = {}): TlsrptRow[] {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (opts.domain !== undefined) {
-      where.push('p.policy_domain = ?');
+      where.push('p.domain = ?');
       args.push(opts.domain);
     }
     if (opts.since !== undefined) {
-      where.push('r.end_time >= ?');
+      where.push('p.end_time >= ?');
       args.push(opts.since);
     }
+    const limit = opts.limit ?? 10_000;
+    const selected = `SELECT p.id FROM tlsrpt_policy p ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY p.end_time DESC, p.report DESC, p.id LIMIT ?`;
     const rows = this.db
       .prepare(
-        `SELECT p.id, r.report_id, r.organization, r.start_time, r.end_time, r.received_at, p.policy_type, p.policy_domain, p.mx_hosts, p.successful, p.failed
-         FROM tlsrpt_policies p JOIN tlsrpt_reports r ON r.id = p.report ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY r.end_time DESC, r.id DESC, p.id LIMIT ?`,
+        `SELECT p.id, r.report_id, r.organization, r.signer, r.authenticated, r.start_time, r.end_time, r.received_at, p.policy_type, p.domain, p.mx_hosts, p.successful, p.failed
+         FROM tlsrpt_policy p JOIN tlsrpt_report r ON r.id = p.report ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY p.end_time DESC, p.report DESC, p.id LIMIT ?`,
       )
-      .all(...args, opts.limit ?? 10_000) as { id: number; report_id: string; organization: string; start_time: number; end_time: number; received_at: number; policy_type: string; policy_domain: string; mx_hosts: string; successful: number; failed: number }[];
-    // Columns named as TlsrptFailure's fields: the row is the value, with no mapping to keep in step.
-    const failures = this.db.prepare('SELECT result_type AS resultType, sending_ip AS sendingIp, receiving_mx AS receivingMx, receiving_ip AS receivingIp, count, reason_code AS reasonCode FROM tlsrpt_failures WHERE policy = ? ORDER BY rowid');
+      .all(...args, limit) as { id: number; report_id: string; organization: string; signer: string; authenticated: number; start_time: number; end_time: number; received_at: number; policy_type: string; domain: string; mx_hosts: string; successful: number; failed: number }[];
+    const results = new Map<number, { resultType: string; count: number }[]>();
+    for (const x of this.db.prepare(`SELECT policy, result_type AS resultType, count FROM tlsrpt_result WHERE policy IN (${selected}) ORDER BY policy, count DESC, result_type`).all(...args, limit) as { policy: number; resultType: string; count: number }[]) {
+      const list = results.get(x.policy) ?? [];
+      list.push({ resultType: x.resultType, count: x.count });
+      results.set(x.policy, list);
+    }
+    const samples = new Map<number, TlsrptFailure[]>();
+    if (opts.samples) {
+      // Columns named as TlsrptFailure's fields: the row is the value, with no mapping to keep in step.
+      for (const s of this.db.prepare(`SELECT policy, result_type AS resultType, sending_ip AS sendingIp, receiving_mx AS receivingMx, receiving_ip AS receivingIp, count, reason_code AS reasonCode FROM tlsrpt_sample WHERE policy IN (${selected}) ORDER BY rowid`).all(...args, limit) as (TlsrptFailure & { policy: number })[]) {
+        const { policy, ...f } = s;
+        samples.set(policy, [...(samples.get(policy) ?? []), f]);
+      }
+    }
     return rows.map((r) => ({
       reportId: r.report_id,
       organization: r.organization,
+      signer: r.signer,
+      authenticated: r.authenticated === 1,
       start: r.start_time,
       end: r.end_time,
       receivedAt: r.received_at,
       policyType: r.policy_type,
-      policyDomain: r.policy_domain,
+      policyDomain: r.domain,
       mxHosts: JSON.parse(r.mx_hosts) as string[],
       successful: r.successful,
       failed: r.failed,
-      failures: failures.all(r.id) as TlsrptFailure[],
+      results: results.get(r.id) ?? [],
+      failures: samples.get(r.id) ?? [],
     }));
   }
 
   /** Session totals per domain in reports ending at or after `since` (most failures first). */
   totalsByDomain(since: number): { domain: string; failed: number; successful: number }[] {
     return this.db
-      .prepare('SELECT p.policy_domain AS domain, SUM(p.failed) AS failed, SUM(p.successful) AS successful FROM tlsrpt_policies p JOIN tlsrpt_reports r ON r.id = p.report WHERE r.end_time >= ? GROUP BY p.policy_domain ORDER BY failed DESC, domain')
+      .prepare('SELECT domain, SUM(failed) AS failed, SUM(successful) AS successful FROM tlsrpt_policy WHERE end_time >= ? GROUP BY domain ORDER BY failed DESC, domain')
       .all(since) as { domain: string; failed: number; successful: number }[];
   }
 
@@ -132,13 +233,11 @@ export class TlsrptStore {
     return this.db
       .prepare(
         `WITH latest AS (
-           SELECT p.policy_domain AS domain, r.organization, MAX(r.end_time) AS end_time FROM tlsrpt_policies p JOIN tlsrpt_reports r ON r.id = p.report
-           WHERE r.end_time >= ? GROUP BY p.policy_domain, r.organization)
-         SELECT l.domain, l.organization, l.end_time AS "end", SUM(f.count) AS count
-         FROM latest l JOIN tlsrpt_reports r ON r.organization = l.organization AND r.end_time = l.end_time
-         JOIN tlsrpt_policies p ON p.report = r.id AND p.policy_domain = l.domain
-         JOIN tlsrpt_failures f ON f.policy = p.id AND f.result_type IN (${marks})
-         GROUP BY l.domain, l.organization HAVING SUM(f.count) > 0 ORDER BY l.domain, l.organization`,
+           SELECT domain, organization, MAX(end_time) AS end_time FROM tlsrpt_policy WHERE end_time >= ? GROUP BY domain, organization)
+         SELECT l.domain, l.organization, l.end_time AS "end", SUM(x.count) AS count
+         FROM latest l JOIN tlsrpt_policy p ON p.domain = l.domain AND p.organization = l.organization AND p.end_time = l.end_time
+         JOIN tlsrpt_result x ON x.policy = p.id AND x.result_type IN (${marks})
+         GROUP BY l.domain, l.organization HAVING SUM(x.count) > 0 ORDER BY l.domain, l.organization`,
       )
       .all(since, ...types) as { domain: string; organization: string; end: number; count: number }[];
   }
@@ -147,11 +246,17 @@ export class TlsrptStore {
   prune(before: number): number {
     return this.db
       .transaction(() => {
-        const old = 'SELECT id FROM tlsrpt_reports WHERE end_time < ?';
-        this.db.prepare(`DELETE FROM tlsrpt_failures WHERE policy IN (SELECT id FROM tlsrpt_policies WHERE report IN (${old}))`).run(before);
-        this.db.prepare(`DELETE FROM tlsrpt_policies WHERE report IN (${old})`).run(before);
-        return this.db.prepare('DELETE FROM tlsrpt_reports WHERE end_time < ?').run(before).changes;
+        const old = 'SELECT id FROM tlsrpt_policy WHERE end_time < ?';
+        this.db.prepare(`DELETE FROM tlsrpt_sample WHERE policy IN (${old})`).run(before);
+        this.db.prepare(`DELETE FROM tlsrpt_result WHERE policy IN (${old})`).run(before);
+        this.db.prepare('DELETE FROM tlsrpt_policy WHERE end_time < ?').run(before);
+        return this.db.prepare('DELETE FROM tlsrpt_report WHERE end_time < ?').run(before).changes;
       })
       .immediate();
   }
+}
+
+/** The UTC day a report's period starts in (ms of its midnight). */
+export function dayOf(ms: number): number {
+  return Math.floor(ms / DAY_MS) * DAY_MS;
 }

@@ -68,10 +68,10 @@ export function buildTimeline(rows: TlsrptRow[], events: { time: number; kind: s
   senders.sort((a, b) => Number(b.failed > 0) - Number(a.failed > 0) || b.successful + b.failed - (a.successful + a.failed) || a.label.localeCompare(b.label));
   const lanes = senders.slice(0, MAX_LANES).map((s, i): TimelineLane => {
     const types = new Map<string, number>();
-    for (const r of s.rs) for (const f of r.failures) types.set(f.resultType, (types.get(f.resultType) ?? 0) + f.count);
+    for (const r of s.rs) for (const f of r.results) types.set(f.resultType, (types.get(f.resultType) ?? 0) + f.count);
     const cells = s.rs.map((r): TimelineCell => {
       const x = xOf(r.start);
-      const kinds = [...new Set(r.failures.map((f) => f.resultType))];
+      const kinds = r.results.map((f) => f.resultType);
       return {
         x,
         w: Math.max(3, xOf(r.end) - x),

@@ -108,7 +108,7 @@ describe('TLS-RPT: ingest (Exim pipe) → spool → import → state DB', () => 
     expect(rows.filter((r) => r.reportId === 'json-1')).toEqual([expect.objectContaining({ organization: 'Mail Sender <b>&amp;</b>', failed: 2 })]);
     expect(activity(root).filter((a) => a.subject === 'json-1').map((a) => a.detail)).toEqual([
       'report from Mail Sender <b>&amp;</b> for example.test: 7 successful, 2 failed session(s)',
-      'duplicate report from Mail Sender <b>&amp;</b> ignored (report-id already stored)',
+      "duplicate report from Mail Sender <b>&amp;</b> ignored (this sender's report-id is already stored)",
     ]);
   });
 
@@ -136,11 +136,17 @@ describe('TLS-RPT: ingest (Exim pipe) → spool → import → state DB', () => 
     expect(imp.refused[2]!.reason).toContain('not JSON');
     expect(imp.refused[3]!.reason).toContain('is not gzip');
     expect(imp.refused[4]!.reason).toContain('attachments: application/pdf');
-    expect(imp.refused[5]!.reason).toMatch(/expands beyond 20971520 bytes/);
+    expect(imp.refused[5]!.reason).toMatch(/expand beyond 20971520 bytes of JSON/);
     expect((JSON.parse(cli(root, ['tlsrpt', 'list', '--json']).stdout) as unknown[]).length).toBe(before);
     expect(readdirSync(join(root, SPOOL))).toEqual([]);
     const logged = activity(root).filter((a) => a.ok === 0).map((a) => a.detail);
-    expect(logged).toEqual(expect.arrayContaining([expect.stringMatching(/^refused \(tlsrpt-too-large\): a gzip attachment/), expect.stringMatching(/^refused \(tlsrpt-not-a-report\)/)]));
+    expect(logged).toEqual(expect.arrayContaining([expect.stringMatching(/^refused \(tlsrpt-too-large\): report attachments expand beyond/), expect.stringMatching(/^refused \(tlsrpt-not-a-report\)/)]));
+    // Each refused mail is kept aside, root-only, with its reason (issue 21).
+    const rejected = join(root, 'var/spool/tlsa-manager/rejected');
+    expect(statSync(rejected).mode & 0o777).toBe(0o700);
+    const notes = readdirSync(rejected).filter((f) => f.endsWith('.reason.json'));
+    expect(notes).toHaveLength(6);
+    for (const n of notes) expect(readdirSync(rejected)).toContain(n.slice(0, -'.reason.json'.length));
   });
 
   it('imports more than one batch in a run: a resend inside a batch is a duplicate, a mail that is no report is refused, the spool ends empty', () => {
@@ -151,7 +157,9 @@ describe('TLS-RPT: ingest (Exim pipe) → spool → import → state DB', () => 
     // 450 mails (the importer writes 200 files per transaction); #11 resends #10, #300 is a PDF.
     for (let i = 0; i < 450; i++) {
       const id = `batch-${i === 11 ? 10 : i}`;
-      const mail = i === 300 ? tlsrptMail({}, { ...base, reportId: id, attachment: Buffer.from('%PDF-1.4'), contentType: 'application/pdf' }) : tlsrptMail(rfcReport({ org: 'Batch Sender', reportId: id, domain: 'batch.test', start: isoDay(-2), end: isoDay(-2, true), ok: 1, failures: [] }), { ...base, reportId: id });
+      // 50 senders of 9 reports each: under the 10 per sender, domain and day.
+      const org = `Batch Sender ${(i === 11 ? 10 : i) % 50}`;
+      const mail = i === 300 ? tlsrptMail({}, { ...base, reportId: id, attachment: Buffer.from('%PDF-1.4'), contentType: 'application/pdf' }) : tlsrptMail(rfcReport({ org, reportId: id, domain: 'batch.test', start: isoDay(-2), end: isoDay(-2, true), ok: 1, failures: [] }), { ...base, reportId: id });
       spoolWrite(dir, '.eml', mail, 1000 + i);
     }
     const imp = JSON.parse(cli(r4, ['tlsrpt', 'import', '--json']).stdout) as { imported: unknown[]; duplicates: string[]; refused: { code: string }[] };
@@ -181,22 +189,23 @@ describe('TLS-RPT: ingest (Exim pipe) → spool → import → state DB', () => 
     linkSync(secret, join(root, SPOOL, '1.1.0000000000000002.eml'));
     const imp = JSON.parse(cli(root, ['tlsrpt', 'import', '--json']).stdout) as { imported: unknown[]; refused: { reason: string }[] };
     expect(imp.imported).toEqual([]);
-    expect(imp.refused.map((r) => r.reason)).toEqual([expect.stringContaining('cannot be opened (ELOOP'), expect.stringContaining('has other hard links')]);
+    expect(imp.refused.map((r) => r.reason)).toEqual([expect.stringContaining('is a symbolic link'), expect.stringContaining('has other hard links')]);
     expect(statSync(secret).isFile()).toBe(true);
   });
 
-  it('prunes reports older than tlsrpt.retentionDays', () => {
+  it('prunes reports older than tlsrpt.retentionDays; refuses one already older, and one ending more than a day ahead', () => {
     const r2 = mkdtempSync(join(tmpdir(), 'tlsa-tlsrpt-ret-'));
     const config = join(r2, 'config.json');
     writeFileSync(config, JSON.stringify({ tlsrpt: { retentionDays: 30 } }), { mode: 0o600 });
     cli(r2, ['tlsrpt', 'import', '--config', config]);
-    for (const [id, days] of [['old', -31], ['new', -29]] as const) {
-      const m = tlsrptMail(rfcReport({ org: 'O', reportId: id, domain: 'example.test', start: isoDay(days), end: isoDay(days, true), ok: 1, failures: [] }), { from: 'x@o.example', domain: 'example.test', submitter: 'o.example', reportId: id, type: 'gzip' });
-      expect(cli(r2, ['tlsrpt', 'ingest'], m).code).toBe(0);
-    }
-    const imp = JSON.parse(cli(r2, ['tlsrpt', 'import', '--json', '--config', config]).stdout) as { imported: unknown[]; pruned: number };
-    expect(imp.imported).toHaveLength(2);
-    expect(imp.pruned).toBe(1);
+    const mail = (id: string, days: number) => tlsrptMail(rfcReport({ org: 'O', reportId: id, domain: 'example.test', start: isoDay(days), end: isoDay(days, true), ok: 1, failures: [] }), { from: 'x@o.example', domain: 'example.test', submitter: 'o.example', reportId: id, type: 'gzip' });
+    for (const [id, days] of [['older', -31], ['old', -25], ['new', -10], ['future', 2]] as const) expect(cli(r2, ['tlsrpt', 'ingest'], mail(id, days)).code).toBe(0);
+    const imp = JSON.parse(cli(r2, ['tlsrpt', 'import', '--json', '--config', config]).stdout) as { imported: { reportId: string }[]; refused: { code: string }[]; pruned: number };
+    expect(imp.imported.map((r) => r.reportId)).toEqual(['old', 'new']);
+    expect(imp.refused.map((r) => r.code)).toEqual(['tlsrpt-too-old', 'tlsrpt-future']);
+    writeFileSync(config, JSON.stringify({ tlsrpt: { retentionDays: 20 } }), { mode: 0o600 });
+    const again = JSON.parse(cli(r2, ['tlsrpt', 'import', '--json', '--config', config]).stdout) as { pruned: number };
+    expect(again.pruned).toBe(1);
     expect((JSON.parse(cli(r2, ['tlsrpt', 'list', '--json', '--config', config]).stdout) as { reportId: string }[]).map((r) => r.reportId)).toEqual(['new']);
   });
 

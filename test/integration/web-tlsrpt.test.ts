@@ -71,4 +71,17 @@ describe('TLS reports on the web pages, in audit and in alerts', () => {
     await mailIn(rfcReport({ org: HOSTILE, reportId: 'h-2', domain, start: day(0), end: day(0, true), ok: 14, failures: [] }));
     expect(alertStore(ctx).open().filter((a) => a.kind === 'tlsrpt-dane-failure')).toEqual([]);
   });
+
+  it('a refused report mail is listed on the overview with its reason, its text escaped and control characters shown', async () => {
+    const dir = ensureSpool(ctx.root);
+    spoolWrite(dir, '.eml', tlsrptMail('{"not json', { from: 'r@x.example', domain, submitter: 'x.example', reportId: `bad${HOSTILE}\u001b[2J`, type: 'json' }), Date.now());
+    await importSpool(ctx, 'cli');
+    const r = await http({ port }, 'GET', '/', { headers: { cookie, accept: 'text/html' } });
+    expect(r.status).toBe(200);
+    const panel = r.body.slice(r.body.indexOf('id="tlsrpt-rejected"'), r.body.indexOf('</table>', r.body.indexOf('id="tlsrpt-rejected"')));
+    expect(panel).toContain('tlsrpt-malformed');
+    expect(panel).toContain('not JSON');
+    expect(r.body).not.toContain('<script>alert');
+    expect(r.body).not.toContain('\u001b');
+  });
 });

@@ -10,7 +10,7 @@ import { CATEGORIES, type Category, type SnapshotData } from '../snapshot.js';
 import * as helpers from '../view-helpers.js';
 import { h, render, type RouteDeps } from './common.js';
 import { alertsOverview } from '../../alerts/overview.js';
-import { tlsrptStore } from '../../tlsrpt/import.js';
+import { rejectedMails, tlsrptStore } from '../../tlsrpt/import.js';
 import { buildTimeline, TIMELINE_DAYS } from '../../tlsrpt/timeline.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -38,6 +38,7 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
         alerts: alertsOverview(ctx),
         // Reports can name any domain: only this server's are listed (and linked).
         tlsrptFailing: tlsrptStore(ctx).totalsByDomain(ctx.now() - 7 * DAY_MS).filter((t) => t.failed > 0 && d.rows.some((r) => r.domain === t.domain)),
+        tlsrptRejected: rejectedMails(ctx),
       });
     }),
   );
