@@ -44,7 +44,8 @@ export function writeDemoConfig(dir: string, network: DemoNetwork): void {
     ...current,
     resolver: `${network.resolver.host}:${network.resolver.port}`,
     cpanel: { ...current.cpanel, authoritative: `${network.authoritative.host}:${network.authoritative.port}` },
-    checks: { ...current.checks, smtpEndpoints: network.smtpEndpoints },
+    // The simulated resolver caches nothing: a publish is visible at once, so its re-check runs at once (issue 24).
+    checks: { afterPublishDelaySeconds: 0, ...current.checks, smtpEndpoints: network.smtpEndpoints },
     dnssec: { ...current.dnssec, servers: { ...(current.dnssec?.servers as Record<string, string[]> | undefined), ...network.dnssecServers } },
     // The demo publishes TLS-RPT policies (_smtp._tls) with its TLSA records unless Settings chose otherwise.
     tlsrpt: { ...current.tlsrpt, publish: current.tlsrpt?.publish ?? 'all' },

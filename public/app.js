@@ -48,7 +48,7 @@
         .then(function (j) {
           if (!j) return;
           if (j.total) { bar.max = j.total; bar.value = j.done; }
-          count.textContent = j.done + ' / ' + (j.total || '?');
+          count.textContent = j.done + ' / ' + (j.total || '?') + (j.unit ? ' ' + j.unit : '');
           status.textContent = j.status;
           if (j.status === 'done' || j.status === 'failed') {
             window.location.reload();

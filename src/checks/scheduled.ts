@@ -5,7 +5,7 @@ import { readAccounts } from '../cpanel/accounts.js';
 import { checkDomains } from '../dane/check.js';
 import { HostGate } from '../dane/host-gate.js';
 import { broken, type DomainCheck } from '../dane/verdict.js';
-import { afterPublish, firstCheck, nextCheck } from '../schedule/policy.js';
+import { afterPublish, afterPublishDelay, firstCheck, nextCheck, type PublishedChange } from '../schedule/policy.js';
 import { Schedule, type DueItem } from '../schedule/schedule.js';
 
 /** The schedule kind of DANE checks (the DNSSEC watcher uses its own kind in the same table). */
@@ -85,12 +85,61 @@ export async function step(ctx: AppContext, failure: string, work: () => unknown
   }
 }
 
-/** A publish touched these domains: check them again ~2×TTL later (the outside proof). */
-export function scheduleAfterPublish(ctx: AppContext, domains: Iterable<string>, now = ctx.now()): void {
-  if (!ctx.config.checks.afterPublish) return;
-  const s = schedule(ctx);
-  const at = afterPublish(now, ctx.config.policy.ttl);
-  for (const d of domains) s.plan(CHECK_KIND, d, at.at, at.reason);
+/** Meta key prefix of "records of this domain changed at …, re-check due at …". */
+const PUBLISHED_PREFIX = 'published:';
+
+/** When a publish last changed a domain's records and when its re-check is due (epoch ms). */
+export interface PublishedMark {
+  at: number;
+  checkAt: number;
+}
+
+/**
+ * A publish changed these domains' records: remember when (every result taken before it is out of
+ * date) and, with checks.afterPublish, check them again once senders can see the change.
+ */
+export function scheduleAfterPublish(ctx: AppContext, domains: Iterable<string>, changes: readonly PublishedChange[], negativeTtl: number | null, now = ctx.now()): PublishedMark {
+  const delay = afterPublishDelay(changes, negativeTtl, ctx.config.checks.afterPublishDelaySeconds);
+  const at = afterPublish(now, delay);
+  const mark: PublishedMark = { at: now, checkAt: at.at };
+  const s = ctx.config.checks.afterPublish ? schedule(ctx) : null;
+  for (const d of domains) {
+    ctx.state().setMeta(`${PUBLISHED_PREFIX}${d}`, JSON.stringify(mark));
+    s?.plan(CHECK_KIND, d, at.at, at.reason);
+  }
+  return mark;
+}
+
+/** Every domain's last publish mark (domains never published are absent). */
+export function publishedMarks(ctx: AppContext): Map<string, PublishedMark> {
+  const out = new Map<string, PublishedMark>();
+  for (const [d, raw] of ctx.state().metaWithPrefix(PUBLISHED_PREFIX)) {
+    try {
+      const m = JSON.parse(raw) as PublishedMark;
+      if (Number.isFinite(m.at) && Number.isFinite(m.checkAt)) out.set(d, m);
+    } catch {
+      // A mark we cannot read only costs the "checking at" hint.
+    }
+  }
+  return out;
+}
+
+/** The domains whose records changed after their last check (`lastChecked` ISO or null), with their mark. */
+export function changedSinceCheck(mark: PublishedMark | undefined, lastChecked: string | null): PublishedMark | null {
+  if (!mark) return null;
+  return lastChecked === null || Date.parse(lastChecked) < mark.at ? mark : null;
+}
+
+/**
+ * The re-checks that are due now and were asked for by a publish (the web app's publish job runs
+ * them itself when the delay is 0, so the pages show fresh results without anyone clicking).
+ */
+export function dueAfterPublish(ctx: AppContext, domains: Iterable<string>, now = ctx.now()): string[] {
+  const marks = publishedMarks(ctx);
+  return [...new Set(domains)].filter((d) => {
+    const m = marks.get(d);
+    return m !== undefined && m.checkAt <= now;
+  });
 }
 
 /** "Next full check at …": the next daily slot, and the next check of any kind. */

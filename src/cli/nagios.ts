@@ -1,4 +1,5 @@
-import { broken, VERDICTS, type DomainCheck } from '../dane/verdict.js';
+import { categoryOf, emptyCounts, type Category } from '../dane/category.js';
+import { VERDICTS, type DomainCheck } from '../dane/verdict.js';
 import { problem, ProblemError } from '../problem.js';
 
 /**
@@ -16,11 +17,9 @@ export interface Thresholds {
   critical: number;
 }
 
-/** "Broken": DANE senders cannot deliver (error verdicts). "Unprotected": no DANE, mail flows. */
-export function nagiosCategory(c: DomainCheck): 'valid' | 'expiring' | 'broken' | 'unprotected' {
-  if (c.verdict === 'valid') return 'valid';
-  if (c.verdict === 'expiring') return 'expiring';
-  return broken(c.verdict) ? 'broken' : 'unprotected';
+/** A checked domain's category in the product's one vocabulary (src/dane/category.ts). */
+export function nagiosCategory(c: DomainCheck): Category {
+  return categoryOf({ verdict: c.verdict, problems: c.problems ?? [] });
 }
 
 const THRESHOLD_FIX = 'Give each as a count of broken domains, e.g. --warning 1 --critical 3 (WARNING from 1, CRITICAL from 3).';
@@ -49,20 +48,24 @@ export function unknownLine(message: string): { output: string; exitCode: number
 export function nagiosReport(results: DomainCheck[], t: Thresholds): { output: string; exitCode: number } {
   const notValidating = results.find((r) => r.verdict === 'resolver-not-validating');
   if (notValidating) return unknownLine(`cannot judge DANE: ${notValidating.message}`);
-  const counts = { valid: 0, expiring: 0, broken: 0, unprotected: 0 };
+  const counts = emptyCounts();
   for (const r of results) counts[nagiosCategory(r)]++;
   const state: NagiosState = counts.broken >= t.critical ? 'CRITICAL' : counts.broken >= t.warning ? 'WARNING' : 'OK';
   const failing = results.filter((r) => nagiosCategory(r) === 'broken');
   const shown = failing.slice(0, 5).map((r) => `${r.domain}: ${VERDICTS[r.verdict].label}`).join(', ');
   const summary = failing.length > 0
     ? `${failing.length} of ${results.length} domain(s) broken (${shown}${failing.length > 5 ? ', …' : ''})`
-    : `${counts.valid + counts.expiring} of ${results.length} domain(s) validate, ${counts.unprotected} without DANE`;
+    : `${counts.valid + counts['valid-warnings'] + counts.expiring + counts.expired} of ${results.length} domain(s) validate, ${counts.unprotected} without DANE`;
   const total = results.length;
   const perf = [
-    `valid=${counts.valid};;;0;${total}`,
+    // The labels monitoring already graphs keep their meaning (valid: the verdict valid, warnings or
+    // not); warnings= (valid with a warning) and expired= (split out of expiring) come last.
+    `valid=${counts.valid + counts['valid-warnings']};;;0;${total}`,
     `expiring=${counts.expiring};;;0;${total}`,
     `broken=${counts.broken};${t.warning};${t.critical};0;${total}`,
     `unprotected=${counts.unprotected};;;0;${total}`,
+    `warnings=${counts['valid-warnings']};;;0;${total}`,
+    `expired=${counts.expired};;;0;${total}`,
   ].join(' ');
   return { output: `TLSA_MANAGER ${state} - ${summary.replace(/\|/g, '/')} | ${perf}`, exitCode: NAGIOS[state] };
 }

@@ -8,6 +8,7 @@ import type { Entry } from '../dns/zonefile/lexer.js';
 import { isProblem, problem, type Problem } from '../problem.js';
 import { describeReadError, MAX_ZONE_BYTES, readBounded } from '../util/bounded-read.js';
 import type { ServerRoot } from '../util/server-root.js';
+import { parseTtl } from '../dns/zonefile/ttl.js';
 
 const NAMED_DIR = '/var/named';
 
@@ -304,5 +305,23 @@ export class LocalZones {
   salvage(zone: string): { parsed: ParsedZone; complete: boolean } | null {
     if (!this.salvaged.has(zone)) this.salvaged.set(zone, salvageZone(this.root, zone));
     return this.salvaged.get(zone)!;
+  }
+}
+
+/**
+ * How long resolvers may cache "no such record" for names in this zone (RFC 2308 §5: the lesser
+ * of the SOA's TTL and its MINIMUM field); null when the zone file cannot be read or has no SOA.
+ */
+export function zoneNegativeTtl(root: ServerRoot, zone: string): number | null {
+  const r = readZoneText(root, zone);
+  if (isProblem(r)) return null;
+  const parsed = r.parsed;
+  const soa = parsed.records.find((r) => r.type === 'SOA' && r.owner === parsed.origin);
+  const minimum = soa?.rdata.trim().split(' ').at(-1);
+  if (!soa || !minimum) return null;
+  try {
+    return Math.min(soa.ttl, parseTtl(minimum));
+  } catch {
+    return null;
   }
 }

@@ -3,7 +3,7 @@ import { addressesAt, cnameTarget, mxTargets } from '../dns/zonefile.js';
 import { problem, type Problem, isProblem } from '../problem.js';
 import { lintRecord } from '../tlsa/lint.js';
 import type { Certificate } from '../tlsa/certificate.js';
-import { findIssuer } from '../tlsa/certificate.js';
+import { certificateCoversHost, findIssuer } from '../tlsa/certificate.js';
 import { readAccounts, readAddressFiles, readHostname, readMailRouting, type DomainOwner } from './accounts.js';
 import { CertificateReader, type ServedCertificate } from './exim-sni.js';
 import { nextKeyFor, type NextKey } from './key-preference.js';
@@ -308,8 +308,11 @@ function endpointFor(certs: CertificateReader, host: string, now: Date): Endpoin
   const served = certs.servedFor(host);
   if (isProblem(served)) return { host, domains: [], served: null, problems: [served] };
   const problems = lintRecord({ usage: 3, selector: 1, matchingType: 1 }, served.chain, { host, now, expiringDays: 14 });
-  if (served.rule === 'service') {
-    problems.push(problem('service-cert', `Exim has no certificate of its own for ${host} and presents the server's service certificate (${served.source}).`, {
+  // The service certificate is judged like any served one: a problem only when it does not name
+  // the host (the usual case is the server's hostname, which /etc/exim.crt is issued for).
+  const leaf = served.chain[0];
+  if (served.rule === 'service' && !(leaf && certificateCoversHost(leaf, host))) {
+    problems.push(problem('service-cert', `Exim has no certificate of its own for ${host} and presents the server's service certificate (${served.source}), which does not name ${host}.`, {
       subject: host,
       fix: `That works for DANE ("3 1 1" pins its key) but senders that check names will not like it; AutoSSL can issue one for ${host} when its DNS points here.`,
       severity: 'info',

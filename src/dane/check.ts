@@ -284,8 +284,12 @@ async function checkEndpoint(run: Run, host: string, hostnames: string[], addres
     return { port, address, verdict: 'tlsa-mismatch', message: cause?.message ?? `No TLSA record for ${host} matches the certificate presented at ${at}${leaf ? ` (key ${leaf.spkiSha256.slice(0, 16)}…)` : ''}.`, ...presented };
   }
   const match = m.match!;
+  if (leaf && leaf.notAfter < run.now) {
+    // Only a DANE-EE record can still match an expired leaf (RFC 7672 §3.1.3): say who still delivers.
+    return { port, address, verdict: 'expired', matched: match, message: `${at} matches "${match.record.usage} ${match.record.selector} ${match.record.matchingType}", but its certificate expired on ${leaf.notAfter.toISOString().slice(0, 10)}: DANE senders still deliver, senders that verify certificates (MTA-STS) refuse it.`, ...presented };
+  }
   if (leaf && leaf.notAfter.getTime() - run.now.getTime() < EXPIRING_DAYS * 86_400_000) {
-    return { port, address, verdict: 'expiring', matched: match, message: `${at} validates, but its certificate ${leaf.notAfter < run.now ? 'expired' : 'expires'} on ${leaf.notAfter.toISOString().slice(0, 10)}.`, ...presented };
+    return { port, address, verdict: 'expiring', matched: match, message: `${at} validates, but its certificate expires on ${leaf.notAfter.toISOString().slice(0, 10)}.`, ...presented };
   }
   return { port, address, verdict: 'valid', matched: match, message: `${at} matches "${match.record.usage} ${match.record.selector} ${match.record.matchingType}" at depth ${match.depth}.`, ...presented };
 }

@@ -94,8 +94,10 @@ export function diagnosePort(m: MatchResult, chain: Buffer[], c: PortContext): P
   if (named.length > 0) {
     out.push(problem(
       'dane-ta-name-mismatch',
-      `The ${list(named)} record(s) at ${c.owner} match the chain ${c.at} sends, but the certificate's names (${names(chain)}) do not cover ${c.host}: DANE-TA checks the name, "3 1 1" (DANE-EE) does not depend on names.${later}`,
-      { severity, subject: c.host, fix: `Install a certificate that names ${c.host} (include it in the AutoSSL domains), or rely on a "3 1 1" record: DANE-EE does not depend on names.` },
+      // RFC 7672 §3.2.3: DANE-TA checks names. The records still belong in the plan: they pin the CA that
+      // issues the certificate AutoSSL makes for this name, which they validate from its first use.
+      `The ${list(named)} record(s) at ${c.owner} match the chain ${c.at} sends, but the certificate's names (${names(chain)}) do not cover ${c.host}: DANE-TA checks the name, "3 1 1" (DANE-EE) does not depend on names.${m.matched ? ` Today the "3 1 1" record authenticates; the ${list(named)} record(s) are there for the certificate AutoSSL issues for ${c.host}, which they validate from its first use.` : ''}`,
+      { severity, subject: c.host, fix: `Let AutoSSL issue a certificate that names ${c.host}: WHM » SSL/TLS » Manage AutoSSL » Manage Users, run AutoSSL for the account that owns ${c.host} (its DNS must point here).` },
     ));
   }
   const dated = m.failures.filter((f) => f.record.usage === 2 && (f.cause === 'expired' || f.cause === 'not-yet-valid') && f.depth === 0).map((f) => f.record);

@@ -7,25 +7,28 @@ import type { TlsaRdata } from '../tlsa/types.js';
  */
 export const VERDICTS = {
   valid: { rank: 0, severity: 'ok', label: 'Valid', explain: 'DANE-validating senders authenticate this server.', fix: '' },
-  expiring: { rank: 1, severity: 'warn', label: 'Expiring', explain: 'DANE validates, but the certificate expires soon.', fix: 'Check that AutoSSL can renew it (WHM » Manage AutoSSL » Logs).' },
-  'no-tlsa': { rank: 2, severity: 'info', label: 'Not protected', explain: 'The zone is signed but publishes no TLSA records, so senders use unauthenticated TLS.', fix: 'Publish the records (Publish now, or tlsa-manager apply).' },
-  'no-dnssec': { rank: 3, severity: 'info', label: 'No DNSSEC', explain: 'The zone is not signed, so senders ignore any TLSA records.', fix: 'Enable DNSSEC for the zone (WHM » DNSSEC with PowerDNS, or at the DNS provider) and add the DS record at the registrar.' },
-  'no-ds': { rank: 4, severity: 'warn', label: 'No DS at registrar', explain: 'The zone is signed but its parent has no DS record, so nobody can validate it.', fix: 'Give the DS record (WHM » DNSSEC » View DS records) to the domain registrar.' },
-  'tlsa-unusable': { rank: 5, severity: 'error', label: 'Unusable TLSA', explain: 'TLSA records exist but none is usable for SMTP (usages 0/1 or bad parameters): senders insist on TLS but cannot authenticate.', fix: 'Replace them with "3 1 1" and "2 1 1" records (TLSA Manager can take the owner over).' },
-  'insecure-mx': { rank: 6, severity: 'error', label: 'Insecure MX', explain: 'The MX or address records are not DNSSEC-secure, so senders do not use DANE for this host.', fix: 'Sign the zone that holds the MX host (and its CNAME targets) and publish its DS.' },
-  'no-starttls': { rank: 7, severity: 'error', label: 'No STARTTLS', explain: 'TLSA records exist but the server does not offer STARTTLS: DANE senders will not deliver.', fix: 'Enable TLS in Exim (WHM » Exim Configuration Manager) and install a certificate.' },
-  unreachable: { rank: 8, severity: 'error', label: 'Unreachable', explain: 'The mail server did not answer on this port.', fix: 'Check that Exim listens on the port and the firewall allows it.' },
-  'tlsa-mismatch': { rank: 9, severity: 'error', label: 'TLSA mismatch', explain: 'No TLSA record matches the certificate the server presents: DANE senders refuse to deliver.', fix: 'Publish records for the served certificate now (Publish now, or tlsa-manager apply); senders retry, so mail is delayed, not lost.' },
-  bogus: { rank: 10, severity: 'error', label: 'DNSSEC bogus', explain: 'DNSSEC validation fails for this name: resolvers return SERVFAIL and senders cannot even find the MX.', fix: 'Fix the zone signing or the DS at the registrar (a DS for a key no longer in use is the usual cause).' },
-  'dns-error': { rank: 11, severity: 'error', label: 'DNS error', explain: 'The DNS lookups for this domain failed.', fix: 'Check the zone and the resolver.' },
-  'resolver-not-validating': { rank: 12, severity: 'error', label: 'Resolver does not validate', explain: 'The resolver used for checks does not validate DNSSEC; results would be meaningless.', fix: 'Point "resolver" in the settings at a validating resolver (e.g. a local unbound).' },
+  expiring: { rank: 1, severity: 'warn', label: 'Expiring', explain: 'DANE validates, but the certificate expires within 14 days.', fix: 'Check that AutoSSL can renew it (WHM » SSL/TLS » Manage AutoSSL » Logs).' },
+  // RFC 7672 §3.1.3: DANE-EE (3 x x) ignores the validity dates, so DANE senders still deliver; a
+  // DANE-TA (2 x x) match and every sender that verifies certificates (MTA-STS) refuse it.
+  expired: { rank: 2, severity: 'warn', label: 'Expired', explain: 'The certificate has expired: DANE-EE (3 1 x) senders still deliver, senders that verify certificates (MTA-STS) refuse it, opportunistic senders do not care.', fix: 'Renew it: WHM » SSL/TLS » Manage AutoSSL » Run AutoSSL For All Users (the new certificate validates at once through the published 2 1 1 records).' },
+  'no-tlsa': { rank: 3, severity: 'info', label: 'Not protected', explain: 'The zone is signed but publishes no TLSA records, so senders use unauthenticated TLS.', fix: 'Publish the records (Publish now, or tlsa-manager apply).' },
+  'no-dnssec': { rank: 4, severity: 'info', label: 'No DNSSEC', explain: 'The zone is not signed, so senders ignore any TLSA records.', fix: 'Enable DNSSEC for the zone (WHM » DNSSEC with PowerDNS, or at the DNS provider) and add the DS record at the registrar.' },
+  'no-ds': { rank: 5, severity: 'warn', label: 'No DS at registrar', explain: 'The zone is signed but its parent has no DS record, so nobody can validate it.', fix: 'Give the DS record (WHM » DNSSEC » View DS records) to the domain registrar.' },
+  'tlsa-unusable': { rank: 6, severity: 'error', label: 'Unusable TLSA', explain: 'TLSA records exist but none is usable for SMTP (usages 0/1 or bad parameters): senders insist on TLS but cannot authenticate.', fix: 'Replace them with "3 1 1" and "2 1 1" records (TLSA Manager can take the owner over).' },
+  'insecure-mx': { rank: 7, severity: 'error', label: 'Insecure MX', explain: 'The MX or address records are not DNSSEC-secure, so senders do not use DANE for this host.', fix: 'Sign the zone that holds the MX host (and its CNAME targets) and publish its DS.' },
+  'no-starttls': { rank: 8, severity: 'error', label: 'No STARTTLS', explain: 'TLSA records exist but the server does not offer STARTTLS: DANE senders will not deliver.', fix: 'Enable TLS in Exim (WHM » Exim Configuration Manager) and install a certificate.' },
+  unreachable: { rank: 9, severity: 'error', label: 'Unreachable', explain: 'The mail server did not answer on this port.', fix: 'Check that Exim listens on the port and the firewall allows it.' },
+  'tlsa-mismatch': { rank: 10, severity: 'error', label: 'TLSA mismatch', explain: 'No TLSA record matches the certificate the server presents: DANE senders refuse to deliver.', fix: 'Publish records for the served certificate now (Publish now, or tlsa-manager apply); senders retry, so mail is delayed, not lost.' },
+  bogus: { rank: 11, severity: 'error', label: 'DNSSEC bogus', explain: 'DNSSEC validation fails for this name: resolvers return SERVFAIL and senders cannot even find the MX.', fix: 'Fix the zone signing or the DS at the registrar (a DS for a key no longer in use is the usual cause).' },
+  'dns-error': { rank: 12, severity: 'error', label: 'DNS error', explain: 'The DNS lookups for this domain failed.', fix: 'Check the zone and the resolver.' },
+  'resolver-not-validating': { rank: 13, severity: 'error', label: 'Resolver does not validate', explain: 'The resolver used for checks does not validate DNSSEC; results would be meaningless.', fix: 'Point "resolver" in the settings at a validating resolver (e.g. a local unbound).' },
 } as const;
 
 export type Verdict = keyof typeof VERDICTS;
 
-/** Whether a DANE sender authenticates the server with this verdict (expiring still does). */
+/** Whether a DANE sender authenticates the server with this verdict (expiring and expired, through DANE-EE, still do). */
 export function authenticates(verdict: string | null | undefined): boolean {
-  return verdict === 'valid' || verdict === 'expiring';
+  return verdict === 'valid' || verdict === 'expiring' || verdict === 'expired';
 }
 
 /** "Broken": DANE senders cannot deliver or cannot authenticate (the verdicts of severity error). */

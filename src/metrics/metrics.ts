@@ -1,3 +1,4 @@
+import { categoryOf, emptyCounts } from '../dane/category.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { failingZones, taHosts } from '../alerts/evaluate.js';
 import { alertStore, serverName } from '../alerts/notify.js';
@@ -36,14 +37,17 @@ export async function metricsText(ctx: AppContext): Promise<string> {
   const domains = readAccounts(ctx.root).domains.map((d) => d.domain);
   const byVerdict = new Map<string, number>([...Object.keys(VERDICTS), 'unchecked'].map((v) => [v, 0]));
   const byDnssec = new Map<string, number>(DNSSEC_STATES.map((s) => [s, 0]));
+  const byCategory = emptyCounts();
   let lastCheck = 0;
   for (const d of domains) {
     const c = checks.get(d);
     if (!c) {
       byVerdict.set('unchecked', byVerdict.get('unchecked')! + 1);
+      byCategory.unchecked++;
       continue;
     }
     const r = c.result as DomainCheck;
+    byCategory[categoryOf({ verdict: c.verdict, problems: Array.isArray(r?.problems) ? r.problems : [] })]++;
     byVerdict.set(c.verdict, (byVerdict.get(c.verdict) ?? 0) + 1);
     const s = dnssecState({ verdict: c.verdict as Verdict, dnssec: r.dnssec ?? { signed: null, ds: null } });
     byDnssec.set(s, byDnssec.get(s)! + 1);
@@ -51,6 +55,9 @@ export async function metricsText(ctx: AppContext): Promise<string> {
   }
   const domainsG = g('domains', 'Customer domains by their latest DANE verdict ("unchecked": never checked).', ['verdict']);
   for (const [v, n] of byVerdict) domainsG.set({ verdict: v }, n);
+  // The overview's words (src/dane/category.ts); "not-ours" needs a scan, so it is never counted here (0).
+  const categoryG = g('domains_category', 'Customer domains by the overview\'s category of their latest check (valid, valid-warnings, expiring, expired, broken, unprotected, unchecked).', ['category']);
+  for (const [k, n] of Object.entries(byCategory)) if (k !== 'not-ours') categoryG.set({ category: k }, n);
   const dnssecG = g('domains_dnssec', 'Customer domains by DNSSEC state from their latest check.', ['state']);
   for (const [s, n] of byDnssec) dnssecG.set({ state: s }, n);
 

@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
 import { scanServer, type Endpoint, type ScanResult } from '../cpanel/scan.js';
-import { enclosingZone } from '../cpanel/local-zones.js';
+import { enclosingZone, zoneNegativeTtl } from '../cpanel/local-zones.js';
 import { resolverDns } from '../cpanel/resolver-dns.js';
 import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
 import type { ApplyResult, Change, PublishedRecord, PublishedTlsa } from '../dns/provider.js';
@@ -294,7 +294,7 @@ export { lockPath };
  * Carry out the plan zone by zone. Each zone is re-read and re-planned under its lock, so two runs
  * (CLI, hook, timer, web) never apply stale plans over each other. Failures stay per zone.
  */
-export async function applyPlan(ctx: AppContext, providers: Providers, plan: RunPlan, actor: string, opts: { lockWaitMs?: number; concurrency?: number } = {}): Promise<ApplyResult[]> {
+export async function applyPlan(ctx: AppContext, providers: Providers, plan: RunPlan, actor: string, opts: { lockWaitMs?: number; concurrency?: number; onZone?: (done: number, total: number) => void } = {}): Promise<ApplyResult[]> {
   // Its sightings were not kept: the ledger would miss first sightings (the rollover clock).
   if (plan.inputs.opts.showOnly) throw new ProblemError(problem('internal', 'A plan made only to be shown (showOnly) cannot be applied.'));
   recordSightings(ctx, plan.inputs);
@@ -307,6 +307,8 @@ export async function applyPlan(ctx: AppContext, providers: Providers, plan: Run
     logRefusal(ctx, actor, z.zone, p.message);
     return { zone: z.zone, provider: 'cpanel', applied: [], problem: p };
   });
+  let zonesDone = 0;
+  opts.onZone?.(0, pending.length);
   const results = await mapLimit(pending, opts.concurrency ?? APPLY_CONCURRENCY, async (planned): Promise<ApplyResult | null> => {
     const zone = planned.zone;
     try {
@@ -316,6 +318,8 @@ export async function applyPlan(ctx: AppContext, providers: Providers, plan: Run
         ? problem('zone-busy', `Another TLSA Manager run is changing ${zone}; these changes wait for the next run.`, { subject: zone, severity: 'warning' })
         : toProblem(err, 'apply-failed', zone);
       return { zone, provider: planned.provider, applied: [], problem: p };
+    } finally {
+      opts.onZone?.(++zonesDone, pending.length);
     }
   });
   return [...refused, ...results.filter((r): r is ApplyResult => r !== null)];
@@ -374,7 +378,10 @@ function afterApply(ctx: AppContext, result: ApplyResult, inputs: PlanInputs): v
   // A zone busy with another run of ours is a postponement, not a failure.
   notePublishOutcome(ctx, result.zone, result.problem && result.problem.severity !== 'warning' ? result.problem : undefined);
   const touched = new Set(result.applied.flatMap((c) => inputs.servedByHost.get(tlsaHost(c.record.owner))?.domains ?? []));
-  if (touched.size > 0) scheduleAfterPublish(ctx, touched);
+  if (touched.size > 0) {
+    const changes = result.applied.map((c) => ({ kind: c.kind, ttl: c.existing?.ttl ?? c.record.ttl }));
+    scheduleAfterPublish(ctx, touched, changes, result.provider === 'cpanel' ? zoneNegativeTtl(ctx.root, result.zone) : null);
+  }
 }
 
 function recordResult(ctx: AppContext, actor: string, changes: Change[], result: ApplyResult): void {

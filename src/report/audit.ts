@@ -1,3 +1,4 @@
+import { categoryOf, type Category } from '../dane/category.js';
 import { tlsaHost } from '../dns/names.js';
 import { tlsrptDomain } from '../dns/records.js';
 import type { Problem } from '../problem.js';
@@ -24,6 +25,14 @@ export interface AuditRow {
   certNotAfter: string | null;
   certIssuer: string | null;
   verdict: string | null;
+  /**
+   * A publish changed the domain's records after its last check: when, and when the re-check is
+   * due (ISO); null when the result is current. The verdict is then history, not the state.
+   */
+  changedAt: string | null;
+  recheckAt: string | null;
+  /** The one verdict vocabulary (src/dane/category.ts): what the overview, filters, Nagios and metrics count. */
+  category: Category;
   lastChecked: string | null;
   problems: string[];
   /** The problems' stable codes, in the same order (e.g. `issuers-over-budget`). */
@@ -54,7 +63,10 @@ function checkProblemsOf(check: CheckSummary | undefined): Problem[] {
   return Array.isArray(list) ? (list as Problem[]).filter((p) => typeof p?.code === 'string' && typeof p.message === 'string') : [];
 }
 
-export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map()): AuditRow[] {
+/** When a publish last changed a domain's records and when its re-check is due (epoch ms; src/checks/scheduled.ts). */
+export type PublishMarks = Map<string, { at: number; checkAt: number }>;
+
+export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map(), published: PublishMarks = new Map()): AuditRow[] {
   const endpoints = new Map(plan.scan.endpoints.map((e) => [e.host, e]));
   const zoneOfOwnerHost = new Map<string, { zone: string; provider: string; pending: number }>();
   // A TLS-RPT policy change belongs to its mail domain, not to an MX host.
@@ -125,6 +137,9 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
     const check = checks.get(d.domain);
     const problems = [...d.problems, ...here.flatMap((h) => [...(endpoints.get(h)?.problems ?? []), ...(hostWarnings.get(h) ?? [])])];
     const chain = dnssecForDomain(d.domain, d.zone, dnssec, check?.result);
+    const checkProblems = checkProblemsOf(check);
+    const mark = published.get(d.domain);
+    const changed = mark && (!check || Date.parse(check.time) < mark.at) ? mark : null;
     return {
       domain: d.domain,
       owner: d.owner,
@@ -139,10 +154,13 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
       certNotAfter,
       certIssuer,
       verdict: check?.verdict ?? null,
+      changedAt: changed ? new Date(changed.at).toISOString() : null,
+      recheckAt: changed ? new Date(changed.checkAt).toISOString() : null,
+      category: categoryOf({ verdict: check?.verdict, notOurs: tlsa === 'not-ours', problems: checkProblems, changedSinceCheck: changed !== null }),
       lastChecked: check?.time ?? null,
       problems: problems.map((p) => p.message),
       problemCodes: problems.map((p) => p.code),
-      checkProblems: checkProblemsOf(check),
+      checkProblems,
       dnssec: chain.state,
       dnssecReason: chain.reason,
       signing: chain.signing,
@@ -152,7 +170,7 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
   });
 }
 
-const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'lastChecked', 'dnssec', 'dnssecReason', 'signing', 'problems', 'problemCodes', 'checkProblems', 'tlsrptSuccessful7d', 'tlsrptFailed7d'];
+const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'category', 'lastChecked', 'changedAt', 'recheckAt', 'dnssec', 'dnssecReason', 'signing', 'problems', 'problemCodes', 'checkProblems', 'tlsrptSuccessful7d', 'tlsrptFailed7d'];
 
 /** The codes of the last check's problems, e.g. "dane-ta-leaf-only tlsa-answer-large" (one cell, one table column). */
 export function checkProblemCodes(row: AuditRow): string[] {

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
  * When a domain's DANE check runs next. Pure: times in, times out.
  * - every domain once a day, each at its own time of day (a hash of its name), so a big server
  *   spreads its checks over the whole day instead of probing every MX host at once;
- * - after a publish, ~2×TTL later (caches have then seen the change: the outside proof);
+ * - after a publish, once senders can see the change (the replaced records' TTL, or the SOA
+ *   minimum for new ones, plus a margin: the outside proof);
  * - a broken domain sooner, backing off: base, 2×base, 4×base … up to a maximum, never later
  *   than its daily slot.
  */
@@ -43,7 +44,31 @@ export function nextCheck(key: string, now: number, ok: boolean, failures: numbe
   return retry < daily ? { at: retry, reason: `broken, retry ${failures}` } : { at: daily, reason: 'daily' };
 }
 
-/** After a publish touched the domain: 2×TTL later (plus a minute for the zone to reach secondaries). */
-export function afterPublish(now: number, ttlSeconds: number): { at: number; reason: string } {
-  return { at: now + 2 * ttlSeconds * 1000 + 60_000, reason: 'after publish' };
+/** What resolvers had cached before a publish, for `afterPublishDelay`. */
+export interface PublishedChange {
+  kind: 'create' | 'delete';
+  /** The record's TTL (a deleted record may sit in caches this long). */
+  ttl: number;
+}
+
+/** Time for the zone to reach its secondaries and for clocks to differ, added to every delay. */
+export const AFTER_PUBLISH_MARGIN_SECONDS = 60;
+
+/**
+ * Seconds after a publish until senders see it: the longest TTL of a record replaced (caches keep
+ * it that long), or for records created where none was the zone's negative-caching TTL (RFC 2308:
+ * the SOA minimum, a cached "no such record" lives that long), plus the margin. `negativeTtl`
+ * null (a zone not read here): the records' own TTL stands in for it. `configured` (the setting
+ * checks.afterPublishDelaySeconds) wins when set; 0 means "check at once" (the demo, the lab).
+ */
+export function afterPublishDelay(changes: readonly PublishedChange[], negativeTtl: number | null, configured?: number): number {
+  if (configured !== undefined) return configured;
+  let cached = 0;
+  for (const c of changes) cached = Math.max(cached, c.kind === 'delete' ? c.ttl : (negativeTtl ?? c.ttl));
+  return cached + AFTER_PUBLISH_MARGIN_SECONDS;
+}
+
+/** After a publish touched the domain: when senders can see the change (`afterPublishDelay`). */
+export function afterPublish(now: number, delaySeconds: number): { at: number; reason: string } {
+  return { at: now + delaySeconds * 1000, reason: 'after publish' };
 }

@@ -52,6 +52,12 @@ const checksSchema = z
     dailyFullCheck: z.boolean().default(true),
     /** Domains touched by a publish are checked again ~2×TTL after it (the outside proof). */
     afterPublish: z.boolean().default(true),
+    /**
+     * Seconds from a publish to that re-check. Unset: when senders can see the change (the longest
+     * TTL of the records replaced, or the SOA minimum for new ones, plus a minute). 0: at once
+     * (the demo and the lab, whose resolvers cache nothing).
+     */
+    afterPublishDelaySeconds: z.number().int().min(0).max(2 * 86400).optional(),
     /** A broken domain is checked again after this, doubling up to brokenRecheckMaxHours. */
     brokenRecheckMinutes: z.number().int().min(5).max(24 * 60).default(30),
     brokenRecheckMaxHours: z.number().min(1).max(24).default(6),

@@ -342,6 +342,12 @@ export class StateDb implements LedgerView {
     return (this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null;
   }
 
+  /** Every meta entry whose key starts with `prefix`, keyed by the rest of the key. */
+  metaWithPrefix(prefix: string): Map<string, string> {
+    const rows = this.sql("SELECT key, value FROM meta WHERE key >= ? AND key < ? || char(1114111)").all(prefix, prefix) as { key: string; value: string }[];
+    return new Map(rows.map((r) => [r.key.slice(prefix.length), r.value]));
+  }
+
   setMeta(key: string, value: string): void {
     this.sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }

@@ -1,3 +1,4 @@
+import { publishedMarks } from '../checks/scheduled.js';
 import { tlsrptTotals } from '../tlsrpt/import.js';
 import express, { type RequestHandler } from 'express';
 import { latestDnssec } from '../dnssec/watch.js';
@@ -56,7 +57,7 @@ export interface WebApp {
  */
 export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   const services = opts.services ?? defaultServices(ctx);
-  const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx), tlsrpt: () => tlsrptTotals(ctx) });
+  const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx), tlsrpt: () => tlsrptTotals(ctx), published: () => publishedMarks(ctx) });
   const jobs = new JobRegistry();
   const auth = createAuth({ mode: opts.mode, ...(opts.loginToken ? { password: opts.loginToken } : {}), redeemLink: (t) => redeemLoginLink(ctx, t), secureCookie: opts.secureCookie === true, logger: ctx.logger, loginCss: readFileSync(join(PUBLIC_DIR, 'app.css'), 'utf8') });
   const deps: RouteDeps = { ctx, services, snapshot, jobs };

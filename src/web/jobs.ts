@@ -13,20 +13,25 @@ export interface Job {
   status: JobStatus;
   done: number;
   total: number;
+  /** What `done`/`total` count ("zones", "domains"): the page says "3 / 15 zones". */
+  unit: string;
   createdAt: string;
   finishedAt: string | null;
   summary: string;
   problems: Problem[];
   /** Domains the job was for (empty: all). */
   domains: string[];
+  /** Domains whose records the job changed (a publish): the page links each to its fresh result. */
+  changed: string[];
 }
 
 export interface JobOutcome {
   summary: string;
   problems?: Problem[];
+  changed?: string[];
 }
 
-export type JobBody = (progress: (done: number, total: number) => void) => Promise<JobOutcome>;
+export type JobBody = (progress: (done: number, total: number, unit?: string) => void) => Promise<JobOutcome>;
 
 const KEEP = 50;
 
@@ -47,11 +52,13 @@ export class JobRegistry {
       status: 'queued',
       done: 0,
       total: 0,
+      unit: '',
       createdAt: new Date().toISOString(),
       finishedAt: null,
       summary: '',
       problems: [],
       domains,
+      changed: [],
     };
     this.jobs.set(job.id, job);
     this.prune();
@@ -62,11 +69,13 @@ export class JobRegistry {
   private async run(job: Job, body: JobBody): Promise<void> {
     job.status = 'running';
     try {
-      const out = await body((done, total) => {
+      const out = await body((done, total, unit) => {
         job.done = done;
         job.total = total;
+        if (unit !== undefined) job.unit = unit;
       });
       job.summary = out.summary;
+      job.changed = out.changed ?? [];
       job.problems = out.problems ?? [];
       job.status = 'done';
     } catch (err) {
@@ -104,5 +113,5 @@ export class JobRegistry {
 
 /** The JSON a progress poller needs; never includes anything secret. */
 export function jobJson(j: Job) {
-  return { id: j.id, kind: j.kind, label: j.label, status: j.status, done: j.done, total: j.total, summary: j.summary, problems: j.problems, finishedAt: j.finishedAt };
+  return { id: j.id, kind: j.kind, label: j.label, status: j.status, done: j.done, total: j.total, unit: j.unit, summary: j.summary, problems: j.problems, finishedAt: j.finishedAt };
 }

@@ -1,5 +1,6 @@
 import { alertOnChecks } from '../alerts/evaluate.js';
 import type { AppContext } from '../context.js';
+import { dueAfterPublish } from '../checks/scheduled.js';
 import { enableSigning, type SignerChange } from '../dnssec/enable.js';
 import { checkDomains } from '../dane/check.js';
 import { authenticates, type DomainCheck } from '../dane/verdict.js';
@@ -23,7 +24,9 @@ export interface TokenTest {
  */
 export interface WebServices {
   plan(domains?: string[]): Promise<RunPlan>;
-  publish(domains: string[] | undefined, actor: string): Promise<{ plan: RunPlan; results: ApplyResult[] }>;
+  publish(domains: string[] | undefined, actor: string, onZone?: (done: number, total: number) => void): Promise<{ plan: RunPlan; results: ApplyResult[] }>;
+  /** The re-checks a publish asked for that are due by now (checks.afterPublishDelaySeconds 0: all of them). */
+  dueAfterPublish(domains: string[]): string[];
   check(domains: string[], onProgress: (done: number, total: number) => void): Promise<DomainCheck[]>;
   /**
    * Check results → alerts, by the same rule as the scheduled checks (src/alerts/evaluate.ts): a
@@ -40,12 +43,13 @@ export interface WebServices {
 export function defaultServices(ctx: AppContext): WebServices {
   return {
     plan: (domains) => makePlan(ctx, new Providers(ctx), domains ? { domains, kinds: true, showOnly: true } : { kinds: true, showOnly: true }),
-    async publish(domains, actor) {
+    async publish(domains, actor, onZone) {
       const providers = new Providers(ctx);
       const plan = await makePlan(ctx, providers, domains ? { domains } : {});
-      const results = await applyPlan(ctx, providers, plan, actor);
+      const results = await applyPlan(ctx, providers, plan, actor, onZone ? { onZone } : {});
       return { plan, results };
     },
+    dueAfterPublish: (domains) => dueAfterPublish(ctx, domains),
     check: (domains, onProgress) => checkDomains(ctx, domains, { onProgress }),
     alertOnChecks: (results) => void alertOnChecks(ctx, results),
     async published(zone, provider, owners) {
@@ -80,26 +84,46 @@ export function startCheckJob(deps: JobDeps, domains: string[] | undefined, acto
     if (results.length > 0) deps.services.alertOnChecks(results);
     deps.snapshot.refreshChecks();
     const ok = results.filter((r) => authenticates(r.verdict)).length;
-    return { summary: `${results.length} domain(s) checked: ${ok} valid, ${results.length - ok} not.` };
+    // "Check all" leaves out domains whose mail another server handles: say which and why.
+    const skipped = domains ? [] : d.rows.filter((r) => r.tlsa === 'not-ours').map((r) => r.domain);
+    const skippedText = skipped.length > 0 ? ` Not checked: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ` and ${skipped.length - 5} more` : ''} (mail handled by another server, nothing of ours to validate).` : '';
+    return { summary: `${results.length} domain(s) checked: ${ok} valid, ${results.length - ok} not.${skippedText}` };
   });
 }
 
-/** Plan and apply for the given domains (all when none are given), then rebuild the page data. */
+/**
+ * Plan and apply for the given domains (all when none are given), zone by zone, then rebuild the
+ * page data. The domains whose records changed are named; their re-check (checks.afterPublish)
+ * runs here when it is already due (a delay of 0), so the pages show the result after the publish
+ * without anyone clicking, and otherwise the pages say when it runs.
+ */
 export function startPublishJob(deps: JobDeps, domains: string[] | undefined, actor: string): Job {
   return deps.jobs.start('publish', jobLabel('Publish', domains), actor, domains ?? [], async (progress) => {
-    progress(0, 2);
-    const { plan, results } = await deps.services.publish(domains, actor);
-    progress(1, 2);
-    await deps.snapshot.refresh();
-    progress(2, 2);
+    const started = Date.now();
+    progress(0, 0, 'zones');
+    const { plan, results } = await deps.services.publish(domains, actor, (done, total) => progress(done, total, 'zones'));
+    const d = await deps.snapshot.refresh();
+    const changed = d.rows.filter((r) => r.changedAt !== null && Date.parse(r.changedAt) >= started - 1000).map((r) => r.domain);
+    const due = deps.services.dueAfterPublish(changed);
+    let checkedNow = '';
+    if (due.length > 0) {
+      progress(0, due.length, 'domains checked again');
+      const checks = await deps.services.check(due, (done, total) => progress(done, total, 'domains checked again'));
+      if (checks.length > 0) deps.services.alertOnChecks(checks);
+      deps.snapshot.refreshChecks();
+      const valid = checks.filter((c) => authenticates(c.verdict)).length;
+      checkedNow = ` Checked again now: ${valid} of ${checks.length} validate.`;
+    }
     const applied = results.reduce((n, r) => n + r.applied.length, 0);
     const failed = results.filter((r) => r.problem);
     const problems: Problem[] = [...failed.map((r) => ({ ...r.problem!, subject: r.zone })), ...plan.zones.filter((z) => z.blocked).map((z) => z.blocked!)];
+    const waiting = changed.length - due.length;
+    const recheck = deps.snapshot.current()?.byDomain.get(changed.find((c) => !due.includes(c)) ?? '')?.recheckAt;
     const summary =
       results.length === 0
         ? 'Everything was already in sync; nothing to change.'
-        : `${applied} change(s) applied in ${results.length - failed.length} zone(s)${failed.length ? `; ${failed.length} zone(s) failed and were left unchanged` : ''}.`;
-    return { summary, problems };
+        : `${applied} change(s) applied in ${results.length - failed.length} zone(s)${failed.length ? `; ${failed.length} zone(s) failed and were left unchanged` : ''}.${checkedNow}${waiting > 0 && recheck ? ` ${waiting} domain(s) are checked again at ${recheck.slice(11, 16)} UTC, when senders can see the change.` : ''}`;
+    return { summary, problems, changed };
   });
 }
 

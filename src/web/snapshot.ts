@@ -1,18 +1,9 @@
 import type { RunPlan } from '../plan/run.js';
-import { auditRows, type AuditRow, type TlsrptTotals } from '../report/audit.js';
-import { authenticates, broken, VERDICTS, type Verdict } from '../dane/verdict.js';
+import { auditRows, type AuditRow, type PublishMarks, type TlsrptTotals } from '../report/audit.js';
 import type { DnssecStatus } from '../dnssec/status.js';
 
-/** The four buckets of the overview chart, plus domains nobody has checked yet. */
-export type Category = 'valid' | 'broken' | 'unprotected' | 'not-ours' | 'unchecked';
-
-export const CATEGORIES: Record<Category, { label: string; explain: string }> = {
-  valid: { label: 'Valid', explain: 'DANE-validating senders authenticate the mail server.' },
-  broken: { label: 'Broken', explain: 'Senders that use DANE will not deliver, or cannot validate.' },
-  unprotected: { label: 'Not protected', explain: 'Mail works, but senders use TLS without authentication.' },
-  'not-ours': { label: 'Not ours', explain: 'The domain’s mail is handled by another server.' },
-  unchecked: { label: 'Not checked yet', explain: 'No validation has run for the domain yet.' },
-};
+/** The overview's buckets are the product's one vocabulary (src/dane/category.ts). */
+export { CATEGORIES, type Category } from '../dane/category.js';
 
 export interface StoredCheck {
   time: string;
@@ -22,7 +13,6 @@ export interface StoredCheck {
 
 /** An audit row plus what the list page filters and sorts on, computed once per snapshot. */
 export interface ListRow extends AuditRow {
-  category: Category;
   /** Lower-case haystack for the search box. */
   haystack: string;
 }
@@ -41,20 +31,9 @@ export interface SnapshotData {
   dnssec: Map<string, DnssecStatus>;
 }
 
-export function categoryOf(row: AuditRow): Category {
-  if (row.tlsa === 'not-ours') return 'not-ours';
-  if (!row.verdict) return 'unchecked';
-  const v = VERDICTS[row.verdict as Verdict];
-  if (!v) return 'broken';
-  if (authenticates(row.verdict)) return 'valid';
-  // One rule with alerts and Nagios: a signed zone without its DS is not protected (mail flows, unauthenticated), not broken.
-  return broken(row.verdict as Verdict) ? 'broken' : 'unprotected';
-}
-
-export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, buildMs: number, now = new Date(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map()): SnapshotData {
-  const rows = auditRows(plan, checks, dnssec, tlsrpt).map((r): ListRow => {
+export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, buildMs: number, now = new Date(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map(), published: PublishMarks = new Map()): SnapshotData {
+  const rows = auditRows(plan, checks, dnssec, tlsrpt, published).map((r): ListRow => {
     const row = r as ListRow;
-    row.category = categoryOf(r);
     row.haystack = [r.domain, r.owner, ...r.mxHosts, r.zone ?? ''].join(' ').toLowerCase();
     return row;
   });
@@ -79,6 +58,8 @@ export interface SnapshotSource {
   dnssec?(): Map<string, DnssecStatus>;
   /** TLS report session totals of the last 7 days per domain (optional). */
   tlsrpt?(): TlsrptTotals;
+  /** When a publish last changed each domain's records (optional: none known without it). */
+  published?(): PublishMarks;
 }
 
 /**
@@ -123,7 +104,7 @@ export class Snapshot {
       const t0 = performance.now();
       try {
         const plan = await this.source.plan();
-        this.data = buildData(plan, this.source.checks(), Math.round(performance.now() - t0), new Date(), this.source.dnssec?.() ?? new Map(), this.source.tlsrpt?.() ?? new Map());
+        this.data = buildData(plan, this.source.checks(), Math.round(performance.now() - t0), new Date(), this.source.dnssec?.() ?? new Map(), this.source.tlsrpt?.() ?? new Map(), this.source.published?.() ?? new Map());
         this.lastError = null;
         return this.data;
       } catch (err) {
@@ -139,7 +120,7 @@ export class Snapshot {
   /** After a check run: only the verdicts changed, so re-derive rows from the plan we have. */
   refreshChecks(): SnapshotData | null {
     if (!this.data) return null;
-    this.data = buildData(this.data.plan, this.source.checks(), this.data.buildMs, new Date(), this.source.dnssec?.() ?? new Map(), this.source.tlsrpt?.() ?? new Map());
+    this.data = buildData(this.data.plan, this.source.checks(), this.data.buildMs, new Date(), this.source.dnssec?.() ?? new Map(), this.source.tlsrpt?.() ?? new Map(), this.source.published?.() ?? new Map());
     return this.data;
   }
 }

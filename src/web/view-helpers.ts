@@ -4,13 +4,7 @@ import { printable } from '../dns/names.js';
 import { severityOf } from '../problem.js';
 import { CATEGORIES, type Category } from './snapshot.js';
 
-export const CATEGORY_COLORS: Record<Category, string> = {
-  valid: '#2e7d32',
-  broken: '#c62828',
-  unprotected: '#e08a00',
-  'not-ours': '#8a8f98',
-  unchecked: '#7fa7c9',
-};
+export const CATEGORY_COLORS = Object.fromEntries(Object.entries(CATEGORIES).map(([k, c]) => [k, c.color])) as Record<Category, string>;
 
 export interface Bar {
   category: Category;
@@ -24,7 +18,8 @@ export interface Bar {
 
 /** Horizontal bar chart geometry; the template draws it as inline SVG (no script, no styles). */
 export function barChart(counts: Record<Category, number>, max = 360, rowHeight = 34): { bars: Bar[]; height: number; total: number } {
-  const cats = (Object.keys(CATEGORIES) as Category[]).filter((c) => c !== 'unchecked' || counts.unchecked > 0);
+  // Always the four big buckets; the finer ones (warnings, expiring, expired, unchecked) when they hold a domain.
+  const cats = (Object.keys(CATEGORIES) as Category[]).filter((c) => ['valid', 'broken', 'unprotected', 'not-ours'].includes(c) || counts[c] > 0);
   const top = Math.max(1, ...cats.map((c) => counts[c]));
   const total = cats.reduce((n, c) => n + counts[c], 0);
   const bars = cats.map((c, i) => ({

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +56,12 @@ describe('scanServer on a cPanel-shaped root', () => {
     expect(ep['mx.wild.test']!.served).toMatchObject({ rule: 'wildcard', source: '/var/cpanel/ssl/domain_tls/*.wild.test/combined' });
     expect(ep['mail.nocert.test']!.served).toMatchObject({ rule: 'service', source: '/etc/exim.crt' });
     expect(ep['server.host.test']!.domains).toEqual(['shared.test']);
+    // /etc/exim.crt names the server's hostname (openssl says so): no "no certificate of its own" there,
+    // only for a host it does not name.
+    expect(execFileSync('openssl', ['x509', '-noout', '-subject', '-in', certs.service!.cert]).toString()).toMatch(/CN\s*=\s*server\.host\.test/);
+    expect(ep['server.host.test']!.served).toMatchObject({ rule: 'service' });
+    expect(ep['server.host.test']!.problems.map((p) => p.code)).not.toContain('service-cert');
+    expect(ep['mail.nocert.test']!.problems.map((p) => p.code)).toContain('service-cert');
     // The certificate is the one openssl sees in the file Exim would read.
     expect(ep['mail.own.test']!.served!.chain[0]!.spkiSha256).toBe(opensslTlsaData(certs.mail!.cert, 1, 1));
     expect(ep['mx.wild.test']!.served!.chain[0]!.spkiSha256).toBe(opensslTlsaData(certs.wild!.cert, 1, 1));

@@ -9,7 +9,7 @@ describe('Nagios mode (Monitoring Plugins guidelines)', () => {
   const t = { warning: 1, critical: 1 };
   it('OK / WARNING / CRITICAL by the number of broken domains, perfdata with thresholds and bounds', () => {
     const ok = nagiosReport([c('a.test', 'valid'), c('b.test', 'expiring'), c('c.test', 'no-dnssec')], t);
-    expect(ok).toEqual({ exitCode: 0, output: 'TLSA_MANAGER OK - 2 of 3 domain(s) validate, 1 without DANE | valid=1;;;0;3 expiring=1;;;0;3 broken=0;1;1;0;3 unprotected=1;;;0;3' });
+    expect(ok).toEqual({ exitCode: 0, output: 'TLSA_MANAGER OK - 2 of 3 domain(s) validate, 1 without DANE | valid=1;;;0;3 expiring=1;;;0;3 broken=0;1;1;0;3 unprotected=1;;;0;3 warnings=0;;;0;3 expired=0;;;0;3' });
     const two = [c('a.test', 'tlsa-mismatch'), c('b.test', 'bogus'), c('c.test', 'valid')];
     expect(nagiosReport(two, t)).toMatchObject({ exitCode: 2, output: expect.stringMatching(/^TLSA_MANAGER CRITICAL - 2 of 3 domain\(s\) broken \(a\.test: TLSA mismatch, b\.test: DNSSEC bogus\) \| /) });
     expect(nagiosReport(two, { warning: 1, critical: 3 }).exitCode).toBe(1);
@@ -17,6 +17,12 @@ describe('Nagios mode (Monitoring Plugins guidelines)', () => {
     // the thresholds are "this many or more": one broken domain is CRITICAL by default
     expect(nagiosReport([c('a.test', 'unreachable'), c('b.test', 'valid')], t).exitCode).toBe(2);
     expect(nagiosReport(two, { warning: 2, critical: 3 }).exitCode).toBe(1);
+  });
+
+  it('expired and valid-with-warnings are their own perfdata, the old labels keep their meaning', () => {
+    const warned = { ...c('w.test', 'valid'), problems: [{ code: 'dane-ta-name-mismatch', message: 'm', severity: 'warning' as const }] };
+    const r = nagiosReport([c('a.test', 'valid'), warned, c('e.test', 'expired'), c('s.test', 'expiring')], t);
+    expect(r).toEqual({ exitCode: 0, output: 'TLSA_MANAGER OK - 4 of 4 domain(s) validate, 0 without DANE | valid=2;;;0;4 expiring=1;;;0;4 broken=0;1;1;0;4 unprotected=0;;;0;4 warnings=1;;;0;4 expired=1;;;0;4' });
   });
 
   it('a resolver that does not validate is UNKNOWN, not OK or CRITICAL', () => {

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { categoryOf } from '../../src/web/snapshot.js';
-import type { AuditRow } from '../../src/report/audit.js';
+import { categoryOf } from '../../src/dane/category.js';
 
-const row = (verdict: string | null, tlsa = 'in-sync') => ({ verdict, tlsa }) as unknown as AuditRow;
+const row = (verdict: string | null, notOurs = false, problems: { severity: string }[] = []) => ({ verdict, notOurs, problems });
 
-describe('overview category of a domain', () => {
+describe('the one category of a domain (src/dane/category.ts)', () => {
   it('puts a signed zone without DS with the other unprotected domains (mail flows, unauthenticated), like alerts and Nagios do', () => {
     expect(categoryOf(row('no-ds'))).toBe('unprotected');
     expect(categoryOf(row('no-dnssec'))).toBe('unprotected');
@@ -17,6 +16,15 @@ describe('overview category of a domain', () => {
     expect(categoryOf(row('something-unknown'))).toBe('broken');
     expect(categoryOf(row('valid'))).toBe('valid');
     expect(categoryOf(row(null))).toBe('unchecked');
-    expect(categoryOf(row('valid', 'not-ours'))).toBe('not-ours');
+    expect(categoryOf(row('valid', true))).toBe('not-ours');
+  });
+
+  it('tells valid, valid with warnings, expiring and expired apart', () => {
+    expect(categoryOf(row('valid', false, [{ severity: 'info' }]))).toBe('valid');
+    expect(categoryOf(row('valid', false, [{ severity: 'warning' }]))).toBe('valid-warnings');
+    expect(categoryOf(row('expiring'))).toBe('expiring');
+    expect(categoryOf(row('expired'))).toBe('expired');
+    // An expired certificate is expired even when the check also names a warning.
+    expect(categoryOf(row('expired', false, [{ severity: 'warning' }]))).toBe('expired');
   });
 });

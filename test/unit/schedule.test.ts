@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { afterPublish, DAY_MS, dailyOffset, firstCheck, nextCheck, nextDailySlot } from '../../src/schedule/policy.js';
+import { afterPublish, afterPublishDelay, DAY_MS, dailyOffset, firstCheck, nextCheck, nextDailySlot } from '../../src/schedule/policy.js';
 import { Schedule } from '../../src/schedule/schedule.js';
 
 const MIN = 60_000;
@@ -34,8 +34,19 @@ describe('check policy (pure)', () => {
     expect(nextCheck(key, now, true, 0, policy)).toEqual({ at: T0 + dailyOffset(key) + DAY_MS, reason: 'daily' });
   });
 
-  it('after a publish: 2×TTL plus a minute', () => {
-    expect(afterPublish(T0, 3600)).toEqual({ at: T0 + 2 * H + MIN, reason: 'after publish' });
+  it('after a publish: when senders can see it (replaced records: their TTL; new ones: the SOA minimum) plus a minute', () => {
+    // Replacing a record of TTL 3600 in a zone whose negative TTL is 300: the old record may be cached an hour.
+    expect(afterPublishDelay([{ kind: 'delete', ttl: 3600 }, { kind: 'create', ttl: 3600 }], 300)).toBe(3600 + 60);
+    // Only new records where none were: a cached "no such record" lives for the SOA minimum.
+    expect(afterPublishDelay([{ kind: 'create', ttl: 3600 }, { kind: 'create', ttl: 3600 }], 300)).toBe(300 + 60);
+    // The longest replaced TTL wins.
+    expect(afterPublishDelay([{ kind: 'delete', ttl: 600 }, { kind: 'delete', ttl: 7200 }, { kind: 'create', ttl: 60 }], 300)).toBe(7200 + 60);
+    // A zone not read here: the new record's own TTL stands in for the negative TTL.
+    expect(afterPublishDelay([{ kind: 'create', ttl: 1800 }], null)).toBe(1800 + 60);
+    // checks.afterPublishDelaySeconds wins, 0 included (the demo).
+    expect(afterPublishDelay([{ kind: 'delete', ttl: 3600 }], 300, 0)).toBe(0);
+    expect(afterPublishDelay([{ kind: 'delete', ttl: 3600 }], 300, 120)).toBe(120);
+    expect(afterPublish(T0, 3660)).toEqual({ at: T0 + H + MIN, reason: 'after publish' });
   });
 });
 

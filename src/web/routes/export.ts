@@ -25,6 +25,6 @@ export function exportRouter({ snapshot }: RouteDeps): Router {
 
 /** Drop the list page's extra fields. */
 function auditOnly(row: SnapshotData['rows'][number]) {
-  const { category: _c, haystack: _h, ...rest } = row;
+  const { haystack: _h, ...rest } = row;
   return rest;
 }

@@ -63,7 +63,7 @@ export function jobsRouter(deps: RouteDeps): Router {
   r.get('/jobs/:id', (req, res, next) => {
     const job = jobs.get(String(req.params.id));
     if (!job) return next(new ProblemError(problem('not-found', 'That job is not known (jobs are kept until the service restarts).')));
-    render(res, 'job', job.label, 'jobs', { job });
+    render(res, 'job', job.label, 'jobs', { job, snap: snapshot.current() });
   });
   r.get('/api/jobs/:id', (req, res) => {
     const job = jobs.get(String(req.params.id));

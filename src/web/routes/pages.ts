@@ -6,7 +6,8 @@ import { formatRecord } from '../../tlsa/types.js';
 import { domainDetail } from '../detail.js';
 import { listRows, PAGE_SIZES, parseListQuery, queryParams, SORT_KEYS, TLSA_STATES, DNSSEC_FILTER } from '../list-query.js';
 import { domainParam, formString, pageParam } from '../params.js';
-import { CATEGORIES, type Category, type SnapshotData } from '../snapshot.js';
+import { CATEGORIES, type SnapshotData } from '../snapshot.js';
+import { emptyCounts } from '../../dane/category.js';
 import * as helpers from '../view-helpers.js';
 import { h, render, type RouteDeps } from './common.js';
 import { alertsOverview } from '../../alerts/overview.js';
@@ -23,12 +24,13 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
     '/',
     h(async (_req, res) => {
       const d = await snapshot.get();
-      const counts = Object.fromEntries(Object.keys(CATEGORIES).map((c) => [c, 0])) as Record<Category, number>;
+      const counts = emptyCounts();
       for (const row of d.rows) counts[row.category]++;
       const state = ctx.state();
       render(res, 'overview', 'Overview', 'overview', {
         d,
         chart: helpers.barChart(counts),
+        CATEGORIES,
         counts,
         renewing: renewingSoon(d, ctx.now()),
         activity: state.activity({ limit: 8 }),
