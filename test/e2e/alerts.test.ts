@@ -128,7 +128,7 @@ describe('alerts in the lab', () => {
     expect(first.checked.map((c) => [c.domain, c.verdict]).sort()).toEqual([[domain, 'valid'], [other, 'valid']]);
     expect(first.raised).toBe(0);
     expect(nagios(root, ['--all'])).toMatchObject({ status: 0 });
-    expect(nagios(root, ['--all']).stdout).toMatch(/^TLSA_MANAGER OK - 2 of 2 domain\(s\) validate, 0 without DANE \| valid=2;;;0;2 expiring=0;;;0;2 broken=0;1;1;0;2 unprotected=0;;;0;2\n$/);
+    expect(nagios(root, ['--all']).stdout).toMatch(/^TLSA_MANAGER OK - 2 of 2 domain\(s\) validate, 0 without DANE \| valid=2;;;0;2 expiring=0;;;0;2 broken=0;1;1;0;2 unprotected=0;;;0;2 warnings=0;;;0;2 expired=0;;;0;2\n$/);
 
     // Break it by hand: a wrong 3 1 1 (another key) replaces the right one.
     const wrong = await l.issueCert({ names: [host] });
