@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { useLab } from '../lab/setup.js';
 import type { Lab } from '../lab/lab.js';
 import { fingerLoop, labServer } from '../helpers/lab-server.js';
@@ -12,7 +14,7 @@ import type { AppContext } from '../../src/context.js';
  * Issue 6's proof: an AutoSSL renewal (new key) driven through the real hook code, while
  * posttls-finger probes port 25 every second. The lab resolver caches for at most 5 s.
  */
-const lab = useLab({ zones: ['renew', 'eeonly', 'newca', 'sibling', 'sibseen'].map((name) => ({ name, signed: true, ds: true })) });
+const lab = useLab({ zones: ['renew', 'eeonly', 'newca', 'sibling', 'sibseen', 'keyswitch', 'ecseen'].map((name) => ({ name, signed: true, ds: true })) });
 
 async function publishAll(ctx: AppContext) {
   const providers = new Providers(ctx);
@@ -154,5 +156,60 @@ describe('AutoSSL renewal with the hooks', () => {
     expect(results.at(-1)!.output).toContain('Verified TLS connection established');
     const plan = await makePlan(ctx, new Providers(ctx));
     expect(plan.scan.endpoints.find((e) => e.host === host)!.served!.chain[0]!.spkiSha256).toBe(next.spkiSha256);
+  });
+  it("an account that prefers ECDSA served an RSA certificate: its next (ECDSA) issuers are pinned, zero unverified connections through the switch with no pre stage", async () => {
+    // Issue 22: AutoSSL makes the next key of the account's preferred type (Cpanel/SSL/Auto/Provider.pm
+    // generate_key); an RSA certificate of an account preferring ECDSA is replaced by an ECDSA one
+    // from an ECDSA intermediate at the next AutoSSL run.
+    const l = lab();
+    const zone = `keyswitch.${l.parent}`;
+    const other = `ecseen.${l.parent}`;
+    const host = `mail.${zone}`;
+    const tag = l.parent.split('.')[0];
+    const r12 = await l.addIntermediate({ name: `SW-R12-${tag}`, subject: "/C=US/O=Let's Encrypt/CN=R12", keyType: 'rsa' });
+    const e7 = await l.addIntermediate({ name: `SW-E7-${tag}`, subject: "/C=US/O=Let's Encrypt/CN=E7", keyType: 'ec' });
+    const ctx = labServer(l, [zone, other], { policy: { ttl: 60 } });
+    const users = join(l.cpanelRoot, 'var/cpanel/users');
+    mkdirSync(users, { recursive: true });
+    writeFileSync(join(users, 'user1'), 'DNS=' + zone + '\nSSL_DEFAULT_KEY_TYPE=ecdsa-prime256v1\n');
+    try {
+      // E7 (not in the verified table: a lab key) signs another customer's ECDSA certificate, so it is
+      // the Let's Encrypt ECDSA issuer seen on this server. Without the account's preference only RSA
+      // siblings would fill the budget and E7 would not be pinned for the RSA host.
+      await l.installCert(`mail.${other}`, (await l.issueCert({ names: [`mail.${other}`, other], issuer: e7.name, keyType: 'ec' })).combinedPem);
+      await l.installCert(host, (await l.issueCert({ names: [host, zone], issuer: r12.name, keyType: 'rsa' })).combinedPem);
+      await publishAll(ctx);
+      await l.flushResolver();
+      for (const port of [25, 465, 587]) {
+        const rrset = (await l.digAuthoritative(`_${port}._tcp.${host}`, 'TLSA')).answers.map((a) => a.split(/\s+/)).filter((f) => f[3] === 'TLSA');
+        const data = rrset.map((f) => `${f[4]} ${f[5]} ${f[6]} ${f.slice(7).join('').toLowerCase()}`);
+        expect(data.length).toBeLessThanOrEqual(10);
+        expect(data).toContain(`2 1 1 ${r12.spkiSha256}`);
+        expect(data).toContain(`2 1 1 ${e7.spkiSha256}`);
+      }
+
+      const loop = fingerLoop(l, zone);
+      await sleep(3000);
+      // AutoSSL's switch to ECDSA, installed with no pre stage: until the post hook publishes the new
+      // key and caches expire, senders validate it only through the E7 pin published beforehand.
+      const next = await l.issueCert({ names: [host, zone], issuer: e7.name, keyType: 'ec' });
+      await l.installCert(host, next.combinedPem);
+      const installedAt = Date.now();
+      await sleep(6000);
+      const post = await runHook(ctx, hookInput('post', zone, next));
+      expect(post.ok, post.message).toBe(true);
+      expect(loop.results.filter((r) => r.at > installedAt).length).toBeGreaterThan(3);
+      await sleep(8000);
+      const results = await loop.stop();
+      expect(results.length).toBeGreaterThan(8);
+      expect(results.filter((r) => !r.verified).map((b) => b.output.slice(-300))).toEqual([]);
+      expect(results.at(-1)!.output).toContain('Verified TLS connection established');
+      const plan = await makePlan(ctx, new Providers(ctx));
+      const served = plan.scan.endpoints.find((e) => e.host === host)!;
+      expect(served.served!.chain[0]!.spkiSha256).toBe(next.spkiSha256);
+      expect(served.served!.chain[0]!.keyAlgorithm).toBe('ec-p256');
+    } finally {
+      rmSync(join(users, 'user1'), { force: true });
+    }
   });
 });
