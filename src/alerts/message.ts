@@ -8,7 +8,7 @@ import type { Alert, DeliveryEvent } from './store.js';
 export interface AlertMessage {
   /** raised | reminder (still open, daily) | resolved | test */
   event: DeliveryEvent;
-  /** Alert kind: domain-degraded, domain-broken, dnssec-bogus, ds-missing, issuer-not-covered, publish-failed, timer-stalled, ta-cert-expiring, server-checks, tlsrpt-dane-failure, test. */
+  /** Alert kind: domain-degraded, domain-broken, dnssec-bogus, ds-missing, issuer-not-covered, publish-failed, timer-stalled, timer-failed, ta-cert-expiring, server-checks, tlsrpt-dane-failure, test. */
   kind: string;
   severity: 'critical' | 'warning' | 'info';
   /** The incident id (same for its raise, reminders and resolve). */

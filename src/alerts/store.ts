@@ -225,8 +225,9 @@ export class AlertStore {
   }
 
   /** Open alerts per kind (metrics). */
+  /** Open alerts per "kind\u0000severity". */
   openCounts(): Map<string, number> {
-    const rows = this.db.prepare('SELECT kind, COUNT(*) AS n FROM alerts WHERE resolved_at IS NULL GROUP BY kind').all() as { kind: string; n: number }[];
-    return new Map(rows.map((r) => [r.kind, r.n]));
+    const rows = this.db.prepare('SELECT kind, severity, COUNT(*) AS n FROM alerts WHERE resolved_at IS NULL GROUP BY kind, severity').all() as { kind: string; severity: string; n: number }[];
+    return new Map(rows.map((r) => [`${r.kind}\u0000${r.severity}`, r.n]));
   }
 }

@@ -16,6 +16,7 @@ export const ALERT_KINDS = [
   'issuer-not-covered',
   'publish-failed',
   'timer-stalled',
+  'timer-failed',
   'ta-cert-expiring',
   'server-checks',
   'tlsrpt-dane-failure',
@@ -193,6 +194,29 @@ export function timerCondition(lastRunAt: number | null, now: number, intervalMs
   if (now - last <= 2 * intervalMs) return [];
   const mins = Math.round((now - last) / 60_000);
   return [{ key: 'timer:server', kind: 'timer-stalled', severity: 'warning', subject: 'server', title: 'The reconcile timer has stopped', detail: `The periodic reconcile has not run for ${mins} minutes (expected every ${Math.round(intervalMs / 60_000)}). Renewals are then only followed by hooks. Check: systemctl status tlsa-manager-reconcile.timer` }];
+}
+
+/** How the last periodic reconcile ended (src/hooks/timer-health.ts keeps it). */
+export interface TimerRunOutcome {
+  ok: boolean;
+  how: 'finished' | 'crashed';
+  startedAt: string;
+  finishedAt: string | null;
+  /** "phase: what went wrong" for a run that finished with failures. */
+  failures: string[];
+}
+
+/**
+ * The last periodic reconcile failed (a phase failed or overran) or died without finishing (a
+ * run still marked as running whose process is gone: `died`). Either way part of the server's
+ * work (import, checks, DNSSEC watch, alerts, publishing) was not done.
+ */
+export function timerFailedCondition(last: TimerRunOutcome | null, died: { startedAt: string } | null): Incident[] {
+  const incident = (detail: string): Incident[] => [{ key: 'timer-failed:server', kind: 'timer-failed', severity: 'critical', subject: 'server', title: 'The periodic reconcile failed', detail: `${detail} Its log: journalctl -u tlsa-manager-reconcile.service` }];
+  if (died) return incident(`The run started at ${died.startedAt} stopped without finishing (it crashed or was killed); checks, alerts and publishing after that point did not happen.`);
+  if (!last || last.ok) return [];
+  if (last.how === 'crashed') return incident(last.failures[0] ? `${last.failures[0]}.` : 'A run stopped without finishing.');
+  return incident(`The run started at ${last.startedAt} finished with failures: ${last.failures.join('; ')}.`);
 }
 
 /** A zone's publish has failed `streak` times in a row. */

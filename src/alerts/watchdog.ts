@@ -1,6 +1,7 @@
 import type { AppContext } from '../context.js';
 import { alertOnTimer } from './evaluate.js';
 import { deliverDue, queueReminders } from './notify.js';
+import { alertOnTimerHealth } from '../hooks/timer-health.js';
 
 /**
  * What the daemon (`serve`) does every minute: notice a timer that stopped (it cannot report its
@@ -10,6 +11,7 @@ import { deliverDue, queueReminders } from './notify.js';
 export async function watchdogTick(ctx: AppContext, since: number): Promise<void> {
   try {
     alertOnTimer(ctx, since);
+    alertOnTimerHealth(ctx);
     queueReminders(ctx);
     await deliverDue(ctx);
   } catch (err) {

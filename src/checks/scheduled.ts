@@ -39,7 +39,7 @@ export function syncSchedule(ctx: AppContext, now = ctx.now()): Schedule {
  * publish, broken with back-off), within the per-host limits; turn the results into alerts; send
  * what is queued. `onlyDue: false` checks everything now (the "full check" button, benchmarks).
  */
-export async function runScheduledChecks(ctx: AppContext, opts: { now?: number; all?: boolean; resolver?: string } = {}): Promise<ScheduledRun> {
+export async function runScheduledChecks(ctx: AppContext, opts: { now?: number; all?: boolean; resolver?: string; deliver?: boolean } = {}): Promise<ScheduledRun> {
   const now = opts.now ?? ctx.now();
   const s = syncSchedule(ctx, now);
   const due: DueItem[] = opts.all ? s.list(CHECK_KIND) : s.due(CHECK_KIND, now);
@@ -69,6 +69,8 @@ export async function runScheduledChecks(ctx: AppContext, opts: { now?: number; 
     raised = r.raised.length;
     resolved = r.resolved.length;
   });
+  // The timer delivers in a phase of its own (deliver: false), after the DNSSEC watch.
+  if (opts.deliver === false) return { checked, raised, resolved, delivered: 0, failedDeliveries: 0, gate, nextAt: s.next(CHECK_KIND)?.dueAt ?? null };
   await step(ctx, 'queueing alert reminders failed', () => queueReminders(ctx, now));
   const d = await deliverDue(ctx, { now });
   return { checked, raised, resolved, delivered: d.delivered, failedDeliveries: d.failed, gate, nextAt: s.next(CHECK_KIND)?.dueAt ?? null };

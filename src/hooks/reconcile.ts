@@ -10,6 +10,7 @@ import { runScheduledChecks, type ScheduledRun } from '../checks/scheduled.js';
 import { dnssecStore, recheckDnssec } from '../dnssec/watch.js';
 import type { StatusOptions } from '../dnssec/status.js';
 import { importSpool } from '../tlsrpt/import.js';
+import { finishRun, startRun } from './timer-health.js';
 
 export interface ReconcileResult {
   /** Nothing changed since the last run and nothing fell due: no plan was made. */
@@ -55,23 +56,59 @@ function statOrNull(file: string): Stats | null {
   }
 }
 
-export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {}): Promise<ReconcileResult> {
-  const state = ctx.state();
-  const providers = new Providers(ctx);
-  const recovered = await recoverInterrupted(ctx, providers, 'timer');
-  const now = ctx.now();
-  const fingerprint = inputsFingerprint(ctx);
-  const due = Number(state.getMeta('reconcileDueAt') ?? 0);
-  const lastFull = Number(state.getMeta('lastFullReconcile') ?? 0);
-  const idle = !opts.force && recovered.length === 0 && fingerprint === state.getMeta('reconcileFingerprint') && now < due && now - lastFull < FULL_RUN_EVERY_MS;
-  state.setMeta('lastReconcile', new Date(now).toISOString());
-  await importTlsReports(ctx);
-  await pruneHistory(ctx, now);
-  if (idle) {
-    const checks = await scheduledChecks(ctx);
-    return { skipped: true, applied: 0, failed: false, ...checks, summary: 'nothing changed since the last run' };
-  }
+/**
+ * Each phase of a timer run has its own time bound, so none starves the others (issue 21): a
+ * phase that overruns is left behind (logged, the run counts as failed) and the run goes on to
+ * the next; alert delivery always comes. Generous: a healthy run takes seconds.
+ */
+export const PHASE_LIMITS_MS = { recover: 2 * 60_000, publish: 5 * 60_000, import: 3 * 60_000, checks: 5 * 60_000, dnssec: 3 * 60_000, alerts: 2 * 60_000 } as const;
+export type Phase = keyof typeof PHASE_LIMITS_MS;
 
+interface RunState {
+  limits: Record<Phase, number>;
+  /** "phase: what went wrong", for the run's outcome. */
+  failures: string[];
+}
+
+export async function reconcile(ctx: AppContext, opts: { force?: boolean; phaseLimitsMs?: Partial<Record<Phase, number>> } = {}): Promise<ReconcileResult> {
+  const state = ctx.state();
+  const run: RunState = { limits: { ...PHASE_LIMITS_MS, ...opts.phaseLimitsMs }, failures: [] };
+  startRun(ctx);
+  let result: ReconcileResult = { skipped: false, applied: 0, failed: true, rechecked: 0, alertsRaised: 0, alertsResolved: 0, summary: '' };
+  try {
+    const providers = new Providers(ctx);
+    const recovered = await phase(ctx, run, 'recover', [], () => recoverInterrupted(ctx, providers, 'timer'));
+    const now = ctx.now();
+    const fingerprint = inputsFingerprint(ctx);
+    const due = Number(state.getMeta('reconcileDueAt') ?? 0);
+    const lastFull = Number(state.getMeta('lastFullReconcile') ?? 0);
+    const idle = !opts.force && recovered.length === 0 && fingerprint === state.getMeta('reconcileFingerprint') && now < due && now - lastFull < FULL_RUN_EVERY_MS;
+    const published = idle ? null : await phase(ctx, run, 'publish', null, () => publish(ctx, providers, now));
+    await phase(ctx, run, 'import', undefined, async () => {
+      await importSpool(ctx, 'timer');
+      pruneHistory(ctx, now);
+    });
+    const checks = await scheduledChecks(ctx, run);
+    if (published) {
+      checks.alertsRaised += published.issuerAlerts.raised.length;
+      checks.alertsResolved += published.issuerAlerts.resolved.length;
+    }
+    const failed = run.failures.length > 0 || published?.failed === true;
+    result = idle
+      ? { skipped: true, applied: 0, failed, ...checks, summary: ['nothing changed since the last run', ...run.failures].join('\n') }
+      : { skipped: false, applied: published?.applied ?? 0, failed, ...checks, summary: [...describeSettled(recovered), ...(published ? [`${published.applied} change(s) applied in ${published.zones} zone(s)`, ...published.problems] : []), ...run.failures].join('\n') };
+    return result;
+  } catch (err) {
+    run.failures.push(`run: ${(err as Error).message}`);
+    throw err;
+  } finally {
+    finishRun(ctx, run.failures.length === 0 && !result.failed, run.failures);
+  }
+}
+
+/** Plan and apply (the DNS work): what the run changed, for the summary and the wake-up time. */
+async function publish(ctx: AppContext, providers: Providers, now: number) {
+  const state = ctx.state();
   const plan = await makePlan(ctx, providers, {});
   const results = await applyPlan(ctx, providers, plan, 'timer', { lockWaitMs: 60_000 });
   const applied = results.reduce((n, r) => n + r.applied.length, 0);
@@ -92,18 +129,42 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean } = {})
   // others while we ran is caught by the hourly full run at the latest.
   state.setMeta('reconcileFingerprint', inputsFingerprint(ctx));
   state.logActivity({ actor: 'timer', kind: 'reconcile', zone: null, subject: null, detail: `${applied} change(s) in ${results.length} zone(s)${failed ? '; some failed' : ''}`, ok: !failed });
-  const warnings = plan.zones.flatMap((z) => z.warnings);
-  const issuerAlerts = alertOnPlanWarnings(ctx, warnings, now);
-  const checks = await scheduledChecks(ctx);
-  checks.alertsRaised += issuerAlerts.raised.length;
-  checks.alertsResolved += issuerAlerts.resolved.length;
-  const problems = results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`);
-  return { skipped: false, applied, failed, ...checks, summary: [...describeSettled(recovered), `${applied} change(s) applied in ${results.length} zone(s)`, ...problems].join('\n') };
+  const issuerAlerts = alertOnPlanWarnings(ctx, plan.zones.flatMap((z) => z.warnings), now);
+  return { applied, failed, zones: results.length, issuerAlerts, problems: results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`) };
 }
 
 /**
- * Side work of a timer run (reports, pruning, first DNSSEC looks): a failure is logged and the
- * work tried again on the next run; it never stands in the way of the DNS work.
+ * One phase of the run, within its time bound: a failure or an overrun is logged, noted for the
+ * run's outcome, and the run goes on with `fallback`. An overrun phase is not cancelled (its
+ * I/O has its own timeouts); the run just stops waiting for it.
+ */
+async function phase<T>(ctx: AppContext, run: RunState, name: Phase, fallback: T, work: () => T | Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = run.limits[name];
+  try {
+    const overrun = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`took longer than ${Math.round(limit / 1000)} s; left for the next run`)), limit);
+    });
+    return await Promise.race([Promise.resolve().then(work), overrun]);
+  } catch (err) {
+    const message = (err as Error).message;
+    run.failures.push(`${name}: ${message}`);
+    ctx.logger.error({ phase: name, err: message }, 'a phase of the periodic reconcile failed; the run goes on');
+    return fallback;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The activity log beyond its retention and superseded check results. */
+function pruneHistory(ctx: AppContext, now: number): void {
+  const pruned = ctx.state().pruneHistory(new Date(now - ctx.config.history.retentionDays * 86_400_000).toISOString());
+  if (pruned.activity + pruned.checks > 0) ctx.logger.info(pruned, 'pruned the activity log beyond its retention and superseded check results');
+}
+
+/**
+ * Side work outside the timer's phases (the first DNSSEC look when called on its own): a failure
+ * is logged and the work tried again on the next run.
  */
 async function beside<T>(ctx: AppContext, failure: string, fallback: T, work: () => T | Promise<T>): Promise<T> {
   try {
@@ -114,38 +175,26 @@ async function beside<T>(ctx: AppContext, failure: string, fallback: T, work: ()
   }
 }
 
-/** The activity log beyond its retention and superseded check results. */
-function pruneHistory(ctx: AppContext, now: number): Promise<void> {
-  return beside(ctx, 'pruning the state database failed; it is tried again on the next run', undefined, () => {
-    const pruned = ctx.state().pruneHistory(new Date(now - ctx.config.history.retentionDays * 86_400_000).toISOString());
-    if (pruned.activity + pruned.checks > 0) ctx.logger.info(pruned, 'pruned the activity log beyond its retention and superseded check results');
-  });
-}
-
-/** Reports the senders mailed since the last run (and retention). */
-function importTlsReports(ctx: AppContext): Promise<void> {
-  return beside(ctx, 'TLS-RPT import failed; the spool is kept for the next run', undefined, async () => {
-    await importSpool(ctx, 'timer');
-  });
-}
-
 /**
- * The schedule's due checks, alerts from them, reminders, and the outbox. Checks need a resolver:
- * the configured one, or the root's /etc/resolv.conf (what a real server has; a test root
- * without either sends no DNS at all).
+ * The schedule's due checks and alerts from them, the DNSSEC watch, then reminders and the
+ * outbox, each a phase of its own. Checks need a resolver: the configured one, or the root's
+ * /etc/resolv.conf (what a real server has; a test root without either sends no DNS at all).
  */
-async function scheduledChecks(ctx: AppContext): Promise<{ rechecked: number; alertsRaised: number; alertsResolved: number }> {
-  let run: ScheduledRun | null = null;
+async function scheduledChecks(ctx: AppContext, run: RunState): Promise<{ rechecked: number; alertsRaised: number; alertsResolved: number }> {
+  let checked: ScheduledRun | null = null;
   if (ctx.config.resolver || ctx.root.stat('/etc/resolv.conf')) {
-    run = await runScheduledChecks(ctx);
+    checked = await phase(ctx, run, 'checks', null, () => runScheduledChecks(ctx, { deliver: false }));
     // The DNSSEC chain watcher's due zones (issue 12), same resolver rule.
-    await recheckDnssec(ctx);
-    await dnssecFirstLook(ctx);
-  } else {
+    await phase(ctx, run, 'dnssec', undefined, async () => {
+      await recheckDnssec(ctx);
+      await dnssecFirstLook(ctx);
+    });
+  }
+  await phase(ctx, run, 'alerts', undefined, async () => {
     queueReminders(ctx);
     await deliverDue(ctx);
-  }
-  return { rechecked: run?.checked.length ?? 0, alertsRaised: run?.raised ?? 0, alertsResolved: run?.resolved ?? 0 };
+  });
+  return { rechecked: checked?.checked.length ?? 0, alertsRaised: checked?.raised ?? 0, alertsResolved: checked?.resolved ?? 0 };
 }
 
 /**

@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { failingZones, taHosts } from '../alerts/evaluate.js';
 import { alertStore, serverName } from '../alerts/notify.js';
 import { ALERT_KINDS } from '../alerts/transitions.js';
+import { lastRunSucceeded } from '../hooks/timer-health.js';
 import { CHECK_KIND, schedule } from '../checks/scheduled.js';
 import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
@@ -66,6 +67,8 @@ export async function metricsText(ctx: AppContext): Promise<string> {
 
   const lastReconcile = Date.parse(state.getMeta('lastReconcile') ?? '') || 0;
   g('last_reconcile_timestamp_seconds', 'When the periodic reconcile last ran (Unix time; 0: never).').set(seconds(lastReconcile));
+  // 1 when the last run finished without a failure; 0 when it failed, or crashed (noticed by the next run or the daemon).
+  g('last_reconcile_success', 'Whether the last periodic reconcile finished without a failure (1) or failed or crashed (0; 0 also before the first run).').set(lastRunSucceeded(ctx) ? 1 : 0);
   g('last_check_timestamp_seconds', 'When a domain was last checked from the outside (Unix time; 0: never).').set(seconds(lastCheck));
   g('seconds_since_last_reconcile', 'Seconds from the last reconcile to when this exposition was made.').set(lastReconcile ? seconds(now - lastReconcile) : -1);
   g('seconds_since_last_check', 'Seconds from the last check to when this exposition was made.').set(lastCheck ? seconds(now - lastCheck) : -1);
@@ -77,8 +80,8 @@ export async function metricsText(ctx: AppContext): Promise<string> {
 
   const store = alertStore(ctx);
   const open = store.openCounts();
-  const alertsG = g('alerts_open', 'Open alerts by kind.', ['kind']);
-  for (const kind of ALERT_KINDS) alertsG.set({ kind }, open.get(kind) ?? 0);
+  const alertsG = g('alerts_open', 'Open alerts by kind and severity.', ['kind', 'severity']);
+  for (const kind of ALERT_KINDS) for (const severity of ['critical', 'warning'] as const) alertsG.set({ kind, severity }, open.get(`${kind}\u0000${severity}`) ?? 0);
   const channelsG = g('alert_deliveries_failing', 'Alert messages a channel has failed to deliver and still retries.', ['channel']);
   for (const c of store.failingChannels()) channelsG.set({ channel: c.channel }, c.pending);
 

@@ -72,7 +72,11 @@ describe('Prometheus exposition', () => {
     expect(sample('tlsa_manager_tlsa_records_managed', s)).toBe('3');
     expect(sample('tlsa_manager_publish_failures_total', s)).toBe('4');
     expect(sample('tlsa_manager_zones_publish_failing', s)).toBe('1');
-    expect(sample('tlsa_manager_alerts_open', `kind="domain-degraded",${s}`)).toBe('1');
+    expect(sample('tlsa_manager_alerts_open', `kind="domain-degraded",severity="critical",${s}`)).toBe('1');
+    expect(sample('tlsa_manager_alerts_open', `kind="domain-degraded",severity="warning",${s}`)).toBe('0');
+    expect(sample('tlsa_manager_alerts_open', `kind="timer-failed",severity="critical",${s}`)).toBe('0');
+    // lastReconcile set by hand, no outcome recorded: not known to have succeeded.
+    expect(sample('tlsa_manager_last_reconcile_success', s)).toBe('0');
     expect(sample('tlsa_manager_last_reconcile_timestamp_seconds', s)).toBe(String((NOW - 600_000) / 1000));
     expect(sample('tlsa_manager_last_check_timestamp_seconds', s)).toBe(String((NOW - 3_600_000) / 1000));
     expect(sample('tlsa_manager_certificate_expiry_timestamp_seconds', `host="mail.ok.test",${s}`)).toBe(String((NOW + 30 * DAY) / 1000));
