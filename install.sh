@@ -180,6 +180,9 @@ else
   say "wrote the default configuration $CONFIG"
 fi
 
+# ---- cPanel notifications: our application's importance in Contact Manager (from the config). ----
+cpanel_importance "$CONFIG" || true
+
 # ---- WHM plugin: CGI and icon in place before the AppConfig is registered. ----
 install -d -m 0755 -o 0 -g 0 -- "$CGIDIR" "$ICONDIR"
 install -m 0700 -o 0 -g 0 -- "$APPDIR/plugin/cgi/index.cgi" "$CGIDIR/index.cgi"

@@ -131,6 +131,7 @@ export const CODES = {
   'zone-edit-refused': { kind: 'refused', text: 'The zone edit would not be exact, so it was not made.' },
   'checkzone-failed': { kind: 'refused', text: 'named-checkzone rejected the edited zone.' },
   'whmapi-error': { kind: 'refused', text: 'WHM API 1 refused the call.' },
+  'cpanel-importance-failed': { kind: 'transient', text: 'The importance of TLSA Manager’s notifications could not be set in WHM’s Contact Manager.' },
   'cloudflare-rejected': { kind: 'refused', text: 'Cloudflare refused the request.' },
   'cloudflare-change-invalid': { kind: 'refused', text: 'A change cannot be sent to Cloudflare as it is.' },
 

@@ -371,8 +371,65 @@ function disableDnssec(params) {
   return { domains };
 }
 
+// ---- Contact Manager importance (issue 23) -------------------------------------------------
+// After Whostmgr/API/1/Contact.pm (get_/set_application_contact_importance, _validate_alphanumeric,
+// _get_event_importance_number_or_die) and Cpanel/iContact/EventImportance.pm (%NAME_TO_NUMBER,
+// $_datastore_file, get_event_importance) + EventImportance/Writer.pm (set_application_importance:
+// the application's '*' entry). The datastore is { app: { '*': n, event: n } }.
+
+const IMPORTANCE_FILE = '/var/cpanel/icontact_event_importance.json';
+const IMPORTANCE = { High: 1, Medium: 2, Low: 3, Disabled: 0 };
+
+function importanceData() {
+  try {
+    const data = JSON.parse(readFileSync(under(IMPORTANCE_FILE), 'utf8'));
+    return data && typeof data === 'object' ? data : {};
+  } catch {
+    return {};
+  }
+}
+
+function alphanumeric(params, key) {
+  const v = one(params, key);
+  if (v === undefined || v === '') throw new ApiError(`The “${key}” parameter is required.`);
+  if (!/^[0-9A-Za-z]+$/.test(v)) throw new ApiError(`The “${key}” parameter value of “${v}” is invalid. It must only contain alphanumeric characters.`);
+  return v;
+}
+
+function importanceNumber(params) {
+  const v = one(params, 'importance');
+  if (v === undefined || v === '') throw new ApiError('The “importance” parameter is required.');
+  if (Object.hasOwn(IMPORTANCE, v)) return IMPORTANCE[v];
+  if (Object.values(IMPORTANCE).map(String).includes(v)) return Number(v);
+  throw new ApiError(`The “importance” parameter “${v}” is invalid and may only be one of “Disabled”, “High”, “Low”, “Medium”, “0”, “1”, “2”, or “3”.`);
+}
+
+const NUMBER_TO_NAME = Object.fromEntries(Object.entries(IMPORTANCE).map(([k, n]) => [n, k]));
+
+function getApplicationContactImportance(params) {
+  const app = alphanumeric(params, 'app');
+  const data = importanceData();
+  // EventImportance::get_event_importance: an application not in the file is Low.
+  const n = data[app] ? data[app]['*'] : IMPORTANCE.Low;
+  return { importance: n, name: NUMBER_TO_NAME[n] };
+}
+
+function setApplicationContactImportance(params) {
+  const app = alphanumeric(params, 'app');
+  const n = importanceNumber(params);
+  const data = importanceData();
+  (data[app] ??= {})['*'] = n;
+  const file = under(IMPORTANCE_FILE);
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(data));
+  renameSync(`${file}.tmp`, file);
+  return {};
+}
+
 const FUNCTIONS = {
   listips,
+  get_application_contact_importance: getApplicationContactImportance,
+  set_application_contact_importance: setApplicationContactImportance,
   parse_dns_zone: parseDnsZone,
   mass_edit_dns_zone: massEditDnsZone,
   fetch_ssl_vhosts: fetchSslVhosts,

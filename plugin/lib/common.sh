@@ -246,3 +246,33 @@ exim_rebuild() {
   if [ -x "$restart" ]; then "$restart" >/dev/null 2>&1 || warn "restartsrv_exim failed; restart Exim yourself (/scripts/restartsrv_exim)"; fi
   return 0
 }
+
+# Our notifications' importance in WHM » Server Contacts » Contact Manager (issue 23). cPanel gives
+# an application Cpanel/iContact/EventImportance.pm does not list Low importance, which reaches
+# only contact methods set to "All"; so install sets application TLSAManager's importance (its
+# '*' entry, Whostmgr/API/1/Contact.pm set_application_contact_importance; per-event entries an
+# admin made stay) to alerts.cpanelImportance of the config (high by default; the config is kept
+# on upgrade, so the admin's choice is what is set again). Never fatal: alerts still reach "All".
+cpanel_importance() {
+  local config="$1" name out
+  name="$(perl -MJSON::PP -e '
+    my $c = eval { local $/; open my $fh, "<", $ARGV[0] or die; JSON::PP::decode_json(<$fh>) } || {};
+    my $v = ref $c->{alerts} eq "HASH" && defined $c->{alerts}{cpanelImportance} ? $c->{alerts}{cpanelImportance} : "high";
+    my %name = (high => "High", medium => "Medium", low => "Low");
+    print $name{$v} // "";
+  ' "$config" 2>/dev/null)"
+  if [ -z "$name" ]; then
+    warn "alerts.cpanelImportance in $config is not high, medium or low; cPanel notifications keep their importance (fix the value, then run install.sh again)"
+    return 1
+  fi
+  if [ ! -x "$CPBIN/whmapi1" ]; then
+    warn "$CPBIN/whmapi1 is missing: set the importance yourself (whmapi1 set_application_contact_importance app=TLSAManager importance=$name)"
+    return 1
+  fi
+  out="$("$CPBIN/whmapi1" --output=json set_application_contact_importance app=TLSAManager "importance=$name" 2>&1)"
+  if ! printf '%s' "$out" | perl -MJSON::PP -e 'local $/; my $r = eval { JSON::PP::decode_json(<STDIN>) }; exit(($r && ref $r->{metadata} eq "HASH" && $r->{metadata}{result}) ? 0 : 1)'; then
+    warn "whmapi1 set_application_contact_importance refused: $(printf '%s' "$out" | head -c 300); cPanel notifications keep their importance (WHM » Server Contacts » Contact Manager, application TLSAManager)"
+    return 1
+  fi
+  say "cPanel notifications of TLSA Manager have importance $name (WHM » Server Contacts » Contact Manager)"
+}

@@ -30,13 +30,23 @@ export function isMailAddress(s: string): boolean {
   return /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$/.test(local) && !local.startsWith('-') && !local.startsWith('.') && checkName(s.slice(at + 1)).ok;
 }
 
-const ALERTS_DEFAULT = { email: [], cpanelNotifications: true, sendmail: ['/usr/sbin/sendmail'], renotifyHours: 24 };
+/** Contact Manager importances, most important first (Cpanel/iContact/EventImportance.pm: High 1, Medium 2, Low 3). */
+export const CPANEL_IMPORTANCES = ['high', 'medium', 'low'] as const;
+export type CpanelImportance = (typeof CPANEL_IMPORTANCES)[number];
+
+const ALERTS_DEFAULT = { email: [], cpanelNotifications: true, cpanelImportance: 'high' as const, sendmail: ['/usr/sbin/sendmail'], renotifyHours: 24 };
 const alertsSchema = z
   .object({
     /** Addresses that get alert mail through the local MTA; CONTACTEMAIL = the server contact. Empty: no mail channel. */
     email: z.array(alertAddress).max(20).default([]),
     /** Raise alerts through cPanel's own notification system (WHM » Contact Manager). */
     cpanelNotifications: z.boolean().default(true),
+    /**
+     * The importance of our notifications in WHM's Contact Manager (application TLSAManager), set by
+     * install.sh and the settings page with `whmapi1 set_application_contact_importance`. cPanel
+     * gives an application it does not know Low, which reaches only contact methods set to "All".
+     */
+    cpanelImportance: z.enum(CPANEL_IMPORTANCES).default('high'),
     webhook: z.object({ url: z.string().url().refine((u) => /^https?:/i.test(u), { message: 'must be an http(s) URL' }), secret }).strict().optional(),
     /** The sendmail interface (argv; recipients are appended). */
     sendmail: z.array(z.string().min(1)).min(1).default(['/usr/sbin/sendmail']),

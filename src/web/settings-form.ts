@@ -1,4 +1,4 @@
-import { parseConfig, type Config } from '../state/config.js';
+import { CPANEL_IMPORTANCES, parseConfig, type Config } from '../state/config.js';
 import { ProblemError, problem } from '../problem.js';
 import { formList, formString } from './params.js';
 import { checkName, printable } from '../dns/names.js';
@@ -18,6 +18,8 @@ export interface SettingsFormValues {
   /** Alerts and checks (secrets only as "saved or not"). */
   alertEmail: string;
   cpanelNotifications: boolean;
+  /** high | medium | low (anything else is refused on save). */
+  cpanelImportance: string;
   webhookUrl: string;
   webhookSecretSaved: boolean;
   metricsTokenSaved: boolean;
@@ -57,6 +59,7 @@ function alertValues(config: Config) {
   return {
     alertEmail: config.alerts.email.join(', '),
     cpanelNotifications: config.alerts.cpanelNotifications,
+    cpanelImportance: config.alerts.cpanelImportance,
     webhookUrl: config.alerts.webhook?.url ?? '',
     webhookSecretSaved: !!config.alerts.webhook?.secret,
     metricsTokenSaved: !!config.metrics.token,
@@ -80,6 +83,7 @@ export function valuesFromBody(body: Record<string, unknown>, config: Config): S
           ...alertValues(config),
           alertEmail: formString(body.alertEmail).trim(),
           cpanelNotifications: formString(body.cpanelNotifications) === '1',
+          cpanelImportance: formString(body.cpanelImportance),
           webhookUrl: formString(body.webhookUrl).trim(),
           dailyFullCheck: formString(body.dailyFullCheck) === '1',
           afterPublish: formString(body.afterPublish) === '1',
@@ -135,7 +139,10 @@ function alertsFromForm(body: Record<string, unknown>, v: SettingsFormValues, cu
   const metrics = { ...current.metrics };
   if (formString(body.removeMetricsToken) === '1') delete metrics.token;
   else if (newToken) metrics.token = newToken;
-  const alerts = { ...current.alerts, email, cpanelNotifications: v.cpanelNotifications };
+  // A form without the field (an older page) keeps the saved importance.
+  const cpanelImportance = v.cpanelImportance === '' ? current.alerts.cpanelImportance : CPANEL_IMPORTANCES.find((i) => i === v.cpanelImportance);
+  if (!cpanelImportance) bad('cPanel notifications: the importance must be High, Medium or Low.', 'Choose one of the three.');
+  const alerts = { ...current.alerts, email, cpanelNotifications: v.cpanelNotifications, cpanelImportance };
   if (webhook) alerts.webhook = webhook;
   else delete alerts.webhook;
   return { alerts, checks: { ...current.checks, dailyFullCheck: v.dailyFullCheck, afterPublish: v.afterPublish }, metrics };

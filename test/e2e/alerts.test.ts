@@ -154,7 +154,7 @@ describe('alerts in the lab', () => {
     expect(String(payload.text)).toContain(domain);
     const calls = icontactCalls(l);
     expect(calls).toHaveLength(1);
-    expect(calls[0]!.args).toMatchObject({ application: 'TLSAManager', event_name: 'domain-degraded', subject: `[TLSA Manager] ALERT: DANE Valid → TLSA mismatch for ${domain}` });
+    expect(calls[0]!.args).toMatchObject({ application: 'TLSAManager', event_name: 'DomainDegraded', subject: `[TLSA Manager] ALERT: DANE Valid → TLSA mismatch for ${domain}` });
 
     // Nagios sees it too: CRITICAL by default, WARNING with --critical 2, OK-for-others not.
     const crit = nagios(root, ['--all']);

@@ -20,6 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP, makeSource, newRoot, REPO, sh, type Run } from '../helpers/install-fixture.js';
 import { hookRegistrations } from '../../src/hooks/registrations.js';
 import { parseConfig } from '../../src/state/config.js';
+import { notifyCpanel } from '../../src/alerts/channels/cpanel.js';
+import type { AlertMessage } from '../../src/alerts/message.js';
+import { ServerRoot } from '../../src/util/server-root.js';
 
 // install.sh / uninstall.sh run for real (as root) against cPanel-shaped roots made by
 // buildDemoRoot, whose stub cPanel tools and systemctl record every call. The app installed is
@@ -287,7 +290,33 @@ describe('install.sh on a cPanel server', () => {
       .slice(before.length)
       .map((c) => [c.stub, ...c.argv.slice(0, 1)].join(' '))
       .filter((s, i, all) => s !== all[i - 1]);
-    expect(seq).toEqual(['register_appconfig ' + `${root}${APP}/plugin/tlsa_manager.conf`, 'manage_hooks list', 'manage_hooks add', 'buildeximconf', 'restartsrv_exim', 'systemctl daemon-reload', 'systemctl enable']);
+    expect(seq).toEqual(['whmapi1 --output=json', 'register_appconfig ' + `${root}${APP}/plugin/tlsa_manager.conf`, 'manage_hooks list', 'manage_hooks add', 'buildeximconf', 'restartsrv_exim', 'systemctl daemon-reload', 'systemctl enable']);
+  });
+
+  it('gives our cPanel notifications High importance: a contact method set to "High only" receives a critical alert (it did not before)', async () => {
+    const importances = () => JSON.parse(readFileSync(at(root, '/var/cpanel/icontact_event_importance.json'), 'utf8')) as Record<string, Record<string, number>>;
+    // Whostmgr/API/1/Contact.pm set_application_contact_importance: the application's '*' entry, High = 1.
+    expect(importances().TLSAManager).toEqual({ '*': 1 });
+    expect(calls(root).filter((c) => c.stub === 'whmapi1').map((c) => c.argv)).toContainEqual(['--output=json', 'set_application_contact_importance', 'app=TLSAManager', 'importance=High']);
+    expect(first.stdout).toContain('cPanel notifications of TLSA Manager have importance High');
+    // Server contacts: e-mail (receives All) and a pager set to "High only" in Contact Manager.
+    writeFileSync(at(root, '/etc/wwwacct.conf'), 'CONTACTEMAIL admin@example.net\nCONTACTPAGER pager@example.net\n');
+    writeFileSync(at(root, '/var/cpanel/clevels.conf'), 'CONTACTPAGER 1\n');
+    const critical: AlertMessage = { event: 'raised', kind: 'domain-broken', severity: 'critical', alertId: 1, title: 'DANE broken for example.net', detail: 'TLSA mismatch', domain: 'example.net', host: 'mail.example.net', verdict: { old: null, new: null, oldLabel: null, newLabel: null }, time: new Date(0).toISOString(), openedAt: new Date(0).toISOString(), server: 'server.example.net', text: 'x' };
+    const sentTo = async () => {
+      await notifyCpanel(new ServerRoot(root), critical);
+      const last = calls(root).filter((c) => c.stub === 'Cpanel::iContact::icontact').pop() as unknown as { args: { event_name: string; importance: number; sent_to: string[] } };
+      return last.args;
+    };
+    expect(await sentTo()).toMatchObject({ event_name: 'DomainBroken', importance: 1, sent_to: ['Email', 'Pager'] });
+    // Without the importance (what cPanel does for an application it does not list: Low), the pager drops it.
+    const saved = readFileSync(at(root, '/var/cpanel/icontact_event_importance.json'));
+    rmSync(at(root, '/var/cpanel/icontact_event_importance.json'));
+    try {
+      expect(await sentTo()).toMatchObject({ importance: 3, sent_to: ['Email'] });
+    } finally {
+      writeFileSync(at(root, '/var/cpanel/icontact_event_importance.json'), saved);
+    }
   });
 
   it('the installed command line wrapper runs the app', () => {
@@ -303,7 +332,10 @@ describe('install.sh on a cPanel server', () => {
     let callsBefore: number;
 
     beforeAll(() => {
-      customConfig = JSON.stringify({ resolver: '127.0.0.9:53', policy: { ttl: 600 } }, null, 1) + '\n';
+      customConfig = JSON.stringify({ resolver: '127.0.0.9:53', policy: { ttl: 600 }, alerts: { cpanelImportance: 'medium' } }, null, 1) + '\n';
+      // An admin tuned one event in Contact Manager: an upgrade leaves it alone.
+      const imp = at(root, '/var/cpanel/icontact_event_importance.json');
+      writeFileSync(imp, JSON.stringify({ ...(JSON.parse(readFileSync(imp, 'utf8')) as object), TLSAManager: { '*': 1, TlsrptRouteLost: 3 } }));
       writeFileSync(at(root, '/etc/tlsa-manager/config.json'), customConfig);
       chmodSync(at(root, '/etc/tlsa-manager/config.json'), 0o644); // an admin's slip
       writeFileSync(at(root, '/var/lib/tlsa-manager/state.db'), 'state');
@@ -320,6 +352,12 @@ describe('install.sh on a cPanel server', () => {
       expect(mode(root, '/etc/tlsa-manager/config.json')).toBe(0o600);
       expect(readFileSync(at(root, '/var/lib/tlsa-manager/state.db'), 'utf8')).toBe('state');
       expect(second.stdout).toContain('kept the existing configuration');
+    });
+
+    it("sets the admin's importance from the kept config and keeps the per-event entries", () => {
+      const imp = JSON.parse(readFileSync(at(root, '/var/cpanel/icontact_event_importance.json'), 'utf8')) as Record<string, Record<string, number>>;
+      expect(imp.TLSAManager).toEqual({ '*': 2, TlsrptRouteLost: 3 });
+      expect(second.stdout).toContain('have importance Medium');
     });
 
     it('replaces the app files (nothing left from the old version)', () => {

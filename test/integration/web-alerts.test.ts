@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -126,5 +126,34 @@ describe('alerts and metrics in the web app', () => {
     const noSecret = await http({ port }, 'POST', '/settings', { headers: { cookie }, form: { ...base, alertEmail: '', webhookUrl: 'https://new.example.net/h', removeWebhook: '' } });
     expect(noSecret.status).toBe(303); // the saved secret is kept for the new URL
     expect(JSON.parse(readFileSync(configFile(), 'utf8')).alerts.webhook).toEqual({ url: 'https://new.example.net/h', secret: SECRET });
+  });
+
+  it('sets the importance of our cPanel notifications in Contact Manager (CSRF, validated) and says which one is used', async () => {
+    const importance = () => {
+      const f = join(fx.root, 'var/cpanel/icontact_event_importance.json');
+      return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Record<string, Record<string, number>>).TLSAManager : undefined;
+    };
+    const page = await http({ port }, 'GET', '/settings', { headers: html() });
+    expect(page.body).toMatch(/id="cpanel-importance-note">Our notifications are sent as application <span class="mono">TLSAManager<\/span> with importance <strong>High<\/strong>/);
+    expect(page.body).toContain('<option value="high" selected>High</option>');
+    const csrf = csrfFrom(page.body);
+    const base = { ports: '25, 465, 587', records: ['3 1 1', '2 1 1'], ttl: '3600', resolver: '127.0.0.1:9', alertsForm: '1', cpanelNotifications: '1', alertEmail: '', webhookUrl: '' };
+    const before = importance();
+    // Without the CSRF token: refused, nothing set.
+    expect((await http({ port }, 'POST', '/settings', { headers: { cookie }, form: { ...base, cpanelImportance: 'medium' } })).status).toBe(403);
+    // Not one of the three: refused with the reason, nothing saved or set.
+    const bad = await http({ port }, 'POST', '/settings', { headers: { cookie }, form: { ...base, _csrf: csrf, cpanelImportance: 'urgent' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain('the importance must be High, Medium or Low');
+    expect(JSON.parse(readFileSync(configFile(), 'utf8')).alerts.cpanelImportance ?? 'high').toBe('high');
+    expect(importance()).toEqual(before);
+    // Medium: saved and set in WHM at once (whmapi1 set_application_contact_importance).
+    const ok = await http({ port }, 'POST', '/settings', { headers: { cookie }, form: { ...base, _csrf: csrf, cpanelImportance: 'medium' } });
+    expect(ok.status).toBe(303);
+    expect(JSON.parse(readFileSync(configFile(), 'utf8')).alerts.cpanelImportance).toBe('medium');
+    expect(importance()).toEqual({ '*': 2 });
+    const after = await http({ port }, 'GET', '/settings', { headers: html() });
+    expect(after.body).toContain('with importance <strong>Medium</strong>');
+    expect(after.body).toContain('application TLSAManager, importance Medium');
   });
 });

@@ -9,32 +9,42 @@ import { CHANNELS, enabledChannels, sendTest, type ChannelId } from '../../alert
 import { mailRecipients } from '../../alerts/channels/email.js';
 import { defaultReportAddress } from '../../dns/records.js';
 import { readHostname } from '../../cpanel/accounts.js';
+import { importanceName, setCpanelImportance } from '../../alerts/channels/cpanel.js';
+import { WhmApi } from '../../cpanel/whmapi.js';
+import type { CpanelImportance } from '../../state/config.js';
+import type { Problem } from '../../problem.js';
 
 /** The settings form, saved through the config module, and the Cloudflare token test. */
 export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
   const r = Router();
 
   const page = (res: Response, values: SettingsFormValues, extra: Record<string, unknown> = {}) =>
-    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES, RECORD_CHOICES, configPath: ctx.configPath, tlsrptDefault: defaultReportAddress(readHostname(ctx.root)), saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), ...extra });
+    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES, RECORD_CHOICES, configPath: ctx.configPath, tlsrptDefault: defaultReportAddress(readHostname(ctx.root)), saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), cpanelImportanceSaved: ctx.config.alerts.cpanelImportance, importanceError: null, ...extra });
 
   r.get('/settings', (req, res) => page(res, formValues(ctx.config), { saved: formString(req.query.saved) === '1' }));
 
-  r.post('/settings', (req, res) => {
-    let result;
-    try {
-      result = configFromForm(req.body ?? {}, ctx.config);
-    } catch (err) {
-      if (!(err instanceof ProblemError)) throw err;
-      res.status(400);
-      return page(res, valuesFromBody(req.body ?? {}, ctx.config), { error: err.problem });
-    }
-    replaceConfig(ctx, result.config);
-    ctx.state().logActivity({ actor: actor(res), kind: 'settings', zone: null, subject: 'settings', detail: result.changed.length ? `Changed: ${result.changed.join(', ')}.` : 'Saved without changes.', ok: true });
-    ctx.logger.info({ config: redactConfig(result.config) }, 'settings saved');
-    // Zones, policy, resolver and addresses all change what the scan finds.
-    if (result.changed.length > 0) snapshot.refresh().catch(() => undefined);
-    redirect(res, '/settings', { saved: 1 });
-  });
+  r.post(
+    '/settings',
+    h(async (req, res) => {
+      const before = ctx.config.alerts.cpanelImportance;
+      let result;
+      try {
+        result = configFromForm(req.body ?? {}, ctx.config);
+      } catch (err) {
+        if (!(err instanceof ProblemError)) throw err;
+        res.status(400);
+        return page(res, valuesFromBody(req.body ?? {}, ctx.config), { error: err.problem });
+      }
+      replaceConfig(ctx, result.config);
+      ctx.state().logActivity({ actor: actor(res), kind: 'settings', zone: null, subject: 'settings', detail: result.changed.length ? `Changed: ${result.changed.join(', ')}.` : 'Saved without changes.', ok: true });
+      ctx.logger.info({ config: redactConfig(result.config) }, 'settings saved');
+      // Zones, policy, resolver and addresses all change what the scan finds.
+      if (result.changed.length > 0) snapshot.refresh().catch(() => undefined);
+      const refused = await applyImportance(ctx, before, result.config.alerts.cpanelImportance, actor(res));
+      if (refused) return page(res, formValues(ctx.config), { saved: true, importanceError: refused });
+      redirect(res, '/settings', { saved: 1 });
+    }),
+  );
 
   r.post(
     '/settings/test-cloudflare',
@@ -72,9 +82,29 @@ function channelStates(ctx: RouteDeps['ctx']) {
     label: { cpanel: 'cPanel notifications', email: 'E-mail', webhook: 'Webhook' }[c],
     enabled: enabled.has(c),
     note: c === 'cpanel'
-      ? (a.cpanelNotifications ? (enabled.has(c) ? 'Routed by WHM » Server Contacts » Contact Manager.' : 'cPanel’s notification module is not on this server.') : 'Off.')
+      ? (a.cpanelNotifications ? (enabled.has(c) ? `Routed by WHM » Server Contacts » Contact Manager (application TLSAManager, importance ${importanceName(a.cpanelImportance)}).` : 'cPanel’s notification module is not on this server.') : 'Off.')
       : c === 'email'
         ? (a.email.length ? `To ${mailRecipients(ctx.root, a.email).join(', ') || '(CONTACTEMAIL is not set in /etc/wwwacct.conf)'} via ${a.sendmail[0]}.` : 'Off: no addresses.')
         : (a.webhook ? 'Signed POST to the saved URL.' : 'Off: no URL.'),
   }));
+}
+
+/**
+ * A changed importance goes to WHM at once (the same call install.sh makes), so what the page says
+ * is what Contact Manager uses. The config is saved either way; a refusal is shown with the
+ * command that sets it by hand. Returns the problem to show, or null.
+ */
+async function applyImportance(ctx: RouteDeps['ctx'], before: CpanelImportance, now: CpanelImportance, by: string): Promise<Problem | null> {
+  if (before === now || !WhmApi.available(ctx.root)) return null;
+  try {
+    await setCpanelImportance(ctx.root, now);
+    ctx.state().logActivity({ actor: by, kind: 'settings', zone: null, subject: 'cpanel importance', detail: `cPanel notifications set to importance ${importanceName(now)} in Contact Manager.`, ok: true });
+    return null;
+  } catch (err) {
+    const why = err instanceof ProblemError ? err.problem.message : String(err);
+    ctx.state().logActivity({ actor: by, kind: 'settings', zone: null, subject: 'cpanel importance', detail: `setting importance ${importanceName(now)} failed: ${why}`, ok: false });
+    return problem('cpanel-importance-failed', `The setting was saved, but WHM did not take the importance ${importanceName(now)}: ${why}`, {
+      fix: `As root run: /usr/local/cpanel/bin/whmapi1 set_application_contact_importance app=TLSAManager importance=${importanceName(now)}`,
+    });
+  }
 }
