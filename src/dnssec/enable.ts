@@ -35,8 +35,8 @@ export interface SignerChange {
 /** What to change on a cPanel server running BIND: cPanel itself cannot sign there. */
 export function bindInstructions(zone: string): string {
   return [
-    `cPanel signs zones only with PowerDNS; this server runs BIND. Either switch to PowerDNS (WHM » Service Configuration » Nameserver Selection » PowerDNS, then run tlsa-manager dnssec enable ${zone} again),`,
-    `or sign with BIND itself: in the zone "${zone}" block of /etc/named.conf add \`dnssec-policy default; inline-signing yes;\` (BIND 9.16+), run \`rndc reconfig\`, and check with \`tlsa-manager dnssec ds ${zone}\`.`,
+    `cPanel signs zones only with PowerDNS; this server runs BIND. Either switch to PowerDNS (WHM » Service Configuration » Nameserver Selection » PowerDNS, then enable DNSSEC for ${zone} again: the button on its page or \`tlsa-manager dnssec enable ${zone}\`),`,
+    `or sign with BIND itself: in the zone "${zone}" block of /etc/named.conf add \`dnssec-policy default; inline-signing yes;\` (BIND 9.16+), run \`rndc reconfig\`; the domain page (or \`tlsa-manager dnssec ds ${zone}\`) then shows the DS for the registrar.`,
     'Note: cPanel rewrites named.conf when zones are added or removed; a hand edit there must be repeated, PowerDNS is the supported way.',
   ].join(' ');
 }

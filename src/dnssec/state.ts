@@ -17,10 +17,10 @@ export type Signing = 'off' | 'pending' | 'active';
 
 export const DNSSEC_STATES: Record<DnssecState, { label: string; severity: 'ok' | 'info' | 'warn' | 'error'; rank: number; explain: string; fix: string }> = {
   secure: { label: 'Secure', severity: 'ok', rank: 0, explain: 'A DS at the parent matches a key of the zone and the chain validates.', fix: '' },
-  unsigned: { label: 'Unsigned', severity: 'info', rank: 1, explain: 'The zone is not signed and the parent has no DS: validators treat it as insecure, senders ignore TLSA.', fix: 'Enable DNSSEC signing for the zone (tlsa-manager dnssec enable ZONE), then give the DS to the registrar.' },
+  unsigned: { label: 'Unsigned', severity: 'info', rank: 1, explain: 'The zone is not signed and the parent has no DS: validators treat it as insecure, senders ignore TLSA.', fix: 'Enable DNSSEC signing for the zone, then give its DS to the registrar.' },
   'parent-unsigned': { label: 'Parent unsigned', severity: 'info', rank: 2, explain: 'The parent zone is not signed, so no chain of trust can reach this zone; nothing the owner can do.', fix: 'Nothing to do here; the parent (TLD or registry) must sign first.' },
   'unsupported-algorithm': { label: 'Unsupported algorithm', severity: 'warn', rank: 3, explain: 'The DS records at the parent use only algorithms or digest types validators do not implement, so validators treat the zone as unsigned (RFC 4035 §5.2).', fix: 'Re-sign with algorithm 13 (ECDSA P-256) and replace the DS at the registrar.' },
-  'signed-no-ds': { label: 'Signed, no DS', severity: 'warn', rank: 4, explain: 'The zone is signed but the parent has no DS record, so nobody can validate it: the registrar step is missing.', fix: 'Give the DS shown here to the registrar (tlsa-manager dnssec ds ZONE).' },
+  'signed-no-ds': { label: 'Signed, no DS', severity: 'warn', rank: 4, explain: 'The zone is signed but the parent has no DS record, so nobody can validate it: the registrar step is missing.', fix: 'Give the zone\'s DS record to its registrar (the registrar\'s DNSSEC or DS records form for the domain).' },
   unknown: { label: 'Unknown', severity: 'warn', rank: 5, explain: 'A lookup needed to decide failed.', fix: 'Check the resolver and that the parent zone\'s name servers answer, then check again.' },
   bogus: { label: 'Bogus', severity: 'error', rank: 6, explain: 'Validation fails: resolvers answer SERVFAIL for every name in the zone, so mail and web both fail.', fix: 'Fix the DS at the registrar or the zone signing now.' },
 };

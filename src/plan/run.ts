@@ -366,9 +366,12 @@ async function applyZone(ctx: AppContext, providers: Providers, zone: string, in
 function recordSightings(ctx: AppContext, inputs: PlanInputs, only?: string): void {
   if (inputs.opts.useState === false) return;
   const state = ctx.state();
+  // Records at owners taken over (apply --takeover, the domain page's button) become ours for good:
+  // a later run must still be allowed to retire them once their successors are settled.
+  const takeover = new Set(inputs.opts.takeover ?? []);
   for (const [zone, { owners, published }] of inputs.seen) {
     if (only !== undefined && zone !== only) continue;
-    state.observe(zone, owners, published, ctx.now());
+    state.observe(zone, owners, takeover.size === 0 ? published : published.map((p) => (takeover.has(p.owner) ? { ...p, markedOurs: true } : p)), ctx.now());
     inputs.seen.delete(zone);
   }
 }

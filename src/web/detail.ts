@@ -161,3 +161,32 @@ function dedupe(records: DesiredRecord[]): DesiredRecord[] {
     return true;
   });
 }
+
+/**
+ * What the domain page can do itself, so every fix is a button where the product can do it and an
+ * exact instruction (with the real names) where only a person can (issue 24).
+ */
+export interface DomainActions {
+  /** The zone is managed here and has an MX host here: Publish works. */
+  publish: boolean;
+  /** Owners of this domain's MX hosts holding records TLSA Manager did not create. */
+  takeover: string[];
+  /** Enable DNSSEC works here (cPanel with PowerDNS, or Cloudflare). */
+  enableDnssec: boolean;
+  /** The zone is on this server's BIND, which cPanel does not sign with. */
+  bind: boolean;
+  /** The zone the domain lives in (or the domain itself when no zone here holds it). */
+  zone: string;
+}
+
+export function domainActions(d: DomainDetail, nameserver: string | null): DomainActions {
+  const managedHosts = d.hosts.filter((h) => h.mx.pointsHere && h.zone !== null);
+  const provider = d.row.provider;
+  return {
+    publish: managedHosts.length > 0 && d.row.tlsa !== 'not-managed' && d.row.tlsa !== 'not-ours',
+    takeover: [...new Set(managedHosts.flatMap((h) => h.foreign.map((f) => f.owner)))],
+    enableDnssec: d.row.zone !== null && (provider === 'cloudflare' || (provider === 'cpanel' && nameserver === 'powerdns')),
+    bind: d.row.zone !== null && provider === 'cpanel' && nameserver !== 'powerdns',
+    zone: d.row.zone ?? d.row.domain,
+  };
+}

@@ -2,6 +2,7 @@ import { alertOnChecks } from '../alerts/evaluate.js';
 import type { AppContext } from '../context.js';
 import { dueAfterPublish } from '../checks/scheduled.js';
 import { enableSigning, type SignerChange } from '../dnssec/enable.js';
+import { recheckDnssec } from '../dnssec/watch.js';
 import { checkDomains } from '../dane/check.js';
 import { authenticates, type DomainCheck } from '../dane/verdict.js';
 import { cloudflareAccess, Providers, type ProviderKind } from '../dns/registry.js';
@@ -24,7 +25,8 @@ export interface TokenTest {
  */
 export interface WebServices {
   plan(domains?: string[]): Promise<RunPlan>;
-  publish(domains: string[] | undefined, actor: string, onZone?: (done: number, total: number) => void): Promise<{ plan: RunPlan; results: ApplyResult[] }>;
+  /** `takeover`: owners whose records we did not create that this publish may manage (`apply --takeover`). */
+  publish(domains: string[] | undefined, actor: string, onZone?: (done: number, total: number) => void, takeover?: string[]): Promise<{ plan: RunPlan; results: ApplyResult[] }>;
   /** The re-checks a publish asked for that are due by now (checks.afterPublishDelaySeconds 0: all of them). */
   dueAfterPublish(domains: string[]): string[];
   check(domains: string[], onProgress: (done: number, total: number) => void): Promise<DomainCheck[]>;
@@ -36,6 +38,8 @@ export interface WebServices {
   alertOnChecks(results: DomainCheck[]): void;
   published(zone: string, provider: string, owners: string[]): Promise<PublishedRecord[]>;
   testCloudflareToken(token: string, zone?: string): Promise<TokenTest>;
+  /** Look at these zones' DNSSEC chains now and store what was seen (the domain page's DNSSEC panel). */
+  dnssecRecheck(zones: string[], actor: string): Promise<void>;
   /** Start DNSSEC signing for these zones (issue 12): guarded exactly like `dnssec enable`. */
   dnssecEnable(zones: string[], actor: string): Promise<SignerChange[]>;
 }
@@ -43,9 +47,9 @@ export interface WebServices {
 export function defaultServices(ctx: AppContext): WebServices {
   return {
     plan: (domains) => makePlan(ctx, new Providers(ctx), domains ? { domains, kinds: true, showOnly: true } : { kinds: true, showOnly: true }),
-    async publish(domains, actor, onZone) {
+    async publish(domains, actor, onZone, takeover) {
       const providers = new Providers(ctx);
-      const plan = await makePlan(ctx, providers, domains ? { domains } : {});
+      const plan = await makePlan(ctx, providers, { ...(domains ? { domains } : {}), ...(takeover?.length ? { takeover } : {}) });
       const results = await applyPlan(ctx, providers, plan, actor, onZone ? { onZone } : {});
       return { plan, results };
     },
@@ -59,6 +63,9 @@ export function defaultServices(ctx: AppContext): WebServices {
     },
     testCloudflareToken: (token, zone) => testToken(ctx, token, zone),
     dnssecEnable: (zones, actor) => enableSigning(ctx, zones, { actor }),
+    async dnssecRecheck(zones, actor) {
+      await recheckDnssec(ctx, { zones, actor, timeoutMs: 5_000 });
+    },
   };
 }
 
@@ -74,6 +81,9 @@ function jobLabel(verb: string, domains: string[] | undefined): string {
   return `${verb} ${domains ? (domains.length === 1 ? domains[0] : `${domains.length} domains`) : 'all domains'}`;
 }
 
+/** Up to this many chosen domains, a check also re-reads their zones' DNSSEC chains. */
+const DNSSEC_WITH_CHECK_MAX = 50;
+
 /** Check the given domains (all the server's domains with TLSA records of ours when none are given). */
 export function startCheckJob(deps: JobDeps, domains: string[] | undefined, actor: string): Job {
   return deps.jobs.start('check', jobLabel('Check', domains), actor, domains ?? [], async (progress) => {
@@ -82,6 +92,12 @@ export function startCheckJob(deps: JobDeps, domains: string[] | undefined, acto
     progress(0, list.length);
     const results = await deps.services.check(list, progress);
     if (results.length > 0) deps.services.alertOnChecks(results);
+    // "Check now" on chosen domains looks at their zones' DNSSEC chains too, so the DNSSEC panel is
+    // as fresh as the validation beside it. A failed look keeps the last one (the panel says when).
+    if (domains && domains.length <= DNSSEC_WITH_CHECK_MAX) {
+      const zones = [...new Set(domains.map((n) => d.byDomain.get(n)?.zone ?? n))];
+      await deps.services.dnssecRecheck(zones, actor).catch(() => undefined);
+    }
     deps.snapshot.refreshChecks();
     const ok = results.filter((r) => authenticates(r.verdict)).length;
     // "Check all" leaves out domains whose mail another server handles: say which and why.
@@ -97,11 +113,12 @@ export function startCheckJob(deps: JobDeps, domains: string[] | undefined, acto
  * runs here when it is already due (a delay of 0), so the pages show the result after the publish
  * without anyone clicking, and otherwise the pages say when it runs.
  */
-export function startPublishJob(deps: JobDeps, domains: string[] | undefined, actor: string): Job {
-  return deps.jobs.start('publish', jobLabel('Publish', domains), actor, domains ?? [], async (progress) => {
+export function startPublishJob(deps: JobDeps, domains: string[] | undefined, actor: string, takeover?: string[]): Job {
+  const label = takeover?.length ? `Take over ${takeover.length === 1 ? `the records at ${takeover[0]}` : `the records at ${takeover.length} owners`}` : jobLabel('Publish', domains);
+  return deps.jobs.start('publish', label, actor, domains ?? [], async (progress) => {
     const started = Date.now();
     progress(0, 0, 'zones');
-    const { plan, results } = await deps.services.publish(domains, actor, (done, total) => progress(done, total, 'zones'));
+    const { plan, results } = await deps.services.publish(domains, actor, (done, total) => progress(done, total, 'zones'), takeover);
     const d = await deps.snapshot.refresh();
     const changed = d.rows.filter((r) => r.changedAt !== null && Date.parse(r.changedAt) >= started - 1000).map((r) => r.domain);
     const due = deps.services.dueAfterPublish(changed);

@@ -4,6 +4,14 @@ import { jobJson } from '../jobs.js';
 import { domainParam, formList, formString } from '../params.js';
 import { startCheckJob, startDnssecEnableJob, startPublishJob, startRescanJob } from '../services.js';
 import { actor, h, redirect, render, type RouteDeps } from './common.js';
+import { tlsaHost } from '../../dns/names.js';
+import type { SnapshotData } from '../snapshot.js';
+
+/** Owners of the domain's MX hosts (served here) where the plan found records TLSA Manager did not create. */
+export function foreignOwners(d: SnapshotData, domain: string): string[] {
+  const hosts = new Set(d.byDomain.get(domain)?.mxHere ?? []);
+  return [...new Set(d.plan.zones.flatMap((z) => z.foreign.filter((f) => hosts.has(tlsaHost(f.owner))).map((f) => f.owner)))].sort();
+}
 
 /** Starting publish/check/rescan jobs and following them. */
 export function jobsRouter(deps: RouteDeps): Router {
@@ -26,8 +34,15 @@ export function jobsRouter(deps: RouteDeps): Router {
     h(async (req, res) => {
       const domain = domainParam(req.params.domain);
       const action = String(req.params.action);
-      if (action !== 'publish' && action !== 'check') throw new ProblemError(problem('not-found', 'No such action.'));
+      if (action !== 'publish' && action !== 'check' && action !== 'takeover') throw new ProblemError(problem('not-found', 'No such action.'));
       const [name] = await knownDomains(domain);
+      if (action === 'takeover') {
+        // Only owners the current plan shows foreign records at, for this domain's MX hosts here: never what the form says.
+        const owners = foreignOwners(await snapshot.get(), name!);
+        if (owners.length === 0) throw new ProblemError(problem('bad-request', `${name} has no records of someone else to take over.`, { fix: 'Reload the domain page: the records may have been taken over or removed already.' }));
+        const job = startPublishJob(deps, [name!], actor(res), owners);
+        return redirect(res, `/domains/${domain}`, { job: job.id });
+      }
       const job = start(action, [name!], actor(res));
       redirect(res, `/domains/${domain}`, { job: job.id });
     }),

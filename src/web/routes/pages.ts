@@ -3,7 +3,8 @@ import { VERDICTS } from '../../dane/verdict.js';
 import { ACTIVITY_KINDS } from '../../state/db.js';
 import { problem, ProblemError } from '../../problem.js';
 import { formatRecord } from '../../tlsa/types.js';
-import { domainDetail } from '../detail.js';
+import { domainActions, domainDetail } from '../detail.js';
+import { nameserverType } from '../../dnssec/signer.js';
 import { listRows, PAGE_SIZES, parseListQuery, queryParams, SORT_KEYS, TLSA_STATES, DNSSEC_FILTER } from '../list-query.js';
 import { domainParam, formString, pageParam } from '../params.js';
 import { CATEGORIES, type SnapshotData } from '../snapshot.js';
@@ -68,7 +69,7 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
       const zone = detail.row.zone;
       const events = zone ? ctx.state().zoneActivity(zone, ['create', 'delete'], new Date(since).toISOString()).map((a) => ({ time: Date.parse(a.time), kind: a.kind, detail: a.subject ?? a.detail })) : [];
       const tlsrpt = buildTimeline(tlsrptStore(ctx).list({ domain, since }), events, now);
-      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS, tlsrpt });
+      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS, tlsrpt, actions: domainActions(detail, nameserverType(ctx)) });
     }),
   );
 
