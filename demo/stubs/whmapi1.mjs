@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Demo stub of /usr/local/cpanel/bin/whmapi1 (NOT cPanel). Implements the few functions the
 // product uses, with cPanel's JSON envelope, against the files of the demo root it lives in.
+// Each answer has the shape of its fixture in test/fixtures/cpanel/whmapi1/, which names the
+// cPanel source it follows; test/integration/cpanel-contract.test.ts holds the stub to it.
 import { X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync, chmodSync } from 'node:fs';
@@ -37,6 +39,26 @@ const one = (params, key) => params[key]?.[0];
 
 // ---- functions -------------------------------------------------------------------------
 
+/** IPv4 network address of ip/netmask (Whostmgr/Ips.pm calculate_network). */
+function network(ip, netmask) {
+  const a = ip.split('.').map(Number);
+  const m = netmask.split('.').map(Number);
+  return a.map((x, i) => x & (m[i] ?? 0)).join('.');
+}
+
+/** /var/cpanel/cpnat: `local public` per line (Cpanel/NAT/Object.pm _parse_nat_file). */
+function natMap() {
+  const out = new Map();
+  if (!existsSync(under('/var/cpanel/cpnat'))) return out;
+  for (const line of readFileSync(under('/var/cpanel/cpnat'), 'utf8').split('\n')) {
+    const [local, pub] = line.trim().split(/\s+/);
+    if (local && pub) out.set(local, pub);
+  }
+  return out;
+}
+
+// Whostmgr/API/1/Ips.pm listips over Whostmgr/Ips.pm get_detailed_ip_cfg: `ip` is the local
+// address; `public_ip` the NAT public one (the same without NAT).
 function listips() {
   const main = readFileSync(under('/var/cpanel/mainip'), 'utf8').trim();
   const ips = [{ ip: main, netmask: '255.255.255.0', mainaddr: 1 }];
@@ -46,8 +68,9 @@ function listips() {
       if (ip) ips.push({ ip, netmask: netmask || '255.255.255.0', mainaddr: 0 });
     }
   }
+  const nat = natMap();
   return {
-    ip: ips.map((x) => ({ ...x, if: 'eth0', active: 1, dedicated: x.mainaddr ? 0 : 1, removable: x.mainaddr ? 0 : 1, used: 1 })),
+    ip: ips.map((x, i) => ({ ip: x.ip, mainaddr: x.mainaddr, if: i === 0 ? 'eth0' : `eth0:cp${i}`, active: 1, used: 1, removable: 0, dedicated: x.mainaddr ? 0 : 1, netmask: x.netmask, network: network(x.ip, x.netmask), public_ip: nat.get(x.ip) ?? x.ip })),
   };
 }
 
@@ -60,14 +83,32 @@ function zonePath(params) {
   return file;
 }
 
-class ApiError extends Error {}
+class ApiError extends Error {
+  /** `data` of the failed answer (cPanel's typed error payload), when there is one. */
+  constructor(message, data) {
+    super(message);
+    this.data = data;
+  }
+}
+
+/**
+ * A record's owner as cPanel's Cpanel/ZoneFile/Parse.pm _hashify_rr gives it: the absolute name
+ * with `.<zone>.` removed (`mail`, `_25._tcp.mail`), the apex and names outside the zone left
+ * absolute with their dot (`example.com.`). The stub's zones keep their origin at the zone name.
+ */
+function cpanelDname(owner, zone) {
+  const origin = `${zone.toLowerCase()}.`;
+  const abs = owner === '@' ? origin : owner.endsWith('.') ? owner : `${owner}.${origin}`;
+  return abs.toLowerCase().endsWith(`.${origin}`) ? abs.slice(0, -(origin.length + 1)) : abs;
+}
 
 function parseDnsZone(params) {
   const entries = parseZone(readFileSync(zonePath(params), 'utf8'));
+  const zone = one(params, 'zone');
   return {
     payload: entries.map((e) =>
       e.type === 'record'
-        ? { line_index: e.lineIndex, type: 'record', dname_b64: b64(e.owner), ttl: e.ttl, record_type: e.recordType, data_b64: e.data.map((t) => b64(t.text)) }
+        ? { line_index: e.lineIndex, type: 'record', dname_b64: b64(cpanelDname(e.owner, zone)), ttl: e.ttl, record_type: e.recordType, data_b64: e.data.map((t) => b64(t.text)) }
         : { line_index: e.lineIndex, type: e.type, text_b64: b64(e.text) },
     ),
   };
@@ -94,7 +135,8 @@ function massEditDnsZone(params) {
   const given = one(params, 'serial');
   if (given === undefined) throw new ApiError('Missing parameter: serial');
   if (given !== serialToken.text) {
-    throw new ApiError(`The given serial number (${given}) does not match the DNS zone’s serial number (${serialToken.text}). Refresh your view of the DNS zone, then resubmit.`);
+    // Whostmgr/API/1/DNS.pm mass_edit_dns_zone: the typed error payload {type: 'Stale'} (our wording of the reason).
+    throw new ApiError(`The given serial number (${given}) does not match the DNS zone’s serial number (${serialToken.text}). Refresh your view of the DNS zone, then resubmit.`, { type: 'Stale', detail: null });
   }
   const records = new Map(entries.filter((e) => e.type === 'record').map((e) => [e.lineIndex, e]));
   const replace = new Map(); // first line index -> replacement line ('' = delete)
@@ -265,9 +307,12 @@ function pdnsBackend() {
   return { keysDir, rndc: Array.isArray(conf.rndc) ? conf.rndc : null };
 }
 
+// Cpanel/DNSSEC.pm _get_dns_obj: every DNSSEC call fails whole unless the name server is PowerDNS,
+// which is what Cpanel/NameServer/Conf.pm new picks when local_nameserver_type is missing or unknown.
 function requirePowerDns() {
   const conf = existsSync(under('/var/cpanel/cpanel.config')) ? readFileSync(under('/var/cpanel/cpanel.config'), 'utf8') : '';
-  const type = /^local_nameserver_type=(\S*)/m.exec(conf)?.[1] ?? 'bind';
+  const value = /^local_nameserver_type=(\S*)/m.exec(conf)?.[1] ?? '';
+  const type = ['bind', 'disabled', 'powerdns'].includes(value) ? value : 'powerdns';
   if (type !== 'powerdns') throw new ApiError(`DNSSEC requires PowerDNS. This server uses the “${type}” nameserver. (demo stub)`);
 }
 
@@ -352,7 +397,8 @@ function fetchDsRecords(params) {
         key_type: k.flags === 257 ? (keys.length === 1 ? 'CSK' : 'KSK') : 'ZSK',
         privatekey: k.privatekey,
       }]);
-      return { domain: zone, ds_records: { keys: Object.fromEntries(entries), nsec_details: { nsec_version: 'NSEC' } } };
+      // Cpanel/NameServer/Conf/PowerDNS.pm ds_records: nsec_details only for NSEC3 zones (these are NSEC).
+      return { domain: zone, ds_records: { keys: Object.fromEntries(entries) } };
     }),
   };
 }
@@ -453,7 +499,7 @@ if (!fn) {
     result = envelope(fn, 1, 'OK', FUNCTIONS[fn](params));
   } catch (err) {
     const reason = err instanceof ApiError ? err.message : `Internal error: ${err instanceof Error ? err.message : String(err)}`;
-    result = envelope(fn, 0, reason);
+    result = envelope(fn, 0, reason, err instanceof ApiError ? err.data : undefined);
   }
 }
 process.stdout.write(JSON.stringify(result, null, output === 'jsonpretty' ? 2 : undefined) + '\n');

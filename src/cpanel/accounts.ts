@@ -109,6 +109,11 @@ export function readAddressFiles(root: ServerRoot): string[] {
     const ip = line.split(':')[0]!.trim();
     if (isIp(ip)) out.add(ip);
   }
+  // Behind NAT, /var/cpanel/cpnat maps each local address to the public one the world (and the
+  // MX records) use: `local public` per line (Cpanel/NAT/Object.pm _parse_nat_file).
+  for (const line of (root.readText('/var/cpanel/cpnat') ?? '').split('\n')) {
+    for (const ip of line.trim().split(/\s+/)) if (isIp(ip)) out.add(ip);
+  }
   return [...out];
 }
 

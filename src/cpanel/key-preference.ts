@@ -1,4 +1,5 @@
 import type { ServerRoot } from '../util/server-root.js';
+import { cpanelConfig, keyValue, usersFile } from './users-file.js';
 
 /**
  * The kind of key AutoSSL makes for an account's next certificate. cPanel makes a new key at
@@ -33,44 +34,21 @@ const KEY_TYPES: Record<string, { keyAlgorithm: string; label: string }> = {
 /** Cpanel/Config/CpConfGuard/Default.pm: what cPanel assumes when cpanel.config has no value. */
 const SHIPPED_DEFAULT = 'rsa-2048';
 
-/** `KEY=value` lines (cPanel's users files and cpanel.config): the value of one key, or undefined. */
-function keyValue(text: string | null, key: string): string | undefined {
-  if (text === null) return undefined;
-  for (const line of text.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0 && line.slice(0, eq) === key) return line.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
 /** A type cPanel does not make (hand-edited file): unknown, so nothing is planned for it. */
 function known(type: string, source: NextKey['source']): NextKey | null {
-  const k = KEY_TYPES[type];
-  return k ? { type, ...k, source } : null;
+  return Object.hasOwn(KEY_TYPES, type) ? { type, ...KEY_TYPES[type]!, source } : null;
 }
 
 /** The server's default key type (cpanel.config `ssl_default_key_type`). */
 export function serverKeyType(root: ServerRoot): NextKey | null {
-  let text: string | null = null;
-  try {
-    text = root.readText('/var/cpanel/cpanel.config');
-  } catch {
-    return null;
-  }
-  return known(keyValue(text, 'ssl_default_key_type') || SHIPPED_DEFAULT, 'server');
+  return known(keyValue(cpanelConfig(root), 'ssl_default_key_type') || SHIPPED_DEFAULT, 'server');
 }
 
 /** What AutoSSL's next key for `user` will be, as Cpanel::SSL::DefaultKey::User::get decides. */
 export function nextKeyFor(root: ServerRoot, user: string): NextKey | null {
   if (user !== 'root') {
-    if (!/^[a-z0-9_][a-z0-9_.-]{0,31}$/i.test(user) || user.includes('..')) return null;
-    let file: string | null;
-    try {
-      file = root.readText(`/var/cpanel/users/${user}`);
-    } catch {
-      return null; // unreadable: cPanel's load_or_die would die too
-    }
-    if (file === null) return null;
+    const file = usersFile(root, user);
+    if (file === null) return null; // cPanel's load_or_die dies: no AutoSSL renewal for this user
     const own = keyValue(file, 'SSL_DEFAULT_KEY_TYPE');
     if (own && own !== 'system') return known(own, 'account');
   }

@@ -140,8 +140,10 @@ export async function scanServer(root: ServerRoot, opts: ScanOptions = {}): Prom
 async function listIps(root: ServerRoot): Promise<string[]> {
   if (!WhmApi.available(root)) return [];
   try {
-    const data = await new WhmApi(root).call<{ ip?: { ip?: unknown }[] }>('listips');
-    return (data.ip ?? []).map((x) => x.ip).filter((ip): ip is string => typeof ip === 'string');
+    // Behind NAT `ip` is the local address and `public_ip` the one MX records point at
+    // (Whostmgr/API/1/Ips.pm listips, Cpanel::NAT::get_public_ip): both are this server's.
+    const data = await new WhmApi(root).call<{ ip?: { ip?: unknown; public_ip?: unknown }[] }>('listips');
+    return (data.ip ?? []).flatMap((x) => [x.ip, x.public_ip]).filter((ip): ip is string => typeof ip === 'string' && ip.length > 0);
   } catch {
     return [];
   }

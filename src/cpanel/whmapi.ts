@@ -7,10 +7,17 @@ const run = promisify(execFile);
 export const WHMAPI1 = '/usr/local/cpanel/bin/whmapi1';
 
 /**
- * mass_edit_dns_zone's answer when the serial we sent is no longer the zone's: "The given serial
- * number (X) does not match the DNS zone’s serial number (Y). …" (any apostrophe).
+ * mass_edit_dns_zone's answer when the serial we sent is no longer the zone's: `data.type` is
+ * `Stale` (Whostmgr/API/1/DNS.pm mass_edit_dns_zone lines 722-727, Cpanel/APICommon/Error.pm
+ * convert_to_payload), whatever the language of the reason; the English reason ("The given serial
+ * number (X) does not match the DNS zone’s serial number (Y). …") is still recognised too.
  */
 const STALE_SERIAL = /^The given serial number \(.*\) does not match the DNS zone.s serial number/;
+
+function isStale(env: Envelope<unknown>): boolean {
+  const data = env.data as { type?: unknown } | null | undefined;
+  return (data !== null && typeof data === 'object' && data.type === 'Stale') || STALE_SERIAL.test(env.metadata?.reason ?? '');
+}
 
 interface Envelope<T> {
   data?: T;
@@ -41,7 +48,7 @@ export class WhmApi {
     }
     if (env.metadata?.result !== 1) {
       const reason = env.metadata?.reason ?? 'no reason given';
-      if (STALE_SERIAL.test(reason)) throw new ProblemError(problem('zone-serial-stale', `whmapi1 ${fn} failed: ${reason}`));
+      if (isStale(env)) throw new ProblemError(problem('zone-serial-stale', `whmapi1 ${fn} failed: ${reason}`));
       throw new ProblemError(problem('whmapi-error', `whmapi1 ${fn} failed: ${reason}`));
     }
     return (env.data ?? {}) as T;

@@ -29,11 +29,16 @@ export interface SignerInfo {
 
 export const CPANEL_CONFIG = '/var/cpanel/cpanel.config';
 
-/** `local_nameserver_type` from cpanel.config: bind, powerdns or disabled (null when the file says nothing). */
+/**
+ * `local_nameserver_type` from cpanel.config: bind, powerdns or disabled. A value that is missing
+ * or none of these means PowerDNS to cPanel (Cpanel/NameServer/Conf.pm new); null when there is
+ * no cpanel.config at all (not a cPanel server).
+ */
 export function nameserverType(ctx: AppContext): string | null {
-  const text = ctx.root.readText(CPANEL_CONFIG) ?? '';
-  const m = /^local_nameserver_type=(\S*)\s*$/m.exec(text);
-  return m ? m[1]!.toLowerCase() : null;
+  const text = ctx.root.readText(CPANEL_CONFIG);
+  if (text === null) return null;
+  const value = /^local_nameserver_type=(\S*)\s*$/m.exec(text)?.[1]?.toLowerCase();
+  return value === 'bind' || value === 'disabled' || value === 'powerdns' ? value : 'powerdns';
 }
 
 // ---- cPanel -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { retryWhileBusy } from '../state/busy.js';
 import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
+import { mainDomainOf } from '../cpanel/users-file.js';
 import { checkName } from '../dns/names.js';
 import { isTlsrpt } from '../dns/records.js';
 import { Providers } from '../dns/registry.js';
@@ -123,8 +124,11 @@ async function dispatch(ctx: AppContext, input: HookInput, event: string): Promi
     // A customer fires these (escalated to root): only that customer's own domains are touched.
     case 'Cpanel/UAPI::SSL::install_ssl/post':
       return reconcileNames(ctx, [str(args.domain), ...namesOf(str(args.cert))], str(data.user) ?? null);
-    case 'Cpanel/UAPI::SSL::delete_ssl/post':
-      return reconcileNames(ctx, [str(args.domain)], str(data.user) ?? null);
+    case 'Cpanel/UAPI::SSL::delete_ssl/post': {
+      // Without a domain, cPanel deletes the account's main domain's SSL host (Cpanel/API/SSL.pm delete_ssl).
+      const user = str(data.user);
+      return reconcileNames(ctx, [str(args.domain) ?? (user ? mainDomainOf(ctx.root, user) : undefined)], user ?? null);
+    }
     case 'Whostmgr/SSL::install_service_ssl_certificate/post':
       if (str(data.service) !== 'exim') return { ok: true, message: `service ${str(data.service) ?? '?'} is not Exim; nothing to do` };
       // The service certificate serves every MX host without a certificate of its own: full run.

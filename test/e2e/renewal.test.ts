@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { useLab } from '../lab/setup.js';
 import type { Lab } from '../lab/lab.js';
 import { fingerLoop, labServer } from '../helpers/lab-server.js';
+import { hookEvent } from '../helpers/cpanel-fixtures.js';
 import { runHook } from '../../src/hooks/hook.js';
 import { Providers } from '../../src/dns/registry.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
@@ -22,11 +23,9 @@ async function publishAll(ctx: AppContext) {
   for (const r of results) expect(r.problem, r.problem?.message).toBeUndefined();
 }
 
+/** AutoSSL's hook event as cPanel sends it (test/fixtures/cpanel/hooks, from Cpanel/SSL/Auto/Provider.pm). */
 function hookInput(stage: 'pre' | 'post', zone: string, cert: { certPem: string; chainPem: string; keyPem: string }) {
-  return JSON.stringify({
-    context: { category: 'Whostmgr', event: 'AutoSSL::installssl', stage, point: 'main' },
-    data: { username: 'user1', domain_set_name: zone, certificate_pem: cert.certPem, key_pem: cert.keyPem, cab_pem: cert.chainPem },
-  });
+  return hookEvent(`AutoSSL-installssl-${stage}`, { user: 'user1', domain: zone, certificatePem: cert.certPem, keyPem: cert.keyPem, cabPem: cert.chainPem });
 }
 
 async function renew(l: Lab, ctx: AppContext, zone: string, issuer: 'R1' | 'R2', waitAfterPre = 0) {

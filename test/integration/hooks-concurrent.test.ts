@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseZone, tlsaRecordsAt } from '../../src/dns/zonefile.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
+import { hookEvent } from '../helpers/cpanel-fixtures.js';
 import { makePki, opensslTlsaData } from '../helpers/openssl.js';
 
 const run = promisify(execFile);
@@ -35,7 +36,7 @@ describe('20 hooks at once for domains of one zone', () => {
     const before = readFileSync(zoneFile, 'utf8');
     const outputs = await Promise.all(
       SUBS.map(async (domain) => {
-        const input = JSON.stringify({ context: { category: 'Whostmgr', event: 'SSL::installssl', stage: 'post' }, data: { domain: `mail.${domain}` } });
+        const input = hookEvent('SSL-installssl-post', { domain: `mail.${domain}` });
         const child = run(process.execPath, [CLI, 'hook', '--root', root]);
         child.child.stdin!.end(input);
         return (await child).stdout.trim();

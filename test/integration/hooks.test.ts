@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { makePki, opensslTlsaData, type TestPki } from '../helpers/openssl.js';
+import { hookEvent } from '../helpers/cpanel-fixtures.js';
 
 const CLI = join(process.cwd(), 'dist/cli.js');
 const ZONE = 'hooked.test';
@@ -53,10 +54,7 @@ describe('tlsa-manager hook', () => {
     const before = tlsaIn();
     const next = pki.leaf(HOST, { sans: [HOST, ZONE] });
     const keyPem = readFileSync(next.key, 'utf8');
-    const out = hook(JSON.stringify({
-      context: { category: 'Whostmgr', event: 'AutoSSL::installssl', stage: 'pre' },
-      data: { username: 'hk', domain_set_name: ZONE, certificate_pem: readFileSync(next.cert, 'utf8'), key_pem: keyPem, cab_pem: readFileSync(pki.interCert, 'utf8') },
-    }));
+    const out = hook(hookEvent('AutoSSL-installssl-pre', { user: 'hk', domain: ZONE, certificatePem: readFileSync(next.cert, 'utf8'), keyPem, cabPem: readFileSync(pki.interCert, 'utf8') }));
     expect(out).toBe(`1 pre-published for ${HOST}: 3 TLSA change(s)`);
     const after = tlsaIn();
     expect(after.filter((l) => !before.includes(l))).toEqual([25, 465, 587].map((p) => `_${p}._tcp.${HOST}. 3600 IN TLSA 3 1 1 ${opensslTlsaData(next.cert, 1, 1)}`).sort());
@@ -92,7 +90,7 @@ describe('tlsa-manager hook', () => {
     writeFileSync(join(root, 'etc/tlsa-manager/config.json'), JSON.stringify({ cpanel: { useWhmApi: false, reloadCommand: ['false'], authoritative: false } }));
     const next = pki.leaf(HOST, { sans: [HOST, ZONE] });
     writeFileSync(join(root, 'var/cpanel/ssl/domain_tls', HOST, 'combined'), readFileSync(next.combined, 'utf8'));
-    const out = hook(JSON.stringify({ context: { category: 'Whostmgr', event: 'SSL::install_service_ssl_certificate', stage: 'post' }, data: { service: 'exim', crt: readFileSync(next.cert, 'utf8') } }));
+    const out = hook(hookEvent('SSL-install_service_ssl_certificate-post', { certificatePem: readFileSync(next.cert, 'utf8'), keyPem: readFileSync(next.key, 'utf8'), cabPem: readFileSync(pki.interCert, 'utf8') }));
     expect(out).toMatch(/^1 reconciled: .*hooked\.test.*\(the periodic reconcile will retry\)$/);
     const db = new Database(join(root, 'var/lib/tlsa-manager/state.db'), { readonly: true });
     const last = db.prepare("SELECT ok, detail FROM activity WHERE kind = 'hook' ORDER BY id DESC LIMIT 1").get() as { ok: number; detail: string };
@@ -105,7 +103,7 @@ describe('tlsa-manager hook', () => {
     writeFileSync(join(root, 'etc/tlsa-manager/config.json'), JSON.stringify({ cpanel: { useWhmApi: false, reloadCommand: ['false'], authoritative: false } }));
     const next = pki.leaf(HOST, { sans: [HOST, ZONE] });
     writeFileSync(join(root, 'var/cpanel/ssl/domain_tls', HOST, 'combined'), readFileSync(next.combined, 'utf8'));
-    const out = hook(JSON.stringify({ context: { category: 'Cpanel', event: 'UAPI::SSL::install_ssl', stage: 'post' }, data: { user: 'hk', args: { domain: ZONE, cert: readFileSync(next.cert, 'utf8') }, result: {} } }));
+    const out = hook(hookEvent('UAPI-SSL-install_ssl-post', { user: 'hk', domain: ZONE, certificatePem: readFileSync(next.cert, 'utf8'), keyPem: readFileSync(next.key, 'utf8') }));
     expect(out).toBe(`1 ${ZONE}: TLSA records could not be updated right now; the server retries within minutes`);
     expect(out).not.toContain('/');
   });
@@ -113,7 +111,7 @@ describe('tlsa-manager hook', () => {
   it('post stage after a manual install reconciles only the touched domain', () => {
     const next = pki.leaf(HOST, { sans: [HOST, ZONE] });
     writeFileSync(join(root, 'var/cpanel/ssl/domain_tls', HOST, 'combined'), readFileSync(next.combined, 'utf8'));
-    expect(hook(JSON.stringify({ context: { category: 'Whostmgr', event: 'SSL::installssl', stage: 'post' }, data: { domain: HOST } }))).toBe(`1 reconciled ${ZONE}: 3 TLSA change(s)`);
+    expect(hook(hookEvent('SSL-installssl-post', { domain: HOST, certificatePem: readFileSync(next.cert, 'utf8'), keyPem: readFileSync(next.key, 'utf8') }))).toBe(`1 reconciled ${ZONE}: 3 TLSA change(s)`);
     expect(tlsaIn().filter((l) => l.includes(opensslTlsaData(next.cert, 1, 1)))).toHaveLength(3);
   });
 });

@@ -7,6 +7,7 @@ import { readParsedZone, readServiceRecords } from '../../src/cpanel/local-zones
 import { scanServer } from '../../src/cpanel/scan.js';
 import { StateDb } from '../../src/state/db.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
+import { hookEvent } from '../helpers/cpanel-fixtures.js';
 import { makePki, opensslTlsaData, type TestPki } from '../helpers/openssl.js';
 
 /**
@@ -94,7 +95,7 @@ describe('a refused zone is named with its reason in plan and apply, and apply f
 
   it('the hook answers 1 (never 0) with the refusal for a domain in a refused zone', () => {
     const root = rootWith(oddZone(['x IN A 1.2.3']));
-    const event = JSON.stringify({ context: { category: 'Whostmgr', event: 'SSL::installssl', stage: 'post' }, data: { domain: 'odd.test' } });
+    const event = hookEvent('SSL-installssl-post', { domain: 'odd.test' });
     const r = spawnSync(process.execPath, [CLI, 'hook', '--root', root], { input: event, encoding: 'utf8' });
     expect(r.stdout).toMatch(/^1 .*Zone odd\.test is refused.*line 13.*mail\.odd\.test is served here/);
   });

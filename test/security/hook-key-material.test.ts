@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { makePki, type TestPki } from '../helpers/openssl.js';
+import { HOOK_FIXTURES, hookEvent } from '../helpers/cpanel-fixtures.js';
 
 /**
  * Issue 22, item 2: cPanel hands the private key to our hooks (`key_pem` in AutoSSL::installssl,
@@ -25,9 +26,9 @@ let certPem: string;
 let cabPem: string;
 const outputs: string[] = [];
 
-function fire(category: string, event: string, stage: string, data: Record<string, unknown>): string {
+function fire(input: string): string {
   const r = spawnSync(process.execPath, [CLI, 'hook', '--debug', '--root', root], {
-    input: JSON.stringify({ hook: { hook: '/usr/local/cpanel/3rdparty/tlsa-manager/bin/tlsa-manager-hook' }, context: { category, event, stage }, data }),
+    input,
     encoding: 'utf8',
     env: { ...process.env, TLSA_MANAGER_LOG_LEVEL: 'trace' },
     timeout: 60_000,
@@ -38,23 +39,17 @@ function fire(category: string, event: string, stage: string, data: Record<strin
   return r.stdout;
 }
 
-/** Every event we register, each carrying the key where cPanel puts it (test/fixtures/cpanel names the sources). */
+/** Every event we register, as cPanel sends it (test/fixtures/cpanel/hooks), the key where cPanel puts it. */
 function fireAll(): void {
-  fire('Whostmgr', 'AutoSSL::installssl', 'pre', { username: 'keys', domain_set_name: ZONE, certificate_pem: certPem, key_pem: keyPem, cab_pem: cabPem });
-  fire('Whostmgr', 'AutoSSL::installssl', 'post', { username: 'keys', domain_set_name: ZONE, certificate_pem: certPem, key_pem: keyPem, cab_pem: cabPem });
-  fire('Whostmgr', 'SSL::installssl', 'pre', { domain: ZONE, ip: '192.0.2.10', crt: certPem, key: keyPem, cab: cabPem });
-  fire('Whostmgr', 'SSL::installssl', 'post', { domain: ZONE, ip: '192.0.2.10', crt: certPem, key: keyPem, cab: cabPem });
-  fire('Whostmgr', 'SSL::delssl', 'post', { host: ZONE, domainowner: 'keys' });
-  fire('Whostmgr', 'SSL::install_service_ssl_certificate', 'post', { service: 'exim', crt: certPem, key: keyPem, cabundle: cabPem });
-  fire('Cpanel', 'UAPI::SSL::install_ssl', 'post', { user: 'keys', args: { domain: ZONE, cert: certPem, key: keyPem, cabundle: cabPem }, result: {} });
-  fire('Cpanel', 'UAPI::SSL::delete_ssl', 'post', { user: 'keys', args: { domain: ZONE }, result: {} });
+  const v = { user: 'keys', domain: ZONE, certificatePem: certPem, keyPem, cabPem };
+  for (const name of HOOK_FIXTURES) fire(hookEvent(name, v));
   // Key material where a certificate belongs (a pasted key): refused without echoing it.
-  fire('Whostmgr', 'SSL::installssl', 'pre', { domain: ZONE, crt: keyPem, key: keyPem, cab: keyPem });
-  fire('Whostmgr', 'AutoSSL::installssl', 'pre', { username: 'keys', domain_set_name: ZONE, certificate_pem: `${certPem}\n${keyPem}`, key_pem: keyPem, cab_pem: keyPem });
-  fire('Cpanel', 'UAPI::SSL::install_ssl', 'post', { user: 'keys', args: { domain: ZONE, cert: keyPem, key: keyPem }, result: {} });
+  fire(hookEvent('SSL-installssl-pre', { ...v, certificatePem: keyPem, cabPem: keyPem }));
+  fire(hookEvent('AutoSSL-installssl-pre', { ...v, certificatePem: `${certPem}\n${keyPem}`, cabPem: keyPem }));
+  fire(hookEvent('UAPI-SSL-install_ssl-post', { ...v, certificatePem: keyPem }));
   // An event we do not handle, and a payload that is not what cPanel sends.
-  fire('Whostmgr', 'Accounts::Create', 'post', { user: 'keys', key: keyPem });
-  fire('Whostmgr', 'AutoSSL::installssl', 'pre', { username: ['keys'], domain_set_name: { x: keyPem }, certificate_pem: 7, key_pem: keyPem });
+  fire(JSON.stringify({ context: { category: 'Whostmgr', event: 'Accounts::Create', stage: 'post' }, data: { user: 'keys', key: keyPem } }));
+  fire(JSON.stringify({ context: { category: 'Whostmgr', event: 'AutoSSL::installssl', stage: 'pre' }, data: { username: ['keys'], domain_set_name: { x: keyPem }, certificate_pem: 7, key_pem: keyPem } }));
 }
 
 /** Every regular file under dir (symlinks not followed). */

@@ -51,9 +51,10 @@ describe("the next AutoSSL key's kind, read as cPanel reads it", () => {
   });
 
   it('no users file (AutoSSL cannot renew), an unknown type or a bad user name: unknown', () => {
-    const root = rootWith({ '/var/cpanel/users/odd': 'SSL_DEFAULT_KEY_TYPE=dsa-1024\n', '/var/cpanel/cpanel.config': 'ssl_default_key_type=ecdsa-prime256v1\n' });
+    const root = rootWith({ '/var/cpanel/users/odd': 'SSL_DEFAULT_KEY_TYPE=dsa-1024\n', '/var/cpanel/users/proto': 'SSL_DEFAULT_KEY_TYPE=__proto__\n', '/var/cpanel/cpanel.config': 'ssl_default_key_type=ecdsa-prime256v1\n' });
     expect(nextKeyFor(root, 'nobody-here')).toBeNull();
     expect(nextKeyFor(root, 'odd')).toBeNull();
+    expect(nextKeyFor(root, 'proto')).toBeNull();
     expect(nextKeyFor(root, '../../etc')).toBeNull();
   });
 });
