@@ -108,6 +108,16 @@ describe('tlsa-manager hook', () => {
     expect(out).not.toContain('/');
   });
 
+  it('SSL::installssl post after a FAILED install (cPanel fires it anyway): acts on what is installed, never on the event\'s certificate', () => {
+    // Whostmgr/API/1/SSL.pm installssl runs the post hook whatever install_or_do_non_sni_update returned.
+    const before = readFileSync(join(root, 'var/named', `${ZONE}.db`), 'utf8');
+    const refused = pki.leaf(HOST, { sans: [HOST, ZONE] }); // never installed
+    const out = hook(hookEvent('SSL-installssl-post', { domain: ZONE, certificatePem: readFileSync(refused.cert, 'utf8'), keyPem: readFileSync(refused.key, 'utf8'), cabPem: readFileSync(pki.interCert, 'utf8') }));
+    expect(out).toBe(`1 reconciled ${ZONE}: 0 TLSA change(s)`);
+    expect(readFileSync(join(root, 'var/named', `${ZONE}.db`), 'utf8')).toBe(before);
+    expect(before).not.toContain(opensslTlsaData(refused.cert, 1, 1));
+  });
+
   it('post stage after a manual install reconciles only the touched domain', () => {
     const next = pki.leaf(HOST, { sans: [HOST, ZONE] });
     writeFileSync(join(root, 'var/cpanel/ssl/domain_tls', HOST, 'combined'), readFileSync(next.combined, 'utf8'));
