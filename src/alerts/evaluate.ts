@@ -53,7 +53,7 @@ export function alertOnPlanWarnings(ctx: AppContext, warnings: Problem[], now = 
 }
 
 /** After a TLS-RPT import: DANE failures in the senders' latest reports are incidents; a clean next report clears them. */
-export function alertOnTlsReports(ctx: AppContext, failures: { domain: string; organization: string; count: number }[], now = ctx.now()) {
+export function alertOnTlsReports(ctx: AppContext, failures: { domain: string; organization: string; count: number; end?: number }[], now = ctx.now()) {
   return recordEvents(ctx, conditionEvents('tlsrpt-dane-failure', tlsrptCondition(failures), alertStore(ctx).open(), (i) => `The latest TLS reports for ${i.subject} count no DANE failures.`), now);
 }
 

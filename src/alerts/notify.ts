@@ -74,7 +74,8 @@ function queue(store: AlertStore, alert: Alert, event: Exclude<DeliveryEvent, 't
 export function queueReminders(ctx: AppContext, now = ctx.now()): number {
   const store = alertStore(ctx);
   const every = ctx.config.alerts.renotifyHours * 3_600_000;
-  const due = store.open().filter((a) => now - (a.lastNotifiedAt ?? a.openedAt) >= every);
+  // An acknowledged alert is not repeated: the admin knows (it is sent again if it gets worse, and when it resolves).
+  const due = store.open().filter((a) => a.ackedAt === null && now - (a.lastNotifiedAt ?? a.openedAt) >= every);
   if (due.length === 0) return 0;
   const channels = enabledChannels(ctx);
   const server = serverName(ctx);

@@ -11,6 +11,9 @@ export interface Alert extends Incident {
   lastNotifiedAt: number | null;
   /** The domain's verdict when the incident cleared. */
   resolvedVerdict?: Verdict;
+  /** Who acknowledged it and when (reminders stop until it resolves or gets worse); null: nobody. */
+  ackedBy: string | null;
+  ackedAt: number | null;
 }
 
 export type DeliveryEvent = 'raised' | 'reminder' | 'resolved' | 'test';
@@ -80,6 +83,8 @@ interface AlertRow {
   resolved_at: number | null;
   resolved_detail: string | null;
   last_notified_at: number | null;
+  acked_by: string | null;
+  acked_at: number | null;
 }
 
 interface DeliveryRow {
@@ -110,8 +115,13 @@ function toAlert(r: AlertRow): Alert {
     resolvedAt: r.resolved_at,
     resolvedDetail: r.resolved_detail,
     lastNotifiedAt: r.last_notified_at,
+    ackedBy: r.acked_by ?? null,
+    ackedAt: r.acked_at ?? null,
   };
 }
+
+/** Severity order: an incident raised again at a higher one has got worse. */
+const SEVERITY_RANK: Record<string, number> = { info: 0, warning: 1, critical: 2 };
 
 function toDelivery(r: DeliveryRow): Delivery {
   return { id: r.id, alertId: r.alert_id, channel: r.channel, event: r.event as DeliveryEvent, payload: r.payload, createdAt: r.created_at, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, deliveredAt: r.delivered_at, lastError: r.last_error };
@@ -121,6 +131,18 @@ function toDelivery(r: DeliveryRow): Delivery {
 export class AlertStore {
   constructor(private readonly db: Database.Database) {
     db.exec(SCHEMA);
+    // Acknowledgement (issue 24) came later: databases made before it get its columns.
+    const cols = new Set((db.prepare('PRAGMA table_info(alerts)').all() as { name: string }[]).map((c) => c.name));
+    if (!cols.has('acked_at')) db.exec('ALTER TABLE alerts ADD COLUMN acked_by TEXT; ALTER TABLE alerts ADD COLUMN acked_at INTEGER;');
+  }
+
+  /**
+   * An admin has seen the open alert: reminders stop until it resolves or gets worse (raised again
+   * at a higher severity). Kept on the alert, so the history says who and when. False when the
+   * alert is not open (resolved meanwhile) or unknown.
+   */
+  acknowledge(id: number, who: string, now: number): boolean {
+    return this.db.prepare('UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND resolved_at IS NULL').run(who, now, id).changes === 1;
   }
 
   transaction<T>(fn: () => T): T {
@@ -145,12 +167,23 @@ export class AlertStore {
     return r ? toAlert(r) : null;
   }
 
-  /** Opens an incident; returns null when one with this key is already open (dedupe). */
+  /**
+   * Opens an incident; returns null when one with this key is already open (dedupe), unless it comes
+   * back at a higher severity: then the open one takes it, loses its acknowledgement and is returned.
+   */
   raise(i: Incident, now: number): Alert | null {
     const data = JSON.stringify({ domain: i.domain, host: i.host, verdictFrom: i.verdictFrom, verdictTo: i.verdictTo, baseline: i.baseline });
     const r = this.db
       .prepare('INSERT INTO alerts (key, kind, severity, subject, title, detail, data, opened_at, last_notified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
       .run(i.key, i.kind, i.severity, i.subject, i.title, i.detail, data, now, now);
+    if (r.changes === 0) {
+      // Already open: worse than when acknowledged means the acknowledgement no longer holds.
+      const open = this.db.prepare('SELECT * FROM alerts WHERE key = ? AND resolved_at IS NULL').get(i.key) as AlertRow | undefined;
+      if (open && (SEVERITY_RANK[i.severity] ?? 0) > (SEVERITY_RANK[open.severity] ?? 0)) {
+        this.db.prepare('UPDATE alerts SET severity = ?, title = ?, detail = ?, acked_by = NULL, acked_at = NULL, last_notified_at = ? WHERE id = ?').run(i.severity, i.title, i.detail, now, open.id);
+        return this.get(open.id);
+      }
+    }
     return r.changes === 1 ? this.get(Number(r.lastInsertRowid)) : null;
   }
 

@@ -181,9 +181,12 @@ export function evaluateRun(input: RunInput): RunOutcome {
 export function conditionEvents(family: AlertKind, active: Incident[], open: Iterable<Incident>, resolvedDetail: (i: Incident) => string): AlertEvent[] {
   const activeKeys = new Set(active.map((i) => i.key));
   const openOfFamily = [...open].filter((i) => i.kind === family);
-  const openKeys = new Set(openOfFamily.map((i) => i.key));
+  const openByKey = new Map(openOfFamily.map((i) => [i.key, i]));
+  const rank = (sev: string) => ['info', 'warning', 'critical'].indexOf(sev);
+  // New incidents, and open ones that got worse (a higher severity: the store lifts an acknowledgement).
+  const worse = (i: Incident) => rank(i.severity) > rank(openByKey.get(i.key)!.severity);
   return [
-    ...active.filter((i) => !openKeys.has(i.key)).map((incident): AlertEvent => ({ type: 'raise', incident })),
+    ...active.filter((i) => !openByKey.has(i.key) || worse(i)).map((incident): AlertEvent => ({ type: 'raise', incident })),
     ...openOfFamily.filter((i) => !activeKeys.has(i.key)).map((i): AlertEvent => ({ type: 'resolve', key: i.key, detail: resolvedDetail(i) })),
   ];
 }
@@ -230,12 +233,14 @@ export function publishCondition(zone: string, streak: number, lastError: string
  * report: an incident (issue 14). One per domain; the senders' names come from the reports,
  * which anyone can mail, so they are quoted as claims.
  */
-export function tlsrptCondition(list: { domain: string; organization: string; count: number }[]): Incident[] {
-  const byDomain = new Map<string, { organization: string; count: number }[]>();
+export function tlsrptCondition(list: { domain: string; organization: string; count: number; end?: number }[]): Incident[] {
+  const byDomain = new Map<string, { organization: string; count: number; end?: number }[]>();
   for (const f of list) byDomain.set(f.domain, [...(byDomain.get(f.domain) ?? []), f]);
+  // Which day each count is from: a sender's latest (daily) report, the day before its period ends.
+  const day = (end: number | undefined) => (end === undefined ? '' : `, report for ${new Date(end - 1).toISOString().slice(0, 10)}`);
   return [...byDomain].map(([domain, fs]) => {
     const total = fs.reduce((n, f) => n + f.count, 0);
-    const who = fs.map((f) => `"${f.organization.slice(0, 80)}" (${f.count})`).join(', ');
+    const who = fs.map((f) => `"${f.organization.slice(0, 80)}" (${f.count}${day(f.end)})`).join(', ');
     return {
       key: `tlsrpt:${domain}`,
       kind: 'tlsrpt-dane-failure' as const,
@@ -243,7 +248,7 @@ export function tlsrptCondition(list: { domain: string; organization: string; co
       subject: domain,
       domain,
       title: `Senders report ${total} DANE failure(s) for ${domain}`,
-      detail: `TLS reports (RFC 8460) count sessions to ${domain} that failed DANE validation (tlsa-invalid or dnssec-invalid), per reporting organisation as named in the report: ${who}. Check the domain's TLSA records and DNSSEC chain now.`,
+      detail: `Each sender's latest TLS report (RFC 8460) counts sessions to ${domain} that failed DANE validation (tlsa-invalid or dnssec-invalid), per reporting organisation as named in the report: ${who}. (The domain page's TLS report panel adds up all reports of the last 90 days.) Check the domain's TLSA records and DNSSEC chain now.`,
     };
   });
 }

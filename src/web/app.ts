@@ -1,3 +1,4 @@
+import { alertsRouter } from './routes/alerts.js';
 import { publishedMarks } from '../checks/scheduled.js';
 import { tlsrptTotals } from '../tlsrpt/import.js';
 import express, { type RequestHandler } from 'express';
@@ -100,6 +101,7 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   app.use(jobsRouter(deps));
   app.use(exportRouter(deps));
   app.use(settingsRouter(deps));
+  app.use(alertsRouter(deps));
   app.post('/logout', auth.logout);
 
   app.use(notFound);

@@ -1,5 +1,8 @@
 import type { Category, ListRow } from './snapshot.js';
 import { CATEGORIES } from './snapshot.js';
+import { VERDICTS, type Verdict } from '../dane/verdict.js';
+
+const CATEGORY_ORDER = Object.keys(CATEGORIES);
 import { DNSSEC_STATES } from '../dnssec/state.js';
 
 export const SORT_KEYS = ['domain', 'owner', 'verdict', 'tlsa', 'expiry', 'checked', 'provider'] as const;
@@ -78,7 +81,8 @@ function sortValue(key: SortKey): (r: ListRow) => string | null {
     case 'owner':
       return (r) => r.owner;
     case 'verdict':
-      return (r) => `${r.category}|${r.verdict ?? ''}`;
+      // The categories' table order (valid … unchecked), then the verdict's rank: "Not checked" sorts last, not between Bogus and No DNSSEC.
+      return (r) => `${String(CATEGORY_ORDER.indexOf(r.category)).padStart(2, '0')}|${String(VERDICTS[r.verdict as Verdict]?.rank ?? 99).padStart(2, '0')}`;
     case 'tlsa':
       return (r) => r.tlsa;
     case 'expiry':

@@ -56,14 +56,15 @@ export function jobsRouter(deps: RouteDeps): Router {
         // Signing is per zone: the selected domains' zones, each once.
         const d = await snapshot.get();
         const zones = [...new Set((await knownDomains(req.body?.domain)).map((n) => d.byDomain.get(n)?.zone ?? n))];
-        if (zones.length === 0) throw new ProblemError(problem('bad-request', 'No domains were selected.', { fix: 'Tick the domains whose zones should be signed.' }));
+        // Nothing ticked is a slip, not an error: back to the list, which says what to do.
+        if (zones.length === 0) return redirect(res, '/domains', { notice: 'none-selected' });
         const job = startDnssecEnableJob(deps, zones, actor(res));
         return redirect(res, `/jobs/${job.id}`);
       }
       if (action !== 'publish' && action !== 'check') throw new ProblemError(problem('bad-request', 'Choose "Check" or "Publish".'));
       const all = formString(req.body?.all) === '1';
       const domains = all ? undefined : await knownDomains(req.body?.domain);
-      if (domains && domains.length === 0) throw new ProblemError(problem('bad-request', 'No domains were selected.', { fix: 'Tick the domains to act on, or use the "all" buttons.' }));
+      if (domains && domains.length === 0) return redirect(res, '/domains', { notice: 'none-selected' });
       const job = start(action, domains, actor(res));
       redirect(res, `/jobs/${job.id}`);
     }),

@@ -52,7 +52,7 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
       const d = await snapshot.get();
       const q = parseListQuery(req.query as Record<string, unknown>);
       const page = listRows(d.rows, q);
-      render(res, 'domains', 'Domains', 'domains', { d, q, page, queryParams, SORT_KEYS, PAGE_SIZES, TLSA_STATES, DNSSEC_FILTER, CATEGORIES, VERDICTS });
+      render(res, 'domains', 'Domains', 'domains', { noneSelected: formString(req.query.notice) === 'none-selected', d, q, page, queryParams, SORT_KEYS, PAGE_SIZES, TLSA_STATES, DNSSEC_FILTER, CATEGORIES, VERDICTS });
     }),
   );
 
