@@ -2,6 +2,10 @@ import type { AppContext } from '../context.js';
 import type { DomainCheck } from '../dane/verdict.js';
 import type { Problem } from '../problem.js';
 import { alertStore, recordEvents } from './notify.js';
+import { readAccounts } from '../cpanel/accounts.js';
+import { authenticates } from '../dane/verdict.js';
+import { DANE_RESULT_TYPES } from '../tlsrpt/report.js';
+import { ALERT_WINDOW_MS, TlsrptStore, tlsrptStore } from '../tlsrpt/store.js';
 import { conditionEvents, evaluateRun, expiryConditions, issuerConditions, publishCondition, timerCondition, tlsrptCondition, type DomainState } from './transitions.js';
 
 /**
@@ -53,8 +57,18 @@ export function alertOnPlanWarnings(ctx: AppContext, warnings: Problem[], now = 
 }
 
 /** After a TLS-RPT import: DANE failures in the senders' latest reports are incidents; a clean next report clears them. */
-export function alertOnTlsReports(ctx: AppContext, failures: { domain: string; organization: string; count: number; end?: number }[], now = ctx.now()) {
-  return recordEvents(ctx, conditionEvents('tlsrpt-dane-failure', tlsrptCondition(failures), alertStore(ctx).open(), (i) => `The latest TLS reports for ${i.subject} count no DANE failures.`), now);
+/**
+ * TLS-RPT alerts from the reports of the last week (ALERT_WINDOW_MS), judged against this
+ * server's customer domains and their latest checks (transitions.ts tlsrptCondition). Called
+ * after each import and after each run of checks (a validating check is what closes them).
+ */
+export function alertOnTlsReports(ctx: AppContext, now = ctx.now()) {
+  const db = ctx.state().db;
+  if (!TlsrptStore.present(db)) return { raised: [], resolved: [] };
+  const claims = tlsrptStore(ctx).failureClaims(DANE_RESULT_TYPES, now - ALERT_WINDOW_MS);
+  const hosted = new Set(readAccounts(ctx.root).domains.map((d) => d.domain));
+  const checks = new Map([...ctx.state().latestChecks()].map(([domain, c]) => [domain, { time: Date.parse(c.time), validates: authenticates(c.verdict) }]));
+  return recordEvents(ctx, conditionEvents('tlsrpt-dane-failure', tlsrptCondition(claims, hosted, checks), alertStore(ctx).open(), () => 'A check of the domain validates, and no signed TLS report counts DANE failures after it.'), now);
 }
 
 const streakKey = (zone: string) => `publishStreak:${zone}`;

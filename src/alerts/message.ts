@@ -1,5 +1,6 @@
 import { VERDICTS, type Verdict } from '../dane/verdict.js';
 import type { Alert, DeliveryEvent } from './store.js';
+import { stripControl } from '../util/text.js';
 
 /**
  * What every channel sends, the webhook payload verbatim (documented in README "Alerts").
@@ -28,9 +29,9 @@ export interface AlertMessage {
   text: string;
 }
 
-const EVENT_WORD: Record<DeliveryEvent, string> = { raised: 'ALERT', reminder: 'STILL OPEN', resolved: 'RESOLVED', test: 'TEST' };
+const EVENT_WORD: Record<DeliveryEvent, string> = { raised: 'ALERT', reminder: 'STILL OPEN', resolved: 'RESOLVED', test: 'TEST', summary: 'HELD BACK' };
 
-export function alertMessage(alert: Alert, event: Exclude<DeliveryEvent, 'test'>, server: string, now: number): AlertMessage {
+export function alertMessage(alert: Alert, event: Exclude<DeliveryEvent, 'test' | 'summary'>, server: string, now: number): AlertMessage {
   const oldV = event === 'resolved' ? alert.verdictTo ?? null : alert.verdictFrom ?? null;
   const newV = event === 'resolved' ? alert.resolvedVerdict ?? alert.baseline?.verdict ?? null : alert.verdictTo ?? null;
   const detail = event === 'resolved' ? alert.resolvedDetail ?? 'Cleared.' : alert.detail;
@@ -57,6 +58,13 @@ export function testMessage(server: string, now: number, by: string): AlertMessa
   return { event: 'test', kind: 'test', severity: 'info', alertId: null, title, detail, domain: null, host: null, verdict: { old: null, new: null, oldLabel: null, newLabel: null }, time: new Date(now).toISOString(), openedAt: null, server, text: chatLine('TEST', server, title, detail) };
 }
 
+/** The day's one message on a channel past its daily cap: how many were held back, of which kinds. */
+export function summaryMessage(server: string, now: number, held: number, cap: number, kinds: string): AlertMessage {
+  const title = `${held} alert message(s) held back`;
+  const detail = `This channel already carried ${cap} alert messages in the last 24 hours, so ${held} more were not sent (${kinds}). Later ones today are held back too, without another summary. Open alerts are listed on the overview and by: tlsa-manager alerts list`;
+  return { event: 'summary', kind: 'summary', severity: 'warning', alertId: null, title, detail, domain: null, host: null, verdict: { old: null, new: null, oldLabel: null, newLabel: null }, time: new Date(now).toISOString(), openedAt: null, server, text: chatLine('HELD BACK', server, title, detail) };
+}
+
 function chatLine(word: string, server: string, title: string, detail: string): string {
   return `[TLSA Manager on ${server}] ${word}: ${title}. ${detail}`;
 }
@@ -68,7 +76,8 @@ export function subjectOf(m: AlertMessage): string {
 
 /** Plain-text body for mail and cPanel notifications. */
 export function bodyOf(m: AlertMessage): string {
-  const lines = [m.detail, ''];
+  // Detail can quote report text (anyone can mail a report): no control characters in a body.
+  const lines = [m.detail.split('\n').map(stripControl).join('\n'), ''];
   if (m.domain) lines.push(`Domain:  ${m.domain}`);
   if (m.host) lines.push(`MX host: ${m.host}`);
   if (m.verdict.old || m.verdict.new) lines.push(`Verdict: ${m.verdict.oldLabel ?? '?'} → ${m.verdict.newLabel ?? '?'}`);

@@ -4,7 +4,7 @@ import { readHostname } from '../cpanel/accounts.js';
 import { icontactAvailable, notifyCpanel } from './channels/cpanel.js';
 import { mailRecipients, sendMail } from './channels/email.js';
 import { postWebhook } from './channels/webhook.js';
-import { alertMessage, testMessage, type AlertMessage } from './message.js';
+import { alertMessage, summaryMessage, testMessage, type AlertMessage } from './message.js';
 import { AlertStore, type Alert, type DeliveryEvent } from './store.js';
 import type { AlertEvent } from './transitions.js';
 import { perStateDb } from '../state/per-state.js';
@@ -65,7 +65,7 @@ export function recordEvents(ctx: AppContext, events: AlertEvent[], now = ctx.no
   return { raised, resolved };
 }
 
-function queue(store: AlertStore, alert: Alert, event: Exclude<DeliveryEvent, 'test'>, channels: ChannelId[], server: string, now: number): void {
+function queue(store: AlertStore, alert: Alert, event: Exclude<DeliveryEvent, 'test' | 'summary'>, channels: ChannelId[], server: string, now: number): void {
   const payload = JSON.stringify(alertMessage(alert, event, server, now));
   for (const channel of channels) store.enqueue({ alertId: alert.id, channel, event, payload }, now);
 }
@@ -101,33 +101,76 @@ export function retryDelayMs(attempts: number): number {
  * queued with its error (shown on the overview) and is tried again later. Channels run side by
  * side so a slow one does not hold the others.
  */
-export async function deliverDue(ctx: AppContext, opts: { now?: number; webhookSleep?: (ms: number) => Promise<void> } = {}): Promise<{ delivered: number; failed: number }> {
+/**
+ * What one channel may send (issue 21: a forged report once opened 300 alerts and the first run
+ * sent 200 mails): at most OUTBOX_PER_RUN messages per delivery run (the rest wait for the next
+ * run) and OUTBOX_PER_DAY in 24 hours; past that, messages are held back and the channel gets one
+ * summary message a day instead. Held messages stay in the history (shown as held).
+ */
+export const OUTBOX_PER_RUN = 50;
+export const OUTBOX_PER_DAY = 500;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export async function deliverDue(ctx: AppContext, opts: { now?: number; webhookSleep?: (ms: number) => Promise<void> } = {}): Promise<{ delivered: number; failed: number; held: number }> {
   const store = alertStore(ctx);
   const now = opts.now ?? ctx.now();
-  const due = store.dueDeliveries(now);
+  const due = store.dueDeliveries(now, 1000);
   const byChannel = new Map<string, typeof due>();
   for (const d of due) byChannel.set(d.channel, [...(byChannel.get(d.channel) ?? []), d]);
   let delivered = 0;
   let failed = 0;
+  let heldTotal = 0;
+  const send = async (channel: string, d: (typeof due)[number]): Promise<void> => {
+    if (!store.claim(d, now + SEND_LEASE_MS)) return;
+    try {
+      if (!CHANNELS.includes(channel as ChannelId)) throw new Error(`unknown channel ${channel}`);
+      await sendOn(ctx, channel as ChannelId, JSON.parse(d.payload) as AlertMessage, opts);
+      store.delivered(d.id, ctx.now());
+      delivered++;
+    } catch (err) {
+      const message = (err as Error).message;
+      store.failed(d.id, message, now + retryDelayMs(d.attempts + 1));
+      ctx.logger.warn({ channel, delivery: d.id, error: message }, 'alert delivery failed; will retry');
+      failed++;
+    }
+  };
   await Promise.all(
     [...byChannel].map(async ([channel, list]) => {
+      let sentToday = store.sentSince(channel, now - DAY_MS);
+      let thisRun = 0;
+      const held: typeof due = [];
       for (const d of list) {
-        if (!store.claim(d, now + SEND_LEASE_MS)) continue;
-        try {
-          if (!CHANNELS.includes(channel as ChannelId)) throw new Error(`unknown channel ${channel}`);
-          await sendOn(ctx, channel as ChannelId, JSON.parse(d.payload) as AlertMessage, opts);
-          store.delivered(d.id, ctx.now());
-          delivered++;
-        } catch (err) {
-          const message = (err as Error).message;
-          store.failed(d.id, message, now + retryDelayMs(d.attempts + 1));
-          ctx.logger.warn({ channel, delivery: d.id, error: message }, 'alert delivery failed; will retry');
-          failed++;
+        if (d.event === 'test' || d.event === 'summary') {
+          await send(channel, d);
+          continue;
         }
+        if (sentToday >= OUTBOX_PER_DAY) {
+          held.push(d);
+          continue;
+        }
+        if (thisRun >= OUTBOX_PER_RUN) break;
+        thisRun++;
+        sentToday++;
+        await send(channel, d);
       }
+      if (held.length === 0) return;
+      store.hold(held.map((d) => d.id), now, `held back: ${OUTBOX_PER_DAY} messages in 24 hours on this channel; counted in the day's summary`);
+      heldTotal += held.length;
+      ctx.logger.warn({ channel, held: held.length }, 'alert messages held back by the daily cap');
+      // One summary per channel and day, sent now; later holds of the same day are only counted.
+      if (store.sentSince(channel, now - DAY_MS, 'summary') > 0) return;
+      const kinds = new Map<string, number>();
+      for (const d of held) {
+        const k = (JSON.parse(d.payload) as AlertMessage).kind;
+        kinds.set(k, (kinds.get(k) ?? 0) + 1);
+      }
+      const m = summaryMessage(serverName(ctx), now, held.length, OUTBOX_PER_DAY, [...kinds].map(([kind, n]) => `${kind} ×${n}`).join(', '));
+      const id = store.enqueue({ alertId: null, channel, event: 'summary', payload: JSON.stringify(m) }, now);
+      const queued = store.delivery(id);
+      if (queued) await send(channel, queued);
     }),
   );
-  return { delivered, failed };
+  return { delivered, failed, held: heldTotal };
 }
 
 /** The settings page's "send a test alert" button: sends now, records the attempt, reports. */

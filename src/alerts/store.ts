@@ -16,7 +16,7 @@ export interface Alert extends Incident {
   ackedAt: number | null;
 }
 
-export type DeliveryEvent = 'raised' | 'reminder' | 'resolved' | 'test';
+export type DeliveryEvent = 'raised' | 'reminder' | 'resolved' | 'test' | 'summary';
 
 export interface Delivery {
   id: number;
@@ -238,6 +238,22 @@ export class AlertStore {
    */
   claim(d: Delivery, leaseUntil: number): boolean {
     return this.db.prepare('UPDATE alert_deliveries SET next_attempt_at = ? WHERE id = ? AND next_attempt_at = ? AND delivered_at IS NULL').run(leaseUntil, d.id, d.nextAttemptAt).changes === 1;
+  }
+
+  /** Messages of this channel delivered since `since` (alert messages, or only `event`'s). */
+  sentSince(channel: string, since: number, event?: DeliveryEvent): number {
+    const r = event
+      ? this.db.prepare('SELECT COUNT(*) AS n FROM alert_deliveries WHERE channel = ? AND delivered_at >= ? AND attempts > 0 AND event = ?').get(channel, since, event)
+      : this.db.prepare("SELECT COUNT(*) AS n FROM alert_deliveries WHERE channel = ? AND delivered_at >= ? AND attempts > 0 AND event NOT IN ('test', 'summary')").get(channel, since);
+    return (r as { n: number }).n;
+  }
+
+  /** Messages not sent on purpose (the daily cap): closed without an attempt, with the reason. */
+  hold(ids: number[], now: number, reason: string): void {
+    const up = this.db.prepare('UPDATE alert_deliveries SET delivered_at = ?, last_error = ? WHERE id = ? AND delivered_at IS NULL');
+    this.db.transaction(() => {
+      for (const id of ids) up.run(now, reason, id);
+    })();
   }
 
   delivered(id: number, now: number): void {

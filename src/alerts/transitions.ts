@@ -1,4 +1,5 @@
 import { authenticates, broken, VERDICTS, type Verdict } from '../dane/verdict.js';
+import { stripControl } from '../util/text.js';
 
 /**
  * Alerts are raised on transitions, not on states: a domain that never validated does not alert
@@ -228,27 +229,65 @@ export function publishCondition(zone: string, streak: number, lastError: string
   return [{ key: `publish:${zone}`, kind: 'publish-failed', severity: 'critical', subject: zone, title: `Publishing TLSA records to ${zone} failed ${streak} times`, detail: `The last ${streak} attempts to publish to ${zone} failed: ${lastError}` }];
 }
 
+/** One stored report's DANE failures for one domain, as the report claims them. */
+export interface ReportClaim {
+  domain: string;
+  organization: string;
+  /** DKIM d= of a verified signature, else the From domain ('' when neither). */
+  signer: string;
+  authenticated: boolean;
+  /** End of the reported period (ms). */
+  end: number;
+  /** Failed sessions of the DANE result types. */
+  count: number;
+}
+
+/** Sender of the key: an authenticated signer, or every unauthenticated report together (they cannot be told apart). */
+const UNAUTHENTICATED = '(unauthenticated)';
+
 /**
- * Senders reported DANE failures (tlsa-invalid, dnssec-invalid) for a domain in their latest
- * report: an incident (issue 14). One per domain; the senders' names come from the reports,
- * which anyone can mail, so they are quoted as claims.
+ * Senders reported DANE failures (tlsa-invalid, dnssec-invalid) for a domain: an incident per
+ * domain and sender (issue 14; issue 21's rules, because anyone can mail a report):
+ * - only domains hosted here (customer domains) raise anything;
+ * - at most one open incident per domain and sender: an authenticated sender is its DKIM
+ *   domain, all unauthenticated reports are one sender;
+ * - ONE rule closes them: the domain's latest check validates AND no authenticated report with
+ *   failures ended after that check. A clean report closes nothing, and an unauthenticated one
+ *   never keeps an incident open against a validating check (so it can open one, marked as a
+ *   claim, only while the domain is not known to validate).
+ * Report text (organisation names) is quoted as a claim and stripped of control characters.
  */
-export function tlsrptCondition(list: { domain: string; organization: string; count: number; end?: number }[]): Incident[] {
-  const byDomain = new Map<string, { organization: string; count: number; end?: number }[]>();
-  for (const f of list) byDomain.set(f.domain, [...(byDomain.get(f.domain) ?? []), f]);
-  // Which day each count is from: a sender's latest (daily) report, the day before its period ends.
-  const day = (end: number | undefined) => (end === undefined ? '' : `, report for ${new Date(end - 1).toISOString().slice(0, 10)}`);
-  return [...byDomain].map(([domain, fs]) => {
-    const total = fs.reduce((n, f) => n + f.count, 0);
-    const who = fs.map((f) => `"${f.organization.slice(0, 80)}" (${f.count}${day(f.end)})`).join(', ');
+export function tlsrptCondition(claims: ReportClaim[], hosted: ReadonlySet<string>, checks: ReadonlyMap<string, { time: number; validates: boolean }>): Incident[] {
+  const byKey = new Map<string, { domain: string; sender: string; authenticated: boolean; list: ReportClaim[] }>();
+  for (const c of claims) {
+    if (!hosted.has(c.domain) || c.count <= 0) continue;
+    const check = checks.get(c.domain);
+    const closed = check?.validates === true && !claims.some((x) => x.domain === c.domain && x.authenticated && x.count > 0 && x.end > check.time);
+    if (closed) continue;
+    const sender = c.authenticated ? c.signer || c.organization : UNAUTHENTICATED;
+    const key = `tlsrpt:${c.domain}:${sender}`;
+    const entry = byKey.get(key) ?? { domain: c.domain, sender, authenticated: c.authenticated, list: [] };
+    entry.list.push(c);
+    byKey.set(key, entry);
+  }
+  return [...byKey].map(([key, e]) => {
+    const total = e.list.reduce((n, f) => n + f.count, 0);
+    const orgs = new Map<string, { count: number; end: number }>();
+    for (const f of e.list) {
+      const o = orgs.get(f.organization) ?? { count: 0, end: 0 };
+      orgs.set(f.organization, { count: o.count + f.count, end: Math.max(o.end, f.end) });
+    }
+    // Which day the counts are from: the latest report's period, the day before it ends.
+    const who = [...orgs].slice(0, 5).map(([o, x]) => `"${stripControl(o).slice(0, 80)}" (${x.count}, latest report for ${new Date(x.end - 1).toISOString().slice(0, 10)})`).join(', ') + (orgs.size > 5 ? `, and ${orgs.size - 5} more` : '');
+    const how = e.authenticated ? `signed (DKIM) by ${e.sender}` : 'NOT authenticated (no valid DKIM signature: anyone could have sent them)';
     return {
-      key: `tlsrpt:${domain}`,
+      key,
       kind: 'tlsrpt-dane-failure' as const,
       severity: 'critical' as const,
-      subject: domain,
-      domain,
-      title: `Senders report ${total} DANE failure(s) for ${domain}`,
-      detail: `Each sender's latest TLS report (RFC 8460) counts sessions to ${domain} that failed DANE validation (tlsa-invalid or dnssec-invalid), per reporting organisation as named in the report: ${who}. (The domain page's TLS report panel adds up all reports of the last 90 days.) Check the domain's TLSA records and DNSSEC chain now.`,
+      subject: e.domain,
+      domain: e.domain,
+      title: `Senders report ${total} DANE failure(s) for ${e.domain}${e.authenticated ? '' : ' (unauthenticated reports)'}`,
+      detail: `TLS reports (RFC 8460) ${how} count sessions to ${e.domain} that failed DANE validation (tlsa-invalid or dnssec-invalid), per reporting organisation as named in the report: ${who}. Check the domain's TLSA records and DNSSEC chain now. This clears when a check of the domain validates and no signed report counts failures after it.`,
     };
   });
 }

@@ -4,19 +4,16 @@ import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { IMPORT_BUDGET_MS, MAX_FILES_PER_RUN, MAX_FUTURE_MS, MAX_MESSAGE_BYTES, MAX_POLICIES_PER_REPORT, MAX_REPORTS_PER_SENDER_DAY, MAX_SAMPLES, REJECTED_KEEP_MS } from './limits.js';
 import { reportsFromMessage } from './message.js';
-import { DANE_RESULT_TYPES, parseReport, type ParsedReport } from './report.js';
+import { verifyReportMail } from './dkim.js';
+import { parseReport, type ParsedReport } from './report.js';
 import { alertOnTlsReports } from '../alerts/evaluate.js';
 import { claimSpooled, ensurePrivateDir, ensureSpool, IMPORT_DIR, leftoverClaims, pruneRejected, REJECTED_DIR, rejectClaimed, rejectedEntries, spoolEntries, spoolRead, writeNote, type RejectedEntry, type SpoolEntry } from './spool.js';
-import { TlsrptStore, type StoredReport } from './store.js';
+import { ALERT_WINDOW_MS, TlsrptStore, tlsrptStore, type StoredReport } from './store.js';
 import { printable } from '../dns/names.js';
 import { stripControl } from '../util/text.js';
-import { perStateDb } from '../state/per-state.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-export const ALERT_WINDOW_MS = 7 * DAY_MS;
-
-/** The TLS-RPT tables live in the state database (created on first use). */
-export const tlsrptStore = perStateDb((db) => new TlsrptStore(db));
+export { ALERT_WINDOW_MS, tlsrptStore };
 
 /**
  * Session totals of the last 7 days per domain, for audit and the domain list. Read-only: audit
@@ -55,7 +52,7 @@ export interface ImportOutcome {
 }
 
 /** What one spool file comes to, before anything is written. */
-type Work = { refused: { code: string; reason: string } } | { reports: (ParsedReport | { error: string; filename: string | null })[]; fromDomain: string };
+type Work = { refused: { code: string; reason: string } } | { reports: (ParsedReport | { error: string; filename: string | null })[]; signer: string; authenticated: boolean };
 
 /**
  * Everything ingest spooled, one file at a time (issue 21: memory and time stay bounded whatever
@@ -102,7 +99,7 @@ export async function importSpool(ctx: AppContext, actor: Actor, now = ctx.now()
   out.pruned = store.prune(now - ctx.config.tlsrpt.retentionDays * DAY_MS);
   pruneRejected(rejectedDir, now - REJECTED_KEEP_MS);
   // Only reports of the last week count: a sender that stopped reporting does not hold an incident open.
-  alertOnTlsReports(ctx, store.latestFailuresOfType(DANE_RESULT_TYPES, now - ALERT_WINDOW_MS), now);
+  alertOnTlsReports(ctx, now);
   return out;
 }
 
@@ -119,7 +116,7 @@ async function importEntry(ctx: AppContext, store: TlsrptStore, dir: string, imp
     unlinkSync(join(importDir, entry.name));
     return;
   }
-  const work = await readClaimed(importDir, entry);
+  const work = await readClaimed(ctx, importDir, entry, now);
   const reject = (code: string, reason: string) => {
     rejectClaimed(importDir, rejectedDir, entry.name, { code, reason, time: now });
     refuse(entry.name, code, reason);
@@ -138,7 +135,7 @@ async function importEntry(ctx: AppContext, store: TlsrptStore, dir: string, imp
         problems.push(judged);
         continue;
       }
-      const stored: StoredReport = { ...judged, signer: work.fromDomain, authenticated: false };
+      const stored: StoredReport = { ...judged, signer: work.signer, authenticated: work.authenticated };
       const domains = [...new Set(stored.policies.map((p) => p.policyDomain))];
       const org = oneLine(report.organization);
       kept++;
@@ -184,7 +181,7 @@ function judge(store: TlsrptStore, r: ParsedReport, retentionDays: number, now: 
   return { ...r, policies, flooded };
 }
 
-async function readClaimed(importDir: string, entry: SpoolEntry): Promise<Work> {
+async function readClaimed(ctx: AppContext, importDir: string, entry: SpoolEntry, now: number): Promise<Work> {
   const bytes = spoolRead(importDir, entry.name, entry.kind === 'refused' ? 64 * 1024 : MAX_MESSAGE_BYTES);
   if (typeof bytes === 'string') return { refused: { code: entry.kind === 'refused' ? 'tlsrpt-malformed' : 'tlsrpt-too-large', reason: `the spooled file ${bytes}` } };
   if (entry.kind === 'refused') return { refused: noteOf(bytes) };
@@ -196,7 +193,9 @@ async function readClaimed(importDir: string, entry: SpoolEntry): Promise<Work> 
     const report = parseReport(part.json);
     reports.push('error' in report ? { error: report.error, filename: part.filename } : report);
   }
-  return { reports, fromDomain: parsed.fromDomain };
+  // Reports are claims: the mail's DKIM signature says who sent it (only asked once it parsed).
+  const dkim = reports.some((r) => !('error' in r)) ? await verifyReportMail(ctx, bytes, now) : { authenticated: false, signer: null };
+  return { reports, signer: dkim.signer ?? parsed.fromDomain, authenticated: dkim.authenticated };
 }
 
 /** Sender-controlled text in our own log lines and activity: no control characters. */

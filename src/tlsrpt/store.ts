@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
+import { perStateDb } from '../state/per-state.js';
 import type { TlsrptFailure, TlsrptPolicy, TlsrptReport } from './report.js';
+import type { ReportClaim } from '../alerts/transitions.js';
 
 /**
  * TLS-RPT tables in the state database, created on first use like the alert tables (additive:
@@ -23,7 +25,7 @@ CREATE TABLE IF NOT EXISTS tlsrpt_report (
   end_time INTEGER NOT NULL,
   received_at INTEGER NOT NULL,
   policies_cut INTEGER NOT NULL DEFAULT 0,
-  UNIQUE (organization, report_id, signer)
+  UNIQUE (organization, report_id, signer, authenticated)
 );
 CREATE INDEX IF NOT EXISTS tlsrpt_report_end ON tlsrpt_report(end_time);
 CREATE TABLE IF NOT EXISTS tlsrpt_policy (
@@ -111,6 +113,11 @@ export interface TlsrptRow extends Omit<TlsrptPolicy, 'failures'>, Pick<TlsrptRe
 }
 
 const DAY_MS = 86_400_000;
+/** Reports of this last stretch count for alerts: a sender that stopped reporting does not hold an incident open. */
+export const ALERT_WINDOW_MS = 7 * DAY_MS;
+
+/** The TLS-RPT tables live in the state database (created on first use). */
+export const tlsrptStore = perStateDb((db) => new TlsrptStore(db));
 
 export class TlsrptStore {
   constructor(private readonly db: Database.Database, opts: { readOnly?: boolean } = {}) {
@@ -131,11 +138,13 @@ export class TlsrptStore {
 
   /**
    * Stores the report; false when the same organisation already sent a report with this
-   * report-id under the same signer (a resend). Inside the caller's transaction it adds none.
+   * report-id under the same signer, signed alike (a resend). A forged unsigned copy of a
+   * sender's report-id (From: the sender's domain, no valid DKIM) is another key: it cannot
+   * make the real, signed report a "duplicate". Inside the caller's transaction it adds none.
    */
   add(r: StoredReport, receivedAt: number): boolean {
     const ins = (this.inserts ??= {
-      report: this.db.prepare('INSERT INTO tlsrpt_report (report_id, organization, signer, authenticated, contact, start_time, end_time, received_at, policies_cut) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(organization, report_id, signer) DO NOTHING'),
+      report: this.db.prepare('INSERT INTO tlsrpt_report (report_id, organization, signer, authenticated, contact, start_time, end_time, received_at, policies_cut) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(organization, report_id, signer, authenticated) DO NOTHING'),
       policy: this.db.prepare('INSERT INTO tlsrpt_policy (report, domain, organization, day, end_time, policy_type, mx_hosts, successful, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       result: this.db.prepare('INSERT INTO tlsrpt_result (policy, result_type, count) VALUES (?, ?, ?) ON CONFLICT(policy, result_type) DO UPDATE SET count = count + excluded.count'),
       sample: this.db.prepare('INSERT INTO tlsrpt_sample (policy, result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -224,22 +233,17 @@ export class TlsrptStore {
       .all(since) as { domain: string; failed: number; successful: number }[];
   }
 
-  /**
-   * Per domain and sender, the sender's latest report (ending at or after `since`) when it counts
-   * failures of one of `types`: what the sender sees now, so a sender's next clean report clears it.
-   */
-  latestFailuresOfType(types: readonly string[], since: number): { domain: string; organization: string; end: number; count: number }[] {
+  /** Each stored report's failed sessions of `types` per domain, for reports ending at or after `since` (the alert rules). */
+  failureClaims(types: readonly string[], since: number): ReportClaim[] {
     const marks = types.map(() => '?').join(', ');
-    return this.db
+    const rows = this.db
       .prepare(
-        `WITH latest AS (
-           SELECT domain, organization, MAX(end_time) AS end_time FROM tlsrpt_policy WHERE end_time >= ? GROUP BY domain, organization)
-         SELECT l.domain, l.organization, l.end_time AS "end", SUM(x.count) AS count
-         FROM latest l JOIN tlsrpt_policy p ON p.domain = l.domain AND p.organization = l.organization AND p.end_time = l.end_time
-         JOIN tlsrpt_result x ON x.policy = p.id AND x.result_type IN (${marks})
-         GROUP BY l.domain, l.organization HAVING SUM(x.count) > 0 ORDER BY l.domain, l.organization`,
+        `SELECT p.domain, r.organization, r.signer, r.authenticated, p.end_time AS "end", SUM(x.count) AS count
+         FROM tlsrpt_policy p JOIN tlsrpt_report r ON r.id = p.report JOIN tlsrpt_result x ON x.policy = p.id AND x.result_type IN (${marks})
+         WHERE p.end_time >= ? GROUP BY p.report, p.domain HAVING SUM(x.count) > 0 ORDER BY p.domain, p.end_time`,
       )
-      .all(since, ...types) as { domain: string; organization: string; end: number; count: number }[];
+      .all(...types, since) as (Omit<ReportClaim, 'authenticated'> & { authenticated: number })[];
+    return rows.map((r) => ({ ...r, authenticated: r.authenticated === 1 }));
   }
 
   /** Forget reports whose period ended before `before`; the number removed. */

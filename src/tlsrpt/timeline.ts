@@ -30,6 +30,10 @@ export interface TimelineLane {
   failed: number;
   /** Failed sessions by result-type, most first. */
   types: { type: string; count: number }[];
+  /** DKIM signers of this sender's authenticated reports (empty: none was authenticated). */
+  signers: string[];
+  /** This sender's reports that were not authenticated (claims). */
+  unauthenticated: number;
   cells: TimelineCell[];
 }
 
@@ -79,7 +83,9 @@ export function buildTimeline(rows: TlsrptRow[], events: { time: number; kind: s
         title: `${new Date(r.start).toISOString().slice(0, 10)} to ${new Date(r.end).toISOString().slice(0, 10)}: ${r.successful} successful, ${r.failed} failed${kinds.length ? ` (${kinds.join(', ')})` : ''}`,
       };
     });
-    return { label: s.label, y: AXIS_H + i * LANE_H, successful: s.successful, failed: s.failed, types: [...types].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count), cells };
+    const signers = [...new Set(s.rs.filter((r) => r.authenticated).map((r) => r.signer))].slice(0, 3);
+    const unauthenticated = new Set(s.rs.filter((r) => !r.authenticated).map((r) => r.reportId)).size;
+    return { label: s.label, y: AXIS_H + i * LANE_H, successful: s.successful, failed: s.failed, signers, unauthenticated, types: [...types].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count), cells };
   });
   const ticks: Timeline['ticks'] = [];
   for (let t = from; t <= to; t += 30 * DAY_MS) ticks.push({ x: xOf(t), label: new Date(t).toISOString().slice(0, 10) });

@@ -104,8 +104,8 @@ describe('TLS-RPT timeline on the domain page (Chromium)', () => {
     expect(await lanes.nth(0).locator('rect[fill="#c62828"] title').textContent()).toBe(`${isoDay(-5).slice(0, 10)} to ${isoDay(-5).slice(0, 10)}: 100 successful, 4 failed (tlsa-invalid)`);
     const rows = await panel.locator('table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim())));
     expect(rows).toEqual([
-      ['Google Inc.', '2000', '4', 'tlsa-invalid ×4'],
-      ['Microsoft Corporation', '400', '3', 'starttls-not-supported ×2, dnssec-invalid ×1'],
+      ['Google Inc.', 'no', '2000', '4', 'tlsa-invalid ×4'],
+      ['Microsoft Corporation', 'no', '400', '3', 'starttls-not-supported ×2, dnssec-invalid ×1'],
     ]);
     // Lanes sit on the time axis: the failing Microsoft day (3 days ago) is right of Google's (5 days ago).
     const x = async (lane: number) => Number(await lanes.nth(lane).locator('rect[fill="#c62828"]').getAttribute('x'));

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/web/server.js';
 import { alertStore } from '../../src/alerts/notify.js';
+import { alertOnTlsReports } from '../../src/alerts/evaluate.js';
 import { importSpool, tlsrptTotals } from '../../src/tlsrpt/import.js';
 import { ensureSpool, spoolWrite } from '../../src/tlsrpt/spool.js';
 import type { AppContext } from '../../src/context.js';
@@ -44,7 +45,7 @@ describe('TLS reports on the web pages, in audit and in alerts', () => {
     await mailIn(rfcReport({ org: 'Google Inc.', reportId: 'g-1', domain, start: day(-3), end: day(-3, true), ok: 120, failures: [] }));
     await mailIn(rfcReport({ org: HOSTILE, reportId: 'h-1', domain, start: day(-1), end: day(-1, true), ok: 10, failures: [{ type: 'tlsa-invalid', count: 4 }, { type: 'starttls-not-supported', count: 1 }] }));
     const open = alertStore(ctx).open().filter((a) => a.kind === 'tlsrpt-dane-failure');
-    expect(open.map((a) => [a.subject, a.severity, a.title])).toEqual([[domain, 'critical', `Senders report 4 DANE failure(s) for ${domain}`]]);
+    expect(open.map((a) => [a.subject, a.severity, a.title])).toEqual([[domain, 'critical', `Senders report 4 DANE failure(s) for ${domain} (unauthenticated reports)`]]);
 
     const r = await http({ port }, 'GET', `/domains/${domain}`, { headers: { cookie, accept: 'text/html' } });
     expect(r.status, r.body.slice(0, 3000)).toBe(200);
@@ -56,6 +57,8 @@ describe('TLS reports on the web pages, in audit and in alerts', () => {
     expect(panel).toContain('fill="#c62828"><title>');
     expect(panel).toContain('fill="#2e7d32"><title>');
     expect(panel).toContain('tlsa-invalid ×4, starttls-not-supported ×1');
+    // Reports are claims: an unsigned sender's lane says it is not authenticated.
+    expect(panel).toContain('<td class="sev-warning">no</td>');
     expect(panel).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(r.body).not.toContain('<script>alert');
     expect(r.body).not.toContain('<img src=x');
@@ -67,8 +70,11 @@ describe('TLS reports on the web pages, in audit and in alerts', () => {
     expect(tlsrptTotals(ctx).get(domain)).toEqual({ successful: 130, failed: 5 });
   });
 
-  it("the sender's next clean report clears the alert", async () => {
+  it("the sender's next clean report does not clear the alert (issue 21: anyone can send one); a validating check does", async () => {
     await mailIn(rfcReport({ org: HOSTILE, reportId: 'h-2', domain, start: day(0), end: day(0, true), ok: 14, failures: [] }));
+    expect(alertStore(ctx).open().filter((a) => a.kind === 'tlsrpt-dane-failure')).toHaveLength(1);
+    ctx.state().saveCheck(domain, 'valid', { domain }, new Date().toISOString());
+    alertOnTlsReports(ctx);
     expect(alertStore(ctx).open().filter((a) => a.kind === 'tlsrpt-dane-failure')).toEqual([]);
   });
 
