@@ -17,6 +17,7 @@ Commands:
   check [DOMAIN...] [--all] [--resolver IP[:PORT]]  DANE validation as a sender sees it
         [--nagios [--warning N] [--critical N]]  one status line, Monitoring Plugins exit codes
   metrics             Prometheus exposition of the server's state (from the state database)
+  alerts list [--json]  open alerts (webhook field names in JSON)
   audit [--format table|csv|json]  one row per domain
   dnssec status [ZONE...] [--all]  DNSSEC chain per zone: secure, signed-no-ds, bogus, ... (exit 1 if bogus)
   dnssec ds ZONE      the DS to give the registrar (zone-file line, registrar fields, DNSKEY; CDS/CDNSKEY)

@@ -46,6 +46,7 @@ export const commands: Record<string, { options: Options; load: () => Promise<Co
   hook: { options: { describe: { type: 'boolean' }, budget: { type: 'string' } }, load: async () => (await import('./hook-command.js')).hookCommand },
   reconcile: { options: { force, 'metrics-file': { type: 'string' } }, load: async () => (await import('./hook-command.js')).reconcileCommand },
   metrics: { options: {}, load: async () => (await import('./metrics-command.js')).metricsCommand },
+  alerts: { options: {}, load: async () => (await import('./alerts-command.js')).alertsCommand },
   dnssec: {
     options: { all: { type: 'boolean' }, resolver: { type: 'string' }, force, yes: { type: 'boolean', short: 'y' }, 'after-ds-gone': { type: 'boolean' } }, load: async () => (await import('./dnssec-command.js')).dnssecCommand },
   tlsrpt: { options: { domain }, load: async () => (await import('./tlsrpt-command.js')).tlsrptCommand },
