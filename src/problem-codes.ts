@@ -149,6 +149,7 @@ export const CODES = {
   'apply-failed': { kind: 'bug', text: 'Applying the changes failed unexpectedly.' },
   'hook-failed': { kind: 'bug', text: 'The cPanel hook failed unexpectedly.' },
   'job-failed': { kind: 'bug', text: 'A background job failed unexpectedly.' },
+  'scan-failed': { kind: 'bug', text: "A domain's scan failed unexpectedly; the other domains were scanned." },
   'check-failed': { kind: 'bug', text: "A domain's check failed unexpectedly; the other domains were checked." },
   'dns-type-unsupported': { kind: 'bug', text: 'A DNS record type is not supported.' },
   'tlsa-record-invalid': { kind: 'bug', text: 'A TLSA record to be written is not valid.' },

@@ -1,6 +1,6 @@
 import { checkName, printable } from '../dns/names.js';
 import { addressesAt, cnameTarget, mxTargets } from '../dns/zonefile.js';
-import { problem, type Problem, isProblem } from '../problem.js';
+import { problem, type Problem, isProblem, toProblem } from '../problem.js';
 import { lintRecord } from '../tlsa/lint.js';
 import type { Certificate } from '../tlsa/certificate.js';
 import { certificateCoversHost, findIssuer } from '../tlsa/certificate.js';
@@ -113,7 +113,7 @@ export async function scanServer(root: ServerRoot, opts: ScanOptions = {}): Prom
   const ctx: Ctx = { root, zones, hostname, addresses: new Set(addresses), routing, externalDns: opts.externalDns };
 
   const selected = opts.onlyDomains ? accounts.domains.filter((d) => opts.onlyDomains!.has(d.domain)) : accounts.domains;
-  const domains = await mapLimit(selected, 16, (d) => scanDomain(ctx, d));
+  const domains = await mapLimit(selected, 16, (d) => scanDomainAlone(ctx, d));
 
   const certs = new CertificateReader(root);
   const byHost = new Map<string, Endpoint>();
@@ -156,6 +156,19 @@ interface Ctx {
   addresses: Set<string>;
   routing: { local: Set<string>; remote: Set<string> };
   externalDns: ExternalDns | undefined;
+}
+
+/**
+ * One domain's scan never stops the others' (issue 21): whatever its zone or DNS holds, an
+ * unexpected failure is that domain's `scan-failed` problem and the scan goes on.
+ */
+async function scanDomainAlone(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {
+  try {
+    return await scanDomain(ctx, d);
+  } catch (err) {
+    const p = toProblem(err);
+    return { domain: d.domain, owner: d.owner, mail: 'unknown', zone: ctx.zones.zoneOf(d.domain), mx: [], problems: [problem('scan-failed', `Scanning ${d.domain} failed: ${p.message}`, { subject: d.domain, severity: 'error' })] };
+  }
 }
 
 async function scanDomain(ctx: Ctx, d: DomainOwner): Promise<DomainReport> {

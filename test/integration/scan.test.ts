@@ -85,6 +85,20 @@ describe('scanServer on a cPanel-shaped root', () => {
     expect(s.endpoints[0]!.problems.map((p) => p.code)).toContain('cert-unreadable');
   });
 
+  it('a domain whose scan throws is its own scan-failed problem; the other domains are scanned (issue 21)', async () => {
+    const root = makeFakeRoot({
+      domains: { 'ok.test': 'a', 'away.test': 'b' },
+      zones: { 'ok.test': cpanelZone('ok.test', ['ok.test. IN MX 10 mail.ok.test.', 'mail IN A 192.0.2.10']) },
+      local: ['ok.test'],
+    });
+    // An external resolver that fails outright (not a rejected promise) for the zone not hosted here.
+    const externalDns = { mx: (): never => { throw new Error('resolver exploded'); }, addresses: async () => null };
+    const s = await scanServer(new ServerRoot(root), { externalDns });
+    expect(s.domains.map((d) => [d.domain, d.problems.map((p) => p.code)]).sort()).toEqual([['away.test', ['scan-failed']], ['ok.test', []]]);
+    expect(s.domains.find((d) => d.domain === 'away.test')!.problems[0]!.message).toBe('Scanning away.test failed: resolver exploded');
+    expect(s.domains.find((d) => d.domain === 'ok.test')!.mx.map((m) => m.host)).toEqual(['mail.ok.test']);
+  });
+
   it('a certificate path that is a symlink loop is a problem of that host only', async () => {
     const loop = makeFakeRoot({
       domains: { 'loop.test': 'a', 'fine.test': 'b' },
