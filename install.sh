@@ -206,17 +206,12 @@ sync_hooks "$WANTED" "$CURRENT"
 
 # ---- Exim: tlsrpt@<hostname> delivered to the ingest command (router + transport of ours in
 # /etc/exim.conf.local; a failing rebuild puts the old file back). ----
-if exim_local_edit add; then
-  if exim_rebuild; then
-    say "Exim delivers $TLSRPT_LOCAL_PART@<hostname> to TLSA Manager (router tlsa_manager_tlsrpt in $EXIM_LOCAL${EXIM_LOCAL_BACKUP:+; previous copy $EXIM_LOCAL_BACKUP})"
-  else
-    if [ -n "$EXIM_LOCAL_BACKUP" ]; then cp -p -- "$EXIM_LOCAL_BACKUP" "$EXIM_LOCAL.tlsa-manager-restore.$$" && mv -f -- "$EXIM_LOCAL.tlsa-manager-restore.$$" "$EXIM_LOCAL"; else rm -f -- "$EXIM_LOCAL"; fi
-    exim_rebuild || true
-    warn "/scripts/buildeximconf refused the Exim configuration with TLSA Manager's TLS-RPT router; $EXIM_LOCAL was put back as it was and TLS reports are not received (see WHM » Exim Configuration Manager)"
-  fi
-else
-  [ $? = 1 ] && say "Exim already delivers $TLSRPT_LOCAL_PART@<hostname> to TLSA Manager ($EXIM_LOCAL unchanged)"
-fi
+rc=0
+tlsrpt_route_add || rc=$?
+case "$rc" in
+  0) say "Exim delivers $TLSRPT_LOCAL_PART@<hostname> to TLSA Manager (router tlsa_manager_tlsrpt in $EXIM_LOCAL${EXIM_LOCAL_BACKUP:+; previous copy $EXIM_LOCAL_BACKUP})" ;;
+  1) say "Exim already delivers $TLSRPT_LOCAL_PART@<hostname> to TLSA Manager ($EXIM_LOCAL unchanged)" ;;
+esac
 
 # ---- systemd: units in place, then enabled and started. ----
 install -d -m 0755 -- "$UNITDIR"

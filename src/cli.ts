@@ -28,6 +28,7 @@ Commands:
   tlsrpt ingest        one TLS-RPT mail on stdin (Exim pipe) into the spool; refusals exit 0 (no bounce)
   tlsrpt import        spooled reports into the state database (also done by reconcile)
   tlsrpt list [--domain D] [--json]  stored TLS reports (RFC 8460), newest first
+  tlsrpt repair-route [--json]  put Exim's route for tlsrpt@<hostname> back as install.sh does (exit 0 ok/repaired, 1 failed)
   serve [--listen HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure] | --socket PATH]  the web app
   login-link          a fresh one-time login link (15 minutes) for the running standalone server
 

@@ -234,6 +234,27 @@ exim_local_edit() {
   return 0
 }
 
+# tlsrpt_route_add [always]: our router and transport into /etc/exim.conf.local, then
+# /etc/exim.conf rebuilt and Exim restarted (install.sh, and "tlsa-manager tlsrpt repair-route"
+# through plugin/lib/tlsrpt-route.sh). A rebuild that fails puts the old exim.conf.local back (or
+# removes the one we created) and rebuilds again. With "always" the rebuild also runs when the
+# file already had our lines (the route can be lost in /etc/exim.conf alone).
+# Returns 0 = changed and rebuilt, 1 = nothing to do, 2 = failed (reported by warn).
+tlsrpt_route_add() {
+  local always="${1:-}" rc=0
+  EXIM_LOCAL_BACKUP=""
+  exim_local_edit add || rc=$?
+  [ "$rc" = 2 ] && return 2
+  if [ "$rc" = 1 ] && [ "$always" != always ]; then return 1; fi
+  if exim_rebuild; then return "$rc"; fi
+  if [ "$rc" = 0 ]; then
+    if [ -n "$EXIM_LOCAL_BACKUP" ]; then cp -p -- "$EXIM_LOCAL_BACKUP" "$EXIM_LOCAL.tlsa-manager-restore.$$" && mv -f -- "$EXIM_LOCAL.tlsa-manager-restore.$$" "$EXIM_LOCAL"; else rm -f -- "$EXIM_LOCAL"; fi
+    exim_rebuild || true
+  fi
+  warn "/scripts/buildeximconf refused the Exim configuration with TLSA Manager's TLS-RPT router; $EXIM_LOCAL was put back as it was and TLS reports are not received (see WHM » Exim Configuration Manager)"
+  return 2
+}
+
 # cPanel's documented way to apply /etc/exim.conf.local: rebuild /etc/exim.conf (it checks the
 # result and keeps the old one when Exim refuses it), then restart Exim.
 exim_rebuild() {

@@ -6,7 +6,8 @@ import { readAccounts } from '../cpanel/accounts.js';
 import { authenticates } from '../dane/verdict.js';
 import { DANE_RESULT_TYPES } from '../tlsrpt/report.js';
 import { ALERT_WINDOW_MS, TlsrptStore, tlsrptStore } from '../tlsrpt/store.js';
-import { conditionEvents, evaluateRun, expiryConditions, issuerConditions, publishCondition, timerCondition, tlsrptCondition, type DomainState } from './transitions.js';
+import { conditionEvents, evaluateRun, expiryConditions, issuerConditions, publishCondition, timerCondition, tlsrptCondition, tlsrptRouteCondition, type DomainState } from './transitions.js';
+import { REPAIR_COMMAND, type RouteStatus } from '../tlsrpt/route.js';
 
 /**
  * The edges of alerting: read what happened from the state database and the run at hand, hand
@@ -69,6 +70,13 @@ export function alertOnTlsReports(ctx: AppContext, now = ctx.now()) {
   const hosted = new Set(readAccounts(ctx.root).domains.map((d) => d.domain));
   const checks = new Map([...ctx.state().latestChecks()].map(([domain, c]) => [domain, { time: Date.parse(c.time), validates: authenticates(c.verdict) }]));
   return recordEvents(ctx, conditionEvents('tlsrpt-dane-failure', tlsrptCondition(claims, hosted, checks), alertStore(ctx).open(), () => 'A check of the domain validates, and no signed TLS report counts DANE failures after it.'), now);
+}
+
+/** After the timer's route check: the TLS-RPT route lost is one incident, found again it clears. Not checked: no change. */
+export function alertOnTlsrptRoute(ctx: AppContext, route: RouteStatus, now = ctx.now()) {
+  if (route.state === 'unknown' || route.address === null) return { raised: [], resolved: [] };
+  const active = tlsrptRouteCondition({ state: route.state, address: route.address, detail: route.detail }, REPAIR_COMMAND);
+  return recordEvents(ctx, conditionEvents('tlsrpt-route-lost', active, alertStore(ctx).open(), () => `Exim routes ${route.address} to TLSA Manager again.`), now);
 }
 
 const streakKey = (zone: string) => `publishStreak:${zone}`;

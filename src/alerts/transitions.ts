@@ -21,6 +21,7 @@ export const ALERT_KINDS = [
   'ta-cert-expiring',
   'server-checks',
   'tlsrpt-dane-failure',
+  'tlsrpt-route-lost',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -290,6 +291,24 @@ export function tlsrptCondition(claims: ReportClaim[], hosted: ReadonlySet<strin
       detail: `TLS reports (RFC 8460) ${how} count sessions to ${e.domain} that failed DANE validation (tlsa-invalid or dnssec-invalid), per reporting organisation as named in the report: ${who}. Check the domain's TLSA records and DNSSEC chain now. This clears when a check of the domain validates and no signed report counts failures after it.`,
     };
   });
+}
+
+/**
+ * Mail to the TLS-RPT address no longer reaches our pipe (issue 23): one server incident with the
+ * likely cause and the fix. `detail` is what Exim's address test said.
+ */
+export function tlsrptRouteCondition(route: { state: 'ok' | 'lost'; address: string; detail: string }, repairCommand: string): Incident[] {
+  if (route.state === 'ok') return [];
+  return [
+    {
+      key: 'tlsrpt-route:server',
+      kind: 'tlsrpt-route-lost',
+      severity: 'warning',
+      subject: 'server',
+      title: `TLS reports to ${route.address} no longer reach TLSA Manager`,
+      detail: `${route.detail}. TLS reports mailed to ${route.address} are not imported. Likely cause: TLSA Manager's router and transport are gone from /etc/exim.conf.local (saving WHM » Exim Configuration Manager » Advanced Editor replaces that file, "Reset to defaults" deletes it). Fix: as root run ${repairCommand} (it adds exactly those lines back, keeps a copy of the old file, rebuilds Exim's configuration with /scripts/buildeximconf and restarts Exim).`,
+    },
+  ];
 }
 
 export const TA_EXPIRY_DAYS = 7;

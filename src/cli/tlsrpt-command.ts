@@ -2,6 +2,8 @@ import { createContext, type AppContext } from '../context.js';
 import { problem, ProblemError } from '../problem.js';
 import { importSpool, tlsrptStore } from '../tlsrpt/import.js';
 import { ingest, readStdinBounded } from '../tlsrpt/ingest.js';
+import { checkRoute, repairRoute } from '../tlsrpt/route.js';
+import { alertOnTlsrptRoute } from '../alerts/evaluate.js';
 import { MAX_MESSAGE_BYTES } from '../tlsrpt/limits.js';
 import { ServerRoot } from '../util/server-root.js';
 import type { TlsrptRow } from '../tlsrpt/store.js';
@@ -9,7 +11,7 @@ import { checkName } from '../dns/names.js';
 import { stripControl } from '../util/text.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
-const USAGE = 'tlsrpt ingest (one message on stdin, from Exim) | tlsrpt import | tlsrpt list [--domain D] [--json]';
+const USAGE = 'tlsrpt ingest (one message on stdin, from Exim) | tlsrpt import | tlsrpt list [--domain D] [--json] | tlsrpt repair-route [--json]';
 
 /**
  * `tlsrpt ingest` runs as Exim's pipe user and must not read the config or open the database
@@ -27,6 +29,7 @@ export const tlsrptCommand: Command = {
     const ctx = createContext({ root: input.values.root as string | undefined, config: input.values.config as string | undefined });
     if (sub === 'import') return runImport(ctx, input);
     if (sub === 'list') return list(ctx, input);
+    if (sub === 'repair-route') return repair(ctx, input);
     throw new ProblemError(problem('usage', `tlsrpt: unknown subcommand${sub ? ` "${sub}"` : ''} (${USAGE})`));
   },
 };
@@ -44,6 +47,20 @@ function list(ctx: AppContext, { values }: CommandInput): CommandResult {
   if (domain !== undefined && !checkName(domain).ok) throw new ProblemError(problem('name-invalid', `tlsrpt list: "${domain}" is not a valid domain name`));
   const rows = tlsrptStore(ctx).list({ samples: true, ...(domain === undefined ? {} : { domain }) });
   return { output: values.json ? json(rows) : table(rows), exitCode: 0 };
+}
+
+/**
+ * `tlsrpt repair-route`: the TLS-RPT mail route put back the way install.sh puts it (issue 23).
+ * Exit 0 when Exim routes the address to us afterwards (or already did), 1 when it does not.
+ */
+async function repair(ctx: AppContext, { args, values }: CommandInput): Promise<CommandResult> {
+  if (args.length > 1) throw new ProblemError(problem('usage', `tlsrpt repair-route takes no arguments (${USAGE})`));
+  const r = await repairRoute(ctx);
+  ctx.state().logActivity({ actor: 'cli', kind: 'tlsrpt', zone: null, subject: 'route', detail: `repair-route: ${r.state}: ${r.detail}`.slice(0, 1000), ok: r.state !== 'failed' });
+  // The timer's alert follows the route at once instead of at its next run.
+  if (r.state !== 'failed') alertOnTlsrptRoute(ctx, await checkRoute(ctx));
+  const output = values.json ? json(r) : `${r.state}: ${r.detail}`;
+  return { output, exitCode: r.state === 'failed' ? 1 : 0 };
 }
 
 function day(ms: number): string {

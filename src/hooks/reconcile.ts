@@ -4,7 +4,8 @@ import type { AppContext } from '../context.js';
 import { Providers, serverManagedZones } from '../dns/registry.js';
 import { applyPlan, makePlan } from '../plan/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
-import { alertOnPlanWarnings } from '../alerts/evaluate.js';
+import { alertOnPlanWarnings, alertOnTlsrptRoute } from '../alerts/evaluate.js';
+import { checkRoute } from '../tlsrpt/route.js';
 import { deliverDue, queueReminders } from '../alerts/notify.js';
 import { runScheduledChecks, type ScheduledRun } from '../checks/scheduled.js';
 import { dnssecStore, recheckDnssec } from '../dnssec/watch.js';
@@ -87,6 +88,8 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean; phaseL
     await phase(ctx, run, 'import', undefined, async () => {
       await importSpool(ctx, 'timer');
       pruneHistory(ctx, now);
+      // The route reports arrive by (issue 23): lost unseen when WHM rewrites exim.conf.local.
+      alertOnTlsrptRoute(ctx, await checkRoute(ctx), now);
     });
     const checks = await scheduledChecks(ctx, run);
     if (published) {

@@ -168,6 +168,12 @@ export const configSchema = z
           .refine((s) => reportAddressFault(s) === null, { error: (issue) => `${reportAddressFault(String(issue.input)) ?? 'is not valid'} (a mailto: address on a DNS name, e.g. tlsrpt@host.example.com)` })
           .optional(),
         retentionDays: z.number().int().min(1).max(3650).default(400),
+        /**
+         * Exim as argv, for the timer's route check (`<argv> -bt tlsrpt@<hostname>`); an absolute
+         * argv[0] is a server path (under --root). Default `/usr/sbin/exim`; the lab uses Debian's
+         * `exim4 -C <file>`.
+         */
+        eximCommand: z.array(z.string().min(1)).min(1).max(16).optional(),
       })
       .strict()
       .default({ publish: 'off', retentionDays: 400 }),

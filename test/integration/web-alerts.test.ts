@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverDue, recordEvents } from '../../src/alerts/notify.js';
+import { alertOnTlsrptRoute } from '../../src/alerts/evaluate.js';
 import { saveConfig } from '../../src/state/config.js';
 import type { RunningServer } from '../../src/web/server.js';
 import { csrfFrom, demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
@@ -155,5 +156,16 @@ describe('alerts and metrics in the web app', () => {
     const after = await http({ port }, 'GET', '/settings', { headers: html() });
     expect(after.body).toContain('with importance <strong>Medium</strong>');
     expect(after.body).toContain('application TLSAManager, importance Medium');
+  });
+
+  it('a lost TLS-RPT route shows the exact root command that repairs it on the overview (nothing to fill in), gone once the route is back', async () => {
+    const ctx = fx.context();
+    alertOnTlsrptRoute(ctx, { state: 'lost', address: 'tlsrpt@server.example', detail: 'exim -bt tlsrpt@server.example routes it by virtual_user to local_delivery' });
+    const body = (await http({ port }, 'GET', '/', { headers: html() })).body;
+    expect(body).toContain('id="tlsrpt-route-lost"');
+    expect(body).toContain('<code class="mono">/usr/local/bin/tlsa-manager tlsrpt repair-route</code>');
+    expect(body).toContain('TLS reports to tlsrpt@server.example no longer reach TLSA Manager');
+    alertOnTlsrptRoute(ctx, { state: 'ok', address: 'tlsrpt@server.example', detail: 'routed' });
+    expect((await http({ port }, 'GET', '/', { headers: html() })).body).not.toContain('id="tlsrpt-route-lost"');
   });
 });

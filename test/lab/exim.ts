@@ -158,3 +158,40 @@ function portOpen(host: string, port: number): Promise<boolean> {
     });
   });
 }
+
+/**
+ * A working Exim configuration shaped like the template cPanel's /scripts/buildeximconf fills
+ * (issue 23): "@ROUTERSTART@" first in the routers and "@TRANSPORTSTART@" first in the
+ * transports, where the sections of /etc/exim.conf.local go (Cpanel::Exim::Config
+ * load_local_exim_config). Without our lines, tlsrpt@<hostname> is delivered like any local
+ * address (the lab mailbox), as cPanel's own routers would take it. No daemon: tests submit mail
+ * with `exim4 -C <built file> -odi` and ask `-bt`.
+ */
+export function buildeximconfTemplate(o: { dir: string; hostname: string }): string {
+  return `# TLSA Manager test lab: the buildeximconf stand-in's template (cPanel-shaped sections)
+primary_hostname = ${o.hostname}
+spool_directory = ${join(o.dir, 'spool')}
+log_file_path = ${join(o.dir, 'log')}/%slog
+keep_environment =
+host_lookup =
+rfc1413_hosts =
+
+begin routers
+@ROUTERSTART@
+lab_mailbox:
+  driver = accept
+  domains = ${o.hostname}
+  transport = lab_mailbox
+
+begin transports
+@TRANSPORTSTART@
+lab_mailbox:
+  driver = appendfile
+  file = ${labMailbox(o.dir)}
+  user = Debian-exim
+  group = Debian-exim
+  mode = 0644
+  envelope_to_add
+  return_path_add
+`;
+}

@@ -1,3 +1,4 @@
+import { REPAIR_COMMAND } from '../../tlsrpt/route.js';
 import { Router } from 'express';
 import { VERDICTS } from '../../dane/verdict.js';
 import { ACTIVITY_KINDS } from '../../state/db.js';
@@ -39,6 +40,8 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
         lastReconcile: state.getMeta('lastReconcile'),
         pendingChanges: d.plan.zones.reduce((n, z) => n + z.changes.length, 0),
         alerts: alertsOverview(ctx),
+        // The TLS-RPT route is repaired by root from a shell, not from the page (README, TLS-RPT "Watched").
+        repairRouteCommand: REPAIR_COMMAND,
         // Reports can name any domain: only this server's are listed (and linked).
         tlsrptFailing: tlsrptStore(ctx).totalsByDomain(ctx.now() - 7 * DAY_MS).filter((t) => t.failed > 0 && d.rows.some((r) => r.domain === t.domain)),
         tlsrptRejected: rejectedMails(ctx),
