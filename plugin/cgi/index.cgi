@@ -165,7 +165,8 @@ sub relay {
     if ($wrap) {
         my $fragment = read_rest($sock, $rest);
         my ($header, $footer) = fill_chrome($chrome, percent_decode($ours{'x-tlsa-title'}), $ours{'x-tlsa-nonce'});
-        $out .= 'Content-Security-Policy: ' . chrome_policy(defined $csp ? $csp : '', $header . $footer) . "\r\n";
+        # Without the daemon's policy (never expected) a closed one, not just the hashes.
+        $out .= 'Content-Security-Policy: ' . chrome_policy(defined $csp ? $csp : "default-src 'none'", $header . $footer) . "\r\n";
         eval { write_all(\*STDOUT, "$out\r\n$header$fragment$footer"); 1 } or die "relayed\n";
         return;
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -48,11 +49,11 @@ function fakeDaemon(): Server {
         step();
       } else if (req.url!.includes('route=%2Ffragment')) {
         // A page body for WHM's chrome, as the daemon answers when the shim asks for one.
-        const body = '<div class="tlsam">fragment body</div>';
+        const body = req.url!.includes('evil=1') ? '<div class="tlsam"><script>evil()</script><p style="color:red">x</p></div>' : '<div class="tlsam">fragment body</div>';
         res.writeHead(404, 'Not Found', [
           ['Content-Type', 'text/html; charset=utf-8'],
           ['Content-Length', String(Buffer.byteLength(body))],
-          ['Content-Security-Policy', "script-src 'self' 'nonce-QUJDRA+/x=='"],
+          ...(req.url!.includes('nocsp=1') ? [] : [['Content-Security-Policy', "script-src 'self' 'nonce-QUJDRA+/x=='"] as [string, string]]),
           ['X-TLSA-Fragment', '1'],
           ['X-TLSA-Title', encodeURIComponent('TLSA Manager » <script>"x"</script>')],
           ['X-TLSA-Nonce', req.url!.includes('badnonce') ? 'a"b onload=x' : 'QUJDRA+/x=='],
@@ -364,6 +365,33 @@ describe('pages inside WHM chrome', () => {
     expect(html).toContain('<script >var a=1</script>');
     expect(html).not.toContain('onload');
     expect(html).not.toContain('00000000000');
+  });
+
+  it("adds to the daemon's CSP the sha256 of the chrome's own inline code without a nonce, and nothing of the page body", async () => {
+    const hashRoot = join(dir, 'hash-root');
+    const hdr = join(hashRoot, 'var/cpanel/caches/_generated_header_files');
+    const ftr = join(hashRoot, 'var/cpanel/caches/_generated_footer_files');
+    mkdirSync(hdr, { recursive: true });
+    mkdirSync(ftr, { recursive: true });
+    writeFileSync(join(hdr, 'cache_keys.json'), JSON.stringify({ root: 'k3y' }));
+    writeFileSync(
+      join(hdr, 'k3y_0_1.html'),
+      '<html><head><!-- <script>commented()</script> --><script nonce="00000000000">nonced()</script><script src="/cpsess0000000000/x.js"></script>' +
+        "<script>\r\n go('/cpsess0000000000/');\r\n</script><style type=\"text/css\">p{margin:0}</style></head><body>" +
+        '<div id="topFrameWrapper" style="display:none;visibility:hidden"></div><div title="a>b" style=\'font-family:&quot;Open Sans&quot;\'></div>',
+    );
+    writeFileSync(join(ftr, 'footer.html'), '<script>footer()</script></body></html>');
+    const sha = (t: string) => `'sha256-${createHash('sha256').update(t, 'utf8').digest('base64')}'`;
+    const r = await runCgi(ROOT_ENV({ QUERY_STRING: 'route=%2Ffragment&evil=1', TLSA_MANAGER_ROOT: hashRoot }));
+    const csp = r.headers.find(([k]) => k.toLowerCase() === 'content-security-policy')![1];
+    // Hashed as the browser sees them: the token filled in, CRLF read as LF, &quot; decoded.
+    const scripts = ["\n go('/cpsess0123456789/');\n", 'footer()'].map(sha).sort();
+    const attrs = ['display:none;visibility:hidden', 'font-family:"Open Sans"'].map(sha).sort();
+    expect(csp).toBe(`script-src 'self' 'nonce-QUJDRA+/x==' ${scripts.join(' ')}; style-src ${sha('p{margin:0}')} 'unsafe-hashes' ${attrs.join(' ')}`);
+    for (const t of ['commented()', 'nonced()', 'evil()', 'color:red']) expect(csp).not.toContain(sha(t));
+    // A fragment without the daemon's policy gets a closed one, never only the hashes.
+    const bare = await runCgi(ROOT_ENV({ QUERY_STRING: 'route=%2Ffragment&nocsp=1', TLSA_MANAGER_ROOT: hashRoot }));
+    expect(bare.headers.find(([k]) => k.toLowerCase() === 'content-security-policy')![1]).toMatch(/^default-src 'none'; script-src 'sha256-/);
   });
 
   it('relays a page the daemon did not mark as a fragment as it is, chrome or not', async () => {
