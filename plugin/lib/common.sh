@@ -98,7 +98,10 @@ write_wrapper() {
       # cPanel runs hooks as root in the environment of whoever triggered the event (a reseller, a
       # customer through UAPI): start from an empty one, so TLSA_MANAGER_ROOT, CLOUDFLARE_* and
       # the like cannot steer a root process. The root is fixed at install time.
-      printf "exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8%s '%s' '%s/dist/cli.js' hook \"\$@\"\n" "${R:+ TLSA_MANAGER_ROOT='$R'}" "$NODE" "$appdir"
+      # The Perl client hands the event (without its private key) to the running service over the
+      # root-only socket and falls back to the Node.js hook when the service does not answer.
+      # Socket, Node.js, app and root are fixed here; a root other than / never uses the host's socket.
+      printf "exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 /usr/bin/perl '%s/plugin/bin/tlsa-manager-hook' --socket '%s/run/tlsa-manager/web.sock' --node '%s' --cli '%s/dist/cli.js'%s \"\$@\"\n" "$appdir" "$R" "$NODE" "$appdir" "${R:+ --root '$R'}"
     else
       if [ -n "$R" ]; then printf "TLSA_MANAGER_ROOT='%s'\nexport TLSA_MANAGER_ROOT\n" "$R"; fi
       printf "exec '%s' '%s/dist/cli.js'%s \"\$@\"\n" "$NODE" "$appdir" "${sub:+ $sub}"

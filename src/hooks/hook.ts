@@ -87,6 +87,38 @@ export async function runHook(ctx: AppContext, raw: string): Promise<HookOutcome
 const CUSTOMER_RETRY = 'TLSA records could not be updated right now; the server retries within minutes';
 
 /**
+ * An event without its private key: cPanel hands the new key to the hooks (`key_pem` in
+ * AutoSSL::installssl, `key` in SSL::installssl and the service-certificate event, `args.key` in
+ * UAPI SSL::install_ssl; test/fixtures/cpanel/hooks); TLSA Manager never needs it, so the hook
+ * client drops it before the event leaves its process and the service drops it again.
+ */
+export function withoutKeyMaterial(input: unknown): unknown {
+  if (!input || typeof input !== 'object' || Array.isArray(input)) return input;
+  const event = input as { data?: unknown };
+  if (!event.data || typeof event.data !== 'object' || Array.isArray(event.data)) return input;
+  const { key_pem: _kp, key: _k, ...data } = event.data as Record<string, unknown>;
+  const args = data.args;
+  if (args && typeof args === 'object' && !Array.isArray(args)) {
+    const { key: _ak, ...rest } = args as Record<string, unknown>;
+    data.args = rest;
+  }
+  return { ...event, data };
+}
+
+/** Within `budgetMs` an outcome; past it a deferral (the work goes on; the periodic reconcile finishes what a stop leaves). */
+export async function runHookWithin(ctx: AppContext, raw: string, budgetMs: number): Promise<HookOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<HookOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: true, message: `deferred: still working after ${budgetMs / 1000} s; the periodic reconcile finishes the work` }), budgetMs);
+  });
+  try {
+    return await Promise.race([runHook(ctx, raw), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * The answer when the hook cannot run at all (unreadable config, a broken state database): the
  * reason for root's events; for a customer's (Cpanel category) event only that a retry follows.
  */

@@ -1,3 +1,4 @@
+import { handleHookRequest, isHookRequest } from './hook-endpoint.js';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { loginUrl, WEB_ADDRESS_META } from './login-links.js';
@@ -70,6 +71,8 @@ export async function startServer(ctx: AppContext, listen: Listen, opts: Omit<We
   const server: Server =
     listen.kind === 'socket'
       ? createServer((req, res) => {
+          // cPanel hook events from the hook client: answered here, never by the web app.
+          if (isHookRequest(req)) return handleHookRequest(ctx, req, res);
           markViaSocket(req);
           web.app(req, res);
         })

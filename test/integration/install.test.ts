@@ -159,7 +159,9 @@ describe('install.sh on a cPanel server', () => {
 
     const node = `${root}/opt/cpanel/ea-nodejs20/bin/node`;
     expect(mode(root, HOOK)).toBe(0o700);
-    expect(readFileSync(at(root, HOOK), 'utf8')).toContain(`exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TLSA_MANAGER_ROOT='${root}' '${node}' '${root}${APP}/dist/cli.js' hook "$@"`);
+    // The hook client (issue 26) with socket, Node.js, app and root fixed, in an empty environment.
+    expect(readFileSync(at(root, HOOK), 'utf8')).toContain(`exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 /usr/bin/perl '${root}${APP}/plugin/bin/tlsa-manager-hook' --socket '${root}/run/tlsa-manager/web.sock' --node '${node}' --cli '${root}${APP}/dist/cli.js' --root '${root}' "$@"`);
+    expect(statSync(at(root, `${APP}/plugin/bin/tlsa-manager-hook`)).mode & 0o111).not.toBe(0);
     expect(mode(root, '/usr/local/bin/tlsa-manager')).toBe(0o755);
     expect(readFileSync(at(root, '/usr/local/bin/tlsa-manager'), 'utf8')).toContain(`exec '${node}' '${root}${APP}/dist/cli.js' "$@"`);
 
