@@ -32,7 +32,11 @@ export function alertOnChecks(ctx: AppContext, results: DomainCheck[], now = ctx
   });
   store.setBaselines(outcome.baselines, now);
   const expiry = conditionEvents('ta-cert-expiring', expiryConditions(taHosts(ctx), now), store.open(), (i) => `${i.subject} now presents a certificate valid for more than 7 days.`);
-  return recordEvents(ctx, [...outcome.events, ...expiry], now);
+  const checked = recordEvents(ctx, [...outcome.events, ...expiry], now);
+  // A validating check is what closes a TLS report alert (issue 21): every path that judges
+  // checks (the timer, the web's Check) judges the reports again with them.
+  const reports = alertOnTlsReports(ctx, now);
+  return { raised: [...checked.raised, ...reports.raised], resolved: [...checked.resolved, ...reports.resolved] };
 }
 
 /** Per MX host, from the latest checks: the presented certificate's expiry and whether 2 x x records are published for it. */

@@ -1,4 +1,4 @@
-import { alertOnChecks, alertOnTlsReports } from '../alerts/evaluate.js';
+import { alertOnChecks } from '../alerts/evaluate.js';
 import { deliverDue, queueReminders } from '../alerts/notify.js';
 import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
@@ -66,10 +66,8 @@ export async function runScheduledChecks(ctx: AppContext, opts: { now?: number; 
   await step(ctx, 'judging the check results for alerts failed', () => {
     if (checked.length === 0) return;
     const r = alertOnChecks(ctx, checked, now);
-    // A validating check is what closes a TLS report alert (issue 21): judged again with the new checks.
-    const t = alertOnTlsReports(ctx, now);
-    raised = r.raised.length + t.raised.length;
-    resolved = r.resolved.length + t.resolved.length;
+    raised = r.raised.length;
+    resolved = r.resolved.length;
   });
   // The timer delivers in a phase of its own (deliver: false), after the DNSSEC watch.
   if (opts.deliver === false) return { checked, raised, resolved, delivered: 0, failedDeliveries: 0, gate, nextAt: s.next(CHECK_KIND)?.dueAt ?? null };
