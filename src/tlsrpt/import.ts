@@ -1,13 +1,14 @@
 import type { AppContext } from '../context.js';
 import type { Actor } from '../state/db.js';
 import { unlinkSync } from 'node:fs';
+import { LockBusyError, withLock } from '../util/lock.js';
 import { join } from 'node:path';
 import { IMPORT_BUDGET_MS, MAX_FILES_PER_RUN, MAX_FUTURE_MS, MAX_MESSAGE_BYTES, MAX_POLICIES_PER_REPORT, MAX_REPORTS_PER_SENDER_DAY, MAX_SAMPLES, REJECTED_KEEP_MS } from './limits.js';
 import { reportsFromMessage } from './message.js';
 import { verifyReportMail } from './dkim.js';
 import { parseReport, type ParsedReport } from './report.js';
 import { alertOnTlsReports } from '../alerts/evaluate.js';
-import { claimSpooled, ensurePrivateDir, ensureSpool, IMPORT_DIR, leftoverClaims, pruneRejected, REJECTED_DIR, rejectClaimed, rejectedEntries, spoolEntries, spoolRead, writeNote, type RejectedEntry, type SpoolEntry } from './spool.js';
+import { claimSpooled, ensurePrivateDir, ensureSpool, IMPORT_DIR, leftoverClaims, pruneRejected, REJECTED_DIR, rejectClaimed, rejectedEntries, spoolEntries, spoolPath, spoolRead, writeNote, type RejectedEntry, type SpoolEntry } from './spool.js';
 import { ALERT_WINDOW_MS, TlsrptStore, tlsrptStore, type StoredReport } from './store.js';
 import { printable } from '../dns/names.js';
 import { stripControl } from '../util/text.js';
@@ -63,6 +64,20 @@ type Work = { refused: { code: string; reason: string } } | { reports: (ParsedRe
  * Run as root by the timer and `tlsrpt import`.
  */
 export async function importSpool(ctx: AppContext, actor: Actor, now = ctx.now()): Promise<ImportOutcome> {
+  // One import at a time (the timer and `tlsrpt import`): another run's claimed file must not be
+  // taken for one left by a crash. A second run finds the lock held and leaves everything be.
+  try {
+    return await withLock(ctx.root.path(IMPORT_LOCK), () => importLocked(ctx, actor, now), { waitMs: 0 });
+  } catch (err) {
+    if (!(err instanceof LockBusyError)) throw err;
+    ctx.logger.info({ holder: err.holder }, 'another TLS-RPT import is running; this one leaves the spool to it');
+    return { imported: [], duplicates: [], refused: [], cut: [], pruned: 0, deferred: spoolEntries(spoolPath(ctx.root), now).length };
+  }
+}
+
+const IMPORT_LOCK = '/var/spool/tlsa-manager/import.lock';
+
+async function importLocked(ctx: AppContext, actor: Actor, now: number): Promise<ImportOutcome> {
   const dir = ensureSpool(ctx.root);
   const importDir = ensurePrivateDir(ctx.root, IMPORT_DIR);
   const rejectedDir = ensurePrivateDir(ctx.root, REJECTED_DIR);

@@ -177,6 +177,20 @@ describe('TLS-RPT import against hostile mail', () => {
     expect(JSON.parse(readFileSync(join(root, 'var/spool/tlsa-manager/rejected/1.1.dead.eml.reason.json'), 'utf8'))).toMatchObject({ code: 'tlsrpt-import-interrupted' });
   });
 
+  it('a second import while one runs leaves the spool and the first run\'s claimed file alone', () => {
+    const { root, spool } = freshRoot();
+    cli(root, ['tlsrpt', 'import']);
+    const importDir = join(root, 'var/spool/tlsa-manager/import');
+    // The first run (a live process: this one) holds the lock and has claimed a file.
+    writeFileSync(join(root, 'var/spool/tlsa-manager/import.lock'), String(process.pid));
+    writeFileSync(join(importDir, '1.1.busy.eml'), 'being read');
+    spoolWrite(spool, '.eml', tlsrptMail(rfcReport({ org: 'W', reportId: 'w', domain: 'x.test', start: isoDay(-1), end: isoDay(-1, true), ok: 1, failures: [] }), { from: 'x@w.example', domain: 'x.test', submitter: 'w.example', reportId: 'w', type: 'json' }), 1000);
+    const out = JSON.parse(cli(root, ['tlsrpt', 'import', '--json']).stdout) as { imported: unknown[]; refused: unknown[]; deferred: number };
+    expect(out).toMatchObject({ imported: [], refused: [], deferred: 1 });
+    expect(readdirSync(importDir)).toEqual(['1.1.busy.eml']);
+    expect(readdirSync(spool)).toHaveLength(1);
+  });
+
   it('control characters in report text never reach the terminal: tlsrpt list and import print them as "?"', () => {
     const { root, spool } = freshRoot();
     cli(root, ['tlsrpt', 'import']);
