@@ -118,7 +118,9 @@ async function main(): Promise<void> {
   // The reports tell the story of the root as built (bravo's stale records): only a new root gets them.
   const fresh = !existsSync(join(dir, 'demo-manifest.json'));
   const manifest = await prepareDemoRoot(dir);
-  process.stdout.write(`Demo: ${manifest.domains.length} domains on ${manifest.hostname} (root ${dir}).\n`);
+  // Counted as the product counts them (/etc/userdomains: an addon domain's subdomain is a domain of its own), so this line and the overview agree.
+  const domains = readFileSync(join(dir, 'etc', 'userdomains'), 'utf8').split('\n').filter((l) => l.includes(':') && !l.startsWith('*')).length;
+  process.stdout.write(`Demo: ${domains} domains on ${manifest.hostname} (root ${dir}).\n`);
   const network = await startDemoNetwork({
     root: dir,
     manifest,

@@ -9,9 +9,10 @@ import type { TlsrptRow } from './store.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const TIMELINE_DAYS = 90;
-// Lane labels are cut to 20 characters (views/partials/tlsrpt.ejs); 190 px holds 20 at 13 px even in capitals.
-const LABEL_W = 190;
-const PLOT_W = 450;
+// Lane labels are cut to 28 characters (views/partials/tlsrpt.ejs); 260 px holds 28 at 13 px even in capitals.
+const LABEL_W = 260;
+// 8 px a day: a day's cell stays visible and a 90-day window fits the page beside the labels.
+const PLOT_W = TIMELINE_DAYS * 8;
 const LANE_H = 22;
 const AXIS_H = 26;
 const MAX_LANES = 10;
@@ -88,7 +89,11 @@ export function buildTimeline(rows: TlsrptRow[], events: { time: number; kind: s
     return { label: s.label, y: AXIS_H + i * LANE_H, successful: s.successful, failed: s.failed, signers, unauthenticated, types: [...types].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count), cells };
   });
   const ticks: Timeline['ticks'] = [];
-  for (let t = from; t <= to; t += 30 * DAY_MS) ticks.push({ x: xOf(t), label: new Date(t).toISOString().slice(0, 10) });
+  // Counted back from today (the axis ends with today, not with tomorrow's date).
+  for (let k = 0; k * 30 <= TIMELINE_DAYS; k++) {
+    const t = to - k * 30 * DAY_MS;
+    ticks.unshift({ x: xOf(t), label: k === 0 ? 'today' : new Date(t).toISOString().slice(0, 10) });
+  }
   const markers = events.filter((e) => e.time >= from && e.time < to).map((e) => ({ x: xOf(e.time), kind: e.kind, title: `${new Date(e.time).toISOString().slice(0, 16).replace('T', ' ')} ${e.kind}: ${e.detail}` }));
   return {
     // Room on the right for half of the last date label (centred on the axis end).

@@ -171,6 +171,7 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
   for (const z of v.zones) {
     const name = checkName(z.zone);
     if (!name.ok) bad(`Zones: "${printable(z.zone, 80)}" is not a valid zone name: ${name.reason}.`, 'Enter the zone as a plain domain name, e.g. example.com.');
+    if (!(PROVIDER_CHOICES as readonly string[]).includes(z.provider)) bad(`Zones: choose the DNS provider for ${printable(z.zone, 80)}.`, 'Pick cPanel (this server), Cloudflare or Not managed in the row of the zone.');
     if (zones[z.zone.toLowerCase()]) bad(`Zones: ${z.zone.slice(0, 80)} is listed twice.`, 'Keep one line per zone.');
     zones[z.zone.toLowerCase()] = { provider: z.provider };
   }

@@ -86,3 +86,26 @@ export function visible(s: string | null | undefined, max = 300): string {
 export function shortHex(hex: string, n = 16): string {
   return hex.length > n ? `${hex.slice(0, n)}…` : hex;
 }
+
+/**
+ * The word an activity line's Result column shows, and its badge class. "ok"/"failed" fit what we
+ * did (a publish, a hook); a check or an alert reports what it found, so it gets that word: a
+ * missing DS is "not protected", not "ok", and a raised alert is "raised", not "failed".
+ */
+export function activityResult(a: { kind: string; ok: boolean; detail: string }): { word: string; cls: string } {
+  if (a.kind === 'alert') {
+    if (a.detail.startsWith('raised:')) return { word: 'raised', cls: 'warn' };
+    if (a.detail.startsWith('resolved:')) return { word: 'resolved', cls: 'ok' };
+    if (a.detail.startsWith('acknowledged:')) return { word: 'acknowledged', cls: 'info' };
+  }
+  if (a.kind === 'check') {
+    const v = Object.values(VERDICTS).find((x) => a.detail.startsWith(`${x.label}:`));
+    if (v) return { word: v.label, cls: v.severity };
+  }
+  if (a.kind === 'dnssec') {
+    const to = /→ ([^(.:]+)/.exec(a.detail)?.[1]?.trim();
+    const st = Object.values(DNSSEC_STATES).find((x) => x.label === to);
+    if (st) return { word: st.label, cls: st.severity };
+  }
+  return a.ok ? { word: 'ok', cls: 'ok' } : { word: 'failed', cls: 'error' };
+}

@@ -82,7 +82,7 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
     const page = pageParam(req.query.page);
     const per = 100;
     const list = ctx.state().activity({ limit: per + 1, offset: (page - 1) * per, ...(kind ? { kind } : {}), ...(search ? { search } : {}) });
-    render(res, 'activity', 'Activity', 'activity', { list: list.slice(0, per), more: list.length > per, page, kind, search, kinds: ACTIVITY_KINDS });
+    render(res, 'activity', 'Activity', 'activity', { domains: new Set(snapshot.current()?.rows.map((row) => row.domain) ?? []), list: list.slice(0, per), more: list.length > per, page, kind, search, kinds: ACTIVITY_KINDS });
   });
 
   return r;
