@@ -188,7 +188,7 @@ describe('the demo, clicked through as README.md says', () => {
     expect(open.filter((r) => r.includes('bravo-demo.test')), open.join('\n')).toEqual([]);
     // Only broken domains alert: the unsigned and the no-DS zone are not protected, not broken.
     expect(open.filter((r) => /delta-demo|foxtrot-demo|alpha-demo/.test(r))).toEqual([]);
-    const history = (await page.locator('#alerts > details').textContent()) ?? '';
+    const history = (await page.locator('#alerts details.alert-history').textContent()) ?? '';
     expect(history).toMatch(/DANE TLSA mismatch for bravo-demo\.test/);
     expect(history).toMatch(/Senders report \d+ DANE failure\(s\) for bravo-demo\.test \(unauthenticated reports\)/);
     await page.locator('#alerts').screenshot({ path: join(SHOTS, 'demo-7-alerts.png') });
@@ -201,7 +201,8 @@ describe('the demo, clicked through as README.md says', () => {
     };
     expect(await panel('alpha-demo.test')).toMatch(/^Secure\b[\s\S]*DS at the parent\s+\d+ 13 2 [0-9A-F]{64}/m);
     const delta = await panel('delta-demo.test');
-    expect(delta).toMatch(/Unsigned[\s\S]*Enable DNSSEC signing/);
+    // BIND here: the panel names the WHM path that makes Enable DNSSEC possible (issue 24).
+    expect(delta).toMatch(/Unsigned[\s\S]*WHM » Service Configuration » Nameserver Selection/);
     expect(delta).not.toMatch(/DS to give the registrar/);
     const fox = await panel('foxtrot-demo.test');
     expect(fox).toMatch(/Signed, no DS[\s\S]*registrar step is missing/);
