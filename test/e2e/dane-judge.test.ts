@@ -71,9 +71,9 @@ describe('our DANE verdict agrees with posttls-finger', () => {
     expect(ours.mx[0]!.ports[0]!.matched).toMatchObject({ depth: 1, record: { usage: 2 } });
   });
 
-  it('an expired certificate with 3 1 1 still authenticates (DANE-EE ignores expiry)', async () => {
+  it('an expired certificate with 3 1 1 still authenticates (DANE-EE ignores expiry): its own verdict, expired', async () => {
     const { l, zone } = await served('expired', (spki) => [`3 1 1 ${spki}`], { notAfterDays: -2 });
-    await judge(l, zone, 25, 'expiring');
+    await judge(l, zone, 25, 'expired');
   });
 
   it('no TLSA records: no-tlsa / not Verified', async () => {

@@ -105,9 +105,9 @@ describe('check names the cause, and agrees with posttls-finger', () => {
     expect(codes(r)).toEqual(['dane-ta-leaf-expired:error']);
     expect(r.problems![0]!.message).toMatch(/DANE-TA checks validity, "3 1 1" \(DANE-EE\) does not/);
 
-    // The same certificate with a 3 1 1 beside it authenticates (expiring), the 2 1 1 is still named.
+    // The same certificate with a 3 1 1 beside it authenticates (verdict expired: DANE-EE senders deliver), the 2 1 1 is still named.
     await publish(l, zone, tlsa(host, [`3 1 1 ${cert.spkiSha256}`, `2 1 1 ${l.ca.intermediates.R1.spkiSha256}`]));
-    const ee = await judge(l, zone, 'expiring');
+    const ee = await judge(l, zone, 'expired');
     expect(codes(ee)).toEqual(['dane-ta-leaf-expired:warning']);
   });
 
