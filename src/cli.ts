@@ -29,6 +29,7 @@ Commands:
   tlsrpt import        spooled reports into the state database (also done by reconcile)
   tlsrpt list [--domain D] [--json]  stored TLS reports (RFC 8460), newest first
   tlsrpt repair-route [--json]  put Exim's route for tlsrpt@<hostname> back as install.sh does (exit 0 ok/repaired, 1 failed)
+  account status --user NAME [--domain D] [--json]  what one cPanel account may see of its domains (no network)
   serve [--listen HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure] | --socket PATH]  the web app
   login-link          a fresh one-time login link (15 minutes) for the running standalone server
 

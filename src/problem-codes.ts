@@ -32,6 +32,7 @@ export const CODES = {
   'bad-request': { kind: 'usage', text: 'The request is not valid.' },
   'not-found': { kind: 'usage', text: 'There is nothing at this address.', status: 404 },
   'name-invalid': { kind: 'usage', text: 'A domain name is not valid.' },
+  'account-unknown': { kind: 'usage', text: 'There is no cPanel account of that name (or the name is not one cPanel accepts).' },
   'resolver-invalid': { kind: 'usage', text: 'The resolver address is not valid.' },
   'probe-address-invalid': { kind: 'usage', text: 'The address to probe is not an IP address.' },
   'probe-port-invalid': { kind: 'usage', text: 'The port to probe is not a TCP port.' },
@@ -111,6 +112,7 @@ export const CODES = {
   'cloudflare-test-failed': { kind: 'transient', text: 'The Cloudflare token could not be tested.' },
 
   // refused: on purpose, by us or by a backend
+  'domain-not-in-scope': { kind: 'refused', text: 'The account holds no such domain (the same answer whether it exists elsewhere or not at all).' },
   forbidden: { kind: 'refused', text: 'Access is not allowed.', status: 403 },
   unauthorized: { kind: 'refused', text: 'Sign-in is needed.', status: 401 },
   'tlsrpt-too-large': { kind: 'refused', text: 'A TLS report mail, or a report inside it once expanded, is larger than the limit; it was dropped (not bounced).' },

@@ -54,5 +54,6 @@ export const commands: Record<string, { options: Options; load: () => Promise<Co
     options: { listen: { type: 'string' }, socket: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, insecure: { type: 'boolean' } },
     load: async () => (await import('./serve-command.js')).serveCommand,
   },
+  account: { options: { user: { type: 'string' }, domain: { type: 'string' } }, load: async () => (await import('./account-command.js')).accountCommand },
   'login-link': { options: {}, load: async () => (await import('./serve-command.js')).loginLinkCommand },
 };
