@@ -69,11 +69,12 @@ const KIND_WORDS: Record<string, string> = { rsa: 'RSA', ec: 'ECDSA' };
 
 /** One line an account owner understands: what the record pins and why it survives a renewal. */
 function whyOf(r: DesiredRecord, ep: Endpoint): string {
-  const issuer = r.issuer ?? 'the certificate authority';
+  const known = KNOWN_ISSUERS.find((k) => k.spkiSha256 === r.data);
+  // The table's short name (R12), else the issuer's common name, else its whole subject.
+  const issuer = known?.name ?? /(?:^|, )CN=([^,]+)/.exec(r.issuer ?? '')?.[1] ?? r.issuer ?? 'the certificate authority';
   if (r.priority === PRIORITY.servedIssuer) {
     return `Names ${issuer}, the authority that signed the certificate your mail server shows now; it stays right when AutoSSL renews the certificate with a new key.`;
   }
-  const known = KNOWN_ISSUERS.find((k) => k.spkiSha256 === r.data);
   const nextKind = ep.nextKey ? keyKind(ep.nextKey.keyAlgorithm) : null;
   if (known && nextKind && keyKind(known.keyAlgorithm) === nextKind && nextKind !== keyKind(ep.served?.chain[0]?.keyAlgorithm ?? '')) {
     return `Names ${issuer}, which signs ${KIND_WORDS[nextKind] ?? nextKind} certificates: your next certificate gets an ${ep.nextKey!.label} key (your AutoSSL key setting), so this keeps mail safe after the renewal.`;

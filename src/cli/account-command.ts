@@ -42,8 +42,11 @@ function text(r: AccountStatus): string {
     out.push(`  Your DNS is ${d.dnsHost === 'here' ? 'hosted on this server, which keeps the records up to date' : d.dnsHost === 'elsewhere' ? 'hosted elsewhere, so you add the records below yourself' : `hosted at ${d.dnsHost}, which this server updates for you`}.`);
     out.push(`  DNSSEC (a signature that proves your DNS answers are genuine): ${dnssecWords(d)}`);
     if (d.dnssec.state === 'signed-no-ds') for (const ds of d.dnssec.ds) out.push(`    DS record for your registrar: key tag ${ds.keyTag}, algorithm ${ds.algorithm}, digest type ${ds.digestType}, digest ${ds.digest}`);
+    if (d.recordsByHand.length === 0 && d.dnsHost === 'elsewhere' && d.mail === 'here') {
+      out.push('  This server has not yet seen which mail server names your domain uses (no check so far), so it cannot list the records to add. Ask your host to run a check.');
+    }
     if (d.recordsByHand.length > 0) {
-      out.push('  Add these TLSA records at your DNS host (they stay valid when your certificate is renewed):');
+      out.push('  Add these TLSA records at your DNS host (they stay valid when your certificate is renewed; they only count once your DNS host signs your domain with DNSSEC):');
       for (const h of d.recordsByHand) out.push(`    ${h.owner} ${h.ttl} IN TLSA ${h.usage} ${h.selector} ${h.matchingType} ${h.data}`, `      ${h.why}`);
     }
     out.push(`  Reports from sending servers (last 7 days): ${d.tlsrpt ? `${d.tlsrpt.successful7d} secure connections, ${d.tlsrpt.failed7d} failed` : 'none received yet'}.`);

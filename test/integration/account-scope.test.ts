@@ -196,7 +196,7 @@ describe('records by hand for DNS hosted elsewhere survive AutoSSL renewals', ()
     }
     const data = at25.map((h: { data: string }) => h.data);
     expect(data[0]).toBe(LE('R12'));
-    expect(at25[0].why).toMatch(/signed the certificate your mail server shows now/);
+    expect(at25[0].why).toMatch(/^Names R12, the authority that signed the certificate your mail server shows now/);
     expect(new Set(data.slice(1, 9))).toEqual(new Set(ECDSA.map(LE)));
     expect(at25[1].why).toMatch(/ECDSA P-256 key \(your AutoSSL key setting\)/);
     expect(['R10', 'R11', 'R13', 'R14'].map(LE)).toContain(data[9]);
@@ -225,5 +225,10 @@ describe('records by hand for DNS hosted elsewhere survive AutoSSL renewals', ()
     expect(text.status).toBe(0);
     expect(text.stdout).toContain('add this DS record at your registrar');
     expect(text.stdout).toContain(`digest ${'ab'.repeat(32)}`);
+    // A zone elsewhere the server has never checked: no MX known, so no records, and it says why.
+    const never = makeFakeRoot(spec(ALL));
+    const away = cli(['account', 'status', '--user', 'alice', '--domain', 'alice-away.test', '--root', never]);
+    expect(away.stdout).toContain('has not yet seen which mail server names your domain uses');
+    expect(JSON.parse(cli(['account', 'status', '--user', 'alice', '--domain', 'alice-away.test', '--json', '--root', never]).stdout).domains[0].recordsByHand).toEqual([]);
   });
 });
