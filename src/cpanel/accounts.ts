@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { checkName, printable } from '../dns/names.js';
 import { problem, type Problem } from '../problem.js';
@@ -20,6 +21,37 @@ export interface Accounts {
  * domain. Bad lines become problems; they never stop the scan.
  */
 export function readAccounts(root: ServerRoot, opts: { kinds?: boolean } = {}): Accounts {
+  const parsed = parsedUserdomains(root);
+  if (!opts.kinds) return parsed; // frozen: no caller can change the cached parse
+  // Kinds come from one YAML file per account: worth it for display, not for plan or hooks.
+  const seen = new Map(parsed.domains.map((d) => [d.domain, { ...d }]));
+  annotateKinds(root, seen);
+  return { domains: [...seen.values()], problems: [...parsed.problems] };
+}
+
+/**
+ * The last parse of /etc/userdomains, kept while the file's change stamp (inode, size, mtime)
+ * stays the same: the running service answers hook events without re-parsing 10,000 lines for
+ * each (cPanel replaces the file whole when accounts change, which changes the stamp).
+ */
+let lastParse: { stamp: string; value: Accounts } | null = null;
+
+function parsedUserdomains(root: ServerRoot): Accounts {
+  let stamp: string | null = null;
+  try {
+    const st = statSync(root.path('/etc/userdomains'), { bigint: true });
+    stamp = `${root.path('/etc/userdomains')}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
+  } catch {
+    /* missing: parse says so */
+  }
+  if (stamp !== null && lastParse?.stamp === stamp) return lastParse.value;
+  const parsed = parseUserdomains(root);
+  const value: Accounts = Object.freeze({ domains: Object.freeze(parsed.domains.map((d) => Object.freeze(d))) as DomainOwner[], problems: Object.freeze(parsed.problems) as Problem[] });
+  lastParse = stamp === null ? null : { stamp, value };
+  return value;
+}
+
+function parseUserdomains(root: ServerRoot): Accounts {
   const problems: Problem[] = [];
   const text = root.readText('/etc/userdomains');
   if (text === null) {
@@ -51,8 +83,6 @@ export function readAccounts(root: ServerRoot, opts: { kinds?: boolean } = {}): 
     }
     if (!seen.has(check.name)) seen.set(check.name, { domain: check.name, owner });
   });
-  // Kinds come from one YAML file per account: worth it for display, not for plan or hooks.
-  if (opts.kinds) annotateKinds(root, seen);
   return { domains: [...seen.values()], problems };
 }
 
