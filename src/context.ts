@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import { ServerRoot } from './util/server-root.js';
 import { CONFIG_PATH, loadConfig, type Config } from './state/config.js';
 import { STATE_DB_PATH, StateDb } from './state/db.js';
+import { providerRedactPaths } from './providers/registry.js';
 
 /** Everything a command needs, built once from --root/--config. The outside world enters here. */
 export interface AppContext {
@@ -20,7 +21,8 @@ export interface AppContext {
   now(): number;
 }
 
-export const REDACT_PATHS = ['apiToken', '*.apiToken', 'cloudflare.apiToken', 'token', '*.token', 'headers.authorization', 'key_pem', '*.key_pem', 'secret', '*.secret', '*.*.secret', 'webhook.secret', 'alerts.webhook.secret', 'metrics.token', 'config.alerts.webhook.secret', 'config.metrics.token'];
+/** Provider secrets come from the registry (each module declares its own); the rest are ours. */
+export const REDACT_PATHS = [...providerRedactPaths(), 'token', '*.token', 'headers.authorization', 'key_pem', '*.key_pem', 'secret', '*.secret', '*.*.secret', 'webhook.secret', 'alerts.webhook.secret', 'metrics.token', 'config.alerts.webhook.secret', 'config.metrics.token'];
 
 export function createLogger(opts: { level?: string; destination?: string } = {}): Logger {
   const options = { level: opts.level ?? process.env.TLSA_MANAGER_LOG_LEVEL ?? 'warn', redact: { paths: REDACT_PATHS, censor: '[redacted]' } };

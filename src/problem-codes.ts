@@ -47,6 +47,7 @@ export const CODES = {
   'socket-path': { kind: 'config', text: 'The web service socket path is taken by something else.' },
   'checkzone-missing': { kind: 'config', text: 'named-checkzone is not installed.' },
   'cloudflare-no-token': { kind: 'config', text: 'No Cloudflare API token is configured.' },
+  'provider-unknown': { kind: 'config', text: 'A zone names a DNS provider instance the settings do not define.' },
   'cloudflare-token-invalid': { kind: 'config', text: 'Cloudflare does not accept the API token.' },
   'cloudflare-token-inactive': { kind: 'config', text: 'The Cloudflare API token is not active.' },
   'cloudflare-permission': { kind: 'config', text: 'The Cloudflare API token lacks a permission.' },

@@ -4,7 +4,7 @@ import type { DomainCheck } from '../dane/verdict.js';
 import { scanServer, type DomainReport, type Endpoint, type ExternalDns } from '../cpanel/scan.js';
 import { enclosingZone } from '../cpanel/local-zones.js';
 import { checkName } from '../dns/names.js';
-import { managedZones, providerKindFor } from '../dns/registry.js';
+import { managedZones, providerFor } from '../dns/registry.js';
 import { changedSinceCheck, publishedMarks } from '../checks/scheduled.js';
 import { closestStatus, dnssecForDomain } from '../dnssec/summary.js';
 import type { DsRecord } from '../dnssec/keys.js';
@@ -141,7 +141,7 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
     const check = checks.get(d.domain);
     const mail = mailOf(d);
     const zone = enclosingZone(d.domain, managed);
-    const kind = zone ? providerKindFor(zone, ctx, scan.localZones) : null;
+    const kind = zone ? providerFor(zone, ctx, scan.localZones) : null;
     const dnsHost = !kind ? 'elsewhere' : kind === 'cpanel' ? 'here' : kind;
     const found = (check?.result as Partial<DomainCheck> | undefined)?.problems;
     const checkProblems = Array.isArray(found) ? found.filter((p) => typeof p?.code === 'string' && typeof p.message === 'string') : [];

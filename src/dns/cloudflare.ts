@@ -11,6 +11,7 @@ import { problem, ProblemError, type Problem } from '../problem.js';
 import { redactSecret } from '../util/redact.js';
 import { canonicalName, isSubdomainOf, printable } from './names.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
+import type { ProviderDnssec, VerifyResult } from '../providers/types.js';
 import { isTlsrpt, isTlsrptText, kindAtOwner, quoteTxt, tlsrptRecordFault } from './records.js';
 import { RequestBudget, sharedBudgetFor, type RequestBudgetOptions } from './rate-limit.js';
 import { tlsaRdataFault, type MatchingType, type Selector, type Usage } from '../tlsa/types.js';
@@ -102,6 +103,8 @@ export class CloudflareProvider implements DnsProvider {
   private readonly zoneIds = new Map<string, string>();
   /** HTTP requests this instance sent (retries included). */
   requests = 0;
+  /** Signing through Cloudflare (set by the provider module: src/dnssec/cloudflare-signer.ts). */
+  signer?: ProviderDnssec;
 
   constructor(opts: CloudflareProviderOptions) {
     if (typeof opts.apiToken !== 'string' || opts.apiToken.trim() === '') {
@@ -214,6 +217,11 @@ export class CloudflareProvider implements DnsProvider {
     } catch (err) {
       throw new ProblemError(this.problemFor(err, zone, op), { cause: err });
     }
+  }
+
+  /** The Test button: is the token active, and may it read and edit `zone`'s DNS? */
+  verify(zone?: string): Promise<VerifyResult> {
+    return this.verifyToken(zone);
   }
 
   /**

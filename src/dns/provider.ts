@@ -1,16 +1,13 @@
 import type { Problem } from '../problem.js';
 import type { TlsaRecord } from '../tlsa/types.js';
 import type { ManagedRecord, TlsrptRecord } from './records.js';
+import type { ProviderDnssec, VerifyResult } from '../providers/types.js';
 
 /**
  * The DNS side follows octoDNS/DNSControl: a provider `populate`s what is published at the owners
  * we manage, the planner (src/plan) diffs desired vs published into Changes, and the provider
  * `apply`s a zone's changes as one unit.
  */
-
-/** The DNS providers there are; a zone's setting may also be `none` (see state/config.ts). */
-export const PROVIDER_KINDS = ['cpanel', 'cloudflare'] as const;
-export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 /** What a provider knows of a record besides its content. */
 export interface PublishedHandle {
@@ -48,8 +45,12 @@ export interface ApplyResult {
 }
 
 export interface DnsProvider {
-  /** `cpanel` or `cloudflare`. */
+  /** The module's kind (src/providers/registry.ts). */
   readonly kind: string;
+  /** Present when the module declares the `dnssec` capability. */
+  signer?: ProviderDnssec;
+  /** Present when the module declares the `verify` capability (the settings page's Test button). */
+  verify?(zone?: string): Promise<VerifyResult>;
   /** Optional: told up front which zones this run will read, so lookups can be batched. */
   prepare?(zones: string[]): Promise<void>;
   /**

@@ -1,30 +1,37 @@
 import type { AppContext } from '../context.js';
 import { problem, type Problem } from '../problem.js';
 import type { DnsProvider } from './provider.js';
-import { WhmApi } from '../cpanel/whmapi.js';
 import { LocalZones } from '../cpanel/local-zones.js';
-import { createWhmApi1Provider } from './whmapi1-provider.js';
-import { createZoneFileProvider } from './zonefile-provider.js';
-
-import type { ProviderKind } from './provider.js';
+import { cloudflareAccess } from '../providers/cloudflare.js';
+import { BUILTIN_INSTANCES, providerModule, type BuiltinInstance, type ProviderKind } from '../providers/registry.js';
+import type { ProviderHost } from '../providers/types.js';
 
 export type { ProviderKind };
 
-/**
- * The Cloudflare API token and base URL: the settings first, then the environment
- * (CLOUDFLARE_API_TOKEN, CLOUDFLARE_BASE_URL). The one place that reads either.
- */
-export function cloudflareAccess(config: AppContext['config']): { apiToken?: string; baseURL?: string } {
-  const apiToken = config.cloudflare.apiToken ?? process.env.CLOUDFLARE_API_TOKEN;
-  const baseURL = config.cloudflare.baseURL ?? process.env.CLOUDFLARE_BASE_URL;
-  return { ...(apiToken ? { apiToken } : {}), ...(baseURL ? { baseURL } : {}) };
+/** The Cloudflare token and base URL of the built-in instance (see providers/cloudflare.ts). */
+export function builtinCloudflareAccess(config: AppContext['config']): { apiToken?: string; baseURL?: string } {
+  return cloudflareAccess(config.cloudflare);
+}
+
+/** An instance's kind and settings: the built-ins' settings at their top-level config key, the rest under `providers`. */
+export function providerInstance(config: AppContext['config'], name: string): { kind: ProviderKind; settings: unknown } | null {
+  if ((BUILTIN_INSTANCES as readonly string[]).includes(name)) return { kind: name as BuiltinInstance, settings: config[name as BuiltinInstance] };
+  const inst = Object.hasOwn(config.providers, name) ? config.providers[name] : undefined;
+  if (!inst) return null;
+  const { kind, ...settings } = inst;
+  return { kind, settings };
+}
+
+/** The kind of a provider instance (null for `none` and unknown names). */
+export function kindOf(config: AppContext['config'], name: string | null): ProviderKind | null {
+  return name ? (providerInstance(config, name)?.kind ?? null) : null;
 }
 
 /**
- * Which provider serves a zone: the settings first; otherwise `cpanel` when the zone file is on
- * this server; otherwise nobody ("not managed here").
+ * Which provider instance serves a zone: the settings first; otherwise `cpanel` when the zone
+ * file is on this server; otherwise nobody ("not managed here").
  */
-export function providerKindFor(zone: string, ctx: AppContext, localZones: Set<string>): ProviderKind | null {
+export function providerFor(zone: string, ctx: AppContext, localZones: Set<string>): string | null {
   const configured = ctx.config.zones[zone]?.provider;
   if (configured === 'none') return null;
   if (configured) return configured;
@@ -34,7 +41,7 @@ export function providerKindFor(zone: string, ctx: AppContext, localZones: Set<s
 /** All zones some provider manages: local zone files plus zones configured in the settings. */
 export function managedZones(ctx: AppContext, localZones: Set<string>): Set<string> {
   const out = new Set<string>();
-  for (const z of localZones) if (providerKindFor(z, ctx, localZones)) out.add(z);
+  for (const z of localZones) if (providerFor(z, ctx, localZones)) out.add(z);
   for (const [z, c] of Object.entries(ctx.config.zones)) if (c.provider !== 'none') out.add(z);
   return out;
 }
@@ -44,37 +51,32 @@ export function serverManagedZones(ctx: AppContext): string[] {
   return [...managedZones(ctx, new LocalZones(ctx.root).names)].sort();
 }
 
+/** The narrow part of the running process a provider may use. */
+export function providerHost(ctx: AppContext): ProviderHost {
+  return { root: ctx.root, journalStep: (zone, step) => ctx.state().journalStep(zone, step), logger: ctx.logger, now: () => ctx.now() };
+}
+
 /**
- * One provider instance per kind per run (caches such as Cloudflare zone ids live in them). The
- * Cloudflare SDK is loaded only when a zone uses it: it costs ~0.5 s, which hooks cannot spare.
+ * One provider per instance per run (caches such as Cloudflare zone ids live in them). Each
+ * module loads its implementation only when a zone uses it (the Cloudflare SDK costs ~0.5 s,
+ * which hooks cannot spare).
  */
 export class Providers {
-  private readonly made = new Map<ProviderKind, Promise<DnsProvider | Problem>>();
+  private readonly made = new Map<string, Promise<DnsProvider | Problem>>();
   constructor(private readonly ctx: AppContext) {}
 
-  get(kind: ProviderKind): Promise<DnsProvider | Problem> {
-    let p = this.made.get(kind);
+  get(name: string): Promise<DnsProvider | Problem> {
+    let p = this.made.get(name);
     if (!p) {
-      p = this.create(kind);
-      this.made.set(kind, p);
+      p = this.create(name);
+      this.made.set(name, p);
     }
     return p;
   }
 
-  private async create(kind: ProviderKind): Promise<DnsProvider | Problem> {
-    if (kind === 'cpanel') {
-      // Through WHM API 1 when cPanel is present, so DNS clusters sync; otherwise the zone file itself.
-      const useApi = this.ctx.config.cpanel.useWhmApi && WhmApi.available(this.ctx.root);
-      return useApi ? createWhmApi1Provider(this.ctx) : createZoneFileProvider(this.ctx);
-    }
-    const { apiToken, baseURL } = cloudflareAccess(this.ctx.config);
-    if (!apiToken) {
-      return problem('cloudflare-no-token', 'A zone is set to Cloudflare but no API token is configured.', {
-        fix: 'Enter a Cloudflare API token (Zone:Zone:Read and Zone:DNS:Edit) in the settings, or set CLOUDFLARE_API_TOKEN.',
-        severity: 'error',
-      });
-    }
-    const { CloudflareProvider } = await import('./cloudflare.js');
-    return new CloudflareProvider({ apiToken, ...(baseURL ? { baseURL } : {}), logger: this.ctx.logger });
+  private async create(name: string): Promise<DnsProvider | Problem> {
+    const inst = providerInstance(this.ctx.config, name);
+    if (!inst) return problem('provider-unknown', `No provider instance is named "${name}".`, { fix: 'Name a provider from the settings (or cpanel, cloudflare, none) for the zone.', severity: 'error' });
+    return providerModule(inst.kind).create(inst.settings, providerHost(this.ctx));
   }
 }

@@ -1,11 +1,10 @@
-import type { AppContext } from '../context.js';
 import { WhmApi } from '../cpanel/whmapi.js';
 import { problem, ProblemError, retryable, toProblem } from '../problem.js';
 import { recordKey } from '../tlsa/types.js';
 import { absoluteName, relativeTo } from './names.js';
 import { isTlsrpt, isTlsrptText, managedKey, tlsrptRecordFault, type ManagedRecord } from './records.js';
 import type { ApplyResult, Change, DnsProvider } from './provider.js';
-import { applyGuarded, populateFromZoneFile } from './zonefile-provider.js';
+import { applyGuarded, populateFromZoneFile, type ZoneFileHost } from './zonefile-provider.js';
 
 /** How often a write is retried when someone else changed the zone between our read and write. */
 const STALE_SERIAL_RETRIES = 3;
@@ -14,7 +13,7 @@ const STALE_SERIAL_RETRIES = 3;
  * The server's own zones on a cPanel server: read from the zone file (fast, and exactly what
  * dnsadmin writes), written through WHM API 1 so DNS clusters sync.
  */
-export function createWhmApi1Provider(ctx: AppContext): DnsProvider {
+export function createWhmApi1Provider(ctx: ZoneFileHost): DnsProvider {
   return {
     kind: 'cpanel',
     populate: async (zone, owners) => populateFromZoneFile(ctx, zone, owners),
@@ -33,7 +32,7 @@ interface ApiZoneLine {
 
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
 
-async function applyViaWhmApi(ctx: AppContext, zone: string, changes: Change[]): Promise<ApplyResult> {
+async function applyViaWhmApi(ctx: ZoneFileHost, zone: string, changes: Change[]): Promise<ApplyResult> {
   const api = new WhmApi(ctx.root);
   for (let attempt = 0; ; attempt++) {
     const { payload } = await api.call<{ payload: ApiZoneLine[] }>('parse_dns_zone', [['zone', zone]]);

@@ -5,7 +5,8 @@ import { ownDirectory, removeQuietly, removeStaleTemps, renameInto, writeNewFile
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { AppContext } from '../context.js';
+import type { ProviderHost } from '../providers/types.js';
+import type { CpanelSettings } from '../providers/cpanel.js';
 import { isServiceOwner, parseZoneText, readParsedZone, readServiceRecords, zoneFilePath } from '../cpanel/local-zones.js';
 import { DnsClient, parseResolver } from './stub-client.js';
 import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
@@ -15,13 +16,16 @@ import { managedKey, rrTypeOf, type ManagedRecord } from './records.js';
 import { editZone, nextSerial, tlsaRecordsAt, tlsrptRecordsAt, type ParsedZone, type ZoneRecord } from './zonefile.js';
 
 const run = promisify(execFile);
+
+/** What the zone-file provider uses: the server's files, the journal, the clock and its settings. */
+export type ZoneFileHost = Pick<ProviderHost, 'root' | 'now' | 'journalStep'> & { cpanel: CpanelSettings };
 const BACKUPS_KEPT = 5;
 
 /**
  * The server's own zones (BIND or PowerDNS, `/var/named/<zone>.db`) on a server without WHM API 1
  * (plain BIND/PowerDNS servers, tests): reads and edits the zone file itself and reloads.
  */
-export function createZoneFileProvider(ctx: AppContext): DnsProvider {
+export function createZoneFileProvider(ctx: ZoneFileHost): DnsProvider {
   return {
     kind: 'cpanel',
     populate: async (zone, owners) => populateFromZoneFile(ctx, zone, owners),
@@ -38,7 +42,7 @@ export function createZoneFileProvider(ctx: AppContext): DnsProvider {
  * The managed records at `owners` as the zone file holds them (fast, and exactly what dnsadmin
  * writes, so the WHM API 1 provider reads this way too): TLSA records and TLSRPT policies.
  */
-export function populateFromZoneFile(ctx: AppContext, zone: string, owners: string[]): PublishedRecord[] {
+export function populateFromZoneFile(ctx: ZoneFileHost, zone: string, owners: string[]): PublishedRecord[] {
   // TLSA and TLS-RPT owners are underscore names: the records kept from the scan's parse answer for them.
   const parsed = owners.every(isServiceOwner) ? readServiceRecords(ctx.root, zone) : readParsedZone(ctx.root, zone);
   if (isProblem(parsed)) throw new ProblemError(parsed);
@@ -71,7 +75,7 @@ export async function applyGuarded(zone: string, changes: Change[], write: () =>
 }
 
 /** The zone file as it is now (no cache: the writer holds the zone's lock and edits this text). */
-function readZone(ctx: AppContext, zone: string): { text: string; parsed: ParsedZone; path: string } {
+function readZone(ctx: ZoneFileHost, zone: string): { text: string; parsed: ParsedZone; path: string } {
   const path = zoneFilePath(zone);
   const text = ctx.root.readText(path);
   if (text === null) throw new ProblemError(problem('zone-missing', `${path} does not exist.`, { subject: zone }));
@@ -87,7 +91,7 @@ function readZone(ctx: AppContext, zone: string): { text: string; parsed: Parsed
  * a backup, reload, and confirm at the authoritative server that the change is served. Any failure
  * after the rename puts the previous file back. The caller holds the zone's lock.
  */
-async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): Promise<ApplyResult> {
+async function writeZoneFile(ctx: ZoneFileHost, zone: string, changes: Change[]): Promise<ApplyResult> {
   const { text, parsed, path } = readZone(ctx, zone);
   if (!parsed.soa) throw new ProblemError(problem('zone-no-soa', `${path} has no SOA record; it will not be edited.`, { subject: zone }));
   const owners = [...new Set(changes.map((c) => c.record.owner))];
@@ -127,7 +131,7 @@ async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): 
   }
   keepBackup(ctx, zone, text);
   renameInto(tmp, file);
-  ctx.state().journalStep(zone, 'written');
+  ctx.journalStep(zone, 'written');
   try {
     await reload(ctx, zone);
     await confirmServed(ctx, zone, applied, serial);
@@ -136,7 +140,7 @@ async function writeZoneFile(ctx: AppContext, zone: string, changes: Change[]): 
     // inline-signing raw zone) that already loaded the edit refuses to go back to a lower one.
     const restored = editZone(text, parsed, { remove: [], add: [], serial: nextSerial(serial, new Date(ctx.now())) });
     renameInto(writeTempBeside(file, restored, owner), file);
-    ctx.state().journalStep(zone, 'restored');
+    ctx.journalStep(zone, 'restored');
     await reload(ctx, zone).catch(() => undefined);
     const p = err instanceof ProblemError ? err.problem : problem('zone-reload-failed', (err as Error).message, { subject: zone });
     return { zone, provider: 'cpanel', applied: [], problem: { ...p, message: `${p.message} The previous zone file was restored.` } };
@@ -163,7 +167,7 @@ async function checkZone(zone: string, file: string, cwd: string): Promise<void>
  * the zone directory. A link leading anywhere else (planted to make root overwrite another file)
  * is refused, as is anything but a regular file.
  */
-function zoneFileTarget(ctx: AppContext, zone: string, path: string): string {
+function zoneFileTarget(ctx: ZoneFileHost, zone: string, path: string): string {
   const file = ctx.root.path(path);
   const dir = realpathSync(dirname(file));
   const real = realpathSync(file);
@@ -174,7 +178,7 @@ function zoneFileTarget(ctx: AppContext, zone: string, path: string): string {
 }
 
 /** A copy of the zone as it was, under our own root-only directory (never through a link). */
-function keepBackup(ctx: AppContext, zone: string, text: string): void {
+function keepBackup(ctx: ZoneFileHost, zone: string, text: string): void {
   const dir = ctx.root.path('/var/lib/tlsa-manager/backups');
   ownDirectory(dir);
   const stamp = new Date(ctx.now()).toISOString().replace(/[:.]/g, '-');
@@ -183,8 +187,8 @@ function keepBackup(ctx: AppContext, zone: string, text: string): void {
   for (const f of old.slice(0, Math.max(0, old.length - BACKUPS_KEPT))) removeQuietly(`${dir}/${f}`);
 }
 
-async function reload(ctx: AppContext, zone: string): Promise<void> {
-  const [cmd, ...args] = ctx.config.cpanel.reloadCommand.map((a) => a.replaceAll('{zone}', zone));
+async function reload(ctx: ZoneFileHost, zone: string): Promise<void> {
+  const [cmd, ...args] = ctx.cpanel.reloadCommand.map((a) => a.replaceAll('{zone}', zone));
   try {
     await run(cmd!, args, { timeout: 60_000 });
   } catch (err) {
@@ -194,12 +198,12 @@ async function reload(ctx: AppContext, zone: string): Promise<void> {
 }
 
 /** "zone reload queued" says nothing: ask the authoritative server until it serves the change. */
-async function confirmServed(ctx: AppContext, zone: string, applied: Change[], serial?: number): Promise<void> {
-  const target = ctx.config.cpanel.authoritative;
+async function confirmServed(ctx: ZoneFileHost, zone: string, applied: Change[], serial?: number): Promise<void> {
+  const target = ctx.cpanel.authoritative;
   if (target === false) return;
   const client = new DnsClient(parseResolver(target), { cache: false, timeoutMs: 1000, retries: 0 });
   const queries = [...new Map(applied.map((c) => [`${c.record.owner} ${rrTypeOf(c.record)}`, { owner: c.record.owner, type: rrTypeOf(c.record) }])).values()];
-  const deadline = Date.now() + ctx.config.cpanel.confirmSeconds * 1000;
+  const deadline = Date.now() + ctx.cpanel.confirmSeconds * 1000;
   for (;;) {
     const served = new Set<string>();
     for (const { owner, type } of queries) {

@@ -9,7 +9,7 @@ import { resolverFor } from '../dane/check.js';
 import { LocalZones } from '../cpanel/local-zones.js';
 import { DnsClient } from '../dns/stub-client.js';
 import { normalizeName } from '../dns/names.js';
-import { providerKindFor, Providers } from '../dns/registry.js';
+import { providerFor, Providers } from '../dns/registry.js';
 import { problem, type Code } from '../problem.js';
 import { disableOne, safeDisableOrder, type SignerChange } from './enable.js';
 import { dnssecStatus } from './status.js';
@@ -81,7 +81,7 @@ export async function disableSigning(ctx: AppContext, zones: string[], opts: { a
   const statuses = await dnssecStatus(ctx, names, opts.resolver ? { resolver: opts.resolver } : {});
   const out: SignerChange[] = [];
   for (const s of statuses) {
-    const kind = providerKindFor(s.zone, ctx, local);
+    const kind = providerFor(s.zone, ctx, local);
     const refuse = (code: Code, message: string, fix?: string): SignerChange => ({ zone: s.zone, ok: false, signer: kind, signing: s.signing, ds: s.parentDs, message, problem: problem(code, message, { subject: s.zone, ...(fix ? { fix } : {}) }) });
     if (!kind) {
       out.push(refuse('dnssec-not-managed', `${s.zone} is not served from this server or a configured Cloudflare account; nothing to switch off here.`));
@@ -135,7 +135,7 @@ export async function processDisableIntents(ctx: AppContext, opts: { now?: numbe
     const d = intentDue(i, s.parentDs.length > 0, now);
     if (d.goneSince !== i.goneSince) store.setGoneSince(i.zone, d.goneSince);
     if (!d.due) continue;
-    const kind = providerKindFor(i.zone, ctx, local);
+    const kind = providerFor(i.zone, ctx, local);
     if (!kind) {
       store.remove(i.zone);
       continue;

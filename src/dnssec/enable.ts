@@ -6,13 +6,12 @@
  */
 import type { AppContext } from '../context.js';
 import { LocalZones } from '../cpanel/local-zones.js';
-import { WhmApi } from '../cpanel/whmapi.js';
-import type { CloudflareProvider } from '../dns/cloudflare.js';
 import { normalizeName } from '../dns/names.js';
-import { providerKindFor, Providers, type ProviderKind } from '../dns/registry.js';
-import { isProblem, problem, toProblem, type Problem } from '../problem.js';
+import { kindOf, providerFor, Providers } from '../dns/registry.js';
+import { isProblem, problem, type Problem } from '../problem.js';
+import { providerModule } from '../providers/registry.js';
 import type { DsRecord } from './keys.js';
-import { nameserverType, signerStatus } from './signer.js';
+import { signerStatus } from './signer.js';
 import type { Signing } from './state.js';
 import { dnssecStatus, type DnssecStatus } from './status.js';
 import { recordStatuses, watchZones } from './watch.js';
@@ -24,7 +23,8 @@ export interface SignerChange {
   ok: boolean;
   /** Nothing was done because nothing needed doing (already signing / already off). */
   unchanged?: boolean;
-  signer: ProviderKind | null;
+  /** The provider instance that signs (or would sign) the zone. */
+  signer: string | null;
   signing: Signing | null;
   /** The DS to hand over after enabling. */
   ds: DsRecord[];
@@ -41,7 +41,7 @@ export function bindInstructions(zone: string): string {
   ].join(' ');
 }
 
-function refused(zone: string, signer: ProviderKind | null, p: Problem): SignerChange {
+function refused(zone: string, signer: string | null, p: Problem): SignerChange {
   return { zone, ok: false, signer, signing: null, ds: [], message: p.message, problem: { ...p, subject: zone } };
 }
 
@@ -60,63 +60,28 @@ export function enableGuard(s: DnssecStatus, force: boolean): Problem | null {
   return null;
 }
 
-async function cloudflare(providers: Providers): Promise<CloudflareProvider | Problem> {
-  const p = await providers.get('cloudflare');
-  return isProblem(p) ? p : (p as CloudflareProvider);
-}
-
-function cloudflareProblem(err: unknown, zone: string, what: Switch): Problem {
-  const p = toProblem(err, 'cloudflare-error', zone);
-  if (p.code === 'cloudflare-permission') {
-    return { ...p, message: `The Cloudflare API token may not ${what} DNSSEC for ${zone}; nothing was changed.`, fix: 'Give the token the Zone:DNS:Edit permission for this zone (and Zone:Zone:Read).' };
-  }
-  return p;
-}
-
 type Switch = 'enable' | 'disable';
 
-/** A row of whmapi1 enable_dnssec_for_domains / disable_dnssec_for_domains: the flag is 1 when done. */
-type WhmDnssecRow = { domain?: string; enabled?: number | string; disabled?: number | string; error?: string };
-
 /**
- * Switch the signer of `zone` on or off where it lives; null when it did. cPanel answers a row
- * per domain whose `enabled`/`disabled` flag says whether it happened (the call itself succeeds
- * either way); Cloudflare changes the zone's DNSSEC status. The guards that differ per direction
- * stay with the callers.
+ * Switch the signer of `zone` on or off where it lives, through its provider's `dnssec`
+ * capability; null when it did. The guards that differ per direction stay with the callers.
  */
-async function switchSigner(ctx: AppContext, providers: Providers, zone: string, kind: ProviderKind, to: Switch, whmArgs: [string, string][] = []): Promise<Problem | null> {
-  if (kind === 'cpanel') {
-    const flag = to === 'enable' ? 'enabled' : 'disabled';
-    try {
-      const data = await new WhmApi(ctx.root).call<{ domains?: WhmDnssecRow[] }>(`${to}_dnssec_for_domains`, [['domain', zone], ...whmArgs]);
-      const row = (data.domains ?? []).find((d) => String(d.domain).toLowerCase() === zone);
-      if (!row || Number(row[flag]) !== 1) return problem('whmapi-error', `cPanel did not ${to} DNSSEC for ${zone}: ${row?.error ?? 'no result for the zone'}.`);
-    } catch (err) {
-      return toProblem(err, 'whmapi-error', zone);
-    }
-    return null;
+async function switchSigner(ctx: AppContext, providers: Providers, zone: string, name: string, to: Switch, algorithm = DEFAULT_ALGORITHM): Promise<Problem | null> {
+  const kind = kindOf(ctx.config, name);
+  if (!kind || !providerModule(kind).capabilities.dnssec) {
+    return problem('dnssec-not-managed', `${zone} is served by the provider "${name}", which cannot ${to} DNSSEC; ${to} it where the zone is signed.`);
   }
-  const cf = await cloudflare(providers);
-  if (isProblem(cf)) return cf;
-  try {
-    await cf.dnssecEdit(zone, to === 'enable' ? 'active' : 'disabled');
-  } catch (err) {
-    return cloudflareProblem(err, zone, to);
-  }
-  return null;
+  const p = await providers.get(name);
+  if (isProblem(p)) return p;
+  if (!p.signer) return problem('dnssec-not-managed', `The provider "${name}" declares DNSSEC but offers no signer; nothing was changed.`);
+  return to === 'enable' ? p.signer.enable(zone, algorithm) : p.signer.disable(zone);
 }
 
-async function enableOne(ctx: AppContext, providers: Providers, zone: string, kind: ProviderKind, algorithm: number): Promise<SignerChange> {
-  if (kind === 'cpanel') {
-    if (nameserverType(ctx) !== 'powerdns') return refused(zone, kind, problem('dnssec-needs-powerdns', bindInstructions(zone)));
-    if (!WhmApi.available(ctx.root)) return refused(zone, kind, problem('dnssec-no-whmapi', 'WHM API 1 (/usr/local/cpanel/bin/whmapi1) is not available; cannot enable DNSSEC through cPanel.'));
-  }
-  const failed = await switchSigner(ctx, providers, zone, kind, 'enable', [
-    ['algo_num', String(algorithm)], ['key_setup', algorithm > 8 ? 'simple' : 'classic'], ['active', '1'], ['use_nsec3', '0'],
-  ]);
-  if (failed) return refused(zone, kind, failed);
+async function enableOne(ctx: AppContext, providers: Providers, zone: string, name: string, algorithm: number): Promise<SignerChange> {
+  const failed = await switchSigner(ctx, providers, zone, name, 'enable', algorithm);
+  if (failed) return refused(zone, name, failed);
   const after = (await signerStatus(ctx, [zone], providers)).get(zone);
-  return { zone, ok: true, signer: kind, signing: after?.signing ?? null, ds: after?.ds ?? [], message: `Signing enabled for ${zone} (${kind}, algorithm ${algorithm}); give the DS to the registrar.` };
+  return { zone, ok: true, signer: name, signing: after?.signing ?? null, ds: after?.ds ?? [], message: `Signing enabled for ${zone} (${name}, algorithm ${algorithm}); give the DS to the registrar.` };
 }
 
 export interface EnableOptions {
@@ -134,7 +99,7 @@ export async function enableSigning(ctx: AppContext, zones: string[], opts: Enab
   const before = await dnssecStatus(ctx, names, opts.resolver ? { resolver: opts.resolver } : {});
   const out: SignerChange[] = [];
   for (const s of before) {
-    const kind = providerKindFor(s.zone, ctx, local);
+    const kind = providerFor(s.zone, ctx, local);
     if (!kind) {
       out.push(refused(s.zone, null, problem('dnssec-not-managed', `${s.zone} is not served from this server or a configured Cloudflare account; sign it where its DNS is hosted.`)));
       continue;
@@ -168,11 +133,8 @@ export function safeDisableOrder(zone: string, dsTtl: number | null, dnskeyTtl: 
   ].join('\n');
 }
 
-export async function disableOne(ctx: AppContext, providers: Providers, zone: string, kind: ProviderKind): Promise<SignerChange> {
-  if (kind === 'cpanel' && (nameserverType(ctx) !== 'powerdns' || !WhmApi.available(ctx.root))) {
-    return refused(zone, kind, problem('dnssec-needs-powerdns', `cPanel signs zones only with PowerDNS; ${zone} is not signed by cPanel here, so there is nothing cPanel can switch off.`));
-  }
-  const failed = await switchSigner(ctx, providers, zone, kind, 'disable');
-  if (failed) return refused(zone, kind, failed);
-  return { zone, ok: true, signer: kind, signing: 'off', ds: [], message: `Signing stopped for ${zone} (${kind}).` };
+export async function disableOne(ctx: AppContext, providers: Providers, zone: string, name: string): Promise<SignerChange> {
+  const failed = await switchSigner(ctx, providers, zone, name, 'disable');
+  if (failed) return refused(zone, name, failed);
+  return { zone, ok: true, signer: name, signing: 'off', ds: [], message: `Signing stopped for ${zone} (${name}).` };
 }

@@ -6,11 +6,11 @@
  */
 import type { AppContext } from '../context.js';
 import { LocalZones } from '../cpanel/local-zones.js';
-import { WhmApi } from '../cpanel/whmapi.js';
-import { providerKindFor, Providers, type ProviderKind } from '../dns/registry.js';
-import type { CloudflareDnssec, CloudflareProvider } from '../dns/cloudflare.js';
-import { isProblem, problem, toProblem, type Problem } from '../problem.js';
-import { mapLimit } from '../util/concurrency.js';
+import { kindOf, providerFor, Providers } from '../dns/registry.js';
+import type { CloudflareDnssec } from '../dns/cloudflare.js';
+import { isProblem, type Problem } from '../problem.js';
+import { providerModule } from '../providers/registry.js';
+import type { ServerRoot } from '../util/server-root.js';
 import type { DnskeyRecord, DsRecord } from './keys.js';
 import type { Signing } from './state.js';
 
@@ -21,7 +21,8 @@ export interface SignerInfo {
   ds: DsRecord[];
   /** The DNSKEY the signer publishes for registries that take keys (Cloudflare only). */
   dnskey: DnskeyRecord[];
-  source: ProviderKind | null;
+  /** The provider instance that serves the zone (`cpanel`, `cloudflare`, a named one). */
+  source: string | null;
   /** cPanel: `bind`, `powerdns`, `disabled` (local_nameserver_type). */
   nameserver?: string;
   problem?: Problem;
@@ -34,7 +35,7 @@ export const CPANEL_CONFIG = '/var/cpanel/cpanel.config';
  * or none of these means PowerDNS to cPanel (Cpanel/NameServer/Conf.pm new); null when there is
  * no cpanel.config at all (not a cPanel server).
  */
-export function nameserverType(ctx: AppContext): string | null {
+export function nameserverType(ctx: { root: ServerRoot }): string | null {
   const text = ctx.root.readText(CPANEL_CONFIG);
   if (text === null) return null;
   const value = /^local_nameserver_type=(\S*)\s*$/m.exec(text)?.[1]?.toLowerCase();
@@ -82,34 +83,6 @@ function preferSha256(ds: DsRecord[]): DsRecord[] {
   });
 }
 
-const FETCH_CHUNK = 50;
-
-async function cpanelSigners(ctx: AppContext, zones: string[]): Promise<Map<string, SignerInfo>> {
-  const out = new Map<string, SignerInfo>();
-  const ns = nameserverType(ctx) ?? 'unknown';
-  const none = (p?: Problem): SignerInfo => ({ signing: null, ds: [], dnskey: [], source: 'cpanel', nameserver: ns, ...(p ? { problem: p } : {}) });
-  if (ns !== 'powerdns' || !WhmApi.available(ctx.root)) {
-    // With BIND cPanel does not sign; the zone may still be signed by hand, which the live chain shows.
-    for (const z of zones) out.set(z, none());
-    return out;
-  }
-  const api = new WhmApi(ctx.root);
-  for (let i = 0; i < zones.length; i += FETCH_CHUNK) {
-    const chunk = zones.slice(i, i + FETCH_CHUNK);
-    try {
-      const data = await api.call<{ domains?: CpanelDsRow[] }>('fetch_ds_records_for_domains', chunk.map((z) => ['domain', z] as [string, string]));
-      const rows = new Map((data.domains ?? []).map((r) => [String(r.domain ?? '').toLowerCase(), r]));
-      for (const z of chunk) {
-        const row = rows.get(z);
-        out.set(z, row ? { ...fromCpanelDsRow(row), dnskey: [], source: 'cpanel', nameserver: ns } : none(problem('dnssec-signer-missing', `fetch_ds_records_for_domains returned nothing for ${z}.`)));
-      }
-    } catch (err) {
-      for (const z of chunk) out.set(z, none(toProblem(err, 'whmapi-error', z)));
-    }
-  }
-  return out;
-}
-
 // ---- Cloudflare ---------------------------------------------------------------------------
 
 /** Cloudflare's status → ours. `pending-disabled` still signs until Cloudflare finishes. */
@@ -125,39 +98,35 @@ export function fromCloudflare(d: CloudflareDnssec): Pick<SignerInfo, 'signing' 
   return { signing, ds, dnskey };
 }
 
-async function cloudflareSigners(providers: Providers, zones: string[]): Promise<Map<string, SignerInfo>> {
-  const out = new Map<string, SignerInfo>();
-  const p = await providers.get('cloudflare');
-  if (isProblem(p)) {
-    for (const z of zones) out.set(z, { signing: null, ds: [], dnskey: [], source: 'cloudflare', problem: p });
-    return out;
-  }
-  const cf = p as CloudflareProvider;
-  if (zones.length > 3) await cf.prepare(zones).catch(() => undefined);
-  await mapLimit(zones, 4, async (z) => {
-    try {
-      out.set(z, { ...fromCloudflare(await cf.dnssec(z)), source: 'cloudflare' });
-    } catch (err) {
-      out.set(z, { signing: null, ds: [], dnskey: [], source: 'cloudflare', problem: toProblem(err, 'cloudflare-error', z) });
-    }
-  });
-  return out;
-}
-
-/** The signer's view of every zone; zones no provider manages get signing null. */
+/**
+ * The signer's view of every zone; zones no provider manages, and zones whose provider does not
+ * declare the `dnssec` capability, get signing null. One status call per provider instance.
+ */
 export async function signerStatus(ctx: AppContext, zones: string[], providers = new Providers(ctx)): Promise<Map<string, SignerInfo>> {
   const local = new LocalZones(ctx.root).names;
-  const byKind: Record<ProviderKind, string[]> = { cpanel: [], cloudflare: [] };
+  const byInstance = new Map<string, string[]>();
   const out = new Map<string, SignerInfo>();
   for (const z of zones) {
-    const kind = providerKindFor(z, ctx, local);
-    if (kind) byKind[kind].push(z);
+    const name = providerFor(z, ctx, local);
+    if (name) byInstance.set(name, [...(byInstance.get(name) ?? []), z]);
     else out.set(z, { signing: null, ds: [], dnskey: [], source: null });
   }
-  const [c, f] = await Promise.all([
-    byKind.cpanel.length ? cpanelSigners(ctx, byKind.cpanel) : new Map<string, SignerInfo>(),
-    byKind.cloudflare.length ? cloudflareSigners(providers, byKind.cloudflare) : new Map<string, SignerInfo>(),
-  ]);
-  for (const [z, v] of [...c, ...f]) out.set(z, v);
+  await Promise.all(
+    [...byInstance].map(async ([name, list]) => {
+      const none = (problem?: Problem): SignerInfo => ({ signing: null, ds: [], dnskey: [], source: name, ...(problem ? { problem } : {}) });
+      const kind = kindOf(ctx.config, name);
+      if (!kind || !providerModule(kind).capabilities.dnssec) {
+        for (const z of list) out.set(z, none());
+        return;
+      }
+      const p = await providers.get(name);
+      if (isProblem(p) || !p.signer) {
+        for (const z of list) out.set(z, none(isProblem(p) ? p : undefined));
+        return;
+      }
+      const views = await p.signer.status(list);
+      for (const z of list) out.set(z, { ...(views.get(z) ?? { signing: null, ds: [], dnskey: [] }), source: name });
+    }),
+  );
   return out;
 }

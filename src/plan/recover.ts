@@ -1,5 +1,5 @@
 import type { AppContext } from '../context.js';
-import type { Providers, ProviderKind } from '../dns/registry.js';
+import type { Providers } from '../dns/registry.js';
 import type { Change } from '../dns/provider.js';
 import { isProblem, toProblem, type Problem } from '../problem.js';
 import type { JournalEntry } from '../state/db.js';
@@ -26,7 +26,7 @@ export interface Settled {
 export async function settleIntent(ctx: AppContext, providers: Providers, entry: JournalEntry): Promise<Settled> {
   const { zone } = entry;
   const state = ctx.state();
-  const provider = await providers.get(entry.provider as ProviderKind);
+  const provider = await providers.get(entry.provider);
   if (isProblem(provider)) return { zone, applied: [], problem: provider };
   const owners = [...new Set(entry.changes.map((c) => c.record.owner))];
   let present: Set<string>;

@@ -2,7 +2,7 @@ import type { AppContext } from '../context.js';
 import { scanServer, type Endpoint, type ScanResult } from '../cpanel/scan.js';
 import { enclosingZone, zoneNegativeTtl } from '../cpanel/local-zones.js';
 import { resolverDns } from '../cpanel/resolver-dns.js';
-import { managedZones, providerKindFor, type ProviderKind, type Providers } from '../dns/registry.js';
+import { managedZones, providerFor, type Providers } from '../dns/registry.js';
 import type { ApplyResult, Change, PublishedRecord, PublishedTlsa } from '../dns/provider.js';
 import { describeData, isTlsrpt, defaultReportAddress } from '../dns/records.js';
 import { problem, ProblemError, toProblem, type Problem, isProblem } from '../problem.js';
@@ -194,9 +194,9 @@ export function refusalMessage(z: RefusedZone): string {
 
 /** Let each provider batch its look-ups for the zones of this run (Cloudflare: one zone listing). */
 async function prepareProviders(ctx: AppContext, providers: Providers, zones: string[], localZones: Set<string>): Promise<void> {
-  const byKind = new Map<ProviderKind, string[]>();
+  const byKind = new Map<string, string[]>();
   for (const z of zones) {
-    const kind = providerKindFor(z, ctx, localZones);
+    const kind = providerFor(z, ctx, localZones);
     if (!kind) continue;
     const list = byKind.get(kind);
     if (list) list.push(z);
@@ -216,7 +216,7 @@ function cleansUp(opts: PlanOptions): boolean {
 /** One zone's plan over the ledger as it is (`ledger` null: none); reads, never writes. */
 async function planOneZone(ctx: AppContext, providers: Providers, zone: string, inputs: PlanInputs, ledger: StateDb | null): Promise<ZonePlan | Problem> {
   const { opts } = inputs;
-  const kind = providerKindFor(zone, ctx, inputs.localZones);
+  const kind = providerFor(zone, ctx, inputs.localZones);
   if (!kind) return problem('zone-not-managed', `No provider manages ${zone}.`, { subject: zone });
   const provider = await providers.get(kind);
   if (isProblem(provider)) return { ...provider, subject: zone };
@@ -340,7 +340,7 @@ async function applyZone(ctx: AppContext, providers: Providers, zone: string, in
   }
   if (isProblem(fresh)) return { zone, provider: 'unknown', applied: [], problem: fresh };
   if (fresh.changes.length === 0) return null;
-  const provider = await providers.get(fresh.provider as ProviderKind);
+  const provider = await providers.get(fresh.provider);
   if (isProblem(provider)) return { zone, provider: fresh.provider, applied: [], problem: provider };
   state.beginIntent(zone, fresh.provider, fresh.changes, actor, ctx.now());
   let result: ApplyResult;

@@ -7,13 +7,15 @@ import { checkName } from '../dns/names.js';
 import { reportAddressFault } from '../dns/records.js';
 import { problem, ProblemError } from '../problem.js';
 import { parseParams } from '../tlsa/types.js';
-import { PROVIDER_KINDS } from '../dns/provider.js';
+import { CPANEL_DEFAULTS, cpanelSettings } from '../providers/cpanel.js';
+import { cloudflareSettings } from '../providers/cloudflare.js';
+import { BUILTIN_INSTANCES, instanceName, instanceSchema, providerSecretPaths, RESERVED_NAMES, ZOD_CUSTOM } from '../providers/registry.js';
+import { hostPort } from '../providers/schema-parts.js';
 
 const BUDGET_MESSAGE =
   'must be a whole number from 2 to 12 (room for the served 3 1 1 and the next one at a renewal; senders such as Exchange Online accept about 12 TLSA records per MX host)';
 
 const zoneName = z.string().refine((s) => checkName(s).ok, { message: 'is not a valid zone name' });
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9a-fA-F:.]+)(:\d{1,5})?$/, 'must be IP or IP:PORT');
 /** IP:PORT with the port required (IPv6 in brackets). */
 const endpoint = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+):\d{1,5}$/, 'must be IP:PORT ([IPv6]:PORT)');
 
@@ -119,20 +121,26 @@ export const configSchema = z
       })
       .strict()
       .default({ ports: [25, 465, 587], records: ['3 1 1', '2 1 1'], ttl: 3600, maxDeleteShare: 0.3, minRecordsForDeleteLimit: 10, maxRecordsPerOwner: 10 }),
-    zones: z.record(zoneName, z.object({ provider: z.enum([...PROVIDER_KINDS, 'none']) }).strict()).default({}),
-    cloudflare: z.object({ apiToken: z.string().min(1).optional(), baseURL: z.string().url().optional() }).strict().default({}),
-    cpanel: z
-      .object({
-        reloadCommand: z.array(z.string().min(1)).min(1).default(['rndc', 'reload', '{zone}']),
-        /** Asked after a zone-file edit to confirm the change is served; false skips that. */
-        authoritative: z.union([hostPort, z.literal(false)]).default('127.0.0.1:53'),
-        /** Prefer WHM API 1 when present (cluster sync); false forces direct zone-file edits. */
-        useWhmApi: z.boolean().default(true),
-        /** How long the authoritative server may take to serve an edit before it is undone. */
-        confirmSeconds: z.number().int().min(1).max(300).default(10),
+    /**
+     * Which provider instance serves a zone: a built-in (`cpanel`, `cloudflare`), a name under
+     * `providers`, or `none`. Checked against `providers` below.
+     */
+    zones: z.record(zoneName, z.object({ provider: z.string().min(1) }).strict()).default({}),
+    /** Named provider instances (src/providers/registry.ts): `{ "hidden": { "kind": "...", ... } }`. */
+    providers: z
+      .record(z.string(), instanceSchema)
+      .superRefine((all, ctx) => {
+        for (const name of Object.keys(all)) {
+          if (RESERVED_NAMES.includes(name)) {
+            ctx.addIssue({ code: ZOD_CUSTOM, path: [name], message: `"${name}" is a built-in provider name${name === 'none' ? '' : ` (its settings live under the top-level "${name}" key)`}; give this instance another name` });
+          } else if (!instanceName.safeParse(name).success) {
+            ctx.addIssue({ code: ZOD_CUSTOM, path: [name], message: 'an instance name must be 1 to 32 lowercase letters, digits or "-", starting with a letter' });
+          }
+        }
       })
-      .strict()
-      .default({ reloadCommand: ['rndc', 'reload', '{zone}'], authoritative: '127.0.0.1:53', useWhmApi: true, confirmSeconds: 10 }),
+      .default({}),
+    cloudflare: cloudflareSettings.default({}),
+    cpanel: cpanelSettings.default(CPANEL_DEFAULTS),
     resolver: hostPort.optional(),
     /** A name the resolver must report as DNSSEC-secure (self-test); default the root zone. */
     resolverProbeName: z.string().refine((s) => s === '.' || checkName(s).ok, { message: 'is not a valid name' }).optional(),
@@ -178,7 +186,14 @@ export const configSchema = z
       .strict()
       .default({ publish: 'off', retentionDays: 400 }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const [zone, z] of Object.entries(c.zones)) {
+      if (z.provider === 'none' || (BUILTIN_INSTANCES as readonly string[]).includes(z.provider) || Object.hasOwn(c.providers, z.provider)) continue;
+      const named = Object.keys(c.providers);
+      ctx.addIssue({ code: ZOD_CUSTOM, path: ['zones', zone, 'provider'], message: `"${z.provider}" is no provider: use ${[...BUILTIN_INSTANCES, ...named].join(', ')} or none` });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -241,16 +256,35 @@ export function replaceConfig(holder: { configPath: string; config: Config }, ne
 }
 
 export function hasSecrets(config: Config): boolean {
-  return Boolean(config.cloudflare.apiToken || config.alerts.webhook?.secret || config.metrics.token);
+  return Boolean(providerSecretPaths(config.providers).some((p) => getPath(config, p) !== undefined) || config.alerts.webhook?.secret || config.metrics.token);
+}
+
+function getPath(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, k)) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+/** A copy of `obj` with the value at `path` replaced (only when present). */
+function withPath<T>(obj: T, path: string[], value: unknown): T {
+  const [k, ...rest] = path;
+  if (k === undefined || obj === null || typeof obj !== 'object' || !Object.hasOwn(obj, k)) return obj;
+  const o = obj as Record<string, unknown>;
+  return { ...o, [k]: rest.length === 0 ? value : withPath(o[k], rest, value) } as T;
 }
 
 const MASK = '••••••••';
 
 /** A copy safe to show or log: secrets replaced by a mask. */
 export function redactConfig(config: Config): Config {
+  let out = config;
+  // Provider secrets as each module declares them (src/providers/registry.ts).
+  for (const p of providerSecretPaths(config.providers)) if (getPath(out, p) !== undefined) out = withPath(out, p, MASK);
   return {
-    ...config,
-    cloudflare: { ...config.cloudflare, ...(config.cloudflare.apiToken ? { apiToken: MASK } : {}) },
+    ...out,
     alerts: { ...config.alerts, ...(config.alerts.webhook ? { webhook: { ...config.alerts.webhook, secret: MASK } } : {}) },
     metrics: { ...config.metrics, ...(config.metrics.token ? { token: MASK } : {}) },
   };

@@ -5,7 +5,7 @@ import { enableSigning, type SignerChange } from '../dnssec/enable.js';
 import { recheckDnssec } from '../dnssec/watch.js';
 import { checkDomains } from '../dane/check.js';
 import { authenticates, type DomainCheck } from '../dane/verdict.js';
-import { cloudflareAccess, Providers, type ProviderKind } from '../dns/registry.js';
+import { builtinCloudflareAccess, Providers } from '../dns/registry.js';
 import type { ApplyResult, PublishedRecord } from '../dns/provider.js';
 import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
 import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
@@ -57,7 +57,7 @@ export function defaultServices(ctx: AppContext): WebServices {
     check: (domains, onProgress) => checkDomains(ctx, domains, { onProgress }),
     alertOnChecks: (results) => void alertOnChecks(ctx, results),
     async published(zone, provider, owners) {
-      const p = await new Providers(ctx).get(provider as ProviderKind);
+      const p = await new Providers(ctx).get(provider);
       if (isProblem(p)) throw new ProblemError(p);
       return p.populate(zone, owners);
     },
@@ -184,7 +184,7 @@ async function testToken(ctx: AppContext, apiToken: string, zone?: string): Prom
   if (typeof mod.CloudflareProvider?.prototype?.verifyToken !== 'function') {
     return { ok: false, summary: 'This build cannot test Cloudflare tokens.', problems: [problem('cloudflare-not-built', 'Token testing is not available in this build.')] };
   }
-  const { baseURL } = cloudflareAccess(ctx.config);
+  const { baseURL } = builtinCloudflareAccess(ctx.config);
   const provider = new mod.CloudflareProvider({ apiToken, ...(baseURL ? { baseURL } : {}), logger: ctx.logger, maxRetries: 0, requestTimeoutMs: 10_000 });
   try {
     const r = await provider.verifyToken(zone);

@@ -2,9 +2,16 @@ import { CPANEL_IMPORTANCES, parseConfig, type Config } from '../state/config.js
 import { ProblemError, problem } from '../problem.js';
 import { formList, formString } from './params.js';
 import { checkName, printable } from '../dns/names.js';
-import { PROVIDER_KINDS } from '../dns/provider.js';
+import { BUILTIN_INSTANCES, providerModule } from '../providers/registry.js';
 
-export const PROVIDER_CHOICES = [...PROVIDER_KINDS, 'none'] as const;
+/** The per-zone provider choices: the built-in instances, the named ones (labelled by their module), and none. */
+export function providerChoices(config: Config): { value: string; label: string }[] {
+  return [
+    ...BUILTIN_INSTANCES.map((b) => ({ value: b, label: providerModule(b).label })),
+    ...Object.entries(config.providers).map(([name, inst]) => ({ value: name, label: `${name} (${providerModule(inst.kind).label})` })),
+    { value: 'none', label: 'Not managed' },
+  ];
+}
 export const RECORD_CHOICES = ['3 1 1', '2 1 1', '3 1 2', '2 1 2', '3 0 1', '2 0 1'] as const;
 
 /** The form's values as shown back after a failed save; the token is never among them. */
@@ -168,10 +175,11 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
     });
   if (!/^\d{1,6}$/.test(v.ttl)) bad(`TTL: "${v.ttl.slice(0, 20)}" is not a whole number of seconds.`, 'Enter a TTL from 60 to 86400 seconds, e.g. 3600.');
   const zones: Record<string, { provider: string }> = {};
+  const choices = providerChoices(current);
   for (const z of v.zones) {
     const name = checkName(z.zone);
     if (!name.ok) bad(`Zones: "${printable(z.zone, 80)}" is not a valid zone name: ${name.reason}.`, 'Enter the zone as a plain domain name, e.g. example.com.');
-    if (!(PROVIDER_CHOICES as readonly string[]).includes(z.provider)) bad(`Zones: choose the DNS provider for ${printable(z.zone, 80)}.`, 'Pick cPanel (this server), Cloudflare or Not managed in the row of the zone.');
+    if (!choices.some((c) => c.value === z.provider)) bad(`Zones: choose the DNS provider for ${printable(z.zone, 80)}.`, `Pick ${choices.map((c) => c.label).join(', ')} in the row of the zone.`);
     if (zones[z.zone.toLowerCase()]) bad(`Zones: ${z.zone.slice(0, 80)} is listed twice.`, 'Keep one line per zone.');
     zones[z.zone.toLowerCase()] = { provider: z.provider };
   }

@@ -5,9 +5,13 @@ import { useLab } from '../lab/setup.js';
 import type { Lab } from '../lab/lab.js';
 import { run } from '../lab/proc.js';
 import { testContext } from '../helpers/context.js';
-import { createZoneFileProvider } from '../../src/dns/zonefile-provider.js';
+import { createZoneFileProvider as createFromHost } from '../../src/dns/zonefile-provider.js';
+import { providerHost } from '../../src/dns/registry.js';
 import type { Change } from '../../src/dns/provider.js';
 import type { AppContext } from '../../src/context.js';
+
+/** The zone-file provider as the cpanel module makes it: the narrow host and its own settings. */
+const createZoneFileProvider = (ctx: AppContext) => createFromHost({ ...providerHost(ctx), cpanel: ctx.config.cpanel });
 
 /**
  * Issue 15 part 4, against the real BIND with inline signing: a first publish of many records into

@@ -12,6 +12,7 @@ import { createZoneFileProvider } from '../../src/dns/zonefile-provider.js';
 import { toProblem } from '../../src/problem.js';
 import type { TlsaRecord } from '../../src/tlsa/types.js';
 import { testContext } from '../helpers/context.js';
+import { providerHost } from '../../src/dns/registry.js';
 import { ZONE_FIXTURES } from '../unit/zonefile-fixtures.js';
 
 /**
@@ -116,7 +117,7 @@ async function editAndJudge(c: Case, root: string, dir: string, add: TlsaRecord[
   const ctx = testContext(CONFIG, root);
   let problem: string | undefined;
   try {
-    const r = await createZoneFileProvider(ctx).apply(c.zone, changes);
+    const r = await createZoneFileProvider({ ...providerHost(ctx), cpanel: ctx.config.cpanel }).apply(c.zone, changes);
     if (r.problem) problem = r.problem.message;
   } catch (err) {
     problem = toProblem(err).message;

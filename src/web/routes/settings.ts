@@ -1,9 +1,9 @@
 import { Router, type Response } from 'express';
-import { cloudflareAccess } from '../../dns/registry.js';
+import { builtinCloudflareAccess } from '../../dns/registry.js';
 import { problem, ProblemError } from '../../problem.js';
 import { redactConfig, replaceConfig } from '../../state/config.js';
 import { domainParam, formString } from '../params.js';
-import { configFromForm, formValues, PROVIDER_CHOICES, RECORD_CHOICES, valuesFromBody, type SettingsFormValues } from '../settings-form.js';
+import { configFromForm, formValues, providerChoices, RECORD_CHOICES, valuesFromBody, type SettingsFormValues } from '../settings-form.js';
 import { actor, h, redirect, render, type RouteDeps } from './common.js';
 import { CHANNELS, enabledChannels, sendTest, type ChannelId } from '../../alerts/notify.js';
 import { mailRecipients } from '../../alerts/channels/email.js';
@@ -19,7 +19,7 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
   const r = Router();
 
   const page = (res: Response, values: SettingsFormValues, extra: Record<string, unknown> = {}) =>
-    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES, RECORD_CHOICES, configPath: ctx.configPath, tlsrptDefault: defaultReportAddress(readHostname(ctx.root)), saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), cpanelImportanceSaved: ctx.config.alerts.cpanelImportance, importanceError: null, ...extra });
+    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES: providerChoices(ctx.config), RECORD_CHOICES, configPath: ctx.configPath, tlsrptDefault: defaultReportAddress(readHostname(ctx.root)), saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), cpanelImportanceSaved: ctx.config.alerts.cpanelImportance, importanceError: null, ...extra });
 
   r.get('/settings', (req, res) => page(res, formValues(ctx.config), { saved: formString(req.query.saved) === '1' }));
 
@@ -49,7 +49,7 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
   r.post(
     '/settings/test-cloudflare',
     h(async (req, res) => {
-      const token = cloudflareAccess(ctx.config).apiToken;
+      const token = builtinCloudflareAccess(ctx.config).apiToken;
       const zoneRaw = formString(req.body?.testZone).trim();
       const zone = zoneRaw ? domainParam(zoneRaw, 'zone') : undefined;
       const test = token

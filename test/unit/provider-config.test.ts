@@ -1,0 +1,63 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { REDACT_PATHS } from '../../src/context.js';
+import { kindOf, providerFor } from '../../src/dns/registry.js';
+import { toProblem } from '../../src/problem.js';
+import { hasSecrets, parseConfig, redactConfig } from '../../src/state/config.js';
+import { providerChoices } from '../../src/web/settings-form.js';
+import { testContext } from '../helpers/context.js';
+
+/** Named provider instances in the config (issue 25): shape, reserved names, masking through the registry. */
+
+const SECRET = 'cf-NAMED-instance-s3cret-0123456789';
+const parseErr = (raw: unknown) => {
+  try {
+    parseConfig(raw, 'config.json');
+  } catch (err) {
+    return toProblem(err).message;
+  }
+  return null;
+};
+
+describe('named provider instances', () => {
+  it('a zone names an instance; its kind comes from the instance; built-ins keep their top-level settings', () => {
+    const c = parseConfig({ providers: { second: { kind: 'cloudflare', apiToken: SECRET } }, zones: { 'a.example': { provider: 'second' }, 'b.example': { provider: 'cloudflare' }, 'c.example': { provider: 'none' } }, cloudflare: { apiToken: 'top-level-token-value' } }, 'config.json');
+    expect(c.providers.second).toEqual({ kind: 'cloudflare', apiToken: SECRET });
+    const ctx = testContext({});
+    ctx.config = c;
+    expect(providerFor('a.example', ctx, new Set())).toBe('second');
+    expect(kindOf(c, 'second')).toBe('cloudflare');
+    expect(kindOf(c, 'cloudflare')).toBe('cloudflare');
+    expect(kindOf(c, 'cpanel')).toBe('cpanel');
+    expect(providerFor('c.example', ctx, new Set(['c.example']))).toBeNull();
+    expect(providerChoices(c).map((p) => p.value)).toEqual(['cpanel', 'cloudflare', 'second', 'none']);
+  });
+
+  it('refuses a providers.cpanel entry, a cpanel-kind instance, an unknown kind, a bad setting and a zone naming no instance, each by key', () => {
+    expect(parseErr({ providers: { cpanel: { kind: 'cloudflare' } } })).toMatch(/providers\.cpanel: "cpanel" is a built-in provider name .*top-level "cpanel"/);
+    expect(parseErr({ providers: { none: { kind: 'cloudflare' } } })).toMatch(/providers\.none: "none" is a built-in provider name/);
+    expect(parseErr({ providers: { local: { kind: 'cpanel' } } })).toMatch(/providers\.local\.kind: must be one of cloudflare \(the server's own zones are the built-in "cpanel"\)/);
+    expect(parseErr({ providers: { x: { kind: 'route53' } } })).toMatch(/providers\.x\.kind: must be one of/);
+    expect(parseErr({ providers: { x: { kind: 'cloudflare', baseURL: 'not a url' } } })).toMatch(/providers\.x\.baseURL/);
+    expect(parseErr({ providers: { x: { kind: 'cloudflare', extra: 1 } } })).toMatch(/providers\.x: .*extra/i);
+    expect(parseErr({ providers: { 'Bad Name': { kind: 'cloudflare' } } })).toMatch(/providers\.Bad Name: an instance name must be/);
+    expect(parseErr({ zones: { 'a.example': { provider: 'hidden' } } })).toMatch(/zones\.a\.example\.provider: "hidden" is no provider: use cpanel, cloudflare or none/);
+  });
+
+  it('masks every secret a module declares, for built-in and named instances, on pages and in logs', () => {
+    const c = parseConfig({ providers: { second: { kind: 'cloudflare', apiToken: SECRET } } }, 'config.json');
+    expect(hasSecrets(c)).toBe(true);
+    const shown = JSON.stringify(redactConfig(c));
+    expect(shown).not.toContain(SECRET);
+    expect(shown).toContain('"kind":"cloudflare"');
+    const lines: string[] = [];
+    const log = pino({ redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }));
+    log.warn({ config: c }, 'config');
+    log.warn({ providers: c.providers }, 'providers');
+    log.warn({ settings: { apiToken: SECRET } }, 'settings');
+    expect(lines).toHaveLength(3);
+    for (const l of lines) expect(l).not.toContain(SECRET);
+    expect(hasSecrets(parseConfig({ providers: { second: { kind: 'cloudflare' } } }, 'config.json'))).toBe(false);
+  });
+});
