@@ -129,7 +129,15 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
   const asked = only === undefined ? null : checkName(only);
   const wanted = scope.domains.filter((d) => asked === null || (asked.ok && d.domain === asked.name));
   const db = stored(() => ctx.readState(), null);
-  const checks = stored(() => db?.latestChecks() ?? new Map(), new Map<string, { time: string; verdict: string; result: unknown }>());
+  // Only the account's own checks: the whole server's results would cost memory per page view.
+  const checks = stored(() => {
+    const out = new Map<string, { time: string; verdict: string; result: unknown }>();
+    for (const d of wanted) {
+      const c = db?.latestCheckOf(d.domain);
+      if (c) out.set(d.domain, c);
+    }
+    return out;
+  }, new Map<string, { time: string; verdict: string; result: unknown }>());
   const dnssec = stored(() => (db ? latestDnssec(ctx) : new Map()), new Map());
   const reports = stored(() => tlsrptTotals(ctx), new Map());
   const marks = stored(() => (db ? publishedMarks({ ...ctx, state: () => db }) : new Map()), new Map());

@@ -318,6 +318,12 @@ export class StateDb implements LedgerView {
   }
 
   /** The latest check per domain. */
+  /** One domain's latest check (primary-key lookup): for views of a few domains, not the whole server. */
+  latestCheckOf(domain: string): { time: string; verdict: string; result: unknown } | null {
+    const r = this.db.prepare('SELECT time, verdict, result FROM checks WHERE domain = ? ORDER BY time DESC LIMIT 1').get(domain) as { time: string; verdict: string; result: string } | undefined;
+    return r ? { time: r.time, verdict: r.verdict, result: JSON.parse(r.result) as unknown } : null;
+  }
+
   latestChecks(): Map<string, { time: string; verdict: string; result: unknown }> {
     const rows = this.db
       .prepare('SELECT c.domain, c.time, c.verdict, c.result FROM checks c JOIN (SELECT domain, MAX(time) t FROM checks GROUP BY domain) m ON c.domain = m.domain AND c.time = m.t')
