@@ -60,7 +60,7 @@ export function whmIdentity(root: ServerRoot, name: string): Identity | null {
 
 /**
  * The owner of an account: `OWNER` in its users file, root when the line is missing or empty
- * (Cpanel/AcctUtils/Owner.pm `getowner`, lines 64-78). Null when the account has no users file.
+ * (Cpanel/AcctUtils/Owner.pm `getowner`, lines 69-78). Null when the account has no users file.
  */
 export function ownerOf(root: ServerRoot, user: string): string | null {
   const text = usersFile(root, user);
