@@ -322,7 +322,7 @@ function addNextKeys(root: ServerRoot, endpoints: Endpoint[], owners: Map<string
 function endpointFor(certs: CertificateReader, host: string, now: Date): Endpoint {
   const served = certs.servedFor(host);
   if (isProblem(served)) return { host, domains: [], served: null, problems: [served] };
-  const problems = lintRecord({ usage: 3, selector: 1, matchingType: 1 }, served.chain, { host, now, expiringDays: 14 });
+  const problems = lintRecord({ usage: 3, selector: 1, matchingType: 1 }, served.chain, { host, now });
   // The service certificate is judged like any served one: a problem only when it does not name
   // the host (the usual case is the server's hostname, which /etc/exim.crt is issued for).
   const leaf = served.chain[0];

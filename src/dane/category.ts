@@ -1,3 +1,4 @@
+import { EXPIRING_DAYS } from '../tlsa/expiry.js';
 import { authenticates, broken, VERDICTS, type Verdict } from './verdict.js';
 
 /**
@@ -12,7 +13,7 @@ import { authenticates, broken, VERDICTS, type Verdict } from './verdict.js';
 export const CATEGORIES = {
   valid: { short: 'senders authenticate the server', label: 'Valid', color: '#2e7d32', explain: 'DANE-validating senders authenticate the mail server.' },
   'valid-warnings': { short: 'senders authenticate today; a warning names what will break it', label: 'Valid, with warnings', color: '#7cb342', explain: 'Senders authenticate the server today, but the check names something that will break it (see the domain page).' },
-  expiring: { short: 'validates; the certificate expires within 14 days', label: 'Expiring', color: '#f9a825', explain: 'DANE validates, but the certificate expires within 14 days and has not been renewed yet.' },
+  expiring: { short: `validates; the certificate expires within ${EXPIRING_DAYS} days`, label: 'Expiring', color: '#f9a825', explain: `DANE validates, but the certificate expires within ${EXPIRING_DAYS} days and has not been renewed yet.` },
   expired: {
     short: 'DANE-EE senders deliver, MTA-STS senders refuse',
     label: 'Expired',

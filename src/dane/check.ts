@@ -1,3 +1,4 @@
+import { expiresSoon } from '../tlsa/expiry.js';
 import type { AppContext } from '../context.js';
 import { LocalZones } from '../cpanel/local-zones.js';
 import { checkName, normalizeName, printable, tlsaOwner } from '../dns/names.js';
@@ -27,7 +28,6 @@ export interface CheckOptions {
 }
 
 const IMPLICIT_TLS_PORTS = new Set([465]);
-const EXPIRING_DAYS = 14;
 
 export function resolverFor(ctx: AppContext, override?: string): Resolver {
   const s = override ?? ctx.config.resolver;
@@ -288,7 +288,7 @@ async function checkEndpoint(run: Run, host: string, hostnames: string[], addres
     // Only a DANE-EE record can still match an expired leaf (RFC 7672 §3.1.3): say who still delivers.
     return { port, address, verdict: 'expired', matched: match, message: `${at} matches "${match.record.usage} ${match.record.selector} ${match.record.matchingType}", but its certificate expired on ${leaf.notAfter.toISOString().slice(0, 10)}: DANE senders still deliver, senders that verify certificates (MTA-STS) refuse it.`, ...presented };
   }
-  if (leaf && leaf.notAfter.getTime() - run.now.getTime() < EXPIRING_DAYS * 86_400_000) {
+  if (leaf && expiresSoon(leaf.notAfter, run.now)) {
     return { port, address, verdict: 'expiring', matched: match, message: `${at} validates, but its certificate expires on ${leaf.notAfter.toISOString().slice(0, 10)}.`, ...presented };
   }
   return { port, address, verdict: 'valid', matched: match, message: `${at} matches "${match.record.usage} ${match.record.selector} ${match.record.matchingType}" at depth ${match.depth}.`, ...presented };

@@ -1,3 +1,4 @@
+import { EXPIRING_DAYS } from '../tlsa/expiry.js';
 import type { Problem } from '../problem.js';
 import type { TlsaRdata } from '../tlsa/types.js';
 
@@ -7,7 +8,7 @@ import type { TlsaRdata } from '../tlsa/types.js';
  */
 export const VERDICTS = {
   valid: { rank: 0, severity: 'ok', label: 'Valid', explain: 'DANE-validating senders authenticate this server.', fix: '' },
-  expiring: { rank: 1, severity: 'warn', label: 'Expiring', explain: 'DANE validates, but the certificate expires within 14 days.', fix: 'Check that AutoSSL can renew it (WHM » SSL/TLS » Manage AutoSSL » Logs).' },
+  expiring: { rank: 1, severity: 'warn', label: 'Expiring', explain: `DANE validates, but the certificate expires within ${EXPIRING_DAYS} days.`, fix: 'Check that AutoSSL can renew it (WHM » SSL/TLS » Manage AutoSSL » Logs).' },
   // RFC 7672 §3.1.3: DANE-EE (3 x x) ignores the validity dates, so DANE senders still deliver; a
   // DANE-TA (2 x x) match and every sender that verifies certificates (MTA-STS) refuse it.
   expired: { rank: 2, severity: 'warn', label: 'Expired', explain: 'The certificate has expired: DANE-EE (3 1 x) senders still deliver, senders that verify certificates (MTA-STS) refuse it, opportunistic senders do not care.', fix: 'Renew it: WHM » SSL/TLS » Manage AutoSSL » Run AutoSSL For All Users (the new certificate validates at once through the published 2 1 1 records).' },

@@ -1,3 +1,4 @@
+import { retireAfterMs, WAKE_MARGIN_MS } from '../plan/retire-after.js';
 import { createHash } from 'node:crypto';
 import { statSync, type Stats } from 'node:fs';
 import type { AppContext } from '../context.js';
@@ -118,7 +119,7 @@ async function publish(ctx: AppContext, providers: Providers, now: number) {
   const failed = results.some((r) => r.problem);
   // Wake up again when the first held record may be retired: at its `until`, or 2×TTL from now
   // for one whose replacement this very run published.
-  const twoTtl = now + 2 * ctx.config.policy.ttl * 1000 + 1000;
+  const twoTtl = now + retireAfterMs(ctx.config.policy.ttl, WAKE_MARGIN_MS);
   const untils = plan.zones.flatMap((z) => z.waiting.map((w) => (w.until ? Date.parse(w.until) : twoTtl)));
   // Records deferred for room at a full owner can go in as soon as this run's retirements are done.
   const roomMade = plan.zones.some((z) => z.deferred.length > 0 && z.changes.some((c) => c.kind === 'delete'));

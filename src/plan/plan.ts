@@ -1,3 +1,4 @@
+import { retireAfterMs } from './retire-after.js';
 import type { Change, PublishedRecord, PublishedTlsa, PublishedTlsrpt } from '../dns/provider.js';
 import { problem, type Problem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
@@ -127,7 +128,7 @@ export function planZone(input: ZonePlanInput): ZonePlan {
     // yet reloaded may still present the old key.
     const since = (d: DesiredRecord) => (publishedKeys.has(recordKey(d)) ? ledger.publishedSince(zone, recordKey(d)) ?? now : Infinity);
     const placed = kept.filter((d) => !held.includes(d));
-    const readyAt = desired.length === 0 ? undefined : placed.length === 0 ? Infinity : Math.max(...placed.map((d) => since(d) + 2 * input.ttl * 1000));
+    const readyAt = desired.length === 0 ? undefined : placed.length === 0 ? Infinity : Math.max(...placed.map((d) => since(d) + retireAfterMs(input.ttl)));
     const keysReadyAt = Math.max(readyAt ?? 0, ...held.filter(isKeyRecord).map(() => Infinity));
 
     for (const p of published) {

@@ -1,3 +1,4 @@
+import { expiresSoon } from './expiry.js';
 import { problem, type Problem } from '../problem.js';
 import { certificateCoversHost, isSelfSigned, type Certificate } from './certificate.js';
 import type { TlsaParams } from './types.js';
@@ -10,7 +11,6 @@ export interface LintContext {
   expiringDays?: number;
 }
 
-const DAY = 86_400_000;
 
 /**
  * RFC 7672 rules for a record about to be published for SMTP. Returns warnings and errors;
@@ -66,7 +66,7 @@ export function lintRecord(params: TlsaParams, chain: Certificate[], ctx: LintCo
         severity: params.usage === 2 ? 'error' : 'warning',
       }),
     );
-  } else if (msLeft < (ctx.expiringDays ?? 14) * DAY) {
+  } else if (expiresSoon(leaf.notAfter, ctx.now, ctx.expiringDays)) {
     out.push(
       problem('cert-expiring', `The certificate${where} expires on ${leaf.notAfter.toISOString().slice(0, 10)}.`, {
         fix: 'Check that AutoSSL can renew it (WHM » Manage AutoSSL » Logs).',
