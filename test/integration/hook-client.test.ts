@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -137,6 +137,25 @@ describe('the hook client', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('the service stopped in the middle of a run of events: every event is answered (by the fallback once it is gone) and a reconcile then has nothing to do', async () => {
+    const own = join(dir, 'stop.sock');
+    const service = await startServer(createContext({ root, logger: createLogger({ level: 'silent' }) }), { kind: 'socket', path: own });
+    const next = pki.leaf(HOST, { sans: [HOST, ZONE] });
+    writeFileSync(join(root, 'var/cpanel/ssl/domain_tls', HOST, 'combined'), readFileSync(next.combined, 'utf8'));
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      if (i === 3) await service.close();
+      const r = await client(hookEvent('SSL-installssl-post', { domain: ZONE }), ['--socket', own, '--node', process.execPath, '--cli', CLI, '--root', root]);
+      answers.push(r.stdout);
+    }
+    expect(answers).toHaveLength(6);
+    for (const a of answers) expect(a).toMatch(/^1 reconciled client\.test: \d+ TLSA change\(s\)\n$/);
+    expect(answers[0]).not.toBe('1 reconciled client.test: 0 TLSA change(s)\n'); // the first one published the new key
+    const plan = JSON.parse(spawnSync(process.execPath, [CLI, 'plan', '--json', '--root', root], { encoding: 'utf8' }).stdout) as { zones: { changes: unknown[] }[] };
+    expect(plan.zones.flatMap((z) => z.changes)).toEqual([]);
+    expect(readFileSync(join(root, 'var/named', `${ZONE}.db`), 'utf8')).toContain(opensslTlsaData(next.cert, 1, 1));
   });
 
   it('the service answers hooks only for the hook client: a request through the CGI shim (X-TLSA-Remote-User) never reaches them', async () => {
