@@ -140,7 +140,7 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
   }, new Map<string, { time: string; verdict: string; result: unknown }>());
   const dnssec = stored(() => (db ? latestDnssec(ctx) : new Map()), new Map());
   const reports = stored(() => tlsrptTotals(ctx), new Map());
-  const marks = stored(() => (db ? publishedMarks({ ...ctx, state: () => db }) : new Map()), new Map());
+  const marks = stored(() => publishedMarks(db), new Map());
   const scan = await scanServer(ctx.root, { onlyDomains: new Set(wanted.map((d) => d.domain)), externalDns: storedDns(checks), extraAddresses: ctx.config.serverAddresses, now: new Date(ctx.now()) });
   const managed = managedZones(ctx, scan.localZones);
   const endpoints = new Map(scan.endpoints.map((e) => [e.host, e]));

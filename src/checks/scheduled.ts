@@ -7,6 +7,7 @@ import { HostGate } from '../dane/host-gate.js';
 import { broken, type DomainCheck } from '../dane/verdict.js';
 import { afterPublish, afterPublishDelay, firstCheck, nextCheck, type PublishedChange } from '../schedule/policy.js';
 import { Schedule, type DueItem } from '../schedule/schedule.js';
+import type { StateDb } from '../state/db.js';
 
 /** The schedule kind of DANE checks (the DNSSEC watcher uses its own kind in the same table). */
 export const CHECK_KIND = 'check';
@@ -112,10 +113,14 @@ export function scheduleAfterPublish(ctx: AppContext, domains: Iterable<string>,
   return mark;
 }
 
-/** Every domain's last publish mark (domains never published are absent). */
-export function publishedMarks(ctx: AppContext): Map<string, PublishedMark> {
+/**
+ * Every domain's last publish mark (domains never published are absent). Takes the database, not
+ * the context, so read-only callers (audit, account status) pass `ctx.readState()` and never create it.
+ */
+export function publishedMarks(state: StateDb | null): Map<string, PublishedMark> {
   const out = new Map<string, PublishedMark>();
-  for (const [d, raw] of ctx.state().metaWithPrefix(PUBLISHED_PREFIX)) {
+  if (!state) return out;
+  for (const [d, raw] of state.metaWithPrefix(PUBLISHED_PREFIX)) {
     try {
       const m = JSON.parse(raw) as PublishedMark;
       if (Number.isFinite(m.at) && Number.isFinite(m.checkAt)) out.set(d, m);
@@ -137,7 +142,7 @@ export function changedSinceCheck(mark: PublishedMark | undefined, lastChecked: 
  * them itself when the delay is 0, so the pages show fresh results without anyone clicking).
  */
 export function dueAfterPublish(ctx: AppContext, domains: Iterable<string>, now = ctx.now()): string[] {
-  const marks = publishedMarks(ctx);
+  const marks = publishedMarks(ctx.state());
   return [...new Set(domains)].filter((d) => {
     const m = marks.get(d);
     return m !== undefined && m.checkAt <= now;

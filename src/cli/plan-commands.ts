@@ -156,7 +156,7 @@ export const auditCommand: Command = {
     const format = (values.format as string | undefined) ?? (values.json ? 'json' : 'table');
     if (!['table', 'csv', 'json'].includes(format)) throw new ProblemError(problem('usage', `--format must be table, csv or json, not "${format}"`));
     const plan = await makePlan(ctx!, new Providers(ctx!), { kinds: true, showOnly: true });
-    const rows = auditRows(plan, checkSummaries(ctx!), dnssecSummaries(ctx!), tlsrptTotals(ctx!), publishedMarks(ctx!));
+    const rows = auditRows(plan, checkSummaries(ctx!), dnssecSummaries(ctx!), tlsrptTotals(ctx!), publishedMarks(ctx!.readState()));
     if (format === 'json') return { output: json(rows), exitCode: 0 };
     if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };
     return {

@@ -58,7 +58,7 @@ export interface WebApp {
  */
 export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   const services = opts.services ?? defaultServices(ctx);
-  const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx), tlsrpt: () => tlsrptTotals(ctx), published: () => publishedMarks(ctx) });
+  const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx), tlsrpt: () => tlsrptTotals(ctx), published: () => publishedMarks(ctx.state()) });
   const jobs = new JobRegistry();
   const auth = createAuth({ mode: opts.mode, ...(opts.loginToken ? { password: opts.loginToken } : {}), redeemLink: (t) => redeemLoginLink(ctx, t), secureCookie: opts.secureCookie === true, logger: ctx.logger, loginCss: readFileSync(join(PUBLIC_DIR, 'app.css'), 'utf8') });
   const deps: RouteDeps = { ctx, services, snapshot, jobs };

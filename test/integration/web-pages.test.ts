@@ -204,7 +204,7 @@ describe('exports and jobs', () => {
     await srv.web.snapshot.refresh();
     const ctx = fx.context();
     const plan = await makePlan(ctx, new Providers(ctx), { kinds: true });
-    const expected = auditCsv(auditRows(plan, ctx.state().latestChecks(), undefined, undefined, publishedMarks(ctx)).sort((a, b) => (a.domain < b.domain ? -1 : 1)));
+    const expected = auditCsv(auditRows(plan, ctx.state().latestChecks(), undefined, undefined, publishedMarks(ctx.state())).sort((a, b) => (a.domain < b.domain ? -1 : 1)));
     const csv = await http({ port }, 'GET', '/export/audit.csv', { headers: { cookie } });
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
