@@ -59,8 +59,8 @@ async function checkAll(): Promise<void> {
 async function alertsPanel(): Promise<{ open: string[]; history: string }> {
   const page = (await http({ port }, 'GET', '/', { headers: { cookie, accept: 'text/html' } })).body;
   const panel = /<section class="panel wide" id="alerts">([\s\S]*?)<\/section>/.exec(page)![1]!;
-  const [openPart, historyPart = ''] = panel.split('<details>');
-  const open = [...openPart!.matchAll(/<tr><td class="nowrap">[\s\S]*?<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+  const [openPart, historyPart = ''] = panel.split('<details class="alert-history">');
+  const open = [...openPart!.matchAll(/<tr[^>]*><td class="nowrap">[\s\S]*?<\/tr>/g)].map((m) => m[0].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
   return { open, history: historyPart };
 }
 
