@@ -54,12 +54,9 @@ export interface Incident {
 
 export type AlertEvent = { type: 'raise'; incident: Incident } | { type: 'resolve'; key: string; detail: string; verdictTo?: Verdict };
 
-/** A DANE sender authenticates (expiring still authenticates). */
-export const validates: (v: Verdict) => boolean = authenticates;
-
 /** Rank for "worse than": everything that validates counts as equally good. */
 function rank(v: Verdict): number {
-  return validates(v) ? 0 : VERDICTS[v].rank;
+  return authenticates(v) ? 0 : VERDICTS[v].rank;
 }
 
 const label = (v: Verdict) => VERDICTS[v].label;
@@ -81,7 +78,7 @@ export function domainTransition(domain: string, prev: DomainState | undefined, 
   if (prev.ds === true && next.ds === false) {
     return [{ type: 'raise', incident: { ...base, kind: 'ds-missing', severity: 'critical', title: `DS record gone for ${domain}`, detail: `The parent zone no longer has a DS record for ${domain} (was ${label(prev.verdict)}, now ${label(next.verdict)}): its TLSA records are ignored. ${VERDICTS['no-ds'].fix}` } }];
   }
-  if (validates(prev.verdict) && !validates(next.verdict)) {
+  if (authenticates(prev.verdict) && !authenticates(next.verdict)) {
     return [{ type: 'raise', incident: { ...base, kind: 'domain-degraded', severity: broken(next.verdict) ? 'critical' : 'warning', title: `DANE ${label(prev.verdict)} → ${label(next.verdict)} for ${domain}`, detail: `${domain} no longer validates with DANE (${label(prev.verdict)} → ${label(next.verdict)}). ${VERDICTS[next.verdict].fix}` } }];
   }
   return [];

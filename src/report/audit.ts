@@ -7,7 +7,20 @@ import { dnssecForDomain } from '../dnssec/summary.js';
 import type { BogusReason, DnssecState, Signing } from '../dnssec/state.js';
 import type { DnssecStatus } from '../dnssec/status.js';
 
-export type TlsaState = 'in-sync' | 'pending' | 'not-managed' | 'no-certificate' | 'not-ours' | 'unknown';
+/**
+ * A domain's TLSA state, one list with its words: the audit export, the domain list's filter
+ * (web/list-query.ts) and its labels (web/view-helpers.ts) read it here.
+ */
+export const TLSA_STATE_LABELS = {
+  'in-sync': 'In sync',
+  pending: 'Changes pending',
+  'not-managed': 'Zone not managed here',
+  'no-certificate': 'No certificate',
+  'not-ours': 'Mail elsewhere',
+  unknown: 'Unknown',
+} as const;
+export type TlsaState = keyof typeof TLSA_STATE_LABELS;
+export const TLSA_STATES = Object.keys(TLSA_STATE_LABELS) as TlsaState[];
 
 /** One row per customer domain: what an admin auditing the server wants to see and export. */
 export interface AuditRow {

@@ -1,3 +1,4 @@
+import { TLSA_STATES } from '../report/audit.js';
 import type { Category, ListRow } from './snapshot.js';
 import { CATEGORIES } from './snapshot.js';
 import { VERDICTS, type Verdict } from '../dane/verdict.js';
@@ -8,7 +9,7 @@ import { DNSSEC_STATES } from '../dnssec/state.js';
 export const SORT_KEYS = ['domain', 'owner', 'verdict', 'tlsa', 'expiry', 'checked', 'provider'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
-export const TLSA_STATES = ['in-sync', 'pending', 'not-managed', 'no-certificate', 'not-ours', 'unknown'] as const;
+export { TLSA_STATES };
 export const DNSSEC_FILTER = Object.keys(DNSSEC_STATES);
 
 export interface ListQuery {

@@ -1,3 +1,4 @@
+import { TLSA_STATE_LABELS } from '../report/audit.js';
 import { VERDICTS, type Verdict } from '../dane/verdict.js';
 import { DNSSEC_STATES } from '../dnssec/state.js';
 import { printable } from '../dns/names.js';
@@ -47,14 +48,7 @@ export function verdictClass(v: string | null): string {
 /** A problem's severity (sev-error / sev-warning / sev-info), from its code's kind. */
 export const severity = severityOf;
 
-export const TLSA_LABELS: Record<string, string> = {
-  'in-sync': 'In sync',
-  pending: 'Changes pending',
-  'not-managed': 'Zone not managed here',
-  'no-certificate': 'No certificate',
-  'not-ours': 'Mail elsewhere',
-  unknown: 'Unknown',
-};
+export const TLSA_LABELS: Record<string, string> = TLSA_STATE_LABELS;
 
 /** The DNSSEC chain words of issue 12 (src/dnssec/state.ts), one label each. */
 export const DNSSEC_LABELS: Record<string, string> = Object.fromEntries(Object.entries(DNSSEC_STATES).map(([k, v]) => [k, v.label]));

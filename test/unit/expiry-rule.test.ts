@@ -37,3 +37,17 @@ describe('the retirement wait', () => {
     expect(retireAfterMs(300, WAKE_MARGIN_MS)).toBe(601_000);
   });
 });
+
+describe('the TLSA-state list', () => {
+  it('the domain list filters by exactly the states the audit reports, each with its label', async () => {
+    const { TLSA_STATES, TLSA_STATE_LABELS } = await import('../../src/report/audit.js');
+    const { parseListQuery } = await import('../../src/web/list-query.js');
+    const { TLSA_LABELS } = await import('../../src/web/view-helpers.js');
+    expect(TLSA_STATES).toEqual(['in-sync', 'pending', 'not-managed', 'no-certificate', 'not-ours', 'unknown']);
+    for (const t of TLSA_STATES) {
+      expect(parseListQuery({ tlsa: t }).tlsa).toBe(t);
+      expect(TLSA_LABELS[t]).toBe(TLSA_STATE_LABELS[t]);
+    }
+    expect(parseListQuery({ tlsa: 'bogus' }).tlsa).toBe('');
+  });
+});
