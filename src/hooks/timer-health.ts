@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import { processAlive } from '../util/lock.js';
 import { alertStore, recordEvents } from '../alerts/notify.js';
 import { conditionEvents, timerFailedCondition, type TimerRunOutcome as RunOutcome } from '../alerts/transitions.js';
 
@@ -39,19 +40,10 @@ export function lastOutcome(ctx: AppContext): RunOutcome | null {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** A run whose marker is still there although it is no longer running: it died. */
 function died(m: Marker | null, now: number): boolean {
   if (!m) return false;
-  return !alive(m.pid) || now - Date.parse(m.startedAt) > MAX_RUN_MS;
+  return !processAlive(m.pid) || now - Date.parse(m.startedAt) > MAX_RUN_MS;
 }
 
 /** The last run finished without a failure, and no run has died since (the success metric). */

@@ -8,7 +8,8 @@ export class LockBusyError extends Error {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this PID exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -37,7 +38,7 @@ function holderOf(path: string): number | null {
  */
 function clearStale(path: string): void {
   const holder = holderOf(path);
-  if (holder === null || alive(holder)) return;
+  if (holder === null || processAlive(holder)) return;
   const marker = `${path}.takeover-${holder}`;
   let fd: number;
   try {
@@ -50,7 +51,7 @@ function clearStale(path: string): void {
   try {
     writeSync(fd, String(process.pid));
     closeSync(fd);
-    if (holderOf(path) === holder && !alive(holder)) unlinkSync(path);
+    if (holderOf(path) === holder && !processAlive(holder)) unlinkSync(path);
   } finally {
     unlinkSync(marker);
   }
@@ -73,7 +74,7 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, opts: { wa
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = holderOf(path);
-      if (holder !== null && !alive(holder)) {
+      if (holder !== null && !processAlive(holder)) {
         clearStale(path);
         continue;
       }
