@@ -22,6 +22,17 @@ export function providerInstance(config: AppContext['config'], name: string): { 
   return { kind, settings };
 }
 
+/**
+ * What the domain page says about a zone's provider instance: its kind's label and the server it
+ * talks to as the module describes it (never a secret), e.g. "Cloudflare · Cloudflare API".
+ */
+export function describeInstance(config: AppContext['config'], name: string): string | null {
+  const inst = providerInstance(config, name);
+  if (!inst) return null;
+  const m = providerModule(inst.kind);
+  return `${m.label} · ${m.describe(inst.settings)}`;
+}
+
 /** The kind of a provider instance (null for `none` and unknown names). */
 export function kindOf(config: AppContext['config'], name: string | null): ProviderKind | null {
   return name ? (providerInstance(config, name)?.kind ?? null) : null;

@@ -85,6 +85,13 @@ describe('pages', () => {
     expect(t.body).toContain(existing.correct.slice(0, 24));
   });
 
+  it('domain detail names the zone\'s provider instance, its kind and the server it talks to (issue 25)', async () => {
+    const existing = fx.manifest.existingTlsa[0]!;
+    const d = fx.manifest.domains.find((x) => x.zone === existing.zone)!;
+    const t = await http({ port }, 'GET', `/domains/${d.name}`, { headers: html() });
+    expect(t.body).toContain(`${existing.zone} · provider cpanel (cPanel (this server) · this server)`);
+  });
+
   it("domain detail names the next certificate's key: the account's preference, else the server's default", async () => {
     const own = await http({ port }, 'GET', '/domains/tlsa-demo.test', { headers: html() });
     expect(own.body).toMatch(/<dt>Key<\/dt><dd>rsa · SPKI SHA-256 .*next certificate: ECDSA P-256 \(account preference\)/);

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { REDACT_PATHS } from '../../src/context.js';
-import { kindOf, providerFor } from '../../src/dns/registry.js';
+import { describeInstance, kindOf, providerFor } from '../../src/dns/registry.js';
 import { toProblem } from '../../src/problem.js';
 import { hasSecrets, parseConfig, redactConfig } from '../../src/state/config.js';
 import { providerChoices } from '../../src/web/settings-form.js';
@@ -32,6 +32,11 @@ describe('named provider instances', () => {
     expect(kindOf(c, 'cpanel')).toBe('cpanel');
     expect(providerFor('c.example', ctx, new Set(['c.example']))).toBeNull();
     expect(providerChoices(c).map((p) => p.value)).toEqual(['cpanel', 'cloudflare', 'second', 'none']);
+    // The domain page's words for an instance: kind label and server, never the secret.
+    const withUrl = parseConfig({ providers: { shop: { kind: 'cloudflare', apiToken: SECRET, baseURL: 'http://127.0.0.1:9/client/v4' } } }, 'config.json');
+    expect(describeInstance(withUrl, 'shop')).toBe('Cloudflare · http://127.0.0.1:9/client/v4');
+    expect(describeInstance(withUrl, 'cpanel')).toBe('cPanel (this server) · this server');
+    expect(describeInstance(withUrl, 'nosuch')).toBeNull();
   });
 
   it('refuses a providers.cpanel entry, a cpanel-kind instance, an unknown kind, a bad setting and a zone naming no instance, each by key', () => {

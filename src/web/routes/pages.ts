@@ -1,3 +1,4 @@
+import { describeInstance } from '../../dns/registry.js';
 import { REPAIR_COMMAND } from '../../tlsrpt/route.js';
 import { Router } from 'express';
 import { VERDICTS } from '../../dane/verdict.js';
@@ -72,7 +73,7 @@ export function pagesRouter({ ctx, services, snapshot, jobs }: RouteDeps): Route
       const zone = detail.row.zone;
       const events = zone ? ctx.state().zoneActivity(zone, ['create', 'delete'], new Date(since).toISOString()).map((a) => ({ time: Date.parse(a.time), kind: a.kind, detail: a.subject ?? a.detail })) : [];
       const tlsrpt = buildTimeline(tlsrptStore(ctx).list({ domain, since }), events, now);
-      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS, tlsrpt, actions: domainActions(detail, nameserverType(ctx)) });
+      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS, tlsrpt, actions: domainActions(detail, nameserverType(ctx)), providerDescription: detail.row.provider ? describeInstance(ctx.config, detail.row.provider) : null });
     }),
   );
 
