@@ -14,7 +14,7 @@ export type { Code, Kind, Severity } from './problem-codes.js';
  */
 export interface Problem {
   /** Stable machine code from CODES, e.g. `cert-unreadable`, `zone-syntax`, `name-invalid`. */
-  code: string;
+  code: Code;
   /** One sentence for an admin, naming the file/domain/record at fault. Never contains a secret. */
   message: string;
   /** What to do about it, in plain words. */

@@ -303,7 +303,7 @@ export async function applyPlan(ctx: AppContext, providers: Providers, plan: Run
   // (named-checkzone, the reload) or waiting on an API, so a few run side by side.
   for (const z of plan.zones) if (ctx.state().getMeta(`zoneRefused:${z.zone}`)) ctx.state().setMeta(`zoneRefused:${z.zone}`, '');
   const refused = plan.refused.filter(refusalMatters).map((z): ApplyResult => {
-    const p = { ...z.problem, code: 'zone-refused', message: refusalMessage(z), subject: z.zone, severity: 'error' as const };
+    const p = { ...z.problem, code: 'zone-refused' as const, message: refusalMessage(z), subject: z.zone, severity: 'error' as const };
     logRefusal(ctx, actor, z.zone, p.message);
     return { zone: z.zone, provider: 'cpanel', applied: [], problem: p };
   });

@@ -20,7 +20,7 @@ describe('Nagios mode (Monitoring Plugins guidelines)', () => {
   });
 
   it('expired and valid-with-warnings are their own perfdata, the old labels keep their meaning', () => {
-    const warned = { ...c('w.test', 'valid'), problems: [{ code: 'dane-ta-name-mismatch', message: 'm', severity: 'warning' as const }] };
+    const warned = { ...c('w.test', 'valid'), problems: [{ code: 'dane-ta-name-mismatch' as const, message: 'm', severity: 'warning' as const }] };
     const r = nagiosReport([c('a.test', 'valid'), warned, c('e.test', 'expired'), c('s.test', 'expiring')], t);
     expect(r).toEqual({ exitCode: 0, output: 'TLSA_MANAGER OK - 4 of 4 domain(s) validate, 0 without DANE | valid=2;;;0;4 expiring=1;;;0;4 broken=0;1;1;0;4 unprotected=0;;;0;4 warnings=1;;;0;4 expired=1;;;0;4' });
   });
