@@ -4,6 +4,16 @@ import { formList, formString } from './params.js';
 import { checkName, printable } from '../dns/names.js';
 import { BUILTIN_INSTANCES, providerModule } from '../providers/registry.js';
 
+/** The named provider instances as the settings page lists them: never a secret's value, only whether it is saved. */
+export function instanceRows(config: Config): { name: string; label: string; server: string; verify: boolean; secrets: { path: string; saved: boolean }[] }[] {
+  return Object.entries(config.providers).map(([name, inst]) => {
+    const m = providerModule(inst.kind);
+    const { kind: _kind, ...settings } = inst;
+    const saved = (path: string) => path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), settings) !== undefined;
+    return { name, label: m.label, server: m.describe(settings), verify: m.capabilities.verify, secrets: m.secrets.map((path) => ({ path, saved: saved(path) })) };
+  });
+}
+
 /** The per-zone provider choices: the built-in instances, the named ones (labelled by their module), and none. */
 export function providerChoices(config: Config): { value: string; label: string }[] {
   return [

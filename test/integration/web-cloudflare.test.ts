@@ -57,3 +57,28 @@ describe('settings: test the Cloudflare token', () => {
     expect(page).not.toContain(READ_ONLY.slice(0, 16));
   });
 });
+
+describe('settings: a named provider instance (issue 25)', () => {
+  it('is listed with its kind, server and whether its secret is saved, and its Test button runs the module\'s verify without showing the secret', async () => {
+    const before = ctx.config;
+    ctx.config = { ...ctx.config, providers: { shop: { kind: 'cloudflare', apiToken: READ_ONLY, baseURL: cf.url } } };
+    try {
+      const list = await http({ port }, 'GET', '/settings', { headers: { cookie, accept: 'text/html' } });
+      expect(list.body).toContain('id="provider-instances"');
+      expect(list.body).toContain(`<td class="mono">shop</td><td>Cloudflare</td><td class="mono">${cf.url}</td><td>apiToken: saved</td>`);
+      expect(list.body).not.toContain(READ_ONLY);
+      const r = await http({ port }, 'POST', '/settings/test-provider', { headers: { cookie }, form: { _csrf: csrf, instance: 'shop', testZone: 'cloud-demo.test' } });
+      expect(r.status).toBe(200);
+      expect(r.body).toContain('Provider shop test:');
+      expect(r.body).toMatch(/class="notice error" id="token-test"/);
+      expect(r.body).toContain('Zone:DNS:Edit on cloud-demo.test');
+      expect(r.body).not.toContain(READ_ONLY);
+      const unknown = await http({ port }, 'POST', '/settings/test-provider', { headers: { cookie }, form: { _csrf: csrf, instance: 'nosuch' } });
+      expect(unknown.status).toBe(400);
+      const noCsrf = await http({ port }, 'POST', '/settings/test-provider', { headers: { cookie }, form: { instance: 'shop' } });
+      expect(noCsrf.status).toBe(403);
+    } finally {
+      ctx.config = before;
+    }
+  });
+});

@@ -1,9 +1,11 @@
+import { Providers } from '../../dns/registry.js';
+import { providerModule } from '../../providers/registry.js';
 import { Router, type Response } from 'express';
 import { builtinCloudflareAccess } from '../../dns/registry.js';
-import { problem, ProblemError } from '../../problem.js';
+import { isProblem, problem, ProblemError } from '../../problem.js';
 import { redactConfig, replaceConfig } from '../../state/config.js';
 import { domainParam, formString } from '../params.js';
-import { configFromForm, formValues, providerChoices, RECORD_CHOICES, valuesFromBody, type SettingsFormValues } from '../settings-form.js';
+import { configFromForm, formValues, instanceRows, providerChoices, RECORD_CHOICES, valuesFromBody, type SettingsFormValues } from '../settings-form.js';
 import { actor, h, redirect, render, type RouteDeps } from './common.js';
 import { CHANNELS, enabledChannels, sendTest, type ChannelId } from '../../alerts/notify.js';
 import { mailRecipients } from '../../alerts/channels/email.js';
@@ -19,7 +21,7 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
   const r = Router();
 
   const page = (res: Response, values: SettingsFormValues, extra: Record<string, unknown> = {}) =>
-    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES: providerChoices(ctx.config), RECORD_CHOICES, configPath: ctx.configPath, tlsrptDefault: defaultReportAddress(readHostname(ctx.root)), saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), cpanelImportanceSaved: ctx.config.alerts.cpanelImportance, importanceError: null, ...extra });
+    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES: providerChoices(ctx.config), INSTANCES: instanceRows(ctx.config), RECORD_CHOICES, configPath: ctx.configPath, tlsrptDefault: defaultReportAddress(readHostname(ctx.root)), saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), cpanelImportanceSaved: ctx.config.alerts.cpanelImportance, importanceError: null, ...extra });
 
   r.get('/settings', (req, res) => page(res, formValues(ctx.config), { saved: formString(req.query.saved) === '1' }));
 
@@ -56,6 +58,21 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
         ? await services.testCloudflareToken(token, zone)
         : { ok: false, summary: 'No Cloudflare token is saved.', problems: [problem('cloudflare-no-token', 'No Cloudflare token is saved.', { fix: 'Enter a token and save, then test it.' })] };
       page(res, formValues(ctx.config), { test });
+    }),
+  );
+
+  // The Test button of a named provider instance whose module declares `verify` (issue 25).
+  r.post(
+    '/settings/test-provider',
+    h(async (req, res) => {
+      const name = formString(req.body?.instance);
+      const inst = Object.hasOwn(ctx.config.providers, name) ? ctx.config.providers[name] : undefined;
+      if (!inst || !providerModule(inst.kind).capabilities.verify) throw new ProblemError(problem('bad-request', 'No provider instance with a Test button has that name.', { fix: 'Use a Test button on the settings page.' }));
+      const zoneRaw = formString(req.body?.testZone).trim();
+      const zone = zoneRaw ? domainParam(zoneRaw, 'zone') : undefined;
+      const p = await new Providers(ctx).get(name);
+      const test = isProblem(p) ? { ok: false, summary: p.message, problems: [p] } : p.verify ? await p.verify(zone) : { ok: false, summary: 'This provider has no test.', problems: [] };
+      page(res, formValues(ctx.config), { test: { ...test, title: `Provider ${name} test` } });
     }),
   );
 
