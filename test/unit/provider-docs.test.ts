@@ -9,3 +9,13 @@ it("README's providers table is the registry's (kinds, secrets, capabilities)", 
   const rows = m![1]!.split('\n').map((l) => l.trim());
   expect(rows).toEqual(providersTable());
 });
+
+it("README's Layout names every folder under src/, and nothing under src/providers imports context.ts", async () => {
+  const { readdirSync } = await import('node:fs');
+  const readme = readFileSync('README.md', 'utf8');
+  const layout = readme.slice(readme.indexOf('## Layout'));
+  const dirs = readdirSync('src', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  expect(dirs.length).toBeGreaterThan(10);
+  for (const d of dirs) expect(layout, `src/${d}/`).toMatch(new RegExp(`^src/${d}/ `, 'm'));
+  for (const f of readdirSync('src/providers')) expect(readFileSync(`src/providers/${f}`, 'utf8'), f).not.toMatch(/from '\.\.\/context\.js'/);
+});
