@@ -1,3 +1,5 @@
+import { providerModule } from '../providers/registry.js';
+import type { VerifyResult } from '../providers/types.js';
 import { alertOnChecks } from '../alerts/evaluate.js';
 import type { AppContext } from '../context.js';
 import { dueAfterPublish } from '../checks/scheduled.js';
@@ -38,6 +40,8 @@ export interface WebServices {
   alertOnChecks(results: DomainCheck[]): void;
   published(zone: string, provider: string, owners: string[]): Promise<PublishedRecord[]>;
   testCloudflareToken(token: string, zone?: string): Promise<TokenTest>;
+  /** A named provider instance's Test button (its module's verify); null when it has none. */
+  testProvider(name: string, zone?: string): Promise<VerifyResult | null>;
   /** Look at these zones' DNSSEC chains now and store what was seen (the domain page's DNSSEC panel). */
   dnssecRecheck(zones: string[], actor: string): Promise<void>;
   /** Start DNSSEC signing for these zones (issue 12): guarded exactly like `dnssec enable`. */
@@ -62,6 +66,13 @@ export function defaultServices(ctx: AppContext): WebServices {
       return p.populate(zone, owners);
     },
     testCloudflareToken: (token, zone) => testToken(ctx, token, zone),
+    async testProvider(name, zone) {
+      const inst = Object.hasOwn(ctx.config.providers, name) ? ctx.config.providers[name] : undefined;
+      if (!inst || !providerModule(inst.kind).capabilities.verify) return null;
+      const p = await new Providers(ctx).get(name);
+      if (isProblem(p)) return { ok: false, summary: p.message, problems: [p] };
+      return p.verify ? p.verify(zone) : null;
+    },
     dnssecEnable: (zones, actor) => enableSigning(ctx, zones, { actor }),
     async dnssecRecheck(zones, actor) {
       await recheckDnssec(ctx, { zones, actor, timeoutMs: 5_000 });

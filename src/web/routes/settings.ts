@@ -1,8 +1,6 @@
-import { Providers } from '../../dns/registry.js';
-import { providerModule } from '../../providers/registry.js';
 import { Router, type Response } from 'express';
 import { builtinCloudflareAccess } from '../../dns/registry.js';
-import { isProblem, problem, ProblemError } from '../../problem.js';
+import { problem, ProblemError } from '../../problem.js';
 import { redactConfig, replaceConfig } from '../../state/config.js';
 import { domainParam, formString } from '../params.js';
 import { configFromForm, formValues, instanceRows, providerChoices, RECORD_CHOICES, valuesFromBody, type SettingsFormValues } from '../settings-form.js';
@@ -66,12 +64,10 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
     '/settings/test-provider',
     h(async (req, res) => {
       const name = formString(req.body?.instance);
-      const inst = Object.hasOwn(ctx.config.providers, name) ? ctx.config.providers[name] : undefined;
-      if (!inst || !providerModule(inst.kind).capabilities.verify) throw new ProblemError(problem('bad-request', 'No provider instance with a Test button has that name.', { fix: 'Use a Test button on the settings page.' }));
       const zoneRaw = formString(req.body?.testZone).trim();
       const zone = zoneRaw ? domainParam(zoneRaw, 'zone') : undefined;
-      const p = await new Providers(ctx).get(name);
-      const test = isProblem(p) ? { ok: false, summary: p.message, problems: [p] } : p.verify ? await p.verify(zone) : { ok: false, summary: 'This provider has no test.', problems: [] };
+      const test = await services.testProvider(name, zone);
+      if (!test) throw new ProblemError(problem('bad-request', 'No provider instance with a Test button has that name.', { fix: 'Use a Test button on the settings page.' }));
       page(res, formValues(ctx.config), { test: { ...test, title: `Provider ${name} test` } });
     }),
   );
