@@ -39,6 +39,25 @@ export function labMailbox(dir: string): string {
 /** The TLS-RPT address on the server's host name (issue 14): piped to "tlsa-manager tlsrpt ingest". */
 export const TLSRPT_LOCAL_PART = 'tlsrpt';
 
+/** The lab's local delivery: mail to the lab hostname lands in one mailbox file (both configs share it). */
+function mailboxRouter(hostname: string): string {
+  return `lab_mailbox:
+  driver = accept
+  domains = ${hostname}
+  transport = lab_mailbox`;
+}
+
+function mailboxTransport(dir: string): string {
+  return `lab_mailbox:
+  driver = appendfile
+  file = ${labMailbox(dir)}
+  user = Debian-exim
+  group = Debian-exim
+  mode = 0644
+  envelope_to_add
+  return_path_add`;
+}
+
 /**
  * The router and transport install.sh writes into cPanel's /etc/exim.conf.local (the same shell
  * functions, plugin/lib/common.sh), with the lab's pipe user and command: the lab's Exim delivers
@@ -84,22 +103,12 @@ begin routers
 # TLS reports (RFC 8460) for tlsrpt@<hostname>: install.sh's router (cPanel's pipes run as
 # mailnull:mail; here Debian-exim): the pipe only spools the message.
 ${tlsrpt.router}
-lab_mailbox:
-  driver = accept
-  domains = ${o.hostname}
-  transport = lab_mailbox
+${mailboxRouter(o.hostname)}
 
 begin transports
 # install.sh's transport: exit 0 (stored or refused: never a bounce), 75 (deferred, retried).
 ${tlsrpt.transport}
-lab_mailbox:
-  driver = appendfile
-  file = ${labMailbox(o.dir)}
-  user = Debian-exim
-  group = Debian-exim
-  mode = 0644
-  envelope_to_add
-  return_path_add
+${mailboxTransport(o.dir)}
 `;
 }
 
@@ -178,20 +187,10 @@ rfc1413_hosts =
 
 begin routers
 @ROUTERSTART@
-lab_mailbox:
-  driver = accept
-  domains = ${o.hostname}
-  transport = lab_mailbox
+${mailboxRouter(o.hostname)}
 
 begin transports
 @TRANSPORTSTART@
-lab_mailbox:
-  driver = appendfile
-  file = ${labMailbox(o.dir)}
-  user = Debian-exim
-  group = Debian-exim
-  mode = 0644
-  envelope_to_add
-  return_path_add
+${mailboxTransport(o.dir)}
 `;
 }
