@@ -40,6 +40,41 @@ async function renew(l: Lab, ctx: AppContext, zone: string, issuer: 'R1' | 'R2',
   return next;
 }
 
+/** Every mail port's TLSA RRset at `host`, as BIND serves it, is within the budget and holds these `2 1 1` pins. */
+async function expectPinned(l: Lab, host: string, spkis: string[]) {
+  for (const port of [25, 465, 587]) {
+    const rrset = (await l.digAuthoritative(`_${port}._tcp.${host}`, 'TLSA')).answers.map((a) => a.split(/\s+/)).filter((f) => f[3] === 'TLSA');
+    const data = rrset.map((f) => `${f[4]} ${f[5]} ${f[6]} ${f.slice(7).join('').toLowerCase()}`);
+    expect(data.length).toBeLessThanOrEqual(10);
+    for (const spki of spkis) expect(data).toContain(`2 1 1 ${spki}`);
+  }
+}
+
+/**
+ * Installs `next` at `host` with no pre stage, runs the post hook 6 s later, and holds that
+ * posttls-finger (the sender) verified every connection before, during and after; returns the
+ * leaf the server then serves.
+ */
+async function switchWithoutPreStage(l: Lab, ctx: AppContext, zone: string, host: string, next: Awaited<ReturnType<Lab['issueCert']>>) {
+  const loop = fingerLoop(l, zone);
+  await sleep(3000);
+  await l.installCert(host, next.combinedPem);
+  const installedAt = Date.now();
+  await sleep(6000);
+  const post = await runHook(ctx, hookInput('post', zone, next));
+  expect(post.ok, post.message).toBe(true);
+  expect(loop.results.filter((r) => r.at > installedAt).length).toBeGreaterThan(3);
+  await sleep(8000);
+  const results = await loop.stop();
+  expect(results.length).toBeGreaterThan(8);
+  expect(results.filter((r) => !r.verified).map((b) => b.output.slice(-300))).toEqual([]);
+  expect(results.at(-1)!.output).toContain('Verified TLS connection established');
+  const plan = await makePlan(ctx, new Providers(ctx));
+  const leaf = plan.scan.endpoints.find((e) => e.host === host)!.served!.chain[0]!;
+  expect(leaf.spkiSha256).toBe(next.spkiSha256);
+  return leaf;
+}
+
 async function setUp(l: Lab, zone: string, config: Record<string, unknown>) {
   const host = `mail.${zone}`;
   const ctx = labServer(l, [zone], config);
@@ -128,33 +163,12 @@ describe('AutoSSL renewal with the hooks', () => {
     await publishAll(ctx);
     await l.flushResolver();
 
-    for (const port of [25, 465, 587]) {
-      const rrset = (await l.digAuthoritative(`_${port}._tcp.${host}`, 'TLSA')).answers.map((a) => a.split(/\s+/)).filter((f) => f[3] === 'TLSA');
-      const data = rrset.map((f) => `${f[4]} ${f[5]} ${f[6]} ${f.slice(7).join('').toLowerCase()}`);
-      expect(data.length).toBeLessThanOrEqual(10);
-      expect(data).toContain(`2 1 1 ${r12.spkiSha256}`);
-      expect(data).toContain(`2 1 1 ${r13.spkiSha256}`);
-    }
+    await expectPinned(l, host, [r12.spkiSha256, r13.spkiSha256]);
 
-    const loop = fingerLoop(l, zone);
-    await sleep(3000);
     // The certificate is installed with no pre stage at all (a manual install, or a pre hook that
     // did not run): until the post hook publishes its key and caches expire, senders validate it
     // only through the R13 pin published beforehand.
-    const next = await l.issueCert({ names: [host, zone], issuer: r13.name, keyType: 'rsa' });
-    await l.installCert(host, next.combinedPem);
-    const installedAt = Date.now();
-    await sleep(6000);
-    const post = await runHook(ctx, hookInput('post', zone, next));
-    expect(post.ok, post.message).toBe(true);
-    expect(loop.results.filter((r) => r.at > installedAt).length).toBeGreaterThan(3);
-    await sleep(8000);
-    const results = await loop.stop();
-    expect(results.length).toBeGreaterThan(8);
-    expect(results.filter((r) => !r.verified).map((b) => b.output.slice(-300))).toEqual([]);
-    expect(results.at(-1)!.output).toContain('Verified TLS connection established');
-    const plan = await makePlan(ctx, new Providers(ctx));
-    expect(plan.scan.endpoints.find((e) => e.host === host)!.served!.chain[0]!.spkiSha256).toBe(next.spkiSha256);
+    await switchWithoutPreStage(l, ctx, zone, host, await l.issueCert({ names: [host, zone], issuer: r13.name, keyType: 'rsa' }));
   });
   it("an account that prefers ECDSA served an RSA certificate: its next (ECDSA) issuers are pinned, zero unverified connections through the switch with no pre stage", async () => {
     // Issue 22: AutoSSL makes the next key of the account's preferred type (Cpanel/SSL/Auto/Provider.pm
@@ -179,34 +193,12 @@ describe('AutoSSL renewal with the hooks', () => {
       await l.installCert(host, (await l.issueCert({ names: [host, zone], issuer: r12.name, keyType: 'rsa' })).combinedPem);
       await publishAll(ctx);
       await l.flushResolver();
-      for (const port of [25, 465, 587]) {
-        const rrset = (await l.digAuthoritative(`_${port}._tcp.${host}`, 'TLSA')).answers.map((a) => a.split(/\s+/)).filter((f) => f[3] === 'TLSA');
-        const data = rrset.map((f) => `${f[4]} ${f[5]} ${f[6]} ${f.slice(7).join('').toLowerCase()}`);
-        expect(data.length).toBeLessThanOrEqual(10);
-        expect(data).toContain(`2 1 1 ${r12.spkiSha256}`);
-        expect(data).toContain(`2 1 1 ${e7.spkiSha256}`);
-      }
+      await expectPinned(l, host, [r12.spkiSha256, e7.spkiSha256]);
 
-      const loop = fingerLoop(l, zone);
-      await sleep(3000);
       // AutoSSL's switch to ECDSA, installed with no pre stage: until the post hook publishes the new
       // key and caches expire, senders validate it only through the E7 pin published beforehand.
-      const next = await l.issueCert({ names: [host, zone], issuer: e7.name, keyType: 'ec' });
-      await l.installCert(host, next.combinedPem);
-      const installedAt = Date.now();
-      await sleep(6000);
-      const post = await runHook(ctx, hookInput('post', zone, next));
-      expect(post.ok, post.message).toBe(true);
-      expect(loop.results.filter((r) => r.at > installedAt).length).toBeGreaterThan(3);
-      await sleep(8000);
-      const results = await loop.stop();
-      expect(results.length).toBeGreaterThan(8);
-      expect(results.filter((r) => !r.verified).map((b) => b.output.slice(-300))).toEqual([]);
-      expect(results.at(-1)!.output).toContain('Verified TLS connection established');
-      const plan = await makePlan(ctx, new Providers(ctx));
-      const served = plan.scan.endpoints.find((e) => e.host === host)!;
-      expect(served.served!.chain[0]!.spkiSha256).toBe(next.spkiSha256);
-      expect(served.served!.chain[0]!.keyAlgorithm).toBe('ec-p256');
+      const served = await switchWithoutPreStage(l, ctx, zone, host, await l.issueCert({ names: [host, zone], issuer: e7.name, keyType: 'ec' }));
+      expect(served.keyAlgorithm).toBe('ec-p256');
     } finally {
       rmSync(join(users, 'user1'), { force: true });
     }
