@@ -14,6 +14,7 @@ import { chooseWithinBudget } from '../plan/budget.js';
 import { desiredRecords, PRIORITY, type DesiredRecord } from '../plan/desired.js';
 import type { Problem } from '../problem.js';
 import { KNOWN_ISSUERS, keyKind } from '../tlsa/known-issuers.js';
+import { storedOr } from '../state/per-state.js';
 import { tlsrptTotals } from '../tlsrpt/import.js';
 import type { Identity } from './identity.js';
 import { refusal, scopeOf } from './scope.js';
@@ -109,15 +110,6 @@ function mailOf(d: DomainReport): DomainStatus['mail'] {
   return d.mail === 'local' ? 'here' : 'none';
 }
 
-/** Read-only: the state database is opened without being created; unreadable state means no data. */
-function stored<T>(read: () => T, empty: T): T {
-  try {
-    return read();
-  } catch {
-    return empty;
-  }
-}
-
 /**
  * What `who` sees of its domains (all, or just `only`), from what the product stores: latest
  * checks, the DNSSEC watcher's states, TLS-RPT totals; the server's files for mail and DNS. No
@@ -128,9 +120,9 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
   if (only !== undefined && !scope.sees(only)) return refusal(who, only);
   const asked = only === undefined ? null : checkName(only);
   const wanted = scope.domains.filter((d) => asked === null || (asked.ok && d.domain === asked.name));
-  const db = stored(() => ctx.readState(), null);
+  const db = storedOr(() => ctx.readState(), null);
   // Only the account's own checks: the whole server's results would cost memory per page view.
-  const checks = stored(() => {
+  const checks = storedOr(() => {
     const out = new Map<string, { time: string; verdict: string; result: unknown }>();
     for (const d of wanted) {
       const c = db?.latestCheckOf(d.domain);
@@ -138,9 +130,9 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
     }
     return out;
   }, new Map<string, { time: string; verdict: string; result: unknown }>());
-  const dnssec = stored(() => (db ? latestDnssec(ctx) : new Map()), new Map());
-  const reports = stored(() => tlsrptTotals(ctx), new Map());
-  const marks = stored(() => publishedMarks(db), new Map());
+  const dnssec = storedOr(() => (db ? latestDnssec(ctx) : new Map()), new Map());
+  const reports = storedOr(() => tlsrptTotals(ctx), new Map());
+  const marks = storedOr(() => publishedMarks(db), new Map());
   const scan = await scanServer(ctx.root, { onlyDomains: new Set(wanted.map((d) => d.domain)), externalDns: storedDns(checks), extraAddresses: ctx.config.serverAddresses, now: new Date(ctx.now()) });
   const managed = managedZones(ctx, scan.localZones);
   const endpoints = new Map(scan.endpoints.map((e) => [e.host, e]));

@@ -13,28 +13,13 @@ import { formatRecord } from '../tlsa/types.js';
 import { formatManaged } from '../dns/records.js';
 import { problem, ProblemError } from '../problem.js';
 import type { AppContext } from '../context.js';
+import { storedOr } from '../state/per-state.js';
 import { json, type Command, type Values } from './types.js';
 import { writeJsonObject } from './json-stream.js';
 
 function domainsOption(values: Values): string[] | undefined {
   const d = values.domain as string[] | undefined;
   return d?.map((x) => normalizeName(x, '--domain'));
-}
-
-function checkSummaries(ctx: AppContext): Map<string, CheckSummary> {
-  try {
-    return ctx.readState()?.latestChecks() ?? new Map();
-  } catch {
-    return new Map();
-  }
-}
-
-function dnssecSummaries(ctx: AppContext): ReturnType<typeof latestDnssec> {
-  try {
-    return latestDnssec(ctx);
-  } catch {
-    return new Map();
-  }
 }
 
 export const scanCommand: Command = {
@@ -156,7 +141,11 @@ export const auditCommand: Command = {
     const format = (values.format as string | undefined) ?? (values.json ? 'json' : 'table');
     if (!['table', 'csv', 'json'].includes(format)) throw new ProblemError(problem('usage', `--format must be table, csv or json, not "${format}"`));
     const plan = await makePlan(ctx!, new Providers(ctx!), { kinds: true, showOnly: true });
-    const rows = auditRows(plan, checkSummaries(ctx!), dnssecSummaries(ctx!), tlsrptTotals(ctx!), publishedMarks(ctx!.readState()));
+    // Read-only: what the state database holds, if it can be read; audit never creates it.
+    const checks = storedOr((): Map<string, CheckSummary> => ctx!.readState()?.latestChecks() ?? new Map(), new Map());
+    const dnssec = storedOr(() => latestDnssec(ctx!), new Map());
+    const marks = storedOr(() => publishedMarks(ctx!.readState()), new Map());
+    const rows = auditRows(plan, checks, dnssec, tlsrptTotals(ctx!), marks);
     if (format === 'json') return { output: json(rows), exitCode: 0 };
     if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };
     return {

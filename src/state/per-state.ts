@@ -17,3 +17,15 @@ export function perStateDb<T>(make: (db: Database.Database) => T): (ctx: AppCont
     return s;
   };
 }
+
+/**
+ * What a read-only view reads from the state database, or `empty` when it cannot be read (none
+ * yet, or unreadable): audit and account status show the rest rather than fail.
+ */
+export function storedOr<T>(read: () => T, empty: T): T {
+  try {
+    return read();
+  } catch {
+    return empty;
+  }
+}
