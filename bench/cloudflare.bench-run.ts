@@ -11,10 +11,10 @@ import { expect, it, vi } from 'vitest';
 import { startFakeCloudflare } from '../test/fakes/cloudflare/server.js';
 
 const clock = { skewMs: 0 };
-let current: import('../dist/dns/rate-limit.js').RequestBudget | null = null;
+let current: import('../dist/providers/cloudflare/rate-limit.js').RequestBudget | null = null;
 
-vi.mock('../dist/dns/rate-limit.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../dist/dns/rate-limit.js')>();
+vi.mock('../dist/providers/cloudflare/rate-limit.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../dist/providers/cloudflare/rate-limit.js')>();
   return {
     ...real,
     sharedBudgetFor: () => {
@@ -31,7 +31,7 @@ vi.mock('../dist/dns/rate-limit.js', async (importOriginal) => {
 });
 
 const { createContext, createLogger } = await import('../dist/context.js');
-const { Providers } = await import('../dist/dns/registry.js');
+const { Providers } = await import('../dist/provider-instances.js');
 const { applyPlan, makePlan } = await import('../dist/plan/run.js');
 const { largeRoot } = await import('./lib.mjs');
 const { freshCopy, zoneFileConfig } = await import('./work-root.mjs');

@@ -1,6 +1,6 @@
 // (2) scan + plan over a large root, in-process timing and peak memory.
 import { createContext, createLogger } from '../dist/context.js';
-import { Providers } from '../dist/dns/registry.js';
+import { Providers } from '../dist/provider-instances.js';
 import { makePlan } from '../dist/plan/run.js';
 import { maxRssKB, ms } from './lib.mjs';
 

@@ -4,7 +4,7 @@ import type { DomainCheck } from '../dane/verdict.js';
 import { scanServer, type DomainReport, type Endpoint, type ExternalDns } from '../cpanel/scan.js';
 import { enclosingZone } from '../cpanel/local-zones.js';
 import { checkName } from '../dns/names.js';
-import { managedZones, providerFor } from '../dns/registry.js';
+import { managedZones, providerFor } from '../provider-instances.js';
 import { changedSinceCheck, publishedMarks } from '../checks/scheduled.js';
 import { closestStatus, dnssecForDomain } from '../dnssec/summary.js';
 import type { DsRecord } from '../dnssec/keys.js';

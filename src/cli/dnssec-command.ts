@@ -1,4 +1,4 @@
-import { serverManagedZones } from '../dns/registry.js';
+import { serverManagedZones } from '../provider-instances.js';
 import { dsLine } from '../dnssec/keys.js';
 import { dnssecStatus, type DnssecStatus } from '../dnssec/status.js';
 import { handover, type Handover } from '../dnssec/handover.js';

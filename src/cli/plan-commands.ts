@@ -3,7 +3,7 @@ import { tlsrptTotals } from '../tlsrpt/import.js';
 import { createInterface } from 'node:readline/promises';
 import { latestDnssec } from '../dnssec/watch.js';
 import { summarizeCertificate } from '../cpanel/scan.js';
-import { Providers } from '../dns/registry.js';
+import { Providers } from '../provider-instances.js';
 import { normalizeName } from '../dns/names.js';
 import { applyPlan, makePlan, refusalMatters, refusalMessage, type RunPlan } from '../plan/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';

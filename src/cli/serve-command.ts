@@ -5,7 +5,7 @@ import { issueLoginLink, WEB_ADDRESS_META } from '../web/login-links.js';
 import type { Values } from './types.js';
 import type { Command } from './types.js';
 import { startWatchdog } from '../alerts/watchdog.js';
-import { Providers } from '../dns/registry.js';
+import { Providers } from '../provider-instances.js';
 import { recoverInterrupted } from '../plan/recover.js';
 
 /**

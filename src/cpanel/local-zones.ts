@@ -2,13 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { realpathSync, statSync, type Stats } from 'node:fs';
 import { posix, sep } from 'node:path';
 import { checkName, printable } from '../dns/names.js';
-import { canonicalType, parseZone, ZoneSyntaxError, type ParsedZone, type ZoneRecord } from '../dns/zonefile.js';
+import { canonicalType, parseZone, ZoneSyntaxError, type ParsedZone, type ZoneRecord } from '../zonefile/index.js';
 import { MANAGED_KINDS, rrTypeOf } from '../dns/records.js';
-import type { Entry } from '../dns/zonefile/lexer.js';
+import type { Entry } from '../zonefile/lexer.js';
 import { isProblem, problem, type Problem } from '../problem.js';
 import { describeReadError, MAX_ZONE_BYTES, readBounded } from '../util/bounded-read.js';
 import type { ServerRoot } from '../util/server-root.js';
-import { parseTtl } from '../dns/zonefile/ttl.js';
+import { parseTtl } from '../zonefile/ttl.js';
 
 const NAMED_DIR = '/var/named';
 

@@ -1,4 +1,4 @@
-import { DnsClient, parseResolver, type Answer, type MxData } from '../dns/stub-client.js';
+import { DnsClient, parseResolver, type Answer, type MxData } from '../resolver/stub-client.js';
 import type { ExternalDns } from './scan.js';
 
 /**

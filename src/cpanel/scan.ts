@@ -1,5 +1,5 @@
 import { checkName, printable } from '../dns/names.js';
-import { addressesAt, cnameTarget, mxTargets } from '../dns/zonefile.js';
+import { addressesAt, cnameTarget, mxTargets } from '../zonefile/index.js';
 import { problem, type Problem, isProblem, toProblem } from '../problem.js';
 import { lintRecord } from '../tlsa/lint.js';
 import type { Certificate } from '../tlsa/certificate.js';

@@ -6,7 +6,7 @@ import { problem, toProblem } from '../problem.js';
 import { parseCertificateDer } from '../tlsa/certificate.js';
 import type { TlsaRdata } from '../tlsa/types.js';
 import { mapLimit } from '../util/concurrency.js';
-import { DnsClient, EDNS_UDP_SIZE, parseResolver, resolverFromResolvConf, type Answer, type MxData, type Resolver, type TlsaData } from '../dns/stub-client.js';
+import { DnsClient, EDNS_UDP_SIZE, parseResolver, resolverFromResolvConf, type Answer, type MxData, type Resolver, type TlsaData } from '../resolver/stub-client.js';
 import { answerSizeProblem, diagnosePort } from './diagnose.js';
 import type { HostGate } from './host-gate.js';
 import { matchTlsa } from './match.js';

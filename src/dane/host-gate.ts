@@ -1,4 +1,4 @@
-import { RequestBudget } from '../dns/rate-limit.js';
+import { RequestBudget } from '../providers/cloudflare/rate-limit.js';
 
 /**
  * Keeps a check run polite to each mail server: at most `concurrent` TLS connections to one

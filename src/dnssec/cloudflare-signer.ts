@@ -1,5 +1,5 @@
 /** Signing through Cloudflare's DNSSEC API: the Cloudflare provider's `dnssec` capability. */
-import type { CloudflareProvider } from '../dns/cloudflare.js';
+import type { CloudflareProvider } from '../providers/cloudflare/client.js';
 import { toProblem, type Problem } from '../problem.js';
 import type { ProviderDnssec, SignerView } from '../providers/types.js';
 import { mapLimit } from '../util/concurrency.js';

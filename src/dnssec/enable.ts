@@ -7,7 +7,7 @@
 import type { AppContext } from '../context.js';
 import { LocalZones } from '../cpanel/local-zones.js';
 import { normalizeName } from '../dns/names.js';
-import { kindOf, providerFor, Providers } from '../dns/registry.js';
+import { kindOf, providerFor, Providers } from '../provider-instances.js';
 import { isProblem, problem, type Problem } from '../problem.js';
 import { providerModule } from '../providers/registry.js';
 import type { DsRecord } from './keys.js';

@@ -4,7 +4,7 @@
  */
 import type { AppContext } from '../context.js';
 import { resolverFor } from '../dane/check.js';
-import { DnsClient, type DnskeyData, type DsData } from '../dns/stub-client.js';
+import { DnsClient, type DnskeyData, type DsData } from '../resolver/stub-client.js';
 import { ALGORITHM_NAMES, DIGEST_NAMES, dnskeyLine, dsLine, keyTag, sameDs, type DnskeyRecord, type DsRecord } from './keys.js';
 import { toDnskey, toDs } from './observe.js';
 import { dnssecStatus, type DnssecStatus } from './status.js';

@@ -5,7 +5,7 @@
  * between all zones of one run.
  */
 import net from 'node:net';
-import { DnsClient, parseResolver, type Answer, type DnskeyData, type DsData, type Resolver } from '../dns/stub-client.js';
+import { DnsClient, parseResolver, type Answer, type DnskeyData, type DsData, type Resolver } from '../resolver/stub-client.js';
 import type { DnskeyRecord, DsRecord } from './keys.js';
 import type { ChainFacts, Lookup, Security } from './state.js';
 

@@ -6,8 +6,8 @@
  */
 import type { AppContext } from '../context.js';
 import { LocalZones } from '../cpanel/local-zones.js';
-import { kindOf, providerFor, Providers } from '../dns/registry.js';
-import type { CloudflareDnssec } from '../dns/cloudflare.js';
+import { kindOf, providerFor, Providers } from '../provider-instances.js';
+import type { CloudflareDnssec } from '../providers/cloudflare/client.js';
 import { isProblem, type Problem } from '../problem.js';
 import { providerModule } from '../providers/registry.js';
 import type { ServerRoot } from '../util/server-root.js';

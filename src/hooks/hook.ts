@@ -4,7 +4,7 @@ import { readAccounts } from '../cpanel/accounts.js';
 import { mainDomainOf } from '../cpanel/users-file.js';
 import { checkName } from '../dns/names.js';
 import { isTlsrpt } from '../dns/records.js';
-import { Providers } from '../dns/registry.js';
+import { Providers } from '../provider-instances.js';
 import { incomingRecords } from '../plan/desired.js';
 import { applyPlan, makePlan, scanFor, type RunPlan } from '../plan/run.js';
 import { recoverInterrupted } from '../plan/recover.js';

@@ -2,7 +2,7 @@ import { retireAfterMs, WAKE_MARGIN_MS } from '../plan/retire-after.js';
 import { createHash } from 'node:crypto';
 import { statSync, type Stats } from 'node:fs';
 import type { AppContext } from '../context.js';
-import { Providers, serverManagedZones } from '../dns/registry.js';
+import { Providers, serverManagedZones } from '../provider-instances.js';
 import { applyPlan, makePlan } from '../plan/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { alertOnPlanWarnings, alertOnTlsrptRoute } from '../alerts/evaluate.js';

@@ -1,4 +1,4 @@
-import type { PublishedTlsa } from '../dns/provider.js';
+import type { PublishedTlsa } from '../providers/contract.js';
 import { problem, type Problem } from '../problem.js';
 import { recordKey } from '../tlsa/types.js';
 import { PRIORITY, type DesiredRecord } from './desired.js';

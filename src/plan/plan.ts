@@ -1,5 +1,5 @@
 import { retireAfterMs } from './retire-after.js';
-import type { Change, PublishedRecord, PublishedTlsa, PublishedTlsrpt } from '../dns/provider.js';
+import type { Change, PublishedRecord, PublishedTlsa, PublishedTlsrpt } from '../providers/contract.js';
 import { problem, type Problem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
 import { isTlsrpt, managedKey, tlsrptDomain } from '../dns/records.js';

@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
-import type { Providers } from '../dns/registry.js';
-import type { Change } from '../dns/provider.js';
+import type { Providers } from '../provider-instances.js';
+import type { Change } from '../providers/contract.js';
 import { isProblem, toProblem, type Problem } from '../problem.js';
 import type { JournalEntry } from '../state/db.js';
 import { describeData, managedKey } from '../dns/records.js';

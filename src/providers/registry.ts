@@ -5,8 +5,8 @@
  * cannot miss one (there is no "everything else is Cloudflare" branch).
  */
 import { z } from 'zod';
-import { cloudflareProvider } from './cloudflare.js';
-import { cpanelProvider } from './cpanel.js';
+import { cloudflareProvider } from './cloudflare/index.js';
+import { cpanelProvider } from './cpanel/index.js';
 import type { ProviderModule } from './types.js';
 
 export const PROVIDERS = [cpanelProvider, cloudflareProvider] as const;

@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import type { DsRecord, DnskeyRecord } from '../dnssec/keys.js';
 import type { Signing } from '../dnssec/state.js';
-import type { DnsProvider } from '../dns/provider.js';
+import type { DnsProvider } from './contract.js';
 import type { Problem } from '../problem.js';
 import type { JournalStep } from '../state/db.js';
 import type { ServerRoot } from '../util/server-root.js';

@@ -7,8 +7,8 @@ import { checkName } from '../dns/names.js';
 import { reportAddressFault } from '../dns/records.js';
 import { problem, ProblemError } from '../problem.js';
 import { parseParams } from '../tlsa/types.js';
-import { CPANEL_DEFAULTS, cpanelSettings } from '../providers/cpanel.js';
-import { cloudflareSettings } from '../providers/cloudflare.js';
+import { CPANEL_DEFAULTS, cpanelSettings } from '../providers/cpanel/index.js';
+import { cloudflareSettings } from '../providers/cloudflare/index.js';
 import { BUILTIN_INSTANCES, instanceName, instanceSchema, providerSecretPaths, RESERVED_NAMES, ZOD_CUSTOM } from '../providers/registry.js';
 import { hostPort } from '../providers/schema-parts.js';
 

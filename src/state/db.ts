@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Change, PublishedRecord } from '../dns/provider.js';
+import type { Change, PublishedRecord } from '../providers/contract.js';
 import type { LedgerView } from './ledger.js';
 import { managedKey, type ManagedRecord } from '../dns/records.js';
 import { BUSY_TIMEOUT_MS, retryWhileBusySync } from './busy.js';

@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
 import { resolverFor } from '../dane/check.js';
-import { DnsClient } from '../dns/stub-client.js';
+import { DnsClient } from '../resolver/stub-client.js';
 
 /**
  * Whether a report mail is what it claims (issue 21: anyone can mail a report naming any

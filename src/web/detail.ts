@@ -5,7 +5,7 @@ import { closestStatus } from '../dnssec/summary.js';
 import type { DnssecStatus } from '../dnssec/status.js';
 import type { DomainCheck } from '../dane/verdict.js';
 import { tlsaHost, tlsaOwner } from '../dns/names.js';
-import type { Change, PublishedRecord } from '../dns/provider.js';
+import type { Change, PublishedRecord } from '../providers/contract.js';
 import type { HeldBackRecord, HeldRecord, ZonePlan } from '../plan/plan.js';
 import { toProblem, type Problem } from '../problem.js';
 import { desiredFor } from '../plan/run.js';

@@ -7,8 +7,8 @@ import { enableSigning, type SignerChange } from '../dnssec/enable.js';
 import { recheckDnssec } from '../dnssec/watch.js';
 import { checkDomains } from '../dane/check.js';
 import { authenticates, type DomainCheck } from '../dane/verdict.js';
-import { builtinCloudflareAccess, Providers } from '../dns/registry.js';
-import type { ApplyResult, PublishedRecord } from '../dns/provider.js';
+import { builtinCloudflareAccess, Providers } from '../provider-instances.js';
+import type { ApplyResult, PublishedRecord } from '../providers/contract.js';
 import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
 import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
 import type { Job, JobRegistry } from './jobs.js';
@@ -186,9 +186,9 @@ export function startRescanJob(deps: JobDeps, actor: string): Job {
 
 /** Loaded lazily: the Cloudflare module (and SDK) is only needed when someone presses "Test". */
 async function testToken(ctx: AppContext, apiToken: string, zone?: string): Promise<TokenTest> {
-  let mod: typeof import('../dns/cloudflare.js');
+  let mod: typeof import('../providers/cloudflare/client.js');
   try {
-    mod = await import('../dns/cloudflare.js');
+    mod = await import('../providers/cloudflare/client.js');
   } catch (err) {
     return { ok: false, summary: 'The Cloudflare provider is not available in this build.', problems: [toProblem(err, 'cloudflare-not-built')] };
   }

@@ -7,7 +7,7 @@ import { digSized } from '../lab/dns.js';
 import type { Lab } from '../lab/lab.js';
 import { checkDomains } from '../../src/dane/check.js';
 import { KNOWN_ISSUERS } from '../../src/tlsa/known-issuers.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 import { labServer } from '../helpers/lab-server.js';
 import { testContext } from '../helpers/context.js';

@@ -5,9 +5,9 @@ import { useLab } from '../lab/setup.js';
 import type { Lab } from '../lab/lab.js';
 import { run } from '../lab/proc.js';
 import { testContext } from '../helpers/context.js';
-import { createZoneFileProvider as createFromHost } from '../../src/dns/zonefile-provider.js';
-import { providerHost } from '../../src/dns/registry.js';
-import type { Change } from '../../src/dns/provider.js';
+import { createZoneFileProvider as createFromHost } from '../../src/providers/cpanel/zonefile.js';
+import { providerHost } from '../../src/provider-instances.js';
+import type { Change } from '../../src/providers/contract.js';
 import type { AppContext } from '../../src/context.js';
 
 /** The zone-file provider as the cpanel module makes it: the narrow host and its own settings. */

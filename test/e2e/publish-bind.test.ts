@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab/setup.js';
 import type { Lab } from '../lab/lab.js';
 import { testContext } from '../helpers/context.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 import type { AppContext } from '../../src/context.js';
 

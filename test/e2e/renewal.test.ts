@@ -7,7 +7,7 @@ import type { Lab } from '../lab/lab.js';
 import { fingerLoop, labServer } from '../helpers/lab-server.js';
 import { hookEvent } from '../helpers/cpanel-fixtures.js';
 import { runHook } from '../../src/hooks/hook.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 import type { AppContext } from '../../src/context.js';
 

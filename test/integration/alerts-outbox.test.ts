@@ -7,7 +7,7 @@ import { alertStore, deliverDue, queueReminders, recordEvents } from '../../src/
 import { watchdogTick } from '../../src/alerts/watchdog.js';
 import { CHECK_KIND, schedule } from '../../src/checks/scheduled.js';
 import { createContext, createLogger, type AppContext } from '../../src/context.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { makePki } from '../helpers/openssl.js';

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseZone, tlsaRecordsAt } from '../../src/dns/zonefile.js';
+import { parseZone, tlsaRecordsAt } from '../../src/zonefile/index.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { makePki } from '../helpers/openssl.js';
 

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { makePki, opensslTlsaData, type TestPki } from '../helpers/openssl.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { createContext, createLogger } from '../../src/context.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 import { planJson } from '../../src/cli/plan-commands.js';
 import { json } from '../../src/cli/types.js';

@@ -1,8 +1,8 @@
 import Cloudflare from 'cloudflare';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CloudflareProvider } from '../../src/dns/cloudflare.js';
-import { RequestBudget } from '../../src/dns/rate-limit.js';
+import { CloudflareProvider } from '../../src/providers/cloudflare/client.js';
+import { RequestBudget } from '../../src/providers/cloudflare/rate-limit.js';
 import { FakeCloudflare, startFakeCloudflare } from '../fakes/cloudflare/server.js';
 
 /**

@@ -5,7 +5,7 @@ import { startFakeCloudflare, type FakeCloudflare } from '../fakes/cloudflare/se
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { makePki, opensslTlsaData, type TestPki } from '../helpers/openssl.js';
 import { createContext, createLogger, type AppContext } from '../../src/context.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 
 /**

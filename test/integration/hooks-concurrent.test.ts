@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseZone, tlsaRecordsAt } from '../../src/dns/zonefile.js';
+import { parseZone, tlsaRecordsAt } from '../../src/zonefile/index.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { hookEvent } from '../helpers/cpanel-fixtures.js';
 import { makePki, opensslTlsaData } from '../helpers/openssl.js';

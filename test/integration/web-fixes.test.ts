@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/web/server.js';
 import { makePlan } from '../../src/plan/run.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { recordStatuses } from '../../src/dnssec/watch.js';
 import { csrfFrom, demoFixture, http, signedIn, waitForJob, type DemoFixture } from './web-fixture.js';
 

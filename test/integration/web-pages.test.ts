@@ -4,7 +4,7 @@ import { saveConfig } from '../../src/state/config.js';
 import { join } from 'node:path';
 import type { RunningServer } from '../../src/web/server.js';
 import { makePlan } from '../../src/plan/run.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { auditCsv, auditRows } from '../../src/report/audit.js';
 import { publishedMarks } from '../../src/checks/scheduled.js';
 import { recordStatuses } from '../../src/dnssec/watch.js';

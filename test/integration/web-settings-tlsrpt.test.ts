@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/web/server.js';
 import { makePlan } from '../../src/plan/run.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { csrfFrom, demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
 
 /**

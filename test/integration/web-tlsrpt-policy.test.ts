@@ -2,7 +2,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_PATH, defaultConfig, saveConfig } from '../../src/state/config.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 import { demoFixture, http, type DemoFixture, signedIn } from './web-fixture.js';
 

@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readParsedZone } from '../../src/cpanel/local-zones.js';
 import { ServerRoot } from '../../src/util/server-root.js';
-import type { Change } from '../../src/dns/provider.js';
-import { canonicalType, type ParsedZone } from '../../src/dns/zonefile.js';
-import { tlsaFields } from '../../src/dns/zonefile/query.js';
-import { createZoneFileProvider } from '../../src/dns/zonefile-provider.js';
+import type { Change } from '../../src/providers/contract.js';
+import { canonicalType, type ParsedZone } from '../../src/zonefile/index.js';
+import { tlsaFields } from '../../src/zonefile/query.js';
+import { createZoneFileProvider } from '../../src/providers/cpanel/zonefile.js';
 import { toProblem } from '../../src/problem.js';
 import type { TlsaRecord } from '../../src/tlsa/types.js';
 import { testContext } from '../helpers/context.js';
-import { providerHost } from '../../src/dns/registry.js';
+import { providerHost } from '../../src/provider-instances.js';
 import { ZONE_FIXTURES } from '../unit/zonefile-fixtures.js';
 
 /**

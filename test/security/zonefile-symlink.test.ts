@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, s
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createContext, createLogger } from '../../src/context.js';
-import { Providers } from '../../src/dns/registry.js';
+import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 import { saveConfig, loadConfig } from '../../src/state/config.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
-import { DnsClient, parseResolver, resolverFromResolvConf } from '../../src/dns/stub-client.js';
+import { DnsClient, parseResolver, resolverFromResolvConf } from '../../src/resolver/stub-client.js';
 import { ProblemError } from '../../src/problem.js';
 import { response, startFakeDns, zoneHandler, type FakeDnsServer, type ZoneRecord } from '../fakes/dns-server.js';
 

@@ -8,7 +8,7 @@ import type { LedgerView } from '../../src/state/ledger.js';
 import { parseBundle } from '../../src/tlsa/certificate.js';
 import { recordKey } from '../../src/tlsa/types.js';
 import type { Endpoint } from '../../src/cpanel/scan.js';
-import type { PublishedRecord, PublishedTlsa } from '../../src/dns/provider.js';
+import type { PublishedRecord, PublishedTlsa } from '../../src/providers/contract.js';
 
 /**
  * Issue 9: pins chosen like the CA chooses, and a record budget per owner. Expected SPKI digests

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planZone, type ZonePlanInput } from '../../src/plan/plan.js';
 import type { LedgerView } from '../../src/state/ledger.js';
 import type { DesiredRecord } from '../../src/plan/desired.js';
-import type { PublishedRecord, PublishedTlsa } from '../../src/dns/provider.js';
+import type { PublishedRecord, PublishedTlsa } from '../../src/providers/contract.js';
 import { recordKey } from '../../src/tlsa/types.js';
 
 const zone = 'example.test';

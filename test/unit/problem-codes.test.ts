@@ -6,7 +6,7 @@ import { CODES, type Kind } from '../../src/problem-codes.js';
 import { exitCodeOf, httpStatusOf, kindOf, problem, ProblemError, retryable, severityOf, toProblem, type Problem } from '../../src/problem.js';
 import { WhmApi } from '../../src/cpanel/whmapi.js';
 import { ServerRoot } from '../../src/util/server-root.js';
-import { parseZone } from '../../src/dns/zonefile.js';
+import { parseZone } from '../../src/zonefile/index.js';
 
 /** Every TypeScript file of the product (the demo under demo/ is not shipped and has its own errors). */
 function sources(): string[] {

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { REDACT_PATHS } from '../../src/context.js';
-import { describeInstance, kindOf, providerFor } from '../../src/dns/registry.js';
+import { describeInstance, kindOf, providerFor } from '../../src/provider-instances.js';
 import { toProblem } from '../../src/problem.js';
 import { hasSecrets, parseConfig, redactConfig } from '../../src/state/config.js';
 import { providerChoices } from '../../src/web/settings-form.js';

@@ -10,12 +10,16 @@ it("README's providers table is the registry's (kinds, secrets, capabilities)", 
   expect(rows).toEqual(providersTable());
 });
 
-it("README's Layout names every folder under src/, and nothing under src/providers imports context.ts", async () => {
+it("README's Layout names every folder under src/, and nothing under providers/, zonefile/, resolver/ or dns/ imports context.ts", async () => {
   const { readdirSync } = await import('node:fs');
   const readme = readFileSync('README.md', 'utf8');
   const layout = readme.slice(readme.indexOf('## Layout'));
   const dirs = readdirSync('src', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
   expect(dirs.length).toBeGreaterThan(10);
   for (const d of dirs) expect(layout, `src/${d}/`).toMatch(new RegExp(`^src/${d}/ `, 'm'));
-  for (const f of readdirSync('src/providers')) expect(readFileSync(`src/providers/${f}`, 'utf8'), f).not.toMatch(/from '\.\.\/context\.js'/);
+  for (const room of ['providers', 'zonefile', 'resolver', 'dns']) {
+    const files = readdirSync(`src/${room}`, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files.length, room).toBeGreaterThan(0);
+    for (const f of files) expect(readFileSync(`src/${room}/${f}`, 'utf8'), `${room}/${f}`).not.toMatch(/from '(\.\.\/)+context\.js'/);
+  }
 });

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planZone, serverWideLimit, type ZonePlanInput } from '../../src/plan/plan.js';
 import type { DesiredRecord, DesiredTlsrpt } from '../../src/plan/desired.js';
-import type { PublishedRecord } from '../../src/dns/provider.js';
+import type { PublishedRecord } from '../../src/providers/contract.js';
 import type { LedgerView } from '../../src/state/ledger.js';
 import { recordKey } from '../../src/tlsa/types.js';
 import { reportAddressFault } from '../../src/dns/records.js';
-import { editZone, parseZone, recordsAt, tlsrptRecordsAt, ZoneEditError } from '../../src/dns/zonefile.js';
+import { editZone, parseZone, recordsAt, tlsrptRecordsAt, ZoneEditError } from '../../src/zonefile/index.js';
 import { configSchema } from '../../src/state/config.js';
 
 /**

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { editZone, formatTlsaLine, parseZone, recordsAt, tlsaRecordsAt, ZoneEditError, type ZoneRecord } from '../../src/dns/zonefile.js';
+import { editZone, formatTlsaLine, parseZone, recordsAt, tlsaRecordsAt, ZoneEditError, type ZoneRecord } from '../../src/zonefile/index.js';
 import type { TlsaRecord } from '../../src/tlsa/types.js';
 import { VALID, ZONE_FIXTURES } from './zonefile-fixtures.js';
 

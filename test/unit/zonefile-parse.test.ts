@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addressesAt, cnameTarget, mxTargets, parseZone, recordsAt, tlsaRecordsAt, ZoneSyntaxError, type ParsedZone } from '../../src/dns/zonefile.js';
+import { addressesAt, cnameTarget, mxTargets, parseZone, recordsAt, tlsaRecordsAt, ZoneSyntaxError, type ParsedZone } from '../../src/zonefile/index.js';
 import { VALID, ZONE_FIXTURES } from './zonefile-fixtures.js';
 
 const DIR = ZONE_FIXTURES;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextSerial, serialGreater } from '../../src/dns/zonefile.js';
+import { nextSerial, serialGreater } from '../../src/zonefile/index.js';
 
 const day = (y: number, m: number, d: number, h = 12) => new Date(Date.UTC(y, m - 1, d, h));
 

@@ -1,4 +1,4 @@
-import { describeInstance } from '../../dns/registry.js';
+import { describeInstance } from '../../provider-instances.js';
 import { REPAIR_COMMAND } from '../../tlsrpt/route.js';
 import { Router } from 'express';
 import { VERDICTS } from '../../dane/verdict.js';

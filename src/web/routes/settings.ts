@@ -1,5 +1,5 @@
 import { Router, type Response } from 'express';
-import { builtinCloudflareAccess } from '../../dns/registry.js';
+import { builtinCloudflareAccess } from '../../provider-instances.js';
 import { problem, ProblemError } from '../../problem.js';
 import { redactConfig, replaceConfig } from '../../state/config.js';
 import { domainParam, formString } from '../params.js';

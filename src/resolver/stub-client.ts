@@ -11,7 +11,7 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import * as packet from 'dns-packet';
 import { problem, ProblemError } from '../problem.js';
-import { canonicalName, checkName, printable } from './names.js';
+import { canonicalName, checkName, printable } from '../dns/names.js';
 
 export interface Resolver {
   host: string;

@@ -1,5 +1,5 @@
-import { ProblemError } from '../../problem.js';
-import { printable } from '../names.js';
+import { ProblemError } from '../problem.js';
+import { printable } from '../dns/names.js';
 
 /**
  * A zone file we cannot read exactly. `reason` is the bare reason (callers prefix the path and

@@ -1,10 +1,10 @@
-import { WhmApi } from '../cpanel/whmapi.js';
-import { problem, ProblemError, retryable, toProblem } from '../problem.js';
-import { recordKey } from '../tlsa/types.js';
-import { absoluteName, relativeTo } from './names.js';
-import { isTlsrpt, isTlsrptText, managedKey, tlsrptRecordFault, type ManagedRecord } from './records.js';
-import type { ApplyResult, Change, DnsProvider } from './provider.js';
-import { applyGuarded, populateFromZoneFile, type ZoneFileHost } from './zonefile-provider.js';
+import { WhmApi } from '../../cpanel/whmapi.js';
+import { problem, ProblemError, retryable, toProblem } from '../../problem.js';
+import { recordKey } from '../../tlsa/types.js';
+import { absoluteName, relativeTo } from '../../dns/names.js';
+import { isTlsrpt, isTlsrptText, managedKey, tlsrptRecordFault, type ManagedRecord } from '../../dns/records.js';
+import type { ApplyResult, Change, DnsProvider } from '../contract.js';
+import { applyGuarded, populateFromZoneFile, type ZoneFileHost } from './zonefile.js';
 
 /** How often a write is retried when someone else changed the zone between our read and write. */
 const STALE_SERIAL_RETRIES = 3;

@@ -1,7 +1,7 @@
-import type { MatchingType, Selector, TlsaRdata, Usage } from '../../tlsa/types.js';
+import type { MatchingType, Selector, TlsaRdata, Usage } from '../tlsa/types.js';
 import { absoluteName } from './name.js';
 import { addressField, genericBytes, isGeneric, mxFields, nameField, splitRdata, tlsaFromText, tlsaFromWire, txtStrings, type TlsaFields } from './rdata.js';
-import { isTlsrptText, type TlsrptRecord } from '../records.js';
+import { isTlsrptText, type TlsrptRecord } from '../dns/records.js';
 import { canonicalType } from './rrtypes.js';
 import type { ParsedZone, ZoneRecord } from './types.js';
 

@@ -1,19 +1,19 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
-import { ownDirectory, removeQuietly, removeStaleTemps, renameInto, writeNewFile, writeTempBeside } from '../util/durable-write.js';
+import { ownDirectory, removeQuietly, removeStaleTemps, renameInto, writeNewFile, writeTempBeside } from '../../util/durable-write.js';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { ProviderHost } from '../providers/types.js';
-import type { CpanelSettings } from '../providers/cpanel.js';
-import { isServiceOwner, parseZoneText, readParsedZone, readServiceRecords, zoneFilePath } from '../cpanel/local-zones.js';
-import { DnsClient, parseResolver } from './stub-client.js';
-import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
-import { recordKey } from '../tlsa/types.js';
-import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
-import { managedKey, rrTypeOf, type ManagedRecord } from './records.js';
-import { editZone, nextSerial, tlsaRecordsAt, tlsrptRecordsAt, type ParsedZone, type ZoneRecord } from './zonefile.js';
+import type { ProviderHost } from '../types.js';
+import type { CpanelSettings } from './index.js';
+import { isServiceOwner, parseZoneText, readParsedZone, readServiceRecords, zoneFilePath } from '../../cpanel/local-zones.js';
+import { DnsClient, parseResolver } from '../../resolver/stub-client.js';
+import { isProblem, problem, ProblemError, toProblem, type Problem } from '../../problem.js';
+import { recordKey } from '../../tlsa/types.js';
+import type { ApplyResult, Change, DnsProvider, PublishedRecord } from '../contract.js';
+import { managedKey, rrTypeOf, type ManagedRecord } from '../../dns/records.js';
+import { editZone, nextSerial, tlsaRecordsAt, tlsrptRecordsAt, type ParsedZone, type ZoneRecord } from '../../zonefile/index.js';
 
 const run = promisify(execFile);
 

@@ -1,7 +1,7 @@
 import type { Problem } from '../problem.js';
 import type { TlsaRecord } from '../tlsa/types.js';
-import type { ManagedRecord, TlsrptRecord } from './records.js';
-import type { ProviderDnssec, VerifyResult } from '../providers/types.js';
+import type { ManagedRecord, TlsrptRecord } from '../dns/records.js';
+import type { ProviderDnssec, VerifyResult } from './types.js';
 
 /**
  * The DNS side follows octoDNS/DNSControl: a provider `populate`s what is published at the owners

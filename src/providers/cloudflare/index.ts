@@ -1,7 +1,7 @@
-/** Cloudflare through its official SDK (src/dns/cloudflare.ts, loaded only when a zone uses it: ~0.5 s). */
+/** Cloudflare through its official SDK (./client.ts, loaded only when a zone uses it: ~0.5 s). */
 import { z } from 'zod';
-import { problem } from '../problem.js';
-import type { ProviderModule } from './types.js';
+import { problem } from '../../problem.js';
+import type { ProviderModule } from '../types.js';
 
 export const cloudflareSettings = z.object({ apiToken: z.string().min(1).optional(), baseURL: z.string().url().optional() }).strict();
 export type CloudflareSettings = z.infer<typeof cloudflareSettings>;
@@ -36,7 +36,7 @@ export const cloudflareProvider: ProviderModule<'cloudflare', CloudflareSettings
         severity: 'error',
       });
     }
-    const [{ CloudflareProvider }, { cloudflareDnssec }] = await Promise.all([import('../dns/cloudflare.js'), import('../dnssec/cloudflare-signer.js')]);
+    const [{ CloudflareProvider }, { cloudflareDnssec }] = await Promise.all([import('./client.js'), import('../../dnssec/cloudflare-signer.js')]);
     const cf = new CloudflareProvider({ apiToken, ...(baseURL ? { baseURL } : {}), logger: host.logger });
     cf.signer = cloudflareDnssec(cf);
     return cf;

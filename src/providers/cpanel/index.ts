@@ -1,10 +1,10 @@
 /**
  * The server's own zones: through WHM API 1 when cPanel is present (so DNS clusters sync), else
- * the zone file itself (src/dns/zonefile-provider.ts). Signing through cPanel's PowerDNS.
+ * the zone file itself (./zonefile.ts). Signing through cPanel's PowerDNS.
  */
 import { z } from 'zod';
-import { hostPort } from './schema-parts.js';
-import type { ProviderModule } from './types.js';
+import { hostPort } from '../schema-parts.js';
+import type { ProviderModule } from '../types.js';
 
 export const cpanelSettings = z
   .object({
@@ -32,10 +32,10 @@ export const cpanelProvider: ProviderModule<'cpanel', CpanelSettings> = {
   describe: () => 'this server',
   async create(settings, host) {
     const [{ WhmApi }, { createWhmApi1Provider }, { createZoneFileProvider }, { cpanelDnssec }] = await Promise.all([
-      import('../cpanel/whmapi.js'),
-      import('../dns/whmapi1-provider.js'),
-      import('../dns/zonefile-provider.js'),
-      import('../dnssec/cpanel-signer.js'),
+      import('../../cpanel/whmapi.js'),
+      import('./whmapi1.js'),
+      import('./zonefile.js'),
+      import('../../dnssec/cpanel-signer.js'),
     ]);
     const env = { root: host.root, now: host.now, journalStep: host.journalStep, cpanel: settings };
     const useApi = settings.useWhmApi && WhmApi.available(host.root);

@@ -1,14 +1,14 @@
-import type { AppContext } from '../context.js';
-import { problem, type Problem } from '../problem.js';
-import type { DnsProvider } from './provider.js';
-import { LocalZones } from '../cpanel/local-zones.js';
-import { cloudflareAccess } from '../providers/cloudflare.js';
-import { BUILTIN_INSTANCES, providerModule, type BuiltinInstance, type ProviderKind } from '../providers/registry.js';
-import type { ProviderHost } from '../providers/types.js';
+import type { AppContext } from './context.js';
+import { problem, type Problem } from './problem.js';
+import type { DnsProvider } from './providers/contract.js';
+import { LocalZones } from './cpanel/local-zones.js';
+import { cloudflareAccess } from './providers/cloudflare/index.js';
+import { BUILTIN_INSTANCES, providerModule, type BuiltinInstance, type ProviderKind } from './providers/registry.js';
+import type { ProviderHost } from './providers/types.js';
 
 export type { ProviderKind };
 
-/** The Cloudflare token and base URL of the built-in instance (see providers/cloudflare.ts). */
+/** The Cloudflare token and base URL of the built-in instance (see providers/cloudflare/index.ts). */
 export function builtinCloudflareAccess(config: AppContext['config']): { apiToken?: string; baseURL?: string } {
   return cloudflareAccess(config.cloudflare);
 }

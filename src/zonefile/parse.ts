@@ -1,4 +1,4 @@
-import { printable } from '../names.js';
+import { printable } from '../dns/names.js';
 import { ZoneSyntaxError } from './errors.js';
 import { Lexer, type Entry, type Token } from './lexer.js';
 import { absoluteName } from './name.js';

@@ -7,14 +7,14 @@ import Cloudflare, {
   PermissionDeniedError,
   RateLimitError,
 } from 'cloudflare';
-import { problem, ProblemError, type Problem } from '../problem.js';
-import { redactSecret } from '../util/redact.js';
-import { canonicalName, isSubdomainOf, printable } from './names.js';
-import type { ApplyResult, Change, DnsProvider, PublishedRecord } from './provider.js';
-import type { ProviderDnssec, VerifyResult } from '../providers/types.js';
-import { isTlsrpt, isTlsrptText, kindAtOwner, quoteTxt, tlsrptRecordFault } from './records.js';
+import { problem, ProblemError, type Problem } from '../../problem.js';
+import { redactSecret } from '../../util/redact.js';
+import { canonicalName, isSubdomainOf, printable } from '../../dns/names.js';
+import type { ApplyResult, Change, DnsProvider, PublishedRecord } from '../contract.js';
+import type { ProviderDnssec, VerifyResult } from '../types.js';
+import { isTlsrpt, isTlsrptText, kindAtOwner, quoteTxt, tlsrptRecordFault } from '../../dns/records.js';
 import { RequestBudget, sharedBudgetFor, type RequestBudgetOptions } from './rate-limit.js';
-import { tlsaRdataFault, type MatchingType, type Selector, type Usage } from '../tlsa/types.js';
+import { tlsaRdataFault, type MatchingType, type Selector, type Usage } from '../../tlsa/types.js';
 
 /**
  * Cloudflare through the official SDK. Reads list TLSA records per owner (or per zone when that

@@ -1,6 +1,6 @@
-import { checkName, isSubdomainOf, printable } from '../names.js';
-import { tlsaRdataFault, type TlsaRecord } from '../../tlsa/types.js';
-import { isTlsrpt, isTlsrptText, quoteTxt, tlsrptRecordFault, type ManagedRecord, type TlsrptRecord } from '../records.js';
+import { checkName, isSubdomainOf, printable } from '../dns/names.js';
+import { tlsaRdataFault, type TlsaRecord } from '../tlsa/types.js';
+import { isTlsrpt, isTlsrptText, quoteTxt, tlsrptRecordFault, type ManagedRecord, type TlsrptRecord } from '../dns/records.js';
 import { txtStrings } from './rdata.js';
 import { ZoneEditError, ZoneSyntaxError } from './errors.js';
 import { parseMeta, parseZone } from './parse.js';
