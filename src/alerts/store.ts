@@ -1,3 +1,4 @@
+import { migrate } from '../state/schema.js';
 import type Database from 'better-sqlite3';
 import type { Verdict } from '../dane/verdict.js';
 import type { AlertKind, DomainState, Incident, Severity } from './transitions.js';
@@ -32,43 +33,6 @@ export interface Delivery {
   lastError: string | null;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS alerts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  key TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  severity TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  title TEXT NOT NULL,
-  detail TEXT NOT NULL,
-  data TEXT NOT NULL,
-  opened_at INTEGER NOT NULL,
-  resolved_at INTEGER,
-  resolved_detail TEXT,
-  last_notified_at INTEGER
-);
-CREATE UNIQUE INDEX IF NOT EXISTS alerts_open_key ON alerts(key) WHERE resolved_at IS NULL;
-CREATE INDEX IF NOT EXISTS alerts_opened ON alerts(opened_at);
-CREATE TABLE IF NOT EXISTS alert_baselines (
-  domain TEXT PRIMARY KEY,
-  verdict TEXT NOT NULL,
-  ds INTEGER,
-  time INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS alert_deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  alert_id INTEGER,
-  channel TEXT NOT NULL,
-  event TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER NOT NULL,
-  delivered_at INTEGER,
-  last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries(delivered_at, next_attempt_at);
-`;
 
 interface AlertRow {
   id: number;
@@ -130,10 +94,7 @@ function toDelivery(r: DeliveryRow): Delivery {
 /** Alerts, the per-domain baselines the transition logic compares against, and the delivery outbox. */
 export class AlertStore {
   constructor(private readonly db: Database.Database) {
-    db.exec(SCHEMA);
-    // Acknowledgement (issue 24) came later: databases made before it get its columns.
-    const cols = new Set((db.prepare('PRAGMA table_info(alerts)').all() as { name: string }[]).map((c) => c.name));
-    if (!cols.has('acked_at')) db.exec('ALTER TABLE alerts ADD COLUMN acked_by TEXT; ALTER TABLE alerts ADD COLUMN acked_at INTEGER;');
+    migrate(db);
   }
 
   /**

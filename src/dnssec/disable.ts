@@ -3,6 +3,7 @@
  * (the zone would go bogus); `--after-ds-gone` records the intent and the timer stops signing
  * once the DS has been gone for the parent's DS TTL plus the zone's DNSKEY TTL.
  */
+import { migrate } from '../state/schema.js';
 import type Database from 'better-sqlite3';
 import type { AppContext } from '../context.js';
 import { resolverFor } from '../dane/check.js';
@@ -18,15 +19,6 @@ import { watchZones } from './watch.js';
 /** When the DS TTL cannot be seen any more (already gone): the common TLD DS TTL, one day. */
 export const UNKNOWN_DS_TTL = 86_400;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS dnssec_intent (
-  zone TEXT PRIMARY KEY,
-  created INTEGER NOT NULL,
-  ds_ttl INTEGER NOT NULL,
-  dnskey_ttl INTEGER NOT NULL,
-  gone_since INTEGER
-);
-`;
 
 export interface DisableIntent {
   zone: string;
@@ -39,7 +31,7 @@ export interface DisableIntent {
 
 class IntentStore {
   constructor(private readonly db: Database.Database) {
-    db.exec(SCHEMA);
+    migrate(db);
   }
   put(i: DisableIntent): void {
     this.db.prepare('INSERT INTO dnssec_intent (zone, created, ds_ttl, dnskey_ttl, gone_since) VALUES (?, ?, ?, ?, ?) ON CONFLICT(zone) DO UPDATE SET ds_ttl = MAX(ds_ttl, excluded.ds_ttl), dnskey_ttl = MAX(dnskey_ttl, excluded.dnskey_ttl)').run(i.zone, i.created, i.dsTtl, i.dnskeyTtl, i.goneSince);

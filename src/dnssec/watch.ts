@@ -4,6 +4,7 @@
  * through the shared schedule (kind "dnssec"). `recheckDnssec` is what the timer, or the alerts
  * scheduler, calls.
  */
+import { migrate } from '../state/schema.js';
 import type Database from 'better-sqlite3';
 import type { AppContext } from '../context.js';
 import { Schedule } from '../schedule/schedule.js';
@@ -14,17 +15,6 @@ export const DNSSEC_KIND = 'dnssec';
 const FIRST_RETRY_MS = 5 * 60_000;
 const MAX_RETRY_MS = 6 * 3_600_000;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS dnssec_state (
-  zone TEXT PRIMARY KEY,
-  state TEXT NOT NULL,
-  reason TEXT,
-  signing TEXT,
-  status TEXT NOT NULL,
-  time TEXT NOT NULL,
-  since TEXT NOT NULL
-);
-`;
 
 export interface StoredDnssec {
   status: DnssecStatus;
@@ -45,7 +35,7 @@ export class DnssecStore {
     private readonly db: Database.Database,
     opts: { readOnly?: boolean } = {},
   ) {
-    if (!opts.readOnly) db.exec(SCHEMA);
+    if (!opts.readOnly) migrate(db);
   }
 
   get(zone: string): StoredDnssec | null {

@@ -1,3 +1,4 @@
+import { migrate } from '../state/schema.js';
 import type Database from 'better-sqlite3';
 
 /**
@@ -20,19 +21,6 @@ export interface DueItem {
   lastOk: boolean | null;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS schedule (
-  kind TEXT NOT NULL,
-  key TEXT NOT NULL,
-  due_at INTEGER NOT NULL,
-  reason TEXT NOT NULL,
-  failures INTEGER NOT NULL DEFAULT 0,
-  last_run_at INTEGER,
-  last_ok INTEGER,
-  PRIMARY KEY (kind, key)
-);
-CREATE INDEX IF NOT EXISTS schedule_due ON schedule(kind, due_at);
-`;
 
 interface Row {
   kind: string;
@@ -48,7 +36,7 @@ const toItem = (r: Row): DueItem => ({ kind: r.kind, key: r.key, dueAt: r.due_at
 
 export class Schedule {
   constructor(private readonly db: Database.Database) {
-    db.exec(SCHEMA);
+    migrate(db);
   }
 
   /**

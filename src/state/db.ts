@@ -5,6 +5,7 @@ import type { Change, PublishedRecord } from '../providers/contract.js';
 import type { LedgerView } from './ledger.js';
 import { managedKey, type ManagedRecord } from '../dns/records.js';
 import { BUSY_TIMEOUT_MS, retryWhileBusySync } from './busy.js';
+import { migrate } from './schema.js';
 import { stateStorageProblem } from './storage-problem.js';
 import { ProblemError } from '../problem.js';
 
@@ -40,46 +41,6 @@ export interface ActivityEntry {
 
 const PRUNE_SLICE = 5000;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS ledger (
-  zone TEXT NOT NULL,
-  key TEXT NOT NULL,
-  owner TEXT NOT NULL,
-  created_by_us INTEGER NOT NULL DEFAULT 0,
-  first_seen INTEGER NOT NULL,
-  last_seen INTEGER NOT NULL,
-  PRIMARY KEY (zone, key)
-);
-CREATE INDEX IF NOT EXISTS ledger_owner ON ledger(zone, owner);
-CREATE TABLE IF NOT EXISTS activity (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  time TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  zone TEXT,
-  subject TEXT,
-  detail TEXT NOT NULL,
-  ok INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS activity_time ON activity(time);
-CREATE TABLE IF NOT EXISTS checks (
-  domain TEXT NOT NULL,
-  time TEXT NOT NULL,
-  verdict TEXT NOT NULL,
-  result TEXT NOT NULL,
-  PRIMARY KEY (domain, time)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS login_links (hash TEXT PRIMARY KEY, expires INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS journal (
-  zone TEXT PRIMARY KEY,
-  provider TEXT NOT NULL,
-  step TEXT NOT NULL,
-  changes TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  time INTEGER NOT NULL
-);
-`;
 
 /**
  * The state database holds who-created-what and the activity log (names of every customer
@@ -136,8 +97,8 @@ export class StateDb implements LedgerView {
       // several processes open a new database together, e.g. hooks fired side by side: retry.
       retryWhileBusySync(() => {
         opened.pragma('journal_mode = WAL');
-        opened.exec(SCHEMA);
       });
+      migrate(opened);
       if (file !== ':memory:') rootOnly(file);
     } catch (err) {
       db?.close();

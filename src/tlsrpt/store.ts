@@ -1,88 +1,10 @@
 import type Database from 'better-sqlite3';
 import { perStateDb } from '../state/per-state.js';
+import { migrate } from '../state/schema.js';
 import type { TlsrptFailure, TlsrptPolicy, TlsrptReport } from './report.js';
 import type { ReportClaim } from '../alerts/transitions.js';
 
-/**
- * TLS-RPT tables in the state database, created on first use like the alert tables (additive:
- * `CREATE … IF NOT EXISTS`, so older databases gain them and nothing else changes).
- *
- * Stored aggregated (issue 21): per report, one row per policy (domain, policy type, session
- * counts), failed sessions counted per result type, and at most a few failure details per report
- * and result type as samples. A report of 430,000 failure details is then a few rows, so the
- * database grows by less than the mail did. `organization`, `day` and `end_time` are repeated on
- * the policy rows so the domain page and the per-sender flood limit are one index range each.
- */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS tlsrpt_report (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  report_id TEXT NOT NULL,
-  organization TEXT NOT NULL,
-  signer TEXT NOT NULL,
-  authenticated INTEGER NOT NULL DEFAULT 0,
-  contact TEXT,
-  start_time INTEGER NOT NULL,
-  end_time INTEGER NOT NULL,
-  received_at INTEGER NOT NULL,
-  policies_cut INTEGER NOT NULL DEFAULT 0,
-  UNIQUE (organization, report_id, signer, authenticated)
-);
-CREATE INDEX IF NOT EXISTS tlsrpt_report_end ON tlsrpt_report(end_time);
-CREATE TABLE IF NOT EXISTS tlsrpt_policy (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  report INTEGER NOT NULL,
-  domain TEXT NOT NULL,
-  organization TEXT NOT NULL,
-  day INTEGER NOT NULL,
-  end_time INTEGER NOT NULL,
-  policy_type TEXT NOT NULL,
-  mx_hosts TEXT NOT NULL,
-  successful INTEGER NOT NULL,
-  failed INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tlsrpt_policy_domain ON tlsrpt_policy(domain, end_time);
-CREATE INDEX IF NOT EXISTS tlsrpt_policy_end ON tlsrpt_policy(end_time);
-CREATE INDEX IF NOT EXISTS tlsrpt_policy_report ON tlsrpt_policy(report);
-CREATE INDEX IF NOT EXISTS tlsrpt_policy_sender_day ON tlsrpt_policy(organization, domain, day);
-CREATE TABLE IF NOT EXISTS tlsrpt_result (
-  policy INTEGER NOT NULL,
-  result_type TEXT NOT NULL,
-  count INTEGER NOT NULL,
-  PRIMARY KEY (policy, result_type)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tlsrpt_sample (
-  policy INTEGER NOT NULL,
-  result_type TEXT NOT NULL,
-  sending_ip TEXT,
-  receiving_mx TEXT,
-  receiving_ip TEXT,
-  count INTEGER NOT NULL,
-  reason_code TEXT
-);
-CREATE INDEX IF NOT EXISTS tlsrpt_sample_policy ON tlsrpt_sample(policy);
-`;
-
-/**
- * Databases from before issue 21 kept every failure detail (tlsrpt_reports/_policies/_failures):
- * their content moves into the aggregated tables once (counts summed per result type, the first
- * samples kept), then the old tables go, with the space they took.
- */
-const MIGRATE_V1 = `
-INSERT INTO tlsrpt_report (id, report_id, organization, signer, authenticated, contact, start_time, end_time, received_at)
-  SELECT id, report_id, organization, '', 0, contact, start_time, end_time, received_at FROM tlsrpt_reports;
-INSERT INTO tlsrpt_policy (id, report, domain, organization, day, end_time, policy_type, mx_hosts, successful, failed)
-  SELECT p.id, p.report, p.policy_domain, r.organization, (r.start_time / 86400000) * 86400000, r.end_time, p.policy_type, p.mx_hosts, p.successful, p.failed
-  FROM tlsrpt_policies p JOIN tlsrpt_reports r ON r.id = p.report;
-INSERT INTO tlsrpt_result (policy, result_type, count) SELECT policy, result_type, SUM(count) FROM tlsrpt_failures GROUP BY policy, result_type;
-INSERT INTO tlsrpt_sample (policy, result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code)
-  SELECT policy, result_type, sending_ip, receiving_mx, receiving_ip, count, reason_code FROM (
-    SELECT f.*, f.rowid AS rid, ROW_NUMBER() OVER (PARTITION BY p.report, f.result_type ORDER BY f.rowid) AS n
-    FROM tlsrpt_failures f JOIN tlsrpt_policies p ON p.id = f.policy)
-  WHERE n <= ${20} ORDER BY rid;
-DROP TABLE tlsrpt_failures;
-DROP TABLE tlsrpt_policies;
-DROP TABLE tlsrpt_reports;
-`;
+/** The TLS-RPT tables (their layout and why: state/schema.ts) in the state database. */
 
 /** A report as the importer hands it to the store: sender facts and the aggregated policies. */
 export interface StoredReport extends Omit<TlsrptReport, 'policies'> {
@@ -121,11 +43,7 @@ export const tlsrptStore = perStateDb((db) => new TlsrptStore(db));
 
 export class TlsrptStore {
   constructor(private readonly db: Database.Database, opts: { readOnly?: boolean } = {}) {
-    if (opts.readOnly) return;
-    db.transaction(() => {
-      db.exec(SCHEMA);
-      if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tlsrpt_failures'").get()) db.exec(MIGRATE_V1);
-    }).immediate();
+    if (!opts.readOnly) migrate(db);
   }
 
   /** Whether the tables exist (a read-only reader must not create them). */
