@@ -52,6 +52,8 @@ export const CODES = {
   'cloudflare-token-inactive': { kind: 'config', text: 'The Cloudflare API token is not active.' },
   'cloudflare-permission': { kind: 'config', text: 'The Cloudflare API token lacks a permission.' },
   'cloudflare-zone-not-found': { kind: 'config', text: 'Cloudflare has no such zone for this token.' },
+  'powerdns-key-invalid': { kind: 'config', text: 'The PowerDNS API does not accept the API key.' },
+  'powerdns-zone-not-found': { kind: 'config', text: 'The PowerDNS server has no such zone (or no such server id).' },
   'dnssec-signer-missing': { kind: 'config', text: 'cPanel reports no DNSSEC signing data for the zone.' },
   'dnssec-needs-powerdns': { kind: 'refused', text: 'cPanel signs zones only with PowerDNS.' },
   'dnssec-no-whmapi': { kind: 'config', text: 'WHM API 1 is not available to change DNSSEC through cPanel.' },
@@ -107,6 +109,10 @@ export const CODES = {
   'cloudflare-rate-limited': { kind: 'transient', text: 'Cloudflare limits the request rate.' },
   'cloudflare-unavailable': { kind: 'transient', text: 'The Cloudflare API is failing.' },
   'cloudflare-error': { kind: 'transient', text: 'Talking to Cloudflare failed.' },
+  'powerdns-timeout': { kind: 'transient', text: 'The PowerDNS API did not answer in time.' },
+  'powerdns-unreachable': { kind: 'transient', text: 'The PowerDNS API cannot be reached.' },
+  'powerdns-unavailable': { kind: 'transient', text: 'The PowerDNS API is failing.' },
+  'powerdns-error': { kind: 'transient', text: 'Talking to the PowerDNS API failed.' },
   'metrics-file-unwritable': { kind: 'transient', text: 'The metrics file could not be written.' },
   'recover-failed': { kind: 'transient', text: 'Interrupted work on the zone could not be settled yet.' },
   'dnssec-parent-unreachable': { kind: 'transient', text: "The parent zone's DS could not be read." },
@@ -137,6 +143,8 @@ export const CODES = {
   'cpanel-importance-failed': { kind: 'transient', text: 'The importance of TLSA Manager’s notifications could not be set in WHM’s Contact Manager.' },
   'cloudflare-rejected': { kind: 'refused', text: 'Cloudflare refused the request.' },
   'cloudflare-change-invalid': { kind: 'refused', text: 'A change cannot be sent to Cloudflare as it is.' },
+  'powerdns-rejected': { kind: 'refused', text: 'PowerDNS refused the request.' },
+  'powerdns-change-invalid': { kind: 'refused', text: 'A change cannot be sent to PowerDNS as it is.' },
 
   // conflict: someone else changed it meanwhile
   'zone-busy': { kind: 'conflict', text: 'Another run is changing the zone.', severity: 'warning' },

@@ -74,7 +74,7 @@ export function fromCpanelDsRow(row: CpanelDsRow): Pick<SignerInfo, 'signing' | 
 }
 
 /** Registrars want one digest per key; SHA-256 is the one every registry accepts (RFC 8624 §3.3). */
-function preferSha256(ds: DsRecord[]): DsRecord[] {
+export function preferSha256(ds: DsRecord[]): DsRecord[] {
   const tags = new Set(ds.map((d) => `${d.keyTag}/${d.algorithm}`));
   return [...tags].flatMap((t) => {
     const mine = ds.filter((d) => `${d.keyTag}/${d.algorithm}` === t);

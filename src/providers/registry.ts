@@ -7,9 +7,10 @@
 import { z } from 'zod';
 import { cloudflareProvider } from './cloudflare/index.js';
 import { cpanelProvider } from './cpanel/index.js';
+import { powerdnsProvider } from './powerdns/index.js';
 import type { ProviderModule } from './types.js';
 
-export const PROVIDERS = [cpanelProvider, cloudflareProvider] as const;
+export const PROVIDERS = [cpanelProvider, cloudflareProvider, powerdnsProvider] as const;
 
 export type ProviderKind = (typeof PROVIDERS)[number]['kind'];
 export const PROVIDER_KINDS = PROVIDERS.map((p) => p.kind) as readonly ProviderKind[];

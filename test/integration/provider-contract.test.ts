@@ -12,6 +12,7 @@ import type { TlsaRecord } from '../../src/tlsa/types.js';
 import { FakeCloudflare } from '../fakes/cloudflare/server.js';
 import { testContext } from '../helpers/context.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
+import { startPowerDns, type PowerDns } from '../helpers/powerdns.js';
 
 /**
  * The contract every provider in the registry keeps (issue 25), run against each one through its
@@ -27,7 +28,7 @@ interface Instance {
   zone: string;
   provider: DnsProvider;
   /** Records we did not create, in the backend's own form, at our owners and next to them. */
-  foreign(): string;
+  foreign(): string | Promise<string>;
   /** The same kind of instance with a wrong secret or an unusable backend. */
   broken(): Promise<DnsProvider | Problem>;
   /** The secrets in this instance's settings (must appear in no error). */
@@ -43,6 +44,9 @@ interface Harness {
 const fake = new FakeCloudflare();
 let cfUrl = '';
 const CF_TOKEN = 'cf-CONTRACT-t0ken-s3cret-0123456789abcdef';
+
+let pdns: PowerDns | undefined;
+const PDNS_WRONG_KEY = 'pdns-WRONG-k3y-s3cret-0123456789abcdef';
 
 const HARNESSES: Record<ProviderKind, Harness> = {
   cpanel: {
@@ -97,6 +101,44 @@ const HARNESSES: Record<ProviderKind, Harness> = {
       };
     },
   },
+  // A real pdns_server (sqlite3 backend) on loopback; the foreign records are read back through
+  // its API exactly as it stores them (content, disabled flag, TTL, comments with author and time).
+  powerdns: {
+    async start() {
+      pdns = await startPowerDns();
+    },
+    async stop() {
+      await pdns?.stop();
+    },
+    async make(seq) {
+      const server = pdns!;
+      const zone = `p${seq}.example.com`;
+      const foreignSets = [
+        { name: `_smtp._tls.${zone}.`, type: 'TXT', ttl: 300, records: [{ content: `"not a report policy ${seq}"` }], comments: [{ account: 'admin', content: 'added by hand' }] },
+        { name: `_25._tcp.other.${zone}.`, type: 'TLSA', ttl: 300, records: [{ content: `3 1 1 ${hex(`foreign-other-${seq}`)}` }] },
+        { name: `mail.${zone}.`, type: 'A', ttl: 300, records: [{ content: '192.0.2.25' }] },
+        { name: `_25._tcp.mail.${zone}.`, type: 'TXT', ttl: 300, records: [{ content: '"foreign text at our owner"' }] },
+      ];
+      await server.createZone(zone, foreignSets);
+      const foreignContent = new Set(foreignSets.flatMap((s) => s.records.map((r) => `${s.name} ${s.type} ${r.content}`)));
+      const make = (apiKey: string) => providerModule('powerdns').create({ url: server.url, apiKey, serverId: 'localhost' }, providerHost(testContext({})));
+      const p = await make(server.apiKey);
+      if (isProblem(p)) throw new ProblemError(p);
+      return {
+        zone,
+        provider: p,
+        foreign: async () =>
+          JSON.stringify(
+            (await server.rrsets(zone)).flatMap((s) => {
+              const records = s.records.filter((r) => foreignContent.has(`${s.name} ${s.type} ${r.content}`));
+              return records.length ? [[s.name, s.type, s.ttl, records, s.comments.filter((c) => c.account !== 'tlsa-manager')]] : [];
+            }),
+          ),
+        broken: () => make(PDNS_WRONG_KEY),
+        secrets: [server.apiKey, PDNS_WRONG_KEY],
+      };
+    },
+  },
 };
 
 const tlsa = (owner: string, seed: string): TlsaRecord => ({ owner, ttl: 3600, usage: 3, selector: 1, matchingType: 1, data: hex(seed) });
@@ -122,7 +164,7 @@ for (const module of PROVIDERS) {
 
     it('populates exactly what we created, marked as ours as far as the module declares it, and nothing of other owners or types', async () => {
       const { zone, provider, foreign } = await h.make(++seq);
-      const before = foreign();
+      const before = await foreign();
       const owner = `_25._tcp.mail.${zone}`;
       const mine: ManagedRecord[] = [tlsa(owner, 'a'), tlsa(owner, 'b'), tlsa(`_465._tcp.mail.${zone}`, 'a')];
       if (caps.txt) mine.push({ kind: 'TLSRPT', owner: `_smtp._tls.${zone}`, ttl: 3600, text: `v=TLSRPTv1; rua=mailto:tlsrpt@${zone}` });
@@ -132,7 +174,7 @@ for (const module of PROVIDERS) {
       expect(keys(got)).toEqual(keys(mine));
       // marksOwnership declared ⇔ the provider can tell what we created.
       expect(got.every((r) => r.markedOurs === true)).toBe(caps.marksOwnership);
-      expect(foreign()).toBe(before);
+      expect(await foreign()).toBe(before);
     });
 
     it('applies a zone\'s changes as one unit: one bad change and nothing at all is changed', async () => {
@@ -140,12 +182,12 @@ for (const module of PROVIDERS) {
       const owner = `_25._tcp.mail.${zone}`;
       await provider.apply(zone, [create(zone, tlsa(owner, 'keep'))]);
       const published = await provider.populate(zone, [owner]);
-      const before = foreign();
+      const before = await foreign();
       const bad = { ...tlsa(owner, 'x'), data: 'not-hex' };
       const p = await settle(() => provider.apply(zone, [create(zone, tlsa(owner, 'new')), del(zone, published[0]!), create(zone, bad)]));
       expect(p, 'a bad change must fail the zone').not.toBeNull();
       expect(keys(await provider.populate(zone, [owner]))).toEqual(keys(published));
-      expect(foreign()).toBe(before);
+      expect(await foreign()).toBe(before);
     });
 
     it('re-applying is idempotent: after apply the diff is empty, and an empty change list changes nothing', async () => {
@@ -156,21 +198,21 @@ for (const module of PROVIDERS) {
       const first = await provider.populate(zone, [owner]);
       const have = new Set(first.map(managedKey));
       expect(want.filter((w) => !have.has(managedKey(w)))).toEqual([]);
-      const before = foreign();
+      const before = await foreign();
       const res = await provider.apply(zone, []);
       expect(res.problem).toBeUndefined();
       expect(keys(await provider.populate(zone, [owner]))).toEqual(keys(first));
-      expect(foreign()).toBe(before);
+      expect(await foreign()).toBe(before);
       // Deleting what we created brings the owner back to the foreign records alone.
       await provider.apply(zone, first.map((r) => del(zone, r)));
       expect(await provider.populate(zone, [owner])).toEqual([]);
-      expect(foreign()).toBe(before);
+      expect(await foreign()).toBe(before);
     });
 
     it('a broken instance fails with a clear problem that carries no secret, and changes nothing', async () => {
       const { zone, foreign, broken, secrets } = await h.make(++seq);
       expect(secrets.length > 0).toBe(module.secrets.length > 0);
-      const before = foreign();
+      const before = await foreign();
       const b = await broken();
       const problems: Problem[] = [];
       if (isProblem(b)) problems.push(b);
@@ -185,7 +227,7 @@ for (const module of PROVIDERS) {
         expect(p.message.length).toBeGreaterThan(10);
         for (const s of secrets) expect(JSON.stringify(p)).not.toContain(s);
       }
-      expect(foreign()).toBe(before);
+      expect(await foreign()).toBe(before);
     });
 
     it('declares what it does: dnssec ⇔ a signer, verify ⇔ a Test, secrets ⊆ its fields', async () => {

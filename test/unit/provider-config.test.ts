@@ -42,7 +42,7 @@ describe('named provider instances', () => {
   it('refuses a providers.cpanel entry, a cpanel-kind instance, an unknown kind, a bad setting and a zone naming no instance, each by key', () => {
     expect(parseErr({ providers: { cpanel: { kind: 'cloudflare' } } })).toMatch(/providers\.cpanel: "cpanel" is a built-in provider name .*top-level "cpanel"/);
     expect(parseErr({ providers: { none: { kind: 'cloudflare' } } })).toMatch(/providers\.none: "none" is a built-in provider name/);
-    expect(parseErr({ providers: { local: { kind: 'cpanel' } } })).toMatch(/providers\.local\.kind: must be one of cloudflare \(the server's own zones are the built-in "cpanel"\)/);
+    expect(parseErr({ providers: { local: { kind: 'cpanel' } } })).toMatch(/providers\.local\.kind: must be one of [a-z0-9, ]*\bcloudflare\b[a-z0-9, ]* \(the server's own zones are the built-in "cpanel"\)/);
     expect(parseErr({ providers: { x: { kind: 'route53' } } })).toMatch(/providers\.x\.kind: must be one of/);
     expect(parseErr({ providers: { x: { kind: 'cloudflare', baseURL: 'not a url' } } })).toMatch(/providers\.x\.baseURL/);
     expect(parseErr({ providers: { x: { kind: 'cloudflare', extra: 1 } } })).toMatch(/providers\.x: .*extra/i);
@@ -64,5 +64,22 @@ describe('named provider instances', () => {
     expect(lines).toHaveLength(3);
     for (const l of lines) expect(l).not.toContain(SECRET);
     expect(hasSecrets(parseConfig({ providers: { second: { kind: 'cloudflare' } } }, 'config.json'))).toBe(false);
+  });
+
+  it('a powerdns instance: url, apiKey, serverId (default localhost); the key masked; the domain page names the URL', () => {
+    const KEY = 'pdns-NAMED-instance-k3y-0123456789';
+    const c = parseConfig({ providers: { pdns: { kind: 'powerdns', url: 'http://127.0.0.1:8081', apiKey: KEY } }, zones: { 'n.example': { provider: 'pdns' } } }, 'config.json');
+    expect(c.providers.pdns).toEqual({ kind: 'powerdns', url: 'http://127.0.0.1:8081', apiKey: KEY, serverId: 'localhost' });
+    expect(describeInstance(c, 'pdns')).toBe('PowerDNS (HTTP API) · http://127.0.0.1:8081');
+    expect(hasSecrets(c)).toBe(true);
+    expect(JSON.stringify(redactConfig(c))).not.toContain(KEY);
+    const lines: string[] = [];
+    const log = pino({ redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }));
+    log.warn({ config: c }, 'config');
+    log.warn({ settings: { apiKey: KEY } }, 'settings');
+    for (const l of lines) expect(l).not.toContain(KEY);
+    expect(parseErr({ providers: { p: { kind: 'powerdns', url: 'ftp://h/', apiKey: 'k' } } })).toMatch(/providers\.p\.url: must be an http/);
+    expect(parseErr({ providers: { p: { kind: 'powerdns', url: 'http://h:8081' } } })).toMatch(/providers\.p\.apiKey/);
+    expect(parseErr({ providers: { p: { kind: 'powerdns', url: 'http://h:8081', apiKey: 'k', serverId: 'a/b' } } })).toMatch(/providers\.p\.serverId/);
   });
 });
