@@ -2,7 +2,8 @@ import { CPANEL_IMPORTANCES, parseConfig, type Config } from '../state/config.js
 import { ProblemError, problem } from '../problem.js';
 import { formList, formString } from './params.js';
 import { checkName, printable } from '../dns/names.js';
-import { BUILTIN_INSTANCES, providerModule } from '../providers/registry.js';
+import { BUILTIN_INSTANCES, instanceName, isProviderKind, PROVIDERS, providerModule, RESERVED_NAMES } from '../providers/registry.js';
+import { changedFields, formFields, formState, settingsFromForm, type FormField } from './provider-form.js';
 
 /** The named provider instances as the settings page lists them: never a secret's value, only whether it is saved. */
 export function instanceRows(config: Config): { name: string; label: string; server: string; verify: boolean; secrets: { path: string; saved: boolean }[] }[] {
@@ -31,7 +32,6 @@ export interface SettingsFormValues {
   records: string[];
   ttl: string;
   resolver: string;
-  tokenSaved: boolean;
   /** Alerts and checks (secrets only as "saved or not"). */
   alertEmail: string;
   cpanelNotifications: boolean;
@@ -57,7 +57,6 @@ export function formValues(config: Config): SettingsFormValues {
     records: config.policy.records,
     ttl: String(config.policy.ttl),
     resolver: config.resolver ?? '',
-    tokenSaved: !!config.cloudflare.apiToken,
     ...alertValues(config),
     ...tlsrptValues(config),
   };
@@ -94,7 +93,6 @@ export function valuesFromBody(body: Record<string, unknown>, config: Config): S
     records: formList(body.records),
     ttl: formString(body.ttl),
     resolver: formString(body.resolver).trim(),
-    tokenSaved: !!config.cloudflare.apiToken,
     ...(formString(body.alertsForm) === '1'
       ? {
           ...alertValues(config),
@@ -193,10 +191,8 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
     if (zones[z.zone.toLowerCase()]) bad(`Zones: ${z.zone.slice(0, 80)} is listed twice.`, 'Keep one line per zone.');
     zones[z.zone.toLowerCase()] = { provider: z.provider };
   }
-  const newToken = formString(body.apiToken).trim();
-  const cloudflare = { ...current.cloudflare };
-  if (formString(body.removeToken) === '1') delete cloudflare.apiToken;
-  else if (newToken) cloudflare.apiToken = newToken;
+  // The built-in Cloudflare instance's fields sit in the main form without a prefix (apiToken, baseURL).
+  const cloudflare = settingsFromForm(providerModule('cloudflare'), body, '', current.cloudflare);
   const raw = {
     ...current,
     policy: { ...current.policy, ports, records: v.records, ttl: Number(v.ttl) },
@@ -218,7 +214,7 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
   if (JSON.stringify(config.zones) !== JSON.stringify(current.zones)) changed.push('zones');
   if (JSON.stringify(config.policy) !== JSON.stringify(current.policy)) changed.push('policy');
   if ((config.resolver ?? '') !== (current.resolver ?? '')) changed.push('resolver');
-  if (config.cloudflare.apiToken !== current.cloudflare.apiToken) changed.push(config.cloudflare.apiToken ? 'cloudflare token replaced' : 'cloudflare token removed');
+  for (const f of changedFields(providerModule('cloudflare'), current.cloudflare, config.cloudflare)) changed.push(`cloudflare ${f}`);
   // Never the secrets themselves: the activity log shows only that they changed.
   const { webhook: _w, ...alertsShown } = config.alerts;
   const { webhook: _cw, ...currentShown } = current.alerts;
@@ -228,4 +224,80 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
   if (JSON.stringify(config.tlsrpt) !== JSON.stringify(current.tlsrpt)) changed.push('TLS reporting');
   if (config.metrics.token !== current.metrics.token) changed.push(config.metrics.token ? 'metrics token replaced' : 'metrics token removed');
   return { config, changed };
+}
+
+/** One provider form as the page draws it (views/partials/form/provider-fields.ejs). */
+export interface ProviderFormView {
+  kind: string;
+  label: string;
+  fields: FormField[];
+  values: Record<string, string | boolean>;
+  saved: Record<string, boolean>;
+}
+
+/** The built-in Cloudflare instance's fields in the main form. */
+export function builtinCloudflareForm(config: Config): ProviderFormView {
+  const m = providerModule('cloudflare');
+  return { kind: m.kind, label: m.label, fields: formFields(m), ...formState(m, config.cloudflare) };
+}
+
+/** An empty form per kind that may have named instances (the "Add" forms). */
+export function newInstanceForms(): ProviderFormView[] {
+  return PROVIDERS.filter((p) => p.namedInstances).map((p) => ({ kind: p.kind, label: p.label, fields: formFields(p as never), values: formState(p as never, {}).values, saved: {} }));
+}
+
+/** Each named instance's edit form: its fields with the saved values, secrets only as saved or not. */
+export function instanceForms(config: Config): (ProviderFormView & { name: string; usedBy: string[] })[] {
+  return Object.entries(config.providers).map(([name, inst]) => {
+    const m = providerModule(inst.kind);
+    const { kind: _kind, ...settings } = inst;
+    return { name, kind: m.kind, label: m.label, fields: formFields(m), ...formState(m, settings), usedBy: zonesUsing(config, name) };
+  });
+}
+
+function zonesUsing(config: Config, name: string): string[] {
+  return Object.entries(config.zones)
+    .filter(([, z]) => z.provider === name)
+    .map(([zone]) => zone)
+    .sort();
+}
+
+/**
+ * A named instance added or changed from its form (`instance`, `kind` for a new one, fields as
+ * `f.<path>`). The whole config is parsed again, so the module's schema judges the fields and a
+ * refusal changes nothing.
+ */
+export function instanceFromForm(body: Record<string, unknown>, current: Config): { config: Config; changed: string[] } {
+  const name = formString(body.instance).trim();
+  const exists = Object.hasOwn(current.providers, name);
+  if (!exists) {
+    if (RESERVED_NAMES.includes(name)) bad(`Providers: "${name}" is a built-in name.`, `Choose another name; ${RESERVED_NAMES.join(', ')} are reserved.`);
+    const n = instanceName.safeParse(name);
+    if (!n.success) bad(`Providers: the name "${printable(name, 40)}" ${n.error.issues[0]?.message ?? 'is not valid'}.`, 'Use a short name such as hidden-primary or pdns1.');
+  }
+  const kind = exists ? current.providers[name]!.kind : formString(body.kind);
+  if (!isProviderKind(kind) || !providerModule(kind).namedInstances) bad('Providers: choose the kind of DNS server.', `Use one of the Add forms (${PROVIDERS.filter((p) => p.namedInstances).map((p) => p.label).join(', ')}).`);
+  const m = providerModule(kind);
+  const before = exists ? (({ kind: _k, ...rest }) => rest)(current.providers[name]!) : {};
+  const settings = settingsFromForm(m, body, 'f.', before);
+  let config: Config;
+  try {
+    config = parseConfig({ ...current, providers: { ...current.providers, [name]: { kind, ...settings } } }, 'settings');
+  } catch (err) {
+    if (err instanceof ProblemError) bad(err.problem.message.replace(/^settings: /, ''), `Correct the field named in the message in the form of "${name}" and save again.`);
+    throw err;
+  }
+  const { kind: _k, ...after } = config.providers[name]!;
+  const fields = changedFields(m, before, after);
+  return { config, changed: exists ? (fields.length ? [`provider ${name}: ${fields.join(', ')}`] : []) : [`provider ${name} added (${m.label})`] };
+}
+
+/** A named instance removed; refused while a zone still names it (its records would have no one to keep them). */
+export function instanceRemoved(body: Record<string, unknown>, current: Config): { config: Config; changed: string[] } {
+  const name = formString(body.instance).trim();
+  if (!Object.hasOwn(current.providers, name)) bad(`Providers: there is no provider named "${printable(name, 40)}".`, 'Reload the settings page and use its Remove button.');
+  const used = zonesUsing(current, name);
+  if (used.length) bad(`Providers: ${name} still serves ${used.length === 1 ? 'the zone' : 'the zones'} ${used.slice(0, 5).join(', ')}${used.length > 5 ? ', …' : ''}.`, 'Choose another provider for those zones first (DNS providers per zone), save, then remove it.');
+  const { [name]: _gone, ...providers } = current.providers;
+  return { config: parseConfig({ ...current, providers }, 'settings'), changed: [`provider ${name} removed`] };
 }

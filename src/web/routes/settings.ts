@@ -3,7 +3,7 @@ import { builtinCloudflareAccess } from '../../provider-instances.js';
 import { problem, ProblemError } from '../../problem.js';
 import { redactConfig, replaceConfig } from '../../state/config.js';
 import { domainParam, formString } from '../params.js';
-import { configFromForm, formValues, instanceRows, providerChoices, RECORD_CHOICES, valuesFromBody, type SettingsFormValues } from '../settings-form.js';
+import { builtinCloudflareForm, configFromForm, formValues, instanceForms, instanceFromForm, instanceRemoved, instanceRows, newInstanceForms, providerChoices, RECORD_CHOICES, valuesFromBody, type SettingsFormValues } from '../settings-form.js';
 import { actor, h, redirect, render, type RouteDeps } from './common.js';
 import { CHANNELS, enabledChannels, sendTest, type ChannelId } from '../../alerts/notify.js';
 import { mailRecipients } from '../../alerts/channels/email.js';
@@ -19,7 +19,7 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
   const r = Router();
 
   const page = (res: Response, values: SettingsFormValues, extra: Record<string, unknown> = {}) =>
-    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES: providerChoices(ctx.config), INSTANCES: instanceRows(ctx.config), RECORD_CHOICES, configPath: ctx.configPath, tlsrptDefault: defaultReportAddress(readHostname(ctx.root)), saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), cpanelImportanceSaved: ctx.config.alerts.cpanelImportance, importanceError: null, ...extra });
+    render(res, 'settings', 'Settings', 'settings', { values, PROVIDER_CHOICES: providerChoices(ctx.config), INSTANCES: instanceRows(ctx.config), INSTANCE_FORMS: instanceForms(ctx.config), NEW_INSTANCE_FORMS: newInstanceForms(), CLOUDFLARE_FORM: builtinCloudflareForm(ctx.config), RECORD_CHOICES, configPath: ctx.configPath, tlsrptDefault: defaultReportAddress(readHostname(ctx.root)), saved: false, error: null, test: null, alertTest: null, channels: channelStates(ctx), cpanelImportanceSaved: ctx.config.alerts.cpanelImportance, importanceError: null, ...extra });
 
   r.get('/settings', (req, res) => page(res, formValues(ctx.config), { saved: formString(req.query.saved) === '1' }));
 
@@ -42,6 +42,28 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
       if (result.changed.length > 0) snapshot.refresh().catch(() => undefined);
       const refused = await applyImportance(ctx, before, result.config.alerts.cpanelImportance, actor(res));
       if (refused) return page(res, formValues(ctx.config), { saved: true, importanceError: refused });
+      redirect(res, '/settings', { saved: 1 });
+    }),
+  );
+
+  // A named provider instance added, changed or removed (issue 25): its own small form, so a
+  // refusal there never costs the main form's unsaved edits, and vice versa.
+  r.post(
+    '/settings/providers',
+    h(async (req, res) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      let result;
+      try {
+        result = formString(body.op) === 'remove' ? instanceRemoved(body, ctx.config) : instanceFromForm(body, ctx.config);
+      } catch (err) {
+        if (!(err instanceof ProblemError)) throw err;
+        res.status(400);
+        return page(res, formValues(ctx.config), { error: err.problem, openAdd: formString(body.kind) });
+      }
+      replaceConfig(ctx, result.config);
+      ctx.state().logActivity({ actor: actor(res), kind: 'settings', zone: null, subject: 'settings', detail: result.changed.length ? `Changed: ${result.changed.join(', ')}.` : 'Saved without changes.', ok: true });
+      ctx.logger.info({ config: redactConfig(result.config) }, 'provider instances saved');
+      if (result.changed.length > 0) snapshot.refresh().catch(() => undefined);
       redirect(res, '/settings', { saved: 1 });
     }),
   );
