@@ -85,6 +85,10 @@ export const CODES = {
   'tlsrpt-foreign': { kind: 'config', text: 'A TLS-RPT policy TLSA Manager did not create is published for the domain, so it publishes none there.', severity: 'info' },
   'tlsrpt-not-managed': { kind: 'config', text: 'No DNS provider manages the zone of a domain whose TLS-RPT policy is wanted: add it by hand.', severity: 'info' },
   'tlsrpt-no-address': { kind: 'config', text: 'TLS-RPT policies are wanted but no report address is set and the server has no hostname.' },
+  'mta-sts-foreign': { kind: 'config', text: 'An MTA-STS record TLSA Manager did not create is published for the domain, so it publishes none there.', severity: 'info' },
+  'mta-sts-not-managed': { kind: 'config', text: 'No DNS provider manages the zone of a domain whose MTA-STS record is wanted: add it by hand.', severity: 'info' },
+  'mta-sts-no-mx': { kind: 'config', text: 'A domain opted in to MTA-STS has no MX record, so it gets no policy.', severity: 'info' },
+  'mta-sts-not-served': { kind: 'config', text: 'A domain\'s MTA-STS policy is not served over HTTPS yet, so its _mta-sts record waits.', severity: 'info' },
   'issuers-over-budget': { kind: 'config', text: 'Issuers that may sign the next certificate are not pinned, to keep each owner within its record budget.', severity: 'info' },
   'records-over-budget': { kind: 'config', text: 'Records for the served certificate do not fit the record budget per owner.', severity: 'warning' },
   'usage-unusable-smtp': { kind: 'config', text: 'A TLSA record uses a usage that SMTP senders ignore.' },
@@ -165,6 +169,7 @@ export const CODES = {
   'dns-type-unsupported': { kind: 'bug', text: 'A DNS record type is not supported.' },
   'tlsa-record-invalid': { kind: 'bug', text: 'A TLSA record to be written is not valid.' },
   'tlsrpt-record-invalid': { kind: 'bug', text: 'A TLS-RPT policy record to be written is not valid.' },
+  'mta-sts-record-invalid': { kind: 'bug', text: 'An MTA-STS TXT record to be written is not valid.' },
   'cloudflare-not-built': { kind: 'bug', text: 'This build has no Cloudflare provider.' },
 } as const satisfies Record<string, CodeSpec>;
 

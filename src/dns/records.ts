@@ -1,13 +1,15 @@
 import { recordKey, formatRdata, formatRecord, type TlsaRecord } from '../tlsa/types.js';
 import { checkName } from './names.js';
+import { isStsTxtText, parseStsTxt } from '../mtasts/policy.js';
 
 /**
  * The record kinds TLSA Manager manages, one code path for all of them (providers, ledger,
  * plan, zone editor): TLSA records at `_<port>._tcp.<mx host>`, and the SMTP TLS Reporting
- * policy (RFC 8460) at `_smtp._tls.<mail domain>`, a TXT record beginning `v=TLSRPTv1`. Other
- * TXT records are never read as ours, so they are never touched.
+ * policy (RFC 8460) at `_smtp._tls.<mail domain>`, a TXT record beginning `v=TLSRPTv1`, and the
+ * MTA-STS announcement (RFC 8461) at `_mta-sts.<mail domain>`, a TXT record beginning `v=STSv1`.
+ * Other TXT records are never read as ours, so they are never touched.
  */
-export const MANAGED_KINDS = ['TLSA', 'TLSRPT'] as const;
+export const MANAGED_KINDS = ['TLSA', 'TLSRPT', 'MTASTS'] as const;
 export type ManagedKind = (typeof MANAGED_KINDS)[number];
 
 /** A TLSRPT policy record: one TXT string, `v=TLSRPTv1; rua=mailto:…`. */
@@ -25,15 +27,48 @@ export interface TlsrptRecord {
   data?: never;
 }
 
-export type ManagedRecord = TlsaRecord | TlsrptRecord;
+/** An MTA-STS TXT record (RFC 8461 §3.1): `v=STSv1; id=<id>;` at `_mta-sts.<domain>`. */
+export interface MtaStsRecord extends Omit<TlsrptRecord, 'kind'> {
+  kind: 'MTASTS';
+}
+
+/** The managed kinds published as one TXT string each: one record per name, no rollover. */
+export type TxtKind = 'TLSRPT' | 'MTASTS';
+export type TxtRecord = TlsrptRecord | MtaStsRecord;
+
+export type ManagedRecord = TlsaRecord | TlsrptRecord | MtaStsRecord;
 
 export function isTlsrpt(r: { kind?: string }): r is TlsrptRecord {
   return r.kind === 'TLSRPT';
 }
 
+export function isMtaSts(r: { kind?: string }): r is MtaStsRecord {
+  return r.kind === 'MTASTS';
+}
+
+/** A managed TXT record of any kind (TLSRPT policy, MTA-STS announcement). */
+export function isManagedTxt(r: { kind?: string }): r is TxtRecord {
+  return r.kind === 'TLSRPT' || r.kind === 'MTASTS';
+}
+
 /** The DNS type a kind is published as. */
 export function rrTypeOf(r: { kind?: string }): 'TLSA' | 'TXT' {
-  return r.kind === 'TLSRPT' ? 'TXT' : 'TLSA';
+  return isManagedTxt(r) ? 'TXT' : 'TLSA';
+}
+
+/**
+ * The managed TXT kind a TXT record's text is, by its version tag (`v=TLSRPTv1`, `v=STSv1`),
+ * or null: every other TXT record is not ours to read. The owner decides nothing here: a
+ * `v=STSv1` record is an MTA-STS record wherever it stands, and is ours only if we made it.
+ */
+export function txtKindOf(text: string): TxtKind | null {
+  return isTlsrptText(text) ? 'TLSRPT' : isStsTxtText(text) ? 'MTASTS' : null;
+}
+
+/** A managed TXT record from an owner and its joined strings, or null when the text is no managed kind. */
+export function managedTxt(owner: string, ttl: number, text: string): TxtRecord | null {
+  const kind = txtKindOf(text);
+  return kind === null ? null : { kind, owner, ttl, text };
 }
 
 /** Stable identity of a managed record's content (owner, type and data; TTL excluded): ledger and plan key. */
@@ -43,12 +78,12 @@ export function managedKey(r: ManagedRecord): string {
 
 /** The record's data as an admin reads it in plan output and the activity log. */
 export function describeData(r: ManagedRecord): string {
-  return isTlsrpt(r) ? `TXT "${r.text}"` : formatRdata(r);
+  return isManagedTxt(r) ? `TXT "${r.text}"` : formatRdata(r);
 }
 
 /** Zone-file presentation: `_smtp._tls.example.com. 3600 IN TXT "v=TLSRPTv1; …"` or the TLSA line. */
 export function formatManaged(r: ManagedRecord): string {
-  return isTlsrpt(r) ? `${r.owner}. ${r.ttl} IN TXT ${quoteTxt(r.text)}` : formatRecord(r);
+  return isManagedTxt(r) ? `${r.owner}. ${r.ttl} IN TXT ${quoteTxt(r.text)}` : formatRecord(r);
 }
 
 // ---- TLSRPT ------------------------------------------------------------------------------
@@ -67,7 +102,7 @@ export function tlsrptDomain(owner: string): string | null {
 
 /** The kind of record TLSA Manager manages at an owner name (the names cannot overlap). */
 export function kindAtOwner(owner: string): ManagedKind {
-  return owner.startsWith(TLSRPT_PREFIX) ? 'TLSRPT' : 'TLSA';
+  return owner.startsWith(TLSRPT_PREFIX) ? 'TLSRPT' : owner.startsWith(MTA_STS_PREFIX) ? 'MTASTS' : 'TLSA';
 }
 
 /**
@@ -126,4 +161,31 @@ export function tlsrptRecordFault(r: TlsrptRecord): string | null {
   if (!/^[\x20-\x7e]{1,255}$/.test(r.text)) return 'the text is not one string of at most 255 printable ASCII characters';
   if (/["\\]/.test(r.text)) return 'the text holds a quote or a backslash';
   return null;
+}
+
+/** A managed TXT record to be written, checked by its kind's rules; the reason it is malformed, or null. */
+export function txtRecordFault(r: TxtRecord): string | null {
+  return isMtaSts(r) ? mtaStsRecordFault(r) : tlsrptRecordFault(r);
+}
+
+// ---- MTA-STS ------------------------------------------------------------------------------
+
+const MTA_STS_PREFIX = '_mta-sts.';
+
+/** The owner of a mail domain's MTA-STS TXT record. */
+export function mtaStsOwner(domain: string): string {
+  return `${MTA_STS_PREFIX}${domain}`;
+}
+
+/** The mail domain of an `_mta-sts` owner, or null when `owner` is not one. */
+export function mtaStsDomain(owner: string): string | null {
+  return owner.startsWith(MTA_STS_PREFIX) ? owner.slice(MTA_STS_PREFIX.length) : null;
+}
+
+/** An MTA-STS record to be written: at `_mta-sts.<domain>`, a valid `v=STSv1; id=…` (RFC 8461 §3.1), printable ASCII. */
+export function mtaStsRecordFault(r: MtaStsRecord): string | null {
+  if (mtaStsDomain(r.owner) === null) return `the owner ${r.owner} is not _mta-sts.<domain>`;
+  if (!/^[\x20-\x7e]{1,255}$/.test(r.text) || /["\\]/.test(r.text)) return 'the text is not one string of at most 255 printable ASCII characters without quotes or backslashes';
+  const parsed = parseStsTxt(r.text);
+  return 'fault' in parsed ? `the text is not a valid MTA-STS record (${parsed.fault})` : null;
 }

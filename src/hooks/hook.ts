@@ -3,7 +3,7 @@ import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
 import { mainDomainOf } from '../cpanel/users-file.js';
 import { checkName } from '../dns/names.js';
-import { isTlsrpt } from '../dns/records.js';
+import { isManagedTxt, isMtaSts, isTlsrpt } from '../dns/records.js';
 import { Providers } from '../provider-instances.js';
 import { incomingRecords } from '../plan/desired.js';
 import { applyPlan, makePlan, scanFor, type RunPlan } from '../plan/run.js';
@@ -210,7 +210,7 @@ async function applyWith(ctx: AppContext, opts: Parameters<typeof makePlan>[2]):
  */
 function summarizeForCustomer(run: Awaited<ReturnType<typeof applyWith>>, domains: string[]): HookOutcome {
   const full = summarize(run);
-  const changes = run.results.flatMap((r) => r.applied).filter((c) => !isTlsrpt(c.record)).length;
+  const changes = run.results.flatMap((r) => r.applied).filter((c) => !isManagedTxt(c.record)).length;
   if (!full.ok) return { ok: false, message: `${domains.join(', ')}: ${CUSTOMER_RETRY}` };
   if (run.results.some((r) => r.problem?.code === 'zone-busy')) return { ok: true, message: `${domains.join(', ')}: TLSA records are being updated by another run; finished within minutes` };
   return { ok: true, message: `reconciled ${domains.join(', ')}: ${changes} TLSA change(s)` };
@@ -219,12 +219,13 @@ function summarizeForCustomer(run: Awaited<ReturnType<typeof applyWith>>, domain
 function summarize({ results }: Awaited<ReturnType<typeof applyWith>>, what = 'reconciled'): HookOutcome {
   const changes = results.flatMap((r) => r.applied);
   const policies = changes.filter((c) => isTlsrpt(c.record)).length;
-  const applied = changes.length - policies;
+  const sts = changes.filter((c) => isMtaSts(c.record)).length;
+  const applied = changes.length - policies - sts;
   const busy = results.filter((r) => r.problem?.code === 'zone-busy');
   const failed = results.filter((r) => r.problem && r.problem.code !== 'zone-busy');
   if (failed.length > 0) return { ok: false, message: `${what}: ${failed.map((f) => f.problem!.message).join('; ')} (the periodic reconcile will retry)` };
   if (busy.length > 0) return { ok: true, message: `deferred: ${busy.map((b) => b.zone).join(', ')} busy; the periodic reconcile finishes the work` };
-  return { ok: true, message: `${what}: ${applied} TLSA change(s)${policies > 0 ? `, ${policies} TLS-RPT policy change(s)` : ''}` };
+  return { ok: true, message: `${what}: ${applied} TLSA change(s)${policies > 0 ? `, ${policies} TLS-RPT policy change(s)` : ''}${sts > 0 ? `, ${sts} MTA-STS record change(s)` : ''}` };
 }
 
 /** `user`: only that cPanel user's domains (null: the event names no user, so none); undefined: any. */

@@ -1,10 +1,11 @@
 import { retireAfterMs } from './retire-after.js';
-import type { Change, PublishedRecord, PublishedTlsa, PublishedTlsrpt } from '../providers/contract.js';
+import type { Change, PublishedRecord, PublishedTlsa, PublishedTxt } from '../providers/contract.js';
 import { problem, type Problem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
-import { isTlsrpt, managedKey, tlsrptDomain } from '../dns/records.js';
+import { isManagedTxt, isMtaSts, isTlsrpt, managedKey, mtaStsDomain, tlsrptDomain, type TxtKind } from '../dns/records.js';
 import { recordKey, type TlsaRecord } from '../tlsa/types.js';
 import type { DesiredRecord, DesiredTlsrpt } from './desired.js';
+import type { DesiredMtaSts } from '../mtasts/desired.js';
 import type { LedgerView } from '../state/ledger.js';
 import { chooseWithinBudget, leftOutProblems } from './budget.js';
 
@@ -14,7 +15,9 @@ export interface ZonePlanInput {
   desired: DesiredRecord[];
   /** TLSRPT policies wanted in this zone, at most one per owner (desired.ts). */
   tlsrpt?: DesiredTlsrpt[];
-  /** Every managed record at the owners read (TLSA and TLSRPT). */
+  /** MTA-STS TXT records wanted in this zone, at most one per owner (mtasts/desired.ts). */
+  mtaSts?: DesiredMtaSts[];
+  /** Every managed record at the owners read (TLSA, TLSRPT, MTA-STS). */
   published: PublishedRecord[];
   ledger: LedgerView;
   /** Whether a published record still matches a certificate the server presents at its owner. */
@@ -85,7 +88,7 @@ export function planZone(input: ZonePlanInput): ZonePlan {
   const { zone, ledger, now } = input;
   const budget = input.maxRecordsPerOwner;
   const ours = (p: PublishedRecord) => ledger.createdByUs(zone, managedKey(p)) || p.markedOurs === true || input.takeover?.has(p.owner) === true;
-  const tlsaPublished = input.published.filter((p): p is PublishedTlsa => !isTlsrpt(p));
+  const tlsaPublished = input.published.filter((p): p is PublishedTlsa => !isManagedTxt(p));
   const owners = [...new Set([...input.desired.map((d) => d.owner), ...tlsaPublished.map((p) => p.owner)])];
   const publishedAt = groupBy(tlsaPublished, (p) => p.owner);
   const desiredAt = groupBy(input.desired, (d) => d.owner);
@@ -180,11 +183,13 @@ export function planZone(input: ZonePlanInput): ZonePlan {
   }
 
   const warnings = leftOutProblems(overBudget.map((o) => o.record), budget);
-  const reports = planTlsrpt(zone, input.tlsrpt ?? [], input.published.filter(isTlsrpt), ours, foreign, warnings);
-  changes.push(...reports.creates);
-  deletes.push(...reports.deletes);
-  for (const o of reports.gone) ownersGone.add(o);
-  const wanted = new Set([...desiredAt.keys(), ...(input.tlsrpt ?? []).map((t) => t.owner)]);
+  for (const kind of TXT_KINDS) {
+    const part = planTxt(TXT_WORDS[kind], zone, kind === 'TLSRPT' ? (input.tlsrpt ?? []) : (input.mtaSts ?? []), input.published.filter((p): p is PublishedTxt => isManagedTxt(p) && p.kind === kind), ours, foreign, warnings);
+    changes.push(...part.creates);
+    deletes.push(...part.deletes);
+    for (const o of part.gone) ownersGone.add(o);
+  }
+  const wanted = new Set([...desiredAt.keys(), ...(input.tlsrpt ?? []).map((t) => t.owner), ...(input.mtaSts ?? []).map((t) => t.owner)]);
 
   // The safety limit counts record sets (owners, TLSA and TLSRPT alike), as octoDNS does, and
   // applies only from minRecordsForDeleteLimit of them: a zone losing its one mail host (3 owners) is routine.
@@ -194,7 +199,7 @@ export function planZone(input: ZonePlanInput): ZonePlan {
   if (ownersGone.size > 0 && !input.force && limited) {
     plan.blocked = problem(
       'safety-limit',
-      `The plan for ${zone} would remove every record of ${ownersGone.size} of its ${managedOwners} managed owners (TLSA record sets, TLS-RPT policies) without a replacement (limit ${Math.round(input.maxDeleteShare * 100)}% in zones with ${input.minRecordsForDeleteLimit} or more owners).`,
+      `The plan for ${zone} would remove every record of ${ownersGone.size} of its ${managedOwners} managed owners (TLSA record sets, TLS-RPT policies, MTA-STS records) without a replacement (limit ${Math.round(input.maxDeleteShare * 100)}% in zones with ${input.minRecordsForDeleteLimit} or more owners).`,
       { subject: zone, fix: 'Check that the scan is right (an unreadable certificate or zone looks like a removed host), then run apply with --force.', severity: 'warning' },
     );
     changes.push(...deletes.filter((d) => wanted.has(d.record.owner)));
@@ -202,18 +207,37 @@ export function planZone(input: ZonePlanInput): ZonePlan {
   return plan;
 }
 
+const TXT_KINDS: TxtKind[] = ['TLSRPT', 'MTASTS'];
+
+/** How the planner names a managed TXT kind to the admin, and the settings key and RFC rule behind it. */
+interface TxtWords {
+  what: string;
+  code: 'tlsrpt-foreign' | 'mta-sts-foreign';
+  setting: string;
+  rule: string;
+  domainOf: (owner: string) => string | null;
+  /** What a foreign record at the name means for senders. */
+  theirs: string;
+}
+
+const TXT_WORDS: Record<TxtKind, TxtWords> = {
+  TLSRPT: { what: 'TLS-RPT policy', code: 'tlsrpt-foreign', setting: 'tlsrpt.publish', rule: 'RFC 8460 §3', domainOf: tlsrptDomain, theirs: 'reports go where that policy says' },
+  MTASTS: { what: 'MTA-STS record', code: 'mta-sts-foreign', setting: 'mtaSts.publish', rule: 'RFC 8461 §3.1', domainOf: mtaStsDomain, theirs: 'senders fetch the policy that record announces' },
+};
+
 /**
- * TLSRPT policies (RFC 8460): one per name, so no rollover. A wanted policy replaces ours in the
- * same apply (create and delete together) when the address changed; a policy of ours nobody
- * wants any more is retired (counted by the safety limit like a TLSA owner). A policy we did not
- * create is never touched and blocks ours at that name: the admin is told, with the fix; a
- * policy of ours beside it goes, since two policies at a name mean none (§3).
+ * Managed TXT kinds (TLSRPT policies, RFC 8460; MTA-STS records, RFC 8461): one per name, so no
+ * rollover. A wanted record replaces ours in the same apply (create and delete together) when
+ * its text changed; a record of ours nobody wants any more is retired (counted by the safety
+ * limit like a TLSA owner). A record we did not create is never touched and blocks ours at that
+ * name: the admin is told, with the fix; a record of ours beside it goes, since two at a name
+ * mean none (both RFCs).
  */
-function planTlsrpt(zone: string, desired: DesiredTlsrpt[], published: PublishedTlsrpt[], ours: (p: PublishedRecord) => boolean, foreign: PublishedRecord[], warnings: Problem[]): KindPlan {
+function planTxt(words: TxtWords, zone: string, desired: (DesiredTlsrpt | DesiredMtaSts)[], published: PublishedTxt[], ours: (p: PublishedRecord) => boolean, foreign: PublishedRecord[], warnings: Problem[]): KindPlan {
   const out: KindPlan = { creates: [], deletes: [], gone: [] };
   const desiredAt = groupBy(desired, (d) => d.owner);
   const publishedAt = groupBy(published, (p) => p.owner);
-  const del = (p: PublishedTlsrpt, reason: string) => {
+  const del = (p: PublishedTxt, reason: string) => {
     const { id: _id, markedOurs: _m, ...record } = p;
     out.deletes.push({ kind: 'delete', zone, record, existing: p, reason });
   };
@@ -226,18 +250,18 @@ function planTlsrpt(zone: string, desired: DesiredTlsrpt[], published: Published
       foreign.push(...theirs);
       if (want && !theirs.some((t) => t.text === want.text)) {
         warnings.push(
-          problem('tlsrpt-foreign', `${owner} already holds a TLS-RPT policy TLSA Manager did not create ("${theirs[0]!.text}"), so TLSA Manager publishes none there (one policy per name, RFC 8460 §3); reports go where that policy says.`, {
+          problem(words.code, `${owner} already holds a ${words.what} TLSA Manager did not create ("${theirs[0]!.text}"), so TLSA Manager publishes none there (one per name, ${words.rule}); ${words.theirs}.`, {
             subject: want.domain,
-            fix: `Remove that TXT record so TLSA Manager publishes "${want.text}", or let TLSA Manager manage it (apply --takeover ${owner}), or leave ${want.domain} out of tlsrpt.publish.`,
+            fix: `Remove that TXT record so TLSA Manager publishes "${want.text}", or let TLSA Manager manage it (apply --takeover ${owner}), or leave ${want.domain} out of ${words.setting}.`,
             severity: 'info',
           }),
         );
       }
-      for (const p of mine) del(p, 'a TLS-RPT policy TLSA Manager did not create is at the same name (two policies count as none, RFC 8460 §3)');
+      for (const p of mine) del(p, `a ${words.what} TLSA Manager did not create is at the same name (two count as none, ${words.rule})`);
       continue;
     }
     if (!want) {
-      for (const p of mine) del(p, `no TLS-RPT policy is wanted for ${tlsrptDomain(owner) ?? owner} any more (tlsrpt.publish, or its mail is no longer served here)`);
+      for (const p of mine) del(p, `no ${words.what} is wanted for ${words.domainOf(owner) ?? owner} any more (${words.setting}, or its mail is no longer served here)`);
       if (mine.length > 0) out.gone.push(owner);
       continue;
     }
@@ -246,7 +270,7 @@ function planTlsrpt(zone: string, desired: DesiredTlsrpt[], published: Published
       const { domain: _d, reason, ...record } = want;
       out.creates.push({ kind: 'create', zone, record, reason });
     }
-    for (const p of mine) if (p !== keep) del(p, `replaced by "${want.text}" (one TLS-RPT policy per name)`);
+    for (const p of mine) if (p !== keep) del(p, `replaced by "${want.text}" (one ${words.what} per name)`);
   }
   return out;
 }
@@ -262,7 +286,7 @@ export function serverWideLimit(zones: ZonePlan[], limits: { maxDeleteShare: num
   if (gone === 0 || managed < limits.minRecordsForDeleteLimit || gone <= limits.maxDeleteShare * managed) return null;
   return problem(
     'safety-limit',
-    `This run would remove every record of ${gone} of the server's ${managed} managed owners (TLSA record sets, TLS-RPT policies) without a replacement (limit ${Math.round(limits.maxDeleteShare * 100)}% from ${limits.minRecordsForDeleteLimit} owners on).`,
+    `This run would remove every record of ${gone} of the server's ${managed} managed owners (TLSA record sets, TLS-RPT policies, MTA-STS records) without a replacement (limit ${Math.round(limits.maxDeleteShare * 100)}% from ${limits.minRecordsForDeleteLimit} owners on).`,
     { fix: 'Check that the scan is right (a damaged account list or an unreadable certificate directory looks like removed hosts), then run apply with --force.', severity: 'warning' },
   );
 }

@@ -4,13 +4,15 @@ import { enclosingZone, zoneNegativeTtl } from '../cpanel/local-zones.js';
 import { resolverDns } from '../cpanel/resolver-dns.js';
 import { managedZones, providerFor, type Providers } from '../provider-instances.js';
 import type { ApplyResult, Change, PublishedRecord, PublishedTlsa } from '../providers/contract.js';
-import { describeData, isTlsrpt, defaultReportAddress } from '../dns/records.js';
+import { describeData, isManagedTxt, defaultReportAddress } from '../dns/records.js';
 import { problem, ProblemError, toProblem, type Problem, isProblem } from '../problem.js';
 import { tlsaHost } from '../dns/names.js';
 import { computeRdata } from '../tlsa/records.js';
 import { findIssuer } from '../tlsa/certificate.js';
 import type { TlsaRecord } from '../tlsa/types.js';
 import { desiredRecords, desiredTlsrpt, type DesiredRecord, type DesiredSet, type DesiredTlsrpt } from './desired.js';
+import { desiredMtaSts, wantedPolicies, type DesiredMtaSts, type WantedPolicy } from '../mtasts/desired.js';
+import { MtaStsStore } from '../mtasts/store.js';
 import { holdBackGone, planZone, serverWideLimit, type ZonePlan } from './plan.js';
 import { emptyLedger } from '../state/ledger.js';
 import type { StateDb } from '../state/db.js';
@@ -36,6 +38,8 @@ export interface RefusedZone {
 
 export interface RunPlan {
   scan: ScanResult;
+  /** The MTA-STS policies the settings want served now (the serve step writes them, src/mtasts/serve.ts). */
+  mtaStsPolicies: WantedPolicy[];
   zones: ZonePlan[];
   refused: RefusedZone[];
   unmanaged: DesiredSet['unmanaged'];
@@ -53,6 +57,8 @@ interface PlanInputs {
   desiredByZone: Map<string, DesiredRecord[]>;
   /** TLSRPT policies wanted, by the zone of their mail domain. */
   tlsrptByZone: Map<string, DesiredTlsrpt[]>;
+  /** MTA-STS TXT records wanted (the ids of policies proven served), by the zone of their mail domain. */
+  mtaStsByZone: Map<string, DesiredMtaSts[]>;
   servedByHost: Map<string, Endpoint>;
   localZones: Set<string>;
   /** Set when the whole run would strip too many owners (serverWideLimit): held back in every zone. */
@@ -124,10 +130,13 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     else desired.byZone.set(zone, [extra]);
   }
   const reports = desiredTlsrpt(scan.endpoints, { publish: ctx.config.tlsrpt.publish, address: reportAddress(ctx, scan.hostname), ttl: ctx.config.policy.ttl }, zoneOf);
-  const inputs: PlanInputs = { opts, seen: new Map(), planned: new Map(), desiredByZone: desired.byZone, tlsrptByZone: reports.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
-  const problems: Problem[] = [...scan.problems, ...desired.problems, ...reports.problems];
+  const stsStored = ledger ? new MtaStsStore(ledger.db, { readOnly: true }).all() : new Map();
+  const sts = wantedPolicies(scan.domains, { ...ctx.config.mtaSts }, stsStored);
+  const stsRecords = desiredMtaSts(sts.policies, stsStored, zoneOf, ctx.config.policy.ttl);
+  const inputs: PlanInputs = { opts, seen: new Map(), planned: new Map(), desiredByZone: desired.byZone, tlsrptByZone: reports.byZone, mtaStsByZone: stsRecords.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
+  const problems: Problem[] = [...scan.problems, ...desired.problems, ...reports.problems, ...sts.problems, ...stsRecords.problems];
 
-  const zonesToPlan = new Set([...desired.byZone.keys(), ...reports.byZone.keys()]);
+  const zonesToPlan = new Set([...desired.byZone.keys(), ...reports.byZone.keys(), ...stsRecords.byZone.keys()]);
   if (cleansUp(opts) && ledger) for (const z of managed) if (ledger.ownersInZone(z).length > 0) zonesToPlan.add(z);
   await prepareProviders(ctx, providers, [...zonesToPlan], scan.localZones);
   const zones = await mapLimit([...zonesToPlan].sort(), 8, async (zone) => {
@@ -146,7 +155,7 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     inputs.massDeletion = mass;
     for (const z of planned) holdBackGone(z, mass);
   }
-  return { scan, zones: planned, refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
+  return { scan, mtaStsPolicies: sts.policies, zones: planned, refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
 }
 
 /** The TLS-RPT report address: the settings', else tlsrpt@<server hostname> (null: neither is usable). */
@@ -222,7 +231,8 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
   if (isProblem(provider)) return { ...provider, subject: zone };
   const want = inputs.desiredByZone.get(zone) ?? [];
   const reports = inputs.tlsrptByZone.get(zone) ?? [];
-  const owners = new Set([...want.map((d) => d.owner), ...reports.map((d) => d.owner)]);
+  const sts = inputs.mtaStsByZone.get(zone) ?? [];
+  const owners = new Set([...want.map((d) => d.owner), ...reports.map((d) => d.owner), ...sts.map((d) => d.owner)]);
   if (cleansUp(opts) && ledger) for (const o of ledger.ownersInZone(zone)) owners.add(o);
   let published;
   try {
@@ -236,6 +246,7 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
     provider: kind,
     desired: want,
     tlsrpt: reports,
+    mtaSts: sts,
     published,
     ledger: ledger ?? emptyLedger,
     stillServed: (r) => stillServed(inputs.servedByHost, r),
@@ -247,10 +258,10 @@ async function planOneZone(ctx: AppContext, providers: Providers, zone: string, 
     maxRecordsPerOwner: ctx.config.policy.maxRecordsPerOwner,
     force: opts.force ?? false,
   });
-  // Only adds; a TLSRPT replacement is a pair (one policy per name), so it waits for a full run.
-  if (opts.createOnly) plan.changes = plan.changes.filter((c) => c.kind === 'create' && !(isTlsrpt(c.record) && plan.changes.some((d) => d.kind === 'delete' && d.record.owner === c.record.owner)));
+  // Only adds; a managed TXT replacement is a pair (one record per name), so it waits for a full run.
+  if (opts.createOnly) plan.changes = plan.changes.filter((c) => c.kind === 'create' && !(isManagedTxt(c.record) && plan.changes.some((d) => d.kind === 'delete' && d.record.owner === c.record.owner)));
   if (inputs.massDeletion) holdBackGone(plan, inputs.massDeletion);
-  plan.warnings.push(...uncoveredIssuers(want, published.filter((p): p is PublishedTlsa => !isTlsrpt(p)), inputs.servedByHost));
+  plan.warnings.push(...uncoveredIssuers(want, published.filter((p): p is PublishedTlsa => !isManagedTxt(p)), inputs.servedByHost));
   return plan;
 }
 

@@ -1,6 +1,6 @@
 import type { Problem } from '../problem.js';
 import type { TlsaRecord } from '../tlsa/types.js';
-import type { ManagedRecord, TlsrptRecord } from '../dns/records.js';
+import type { ManagedRecord, MtaStsRecord, TlsrptRecord } from '../dns/records.js';
 import type { ProviderDnssec, VerifyResult } from './types.js';
 
 /**
@@ -19,8 +19,11 @@ export interface PublishedHandle {
 
 export type PublishedTlsa = TlsaRecord & PublishedHandle;
 export type PublishedTlsrpt = TlsrptRecord & PublishedHandle;
-/** A managed record (TLSA or TLSRPT, see records.ts) as published by a provider. */
-export type PublishedRecord = PublishedTlsa | PublishedTlsrpt;
+export type PublishedMtaSts = MtaStsRecord & PublishedHandle;
+/** A managed TXT record (TLSRPT, MTA-STS) as published. */
+export type PublishedTxt = PublishedTlsrpt | PublishedMtaSts;
+/** A managed record (TLSA, TLSRPT, MTA-STS; see records.ts) as published by a provider. */
+export type PublishedRecord = PublishedTlsa | PublishedTlsrpt | PublishedMtaSts;
 
 export type ChangeKind = 'create' | 'delete';
 
@@ -55,7 +58,7 @@ export interface DnsProvider {
   prepare?(zones: string[]): Promise<void>;
   /**
    * The managed records published at the given owners of `zone` (absolute names): TLSA records,
-   * and TXT records that are TLSRPT policies (no other TXT record is ever returned).
+   * and TXT records of a managed kind, TLSRPT policies and MTA-STS records (no other TXT record is ever returned).
    */
   populate(zone: string, owners: string[]): Promise<PublishedRecord[]>;
   /** Carry out all changes for one zone atomically where the backend allows it. */

@@ -57,6 +57,9 @@ const alertsSchema = z
   })
   .strict();
 
+/** MTA-STS is off until the admin opts domains in (config mtaSts). */
+const MTA_STS_DEFAULT = { publish: 'off' as const, mode: 'testing' as const, maxAgeTesting: 86400, maxAgeEnforce: 1209600, mxWildcard: false, autoEnforce: { enabled: false, afterDays: 14 } };
+
 const CHECKS_DEFAULT = { dailyFullCheck: true, afterPublish: true, brokenRecheckMinutes: 30, brokenRecheckMaxHours: 6, concurrency: 16, connectionsPerHost: 8, connectionsPerSecondPerHost: 100, timerIntervalMinutes: 5 };
 const checksSchema = z
   .object({
@@ -185,6 +188,27 @@ export const configSchema = z
       })
       .strict()
       .default({ publish: 'off', retentionDays: 400 }),
+    /**
+     * MTA-STS (RFC 8461): which mail domains get a policy served at
+     * https://mta-sts.<domain>/.well-known/mta-sts.txt and a `_mta-sts` TXT record (`off`, `all`,
+     * or a list), the mode a domain starts in (each domain then keeps its own, src/mtasts/state.ts),
+     * the max_age of each mode, whether `*.parent` patterns may replace MX names that share a
+     * parent, the move to enforce on evidence, and a CA file that replaces the system store (the
+     * lab's CA; never set in production).
+     */
+    mtaSts: z
+      .object({
+        publish: z.union([z.enum(['off', 'all']), z.array(zoneName).max(100_000)]).default('off'),
+        mode: z.enum(['testing', 'enforce']).default('testing'),
+        // RFC 8461 §3.2: max_age at most 31557600 s; a policy under a day makes senders refetch all the time.
+        maxAgeTesting: z.number().int().min(3600).max(31557600).default(86400),
+        maxAgeEnforce: z.number().int().min(86400).max(31557600).default(1209600),
+        mxWildcard: z.boolean().default(false),
+        autoEnforce: z.object({ enabled: z.boolean().default(false), afterDays: z.number().int().min(1).max(365).default(14) }).strict().default({ enabled: false, afterDays: 14 }),
+        caFile: z.string().startsWith('/', 'must be an absolute path').optional(),
+      })
+      .strict()
+      .default(MTA_STS_DEFAULT),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -43,10 +43,10 @@ export function tlsaRdataFault(r: TlsaRdata): string | null {
 
 /**
  * Stable identity of a managed record's content, TTL excluded: owner + RDATA for TLSA, owner +
- * joined text for a TLSRPT policy (src/dns/records.ts). The ledger and the planner key by it.
+ * joined text for a managed TXT record (TLSRPT, MTA-STS: src/dns/records.ts). The ledger and the planner key by it.
  */
-export function recordKey(r: ({ owner: string } & TlsaRdata) | { owner: string; kind: 'TLSRPT'; text: string }): string {
-  if ('kind' in r && r.kind === 'TLSRPT') return `${r.owner} TXT ${r.text}`;
+export function recordKey(r: ({ owner: string } & TlsaRdata) | { owner: string; kind: 'TLSRPT' | 'MTASTS'; text: string }): string {
+  if ('kind' in r && (r.kind === 'TLSRPT' || r.kind === 'MTASTS')) return `${r.owner} TXT ${r.text}`;
   const t = r as TlsaRdata & { owner: string };
   return `${t.owner} ${t.usage} ${t.selector} ${t.matchingType} ${t.data.toLowerCase()}`;
 }

@@ -1,6 +1,6 @@
 import { checkName, isSubdomainOf, printable } from '../dns/names.js';
 import { tlsaRdataFault, type TlsaRecord } from '../tlsa/types.js';
-import { isTlsrpt, isTlsrptText, quoteTxt, tlsrptRecordFault, type ManagedRecord, type TlsrptRecord } from '../dns/records.js';
+import { isManagedTxt, quoteTxt, txtKindOf, txtRecordFault, type ManagedRecord, type TxtRecord } from '../dns/records.js';
 import { txtStrings } from './rdata.js';
 import { ZoneEditError, ZoneSyntaxError } from './errors.js';
 import { parseMeta, parseZone } from './parse.js';
@@ -31,7 +31,7 @@ function refuse(message: string, fix: string, subject?: string): never {
  */
 interface KindRules<R> {
   label: string;
-  code: 'tlsa-record-invalid' | 'tlsrpt-record-invalid';
+  code: 'tlsa-record-invalid' | 'tlsrpt-record-invalid' | 'mta-sts-record-invalid';
   fault(r: R, owner: string): string | null;
   clean(r: R, owner: string): R;
 }
@@ -43,11 +43,11 @@ const TLSA_RULES: KindRules<TlsaRecord> = {
   clean: (r, owner) => ({ owner, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data: r.data.toLowerCase() }),
 };
 
-const TLSRPT_RULES: KindRules<TlsrptRecord> = {
-  label: 'TLSRPT',
-  code: 'tlsrpt-record-invalid',
-  fault: (r, owner) => (typeof r.text !== 'string' ? 'the text is not a string' : tlsrptRecordFault({ ...r, owner })),
-  clean: (r, owner) => ({ kind: 'TLSRPT', owner, ttl: r.ttl, text: r.text }),
+/** A managed TXT kind (TLSRPT policy, MTA-STS record): one quoted string, checked by its kind's rules. */
+const txtFault = (r: TxtRecord, owner: string) => (typeof r.text !== 'string' ? 'the text is not a string' : txtRecordFault({ ...r, owner }));
+const TXT_RULES: Record<TxtRecord['kind'], KindRules<TxtRecord>> = {
+  TLSRPT: { label: 'TLSRPT', code: 'tlsrpt-record-invalid', fault: txtFault, clean: (r, owner) => ({ kind: 'TLSRPT', owner, ttl: r.ttl, text: r.text }) },
+  MTASTS: { label: 'MTASTS', code: 'mta-sts-record-invalid', fault: txtFault, clean: (r, owner) => ({ kind: 'MTASTS', owner, ttl: r.ttl, text: r.text }) },
 };
 
 function validateKind<R extends ManagedRecord>(rules: KindRules<R>, r: R): R {
@@ -70,7 +70,7 @@ export function validateTlsa(r: TlsaRecord): TlsaRecord {
 }
 
 function validateManaged(r: ManagedRecord): ManagedRecord {
-  return isTlsrpt(r) ? validateKind(TLSRPT_RULES, r) : validateKind(TLSA_RULES, r);
+  return isManagedTxt(r) ? validateKind(TXT_RULES[r.kind], r) : validateKind(TLSA_RULES, r);
 }
 
 /** The owner as written in a zone line: relative inside `origin` (`@` at the apex), else absolute with a dot. */
@@ -86,10 +86,10 @@ function ownerField(name: string, origin: string): string {
   return `${name}.`;
 }
 
-/** One zone-file line for any managed record (TLSA, or a TLSRPT policy as one quoted TXT string). */
+/** One zone-file line for any managed record (TLSA, or a managed TXT kind as one quoted TXT string). */
 export function formatManagedLine(r: ManagedRecord, origin: string): string {
-  if (!isTlsrpt(r)) return formatTlsaLine(r, origin);
-  const v = validateKind(TLSRPT_RULES, r);
+  if (!isManagedTxt(r)) return formatTlsaLine(r, origin);
+  const v = validateKind(TXT_RULES[r.kind], r);
   return `${ownerField(v.owner, origin)}\t${v.ttl}\tIN\tTXT\t${quoteTxt(v.text)}`;
 }
 
@@ -119,9 +119,9 @@ export function editZone(text: string, parsed: ParsedZone, edit: ZoneEdit): stri
 
   // A TXT record set has one TTL when BIND loads it: a policy joins TXT records already at its
   // owner with their TTL, so theirs never changes with ours (on adding or, later, removing).
-  const adds = edit.add.map((r) => validateManaged(r)).map((a) => (isTlsrpt(a) ? { ...a, ttl: txtTtlAt(parsed, a.owner) ?? a.ttl } : a));
+  const adds = edit.add.map((r) => validateManaged(r)).map((a) => (isManagedTxt(a) ? { ...a, ttl: txtTtlAt(parsed, a.owner) ?? a.ttl } : a));
   for (const a of adds) {
-    if (!isSubdomainOf(a.owner, zone)) refuse(`${isTlsrpt(a) ? 'TLSRPT' : 'TLSA'} owner ${a.owner} is not inside zone ${zone}.`, 'Publish it in the zone that contains that name.', a.owner);
+    if (!isSubdomainOf(a.owner, zone)) refuse(`${isManagedTxt(a) ? a.kind : 'TLSA'} owner ${a.owner} is not inside zone ${zone}.`, 'Publish it in the zone that contains that name.', a.owner);
   }
   const removed = resolveRemovals(parsed, edit.remove);
   checkSerial(zone, soa!.serial, edit.serial, removed.size + adds.length > 0);
@@ -193,7 +193,7 @@ function resolveRemovals(parsed: ParsedZone, remove: ZoneRecord[]): Set<number> 
     if (i === undefined || !found || found.end !== r.end || found.line !== r.line || found.owner !== r.owner || found.rdata !== r.rdata) {
       refuse(`Record ${printable(r.owner)} (line ${r.line}) is not in the parsed zone ${parsed.origin}.`, 'Re-read and re-parse the zone file, then plan the edit again.', r.owner);
     }
-    if (!isManagedLine(found!)) refuse(`Record ${found!.owner} at line ${found!.line} is ${found!.type}, not TLSA (nor a TLSRPT policy): only those are removed.`, 'This is a bug in the caller; nothing was changed.', found!.owner);
+    if (!isManagedLine(found!)) refuse(`Record ${found!.owner} at line ${found!.line} is ${found!.type}, not TLSA (nor a managed TXT record): only those are removed.`, 'This is a bug in the caller; nothing was changed.', found!.owner);
     out.add(i!);
   }
   return out;
@@ -265,13 +265,13 @@ function txtTtlAt(parsed: ParsedZone, owner: string): number | undefined {
   return parsed.records.find((r) => r.owner === owner && canonicalType(r.type) === 'TXT')?.ttl;
 }
 
-/** A TLSA record, or a TXT record whose strings make a TLSRPT policy: the lines we may remove. */
+/** A TLSA record, or a TXT record whose strings make a managed TXT kind: the lines we may remove. */
 function isManagedLine(r: ZoneRecord): boolean {
   const type = canonicalType(r.type);
   if (type === 'TLSA') return true;
   if (type !== 'TXT') return false;
   try {
-    return isTlsrptText(txtStrings(r.rdata).join(''));
+    return txtKindOf(txtStrings(r.rdata).join('')) !== null;
   } catch {
     return false;
   }
@@ -279,7 +279,7 @@ function isManagedLine(r: ZoneRecord): boolean {
 
 /** The record's type and RDATA as its zone line writes them (the parser's collapsed form). */
 function typeAndRdata(r: ManagedRecord): { type: string; rdata: string } {
-  return isTlsrpt(r) ? { type: 'TXT', rdata: quoteTxt(r.text) } : { type: 'TLSA', rdata: `${r.usage} ${r.selector} ${r.matchingType} ${r.data}` };
+  return isManagedTxt(r) ? { type: 'TXT', rdata: quoteTxt(r.text) } : { type: 'TLSA', rdata: `${r.usage} ${r.selector} ${r.matchingType} ${r.data}` };
 }
 
 /** Identity of a record's content for duplicate checks: TLSA by its RDATA, TXT by its joined strings. */

@@ -29,7 +29,7 @@ export class ZoneSyntaxError extends ProblemError {
 }
 
 /** Codes: `tlsa-record-invalid`/`tlsrpt-record-invalid` (a record we were asked to write is unsafe), `zone-edit-refused`. */
-export type ZoneEditCode = 'tlsa-record-invalid' | 'tlsrpt-record-invalid' | 'zone-edit-refused';
+export type ZoneEditCode = 'tlsa-record-invalid' | 'tlsrpt-record-invalid' | 'mta-sts-record-invalid' | 'zone-edit-refused';
 
 /** An edit we refuse to make; nothing was produced. */
 export class ZoneEditError extends ProblemError {

@@ -6,7 +6,7 @@
 export type { ParsedZone, ParseOptions, SoaSerial, TtlSource, ZoneRecord } from './types.js';
 export { ZoneEditError, ZoneSyntaxError, type ZoneEditCode } from './errors.js';
 export { parseZone } from './parse.js';
-export { addressesAt, cnameTarget, mxTargets, recordsAt, tlsaRecordsAt, tlsrptRecordsAt, type ZoneTlsaRecord, type ZoneTlsrptRecord } from './query.js';
+export { addressesAt, cnameTarget, mxTargets, recordsAt, tlsaRecordsAt, managedTxtRecordsAt, type ZoneTlsaRecord, type ZoneTxtRecord } from './query.js';
 export { editZone, formatManagedLine, formatTlsaLine, validateTlsa, type ZoneEdit } from './edit.js';
 export { nextSerial, serialGreater } from './serial.js';
 export { canonicalType } from './rrtypes.js';

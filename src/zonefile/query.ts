@@ -1,7 +1,7 @@
 import type { MatchingType, Selector, TlsaRdata, Usage } from '../tlsa/types.js';
 import { absoluteName } from './name.js';
 import { addressField, genericBytes, isGeneric, mxFields, nameField, splitRdata, tlsaFromText, tlsaFromWire, txtStrings, type TlsaFields } from './rdata.js';
-import { isTlsrptText, type TlsrptRecord } from '../dns/records.js';
+import { txtKindOf, type TxtRecord } from '../dns/records.js';
 import { canonicalType } from './rrtypes.js';
 import type { ParsedZone, ZoneRecord } from './types.js';
 
@@ -83,19 +83,21 @@ export function tlsaRecordsAt(zone: ParsedZone, owners: string[]): ZoneTlsaRecor
   return out;
 }
 
-export type ZoneTlsrptRecord = ZoneRecord & TlsrptRecord;
+export type ZoneTxtRecord = ZoneRecord & TxtRecord;
 
 /**
- * TLSRPT policies at the given owners: TXT records whose joined strings begin `v=TLSRPTv1`
- * (RFC 8460 §3). Every other TXT record is left out, so nothing can plan to touch it.
+ * Managed TXT records at the given owners: TXT records whose joined strings begin `v=TLSRPTv1`
+ * (TLSRPT policies, RFC 8460 §3) or `v=STSv1` (MTA-STS, RFC 8461 §3.1). Every other TXT record
+ * is left out, so nothing can plan to touch it.
  */
-export function tlsrptRecordsAt(zone: ParsedZone, owners: string[]): ZoneTlsrptRecord[] {
+export function managedTxtRecordsAt(zone: ParsedZone, owners: string[]): ZoneTxtRecord[] {
   const want = new Set(owners.map(key));
-  const out: ZoneTlsrptRecord[] = [];
+  const out: ZoneTxtRecord[] = [];
   for (const r of zone.records) {
     if (!want.has(r.owner) || canonicalType(r.type) !== 'TXT') continue;
     const text = txtStrings(r.rdata).join('');
-    if (isTlsrptText(text)) out.push({ ...r, kind: 'TLSRPT', text });
+    const kind = txtKindOf(text);
+    if (kind) out.push({ ...r, kind, text } as ZoneTxtRecord);
   }
   return out;
 }

@@ -9,7 +9,7 @@ import type { PublishedRecord } from '../../src/providers/contract.js';
 import type { LedgerView } from '../../src/state/ledger.js';
 import { recordKey } from '../../src/tlsa/types.js';
 import { reportAddressFault } from '../../src/dns/records.js';
-import { editZone, parseZone, recordsAt, tlsrptRecordsAt, ZoneEditError } from '../../src/zonefile/index.js';
+import { editZone, parseZone, recordsAt, managedTxtRecordsAt, ZoneEditError } from '../../src/zonefile/index.js';
 import { configSchema } from '../../src/state/config.js';
 
 /**
@@ -153,8 +153,8 @@ describe('the zone editor writes a TLSRPT policy BIND reads back exactly', () =>
   it('adds, replaces and removes only the policy; other TXT records stay byte for byte', () => {
     const parsed = parseZone(base, zone);
     // A policy split over two strings is still a policy (RFC 8460 §3: strings are joined).
-    expect(tlsrptRecordsAt(parsed, ['_smtp._tls.other.example.test']).map((r) => r.text)).toEqual(['v=TLSRPTv1;rua=mailto:split@else.test']);
-    expect(tlsrptRecordsAt(parsed, [owner])).toEqual([]);
+    expect(managedTxtRecordsAt(parsed, ['_smtp._tls.other.example.test']).map((r) => r.text)).toEqual(['v=TLSRPTv1;rua=mailto:split@else.test']);
+    expect(managedTxtRecordsAt(parsed, [owner])).toEqual([]);
     const added = editZone(base, parsed, { remove: [], add: [{ kind: 'TLSRPT', owner, ttl: 3600, text: text('tlsrpt@h.example.test') }], serial: 2026113002 });
     expect(compiled(added)).toEqual([
       '_smtp._tls.example.test. 3600 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@h.example.test"',
@@ -162,12 +162,12 @@ describe('the zone editor writes a TLSRPT policy BIND reads back exactly', () =>
       '_smtp._tls.other.example.test. 3600 IN TXT "v=TLSRPTv1;" "rua=mailto:split@else.test"',
     ]);
     const p2 = parseZone(added, zone);
-    const ours = tlsrptRecordsAt(p2, [owner]);
+    const ours = managedTxtRecordsAt(p2, [owner]);
     expect(ours).toHaveLength(1);
     const replaced = editZone(added, p2, { remove: ours, add: [{ kind: 'TLSRPT', owner, ttl: 3600, text: text('new@h.example.test') }], serial: 2026113003 });
     expect(compiled(replaced).filter((l) => l.includes('TLSRPTv1') && l.startsWith('_smtp._tls.example.test.'))).toEqual(['_smtp._tls.example.test. 3600 IN TXT "v=TLSRPTv1; rua=mailto:new@h.example.test"']);
     const p3 = parseZone(replaced, zone);
-    const removed = editZone(replaced, p3, { remove: tlsrptRecordsAt(p3, [owner]), add: [], serial: 2026113004 });
+    const removed = editZone(replaced, p3, { remove: managedTxtRecordsAt(p3, [owner]), add: [], serial: 2026113004 });
     expect(removed).toBe(base.replace('2026113001', '2026113004'));
   });
 

@@ -12,7 +12,7 @@ import { redactSecret } from '../../util/redact.js';
 import { canonicalName, isSubdomainOf, printable } from '../../dns/names.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from '../contract.js';
 import type { ProviderDnssec, VerifyResult } from '../types.js';
-import { isTlsrpt, isTlsrptText, kindAtOwner, quoteTxt, tlsrptRecordFault } from '../../dns/records.js';
+import { isManagedTxt, kindAtOwner, managedTxt, quoteTxt, txtRecordFault } from '../../dns/records.js';
 import { RequestBudget, sharedBudgetFor, type RequestBudgetOptions } from './rate-limit.js';
 import { tlsaRdataFault, type MatchingType, type Selector, type Usage } from '../../tlsa/types.js';
 
@@ -130,7 +130,7 @@ export class CloudflareProvider implements DnsProvider {
     });
   }
 
-  /** The zone's managed records (TLSA, TLSRPT TXT) at the given owners. Throws ProblemError when the API fails. */
+  /** The zone's managed records (TLSA, TLSRPT and MTA-STS TXT) at the given owners. Throws ProblemError when the API fails. */
   async populate(zone: string, owners: string[]): Promise<PublishedRecord[]> {
     if (owners.length === 0) return [];
     try {
@@ -140,7 +140,7 @@ export class CloudflareProvider implements DnsProvider {
       // Each kind lives at its own owners and is listed by its own type; one listing of the zone's
       // records of a type is cheaper than one per owner once there are two.
       for (const type of ['TLSA', 'TXT'] as const) {
-        const at = [...wanted].filter((o) => (kindAtOwner(o) === 'TLSRPT') === (type === 'TXT'));
+        const at = [...wanted].filter((o) => (kindAtOwner(o) !== 'TLSA') === (type === 'TXT'));
         if (at.length === 0) continue;
         const raw = at.length === 1 ? await this.listRecords(zoneId, type, { exact: at[0]! }) : await this.listRecords(zoneId, type, {});
         for (const r of raw) {
@@ -398,13 +398,14 @@ export function txtContent(content: string): string {
   return at === t.length ? parts.join('') : t;
 }
 
-/** A Cloudflare TLSA record, or a TXT record holding a TLSRPT policy, as a PublishedRecord; else null. */
+/** A Cloudflare TLSA record, or a TXT record of a managed kind (TLSRPT, MTA-STS), as a PublishedRecord; else null. */
 export function toPublished(r: CfRecord): PublishedRecord | null {
   if (!r.name) return null;
   if (r.type === 'TXT') {
     const text = typeof r.content === 'string' ? txtContent(r.content) : '';
-    if (!isTlsrptText(text)) return null; // any other TXT record is not ours to read
-    const rec: PublishedRecord = { kind: 'TLSRPT', owner: canonicalName(r.name), ttl: typeof r.ttl === 'number' ? r.ttl : 1, text, markedOurs: typeof r.comment === 'string' && r.comment.includes(MANAGED_MARKER) };
+    const txt = managedTxt(canonicalName(r.name), typeof r.ttl === 'number' ? r.ttl : 1, text);
+    if (!txt) return null; // any other TXT record is not ours to read
+    const rec: PublishedRecord = { ...txt, markedOurs: typeof r.comment === 'string' && r.comment.includes(MANAGED_MARKER) };
     if (r.id) rec.id = r.id;
     return rec;
   }
@@ -453,8 +454,8 @@ export function validateChanges(zone: string, changes: Change[]): Problem | unde
     }
     const { ttl } = c.record;
     if (!Number.isInteger(ttl) || (ttl !== 1 && (ttl < 60 || ttl > 86400))) return bad(`TTL ${ttl} is not accepted by Cloudflare (1 for automatic, or 60 to 86400)`, 'Set policy.ttl in the settings to a value between 60 and 86400.');
-    const fault = isTlsrpt(c.record) ? tlsrptRecordFault(c.record) : tlsaRdataFault(c.record);
-    if (fault) return bad(`the ${isTlsrpt(c.record) ? 'TLSRPT policy' : 'TLSA data'} is malformed (${printable(fault)})`, 'This is a bug in the record computation; report it.');
+    const fault = isManagedTxt(c.record) ? txtRecordFault(c.record) : tlsaRdataFault(c.record);
+    if (fault) return bad(`the ${isManagedTxt(c.record) ? `${c.record.kind} TXT record` : 'TLSA data'} is malformed (${printable(fault)})`, 'This is a bug in the record computation; report it.');
   }
   return undefined;
 }
@@ -467,7 +468,7 @@ export function batchBody(chunk: Change[]) {
     .map((c) => {
       const r = c.record;
       const name = canonicalName(r.owner);
-      if (isTlsrpt(r)) return { type: 'TXT' as const, name, ttl: r.ttl, content: quoteTxt(r.text), comment: MANAGED_MARKER };
+      if (isManagedTxt(r)) return { type: 'TXT' as const, name, ttl: r.ttl, content: quoteTxt(r.text), comment: MANAGED_MARKER };
       return { type: 'TLSA' as const, name, ttl: r.ttl, data: { usage: r.usage, selector: r.selector, matching_type: r.matchingType, certificate: r.data.toLowerCase() }, comment: MANAGED_MARKER };
     });
   return { ...(deletes.length ? { deletes } : {}), ...(posts.length ? { posts } : {}) };

@@ -2,7 +2,7 @@ import { WhmApi } from '../../cpanel/whmapi.js';
 import { problem, ProblemError, retryable, toProblem } from '../../problem.js';
 import { recordKey } from '../../tlsa/types.js';
 import { absoluteName, relativeTo } from '../../dns/names.js';
-import { isTlsrpt, isTlsrptText, managedKey, tlsrptRecordFault, type ManagedRecord } from '../../dns/records.js';
+import { isManagedTxt, managedKey, managedTxt, txtRecordFault, type ManagedRecord } from '../../dns/records.js';
 import type { ApplyResult, Change, DnsProvider } from '../contract.js';
 import { applyGuarded, populateFromZoneFile, type ZoneFileHost } from './zonefile.js';
 
@@ -59,7 +59,7 @@ async function applyViaWhmApi(ctx: ZoneFileHost, zone: string, changes: Change[]
         args.push(['remove', String(idx)]);
       } else {
         if (byKey.has(managedKey(c.record))) continue; // already there
-        const r = isTlsrpt(c.record) ? { ...c.record, ttl: txtTtl.get(c.record.owner) ?? c.record.ttl } : c.record;
+        const r = isManagedTxt(c.record) ? { ...c.record, ttl: txtTtl.get(c.record.owner) ?? c.record.ttl } : c.record;
         args.push(['add', JSON.stringify(addItem(r, zone))]);
       }
       applied.push(c);
@@ -78,7 +78,7 @@ async function applyViaWhmApi(ctx: ZoneFileHost, zone: string, changes: Change[]
 /**
  * The managed record a parse_dns_zone line holds, as its key: TLSA (`data_b64` is
  * `[usage, selector, matching_type, hex]`) or a TXT line whose strings (one `data_b64` item
- * each) make a TLSRPT policy. Any other line: null.
+ * each) make a managed TXT record (TLSRPT policy, MTA-STS). Any other line: null.
  */
 function lineKey(l: ApiZoneLine, zone: string): string | null {
   if (!l.dname_b64 || !l.data_b64) return null;
@@ -89,15 +89,19 @@ function lineKey(l: ApiZoneLine, zone: string): string | null {
   }
   if (l.record_type !== 'TXT') return null;
   const text = l.data_b64.map(unb64).join('');
-  return isTlsrptText(text) ? managedKey({ kind: 'TLSRPT', owner, ttl: 0, text }) : null;
+  const txt = managedTxt(owner, 0, text);
+  return txt ? managedKey(txt) : null;
 }
 
 /** A mass_edit_dns_zone `add` item (cPanel's documented shape: `dname` relative, `data` the fields or TXT strings). */
 function addItem(r: ManagedRecord, zone: string): { dname: string; ttl: number; record_type: string; data: string[] } {
   const dname = relativeTo(r.owner, zone);
-  if (isTlsrpt(r)) {
-    const fault = tlsrptRecordFault(r);
-    if (fault) throw new ProblemError(problem('tlsrpt-record-invalid', `TLSRPT record ${r.owner}: ${fault}; nothing was changed in ${zone}.`, { subject: zone }));
+  if (isManagedTxt(r)) {
+    const fault = txtRecordFault(r);
+    if (fault) {
+      const p = problem('tlsrpt-record-invalid', `${r.kind} record ${r.owner}: ${fault}; nothing was changed in ${zone}.`, { subject: zone });
+      throw new ProblemError(r.kind === 'MTASTS' ? { ...p, code: 'mta-sts-record-invalid' } : p);
+    }
     return { dname, ttl: r.ttl, record_type: 'TXT', data: [r.text] };
   }
   return { dname, ttl: r.ttl, record_type: 'TLSA', data: [String(r.usage), String(r.selector), String(r.matchingType), r.data] };

@@ -12,8 +12,8 @@ import { DnsClient, parseResolver } from '../../resolver/stub-client.js';
 import { isProblem, problem, ProblemError, toProblem, type Problem } from '../../problem.js';
 import { recordKey } from '../../tlsa/types.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from '../contract.js';
-import { managedKey, rrTypeOf, type ManagedRecord } from '../../dns/records.js';
-import { editZone, nextSerial, tlsaRecordsAt, tlsrptRecordsAt, type ParsedZone, type ZoneRecord } from '../../zonefile/index.js';
+import { managedKey, managedTxt, rrTypeOf, type ManagedRecord } from '../../dns/records.js';
+import { editZone, nextSerial, tlsaRecordsAt, managedTxtRecordsAt, type ParsedZone, type ZoneRecord } from '../../zonefile/index.js';
 
 const run = promisify(execFile);
 
@@ -40,14 +40,14 @@ export function createZoneFileProvider(ctx: ZoneFileHost): DnsProvider {
 
 /**
  * The managed records at `owners` as the zone file holds them (fast, and exactly what dnsadmin
- * writes, so the WHM API 1 provider reads this way too): TLSA records and TLSRPT policies.
+ * writes, so the WHM API 1 provider reads this way too): TLSA records and managed TXT records (TLSRPT, MTA-STS).
  */
 export function populateFromZoneFile(ctx: ZoneFileHost, zone: string, owners: string[]): PublishedRecord[] {
   // TLSA and TLS-RPT owners are underscore names: the records kept from the scan's parse answer for them.
   const parsed = owners.every(isServiceOwner) ? readServiceRecords(ctx.root, zone) : readParsedZone(ctx.root, zone);
   if (isProblem(parsed)) throw new ProblemError(parsed);
   const tlsa: PublishedRecord[] = tlsaRecordsAt(parsed, owners).map((r) => ({ owner: r.owner, ttl: r.ttl, usage: r.usage, selector: r.selector, matchingType: r.matchingType, data: r.data }));
-  const reports: PublishedRecord[] = tlsrptRecordsAt(parsed, owners).map((r) => ({ kind: 'TLSRPT', owner: r.owner, ttl: r.ttl, text: r.text }));
+  const reports: PublishedRecord[] = managedTxtRecordsAt(parsed, owners).map((r) => ({ kind: r.kind, owner: r.owner, ttl: r.ttl, text: r.text }) as PublishedRecord);
   return [...tlsa, ...reports];
 }
 
@@ -60,7 +60,7 @@ function managedLines(parsed: ParsedZone, owners: string[]): Map<string, ZoneRec
     else present.set(k, [r]);
   };
   for (const r of tlsaRecordsAt(parsed, owners)) add(recordKey(r), r);
-  for (const r of tlsrptRecordsAt(parsed, owners)) add(managedKey(r), r);
+  for (const r of managedTxtRecordsAt(parsed, owners)) add(managedKey(r), r);
   return present;
 }
 
@@ -210,7 +210,8 @@ async function confirmServed(ctx: ZoneFileHost, zone: string, applied: Change[],
       const a = await client.query(owner, type);
       for (const r of a.records) {
         if (type === 'TXT') {
-          served.add(managedKey({ kind: 'TLSRPT', owner, ttl: 0, text: (r.data as string[]).join('') }));
+          const txt = managedTxt(owner, 0, (r.data as string[]).join(''));
+          if (txt) served.add(managedKey(txt));
           continue;
         }
         const t = r.data as { usage: number; selector: number; matchingType: number; data: string };
