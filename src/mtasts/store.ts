@@ -9,22 +9,11 @@
  */
 import type Database from 'better-sqlite3';
 import { perStateDb } from '../state/per-state.js';
+import { migrate } from '../state/schema.js';
 
 export const MTA_STS_MODES = ['testing', 'enforce'] as const;
 export type MtaStsMode = (typeof MTA_STS_MODES)[number];
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS mta_sts_domain (
-  domain TEXT PRIMARY KEY,
-  mode TEXT NOT NULL,
-  mode_since TEXT NOT NULL,
-  served_text TEXT,
-  served_id TEXT,
-  served_at TEXT,
-  subdomain_ours INTEGER NOT NULL DEFAULT 0,
-  policy_file TEXT
-);
-`;
 
 export interface MtaStsDomainState {
   domain: string;
@@ -71,7 +60,7 @@ export class MtaStsStore {
     private readonly db: Database.Database,
     opts: { readOnly?: boolean } = {},
   ) {
-    if (!opts.readOnly) db.exec(SCHEMA);
+    if (!opts.readOnly) migrate(db);
   }
 
   /** Whether the table exists (a read-only view of an older database may lack it). */

@@ -217,6 +217,20 @@ DROP TABLE tlsrpt_policies;
 DROP TABLE tlsrpt_reports;
 `;
 
+/** Each mail domain's MTA-STS state (mtasts/store.ts, issue 27). */
+const MTA_STS = `
+CREATE TABLE mta_sts_domain (
+  domain TEXT PRIMARY KEY,
+  mode TEXT NOT NULL,
+  mode_since TEXT NOT NULL,
+  served_text TEXT,
+  served_id TEXT,
+  served_at TEXT,
+  subdomain_ours INTEGER NOT NULL DEFAULT 0,
+  policy_file TEXT
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -236,6 +250,11 @@ export const MIGRATIONS: readonly Migration[] = [
     up: (db) => {
       if (!hasColumn(db, 'alerts', 'acked_at')) db.exec('ALTER TABLE alerts ADD COLUMN acked_by TEXT; ALTER TABLE alerts ADD COLUMN acked_at INTEGER;');
     },
+  },
+  {
+    version: 4,
+    why: 'MTA-STS per-domain state: mode and since, the policy proven served, what was created to serve it (issue 27)',
+    up: (db) => db.exec(MTA_STS),
   },
 ];
 

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { problem, ProblemError, type Problem } from '../../problem.js';
 import { canonicalName, isSubdomainOf, printable } from '../../dns/names.js';
-import { isTlsrpt, isTlsrptText, kindAtOwner, managedKey, quoteTxt, rrTypeOf, tlsrptRecordFault, type ManagedRecord } from '../../dns/records.js';
+import { isManagedTxt, kindAtOwner, managedKey, managedTxt, quoteTxt, rrTypeOf, txtRecordFault, type ManagedRecord } from '../../dns/records.js';
 import { tlsaRdataFault, type MatchingType, type Selector, type Usage } from '../../tlsa/types.js';
 import { mapLimit } from '../../util/concurrency.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from '../contract.js';
@@ -221,7 +221,7 @@ export class PowerDnsProvider implements DnsProvider {
 // ---- pure helpers ------------------------------------------------------------------------
 
 function rrTypeOfOwner(owner: string): 'TLSA' | 'TXT' {
-  return kindAtOwner(owner) === 'TLSRPT' ? 'TXT' : 'TLSA';
+  return kindAtOwner(owner) === 'TLSA' ? 'TLSA' : 'TXT';
 }
 
 /** An RRset from the API with the fields we rely on checked (a hostile or broken server is not trusted). */
@@ -267,7 +267,7 @@ export function parseTxt(content: string): string | null {
 export function managedOf(owner: string, type: string, content: string, ttl: number): ManagedRecord | null {
   if (type === 'TXT') {
     const text = parseTxt(content);
-    return text !== null && isTlsrptText(text) ? { kind: 'TLSRPT', owner, ttl, text } : null;
+    return text === null ? null : managedTxt(owner, ttl, text);
   }
   if (type !== 'TLSA') return null;
   const m = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+([0-9a-fA-F\s]+)$/.exec(content);
@@ -278,7 +278,7 @@ export function managedOf(owner: string, type: string, content: string, ttl: num
 
 /** The content PowerDNS takes for a managed record. */
 export function contentOf(r: ManagedRecord): string {
-  return isTlsrpt(r) ? quoteTxt(r.text) : `${r.usage} ${r.selector} ${r.matchingType} ${r.data.toLowerCase()}`;
+  return isManagedTxt(r) ? quoteTxt(r.text) : `${r.usage} ${r.selector} ${r.matchingType} ${r.data.toLowerCase()}`;
 }
 
 /** The managed records a served RRset holds (disabled records are not served, so not published). */
@@ -366,12 +366,12 @@ export function validateChanges(zone: string, changes: Change[]): Problem | unde
     if (canonicalName(c.zone) !== zone) return bad(`the change belongs to zone ${printable(c.zone)}, not ${zone}`, 'This is a bug in the plan; report it.');
     const owner = canonicalName(c.record.owner);
     if (!isSubdomainOf(owner, zone)) return bad(`the owner is not inside ${zone}`, 'This is a bug in the plan; report it.');
-    if (kindAtOwner(owner) !== (isTlsrpt(c.record) ? 'TLSRPT' : 'TLSA')) return bad('the record kind does not belong at this owner', 'This is a bug in the plan; report it.');
+    if (kindAtOwner(owner) !== (isManagedTxt(c.record) ? c.record.kind : 'TLSA')) return bad('the record kind does not belong at this owner', 'This is a bug in the plan; report it.');
     if (c.kind === 'delete') continue;
     const { ttl } = c.record;
     if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) return bad(`TTL ${printable(String(ttl), 20)} is not a whole number of seconds PowerDNS stores`, 'Set policy.ttl in the settings to a value between 60 and 86400.');
-    const fault = isTlsrpt(c.record) ? tlsrptRecordFault(c.record) : tlsaRdataFault(c.record);
-    if (fault) return bad(`the ${isTlsrpt(c.record) ? 'TLSRPT policy' : 'TLSA data'} is malformed (${printable(fault)})`, 'This is a bug in the record computation; report it.');
+    const fault = isManagedTxt(c.record) ? txtRecordFault(c.record) : tlsaRdataFault(c.record);
+    if (fault) return bad(`the ${isManagedTxt(c.record) ? `${c.record.kind} TXT record` : 'TLSA data'} is malformed (${printable(fault)})`, 'This is a bug in the record computation; report it.');
   }
   return undefined;
 }
