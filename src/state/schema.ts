@@ -219,7 +219,7 @@ DROP TABLE tlsrpt_reports;
 
 /** Each mail domain's MTA-STS state (mtasts/store.ts, issue 27). */
 const MTA_STS = `
-CREATE TABLE mta_sts_domain (
+CREATE TABLE IF NOT EXISTS mta_sts_domain (
   domain TEXT PRIMARY KEY,
   mode TEXT NOT NULL,
   mode_since TEXT NOT NULL,
