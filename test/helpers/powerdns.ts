@@ -87,6 +87,12 @@ export async function startPowerDns(opts: { apiKey?: string; soaNameserver?: str
         'security-poll-suffix=',
         'primary=no',
         'secondary=no',
+        // No caches: every dig sees what the API last wrote (signing switched off included).
+        'cache-ttl=0',
+        'negquery-cache-ttl=0',
+        'query-cache-ttl=0',
+        'dnssec-key-cache-ttl=0',
+        'domain-metadata-cache-ttl=0',
         '',
       ].join('\n'),
       { mode: 0o600 },

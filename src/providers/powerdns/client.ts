@@ -1,7 +1,6 @@
 /**
- * PowerDNS Authoritative through its HTTP API (./http.ts). Reads are one filtered zone GET per
- * owner (`rrset_name` + `rrset_type`, PowerDNS 4.7+; an older server that ignores the filters
- * answers the whole zone, which is filtered here too). A zone's changes go out as ONE
+ * PowerDNS Authoritative through its HTTP API (./http.ts). Reads are one GET of the zone (see
+ * readRrsets for why not the per-RRset filters). A zone's changes go out as ONE
  * `PATCH /servers/{id}/zones/{zone}`, which PowerDNS applies in one backend transaction: all or
  * nothing. Each changed RRset is sent with `changetype: REPLACE`, which sets the whole RRset, so
  * the records and comments at that owner and type that we did not create are read in the same
@@ -17,7 +16,6 @@ import { problem, ProblemError, type Problem } from '../../problem.js';
 import { canonicalName, isSubdomainOf, printable } from '../../dns/names.js';
 import { isManagedTxt, kindAtOwner, managedKey, managedTxt, quoteTxt, rrTypeOf, txtRecordFault, type ManagedRecord } from '../../dns/records.js';
 import { tlsaRdataFault, type MatchingType, type Selector, type Usage } from '../../tlsa/types.js';
-import { mapLimit } from '../../util/concurrency.js';
 import type { ApplyResult, Change, DnsProvider, PublishedRecord } from '../contract.js';
 import type { ProviderDnssec, ProviderLogger, VerifyResult } from '../types.js';
 import { PowerDnsError, PowerDnsHttp } from './http.js';
@@ -26,7 +24,6 @@ export const MARKER_ACCOUNT = 'tlsa-manager';
 export const MARKER_PREFIX = 'managed by tlsa-manager:';
 /** Largest TTL PowerDNS stores (a signed 32-bit column). */
 const MAX_TTL = 2_147_483_647;
-const READ_CONCURRENCY = 4;
 
 export interface PdnsRecord {
   content: string;
@@ -197,15 +194,21 @@ export class PowerDnsProvider implements DnsProvider {
     return `/servers/${encodeURIComponent(this.serverId)}/zones/${encodeURIComponent(`${zone}.`)}`;
   }
 
-  /** The RRset at each owner and type (null where there is none), keyed `owner|type`. */
+  /**
+   * The RRset at each owner and type (null where there is none), keyed `owner|type`, from ONE GET
+   * of the whole zone. Not the `rrset_name`/`rrset_type` filters: PowerDNS 4.7 leaves disabled
+   * records out of a filtered answer, and a REPLACE built from it would delete them.
+   */
   private async readRrsets(zone: string, wanted: { owner: string; type: string }[]): Promise<Map<string, PdnsRrset | null>> {
+    const z = await this.http.call<PdnsZone>('GET', this.zonePath(zone));
+    const sets = Array.isArray(z?.rrsets) ? z.rrsets : [];
+    const byKey = new Map<string, PdnsRrset>();
+    for (const s of sets) if (s && typeof s.name === 'string' && typeof s.type === 'string') byKey.set(`${canonicalName(s.name)}|${s.type}`, s);
     const out = new Map<string, PdnsRrset | null>();
-    await mapLimit(wanted, READ_CONCURRENCY, async ({ owner, type }) => {
-      const q = `?rrset_name=${encodeURIComponent(`${owner}.`)}&rrset_type=${type}`;
-      const z = await this.http.call<PdnsZone>('GET', `${this.zonePath(zone)}${q}`);
-      const set = (Array.isArray(z?.rrsets) ? z.rrsets : []).find((s) => canonicalName(String(s.name ?? '')) === owner && s.type === type);
+    for (const { owner, type } of wanted) {
+      const set = byKey.get(`${owner}|${type}`);
       out.set(`${owner}|${type}`, set ? sane(set) : null);
-    });
+    }
     return out;
   }
 
