@@ -12,6 +12,10 @@ import type { ApplyResult, PublishedRecord } from '../providers/contract.js';
 import { applyPlan, makePlan, type RunPlan } from '../plan/run.js';
 import { isProblem, problem, ProblemError, toProblem, type Problem } from '../problem.js';
 import type { Job, JobRegistry } from './jobs.js';
+import { redactConfig, replaceConfig, type Config, type CpanelImportance } from '../state/config.js';
+import { alertStore, sendTest, type ChannelId } from '../alerts/notify.js';
+import { importanceName, setCpanelImportance } from '../alerts/channels/cpanel.js';
+import { WhmApi } from '../cpanel/whmapi.js';
 import type { Snapshot } from './snapshot.js';
 
 /** What the Cloudflare "Test" button reports (a subset of CloudflareProvider's TokenCheck). */
@@ -46,6 +50,16 @@ export interface WebServices {
   dnssecRecheck(zones: string[], actor: string): Promise<void>;
   /** Start DNSSEC signing for these zones (issue 12): guarded exactly like `dnssec enable`. */
   dnssecEnable(zones: string[], actor: string): Promise<SignerChange[]>;
+  /**
+   * Save a new configuration (file first, then the running process) and log what changed (never
+   * a secret: `changed` names fields only). A changed Contact Manager importance goes to WHM at
+   * once; its refusal is returned (the config stays saved).
+   */
+  saveSettings(next: Config, changed: string[], actor: string): Promise<Problem | null>;
+  /** Send a test alert through one channel, logged. */
+  sendTestAlert(channel: ChannelId, actor: string): Promise<{ ok: boolean; error?: string }>;
+  /** An admin has seen an open alert (issue 24): `unknown` when there is no such alert, false when it is not open. */
+  acknowledgeAlert(id: number, actor: string): boolean | 'unknown';
 }
 
 export function defaultServices(ctx: AppContext): WebServices {
@@ -74,6 +88,26 @@ export function defaultServices(ctx: AppContext): WebServices {
       return p.verify ? p.verify(zone) : null;
     },
     dnssecEnable: (zones, actor) => enableSigning(ctx, zones, { actor }),
+    async saveSettings(next, changed, actor) {
+      const before = ctx.config.alerts.cpanelImportance;
+      replaceConfig(ctx, next);
+      ctx.state().logActivity({ actor, kind: 'settings', zone: null, subject: 'settings', detail: changed.length ? `Changed: ${changed.join(', ')}.` : 'Saved without changes.', ok: true });
+      ctx.logger.info({ config: redactConfig(next) }, 'settings saved');
+      return applyImportance(ctx, before, next.alerts.cpanelImportance, actor);
+    },
+    async sendTestAlert(channel, actor) {
+      const result = await sendTest(ctx, channel, actor);
+      ctx.state().logActivity({ actor, kind: 'alert', zone: null, subject: channel, detail: result.ok ? 'test alert sent' : `test alert failed: ${result.error}`, ok: result.ok });
+      return result;
+    },
+    acknowledgeAlert(id, actor) {
+      const store = alertStore(ctx);
+      const alert = store.get(id);
+      if (!alert) return 'unknown';
+      if (!store.acknowledge(id, actor, ctx.now())) return false;
+      ctx.state().logActivity({ actor, kind: 'alert', zone: null, subject: alert.subject, detail: `acknowledged: ${alert.title} (no reminders until it resolves or gets worse)`, ok: true });
+      return true;
+    },
     async dnssecRecheck(zones, actor) {
       await recheckDnssec(ctx, { zones, actor, timeoutMs: 5_000 });
     },
@@ -202,5 +236,25 @@ async function testToken(ctx: AppContext, apiToken: string, zone?: string): Prom
     return { ok: r.ok, summary: r.summary, problems: r.problems };
   } catch (err) {
     return { ok: false, summary: 'The token could not be tested.', problems: [toProblem(err, 'cloudflare-test-failed')] };
+  }
+}
+
+/**
+ * A changed importance goes to WHM at once (the same call install.sh makes), so what the page says
+ * is what Contact Manager uses. The config is saved either way; a refusal is shown with the
+ * command that sets it by hand. Returns the problem to show, or null.
+ */
+async function applyImportance(ctx: AppContext, before: CpanelImportance, now: CpanelImportance, by: string): Promise<Problem | null> {
+  if (before === now || !WhmApi.available(ctx.root)) return null;
+  try {
+    await setCpanelImportance(ctx.root, now);
+    ctx.state().logActivity({ actor: by, kind: 'settings', zone: null, subject: 'cpanel importance', detail: `cPanel notifications set to importance ${importanceName(now)} in Contact Manager.`, ok: true });
+    return null;
+  } catch (err) {
+    const why = err instanceof ProblemError ? err.problem.message : String(err);
+    ctx.state().logActivity({ actor: by, kind: 'settings', zone: null, subject: 'cpanel importance', detail: `setting importance ${importanceName(now)} failed: ${why}`, ok: false });
+    return problem('cpanel-importance-failed', `The setting was saved, but WHM did not take the importance ${importanceName(now)}: ${why}`, {
+      fix: `As root run: /usr/local/cpanel/bin/whmapi1 set_application_contact_importance app=TLSAManager importance=${importanceName(now)}`,
+    });
   }
 }

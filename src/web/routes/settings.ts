@@ -1,18 +1,14 @@
 import { Router, type Response } from 'express';
 import { builtinCloudflareAccess } from '../../provider-instances.js';
 import { problem, ProblemError } from '../../problem.js';
-import { redactConfig, replaceConfig } from '../../state/config.js';
 import { domainParam, formString } from '../params.js';
 import { builtinCloudflareForm, configFromForm, formValues, instanceForms, instanceFromForm, instanceRemoved, instanceRows, newInstanceForms, providerChoices, RECORD_CHOICES, valuesFromBody, type SettingsFormValues } from '../settings-form.js';
 import { actor, h, redirect, render, type RouteDeps } from './common.js';
-import { CHANNELS, enabledChannels, sendTest, type ChannelId } from '../../alerts/notify.js';
+import { CHANNELS, enabledChannels, type ChannelId } from '../../alerts/notify.js';
 import { mailRecipients } from '../../alerts/channels/email.js';
 import { defaultReportAddress } from '../../dns/records.js';
 import { readHostname } from '../../cpanel/accounts.js';
-import { importanceName, setCpanelImportance } from '../../alerts/channels/cpanel.js';
-import { WhmApi } from '../../cpanel/whmapi.js';
-import type { CpanelImportance } from '../../state/config.js';
-import type { Problem } from '../../problem.js';
+import { importanceName } from '../../alerts/channels/cpanel.js';
 
 /** The settings form, saved through the config module, and the Cloudflare token test. */
 export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
@@ -26,7 +22,6 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
   r.post(
     '/settings',
     h(async (req, res) => {
-      const before = ctx.config.alerts.cpanelImportance;
       let result;
       try {
         result = configFromForm(req.body ?? {}, ctx.config);
@@ -35,12 +30,9 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
         res.status(400);
         return page(res, valuesFromBody(req.body ?? {}, ctx.config), { error: err.problem });
       }
-      replaceConfig(ctx, result.config);
-      ctx.state().logActivity({ actor: actor(res), kind: 'settings', zone: null, subject: 'settings', detail: result.changed.length ? `Changed: ${result.changed.join(', ')}.` : 'Saved without changes.', ok: true });
-      ctx.logger.info({ config: redactConfig(result.config) }, 'settings saved');
+      const refused = await services.saveSettings(result.config, result.changed, actor(res));
       // Zones, policy, resolver and addresses all change what the scan finds.
       if (result.changed.length > 0) snapshot.refresh().catch(() => undefined);
-      const refused = await applyImportance(ctx, before, result.config.alerts.cpanelImportance, actor(res));
       if (refused) return page(res, formValues(ctx.config), { saved: true, importanceError: refused });
       redirect(res, '/settings', { saved: 1 });
     }),
@@ -60,9 +52,7 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
         res.status(400);
         return page(res, formValues(ctx.config), { error: err.problem, openAdd: formString(body.kind) });
       }
-      replaceConfig(ctx, result.config);
-      ctx.state().logActivity({ actor: actor(res), kind: 'settings', zone: null, subject: 'settings', detail: result.changed.length ? `Changed: ${result.changed.join(', ')}.` : 'Saved without changes.', ok: true });
-      ctx.logger.info({ config: redactConfig(result.config) }, 'provider instances saved');
+      await services.saveSettings(result.config, result.changed, actor(res));
       if (result.changed.length > 0) snapshot.refresh().catch(() => undefined);
       redirect(res, '/settings', { saved: 1 });
     }),
@@ -99,8 +89,7 @@ export function settingsRouter({ ctx, services, snapshot }: RouteDeps): Router {
     h(async (req, res) => {
       const channel = formString(req.body?.channel);
       if (!(CHANNELS as readonly string[]).includes(channel)) throw new ProblemError(problem('bad-request', 'Unknown alert channel.', { fix: 'Use one of the Test buttons on the settings page.' }));
-      const result = await sendTest(ctx, channel as ChannelId, actor(res));
-      ctx.state().logActivity({ actor: actor(res), kind: 'alert', zone: null, subject: channel, detail: result.ok ? 'test alert sent' : `test alert failed: ${result.error}`, ok: result.ok });
+      const result = await services.sendTestAlert(channel as ChannelId, actor(res));
       page(res, formValues(ctx.config), { alertTest: { channel, ...result } });
     }),
   );
@@ -122,24 +111,4 @@ function channelStates(ctx: RouteDeps['ctx']) {
         ? (a.email.length ? `To ${mailRecipients(ctx.root, a.email).join(', ') || '(CONTACTEMAIL is not set in /etc/wwwacct.conf)'} via ${a.sendmail[0]}.` : 'Off: no addresses.')
         : (a.webhook ? 'Signed POST to the saved URL.' : 'Off: no URL.'),
   }));
-}
-
-/**
- * A changed importance goes to WHM at once (the same call install.sh makes), so what the page says
- * is what Contact Manager uses. The config is saved either way; a refusal is shown with the
- * command that sets it by hand. Returns the problem to show, or null.
- */
-async function applyImportance(ctx: RouteDeps['ctx'], before: CpanelImportance, now: CpanelImportance, by: string): Promise<Problem | null> {
-  if (before === now || !WhmApi.available(ctx.root)) return null;
-  try {
-    await setCpanelImportance(ctx.root, now);
-    ctx.state().logActivity({ actor: by, kind: 'settings', zone: null, subject: 'cpanel importance', detail: `cPanel notifications set to importance ${importanceName(now)} in Contact Manager.`, ok: true });
-    return null;
-  } catch (err) {
-    const why = err instanceof ProblemError ? err.problem.message : String(err);
-    ctx.state().logActivity({ actor: by, kind: 'settings', zone: null, subject: 'cpanel importance', detail: `setting importance ${importanceName(now)} failed: ${why}`, ok: false });
-    return problem('cpanel-importance-failed', `The setting was saved, but WHM did not take the importance ${importanceName(now)}: ${why}`, {
-      fix: `As root run: /usr/local/cpanel/bin/whmapi1 set_application_contact_importance app=TLSAManager importance=${importanceName(now)}`,
-    });
-  }
 }
