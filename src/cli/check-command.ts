@@ -6,11 +6,6 @@ import { problem, ProblemError, toProblem } from '../problem.js';
 import { nagiosReport, parseThresholds, unknownLine } from './nagios.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
-/** Validating verdicts: a DANE sender authenticates (expiring still authenticates). */
-export function validates(c: DomainCheck): boolean {
-  return authenticates(c.verdict);
-}
-
 function progressBar(): ((done: number, total: number) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
   return (done, total) => {
@@ -91,7 +86,7 @@ export const checkCommand: Command = {
       ...(concurrency ? { concurrency } : {}),
       ...(progress ? { onProgress: progress } : {}),
     });
-    const ok = results.every(validates);
+    const ok = results.every((c) => authenticates(c.verdict));
     return { output: values.json ? json(results) : text(results), exitCode: ok ? 0 : 1 };
   },
 };

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab/setup.js';
 import { checkDomains } from '../../src/dane/check.js';
-import { validates } from '../../src/cli/check-command.js';
-import type { Verdict } from '../../src/dane/verdict.js';
+import { authenticates, type Verdict } from '../../src/dane/verdict.js';
 import { testContext } from '../helpers/context.js';
 import type { Lab } from '../lab/lab.js';
 
@@ -21,7 +20,7 @@ async function judge(l: Lab, domain: string, port: 25 | 465 | 587, expected: Ver
   const portVerdicts = ours!.mx.flatMap((m) => m.ports.map((p) => p.verdict));
   const verdict = portVerdicts.length > 0 ? portVerdicts.reduce((a, b) => (a === 'valid' ? b : a)) : ours!.verdict;
   const pf = await l.posttlsFinger(domain, { port });
-  expect({ verdict, verified: validates({ ...ours!, verdict }) }, `posttls-finger said:\n${pf.output}`).toEqual({ verdict: expected, verified: pf.verified });
+  expect({ verdict, verified: authenticates(verdict) }, `posttls-finger said:\n${pf.output}`).toEqual({ verdict: expected, verified: pf.verified });
   return { ours: ours!, pf };
 }
 
