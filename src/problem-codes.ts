@@ -54,6 +54,9 @@ export const CODES = {
   'cloudflare-zone-not-found': { kind: 'config', text: 'Cloudflare has no such zone for this token.' },
   'powerdns-key-invalid': { kind: 'config', text: 'The PowerDNS API does not accept the API key.' },
   'powerdns-zone-not-found': { kind: 'config', text: 'The PowerDNS server has no such zone (or no such server id).' },
+  'rfc2136-key-rejected': { kind: 'config', text: 'The DNS server does not accept the TSIG key (unknown key, wrong secret or clocks apart).' },
+  'rfc2136-zone-not-found': { kind: 'config', text: 'The DNS server does not serve the zone as an authoritative server.' },
+  'rfc2136-zone-not-listed': { kind: 'config', text: 'The zone is not in the zone list of the RFC 2136 provider instance.' },
   'dnssec-signer-missing': { kind: 'config', text: 'cPanel reports no DNSSEC signing data for the zone.' },
   'dnssec-needs-powerdns': { kind: 'refused', text: 'cPanel signs zones only with PowerDNS.' },
   'dnssec-no-whmapi': { kind: 'config', text: 'WHM API 1 is not available to change DNSSEC through cPanel.' },
@@ -121,6 +124,8 @@ export const CODES = {
   'recover-failed': { kind: 'transient', text: 'Interrupted work on the zone could not be settled yet.' },
   'dnssec-parent-unreachable': { kind: 'transient', text: "The parent zone's DS could not be read." },
   'cloudflare-test-failed': { kind: 'transient', text: 'The Cloudflare token could not be tested.' },
+  'rfc2136-no-answer': { kind: 'transient', text: 'The DNS server for dynamic updates did not answer.' },
+  'rfc2136-failed': { kind: 'transient', text: 'The DNS server failed a query or an update (SERVFAIL or similar).' },
 
   // refused: on purpose, by us or by a backend
   'domain-not-in-scope': { kind: 'refused', text: 'The account holds no such domain (the same answer whether it exists elsewhere or not at all).' },
@@ -149,12 +154,15 @@ export const CODES = {
   'cloudflare-change-invalid': { kind: 'refused', text: 'A change cannot be sent to Cloudflare as it is.' },
   'powerdns-rejected': { kind: 'refused', text: 'PowerDNS refused the request.' },
   'powerdns-change-invalid': { kind: 'refused', text: 'A change cannot be sent to PowerDNS as it is.' },
+  'rfc2136-refused': { kind: 'refused', text: 'The DNS server refused the dynamic update or query for the zone.' },
+  'rfc2136-answer-unverified': { kind: 'refused', text: 'An answer from the DNS server does not carry a valid signature of the TSIG key, so it was not trusted.' },
 
   // conflict: someone else changed it meanwhile
   'zone-busy': { kind: 'conflict', text: 'Another run is changing the zone.', severity: 'warning' },
   'zone-serial-stale': { kind: 'conflict', text: 'The zone changed between reading and writing it.' },
   'cloudflare-record-exists': { kind: 'conflict', text: 'A record to create already exists on Cloudflare.' },
   'cloudflare-record-missing': { kind: 'conflict', text: 'A record to delete no longer exists on Cloudflare.' },
+  'rfc2136-conflict': { kind: 'conflict', text: 'The zone kept changing on the DNS server while the update was sent.' },
 
   'dnssec-ds-conflict': { kind: 'conflict', text: 'The parent already has a DS that new keys will not match.' },
   'dnssec-ds-present': { kind: 'conflict', text: 'The parent still has a DS, so signing cannot stop yet.' },

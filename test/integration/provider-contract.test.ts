@@ -13,6 +13,7 @@ import { FakeCloudflare } from '../fakes/cloudflare/server.js';
 import { testContext } from '../helpers/context.js';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { startPowerDns, type PowerDns } from '../helpers/powerdns.js';
+import { newKey, startBindUpdate, type UpdateServer } from '../lab/update-servers.js';
 
 /**
  * The contract every provider in the registry keeps (issue 25), run against each one through its
@@ -47,6 +48,20 @@ const CF_TOKEN = 'cf-CONTRACT-t0ken-s3cret-0123456789abcdef';
 
 let pdns: PowerDns | undefined;
 const PDNS_WRONG_KEY = 'pdns-WRONG-k3y-s3cret-0123456789abcdef';
+/** rfc2136: a real BIND (test/lab/update-servers.ts) with one fresh zone per instance, made up front. */
+const RFC2136_ZONES = 8;
+let bind: UpdateServer | undefined;
+let rfcNext = 0;
+const rfcZone = (i: number) => `r${i}.example.com`;
+const RFC_FOREIGN = (zone: string) => [
+  `_smtp._tls.${zone}.\t300\tIN\tTXT\t"not a report policy"`,
+  `_25._tcp.other.${zone}.\t300\tIN\tTLSA\t3 1 1 ${hex(`foreign-other-${zone}`)}`,
+  `mail.${zone}.\t300\tIN\tA\t192.0.2.25`,
+  `_25._tcp.mail.${zone}.\t300\tIN\tTXT\t"foreign text at our owner"`,
+];
+/** Every record of the zone as AXFR prints it except the SOA and the records the contract manages. */
+const rfcForeign = (zone: string) => () =>
+  bind!.axfr(zone).filter((l) => !/\sSOA\s/.test(l) && !/^_(25|465|587)\._tcp\.mail\.\S+\s+\d+\s+IN\s+TLSA\s/.test(l) && !/\sTXT\s+"v=TLSRPTv1/.test(l)).join('\n');
 
 const HARNESSES: Record<ProviderKind, Harness> = {
   cpanel: {
@@ -137,6 +152,25 @@ const HARNESSES: Record<ProviderKind, Harness> = {
         broken: () => make(PDNS_WRONG_KEY),
         secrets: [server.apiKey, PDNS_WRONG_KEY],
       };
+    },
+  },
+  rfc2136: {
+    async start() {
+      const zones = Array.from({ length: RFC2136_ZONES }, (_, i) => rfcZone(i + 1));
+      bind = await startBindUpdate({ key: newKey(), zones: zones.map((name) => ({ name, records: RFC_FOREIGN(name) })) });
+    },
+    async stop() {
+      await bind?.stop();
+    },
+    async make() {
+      const zone = rfcZone(++rfcNext);
+      if (rfcNext > RFC2136_ZONES) throw new Error('rfc2136 harness: raise RFC2136_ZONES');
+      const key = bind!.key;
+      const make = (secret: string) => providerModule('rfc2136').create({ server: bind!.server, tsig: { ...key, secret }, timeoutSeconds: 5 }, providerHost(testContext({})));
+      const p = await make(key.secret);
+      if (isProblem(p)) throw new ProblemError(p);
+      const wrong = Buffer.from(Buffer.from(key.secret, 'base64').map((b) => b ^ 0x5a)).toString('base64');
+      return { zone, provider: p, foreign: rfcForeign(zone), broken: () => make(wrong), secrets: [key.secret, wrong] };
     },
   },
 };
