@@ -20,6 +20,8 @@ export interface PowerDns {
   address: string;
   dnsPort: number;
   dir: string;
+  /** The sqlite3 database pdns serves from (read it to see what the API wrote). */
+  database: string;
   /** A raw API call with the right key (test setup and independent read-back); throws on HTTP errors. */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** Creates a Native zone with SOA, NS and the given RRsets (API shape, names absolute with a dot). */
@@ -48,7 +50,7 @@ function udpFree(port: number): Promise<boolean> {
   });
 }
 
-export async function startPowerDns(opts: { apiKey?: string; soaNameserver?: string } = {}): Promise<PowerDns> {
+export async function startPowerDns(opts: { apiKey?: string; soaNameserver?: string; /** Further pdns.conf lines. */ config?: string[] } = {}): Promise<PowerDns> {
   requireComponents('powerdns', ['pdns_server', 'dig']);
   const schema = SCHEMAS.find((p) => existsSync(p));
   if (!schema) throw new Error(`powerdns: no sqlite3 schema at ${SCHEMAS.join(' or ')}; install pdns-backend-sqlite3 (scripts/setup-tests.sh)`);
@@ -93,6 +95,7 @@ export async function startPowerDns(opts: { apiKey?: string; soaNameserver?: str
         'query-cache-ttl=0',
         'dnssec-key-cache-ttl=0',
         'domain-metadata-cache-ttl=0',
+        ...(opts.config ?? []),
         '',
       ].join('\n'),
       { mode: 0o600 },
@@ -127,6 +130,7 @@ export async function startPowerDns(opts: { apiKey?: string; soaNameserver?: str
     address: '127.0.0.1',
     dnsPort,
     dir,
+    database: join(dir, 'pdns.sqlite3'),
     api,
     async createZone(zone, rrsets = []) {
       await api('POST', '/zones', { name: `${zone}.`, kind: 'Native', nameservers: [opts.soaNameserver ?? `ns1.${zone}.`], rrsets });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Change } from '../../src/providers/contract.js';
 import { PowerDnsProvider } from '../../src/providers/powerdns/client.js';
@@ -233,5 +234,25 @@ describe('powerdns provider on a real PowerDNS', () => {
     expect((await signer.enable(`nosuch${seq}.example.net`, 13))?.code).toBe('powerdns-zone-not-found');
     expect(await pdns.api<unknown[]>('GET', `/zones/${zone}./cryptokeys`)).toEqual([]);
     expect(powerdnsDnssec).toBeTypeOf('function');
+  });
+
+  it('a change to a signed zone is rectified even where PowerDNS does not rectify after API changes (default-api-rectify=no)', async () => {
+    const own = await startPowerDns({ config: ['default-api-rectify=no'] });
+    try {
+      const zone = 'rect.example.net';
+      await own.createZone(zone);
+      const p = new PowerDnsProvider({ url: own.url, apiKey: own.apiKey, serverId: 'localhost' });
+      p.signer = powerdnsDnssec(p);
+      expect(await p.signer.enable(zone, 13)).toBeNull();
+      const owner = `_25._tcp.mail.${zone}`;
+      expect((await p.apply(zone, [create(zone, tlsa(owner, 'r'))])).problem).toBeUndefined();
+      // pdns's own database: the new name has the ordering field NSEC denial needs.
+      const db = new Database(own.database, { readonly: true });
+      const row = db.prepare("SELECT ordername, auth FROM records WHERE name = ? AND type = 'TLSA'").get(owner) as { ordername: string | null; auth: number };
+      db.close();
+      expect(row).toEqual({ ordername: 'mail _tcp _25', auth: 1 });
+    } finally {
+      await own.stop();
+    }
   });
 });

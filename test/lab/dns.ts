@@ -23,6 +23,8 @@ export interface ZoneSpec {
   keyAlgorithm?: KeyAlgorithm;
   /** Extra statements for the zone's block in named.conf. */
   options?: string[];
+  /** Served by another server (not named): unbound's stub for it points there. */
+  authority?: { address: string; port: number };
 }
 
 /** DNSSEC zone key algorithms a lab zone can be signed with (RSA-2048 for answer-size tests). */
@@ -198,6 +200,8 @@ export function unboundConf(o: {
   namedPort: number;
   /** The parent and every child zone: each gets a stub (the NS records cannot carry a port). */
   zones: string[];
+  /** Child zones served by another server: their stubs point there. */
+  elsewhere?: { name: string; address: string; port: number }[];
   parent: string;
   trustAnchorDs: string;
   rootHints: string;
@@ -238,7 +242,7 @@ remote-control:
   control-interface: ${o.addr}
   control-port: 8953
   control-use-cert: no
-${o.zones.map((z) => `stub-zone:\n  name: "${z}."\n  stub-addr: ${o.namedAddr}@${o.namedPort}\n`).join('')}`;
+${o.zones.map((z) => `stub-zone:\n  name: "${z}."\n  stub-addr: ${o.namedAddr}@${o.namedPort}\n`).join('')}${(o.elsewhere ?? []).map((z) => `stub-zone:\n  name: "${z.name}."\n  stub-addr: ${z.address}@${z.port}\n`).join('')}`;
 }
 
 export interface DigAnswer {

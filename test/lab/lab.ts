@@ -46,6 +46,12 @@ export interface LabZoneOption {
   keyAlgorithm?: KeyAlgorithm;
   /** Extra statements for the zone's block in named.conf, e.g. `max-journal-size unlimited;`. */
   options?: string[];
+  /**
+   * Served by another DNS server (PowerDNS, Knot…) the test started, not by named: the parent
+   * delegates to it and unbound asks it directly (its stub). The test puts the zone's records
+   * there; `signed` and `ds` must be false (publish a DS later with setParentDs).
+   */
+  authority?: { address: string; port: number };
 }
 
 export interface LabOptions {
@@ -166,8 +172,11 @@ function normalizeZones(parent: string, opts: LabOptions): ZoneSpec[] {
     const dsKind: DsKind = z.ds === 'wrong' || z.ds === 'unsupported' ? z.ds : 'own';
     const ds = dsKind !== 'own' || ((z.signed || z.expiredSignatures === true) && z.ds === true);
     if ((z.keysOnDemand || z.expiredSignatures) && z.signed) throw new Error(`lab: zone ${name}: keysOnDemand/expiredSignatures are for zones named does not sign`);
+    if (z.authority && (z.signed || z.ds !== false || z.keysOnDemand || z.expiredSignatures || z.records?.length || z.options?.length || z.keyAlgorithm)) {
+      throw new Error(`lab: zone ${name}: a zone served elsewhere (authority) takes no signing, DS, records or named options`);
+    }
     if (z.expiredSignatures && z.ds === 'unsupported') throw new Error(`lab: zone ${name}: expiredSignatures takes ds true, false or 'wrong'`);
-    return { name, signed: z.signed, ds, dsKind, records: z.records ?? [], options: z.options ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}), ...(z.keysOnDemand ? { keysOnDemand: true } : {}), ...(z.expiredSignatures ? { expiredSignatures: true } : {}) };
+    return { name, signed: z.signed, ds, dsKind, records: z.records ?? [], options: z.options ?? [], ...(z.keyAlgorithm ? { keyAlgorithm: z.keyAlgorithm } : {}), ...(z.keysOnDemand ? { keysOnDemand: true } : {}), ...(z.expiredSignatures ? { expiredSignatures: true } : {}), ...(z.authority ? { authority: z.authority } : {}) };
   });
   const all = [...defaults, ...extra];
   const seen = new Set<string>();
@@ -265,9 +274,10 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       return parentDsLines.set(z.name, [z.dsKind === 'unsupported' ? own.replace(/(\sDS\s+\d+\s+)\d+/, '$1253') : own]);
     }));
 
-    // Zone files.
+    // Zone files (zones served elsewhere have none: named does not load them).
     const serial = 2024010100;
-    for (const z of specs) {
+    const namedSpecs = specs.filter((z) => !z.authority);
+    for (const z of namedSpecs) {
       writeFileSync(join(namedDir, `${z.name}.db`), renderChildZone(z.name, parent, addrs.exim, serial, z.records ?? []));
     }
     // Signed once by dnssec-signzone with a validity window that ended yesterday; named serves
@@ -292,11 +302,11 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const namedConfPath = join(namedDir, 'named.conf');
     writeFileSync(
       namedConfPath,
-      namedConf({ dir: namedDir, addr: addrs.named, port: addrs.namedPort, rndcPort: addrs.rndcPort, rndcKeyFile: rndcKey, zones: [{ name: parent, signed: true }, ...specs] }),
+      namedConf({ dir: namedDir, addr: addrs.named, port: addrs.namedPort, rndcPort: addrs.rndcPort, rndcKeyFile: rndcKey, zones: [{ name: parent, signed: true }, ...namedSpecs] }),
     );
     await mustRun(['named-checkconf', namedConfPath]);
     // A zone that does not load would only show up as a start-up timeout: name it now.
-    await Promise.all([parent, ...specs.map((z) => z.name)].map(async (z) => {
+    await Promise.all([parent, ...namedSpecs.map((z) => z.name)].map(async (z) => {
       const r = await run(['named-checkzone', '-i', 'local', z, join(namedDir, `${z}.db`)]);
       if (r.code !== 0) throw new Error(`lab: zone ${z} does not load: ${(r.stdout + r.stderr).trim()}`);
     }));
@@ -308,7 +318,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const unboundConfPath = join(unboundDir, 'unbound.conf');
     writeFileSync(
       unboundConfPath,
-      unboundConf({ dir: unboundDir, addr: addrs.resolver, namedAddr: addrs.named, namedPort: addrs.namedPort, zones: [parent, ...specs.map((z) => z.name)], parent, trustAnchorDs: trustAnchor, rootHints }),
+      unboundConf({ dir: unboundDir, addr: addrs.resolver, namedAddr: addrs.named, namedPort: addrs.namedPort, zones: [parent, ...namedSpecs.map((z) => z.name)], elsewhere: specs.flatMap((z) => (z.authority ? [{ name: z.name, ...z.authority }] : [])), parent, trustAnchorDs: trustAnchor, rootHints }),
     );
     await mustRun(['unbound-checkconf', unboundConfPath]);
 
@@ -365,7 +375,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       waitUntil(`named to serve ${zone}`, async () => (await servedSerial(addrs.named, addrs.namedPort, zone)) !== undefined, { daemon: named });
 
     await Promise.all([
-      ...[parent, ...specs.map((z) => z.name)].map((z) => (signedNames.includes(z) ? waitSigned(z) : waitServed(z))),
+      ...[parent, ...namedSpecs.map((z) => z.name)].map((z) => (signedNames.includes(z) ? waitSigned(z) : waitServed(z))),
       waitForExim(exim, addrs.exim, eximDir),
     ]);
     await waitUntil(`unbound to validate ${parent} (AD flag)`, async () => {

@@ -96,7 +96,7 @@ export class PowerDnsProvider implements DnsProvider {
     const wanted = [...new Set(owners.map(canonicalName))].filter((o) => isSubdomainOf(o, z));
     if (wanted.length === 0) return [];
     try {
-      const sets = await this.readRrsets(z, wanted.map((o) => ({ owner: o, type: rrTypeOfOwner(o) })));
+      const { sets } = await this.readRrsets(z, wanted.map((o) => ({ owner: o, type: rrTypeOfOwner(o) })));
       return [...sets.values()].flatMap((s) => (s ? publishedOf(s) : []));
     } catch (err) {
       throw new ProblemError(this.problemFor(err, z, 'read'), { cause: err });
@@ -112,11 +112,14 @@ export class PowerDnsProvider implements DnsProvider {
     const before = this.http.requests;
     try {
       const groups = groupChanges(changes);
-      const sets = await this.readRrsets(z, [...groups.values()].map((g) => ({ owner: g.owner, type: g.type })));
+      const { sets, dnssec } = await this.readRrsets(z, [...groups.values()].map((g) => ({ owner: g.owner, type: g.type })));
       const rrsets = [...groups.entries()].flatMap(([key, g]) => nextRrset(g.owner, g.type, sets.get(key) ?? null, g.changes) ?? []);
       if (rrsets.length > 0) {
         await this.http.call('PATCH', this.zonePath(z), { rrsets });
         this.logger?.info({ zone: z, rrsets: rrsets.length, changes: changes.length }, 'powerdns zone patched');
+        // A signed zone's new names need their ordering fields; PowerDNS does this after a PATCH
+        // only while default-api-rectify (or API-RECTIFY) is on, which the zone does not show.
+        if (dnssec) await this.http.call('PUT', `${this.zonePath(z)}/rectify`).catch((err: unknown) => this.logger?.warn({ zone: z, code: this.problemFor(err, z, 'dnssec').code }, 'powerdns rectify after the change failed; run pdnsutil rectify-zone'));
       }
       result.applied = [...changes];
       result.details = { apiCalls: this.http.requests - before, patches: rrsets.length > 0 ? 1 : 0 };
@@ -154,10 +157,6 @@ export class PowerDnsProvider implements DnsProvider {
   }
 
   // ---- DNSSEC (used by src/dnssec/powerdns-signer.ts) --------------------------------------
-
-  async zoneInfo(zone: string): Promise<{ dnssec: boolean }> {
-    return this.dnssecCall(zone, async (z) => ({ dnssec: (await this.http.call<PdnsZone>('GET', `${this.zonePath(z)}?rrsets=false`)).dnssec === true }));
-  }
 
   async cryptokeys(zone: string): Promise<PdnsCryptokey[]> {
     return this.dnssecCall(zone, async (z) => {
@@ -199,7 +198,7 @@ export class PowerDnsProvider implements DnsProvider {
    * of the whole zone. Not the `rrset_name`/`rrset_type` filters: PowerDNS 4.7 leaves disabled
    * records out of a filtered answer, and a REPLACE built from it would delete them.
    */
-  private async readRrsets(zone: string, wanted: { owner: string; type: string }[]): Promise<Map<string, PdnsRrset | null>> {
+  private async readRrsets(zone: string, wanted: { owner: string; type: string }[]): Promise<{ sets: Map<string, PdnsRrset | null>; dnssec: boolean }> {
     const z = await this.http.call<PdnsZone>('GET', this.zonePath(zone));
     const sets = Array.isArray(z?.rrsets) ? z.rrsets : [];
     const byKey = new Map<string, PdnsRrset>();
@@ -209,7 +208,7 @@ export class PowerDnsProvider implements DnsProvider {
       const set = byKey.get(`${owner}|${type}`);
       out.set(`${owner}|${type}`, set ? sane(set) : null);
     }
-    return out;
+    return { sets: out, dnssec: z?.dnssec === true };
   }
 
   problemFor(err: unknown, subject: string, op: Op): Problem {
