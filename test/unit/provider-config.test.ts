@@ -80,6 +80,7 @@ describe('named provider instances', () => {
     for (const l of lines) expect(l).not.toContain(KEY);
     expect(parseErr({ providers: { p: { kind: 'powerdns', url: 'ftp://h/', apiKey: 'k' } } })).toMatch(/providers\.p\.url: must be an http/);
     expect(parseErr({ providers: { p: { kind: 'powerdns', url: 'http://h:8081' } } })).toMatch(/providers\.p\.apiKey/);
+    expect(parseErr({ providers: { p: { kind: 'powerdns', url: 'http://admin:hunter2@h:8081', apiKey: 'k' } } })).toMatch(/providers\.p\.url: must not hold a user name or password/);
     expect(parseErr({ providers: { p: { kind: 'powerdns', url: 'http://h:8081', apiKey: 'k', serverId: 'a/b' } } })).toMatch(/providers\.p\.serverId/);
   });
 });

@@ -11,7 +11,9 @@ export const powerdnsSettings = z
     url: z
       .string()
       .url()
-      .refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL'),
+      .refine((u) => /^https?:\/\/[^/]/i.test(u), 'must be an http:// or https:// URL')
+      // The URL is shown on pages and in logs (describe): no credentials in it, the key has its own field.
+      .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), 'must not hold a user name or password (the API key goes in apiKey)'),
     /** pdns.conf `api-key`. */
     apiKey: z.string().min(1),
     /** The server id in the API's paths; PowerDNS itself is always `localhost`. */
