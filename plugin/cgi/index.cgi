@@ -3,7 +3,9 @@
 # /usr/local/cpanel/whostmgr/docroot/cgi/tlsa_manager/index.cgi, mode 0700 root).
 #
 # cpsrvd has already authenticated the WHM user and runs this as root. The shim only checks that
-# the user is root, forwards the request to the tlsa-manager daemon over its root-only unix socket
+# the user name has the shape of a cPanel user name (root, or an account name as
+# Cpanel/Validate/Username/Core.pm accepts one), passes it on, and the daemon decides what that
+# user may see (root everything, a reseller its accounts' domains: issue 28). It forwards the request to the tlsa-manager daemon over its root-only unix socket
 # (HTTP/1.0) and writes the answer back in CGI form. It is Perl with core modules only because
 # Perl starts in a few milliseconds and is on every cPanel server; a Node shim would add ~40 ms
 # to every page. It never logs request bodies and passes no environment through except the
@@ -53,11 +55,13 @@ exit main();
 
 sub main {
     my $user = defined $ENV{REMOTE_USER} ? $ENV{REMOTE_USER} : '';
-    if ($user ne 'root') {
-        return page(403, 'Forbidden', 'TLSA Manager is for root only',
-            '<p>You are logged in to WHM as <strong>' . esc($user eq '' ? '(nobody)' : $user) . '</strong>. '
-          . 'TLSA Manager changes DNS records for every domain on this server, so only <strong>root</strong> may use it.</p>'
-          . '<p>Fix: log in to WHM as root.</p>');
+    # Lower-case letters, digits, - . _, at most 16, not starting with - or . (cPanel's own rule):
+    # anything else never names a WHM user and never reaches the daemon.
+    if ($user !~ /\A[a-z0-9_][a-z0-9._-]{0,15}\z/) {
+        return page(403, 'Forbidden', 'TLSA Manager is for root and resellers',
+            '<p>You are logged in to WHM as <strong>' . esc($user eq '' ? '(nobody)' : $user) . '</strong>, '
+          . 'which is not a user name TLSA Manager can answer for.</p>'
+          . '<p>Fix: log in to WHM as root or as a reseller.</p>');
     }
     my $method = defined $ENV{REQUEST_METHOD} ? $ENV{REQUEST_METHOD} : 'GET';
     return page(400, 'Bad Request', 'Bad request', '<p>The request method is not valid.</p>')
@@ -74,7 +78,7 @@ sub main {
     local $SIG{ALRM} = sub { die "timeout\n" };
     alarm $TIMEOUT;
     my $ok = eval {
-        write_all($sock, request_head($method, defined $body ? length $body : undef, $chrome) . (defined $body ? $body : ''));
+        write_all($sock, request_head($method, defined $body ? length $body : undef, $chrome, $user) . (defined $body ? $body : ''));
         relay($sock, $chrome);
         1;
     };
@@ -112,7 +116,7 @@ sub read_body {
 
 # The HTTP/1.0 request line and headers for the daemon. Only these request fields cross over.
 sub request_head {
-    my ($method, $length, $chrome) = @_;
+    my ($method, $length, $chrome, $user) = @_;
     my $qs = urlsafe(defined $ENV{QUERY_STRING} ? $ENV{QUERY_STRING} : '');
     my $path_info = defined $ENV{PATH_INFO} ? $ENV{PATH_INFO} : '';
     # The daemon routes by ?route= (cpsrvd may not pass PATH_INFO) and also by path.
@@ -120,7 +124,7 @@ sub request_head {
     my $head = "$method $path" . ($qs eq '' ? '' : "?$qs") . " HTTP/1.0\r\n"
              . "Host: tlsa-manager\r\n"
              . "Connection: close\r\n"
-             . "X-TLSA-Remote-User: root\r\n";
+             . "X-TLSA-Remote-User: $user\r\n";
     my $token = defined $ENV{cp_security_token} ? $ENV{cp_security_token} : '';
     $head .= "X-TLSA-Security-Token: $token\r\n" if $token =~ m{\A/cpsess\d{1,20}\z};
     $head .= 'Cookie: ' . clean($ENV{HTTP_COOKIE}) . "\r\n" if defined $ENV{HTTP_COOKIE} && $ENV{HTTP_COOKIE} ne '';

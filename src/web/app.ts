@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import type { AppContext } from '../context.js';
 import { problem, ProblemError } from '../problem.js';
 import { createAuth, secretEquals, type Viewer } from './auth.js';
+import { whmIdentity } from '../access/identity.js';
+import { authorize } from './access.js';
 import { issueLoginLink, redeemLoginLink } from './login-links.js';
 import { errorHandler, notFound } from './errors.js';
 import { JobRegistry } from './jobs.js';
@@ -60,7 +62,7 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   const services = opts.services ?? defaultServices(ctx);
   const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx), tlsrpt: () => tlsrptTotals(ctx), published: () => publishedMarks(ctx.state()) });
   const jobs = new JobRegistry();
-  const auth = createAuth({ mode: opts.mode, ...(opts.loginToken ? { password: opts.loginToken } : {}), redeemLink: (t) => redeemLoginLink(ctx, t), secureCookie: opts.secureCookie === true, logger: ctx.logger, loginCss: readFileSync(join(PUBLIC_DIR, 'app.css'), 'utf8') });
+  const auth = createAuth({ mode: opts.mode, ...(opts.loginToken ? { password: opts.loginToken } : {}), redeemLink: (t) => redeemLoginLink(ctx, t), secureCookie: opts.secureCookie === true, logger: ctx.logger, loginCss: readFileSync(join(PUBLIC_DIR, 'app.css'), 'utf8'), identify: (user) => whmIdentity(ctx.root, user) });
   const deps: RouteDeps = { ctx, services, snapshot, jobs };
   const app = express();
 
@@ -90,6 +92,7 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 20_000 }));
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(auth.csrfCheck);
+  app.use(authorize());
 
   app.get('/static/:file', (req, res, next) => {
     const file = String(req.params.file);
@@ -141,6 +144,8 @@ function viewLocals(mode: WebOptions['mode'], csrfToken: (v: Viewer) => string, 
     res.locals.h = helpers;
     res.locals.mode = mode;
     res.locals.user = v.user;
+    // Root-only links (Settings, Rescan, alert acknowledgement) are drawn for root only.
+    res.locals.isRoot = v.who.kind === 'root';
     res.locals.activeJobs = jobs.active();
     next();
   };

@@ -4,6 +4,7 @@ import express, { Router, type Request, type RequestHandler, type Response } fro
 import type { Logger } from 'pino';
 import { httpStatusOf, isProblem, problem, type Problem } from '../problem.js';
 import { makeUrl } from './urls.js';
+import type { Identity } from '../access/identity.js';
 
 /** Set on requests that arrived over the unix socket; a header can never set a symbol. */
 export const VIA_SOCKET = Symbol('tlsa-manager.via-socket');
@@ -116,6 +117,8 @@ export class Csrf {
 /** Who is asking, once authenticated; CSRF tokens are bound to `sessionKey`. */
 export interface Viewer {
   user: string;
+  /** What this viewer may see and do (src/access): root, or a reseller behind WHM. */
+  who: Identity;
   sessionKey: string;
   /** `/cpsess…` behind WHM (links must carry it), '' standalone. */
   securityToken: string;
@@ -132,6 +135,8 @@ export interface AuthOptions {
   logger: Logger;
   /** Inlined into the login page, which is served before any session exists. */
   loginCss: string;
+  /** The identity of a WHM user the shim names (src/access/identity.ts whmIdentity); null: no such user. */
+  identify(user: string): Identity | null;
 }
 
 export interface Auth {
@@ -168,13 +173,17 @@ export function createAuth(opts: AuthOptions): Auth {
     if (opts.mode === 'socket') {
       if (!cameViaSocket(req)) return problem('forbidden', 'This service only answers requests that come through the WHM plugin.', { fix: 'Open TLSA Manager from WHM » Plugins.' });
       const user = req.headers[USER_HEADER];
-      if (user !== 'root') return problem('forbidden', 'Only root may use TLSA Manager.', { fix: 'Log in to WHM as root.' });
+      // Root and resellers (issue 28): the shim passes the WHM user cpsrvd authenticated; who that
+      // is, and what it may see, is decided here. A plain account has the cPanel page instead.
+      const who = typeof user === 'string' ? opts.identify(user) : null;
+      if (!who || who.kind === 'account') return problem('forbidden', 'TLSA Manager in WHM is for root and resellers.', { fix: 'Account owners find their domains in cPanel » Email » Email Security (DANE); otherwise log in to WHM as root or a reseller.' });
       const securityToken = validSecurityToken(req.headers[SECURITY_TOKEN_HEADER]);
-      return { user, sessionKey: `whm|${user}|${securityToken}`, securityToken };
+      return { user: user as string, who, sessionKey: `whm|${user}|${securityToken}`, securityToken };
     }
     const session = sessions.get(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
     if (!session) return problem('unauthorized', 'Sign in with the login link printed when the server started.');
-    return { user: session.user, sessionKey: `session|${session.id}`, securityToken: '' };
+    // The standalone login is root's (the token is root's secret).
+    return { user: session.user, who: { kind: 'root' }, sessionKey: `session|${session.id}`, securityToken: '' };
   };
 
   const login = Router();

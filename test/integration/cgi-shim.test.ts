@@ -127,12 +127,12 @@ beforeEach(() => {
 });
 
 describe('access', () => {
-  it('refuses a non-root WHM user with 403 and never contacts the daemon', async () => {
-    for (const user of ['reseller1', 'ROOT', 'root ', '']) {
+  it('refuses a user name cPanel would never give (upper case, spaces, empty, too long) with 403 and never contacts the daemon', async () => {
+    for (const user of ['ROOT', 'root ', '', '-x', '.x', 'a'.repeat(17), 'a/b', 'a\nX-Evil: 1']) {
       const r = await runCgi(ROOT_ENV({ REMOTE_USER: user }));
       expect(r.code).toBe(0);
       expect(r.status).toBe('403 Forbidden');
-      expect(r.body.toString()).toContain('only <strong>root</strong> may use it');
+      expect(r.body.toString()).toContain('not a user name TLSA Manager can answer for');
     }
     const noUser = await runCgi({ REQUEST_METHOD: 'GET', TLSA_MANAGER_SOCKET: sock });
     expect(noUser.status).toBe('403 Forbidden');
@@ -144,6 +144,15 @@ describe('access', () => {
     const html = r.body.toString();
     expect(html).not.toContain('<script>');
     expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+  });
+});
+
+describe('resellers (issue 28)', () => {
+  it('passes a reseller on as the WHM user: the daemon decides what it may see', async () => {
+    const r = await runCgi(ROOT_ENV({ REMOTE_USER: 'reseller1', HTTP_X_TLSA_REMOTE_USER: 'root' }));
+    expect(r.status).toBe('200 OK');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.headers['x-tlsa-remote-user']).toBe('reseller1');
   });
 });
 

@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AppContext } from '../../context.js';
 import type { Viewer } from '../auth.js';
+import { scopedData } from '../access.js';
+import type { SnapshotData } from '../snapshot.js';
 import { renderPage } from '../chrome.js';
 import type { JobDeps } from '../services.js';
 import type { UrlParams } from '../urls.js';
@@ -30,4 +32,9 @@ export function redirect(res: Response, route: string, params: UrlParams = {}): 
 /** Who did it, as the activity log and the ledger record it. */
 export function actor(res: Response): string {
   return `web:${(res.locals.viewer as Viewer).user}`;
+}
+
+/** The snapshot as this viewer may see it (src/web/access.ts): every scoped route reads through this. */
+export async function dataFor(deps: RouteDeps, res: Response): Promise<SnapshotData> {
+  return scopedData(deps.ctx.root, await deps.snapshot.get(), (res.locals.viewer as Viewer).who);
 }
