@@ -129,6 +129,8 @@ export const CODES = {
 
   // refused: on purpose, by us or by a backend
   'domain-not-in-scope': { kind: 'refused', text: 'The account holds no such domain (the same answer whether it exists elsewhere or not at all).' },
+  'check-limited': { kind: 'refused', text: 'A "Check now" limit was reached (one per domain per minute, 20 per account per hour).' },
+  'account-view-off': { kind: 'refused', text: 'The server administrator has turned the account page off (accountView.enabled).' },
   forbidden: { kind: 'refused', text: 'Access is not allowed.', status: 403 },
   unauthorized: { kind: 'refused', text: 'Sign-in is needed.', status: 401 },
   'tlsrpt-too-large': { kind: 'refused', text: 'A TLS report mail, or a report inside it once expanded, is larger than the limit; it was dropped (not bounced).' },

@@ -209,6 +209,11 @@ export const configSchema = z
       })
       .strict()
       .default(MTA_STS_DEFAULT),
+    /**
+     * The cPanel page for account owners (issue 28): `enabled` false turns it off for every
+     * account (the page then says so); `notify` mails owners when their action is needed.
+     */
+    accountView: z.object({ enabled: z.boolean().default(true), notify: z.boolean().default(false) }).strict().default({ enabled: true, notify: false }),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -1,4 +1,5 @@
 import { handleHookRequest, isHookRequest } from './hook-endpoint.js';
+import { CheckLimiter, handleAccountRequest, isAccountRequest } from './account-endpoint.js';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { loginUrl, WEB_ADDRESS_META } from './login-links.js';
@@ -68,11 +69,14 @@ export async function startServer(ctx: AppContext, listen: Listen, opts: Omit<We
   if (permission) throw new ProblemError(problem('config-permissions', permission, { fix: `chmod 600 ${ctx.configPath}` }));
   const tls = listen.kind === 'tcp' ? listen.tls : undefined;
   const web = createWebApp(ctx, { ...opts, mode: listen.kind === 'socket' ? 'socket' : 'standalone', secureCookie: opts.secureCookie === true || tls !== undefined });
+  const checkLimiter = new CheckLimiter();
   const server: Server =
     listen.kind === 'socket'
       ? createServer((req, res) => {
           // cPanel hook events from the hook client: answered here, never by the web app.
           if (isHookRequest(req)) return handleHookRequest(ctx, req, res);
+          // Account owners' page data, asked by our AdminBin for the caller cPanel names.
+          if (isAccountRequest(req)) return handleAccountRequest(ctx, checkLimiter, req, res);
           markViaSocket(req);
           web.app(req, res);
         })
