@@ -196,7 +196,9 @@ export class PowerDnsProvider implements DnsProvider {
   /**
    * The RRset at each owner and type (null where there is none), keyed `owner|type`, from ONE GET
    * of the whole zone. Not the `rrset_name`/`rrset_type` filters: PowerDNS 4.7 leaves disabled
-   * records out of a filtered answer, and a REPLACE built from it would delete them.
+   * records out of a filtered answer, and a REPLACE built from it would delete them. Measured on
+   * 4.7.3 (load ~3 on 2 cores): a 10,000-record zone is a 1.27 MB answer in 64-77 ms, a filtered
+   * one 5 ms; one whole-zone GET per zone per run is affordable.
    */
   private async readRrsets(zone: string, wanted: { owner: string; type: string }[]): Promise<{ sets: Map<string, PdnsRrset | null>; dnssec: boolean }> {
     const z = await this.http.call<PdnsZone>('GET', this.zonePath(zone));
