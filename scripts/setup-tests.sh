@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian 12 machine (run as root):
-# the Debian packages for the DANE lab (BIND, unbound, Exim, openssl/gnutls tools), promtool (package
+# the Debian packages for the DANE lab (BIND, unbound, Exim, openssl/gnutls tools), Template Toolkit
+# (libtemplate-perl: renders the cPanel page template as cPanel does), promtool (package
 # prometheus: only its promtool is used, the server is never started), Chromium for
 # the browser tests, and the npm dependencies. posttls-finger is unpacked from Debian's postfix
 # package by the lab itself (postfix conflicts with exim4, so it is never installed); the
@@ -21,7 +22,7 @@ fi
 apt-get install -y -q --no-install-recommends \
   bind9 bind9-utils bind9-dnsutils unbound exim4-daemon-heavy perl systemd \
   openssl gnutls-bin ca-certificates iproute2 util-linux mount chromium \
-  libicu72 libsasl2-2 libnsl2 libdb5.3 libssl3 netbase prometheus \
+  libicu72 libsasl2-2 libnsl2 libdb5.3 libssl3 netbase prometheus libtemplate-perl \
   pdns-server pdns-backend-sqlite3
 # ... and they never start later either (a pdns on port 53 would shadow the lab's).
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service pdns.service >/dev/null 2>&1 || true; fi

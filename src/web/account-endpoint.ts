@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../context.js';
 import { accountIdentity } from '../access/identity.js';
 import { noAccount, refusal, scopeOf } from '../access/scope.js';
-import { accountStatus } from '../access/status.js';
+import { accountStatus, type AccountStatus } from '../access/status.js';
+import { CATEGORIES } from '../dane/category.js';
 import { checkDomains } from '../dane/check.js';
 import { isProblem, problem, toProblem, type Problem } from '../problem.js';
 import { checkName } from '../dns/names.js';
@@ -60,7 +61,7 @@ async function answer(ctx: AppContext, limiter: CheckLimiter, user: string, body
   const domain = typeof req.domain === 'string' && req.domain !== '' ? req.domain : undefined;
   if (req.action === 'status') {
     const r = await accountStatus(ctx, who, domain);
-    return isProblem(r) ? fail(r) : { ok: true, data: r };
+    return isProblem(r) ? fail(r) : { ok: true, data: withWords(r) };
   }
   if (req.action === 'check') {
     if (!domain) return fail(problem('bad-request', 'Name the domain to check.'));
@@ -71,9 +72,14 @@ async function answer(ctx: AppContext, limiter: CheckLimiter, user: string, body
     if (wait) return fail(problem('check-limited', wait, { fix: `Checks are limited to one per domain per minute and ${CHECK_LIMITS.perAccountPerHour} per account per hour.` }));
     await checkDomains(ctx, [name]);
     const r = await accountStatus(ctx, who, name);
-    return isProblem(r) ? fail(r) : { ok: true, data: r };
+    return isProblem(r) ? fail(r) : { ok: true, data: withWords(r) };
   }
   return fail(problem('bad-request', 'Unknown action (status or check).'));
+}
+
+/** The page's words for each state (the product's one vocabulary, src/dane/category.ts), beside the data. */
+function withWords(r: AccountStatus) {
+  return { ...r, words: { categories: Object.fromEntries(Object.entries(CATEGORIES).map(([k, c]) => [k, { label: c.label, explain: c.explain }])) } };
 }
 
 /** The "Check now" limits, kept by the running service (a restart forgets them: a few extra checks at most). */
