@@ -60,7 +60,7 @@ export const CODES = {
   'dnssec-signer-missing': { kind: 'config', text: 'cPanel reports no DNSSEC signing data for the zone.' },
   'dnssec-needs-powerdns': { kind: 'refused', text: 'cPanel signs zones only with PowerDNS.' },
   'dnssec-no-whmapi': { kind: 'config', text: 'WHM API 1 is not available to change DNSSEC through cPanel.' },
-  'dnssec-not-managed': { kind: 'refused', text: 'The zone is not served from this server or a configured Cloudflare account.' },
+  'dnssec-not-managed': { kind: 'refused', text: 'The zone is not served from this server or by a configured DNS provider.' },
   'no-userdomains': { kind: 'config', text: '/etc/userdomains does not exist.' },
   'no-domains': { kind: 'config', text: 'There are no customer domains to work on.' },
   'state-disk-full': { kind: 'config', text: 'The disk holding the state database is full.' },

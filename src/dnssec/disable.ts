@@ -76,7 +76,7 @@ export async function disableSigning(ctx: AppContext, zones: string[], opts: { a
     const kind = providerFor(s.zone, ctx, local);
     const refuse = (code: Code, message: string, fix?: string): SignerChange => ({ zone: s.zone, ok: false, signer: kind, signing: s.signing, ds: s.parentDs, message, problem: problem(code, message, { subject: s.zone, ...(fix ? { fix } : {}) }) });
     if (!kind) {
-      out.push(refuse('dnssec-not-managed', `${s.zone} is not served from this server or a configured Cloudflare account; nothing to switch off here.`));
+      out.push(refuse('dnssec-not-managed', `${s.zone} is not served from this server or by a configured DNS provider; nothing to switch off here.`));
       continue;
     }
     if (s.signing === 'off') {

@@ -101,7 +101,7 @@ export async function enableSigning(ctx: AppContext, zones: string[], opts: Enab
   for (const s of before) {
     const kind = providerFor(s.zone, ctx, local);
     if (!kind) {
-      out.push(refused(s.zone, null, problem('dnssec-not-managed', `${s.zone} is not served from this server or a configured Cloudflare account; sign it where its DNS is hosted.`)));
+      out.push(refused(s.zone, null, problem('dnssec-not-managed', `${s.zone} is not served from this server or by a configured DNS provider; sign it where its DNS is hosted.`)));
       continue;
     }
     if (s.signing === 'active' || s.signing === 'pending') {
