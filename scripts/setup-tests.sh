@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" -ne 0 ]; then echo "run as root (apt-get install)" >&2; exit 2; fi
 apt-get update -q
-# Debian's prometheus and pdns-server packages start their servers on install; the tests only use
-# promtool, and start their own pdns_server (own config, loopback high ports). A policy-rc.d that
+# Debian's prometheus, pdns-server and knot packages start their servers on install; the tests only use
+# promtool, and start their own pdns_server and knotd (own config, loopback high ports). A policy-rc.d that
 # refuses every start (invoke-rc.d exit 101) holds them back during the install.
 POLICY=/usr/sbin/policy-rc.d
 if [ ! -e "$POLICY" ]; then
@@ -23,7 +23,7 @@ apt-get install -y -q --no-install-recommends \
   bind9 bind9-utils bind9-dnsutils unbound exim4-daemon-heavy perl systemd \
   openssl gnutls-bin ca-certificates iproute2 util-linux mount chromium \
   libicu72 libsasl2-2 libnsl2 libdb5.3 libssl3 netbase prometheus libtemplate-perl \
-  pdns-server pdns-backend-sqlite3
-# ... and they never start later either (a pdns on port 53 would shadow the lab's).
-if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service pdns.service >/dev/null 2>&1 || true; fi
+  pdns-server pdns-backend-sqlite3 knot
+# ... and they never start later either (a pdns or knotd on port 53 would shadow the lab's).
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service pdns.service knot.service >/dev/null 2>&1 || true; fi
 npm ci --no-audit --no-fund

@@ -130,6 +130,8 @@ export function namedConf(o: {
   rndcPort: number;
   rndcKeyFile: string;
   zones: { name: string; signed: boolean; keyAlgorithm?: KeyAlgorithm; options?: string[]; keysOnDemand?: boolean }[];
+  /** TSIG keys (RFC 2136 updates): zone options may name them, e.g. `allow-update { key "x"; };`. */
+  tsigKeys?: { name: string; algorithm: string; secret: string }[];
 }): string {
   const zoneBlocks = o.zones.map((z) =>
     [
@@ -146,6 +148,7 @@ export function namedConf(o: {
   );
   return `// TLSA Manager test lab: BIND authoritative server
 include "${o.rndcKeyFile}";
+${(o.tsigKeys ?? []).map((k) => `key "${k.name}" { algorithm ${k.algorithm}; secret "${k.secret}"; };`).join('\n')}
 options {
   directory "${o.dir}";
   pid-file "${join(o.dir, 'named.pid')}";

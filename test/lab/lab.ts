@@ -63,6 +63,8 @@ export interface LabOptions {
   defaultZones?: boolean;
   /** Fetch posttls-finger during start-up instead of at the first posttlsFinger() call. */
   prefetchPosttlsFinger?: boolean;
+  /** TSIG keys named knows (for RFC 2136 updates): a zone's `options` may then say `allow-update { key "<name>"; };`. */
+  tsigKeys?: { name: string; algorithm: string; secret: string }[];
 }
 
 export interface LabZone {
@@ -302,7 +304,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const namedConfPath = join(namedDir, 'named.conf');
     writeFileSync(
       namedConfPath,
-      namedConf({ dir: namedDir, addr: addrs.named, port: addrs.namedPort, rndcPort: addrs.rndcPort, rndcKeyFile: rndcKey, zones: [{ name: parent, signed: true }, ...namedSpecs] }),
+      namedConf({ dir: namedDir, addr: addrs.named, port: addrs.namedPort, rndcPort: addrs.rndcPort, rndcKeyFile: rndcKey, zones: [{ name: parent, signed: true }, ...namedSpecs], tsigKeys: opts.tsigKeys ?? [] }),
     );
     await mustRun(['named-checkconf', namedConfPath]);
     // A zone that does not load would only show up as a start-up timeout: name it now.

@@ -28,6 +28,8 @@ export interface UpdateZone {
   inlineSigned?: boolean;
   /** false: no update ACL for this zone (updates are REFUSED). */
   updatable?: boolean;
+  /** Knot only, with updatable false: an acl still names the key (for transfers), so it is known for the zone. */
+  keyKnown?: boolean;
 }
 
 export interface UpdateServer {
@@ -160,6 +162,8 @@ export async function startKnot(o: { key: TsigSpec; zones: UpdateZone[] }): Prom
   try {
     const zonesDir = join(p.dir, 'zones');
     mkdirSync(zonesDir);
+    // knotd does not create its database directory, and without it every update fails (SERVFAIL).
+    mkdirSync(join(p.dir, 'db'));
     for (const z of o.zones) {
       if (z.inlineSigned) throw new Error('startKnot: inlineSigned is a BIND option');
       writeFileSync(join(zonesDir, `${z.name}.zone`), zoneText(z.name, z.records));
@@ -188,13 +192,16 @@ acl:
   - id: transfer
     address: 127.0.0.1
     action: transfer
+  - id: keyed-transfer
+    key: ${o.key.name}
+    action: transfer
 template:
   - id: default
     storage: "${zonesDir}"
     file: "%s.zone"
     semantic-checks: on
 zone:
-${o.zones.map((z) => `  - domain: ${z.name}\n    acl: [${z.updatable === false ? '' : 'update, '}transfer]`).join('\n')}
+${o.zones.map((z) => `  - domain: ${z.name}\n    acl: [${z.updatable === false ? (z.keyKnown ? 'keyed-transfer, ' : '') : 'update, '}transfer]`).join('\n')}
 `);
     await mustRun(['knotc', '-c', conf, 'conf-check']);
     const daemon = startDaemon('knotd', ['knotd', '-c', conf], join(p.dir, 'knotd.log'), p.dir);

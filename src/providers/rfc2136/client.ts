@@ -79,7 +79,7 @@ export class Rfc2136Provider implements DnsProvider {
   private keyRejected(what: string, zone?: string): never {
     this.fail(
       problem('rfc2136-key-rejected', `${this.o.server} does not accept the TSIG key "${this.o.key.name}" (${what}); nothing was changed.`, {
-        fix: 'Use the key name, algorithm and secret configured on the DNS server (BIND: the key statement; Knot: the key section), and check both clocks (TSIG allows 5 minutes).',
+        fix: 'Use the key name, algorithm and secret configured on the DNS server (BIND: the key statement; Knot: the key section, and an acl naming the key on the zone), and check both clocks (TSIG allows 5 minutes).',
       }),
       zone,
     );
@@ -107,7 +107,7 @@ export class Rfc2136Provider implements DnsProvider {
       }
       const v = verifyTsig(raw, msg.additional, this.o.key, signed[i]!.mac, this.o.now());
       if (!v.ok) {
-        if (v.why === 'server-error') this.keyRejected(v.error === TSIG_ERROR.BADKEY ? 'unknown key name or algorithm: BADKEY' : v.error === TSIG_ERROR.BADTIME ? 'clocks differ by more than 5 minutes: BADTIME' : v.error === TSIG_ERROR.BADSIG ? 'wrong secret: BADSIG' : `TSIG error ${v.error}`, zone);
+        if (v.why === 'server-error') this.keyRejected(v.error === TSIG_ERROR.BADKEY ? 'unknown key name or algorithm, or (Knot) a key the zone\'s acl does not name: BADKEY' : v.error === TSIG_ERROR.BADTIME ? 'clocks differ by more than 5 minutes: BADTIME' : v.error === TSIG_ERROR.BADSIG ? 'wrong secret: BADSIG' : `TSIG error ${v.error}`, zone);
         // RFC 8945 §5.2: a server that cannot check the key answers NOTAUTH without a MAC.
         if (v.why === 'unsigned' && msg.rcode === RCODE.NOTAUTH) this.keyRejected('NOTAUTH, unsigned answer', zone);
         if (v.why === 'unsigned' && msg.rcode === RCODE.REFUSED) return { msg, raw };
@@ -128,6 +128,28 @@ export class Rfc2136Provider implements DnsProvider {
     );
   }
 
+
+  /**
+   * Sends an UPDATE after a signed read of the zone went through with the same key. A TSIG
+   * rejection now means the key is known but may not update the zone: Knot answers an ACL
+   * denial with NOTAUTH/BADKEY (BIND says REFUSED), so it is reported as a refusal.
+   */
+  private async sendUpdate(msg: Buffer, zone: string): Promise<Answer> {
+    try {
+      const [a] = await this.send([msg], zone);
+      return a!;
+    } catch (err) {
+      if (err instanceof ProblemError && err.problem.code === 'rfc2136-key-rejected') {
+        this.fail(
+          problem('rfc2136-refused', `${this.o.server} accepts the TSIG key "${this.o.key.name}" for queries but not to update zone ${zone} (NOTAUTH/BADKEY); nothing was changed.`, {
+            fix: `Allow the key "${this.o.key.name}" to update ${zone} on the server (Knot: an acl with the key and action update on the zone; BIND: allow-update { key "${this.o.key.name}"; };).`,
+          }),
+          zone,
+        );
+      }
+      throw err;
+    }
+  }
 
   private checkZone(zone: string): void {
     const z = zone.toLowerCase();
@@ -316,8 +338,8 @@ export class Rfc2136Provider implements DnsProvider {
           this.o.logger.info({ zone, server: this.o.server, serial: state.soa.serial }, 'rfc2136: the server checks the SOA prerequisite against a serial it does not serve (inline signing?); relying on the RRset prerequisites');
         }
         const useSoa = !this.soaUnusable.has(zone.toLowerCase());
-        const [a] = await this.send([Rfc2136Provider.updateMessage(zone, changes, state, useSoa)], zone);
-        const rc = a!.msg.rcode;
+        const a = await this.sendUpdate(Rfc2136Provider.updateMessage(zone, changes, state, useSoa), zone);
+        const rc = a.msg.rcode;
         if (rc === RCODE.NOERROR) {
           const serial = await this.confirm(zone, state.soa.serial);
           return { ...result, applied: changes, details: { server: this.o.server, attempts: attempt, prerequisite: useSoa ? 'soa+rrsets' : 'rrsets', serialBefore: state.soa.serial, ...(serial !== undefined ? { serial } : {}) } };
@@ -371,12 +393,12 @@ export class Rfc2136Provider implements DnsProvider {
           await this.readSoa(z);
           // Prerequisite only (§2.4.1, "RRset exists, value independent"): the server checks the
           // key may update the zone, and there is nothing to change.
-          const [a] = await this.send([buildMessage({
+          const a = await this.sendUpdate(buildMessage({
             id: randomInt(0, 0x10000), opcode: OPCODE.UPDATE,
             question: [{ name: z, type: TYPE.SOA, klass: CLASS.IN }],
             answer: [{ name: z, type: TYPE.SOA, klass: CLASS.ANY, ttl: 0, rdata: Buffer.alloc(0) }],
-          })], z);
-          const rc = a!.msg.rcode;
+          }), z);
+          const rc = a.msg.rcode;
           if (rc === RCODE.REFUSED || rc === RCODE.NOTAUTH) this.refused('an update', z, rc);
           if (rc !== RCODE.NOERROR) this.fail(problem('rfc2136-failed', `${this.o.server} failed an empty update of zone ${z} (${rcodeName(rc)}).`, { fix: 'Look at the DNS server\'s log.' }), z);
         } catch (err) {
