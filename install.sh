@@ -191,6 +191,26 @@ install -m 0644 -o 0 -g 0 -- "$APPDIR/plugin/tlsa_manager.png" "$ICONDIR/tlsa_ma
   || die "register_appconfig refused $APPDIR/plugin/tlsa_manager.conf" "see the message above"
 say "registered the WHM plugin (WHM » Plugins » TLSA Manager (DANE))"
 
+# ---- The account owners' page (issue 28): the page files into the Jupiter theme, the UAPI module
+# and the root AdminBin where cPanel looks for custom ones; then install_plugin (cPanel's own
+# installer: scripts/install_plugin, Cpanel/Plugin/Install.pm) adds the link to cPanel » Email and
+# the Feature Manager feature tlsa_manager. Without the theme or the installer the rest goes on. ----
+if [ -d "$THEMEDIR" ] && [ -x "$PLUGIN_SCRIPTS/install_plugin" ]; then
+  install -d -m 0755 -o 0 -g 0 -- "$THEMEDIR/tlsa_manager" "$(dirname "$UAPI_MODULE")"
+  install -d -m 0700 -o 0 -g 0 -- "$ADMINBIN_DIR"
+  install -m 0644 -o 0 -g 0 -- "$APPDIR"/plugin/cpanel/tlsa_manager/* "$THEMEDIR/tlsa_manager/"
+  install -m 0644 -o 0 -g 0 -- "$APPDIR/plugin/cpanel/Cpanel/API/TLSAManager.pm" "$UAPI_MODULE"
+  install -m 0700 -o 0 -g 0 -- "$APPDIR/plugin/cpanel/bin/admin/TLSAManager/Account" "$ADMINBIN_DIR/Account"
+  install -m 0644 -o 0 -g 0 -- "$APPDIR/plugin/cpanel/bin/admin/TLSAManager/Account.conf" "$ADMINBIN_DIR/Account.conf"
+  if "$PLUGIN_SCRIPTS/install_plugin" "$APPDIR/plugin/cpanel" --theme jupiter >/dev/null; then
+    say "installed the account owners' page (cPanel » Email » Email Security (DANE); Feature Manager feature tlsa_manager)"
+  else
+    warn "install_plugin refused $APPDIR/plugin/cpanel; the account owners' page is not in cPanel's menu (see the message above)"
+  fi
+else
+  warn "cPanel's Jupiter theme or scripts/install_plugin was not found; the account owners' page was not installed"
+fi
+
 # ---- cPanel hooks: registrations from the app itself, or the built-in list. ----
 WANTED="$(mktemp)"
 CURRENT="$(mktemp)"

@@ -96,6 +96,13 @@ if exim_local_edit remove; then
   say "TLS-RPT router removed from $EXIM_LOCAL (previous copy $EXIM_LOCAL_BACKUP)"
 fi
 
+# The account owners' page: out of cPanel's menu and Feature Manager first, then its files.
+if [ -x "$PLUGIN_SCRIPTS/uninstall_plugin" ] && [ -d "$APPDIR/plugin/cpanel" ] && [ -d "$THEMEDIR" ]; then
+  "$PLUGIN_SCRIPTS/uninstall_plugin" "$APPDIR/plugin/cpanel" --theme jupiter >/dev/null || warn "uninstall_plugin failed; the link may stay in cPanel's menu"
+fi
+rm -rf -- "$THEMEDIR/tlsa_manager" "$ADMINBIN_DIR"
+rm -f -- "$UAPI_MODULE"
+
 rm -rf -- "$CGIDIR"
 rm -f -- "$ICONDIR/tlsa_manager.png"
 rm -f -- "$R/usr/local/bin/tlsa-manager"

@@ -23,6 +23,8 @@ export const STUB_EXECUTABLES: Record<string, string> = {
   '/usr/bin/systemctl': 'systemctl.mjs',
   '/usr/local/cpanel/scripts/buildeximconf': 'buildeximconf.mjs',
   '/usr/local/cpanel/scripts/restartsrv_exim': 'restartsrv_exim.mjs',
+  '/usr/local/cpanel/scripts/install_plugin': 'install_plugin.mjs',
+  '/usr/local/cpanel/scripts/uninstall_plugin': 'install_plugin.mjs',
 };
 
 /** The stub sources: next to this module (demo/ under vitest), else demo/ from .demo/build/. */
@@ -47,6 +49,8 @@ export async function installStubs(root: string): Promise<Record<string, string>
   const icontact = inRoot(root, '/usr/local/cpanel/Cpanel/iContact.pm');
   await mkdir(dirname(icontact), { recursive: true });
   await copyFile(join(src, 'iContact.pm'), icontact);
+  // cPanel's Jupiter theme directory (the account owners' page is installed into it).
+  await mkdir(inRoot(root, '/usr/local/cpanel/base/frontend/jupiter'), { recursive: true });
   const installed: Record<string, string> = {};
   for (const [exe, file] of Object.entries(STUB_EXECUTABLES)) {
     await linkInRoot(root, exe, `${STUB_DIR}/${file}`);

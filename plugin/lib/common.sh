@@ -21,6 +21,11 @@ resolve_root() {
   CGIDIR="$R/usr/local/cpanel/whostmgr/docroot/cgi/$APP_NAME"
   ICONDIR="$R/usr/local/cpanel/whostmgr/docroot/addon_plugins"
   UNITDIR="$R/etc/systemd/system"
+  # The account owners' page (issue 28): Jupiter's theme, where custom UAPI modules and AdminBins go.
+  THEMEDIR="$R/usr/local/cpanel/base/frontend/jupiter"
+  UAPI_MODULE="$R/usr/local/cpanel/Cpanel/API/TLSAManager.pm"
+  ADMINBIN_DIR="$R/usr/local/cpanel/bin/admin/TLSAManager"
+  PLUGIN_SCRIPTS="$R/usr/local/cpanel/scripts"
   HOOK="$APPDIR/bin/tlsa-manager-hook"
 }
 
