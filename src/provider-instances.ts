@@ -2,6 +2,7 @@ import type { AppContext } from './context.js';
 import { problem, type Problem } from './problem.js';
 import type { DnsProvider } from './providers/contract.js';
 import { LocalZones } from './cpanel/local-zones.js';
+import { SealedSet } from './util/change-stamp.js';
 import { cloudflareAccess } from './providers/cloudflare/index.js';
 import { BUILTIN_INSTANCES, providerModule, type BuiltinInstance, type ProviderKind } from './providers/registry.js';
 import type { ProviderHost } from './providers/types.js';
@@ -51,11 +52,19 @@ export function providerFor(zone: string, ctx: AppContext, localZones: Set<strin
 
 /** All zones some provider manages: local zone files plus zones configured in the settings. */
 export function managedZones(ctx: AppContext, localZones: Set<string>): Set<string> {
-  const out = new Set<string>();
-  for (const z of localZones) if (providerFor(z, ctx, localZones)) out.add(z);
-  for (const [z, c] of Object.entries(ctx.config.zones)) if (c.provider !== 'none') out.add(z);
-  return out;
+  // The running service hands the same (sealed) listing to every event until /var/named changes:
+  // the answer is kept for that listing and that config object (the settings page replaces it whole).
+  const kept = managedCache.get(localZones);
+  if (kept && kept.config === ctx.config) return kept.zones;
+  const out: string[] = [];
+  for (const z of localZones) if (providerFor(z, ctx, localZones)) out.push(z);
+  for (const [z, c] of Object.entries(ctx.config.zones)) if (c.provider !== 'none') out.push(z);
+  const zones = new SealedSet(out);
+  if (localZones instanceof SealedSet) managedCache.set(localZones, { config: ctx.config, zones });
+  return zones;
 }
+
+const managedCache = new WeakMap<Set<string>, { config: AppContext['config']; zones: Set<string> }>();
 
 /** Every zone managed on this server (its zone files and the configured zones), sorted. */
 export function serverManagedZones(ctx: AppContext): string[] {

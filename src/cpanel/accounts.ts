@@ -1,8 +1,8 @@
-import { statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { checkName, printable } from '../dns/names.js';
 import { problem, type Problem } from '../problem.js';
 import type { ServerRoot } from '../util/server-root.js';
+import { SealedSet, StampedValue } from '../util/change-stamp.js';
 
 export interface DomainOwner {
   domain: string;
@@ -30,25 +30,28 @@ export function readAccounts(root: ServerRoot, opts: { kinds?: boolean } = {}): 
 }
 
 /**
- * The last parse of /etc/userdomains, kept while the file's change stamp (inode, size, mtime)
- * stays the same: the running service answers hook events without re-parsing 10,000 lines for
- * each (cPanel replaces the file whole when accounts change, which changes the stamp).
+ * The last parse of /etc/userdomains, kept while the file's change stamp stays the same
+ * (util/change-stamp.ts): the running service answers hook events without re-parsing 10,000
+ * lines for each (cPanel replaces the file whole when accounts change, which changes the stamp).
  */
-let lastParse: { stamp: string; value: Accounts } | null = null;
+const userdomains = new StampedValue<Accounts>();
 
 function parsedUserdomains(root: ServerRoot): Accounts {
-  let stamp: string | null = null;
-  try {
-    const st = statSync(root.path('/etc/userdomains'), { bigint: true });
-    stamp = `${root.path('/etc/userdomains')}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
-  } catch {
-    /* missing: parse says so */
-  }
-  if (stamp !== null && lastParse?.stamp === stamp) return lastParse.value;
-  const parsed = parseUserdomains(root);
-  const value: Accounts = Object.freeze({ domains: Object.freeze(parsed.domains.map((d) => Object.freeze(d))) as DomainOwner[], problems: Object.freeze(parsed.problems) as Problem[] });
-  lastParse = stamp === null ? null : { stamp, value };
-  return value;
+  return userdomains.get([root.path('/etc/userdomains')], () => {
+    const parsed = parseUserdomains(root);
+    // Frozen: no caller can change the kept parse.
+    return Object.freeze({ domains: Object.freeze(parsed.domains.map((d) => Object.freeze(d))) as DomainOwner[], problems: Object.freeze(parsed.problems) as Problem[] });
+  });
+}
+
+/** Each domain's owner from /etc/userdomains, made once per parse (hooks look up one or two names). */
+const ownerIndexes = new WeakMap<Accounts, ReadonlyMap<string, string>>();
+
+export function domainOwners(root: ServerRoot): ReadonlyMap<string, string> {
+  const parsed = parsedUserdomains(root);
+  let index = ownerIndexes.get(parsed);
+  if (!index) ownerIndexes.set(parsed, (index = new Map(parsed.domains.map((d) => [d.domain, d.owner]))));
+  return index;
 }
 
 function parseUserdomains(root: ServerRoot): Accounts {
@@ -112,17 +115,19 @@ function annotateKinds(root: ServerRoot, domains: Map<string, DomainOwner>): voi
   }
 }
 
-/** `/etc/localdomains` (mail delivered here) and `/etc/remotedomains` (mail handled elsewhere). */
-export function readMailRouting(root: ServerRoot): { local: Set<string>; remote: Set<string> } {
+/** `/etc/localdomains` (mail delivered here) and `/etc/remotedomains` (mail handled elsewhere), read again only when either changes. */
+const mailRouting = new StampedValue<{ local: ReadonlySet<string>; remote: ReadonlySet<string> }>();
+
+export function readMailRouting(root: ServerRoot): { local: ReadonlySet<string>; remote: ReadonlySet<string> } {
   const read = (p: string) => {
-    const out = new Set<string>();
+    const out: string[] = [];
     for (const line of (root.readText(p) ?? '').split('\n')) {
       const c = checkName(line.trim());
-      if (c.ok) out.add(c.name);
+      if (c.ok) out.push(c.name);
     }
-    return out;
+    return new SealedSet(out);
   };
-  return { local: read('/etc/localdomains'), remote: read('/etc/remotedomains') };
+  return mailRouting.get([root.path('/etc/localdomains'), root.path('/etc/remotedomains')], () => Object.freeze({ local: read('/etc/localdomains'), remote: read('/etc/remotedomains') }));
 }
 
 export function readHostname(root: ServerRoot): string | null {

@@ -8,6 +8,7 @@ import type { Entry } from '../zonefile/lexer.js';
 import { isProblem, problem, type Problem } from '../problem.js';
 import { describeReadError, MAX_ZONE_BYTES, readBounded } from '../util/bounded-read.js';
 import type { ServerRoot } from '../util/server-root.js';
+import { SealedSet, StampedValue } from '../util/change-stamp.js';
 import { parseTtl } from '../zonefile/ttl.js';
 
 const NAMED_DIR = '/var/named';
@@ -264,19 +265,30 @@ function mayHoldMx(entry: Entry | null): boolean {
 
 const RECENT_ZONES = 64;
 
+/** The zone directory's listing, read again only when its entries change (the directory's stamp). */
+const zoneListing = new StampedValue<Set<string>>();
+
+function localZoneNames(root: ServerRoot): Set<string> {
+  return zoneListing.get([root.path(NAMED_DIR)], () => {
+    const names: string[] = [];
+    for (const f of root.list(NAMED_DIR)) {
+      if (!f.endsWith('.db')) continue;
+      const c = checkName(f.slice(0, -3));
+      if (c.ok) names.push(c.name);
+    }
+    return new SealedSet(names);
+  });
+}
+
 /** The zones whose files live on this server (`/var/named/<zone>.db`, BIND and PowerDNS on cPanel). */
 export class LocalZones {
+  /** Shared by every LocalZones of the same listing: cannot be changed (SealedSet). */
   readonly names: Set<string>;
   private readonly salvaged = new Map<string, { parsed: ParsedZone; complete: boolean } | null>();
   private readonly recent = new Map<string, ParsedZone | Problem>();
 
   constructor(private readonly root: ServerRoot) {
-    this.names = new Set();
-    for (const f of root.list(NAMED_DIR)) {
-      if (!f.endsWith('.db')) continue;
-      const c = checkName(f.slice(0, -3));
-      if (c.ok) this.names.add(c.name);
-    }
+    this.names = localZoneNames(root);
   }
 
   zoneOf(name: string): string | null {

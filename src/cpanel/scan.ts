@@ -4,7 +4,7 @@ import { problem, type Problem, isProblem, toProblem } from '../problem.js';
 import { lintRecord } from '../tlsa/lint.js';
 import type { Certificate } from '../tlsa/certificate.js';
 import { certificateCoversHost, findIssuer } from '../tlsa/certificate.js';
-import { readAccounts, readAddressFiles, readHostname, readMailRouting, type DomainOwner } from './accounts.js';
+import { domainOwners, readAccounts, readAddressFiles, readHostname, readMailRouting, type DomainOwner } from './accounts.js';
 import { CertificateReader, type ServedCertificate } from './exim-sni.js';
 import { nextKeyFor, type NextKey } from './key-preference.js';
 import { LocalZones } from './local-zones.js';
@@ -129,7 +129,7 @@ export async function scanServer(root: ServerRoot, opts: ScanOptions = {}): Prom
     }
   }
   const endpoints = [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host));
-  addNextKeys(root, endpoints, new Map(accounts.domains.map((d) => [d.domain, d.owner])));
+  addNextKeys(root, endpoints, domainOwners(root));
   return { hostname, addresses, domains, endpoints, problems: accounts.problems, localZones: zones.names };
 }
 
@@ -154,7 +154,7 @@ interface Ctx {
   zones: LocalZones;
   hostname: string | null;
   addresses: Set<string>;
-  routing: { local: Set<string>; remote: Set<string> };
+  routing: { local: ReadonlySet<string>; remote: ReadonlySet<string> };
   externalDns: ExternalDns | undefined;
 }
 
@@ -306,7 +306,7 @@ export function resolveLocally(zones: LocalZones, name: string, depth = 0): stri
  * will have. The owner is the account of the host name or of its parent (mail.example.com's
  * certificate is example.com's vhost certificate); each account's file is read once.
  */
-function addNextKeys(root: ServerRoot, endpoints: Endpoint[], owners: Map<string, string>): void {
+function addNextKeys(root: ServerRoot, endpoints: Endpoint[], owners: ReadonlyMap<string, string>): void {
   const byUser = new Map<string, NextKey | null>();
   for (const ep of endpoints) {
     if (!ep.served || ep.served.rule === 'service') continue;

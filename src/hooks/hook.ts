@@ -1,6 +1,6 @@
 import { retryWhileBusy } from '../state/busy.js';
 import type { AppContext } from '../context.js';
-import { readAccounts } from '../cpanel/accounts.js';
+import { domainOwners } from '../cpanel/accounts.js';
 import { mainDomainOf } from '../cpanel/users-file.js';
 import { checkName } from '../dns/names.js';
 import { isManagedTxt, isMtaSts, isTlsrpt } from '../dns/records.js';
@@ -185,7 +185,8 @@ function namesOf(pem: string | undefined): string[] {
  */
 export function affectedDomains(ctx: AppContext, names: (string | undefined)[], user?: string | null): string[] {
   if (user === null) return [];
-  const known = new Set(readAccounts(ctx.root).domains.filter((d) => user === undefined || d.owner === user).map((d) => d.domain));
+  const owners = domainOwners(ctx.root);
+  const known = { has: (n: string) => owners.has(n) && (user === undefined || owners.get(n) === user) };
   const out = new Set<string>();
   for (const raw of names) {
     if (!raw) continue;
@@ -260,7 +261,7 @@ async function prePublish(ctx: AppContext, inc: Incoming): Promise<HookOutcome> 
   const name = inc.vhost ? checkName(inc.vhost) : null;
   if (!name?.ok) return { ok: false, message: 'the hook data names no valid domain; nothing published ahead of the install' };
   const vhost = name.name;
-  const owner = readAccounts(ctx.root).domains.find((d) => d.domain === vhost)?.owner;
+  const owner = domainOwners(ctx.root).get(vhost);
   if (!owner) return { ok: true, message: `${vhost} is not a customer domain of this server; nothing published ahead of the install` };
   if (inc.user !== undefined && inc.user !== owner) return { ok: true, message: `the event's user does not own ${vhost}; nothing published ahead of the install` };
   let chain: Certificate[];

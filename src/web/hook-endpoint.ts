@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../context.js';
-import { hookAnswer, runHookWithin, withoutKeyMaterial } from '../hooks/hook.js';
+import { cannotRun, hookAnswer, runHookWithin, withoutKeyMaterial } from '../hooks/hook.js';
+import { loadConfig } from '../state/config.js';
+import { changeStamp, trustedStamp } from '../util/change-stamp.js';
 
 /**
  * cPanel hook events handed over by the hook client (plugin/bin/tlsa-manager-hook) on the root-only
@@ -48,8 +50,37 @@ async function answer(ctx: AppContext, raw: string): Promise<string> {
     /* not JSON: runHook says so */
   }
   try {
+    freshConfig(ctx);
+  } catch (err) {
+    // What today's hook answers when it cannot read the config (cli/hook-command.ts).
+    return hookAnswer(cannotRun(text, err));
+  }
+  try {
     return hookAnswer(await runHookWithin(ctx, text, HOOK_BUDGET_MS));
   } catch (err) {
     return hookAnswer({ ok: false, message: `TLSA Manager's service could not run this hook: ${(err as Error).message}` });
   }
+}
+
+/**
+ * The config as its file says now, as today's hook (one process per event) reads it: an edit by
+ * `tlsa-manager` commands or by hand is seen by the next event. Read again only when the file's
+ * change stamp differs from the one of the config the service holds (taken when the socket
+ * opened, see watchConfig; a stamp too recent to trust is not kept, so the next event reads it).
+ * The settings page writes the file as well as replacing ctx.config, so it reads back the same.
+ */
+const configStamps = new WeakMap<AppContext, string | null>();
+
+/** The config file's stamp as the service holds it now (called when the service starts listening). */
+export function watchConfig(ctx: AppContext): void {
+  configStamps.set(ctx, trustedStamp(ctx.configPath));
+}
+
+function freshConfig(ctx: AppContext): void {
+  if (!configStamps.has(ctx)) return watchConfig(ctx);
+  const stamp = changeStamp(ctx.configPath);
+  if (stamp === configStamps.get(ctx)) return;
+  const next = trustedStamp(ctx.configPath);
+  ctx.config = loadConfig(ctx.configPath);
+  configStamps.set(ctx, next);
 }

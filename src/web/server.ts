@@ -1,4 +1,4 @@
-import { handleHookRequest, isHookRequest } from './hook-endpoint.js';
+import { handleHookRequest, isHookRequest, watchConfig } from './hook-endpoint.js';
 import { CheckLimiter, handleAccountRequest, isAccountRequest } from './account-endpoint.js';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -99,6 +99,7 @@ export async function startServer(ctx: AppContext, listen: Listen, opts: Omit<We
       process.umask(old);
     }
     chmodSync(listen.path, 0o600);
+    watchConfig(ctx);
     address = listen.path;
   } else {
     await listenOn(server, { host: listen.host, port: listen.port });
