@@ -83,4 +83,29 @@ describe('named provider instances', () => {
     expect(parseErr({ providers: { p: { kind: 'powerdns', url: 'http://admin:hunter2@h:8081', apiKey: 'k' } } })).toMatch(/providers\.p\.url: must not hold a user name or password/);
     expect(parseErr({ providers: { p: { kind: 'powerdns', url: 'http://h:8081', apiKey: 'k', serverId: 'a/b' } } })).toMatch(/providers\.p\.serverId/);
   });
+
+  it("an rfc2136 instance in the issue's shape: defaults, tsig.secret masked, bad settings refused by key without echoing the secret", () => {
+    const TSIG = Buffer.from('rfc2136-NAMED-instance-tsig-s3cret').toString('base64');
+    const c = parseConfig({ providers: { hidden: { kind: 'rfc2136', server: '192.0.2.53:53', tsig: { name: 'tlsa-manager.', algorithm: 'hmac-sha256', secret: TSIG } } }, zones: { 'example.com': { provider: 'hidden' } } }, 'config.json');
+    // The key name is held without its final dot; algorithm and timeout have defaults.
+    expect(c.providers.hidden).toEqual({ kind: 'rfc2136', server: '192.0.2.53:53', tsig: { name: 'tlsa-manager', algorithm: 'hmac-sha256', secret: TSIG }, timeoutSeconds: 5 });
+    expect(parseConfig({ providers: { h: { kind: 'rfc2136', server: '[2001:db8::53]:5353', tsig: { name: 'k', secret: TSIG }, zones: ['Example.COM.'] } } }, 'config.json').providers.h)
+      .toMatchObject({ tsig: { algorithm: 'hmac-sha256' }, zones: ['example.com'] });
+    expect(describeInstance(c, 'hidden')).toBe('RFC 2136 dynamic update (TSIG) · 192.0.2.53:53');
+    expect(hasSecrets(c)).toBe(true);
+    expect(JSON.stringify(redactConfig(c))).not.toContain(TSIG);
+    const lines: string[] = [];
+    const log = pino({ redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }));
+    log.warn({ config: c }, 'config');
+    log.warn({ settings: { tsig: { secret: TSIG } } }, 'settings');
+    for (const l of lines) expect(l).not.toContain(TSIG);
+    const bad = 'not base64 at all, s3cret!';
+    const err = parseErr({ providers: { h: { kind: 'rfc2136', server: '192.0.2.53', tsig: { name: 'k', secret: bad } } } });
+    expect(err).toMatch(/providers\.h\.tsig\.secret: must be base64/);
+    expect(err).not.toContain(bad);
+    expect(parseErr({ providers: { h: { kind: 'rfc2136', server: '192.0.2.53', tsig: { name: 'k', secret: 'c2hvcnQ=' } } } })).toMatch(/providers\.h\.tsig\.secret: must be at least 16 bytes/);
+    expect(parseErr({ providers: { h: { kind: 'rfc2136', server: '192.0.2.53', tsig: { name: 'k', algorithm: 'hmac-md5', secret: TSIG } } } })).toMatch(/providers\.h\.tsig\.algorithm/);
+    expect(parseErr({ providers: { h: { kind: 'rfc2136', server: 'ns.example.com:53', tsig: { name: 'k', secret: TSIG } } } })).toMatch(/providers\.h\.server: must be IP or IP:PORT/);
+    expect(parseErr({ providers: { h: { kind: 'rfc2136', server: '192.0.2.53', tsig: { name: 'bad name!', secret: TSIG } } } })).toMatch(/providers\.h\.tsig\.name: is not a DNS name/);
+  });
 });
