@@ -87,7 +87,8 @@ export function scopedData(root: ServerRoot, d: SnapshotData, who: Identity): Sn
   const rows = d.rows.filter((r) => scope.sees(r.domain));
   const domains = new Set(rows.map((r) => r.domain));
   const zones = new Set(rows.map((r) => r.zone).filter((z): z is string => !!z));
-  const endpoints = d.plan.scan.endpoints.filter((e) => e.domains.some((x) => domains.has(x)));
+  // A served name shared with other accounts (the server's hostname) is shown with this scope's domains only.
+  const endpoints = d.plan.scan.endpoints.filter((e) => e.domains.some((x) => domains.has(x))).map((e) => ({ ...e, domains: e.domains.filter((x) => domains.has(x)) }));
   const hosts = new Set(endpoints.map((e) => e.host));
   const view: SnapshotData = {
     ...d,
