@@ -7,6 +7,7 @@ import type { ManagedRecord } from '../../src/dns/records.js';
 import { isProblem, ProblemError } from '../../src/problem.js';
 import { providerHost } from '../../src/provider-instances.js';
 import { providerModule } from '../../src/providers/registry.js';
+import { parseMessage } from '../../src/providers/rfc2136/wire.js';
 import { requireComponents } from '../helpers/components.js';
 import { testContext } from '../helpers/context.js';
 import { newKey, startBindUpdate, startKnot, type UpdateServer } from '../lab/update-servers.js';
@@ -37,6 +38,7 @@ const del = (zone: string, p: PublishedRecord): Change => ({ kind: 'delete', zon
 class UpdateProxy {
   private srv: Server | undefined;
   beforeUpdate: (() => Promise<void>) | null = null;
+  forgeAnswers = false;
   updates = 0;
   constructor(private readonly upstream: UpdateServer) {}
 
@@ -44,7 +46,21 @@ class UpdateProxy {
     this.srv = createServer((client) => {
       const up = new Socket();
       up.connect(this.upstream.port, this.upstream.host);
-      up.on('data', (d) => client.write(d));
+      let answers = Buffer.alloc(0);
+      up.on('data', (d: Buffer) => {
+        answers = Buffer.concat([answers, d]);
+        while (answers.length >= 2 && answers.length >= 2 + answers.readUInt16BE(0)) {
+          const frame = Buffer.from(answers.subarray(0, 2 + answers.readUInt16BE(0)));
+          answers = answers.subarray(frame.length);
+          if (this.forgeAnswers) {
+            // Someone on the path alters the answer: one bit of the TSIG MAC (the last of its bytes,
+            // before Original ID, Error and Other Len).
+            const tsig = parseMessage(frame.subarray(2)).additional.at(-1)!;
+            frame[2 + tsig.end - 7]! ^= 0x01;
+          }
+          client.write(frame);
+        }
+      });
       up.on('error', () => client.destroy());
       client.on('error', () => up.destroy());
       up.on('close', () => client.destroy());
@@ -175,6 +191,21 @@ for (const setup of SETUPS) {
       expect((await p.apply(zone, [del(zone, ours!)])).problem).toBeUndefined();
       expect(foreignLine()).toEqual(before);
       expect(records(server, zone)).toEqual(all.filter((l) => !l.includes('v=TLSRPTv1')));
+    });
+
+    it('an answer altered on the way is not trusted: populate and apply fail with rfc2136-answer-unverified', async () => {
+      const zone = zones[3]!;
+      const p = await make();
+      proxy.forgeAnswers = true;
+      try {
+        await expect(p.populate(zone, [`_25._tcp.mail.${zone}`])).rejects.toMatchObject({ problem: { code: 'rfc2136-answer-unverified' } });
+        const res = await p.apply(zone, [create(zone, tlsa(`_25._tcp.mail.${zone}`, 'forged'))]);
+        expect(res.problem?.code).toBe('rfc2136-answer-unverified');
+        expect(res.applied).toEqual([]);
+        expect(JSON.stringify(res)).not.toContain(server.key.secret);
+      } finally {
+        proxy.forgeAnswers = false;
+      }
     });
 
     it('the Test button: key and zone accepted; a wrong key, a zone without updates and an unknown zone each named', async () => {

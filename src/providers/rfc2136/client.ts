@@ -86,14 +86,16 @@ export class Rfc2136Provider implements DnsProvider {
   }
 
   /** Sends signed messages on one connection; every answer must carry a valid TSIG of our key. */
-  private async send(messages: Buffer[], zone?: string): Promise<Answer[]> {
+  private async send(messages: Buffer[], zone?: string, update = false): Promise<Answer[]> {
+    // Once an UPDATE has left, only a verified answer tells whether the server applied it.
+    const outcome = update ? 'the update may or may not have been applied; the next run reads the zone again' : 'nothing was changed';
     const signed = messages.map((m) => sign(m, this.o.key, this.o.now()));
     let raws: Buffer[];
     try {
       raws = await exchange(this.o.server, signed.map((s) => s.message), this.o.timeoutMs);
     } catch (err) {
       if (err instanceof TransportError) {
-        this.fail(problem('rfc2136-no-answer', `The DNS server ${this.o.server} did not answer: ${err.message}; nothing was changed.`, { fix: 'Check the server address and port in the settings, that the DNS server runs, and that it accepts TCP from this server (firewall).' }), zone);
+        this.fail(problem('rfc2136-no-answer', `The DNS server ${this.o.server} did not answer: ${err.message}; ${outcome}.`, { fix: 'Check the server address and port in the settings, that the DNS server runs, and that it accepts TCP from this server (firewall).' }), zone);
       }
       throw err;
     }
@@ -103,7 +105,7 @@ export class Rfc2136Provider implements DnsProvider {
         msg = parseMessage(raw);
       } catch (err) {
         if (!(err instanceof WireError)) throw err;
-        this.fail(problem('rfc2136-answer-unverified', `The DNS server ${this.o.server} sent an answer that cannot be read (${err.message}).`, { fix: 'Check that the address names a DNS server.' }), zone);
+        this.fail(problem('rfc2136-answer-unverified', `The DNS server ${this.o.server} sent an answer that cannot be read (${err.message}); ${outcome}.`, { fix: 'Check that the address names a DNS server.' }), zone);
       }
       const v = verifyTsig(raw, msg.additional, this.o.key, signed[i]!.mac, this.o.now());
       if (!v.ok) {
@@ -111,7 +113,7 @@ export class Rfc2136Provider implements DnsProvider {
         // RFC 8945 §5.2: a server that cannot check the key answers NOTAUTH without a MAC.
         if (v.why === 'unsigned' && msg.rcode === RCODE.NOTAUTH) this.keyRejected('NOTAUTH, unsigned answer', zone);
         if (v.why === 'unsigned' && msg.rcode === RCODE.REFUSED) return { msg, raw };
-        this.fail(problem('rfc2136-answer-unverified', `The answer from ${this.o.server} is not signed with the TSIG key "${this.o.key.name}" (${v.why}), so it is not trusted; nothing was changed.`, { fix: 'Check that the address names the DNS server that has this key, and that nothing between rewrites DNS.' }), zone);
+        this.fail(problem('rfc2136-answer-unverified', `The answer from ${this.o.server} is not signed with the TSIG key "${this.o.key.name}" (${v.why}), so it is not trusted; ${outcome}.`, { fix: 'Check that the address names the DNS server that has this key, and that nothing between rewrites DNS.' }), zone);
       }
       return { msg, raw };
     });
@@ -136,7 +138,7 @@ export class Rfc2136Provider implements DnsProvider {
    */
   private async sendUpdate(msg: Buffer, zone: string): Promise<Answer> {
     try {
-      const [a] = await this.send([msg], zone);
+      const [a] = await this.send([msg], zone, true);
       return a!;
     } catch (err) {
       if (err instanceof ProblemError && err.problem.code === 'rfc2136-key-rejected') {
