@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { readHostname } from '../cpanel/accounts.js';
 import { icontactAvailable, notifyCpanel } from './channels/cpanel.js';
 import { mailRecipients, sendMail } from './channels/email.js';
+import { OWNER_CHANNEL, sendOwnerMail, type OwnerMessage } from './channels/owner.js';
 import { postWebhook } from './channels/webhook.js';
 import { alertMessage, summaryMessage, testMessage, type AlertMessage } from './message.js';
 import { AlertStore, type Alert, type DeliveryEvent } from './store.js';
@@ -123,8 +124,9 @@ export async function deliverDue(ctx: AppContext, opts: { now?: number; webhookS
   const send = async (channel: string, d: (typeof due)[number]): Promise<void> => {
     if (!store.claim(d, now + SEND_LEASE_MS)) return;
     try {
-      if (!CHANNELS.includes(channel as ChannelId)) throw new Error(`unknown channel ${channel}`);
-      await sendOn(ctx, channel as ChannelId, JSON.parse(d.payload) as AlertMessage, opts);
+      if (channel === OWNER_CHANNEL) await sendOwnerMail(ctx.config.alerts.sendmail, JSON.parse(d.payload) as OwnerMessage);
+      else if (!CHANNELS.includes(channel as ChannelId)) throw new Error(`unknown channel ${channel}`);
+      else await sendOn(ctx, channel as ChannelId, JSON.parse(d.payload) as AlertMessage, opts);
       store.delivered(d.id, ctx.now());
       delivered++;
     } catch (err) {
@@ -158,6 +160,8 @@ export async function deliverDue(ctx: AppContext, opts: { now?: number; webhookS
       heldTotal += held.length;
       ctx.logger.warn({ channel, held: held.length }, 'alert messages held back by the daily cap');
       // One summary per channel and day, sent now; later holds of the same day are only counted.
+      // Account owners' messages have no admin to summarise to: the log line and the history say it.
+      if (channel === OWNER_CHANNEL) return;
       if (store.sentSince(channel, now - DAY_MS, 'summary') > 0) return;
       const kinds = new Map<string, number>();
       for (const d of held) {

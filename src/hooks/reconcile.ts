@@ -8,6 +8,7 @@ import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { alertOnPlanWarnings, alertOnTlsrptRoute } from '../alerts/evaluate.js';
 import { checkRoute } from '../tlsrpt/route.js';
 import { deliverDue, queueReminders } from '../alerts/notify.js';
+import { notifyOwners } from '../access/owner-notify.js';
 import { runScheduledChecks, type ScheduledRun } from '../checks/scheduled.js';
 import { dnssecStore, recheckDnssec } from '../dnssec/watch.js';
 import type { StatusOptions } from '../dnssec/status.js';
@@ -63,7 +64,7 @@ function statOrNull(file: string): Stats | null {
  * phase that overruns is left behind (logged, the run counts as failed) and the run goes on to
  * the next; alert delivery always comes. Generous: a healthy run takes seconds.
  */
-export const PHASE_LIMITS_MS = { recover: 2 * 60_000, publish: 5 * 60_000, import: 3 * 60_000, checks: 5 * 60_000, dnssec: 3 * 60_000, alerts: 2 * 60_000 } as const;
+export const PHASE_LIMITS_MS = { recover: 2 * 60_000, publish: 5 * 60_000, import: 3 * 60_000, checks: 5 * 60_000, dnssec: 3 * 60_000, owners: 2 * 60_000, alerts: 2 * 60_000 } as const;
 export type Phase = keyof typeof PHASE_LIMITS_MS;
 
 interface RunState {
@@ -194,6 +195,12 @@ async function scheduledChecks(ctx: AppContext, run: RunState): Promise<{ rechec
       await dnssecFirstLook(ctx);
     });
   }
+  // The account owners' notices (issue 28 item 5), before the outbox is sent so they go out in
+  // this run; an account that fails is one line in the run's failures, the others are told.
+  await phase(ctx, run, 'owners', undefined, async () => {
+    const owners = await notifyOwners(ctx);
+    run.failures.push(...owners.failures.map((f) => `owners: ${f}`));
+  });
   await phase(ctx, run, 'alerts', undefined, async () => {
     queueReminders(ctx);
     await deliverDue(ctx);

@@ -256,7 +256,32 @@ export const MIGRATIONS: readonly Migration[] = [
     why: 'MTA-STS per-domain state: mode and since, the policy proven served, what was created to serve it (issue 27)',
     up: (db) => db.exec(MTA_STS),
   },
+  {
+    version: 5,
+    why: "account owners' notices: per (account, domain, condition) the last state told, and each account's own opt-out (issue 28 item 5)",
+    up: (db) => db.exec(OWNER_NOTICES),
+  },
 ];
+
+/**
+ * What the owner was last told per (account, domain, condition): 'needed' or 'done' (one message per
+ * transition, src/access/owner-notify.ts), and the owner's own "e-mail me" switch (absent: on).
+ */
+const OWNER_NOTICES = `
+CREATE TABLE IF NOT EXISTS owner_notices (
+  account TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  condition TEXT NOT NULL,
+  state TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  PRIMARY KEY (account, domain, condition)
+);
+CREATE TABLE IF NOT EXISTS owner_prefs (
+  account TEXT PRIMARY KEY,
+  notify INTEGER NOT NULL,
+  time INTEGER NOT NULL
+);
+`;
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 

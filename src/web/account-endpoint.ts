@@ -7,6 +7,8 @@ import { CATEGORIES } from '../dane/category.js';
 import { checkDomains } from '../dane/check.js';
 import { isProblem, problem, toProblem, type Problem } from '../problem.js';
 import { checkName } from '../dns/names.js';
+import { ownerNoticeStore } from '../access/owner-notify.js';
+import { storedOr } from '../state/per-state.js';
 
 /**
  * The account owners' door (issue 28): cPanel's page asks its UAPI module, which asks our root
@@ -52,7 +54,7 @@ async function answer(ctx: AppContext, limiter: CheckLimiter, user: string, body
   if (!ctx.config.accountView.enabled) return fail(problem('account-view-off', 'The server administrator has turned this page off.', { fix: 'Ask your hosting provider about email security (DANE) for your domains.' }));
   const who = accountIdentity(ctx.root, user);
   if (typeof who === 'string' || who.kind !== 'account') return fail(noAccount(user));
-  let req: { action?: unknown; domain?: unknown };
+  let req: { action?: unknown; domain?: unknown; enabled?: unknown };
   try {
     req = JSON.parse(body || '{}') as typeof req;
   } catch {
@@ -61,7 +63,14 @@ async function answer(ctx: AppContext, limiter: CheckLimiter, user: string, body
   const domain = typeof req.domain === 'string' && req.domain !== '' ? req.domain : undefined;
   if (req.action === 'status') {
     const r = await accountStatus(ctx, who, domain);
-    return isProblem(r) ? fail(r) : { ok: true, data: withWords(r) };
+    return isProblem(r) ? fail(r) : { ok: true, data: withWords(ctx, r) };
+  }
+  if (req.action === 'notify') {
+    // The owner's own "e-mail me" switch (issue 28 item 5); only a boolean changes anything.
+    if (typeof req.enabled !== 'boolean') return fail(problem('bad-request', 'Say whether to send e-mail (enabled: true or false).'));
+    ownerNoticeStore(ctx).setNotify(who.name, req.enabled, ctx.now());
+    const r = await accountStatus(ctx, who);
+    return isProblem(r) ? fail(r) : { ok: true, data: withWords(ctx, r) };
   }
   if (req.action === 'check') {
     if (!domain) return fail(problem('bad-request', 'Name the domain to check.'));
@@ -72,14 +81,19 @@ async function answer(ctx: AppContext, limiter: CheckLimiter, user: string, body
     if (wait) return fail(problem('check-limited', wait, { fix: `Checks are limited to one per domain per minute and ${CHECK_LIMITS.perAccountPerHour} per account per hour.` }));
     await checkDomains(ctx, [name]);
     const r = await accountStatus(ctx, who, name);
-    return isProblem(r) ? fail(r) : { ok: true, data: withWords(r) };
+    return isProblem(r) ? fail(r) : { ok: true, data: withWords(ctx, r) };
   }
-  return fail(problem('bad-request', 'Unknown action (status or check).'));
+  return fail(problem('bad-request', 'Unknown action (status, check or notify).'));
 }
 
-/** The page's words for each state (the product's one vocabulary, src/dane/category.ts), beside the data. */
-function withWords(r: AccountStatus) {
-  return { ...r, words: { categories: Object.fromEntries(Object.entries(CATEGORIES).map(([k, c]) => [k, { label: c.label, explain: c.explain }])) } };
+/**
+ * The page's words for each state (the product's one vocabulary, src/dane/category.ts), beside the
+ * data, and the e-mail switch: `offered` when root turned owner notices on, `enabled` the owner's own.
+ */
+function withWords(ctx: AppContext, r: AccountStatus) {
+  const offered = ctx.config.accountView.notify;
+  const enabled = storedOr(() => ownerNoticeStore(ctx).notifyOn(r.account), true);
+  return { ...r, notify: { offered, enabled }, words: { categories: Object.fromEntries(Object.entries(CATEGORIES).map(([k, c]) => [k, { label: c.label, explain: c.explain }])) } };
 }
 
 /** The "Check now" limits, kept by the running service (a restart forgets them: a few extra checks at most). */

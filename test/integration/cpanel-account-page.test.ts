@@ -63,7 +63,7 @@ async function uapi(fn: string, args: Record<string, string> = {}, uid = CALLER_
     my %a = map { split /=/, $_, 2 } @ARGV[1..$#ARGV]; my $r = Cpanel::Result->new;
     my $fn = Cpanel::API::TLSAManager->can($ARGV[0]) or die "no such function";
     my $ok = eval { $fn->(Cpanel::Args->new(\\%a), $r) }; push @{$r->{errors}}, "$@" if $@;
-    print JSON::PP->new->canonical->encode({ status => $ok ? 1 : 0, data => $r->data, errors => $r->{errors} });`;
+    print JSON::PP->new->utf8->canonical->encode({ status => $ok ? 1 : 0, data => $r->data, errors => $r->{errors} });`;
   // Asynchronous: the service answering the AdminBin runs in this process.
   const child = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'perl', '-e', script, fn, ...Object.entries(args).map(([k, v]) => `${k}=${v}`)], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PERL5LIB: join(pub, 'lib'), TLSA_TEST_CPWRAPD: join(pub, 'cpwrapd.sock') },
@@ -114,6 +114,21 @@ describe('UAPI TLSAManager → AdminBin → service, for the caller cPanel names
     const state = fx.context().state();
     expect(state.latestCheckOf(bravo[0]!)).not.toBeNull();
     expect(state.latestCheckOf('alpha-demo.test')).toBeNull();
+  });
+
+  it("the owner's e-mail switch (set_notify) is kept for the caller's account only", async () => {
+    expect((await uapi('status')).data).toMatchObject({ notify: { offered: false, enabled: true } });
+    const off = await uapi('set_notify', { enabled: '0', user: 'alpha' });
+    expect(off.status).toBe(1);
+    expect(off.data).toMatchObject({ account: 'bravo', notify: { enabled: false } });
+    expect((await uapi('status')).data).toMatchObject({ notify: { enabled: false } });
+    const bad = await uapi('set_notify', { enabled: 'yes' });
+    expect(bad.status).toBe(0);
+    expect(bad.errors).toEqual(['Say enabled=1 or enabled=0.']);
+    // Stored per account in the state database: bravo's switch, nobody else's.
+    const rows = fx.context().state().db.prepare('SELECT account, notify FROM owner_prefs').all();
+    expect(rows).toEqual([{ account: 'bravo', notify: 0 }]);
+    expect((await uapi('set_notify', { enabled: '1' })).data).toMatchObject({ notify: { enabled: true } });
   });
 
   it('the account door cannot be reached through the WHM shim (it always names a WHM user)', async () => {

@@ -43,6 +43,14 @@ export function composeMail(m: AlertMessage, to: string[]): string {
  */
 export async function sendMail(sendmail: string[], to: string[], m: AlertMessage): Promise<void> {
   if (to.length === 0) throw new Error('no recipient: set alerts.email, or CONTACTEMAIL in /etc/wwwacct.conf');
-  const r = await runWithInput([...sendmail, '-oi', '--', ...to], composeMail(m, to), { timeoutMs: 60_000 });
+  return sendComposed(sendmail, to, composeMail(m, to));
+}
+
+/** A message already composed (headers and body), to `to`: the one way any mail leaves (alerts, account owners). */
+export async function sendComposed(sendmail: string[], to: string[], message: string): Promise<void> {
+  if (to.length === 0) throw new Error('no recipient');
+  const r = await runWithInput([...sendmail, '-oi', '--', ...to], message, { timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`${sendmail[0]} exited with ${r.code}: ${oneLine(r.stderr || r.stdout).slice(0, 300)}`);
 }
+
+export { encodeHeader };

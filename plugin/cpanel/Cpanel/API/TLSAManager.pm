@@ -15,6 +15,7 @@ our %API = (
     _needs_feature => 'tlsa_manager',
     status         => { allow_demo => 1 },
     check          => { allow_demo => 0 },
+    set_notify     => { allow_demo => 0 },
 );
 
 # uapi TLSAManager status [domain=example.com]
@@ -27,6 +28,18 @@ sub status {
 sub check {
     my ( $args, $result ) = @_;
     return _answer( $result, Cpanel::AdminBin::Call::call( 'TLSAManager', 'Account', 'CHECK_NOW', scalar $args->get('domain') ) );
+}
+
+# uapi TLSAManager set_notify enabled=0|1 — the owner's own "e-mail me when I need to act" switch
+sub set_notify {
+    my ( $args, $result ) = @_;
+    my $enabled = $args->get('enabled');
+    $enabled = '' unless defined $enabled;
+    if ( $enabled !~ /\A[01]\z/ ) {
+        $result->error( '[_1]', 'Say enabled=1 or enabled=0.' );
+        return 0;
+    }
+    return _answer( $result, Cpanel::AdminBin::Call::call( 'TLSAManager', 'Account', 'SET_NOTIFY', $enabled ) );
 }
 
 sub _answer {

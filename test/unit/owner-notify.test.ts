@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { composeOwnerMail } from '../../src/alerts/channels/owner.js';
+import { ownerConditions, ownerMessage, ownerTransitions, DS_WAIT_MS, type OwnerCondition } from '../../src/access/owner-notify.js';
+import type { DomainStatus } from '../../src/access/status.js';
+
+const NOW = Date.UTC(2026, 11, 1);
+const base: DomainStatus = { domain: 'x.test', mail: 'here', dnsHost: 'here', dane: { category: 'protected', problems: [] }, dnssec: { state: 'secure', ds: [], parentDs: [] }, recordsByHand: [], tlsrpt: null };
+
+describe("account owners' conditions (pure)", () => {
+  it('DS missing counts from the watcher’s since, at 7 days', () => {
+    const d = { ...base, dnssec: { ...base.dnssec, state: 'signed-no-ds' as const } };
+    expect(ownerConditions(d, NOW - DS_WAIT_MS + 1, NOW).has('ds-missing')).toBe(false);
+    expect(ownerConditions(d, NOW - DS_WAIT_MS, NOW).has('ds-missing')).toBe(true);
+    expect(ownerConditions(d, null, NOW).size).toBe(0);
+  });
+
+  it('records wrong only where the DNS is elsewhere and the check is broken', () => {
+    expect([...ownerConditions({ ...base, dnsHost: 'elsewhere', dane: { category: 'broken', problems: [] } }, null, NOW)]).toEqual(['records-wrong']);
+    expect(ownerConditions({ ...base, dnsHost: 'here', dane: { category: 'broken', problems: [] } }, null, NOW).size).toBe(0);
+    expect(ownerConditions({ ...base, dnsHost: 'elsewhere', dane: { category: 'unprotected', problems: [] } }, null, NOW).size).toBe(0);
+  });
+
+  it('senders failing: failed sessions in the last 7 days', () => {
+    expect([...ownerConditions({ ...base, tlsrpt: { successful7d: 10, failed7d: 2 } }, null, NOW)]).toEqual(['senders-failing']);
+    expect(ownerConditions({ ...base, tlsrpt: { successful7d: 10, failed7d: 0 } }, null, NOW).size).toBe(0);
+  });
+
+  it('transitions: needed once, done only after needed, nothing for what never held', () => {
+    const told = new Map<OwnerCondition, 'needed' | 'done'>();
+    expect(ownerTransitions(told, new Set())).toEqual([]);
+    expect(ownerTransitions(told, new Set(['senders-failing']))).toEqual([{ condition: 'senders-failing', to: 'needed' }]);
+    told.set('senders-failing', 'needed');
+    expect(ownerTransitions(told, new Set(['senders-failing']))).toEqual([]);
+    expect(ownerTransitions(told, new Set())).toEqual([{ condition: 'senders-failing', to: 'done' }]);
+    told.set('senders-failing', 'done');
+    expect(ownerTransitions(told, new Set())).toEqual([]);
+  });
+
+  it('no control character from outside reaches the mail’s headers or body', () => {
+    const d = { ...base, domain: 'x.test\r\nBcc: victim@example.net\u001b[2J', dnsHost: 'elsewhere', dane: { category: 'broken' as const, problems: [] } };
+    const m = ownerMessage('acct', ['a@x.test'], d, { condition: 'records-wrong', to: 'needed' }, 'srv\u0007');
+    const mail = composeOwnerMail(m);
+    expect(mail).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+    expect(mail.split('\n').filter((l) => l.startsWith('Bcc:'))).toEqual([]);
+    expect(mail).toContain('TLSA records there (records that tell other mail servers');
+  });
+});
