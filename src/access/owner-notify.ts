@@ -161,10 +161,17 @@ export async function notifyOwners(ctx: AppContext, opts: { now?: number; budget
   const stored = dnssecStore(ctx).all();
   const statuses = new Map([...stored].map(([z, s]) => [z, s.status]));
   const server = serverName(ctx);
-  const accounts = [...new Set(readAccounts(ctx.root).domains.map((d) => d.owner))].sort();
+  const sorted = [...new Set(readAccounts(ctx.root).domains.map((d) => d.owner))].sort();
+  // A run cut short by the budget leaves a cursor: the next run starts after the last account
+  // looked at, so on a large server every account gets its turn.
+  const cursor = ctx.state().getMeta(CURSOR_KEY) ?? '';
+  const from = sorted.findIndex((a) => a > cursor);
+  const accounts = from <= 0 ? sorted : [...sorted.slice(from), ...sorted.slice(0, from)];
   for (const [i, account] of accounts.entries()) {
-    if (Date.now() - started > budget) {
+    // At least one account per run, so even a tiny budget moves the cursor on.
+    if (i > 0 && Date.now() - started > budget) {
       run.deferred = accounts.length - i;
+      ctx.state().setMeta(CURSOR_KEY, accounts[i - 1] ?? '');
       ctx.logger.warn({ deferred: run.deferred }, "account owners' notices: the run's budget is used; the other accounts wait for the next run");
       break;
     }
@@ -199,5 +206,8 @@ export async function notifyOwners(ctx: AppContext, opts: { now?: number; budget
       ctx.logger.warn({ account, err: (err as Error).message }, "account owners' notices: this account failed; the others go on");
     }
   }
+  if (run.deferred === 0) ctx.state().setMeta(CURSOR_KEY, '');
   return run;
 }
+
+const CURSOR_KEY = 'ownerNoticesCursor';

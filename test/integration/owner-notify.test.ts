@@ -146,4 +146,17 @@ describe("account owners' notices (issue 28 item 5)", () => {
     await reconcile(ctx, { force: true });
     expect(sent().length).toBe(before.size + 1);
   });
+
+  it('a run past its budget leaves the other accounts to the next runs, which go on where it stopped', async () => {
+    const accounts = [...new Set(fx.manifest.accounts.map((a) => a.user))];
+    dnssec(at(T0), 'foxtrot-demo.test', 'signed-no-ds', T0 + 80 * DAY);
+    dnssec(at(T0), 'delta-demo.test', 'secure', T0 + 80 * DAY);
+    const before = queued(at(T0)).length;
+    // A budget used up at once: one account per run.
+    const runs = [];
+    for (let i = 0; i < accounts.length; i++) runs.push(await notifyOwners(at(T0 + 90 * DAY), { budgetMs: -1 }));
+    expect(runs.map((r) => r.deferred)).toEqual(accounts.map(() => accounts.length - 1));
+    // Every account had its turn: foxtrot's "needed" and delta's "done" are both queued, once.
+    expect(queued(at(T0)).slice(before).map((m) => `${m.account} ${m.event}`).sort()).toEqual(['delta resolved', 'foxtrot raised']);
+  });
 });
