@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { writeFileSync } from 'node:fs';
+import { run } from '../lab/proc.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../../src/context.js';
@@ -70,6 +71,15 @@ async function served(l: Lab, zone: string): Promise<Record<string, string[]>> {
   return out;
 }
 
+/** BIND's delv through the lab resolver, validating on its own from the parent's DS (as dnssec-judge.test.ts does). */
+async function delv(l: Lab, name: string, type: string): Promise<string> {
+  const [, tag, alg, dt, digest] = /\sDS\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9A-Fa-f ]+)$/.exec(l.trustAnchor.trim())!;
+  const anchor = join(l.dir, 'delv-anchor.conf');
+  writeFileSync(anchor, `trust-anchors { ${l.parent}. static-ds ${tag} ${alg} ${dt} "${digest!.replace(/\s/g, '')}"; };\n`);
+  const r = await run(['delv', `@${l.resolver}`, '-a', anchor, `+root=${l.parent}`, name, type], { timeoutMs: 15_000 });
+  return r.stdout + r.stderr;
+}
+
 function silentServer(): Promise<{ server: string; close(): void }> {
   const held: import('node:net').Socket[] = [];
   const srv: Server = createServer((s) => held.push(s));
@@ -108,6 +118,14 @@ describe('rfc2136 provider on the lab (BIND with inline signing, TSIG)', () => {
     const data = tlsa.answers.join('').toLowerCase().replace(/\s+/g, '');
     expect(data).toContain(cert.spkiSha256);
     expect(data).toContain(l.ca.intermediates.R1.spkiSha256);
+    // delv validates on its own: the TLSA set and the TXT set with our policy beside the foreign one.
+    const delvTlsa = await delv(l, `_25._tcp.${host}`, 'TLSA');
+    expect(delvTlsa).toContain('fully validated');
+    expect(delvTlsa.toLowerCase().replace(/\s+/g, '')).toContain(cert.spkiSha256);
+    const delvTxt = await delv(l, `_smtp._tls.${zone}`, 'TXT');
+    expect(delvTxt).toContain('fully validated');
+    expect(delvTxt).toContain('"v=TLSRPTv1; rua=mailto:');
+    expect(delvTxt).toContain('"not a report policy"');
     expect((await l.posttlsFinger(zone, { port: 25 })).verified).toBe(true);
     expect((await l.posttlsFinger(zone, { port: 465 })).verified).toBe(true);
 

@@ -233,6 +233,10 @@ for (const setup of SETUPS) {
       const none = await (await make({ server: server.server })).verify!('nowhere.example.com');
       expect(none.ok).toBe(false);
       expect(none.problems[0]!.code).toMatch(/^rfc2136-(zone-not-found|refused)$/);
+      const noZone = await (await make({ server: server.server })).verify!();
+      expect(noZone.ok).toBe(false);
+      expect(noZone.problems.map((x) => x.code)).toEqual(['bad-request']);
+      expect((await (await make({ server: server.server, zones: [zone] })).verify!()).ok).toBe(true);
       const unlisted = await (await make({ server: server.server, zones: ['other.example.com'] })).verify!(zone);
       expect(unlisted.problems.map((x) => x.code)).toEqual(['rfc2136-zone-not-listed']);
       // The Test changed nothing (not even the serial).

@@ -385,9 +385,9 @@ export class Rfc2136Provider implements DnsProvider {
     const problems: Problem[] = [];
     try {
       if (zones.length === 0) {
-        // No zone to name: a signed query any server answers shows the key is accepted.
-        await this.send([this.query('.', TYPE.SOA)]);
-        return { ok: true, summary: `${this.o.server} accepts the TSIG key "${this.o.key.name}" (name a zone to check it may update one).`, problems };
+        // A key is accepted per zone (Knot checks it against the zone's acl even for queries): without a zone there is nothing to test.
+        const p = problem('bad-request', `Name a zone that ${this.o.server} serves to test the TSIG key "${this.o.key.name}" with.`, { fix: 'Enter a zone in the Test form, or list the zones in the instance\'s settings.' });
+        return { ok: false, summary: p.message, problems: [p] };
       }
       for (const z of zones) {
         try {
