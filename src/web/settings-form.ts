@@ -46,6 +46,9 @@ export interface SettingsFormValues {
   tlsrptPublish: string;
   tlsrptDomains: string;
   tlsrptAddress: string;
+  /** The account owners' page and their e-mails (accountView); the raw box values, checked on save. */
+  accountViewEnabled: string;
+  accountViewNotify: string;
 }
 
 export const TLSRPT_PUBLISH_CHOICES = ['off', 'all', 'list'] as const;
@@ -59,7 +62,12 @@ export function formValues(config: Config): SettingsFormValues {
     resolver: config.resolver ?? '',
     ...alertValues(config),
     ...tlsrptValues(config),
+    ...accountViewValues(config),
   };
+}
+
+function accountViewValues(config: Config) {
+  return { accountViewEnabled: config.accountView.enabled ? '1' : '', accountViewNotify: config.accountView.notify ? '1' : '' };
 }
 
 function tlsrptValues(config: Config) {
@@ -107,7 +115,26 @@ export function valuesFromBody(body: Record<string, unknown>, config: Config): S
     ...(formString(body.tlsrptForm) === '1'
       ? { tlsrptPublish: formString(body.tlsrptPublish), tlsrptDomains: formString(body.tlsrptDomains), tlsrptAddress: formString(body.tlsrptAddress).trim() }
       : tlsrptValues(config)),
+    ...(formString(body.accountViewForm) === '1'
+      ? { accountViewEnabled: formString(body.accountViewEnabled), accountViewNotify: formString(body.accountViewNotify) }
+      : accountViewValues(config)),
   };
+}
+
+/**
+ * The account owners' part of the form (issue 28; only when the form carried it, like alerts). A
+ * box is '1' or absent; e-mails without the page are refused: the mails send the owner to the
+ * page, and the page is where the owner turns them off.
+ */
+function accountViewFromForm(body: Record<string, unknown>, v: SettingsFormValues, current: Config): Config['accountView'] {
+  if (formString(body.accountViewForm) !== '1') return current.accountView;
+  for (const [label, value] of [['Account owners’ page', v.accountViewEnabled], ['E-mail account owners', v.accountViewNotify]] as const) {
+    if (value !== '' && value !== '1') bad(`${label}: the box is either ticked or not.`, 'Reload the settings page and save again.');
+  }
+  const enabled = v.accountViewEnabled === '1';
+  const notify = v.accountViewNotify === '1';
+  if (notify && !enabled) bad('E-mail account owners: the mails need the account owners’ page (they send owners there, and it is where owners turn them off).', 'Tick “Account owners’ page” too, or untick the e-mails.');
+  return { enabled, notify };
 }
 
 /**
@@ -200,6 +227,7 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
     cloudflare,
     ...alertsFromForm(body, v, current),
     tlsrpt: tlsrptFromForm(body, v, current),
+    accountView: accountViewFromForm(body, v, current),
     ...(v.resolver ? { resolver: v.resolver } : { resolver: undefined }),
   };
   if (!v.resolver) delete (raw as { resolver?: string }).resolver;
@@ -222,6 +250,7 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
   if (config.alerts.webhook?.secret !== current.alerts.webhook?.secret) changed.push(config.alerts.webhook ? 'webhook secret set' : 'webhook removed');
   if (JSON.stringify(config.checks) !== JSON.stringify(current.checks)) changed.push('checks');
   if (JSON.stringify(config.tlsrpt) !== JSON.stringify(current.tlsrpt)) changed.push('TLS reporting');
+  if (JSON.stringify(config.accountView) !== JSON.stringify(current.accountView)) changed.push('account owners');
   if (config.metrics.token !== current.metrics.token) changed.push(config.metrics.token ? 'metrics token replaced' : 'metrics token removed');
   return { config, changed };
 }
