@@ -24,7 +24,10 @@ export interface UpdateZone {
   name: string;
   /** Zone-file lines after SOA and NS (relative names are zone-relative). */
   records: string[];
-  /** BIND only: dnssec-policy + inline-signing (the served serial runs ahead of the raw one). */
+  /**
+   * Served signed by the server itself: BIND dnssec-policy + inline-signing (the served serial
+   * runs ahead of the raw one); Knot `dnssec-signing: on` (default policy, ECDSA P-256).
+   */
   inlineSigned?: boolean;
   /** false: no update ACL for this zone (updates are REFUSED). */
   updatable?: boolean;
@@ -165,7 +168,6 @@ export async function startKnot(o: { key: TsigSpec; zones: UpdateZone[] }): Prom
     // knotd does not create its database directory, and without it every update fails (SERVFAIL).
     mkdirSync(join(p.dir, 'db'));
     for (const z of o.zones) {
-      if (z.inlineSigned) throw new Error('startKnot: inlineSigned is a BIND option');
       writeFileSync(join(zonesDir, `${z.name}.zone`), zoneText(z.name, z.records));
     }
     const conf = join(p.dir, 'knot.conf');
@@ -201,7 +203,7 @@ template:
     file: "%s.zone"
     semantic-checks: on
 zone:
-${o.zones.map((z) => `  - domain: ${z.name}\n    acl: [${z.updatable === false ? (z.keyKnown ? 'keyed-transfer, ' : '') : 'update, '}transfer]`).join('\n')}
+${o.zones.map((z) => `  - domain: ${z.name}\n    acl: [${z.updatable === false ? (z.keyKnown ? 'keyed-transfer, ' : '') : 'update, '}transfer]${z.inlineSigned ? '\n    dnssec-signing: on' : ''}`).join('\n')}
 `);
     await mustRun(['knotc', '-c', conf, 'conf-check']);
     const daemon = startDaemon('knotd', ['knotd', '-c', conf], join(p.dir, 'knotd.log'), p.dir);
