@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DemoManifest } from './build-root.js';
+import { startAccountPages } from './account-pages.js';
 import { startDemoNetwork, type DemoNetwork } from './network.js';
 import { seedMessages } from './tlsrpt-seed.js';
 import { DemoError, explain, mapLimit } from './util.js';
@@ -133,12 +134,15 @@ async function main(): Promise<void> {
   const seeded = fresh ? await seedTlsReports(cli, dir, manifest) : null;
   if (seeded) process.stdout.write(`Demo TLS reports (five days, two senders) through tlsrpt ingest and import: ${seeded}\n`);
   process.stdout.write(`DNSSEC chains (tlsa-manager dnssec status --all): ${await checkDnssec(cli, dir)}\n`);
+  // Demo only: each account owner's cPanel page, beside WHM (demo/account-pages.ts).
+  const pages = await startAccountPages({ repo: REPO, root: dir, work: join(dirname(dir), 'jupiter'), port: port === 0 ? 0 : port + 1, accounts: manifest.accounts });
+  process.stdout.write(typeof pages === 'string' ? `Account owners' pages: not started (${pages}).\n` : `Account owners' cPanel pages (demo only, no login): ${pages.url}\n`);
   const child = spawn(process.execPath, [cli, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: 'inherit', env: { ...process.env, TLSA_MANAGER_ROOT: dir, TLSA_MANAGER_DEMO: '1' } });
   // Ctrl-C reaches the server through the terminal; a SIGTERM sent to this process is passed on.
   process.on('SIGTERM', () => child.kill('SIGTERM'));
   process.on('SIGINT', () => undefined);
   child.on('exit', (code, signal) => {
-    void network.close().finally(() => process.exit(code ?? (signal ? 1 : 0)));
+    void Promise.all([network.close(), typeof pages === 'string' ? null : pages.close()]).finally(() => process.exit(code ?? (signal ? 1 : 0)));
   });
 }
 

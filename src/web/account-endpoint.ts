@@ -41,7 +41,7 @@ export function handleAccountRequest(ctx: AppContext, limiter: CheckLimiter, req
     chunks.push(c);
   });
   req.on('end', () => {
-    void answer(ctx, limiter, String(req.headers['x-tlsa-account'] ?? ''), Buffer.concat(chunks).toString('utf8'))
+    void accountAnswer(ctx, limiter, String(req.headers['x-tlsa-account'] ?? ''), Buffer.concat(chunks).toString('utf8'))
       .catch((err: unknown) => fail(toProblem(err)))
       .then((a) => {
         res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
@@ -50,7 +50,8 @@ export function handleAccountRequest(ctx: AppContext, limiter: CheckLimiter, req
   });
 }
 
-async function answer(ctx: AppContext, limiter: CheckLimiter, user: string, body: string): Promise<Answer> {
+/** The door's answer for `user` (cPanel's caller) to a JSON request body; also what the demo's account pages ask (demo/account-pages.ts). */
+export async function accountAnswer(ctx: AppContext, limiter: CheckLimiter, user: string, body: string): Promise<Answer> {
   if (!ctx.config.accountView.enabled) return fail(problem('account-view-off', 'The server administrator has turned this page off.', { fix: 'Ask your hosting provider about email security (DANE) for your domains.' }));
   const who = accountIdentity(ctx.root, user);
   if (typeof who === 'string' || who.kind !== 'account') return fail(noAccount(user));

@@ -229,4 +229,33 @@ describe('the demo, clicked through as README.md says', () => {
     await page.goto(new URL('/domains/tlsa-demo.test', page.url()).href);
     expect(await page.locator('section.tlsrpt-panel').innerText()).toMatch(/\d+ successful and 0 failed/);
   }, 60_000);
+
+  it("the account owners' pages (demo only): foxtrot sees the DS to add at its registrar, as dnssec-dsfromkey computes it; cloud the records for its DNS host; neither sees another account's domain", async () => {
+    const [, url] = /Account owners' cPanel pages \(demo only, no login\): (\S+)/.exec(output) ?? [];
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const csp: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && csp.push(m.text()));
+    await page.goto(url!);
+    await Promise.all([page.waitForLoadState('load'), page.click('a:text-is("foxtrot")')]);
+    const fox = page.locator('section.tlsam-domain[data-domain="foxtrot-demo.test"]');
+    expect(await fox.innerText()).toContain('Your domain is signed here; add this DS record at your registrar');
+    const [, port] = /validating resolver 127\.0\.0\.1:(\d+)/.exec(output)!;
+    const keys = (await capture('dig', ['@127.0.0.1', '-p', port!, '+cd', '+noall', '+answer', 'foxtrot-demo.test', 'DNSKEY'])).split('\n').filter((l) => /\sDNSKEY\s/.test(l) && !/RRSIG/.test(l));
+    const file = join(dir, '..', 'foxtrot-owner.dnskey');
+    writeFileSync(file, keys.join('\n') + '\n');
+    const ds = (await capture('dnssec-dsfromkey', ['-2', '-f', file, 'foxtrot-demo.test'])).trim().split(/\s+/);
+    expect((await fox.locator('td code').first().innerText()).trim().toLowerCase()).toBe(ds.at(-1)!.toLowerCase());
+    expect(await fox.locator('td').first().innerText()).toBe(ds[3]);
+    expect(await page.locator('section.tlsam-domain').evaluateAll((s) => s.map((e) => e.getAttribute('data-domain')))).toEqual(['foxtrot-demo.test']);
+    await shot('demo-9-account-page-foxtrot');
+    await page.goto(url!);
+    await Promise.all([page.waitForLoadState('load'), page.click('a:text-is("cloud")')]);
+    const cloud = await page.locator('section.tlsam-domain[data-domain="cloud-demo.test"]').innerText();
+    expect(cloud).toContain('Add these records at your DNS host');
+    // Issuer pins only (2 1 1): they survive AutoSSL's new key at renewal; no 3 1 1 is offered.
+    expect(cloud).toMatch(/\b2 1 1 [0-9a-f]{64}\b/);
+    expect(cloud).not.toMatch(/\b3 1 1 [0-9a-f]{64}\b/);
+    expect(await page.locator('section.tlsam-domain').count()).toBe(1);
+    expect(csp).toEqual([]);
+  }, 60_000);
 });
