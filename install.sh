@@ -235,7 +235,7 @@ esac
 
 # ---- systemd: units in place, then enabled and started. ----
 install -d -m 0755 -- "$UNITDIR"
-for unit in tlsa-manager.service tlsa-manager-reconcile.service tlsa-manager-reconcile.timer; do
+for unit in tlsa-manager.service tlsa-manager-reconcile.service tlsa-manager-reconcile.timer tlsa-manager-mta-sts-subdomain@.service; do
   render_unit "$APPDIR/plugin/systemd/$unit" "$UNITDIR/$unit"
 done
 if [ -n "$SYSTEMCTL" ]; then

@@ -53,7 +53,7 @@ if [ -n "$SYSTEMCTL" ]; then
     || warn "systemctl could not disable tlsa-manager.service / tlsa-manager-reconcile.timer (not installed?)"
   "$SYSTEMCTL" stop tlsa-manager-reconcile.service >/dev/null 2>&1 || true
 fi
-for unit in tlsa-manager.service tlsa-manager-reconcile.service tlsa-manager-reconcile.timer; do
+for unit in tlsa-manager.service tlsa-manager-reconcile.service tlsa-manager-reconcile.timer tlsa-manager-mta-sts-subdomain@.service; do
   rm -f -- "$UNITDIR/$unit"
 done
 if [ -n "$SYSTEMCTL" ]; then "$SYSTEMCTL" daemon-reload; fi

@@ -25,6 +25,10 @@ Commands:
   dnssec disable ZONE... [--yes] [--after-ds-gone]   stop signing; refused while the parent has a DS
   hook [--describe] [--budget SECONDS]  cPanel hook protocol (JSON on stdin; answers within the budget, default 50 s)
   reconcile [--metrics-file PATH]  periodic run (timer): cheap when nothing changed
+  mta-sts status [DOMAIN...] [--all] [--json]  MTA-STS as a sender sees it: TXT, policy over HTTPS, MX patterns, MX certificates (exit 1 if broken)
+  mta-sts mode DOMAIN testing|enforce  the domain's own MTA-STS mode (served, then announced, by the next apply)
+  mta-sts create-subdomain DOMAIN  (root; the oneshot unit) mta-sts.DOMAIN through WHM API 1, refused when the name is used
+  mta-sts remove-subdomain DOMAIN  (root; the oneshot unit) removes mta-sts.DOMAIN only if TLSA Manager created it
   tlsrpt ingest        one TLS-RPT mail on stdin (Exim pipe) into the spool; refusals exit 0 (no bounce)
   tlsrpt import        spooled reports into the state database (also done by reconcile)
   tlsrpt list [--domain D] [--json]  stored TLS reports (RFC 8460), newest first

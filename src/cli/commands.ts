@@ -50,6 +50,7 @@ export const commands: Record<string, { options: Options; load: () => Promise<Co
   dnssec: {
     options: { all: { type: 'boolean' }, resolver: { type: 'string' }, force, yes: { type: 'boolean', short: 'y' }, 'after-ds-gone': { type: 'boolean' } }, load: async () => (await import('./dnssec-command.js')).dnssecCommand },
   tlsrpt: { options: { domain }, load: async () => (await import('./tlsrpt-command.js')).tlsrptCommand },
+  'mta-sts': { options: { all: { type: 'boolean' } }, load: async () => (await import('./mtasts-command.js')).mtaStsCommand },
   serve: {
     options: { listen: { type: 'string' }, socket: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, insecure: { type: 'boolean' } },
     load: async () => (await import('./serve-command.js')).serveCommand,

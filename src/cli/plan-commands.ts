@@ -6,6 +6,7 @@ import { summarizeCertificate } from '../cpanel/scan.js';
 import { Providers } from '../provider-instances.js';
 import { normalizeName } from '../dns/names.js';
 import { applyPlan, makePlan, refusalMatters, refusalMessage, type RunPlan } from '../plan/run.js';
+import { serveThenPlan } from '../mtasts/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { auditCsv, auditRows, checkProblemCodes, type CheckSummary } from '../report/audit.js';
 import { table } from '../report/table.js';
@@ -110,7 +111,9 @@ export const applyCommand: Command = {
     const takeover = (values.takeover as string[] | undefined)?.map((o) => normalizeName(o, '--takeover', { allowUnderscore: true }));
     const providers = new Providers(ctx!);
     const recovered = await recoverInterrupted(ctx!, providers, 'cli');
-    const plan = await makePlan(ctx!, providers, { ...(domains ? { domains } : {}), force: values.force === true, ...(takeover ? { takeover } : {}) });
+    const planOpts = { ...(domains ? { domains } : {}), force: values.force === true, ...(takeover ? { takeover } : {}) };
+    // MTA-STS policies are served (written, fetched back) before the plan that announces their ids.
+    const { plan } = await serveThenPlan(ctx!, providers, await makePlan(ctx!, providers, planOpts), planOpts, 'cli');
     const count = plan.zones.reduce((n, z) => n + z.changes.length, 0);
     if (count > 0 && !values.yes) {
       if (!process.stdin.isTTY) throw new ProblemError(problem('usage', `apply would make ${count} change(s); add --yes to run without a terminal.`));

@@ -16,7 +16,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { problem, ProblemError } from '../problem.js';
 import { checkName, printable } from '../dns/names.js';
 
@@ -44,6 +44,8 @@ export interface ProbeResult {
   chain: Buffer[];
   protocol?: string;
   cipher?: string;
+  /** With `webpki`: the chain judged as MTA-STS needs it (RFC 8461 §4.2): CA-valid, and for the MX name. */
+  webpki?: { valid: boolean; reason?: string };
 }
 
 export interface ProbeOptions {
@@ -57,6 +59,8 @@ export interface ProbeOptions {
   /** Whole conversation, default 15000 ms. */
   timeoutMs?: number;
   ehloName?: string;
+  /** Also judge the chain by the WebPKI (MTA-STS): `ca` replaces the system store (lab only). */
+  webpki?: { ca?: string };
 }
 
 interface Reply {
@@ -203,10 +207,11 @@ function connectTcp(address: string, port: number, track: net.Socket[]): Promise
   });
 }
 
-function startTls(socket: net.Socket, servername: string, track: net.Socket[]): Promise<tls.TLSSocket> {
+function startTls(socket: net.Socket, servername: string, track: net.Socket[], ca?: string): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    // rejectUnauthorized: false because DANE, not the WebPKI, decides; the chain is judged later.
-    const t = tls.connect({ socket, servername, rejectUnauthorized: false });
+    // rejectUnauthorized: false because DANE, not the WebPKI, decides; the chain is judged later
+    // (for MTA-STS from what OpenSSL found against the CA store: recordTls).
+    const t = tls.connect({ socket, servername, rejectUnauthorized: false, ...(ca ? { ca } : {}) });
     track.push(t);
     const onError = (err: Error): void => reject(new StageError('handshake', `TLS handshake failed: ${err.message}`));
     t.once('error', onError);
@@ -260,8 +265,8 @@ async function converse(opts: ProbeOptions, result: ProbeResult, sockets: net.So
 
   let plain: net.Socket = tcp;
   if (opts.implicitTls) {
-    const t = await step('the TLS handshake', startTls(tcp, servername, sockets));
-    recordTls(result, t);
+    const t = await step('the TLS handshake', startTls(tcp, servername, sockets, opts.webpki?.ca));
+    recordTls(result, t, opts.webpki ? servername : undefined);
     plain = t;
   }
 
@@ -293,8 +298,8 @@ async function converse(opts: ProbeOptions, result: ProbeResult, sockets: net.So
   // Anything past the 220 came in plaintext: drop it, never feed it to the TLS session.
   result.discardedBytes = reader.detach().length;
 
-  const t = await step('the TLS handshake', startTls(tcp, servername, sockets));
-  recordTls(result, t);
+  const t = await step('the TLS handshake', startTls(tcp, servername, sockets, opts.webpki?.ca));
+  recordTls(result, t, opts.webpki ? servername : undefined);
 
   // EHLO again over TLS: shows the session works and what the server offers once protected.
   const secure = new ReplyReader(t);
@@ -304,8 +309,14 @@ async function converse(opts: ProbeOptions, result: ProbeResult, sockets: net.So
   await quit(t, secure, step).catch(() => undefined);
 }
 
-function recordTls(result: ProbeResult, t: tls.TLSSocket): void {
+function recordTls(result: ProbeResult, t: tls.TLSSocket, webpkiName?: string): void {
   result.chain = sentChain(t);
+  if (webpkiName !== undefined) {
+    // The leaf's names as RFC 6125 matches them (subjectAltName DNS names; a wildcard covers one label).
+    const leaf = result.chain[0] ? new X509Certificate(result.chain[0]) : undefined;
+    const nameOk = leaf?.checkHost(webpkiName, { wildcards: true, partialWildcards: false }) !== undefined;
+    result.webpki = t.authorized && nameOk ? { valid: true } : { valid: false, reason: t.authorizationError ? String(t.authorizationError) : `the certificate is not for ${webpkiName} (it names ${printable(leaf?.subjectAltName ?? leaf?.subject ?? 'nothing', 200)})` };
+  }
   const protocol = t.getProtocol();
   if (protocol) result.protocol = protocol;
   const cipher = t.getCipher();

@@ -1,3 +1,4 @@
+import { serveThenPlan } from '../mtasts/run.js';
 import { retireAfterMs, WAKE_MARGIN_MS } from '../plan/retire-after.js';
 import { createHash } from 'node:crypto';
 import { statSync, type Stats } from 'node:fs';
@@ -114,7 +115,8 @@ export async function reconcile(ctx: AppContext, opts: { force?: boolean; phaseL
 /** Plan and apply (the DNS work): what the run changed, for the summary and the wake-up time. */
 async function publish(ctx: AppContext, providers: Providers, now: number) {
   const state = ctx.state();
-  const plan = await makePlan(ctx, providers, {});
+  // MTA-STS policies are served (written, fetched back) before the plan that announces their ids.
+  const { plan } = await serveThenPlan(ctx, providers, await makePlan(ctx, providers, {}), {}, 'timer');
   const results = await applyPlan(ctx, providers, plan, 'timer', { lockWaitMs: 60_000 });
   const applied = results.reduce((n, r) => n + r.applied.length, 0);
   const failed = results.some((r) => r.problem);

@@ -26,7 +26,7 @@ export interface JournalEntry {
 export type Actor = string; // 'cli' | 'hook' | 'timer' | 'web:<user>'
 
 /** Every kind of activity entry, in the order the activity page offers them as filters. */
-export const ACTIVITY_KINDS = ['create', 'delete', 'apply-failed', 'zone-refused', 'check', 'hook', 'reconcile', 'settings', 'alert', 'dnssec', 'tlsrpt'] as const;
+export const ACTIVITY_KINDS = ['create', 'delete', 'apply-failed', 'zone-refused', 'check', 'hook', 'reconcile', 'settings', 'alert', 'dnssec', 'tlsrpt', 'mta-sts'] as const;
 
 export interface ActivityEntry {
   id: number;
