@@ -23,7 +23,9 @@ apt-get install -y -q --no-install-recommends \
   bind9 bind9-utils bind9-dnsutils unbound exim4-daemon-heavy perl systemd \
   openssl gnutls-bin ca-certificates iproute2 util-linux mount chromium \
   libicu72 libsasl2-2 libnsl2 libdb5.3 libssl3 netbase prometheus libtemplate-perl \
+  apache2 postfix-mta-sts-resolver \
   pdns-server pdns-backend-sqlite3 knot
-# ... and they never start later either (a pdns or knotd on port 53 would shadow the lab's).
-if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service pdns.service knot.service >/dev/null 2>&1 || true; fi
+# ... and they never start later either (a pdns or knotd on port 53 would shadow the lab's; the
+# MTA-STS lab starts its own apache2 and runs mta-sts-query by hand).
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now prometheus.service pdns.service knot.service apache2.service postfix-mta-sts-resolver.service >/dev/null 2>&1 || true; fi
 npm ci --no-audit --no-fund

@@ -1,0 +1,238 @@
+import { chmodSync, chownSync, mkdirSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useLab } from '../lab/setup.js';
+import type { Lab } from '../lab/lab.js';
+import { startApache, type LabApache } from '../lab/apache.js';
+import { mtaStsQuery, posttlsSecure } from '../lab/mta-sts-query.js';
+import { ensurePostfix, writePostfixConfig } from '../lab/posttls.js';
+import { testContext } from '../helpers/context.js';
+import { Providers } from '../../src/provider-instances.js';
+import { applyPlan, makePlan } from '../../src/plan/run.js';
+import { serveThenPlan } from '../../src/mtasts/run.js';
+import { serveAll } from '../../src/mtasts/serve.js';
+import { createSubdomain, subdomainDocroot } from '../../src/mtasts/subdomain.js';
+import { mtaStsStatus, type StsStatus } from '../../src/mtasts/status.js';
+import { mtaStsStore } from '../../src/mtasts/store.js';
+import { parseResolver } from '../../src/resolver/stub-client.js';
+import type { AppContext } from '../../src/context.js';
+
+/**
+ * Issue 27 §7: the policy TLSA Manager writes, served by a real Apache with a lab-CA
+ * certificate, judged by Debian's mta-sts-query (postfix-mta-sts-resolver) with its DNS going
+ * only to the lab resolver and trusting only the lab CA; the MX certificates judged by
+ * posttls-finger at its PKIX `secure` level. For each case `mta-sts status` must agree.
+ */
+const lab = useLab({ zones: [{ name: 'sts', signed: true, ds: true }] });
+const UID = 65534; // the account owner (nobody): the policy is written as this user
+const GID = 65534;
+
+interface Env {
+  l: Lab;
+  zone: string;
+  mx: string;
+  web: string;
+  home: string;
+  docroot: string;
+  caFile: string;
+  apache: LabApache;
+  postfixDir: string;
+  pfConf: string;
+}
+let env: Env;
+
+/**
+ * The cPanel side: the lab zone under var/named, the account user1 in /etc/passwd and
+ * /etc/userdomains, and a whmapi1 stand-in for create_subdomain that does what cPanel's does for
+ * our purpose (Whostmgr/API/1/UserDomains.pm create_subdomain lines 260-306 → Cpanel/Sub.pm
+ * _create_local_subdomain: the userdata file with the document root, lines 361-403, and the
+ * document root made as the user, line 471). The address record cPanel adds for the name (lines
+ * 338-348) is the lab's: setRecords below.
+ */
+function cpanelSide(l: Lab, zone: string, home: string): void {
+  const root = l.cpanelRoot;
+  try {
+    symlinkSync(dirname(l.zoneFile(zone)), join(root, 'var/named'));
+  } catch {
+    /* linked already */
+  }
+  writeFileSync(join(root, 'etc/userdomains'), `${zone}: user1\n`);
+  writeFileSync(join(root, 'etc/localdomains'), `${zone}\n`);
+  writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/bin/bash\nuser1:x:${UID}:${GID}::${home}:/bin/bash\n`);
+  const exe = join(root, 'usr/local/cpanel/bin/whmapi1');
+  mkdirSync(dirname(exe), { recursive: true });
+  writeFileSync(
+    exe,
+    `#!/usr/bin/env node
+const fs = require('fs'), path = require('path');
+const argv = process.argv.slice(2);
+const fn = argv.find((a) => !a.startsWith('--') && !a.includes('='));
+const args = Object.fromEntries(argv.filter((a) => a.includes('=') && !a.startsWith('--')).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+const ud = path.join(${JSON.stringify(root)}, 'var/cpanel/userdata/user1');
+const out = (ok, data, reason) => process.stdout.write(JSON.stringify({ data, metadata: { command: fn, result: ok ? 1 : 0, reason: reason || 'OK', version: 1 } }) + '\\n');
+if (fn === 'create_subdomain') {
+  const file = path.join(ud, args.domain);
+  if (fs.existsSync(file)) { out(false, null, 'already controls'); process.exit(0); }
+  const docroot = path.join(${JSON.stringify(home)}, args.document_root);
+  fs.mkdirSync(docroot, { recursive: true, mode: 0o755 });
+  for (let d = docroot; d.startsWith(${JSON.stringify(home)} + '/'); d = path.dirname(d)) fs.chownSync(d, ${UID}, ${GID});
+  fs.mkdirSync(ud, { recursive: true });
+  fs.writeFileSync(file, '---\\nuser: user1\\nhomedir: ${home}\\nservername: ' + args.domain + '\\nsub_domain: ' + args.domain + '\\ndocumentroot: ' + docroot + '\\n');
+  out(true, { username: 'user1' });
+} else if (fn === 'delete_domain') {
+  fs.rmSync(path.join(ud, args.domain), { force: true });
+  out(true, { username: 'user1', type: 'sub' });
+} else out(false, null, 'not in the stand-in');
+`,
+  );
+  chmodSync(exe, 0o755);
+}
+
+function context(e: Env, mtaSts: Record<string, unknown>): AppContext {
+  const reload = e.l.rndcArgv(e.zone).map((a) => (a === e.zone ? '{zone}' : a));
+  return testContext({ policy: { ttl: 60 }, resolver: e.l.resolver, cpanel: { reloadCommand: reload, authoritative: e.l.authoritative, useWhmApi: false }, mtaSts: { caFile: e.caFile, ...mtaSts } }, e.l.cpanelRoot);
+}
+
+/** One run as apply does it: serve (write, fetch back), then plan and publish. */
+async function run(ctx: AppContext) {
+  const providers = new Providers(ctx);
+  const { plan } = await serveThenPlan(ctx, providers, await makePlan(ctx, providers), {}, 'test');
+  const results = await applyPlan(ctx, providers, plan, 'test');
+  for (const r of results) expect(r.problem, r.problem?.message).toBeUndefined();
+  await env.l.flushResolver();
+  return plan;
+}
+
+async function status(ctx: AppContext): Promise<StsStatus> {
+  await env.l.flushResolver();
+  return mtaStsStatus(env.zone, { resolver: parseResolver(env.l.resolver), ca: env.l.ca.root.certPem, stored: mtaStsStore(ctx).get(env.zone), timeoutMs: 8000 });
+}
+
+const judge = (knownId?: string) => mtaStsQuery({ resolvConf: env.l.resolvConf, caFile: env.caFile, domain: env.zone, ...(knownId ? { knownId } : {}) });
+const mxJudge = () => posttlsSecure({ postfixDir: env.postfixDir, confDir: env.pfConf, resolvConf: env.l.resolvConf, host: env.mx, caFile: env.caFile });
+const codes = (s: StsStatus) => s.problems.map((p) => p.code).sort();
+
+describe('MTA-STS in the lab (real Apache, mta-sts-query, posttls-finger secure)', () => {
+  beforeAll(async () => {
+    const l = lab();
+    const zone = `sts.${l.parent}`;
+    const mx = `mail.${zone}`;
+    const web = l.exim.replace(/\.3$/, '.4');
+    const home = join(l.dir, 'home', 'user1');
+    mkdirSync(join(home, 'public_html'), { recursive: true, mode: 0o755 });
+    chownSync(home, UID, GID);
+    chownSync(join(home, 'public_html'), UID, GID);
+    cpanelSide(l, zone, home);
+    const mxCert = await l.issueCert({ names: [mx], issuer: 'R1' });
+    l.installCert(mx, mxCert.combinedPem);
+    const webCert = await l.issueCert({ names: [`mta-sts.${zone}`], issuer: 'R1' });
+    const certDir = join(l.dir, 'web-cert');
+    mkdirSync(certDir, { recursive: true });
+    writeFileSync(join(certDir, 'cert.pem'), webCert.certPem);
+    writeFileSync(join(certDir, 'key.pem'), webCert.keyPem, { mode: 0o600 });
+    writeFileSync(join(certDir, 'chain.pem'), webCert.chainPem);
+    const caFile = join(l.dir, 'lab-ca.pem');
+    writeFileSync(caFile, l.ca.root.certPem);
+    const docroot = join(home, subdomainDocroot(zone));
+    const apache = await startApache(l.dir, web, { serverName: `mta-sts.${zone}`, docroot, certFile: join(certDir, 'cert.pem'), keyFile: join(certDir, 'key.pem'), chainFile: join(certDir, 'chain.pem') });
+    const pfConf = join(l.dir, 'pf-secure');
+    writePostfixConfig(pfConf);
+    env = { l, zone, mx, web, home, docroot, caFile, apache, postfixDir: await ensurePostfix(), pfConf };
+  }, 120_000);
+  afterAll(async () => {
+    await env?.apache.stop();
+  });
+
+  it('good: subdomain created through WHM API 1, policy written as the owner, fetched back, then its id published; judges agree', async () => {
+    const ctx = context(env, { publish: 'all' });
+    // Nothing is announced before the policy is served.
+    const before = await makePlan(ctx, new Providers(ctx), { showOnly: true });
+    expect(before.problems.map((p) => p.code)).toContain('mta-sts-not-served');
+    expect(before.zones.flatMap((z) => z.changes).filter((c) => c.record.owner.startsWith('_mta-sts.'))).toEqual([]);
+
+    expect(await createSubdomain(ctx, env.zone, new Set([env.zone]), 'test')).toBeNull();
+    // The address record cPanel's create_subdomain adds for the name (Cpanel/Sub.pm lines 338-348): the lab Apache.
+    await env.l.setRecords(env.zone, [`mta-sts.${env.zone}. 60 IN A ${env.web}`]);
+    // Now the name is used: a second creation is refused, never taken over.
+    expect((await createSubdomain(ctx, env.zone, new Set([env.zone]), 'test'))?.code).toBe('mta-sts-name-taken');
+    const plan = await run(ctx);
+    const wanted = plan.mtaStsPolicies.find((p) => p.domain === env.zone)!;
+    expect(wanted.text).toBe(`version: STSv1\r\nmode: testing\r\nmx: ${env.mx}\r\nmax_age: 86400\r\n`);
+
+    const s = await status(ctx);
+    expect(codes(s), JSON.stringify(s.problems)).toEqual([]);
+    expect(s).toMatchObject({ state: 'testing', id: wanted.id, served: true, policy: { mode: 'testing', mx: [env.mx], maxAge: 86400 } });
+    expect(s.mx).toEqual([expect.objectContaining({ host: env.mx, covered: true, certificateValid: true })]);
+
+    const j = await judge();
+    expect(j.result, j.output).toBe('VALID');
+    expect({ id: j.id, mode: j.mode, mx: j.mx, maxAge: j.maxAge }).toEqual({ id: s.id, mode: s.policy!.mode, mx: s.policy!.mx, maxAge: s.policy!.maxAge });
+    const f = await mxJudge();
+    expect(f.verified, f.output).toBe(true);
+    // Written as the account owner, readable by the web server.
+    const st = statSync(join(env.docroot, '.well-known/mta-sts.txt'));
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([UID, GID, 0o644]);
+  });
+
+  it('policy not served: both judges see no policy', async () => {
+    const ctx = context(env, { publish: 'all' });
+    const file = join(env.docroot, '.well-known/mta-sts.txt');
+    renameSync(file, `${file}.away`);
+    try {
+      const s = await status(ctx);
+      expect(codes(s)).toEqual(['mta-sts-policy-unreachable']);
+      expect(s).toMatchObject({ state: 'none', served: false });
+      expect((await judge()).result).toBe('FETCH_ERROR');
+    } finally {
+      renameSync(`${file}.away`, file);
+    }
+  });
+
+  it('wrong MX pattern: the MX host is not covered, by the judge\'s policy as by ours', async () => {
+    const ctx = context(env, { publish: 'all' });
+    const file = join(env.docroot, '.well-known/mta-sts.txt');
+    const good = (await status(ctx)).policy!;
+    writeFileSync(file, `version: STSv1\r\nmode: testing\r\nmx: other.${env.zone}\r\nmax_age: 86400\r\n`);
+    const s = await status(ctx);
+    expect(codes(s)).toEqual(['mta-sts-id-stale', 'mta-sts-mx-not-covered']);
+    const j = await judge();
+    expect(j.result).toBe('VALID');
+    expect(j.mx).toEqual(s.policy!.mx);
+    expect(j.mx).not.toContain(env.mx);
+    // The next run puts the right policy back before anything else.
+    await run(ctx);
+    expect((await status(ctx)).policy).toEqual(good);
+  });
+
+  it('id stale, then rolled out in order: enforce is served first (old id still announced), then its id is published', async () => {
+    const ctx = context(env, { publish: 'all' });
+    const old = (await status(ctx)).id!;
+    mtaStsStore(ctx).setMode(env.zone, 'enforce', new Date().toISOString());
+    // The serve step alone: the new policy is served, the record still names the old id.
+    const plan = await makePlan(ctx, new Providers(ctx));
+    await serveAll(ctx, plan.mtaStsPolicies, plan.scan.domains, 'test');
+    const mid = await status(ctx);
+    expect(mid.id).toBe(old);
+    expect(codes(mid)).toEqual(['mta-sts-id-stale']);
+    // A sender holding the old id does not fetch again (the judge, told the id it knows).
+    expect((await judge(old)).result).toBe('NOT_CHANGED');
+    await run(ctx);
+    const s = await status(ctx);
+    expect(codes(s), JSON.stringify(s.problems)).toEqual([]);
+    expect(s.state).toBe('enforce');
+    expect(s.id).not.toBe(old);
+    const j = await judge(old);
+    expect(j.result).toBe('VALID');
+    expect({ id: j.id, mode: j.mode, maxAge: j.maxAge }).toEqual({ id: s.id, mode: 'enforce', maxAge: 1209600 });
+  });
+
+  it('self-signed MX certificate under enforce: broken, and posttls-finger secure refuses it', async () => {
+    const ctx = context(env, { publish: 'all' });
+    const self = await env.l.issueSelfSigned({ names: [env.mx] });
+    env.l.installCert(env.mx, self.combinedPem);
+    const s = await status(ctx);
+    expect(s.state).toBe('broken');
+    expect(codes(s)).toEqual(['mta-sts-mx-certificate-invalid']);
+    expect((await mxJudge()).verified).toBe(false);
+  });
+});
