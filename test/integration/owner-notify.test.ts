@@ -159,4 +159,20 @@ describe("account owners' notices (issue 28 item 5)", () => {
     // Every account had its turn: foxtrot's "needed" and delta's "done" are both queued, once.
     expect(queued(at(T0)).slice(before).map((m) => `${m.account} ${m.event}`).sort()).toEqual(['delta resolved', 'foxtrot raised']);
   });
+
+  it("a failing sendmail keeps the owner's message queued and retried, shown as the owner channel failing", async () => {
+    const cfg = loadConfig(configFile);
+    const ctx = at(T0 + 100 * DAY);
+    await deliverDue(ctx); // what earlier tests queued
+    dnssec(ctx, 'foxtrot-demo.test', 'secure', T0 + 100 * DAY);
+    expect((await notifyOwners(ctx)).queued).toBe(1);
+    saveConfig(configFile, { ...cfg, alerts: { ...cfg.alerts, sendmail: ['false'] } });
+    expect(await deliverDue(at(T0 + 100 * DAY))).toMatchObject({ delivered: 0, failed: 1 });
+    expect(alertStore(ctx).failingChannels()).toMatchObject([{ channel: OWNER_CHANNEL, pending: 1, attempts: 1 }]);
+    saveConfig(configFile, cfg);
+    const before = sent().length;
+    expect(await deliverDue(at(T0 + 100 * DAY + 60_000))).toMatchObject({ delivered: 1, failed: 0 });
+    expect(sent().length).toBe(before + 1);
+    expect(alertStore(ctx).failingChannels()).toEqual([]);
+  });
 });
