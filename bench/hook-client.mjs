@@ -1,118 +1,207 @@
 // Issue 26: cPanel hook events answered by the running service through the Perl hook client
 // (plugin/bin/tlsa-manager-hook) beside today's path (`tlsa-manager hook`, node start included),
-// on the same copy of the large root in zone-file mode with records published.
-// Usage: node bench/hook-client.mjs ROOT [POST_RUNS] [SERIAL_EVENTS]
+// in the same run, on copies of the same large root in zone-file mode with records published.
+// Prints one JSON line; `npm run bench -- hookservice` runs it and appends the figures to RESULTS.md.
+// Usage: node bench/hook-client.mjs ROOT
+// Env: BENCH_HOOK_POST (100 post events via the client; today's path gets a fifth of them),
+//      BENCH_HOOK_PRE (20 pre events per path), BENCH_HOOK_SERIAL (1000), BENCH_HOOK_REPLAY (1000),
+//      BENCH_HOOK_RSS_EVENTS (10000: events sent before the service's resident memory is read),
+//      BENCH_APPLIED_ROOT (an already applied copy of ROOT, measured as it is).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, WORK } from './lib.mjs';
 import { cli, CLI, freshCopy, median, percentile, zoneFileConfig } from './work-root.mjs';
 
 const source = process.argv[2];
-const POST_RUNS = Number(process.argv[3] ?? 100);
-const SERIAL = Number(process.argv[4] ?? 300);
+const env = (k, d) => Number(process.env[k] ?? d);
+const POST = env('BENCH_HOOK_POST', 100);
+const PRE = env('BENCH_HOOK_PRE', 20);
+const SERIAL = env('BENCH_HOOK_SERIAL', 1000);
+const REPLAY = env('BENCH_HOOK_REPLAY', 1000);
+const RSS_EVENTS = env('BENCH_HOOK_RSS_EVENTS', 10000);
 const CLIENT = join(REPO, 'plugin/bin/tlsa-manager-hook');
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const loads = {};
+const note = (phase) => {
+  loads[phase] = load();
+  process.stderr.write(`hook bench: ${phase} (load ${loads[phase]})\n`);
+};
 
-// BENCH_APPLIED_ROOT: an already applied copy of `source` (e.g. the previous run's hookclient-root)
-// measured as it is, to skip the first apply of 10,000 domains.
+// An applied copy of `source`: apply.mjs's (bench/.work/apply-root) when it was made from it.
 const applied = join(WORK, 'apply-root');
-const given = process.env.BENCH_APPLIED_ROOT;
-const reuse = Boolean(given) || (existsSync(join(applied, '.bench-applied')) && readFileSync(join(applied, '.bench-applied'), 'utf8').trim() === source);
-const root = given ?? freshCopy(reuse ? applied : source, 'hookclient');
-zoneFileConfig(root);
-if (!reuse) cli(['apply', '--yes', '--root', root]);
+let base = process.env.BENCH_APPLIED_ROOT;
+if (!base) {
+  const reuse = existsSync(join(applied, '.bench-applied')) && readFileSync(join(applied, '.bench-applied'), 'utf8').trim() === source;
+  base = reuse ? applied : freshCopy(source, 'hookbase');
+  zoneFileConfig(base);
+  if (!reuse) cli(['apply', '--yes', '--root', base]);
+}
+note('start');
+const copy = (name) => {
+  const dir = freshCopy(base, name);
+  zoneFileConfig(dir);
+  return dir;
+};
 
 const manifest = JSON.parse(readFileSync(join(source, 'demo-manifest.json'), 'utf8'));
 const local = manifest.domains.filter((d) => d.mx?.some((m) => m.here) && d.kind === 'main');
-if (local.length < 60) throw new Error('too few domains with a local MX host in the manifest');
+const withMail = local.filter((d) => d.mx.some((m) => m.here && m.host === `mail.${d.name}`));
+if (withMail.length < PRE * 2 + 50) throw new Error('too few domains with mail.<domain> served here in the manifest');
 const postEvent = (domain) => JSON.stringify({ context: { category: 'Whostmgr', event: 'SSL::installssl', stage: 'post' }, data: { domain } });
 
-// The service, as systemd runs it (socket in a 0700 directory).
-const sockDir = mkdtempSync(join(tmpdir(), 'tlsa-bench-sock-'));
-const sock = join(sockDir, 'web.sock');
-const service = spawn(process.execPath, [CLI, 'serve', '--socket', sock, '--root', root], { stdio: ['ignore', 'ignore', 'inherit'] });
-for (let i = 0; i < 300 && !existsSync(sock); i++) execFileSync('sleep', ['0.1']);
-if (!existsSync(sock)) throw new Error('the service did not start');
-
-function viaClient(input) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/perl', [CLIENT, '--socket', sock, '--node', process.execPath, '--cli', CLI, '--root', root], { input, encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
-  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, out: r.stdout.trim() };
+const pkiDir = mkdtempSync(join(tmpdir(), 'tlsa-bench-pki-'));
+let certN = 0;
+function preEvent(d) {
+  const key = join(pkiDir, `${++certN}.key`);
+  const crt = join(pkiDir, `${certN}.crt`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt, '-subj', `/CN=mail.${d.name}`, '-days', '30', '-addext', `subjectAltName=DNS:mail.${d.name},DNS:${d.name}`], { stdio: 'ignore' });
+  return JSON.stringify({ context: { category: 'Whostmgr', event: 'AutoSSL::installssl', stage: 'pre' }, data: { username: d.user ?? d.owner, domain_set_name: d.name, certificate_pem: readFileSync(crt, 'utf8'), key_pem: readFileSync(key, 'utf8'), cab_pem: '' } });
 }
-function today(input) {
+
+/** The service as systemd runs it (socket in a 0700 directory). */
+function startService(root) {
+  const dir = mkdtempSync(join(tmpdir(), 'tlsa-bench-sock-'));
+  const sock = join(dir, 'web.sock');
+  const proc = spawn(process.execPath, [CLI, 'serve', '--socket', sock, '--root', root], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 600 && !existsSync(sock); i++) execFileSync('sleep', ['0.1']);
+  if (!existsSync(sock)) throw new Error('the service did not start');
+  // Warm, as cPanel finds it: the service builds the web app's snapshot (a scan + plan of every
+  // domain) when it starts; wait until it has gone quiet (under 5 % of a core for a second).
+  const cpu = () => readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+  for (let i = 0, last = cpu(); i < 300; i++) {
+    execFileSync('sleep', ['1']);
+    const now = cpu();
+    if (now - last <= 5) break; // clock ticks (100 a second)
+    last = now;
+  }
+  return {
+    sock,
+    rssMB: () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024),
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.on('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** As cPanel runs the installed wrapper: the client with an empty environment. */
+function viaClient(svc, root, input) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/perl', [CLIENT, '--socket', svc.sock, '--node', process.execPath, '--cli', CLI, '--root', root], { input, encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, out: r.stdout };
+}
+function clientAsync(svc, root, input) {
+  return new Promise((resolve) => {
+    const c = spawn('/usr/bin/perl', [CLIENT, '--socket', svc.sock, '--node', process.execPath, '--cli', CLI, '--root', root], { env: { PATH: '/usr/bin:/bin' } });
+    let out = '';
+    c.stdout.on('data', (x) => (out += x));
+    c.on('close', () => resolve(out));
+    c.stdin.end(input);
+  });
+}
+/** Straight to the socket (no client process): only for the memory run's many events. */
+function direct(svc, body) {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: svc.sock, agent: false, path: '/hook', method: 'POST', headers: { 'X-TLSA-Hook-Client': '1', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      let out = '';
+      res.on('data', (c) => (out += c));
+      res.on('end', () => resolve(out));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+function today(root, input) {
   const r = cli(['hook', '--root', root], { input });
-  return { ms: r.wallMs, out: r.stdout.trim() };
+  return { ms: r.wallMs, out: r.stdout };
 }
 const stats = (xs) => ({ p50: Math.round(median(xs)), p95: Math.round(percentile(xs, 95)), n: xs.length });
-
-// Post stage, nothing to change: the same domains through both paths.
-const postDomains = local.slice(0, POST_RUNS).map((d) => d.name);
-viaClient(postEvent(postDomains[0])); // the service's first event loads what it needs
-const todayPost = postDomains.slice(0, 20).map((d) => today(postEvent(d)));
-const clientPost = postDomains.map((d) => viaClient(postEvent(d)));
-const sameAnswers = postDomains.slice(0, 20).every((d, i) => todayPost[i].out === clientPost[i].out);
-
-// Pre stage with its zone publish: a new certificate for mail.<domain>, one domain per run.
-const pkiDir = mkdtempSync(join(tmpdir(), 'tlsa-bench-pki-'));
-function newCert(domain) {
-  const key = join(pkiDir, `${domain}.key`);
-  const crt = join(pkiDir, `${domain}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt, '-subj', `/CN=mail.${domain}`, '-days', '30', '-addext', `subjectAltName=DNS:mail.${domain},DNS:${domain}`], { stdio: 'ignore' });
-  return { cert: readFileSync(crt, 'utf8'), key: readFileSync(key, 'utf8') };
-}
-const preEvent = (d) => {
-  const c = newCert(d.name);
-  return JSON.stringify({ context: { category: 'Whostmgr', event: 'AutoSSL::installssl', stage: 'pre' }, data: { username: d.user ?? d.owner, domain_set_name: d.name, certificate_pem: c.cert, key_pem: c.key, cab_pem: '' } });
+const pendingChanges = (root) => {
+  const plan = JSON.parse(cli(['plan', '--json', '--root', root], { okCodes: [0, 1] }).stdout);
+  return (plan.zones ?? []).reduce((n, z) => n + (z.changes?.length ?? 0), 0);
 };
-const preDomains = local.slice(POST_RUNS, POST_RUNS + 40).filter((d) => d.mx.some((m) => m.here && m.host === `mail.${d.name}`));
-const preInputs = preDomains.map(preEvent);
-const half = Math.floor(preInputs.length / 2);
-const todayPre = preInputs.slice(0, half).map(today);
-const clientPre = preInputs.slice(half).map(viaClient);
-const preAnswers = [...todayPre, ...clientPre].map((r) => r.out);
+const zoneFiles = (root) => {
+  const dir = join(root, 'var/named');
+  return new Map(readdirSync(dir).filter((n) => n.endsWith('.db')).map((n) => [n, readFileSync(join(dir, n))]));
+};
 
-// Serially as AutoSSL fires them, then 20 at once.
-const serialOut = [];
+// 1. Latency: post (nothing to change) and pre (new certificate: zone file, named-checkzone, reload).
+const root = copy('hookclient');
+const svc = startService(root);
+viaClient(svc, root, postEvent(local[0].name)); // the service's first event loads what it needs
+note('latency');
+const postDomains = local.slice(1, POST + 1).map((d) => d.name);
+const todayPost = postDomains.slice(0, Math.max(5, Math.round(POST / 5))).map((d) => today(root, postEvent(d)));
+const clientPost = postDomains.map((d) => viaClient(svc, root, postEvent(d)));
+const samePostAnswers = todayPost.every((r, i) => r.out === clientPost[i].out);
+const preTodayIn = withMail.slice(0, PRE).map(preEvent);
+const preClientIn = withMail.slice(PRE, 2 * PRE).map(preEvent);
+const todayPre = preTodayIn.map((e) => today(root, e));
+const clientPre = preClientIn.map((e) => viaClient(svc, root, e));
+const preAnswers = [...new Set([...todayPre, ...clientPre].map((r) => r.out.replace(/mail\.\S+/, 'mail.D').trim()))];
+note('serial');
+
+// 2. SERIAL events as AutoSSL fires them (one after the other), then 20 at once.
+const serialIn = Array.from({ length: SERIAL }, (_, i) => (i % 10 === 9 ? preEvent(withMail[2 * PRE + (i % (withMail.length - 2 * PRE))]) : postEvent(local[i % local.length].name)));
 const t0 = Date.now();
-for (let i = 0; i < SERIAL; i++) serialOut.push(viaClient(postEvent(local[i % local.length].name)).out);
+const serialOut = serialIn.map((e) => viaClient(svc, root, e).out);
 const serialSec = (Date.now() - t0) / 1000;
-const burst = await Promise.all(local.slice(0, 20).map((d) => new Promise((resolve) => {
-  const c = spawn('/usr/bin/perl', [CLIENT, '--socket', sock, '--node', process.execPath, '--cli', CLI, '--root', root], { env: { PATH: '/usr/bin:/bin' } });
-  let out = '';
-  c.stdout.on('data', (x) => (out += x));
-  c.on('close', () => resolve(out.trim()));
-  c.stdin.end(postEvent(d.name));
-})));
+note('burst');
+const burst = await Promise.all(local.slice(0, 20).map((d, i) => clientAsync(svc, root, i % 4 === 3 ? preEvent(withMail[i]) : postEvent(d.name))));
 const answers = [...serialOut, ...burst];
 const busy = answers.filter((a) => /SQLITE_BUSY|database is locked/i.test(a)).length;
-const failed = answers.filter((a) => !/^1 reconciled /.test(a)).length;
+const failed = answers.filter((a) => !/^1 (reconciled|pre-published) /.test(a)).length;
 
-const rssKB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${service.pid}/status`, 'utf8'))?.[1] ?? 0);
-service.kill('SIGTERM');
-await new Promise((r) => service.on('exit', r));
-rmSync(sockDir, { recursive: true, force: true });
+// 3. Resident memory after RSS_EVENTS events in all (the rest sent straight to the socket).
+note('memory');
+const sentSoFar = 1 + POST + PRE + SERIAL + 20;
+for (let i = sentSoFar; i < RSS_EVENTS; i++) await direct(svc, postEvent(local[i % local.length].name));
+const rssMB = svc.rssMB();
+await svc.stop();
+const pendingAfter = pendingChanges(root);
+note('replay');
 
-// Every zone as one reconcile would leave it: a plan now has nothing to do.
-const plan = JSON.parse(cli(['plan', '--json', '--root', root], { okCodes: [0, 1] }).stdout);
-const pending = (plan.zones ?? []).reduce((n, z) => n + (z.changes?.length ?? 0), 0);
+// 4. Replay: the same events through both paths on two copies of the same root; the answers and
+// every zone file must be byte-identical.
+const replayIn = Array.from({ length: REPLAY }, (_, i) => (i % 5 === 4 ? preEvent(withMail[i % withMail.length]) : postEvent(local[(i * 7) % local.length].name)));
+const rootToday = copy('replay-today');
+const rootService = copy('replay-service');
+const replayToday = replayIn.map((e) => today(rootToday, e).out);
+const svc2 = startService(rootService);
+const replayService = replayIn.map((e) => viaClient(svc2, rootService, e).out);
+await svc2.stop();
+const answersDiffer = replayToday.filter((a, i) => a !== replayService[i]).length;
+const zA = zoneFiles(rootToday);
+const zB = zoneFiles(rootService);
+const zonesDiffer = [...new Set([...zA.keys(), ...zB.keys()])].filter((n) => !zA.get(n) || !zB.get(n) || !zA.get(n).equals(zB.get(n))).length;
+const zonesChanged = [...zA.keys()].filter((n) => !readFileSync(join(base, 'var/named', n)).equals(zA.get(n))).length;
+rmSync(pkiDir, { recursive: true, force: true });
+note('end');
 
 console.log(JSON.stringify({
   domains: manifest.domains.length,
-  reusedApplyCopy: reuse,
   todayPost: stats(todayPost.map((r) => r.ms)),
   clientPost: stats(clientPost.map((r) => r.ms)),
-  samePostAnswers: sameAnswers,
-  postAnswer: clientPost[0].out,
+  samePostAnswers,
+  postAnswer: clientPost[0].out.trim(),
   todayPre: stats(todayPre.map((r) => r.ms)),
   clientPre: stats(clientPre.map((r) => r.ms)),
-  preAnswers: [...new Set(preAnswers.map((a) => a.replace(/mail\.\S+/, 'mail.D')))],
+  preAnswers,
   serialEvents: SERIAL,
   serialSec: Math.round(serialSec * 10) / 10,
   burst: burst.length,
   busy,
   failed,
-  serviceRssMB: Math.round(rssKB / 1024),
-  pendingChangesAfter: pending,
-  loadAverage: loadavg().map((x) => x.toFixed(2)).join(' '),
+  rssEvents: Math.max(RSS_EVENTS, sentSoFar),
+  serviceRssMB: rssMB,
+  pendingChangesAfter: pendingAfter,
+  replayEvents: REPLAY,
+  replayAnswersDiffer: answersDiffer,
+  replayZonesDiffer: zonesDiffer,
+  replayZonesChanged: zonesChanged,
+  loads,
 }));

@@ -101,6 +101,16 @@ const sections = {
       `Post-stage hook (SSL::installssl post for ${r.hookDomain}) on a ${n(N)}-domain root in zone-file mode with records published, as cPanel runs it (\`tlsa-manager hook\`, node start included), median of ${r.hookRunsMs.length}: **${r.hookMedianMs} ms** (runs ${r.hookRunsMs.join(', ')}; target < 1 s: ${ok(r.hookMedianMs < 1000)}); answered \`${r.hookAnswer}\`, ${r.hookFilesWritten} zone files written.`,
     ];
   },
+  async hookservice() {
+    // Issue 26: one command, standalone: npm run bench -- hookservice (builds, makes the root if needed).
+    const r = child('hook-client.mjs', [largeRoot(N)]);
+    const l = r.loads;
+    return [
+      `Hook events on the ${n(r.domains)}-domain root (zone-file mode, records published), today's path (\`tlsa-manager hook\`, node start) beside the hook client → running service, same run, same root (load ${l.latency} → ${l.serial} on ${availableParallelism()} cores): post hook (SSL::installssl post, nothing to change) today p50 ${r.todayPost.p50} / p95 ${r.todayPost.p95} ms (${r.todayPost.n}), service **p50 ${r.clientPost.p50} / p95 ${r.clientPost.p95} ms** (${r.clientPost.n}; targets < 50 / < 150 ms: ${ok(r.clientPost.p50 < 50 && r.clientPost.p95 < 150)}), same answers ${r.samePostAnswers} (\`${r.postAnswer}\`); pre hook with its zone publish (AutoSSL pre, new certificate, zone file + named-checkzone + reload) today p50 ${r.todayPre.p50} / p95 ${r.todayPre.p95} ms (${r.todayPre.n}), service **p50 ${r.clientPre.p50} / p95 ${r.clientPre.p95} ms** (${r.clientPre.n}; target p50 < 300 ms: ${ok(r.clientPre.p50 < 300)}); answers ${r.preAnswers.map((a) => `\`${a}\``).join(', ')}.`,
+      `${n(r.serialEvents)} events through the client one after the other (every 10th a pre event with a new certificate) in ${sec(r.serialSec * 1000)}, then 20 at once (load ${l.serial} → ${l.burst}): **${r.busy} SQLITE_BUSY, ${r.failed} failed** (must be 0: ${ok(r.busy === 0 && r.failed === 0)}); a plan afterwards has **${r.pendingChangesAfter} changes** (every zone as one reconcile leaves it: ${ok(r.pendingChangesAfter === 0)}); the service's resident memory after ${n(r.rssEvents)} events **${r.serviceRssMB} MB** (target < 250 MB: ${ok(r.serviceRssMB < 250)}; load ${l.memory}).`,
+      `Replay of ${n(r.replayEvents)} events (every 5th a pre event with a new certificate) through both paths on two copies of the same root: **${r.replayAnswersDiffer} answers and ${r.replayZonesDiffer} zone files differ** (byte for byte; must be 0: ${ok(r.replayAnswersDiffer === 0 && r.replayZonesDiffer === 0)}), ${n(r.replayZonesChanged)} zone files changed by the events (load ${l.replay} → ${l.end}).`,
+    ];
+  },
   async reconcile() {
     const r = hookFigures();
     return [
