@@ -292,7 +292,7 @@ describe('install.sh on a cPanel server', () => {
       .slice(before.length)
       .map((c) => [c.stub, ...c.argv.slice(0, 1)].join(' '))
       .filter((s, i, all) => s !== all[i - 1]);
-    expect(seq).toEqual(['whmapi1 --output=json', 'register_appconfig ' + `${root}${APP}/plugin/tlsa_manager.conf`, 'manage_hooks list', 'manage_hooks add', 'buildeximconf', 'restartsrv_exim', 'systemctl daemon-reload', 'systemctl enable']);
+    expect(seq).toEqual(['whmapi1 --output=json', 'register_appconfig ' + `${root}${APP}/plugin/tlsa_manager.conf`, 'install_plugin ' + `${root}${APP}/plugin/cpanel`, 'manage_hooks list', 'manage_hooks add', 'buildeximconf', 'restartsrv_exim', 'systemctl daemon-reload', 'systemctl enable']);
   });
 
   it('gives our cPanel notifications High importance: a contact method set to "High only" receives a critical alert (it did not before)', async () => {
