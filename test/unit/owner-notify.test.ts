@@ -4,7 +4,7 @@ import { ownerConditions, ownerMessage, ownerTransitions, DS_WAIT_MS, type Owner
 import type { DomainStatus } from '../../src/access/status.js';
 
 const NOW = Date.UTC(2026, 11, 1);
-const base: DomainStatus = { domain: 'x.test', mail: 'here', dnsHost: 'here', dane: { category: 'protected', problems: [] }, dnssec: { state: 'secure', ds: [], parentDs: [] }, recordsByHand: [], tlsrpt: null };
+const base: DomainStatus = { domain: 'x.test', mail: 'here', dnsHost: 'here', dane: { category: 'valid', problems: [] }, dnssec: { state: 'secure', ds: [], parentDs: [] }, recordsByHand: [], tlsrpt: null };
 
 describe("account owners' conditions (pure)", () => {
   it('DS missing counts from the watcher’s since, at 7 days', () => {
