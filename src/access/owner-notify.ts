@@ -14,6 +14,7 @@ import { stripControl } from '../util/text.js';
 import { isProblem } from '../problem.js';
 import { accountIdentity } from './identity.js';
 import { accountStatus, type DomainStatus } from './status.js';
+import type { DomainCheck } from '../dane/verdict.js';
 
 /**
  * Telling the account owner (issue 28 item 5): one e-mail to the account's contact address when
@@ -24,8 +25,8 @@ import { accountStatus, type DomainStatus } from './status.js';
  */
 
 /** What only the owner can fix. */
-export type OwnerCondition = 'ds-missing' | 'records-wrong' | 'senders-failing';
-export const OWNER_CONDITIONS: readonly OwnerCondition[] = ['ds-missing', 'records-wrong', 'senders-failing'];
+export type OwnerCondition = 'ds-missing' | 'records-wrong' | 'records-fragile' | 'senders-failing';
+export const OWNER_CONDITIONS: readonly OwnerCondition[] = ['ds-missing', 'records-wrong', 'records-fragile', 'senders-failing'];
 export type NoticeState = 'needed' | 'done';
 
 
@@ -34,11 +35,33 @@ export const DS_WAIT_MS = 7 * 24 * 3_600_000;
 /** The owners' part of the timer's run: a run that has used this much stops; the rest wait for the next run. */
 export const OWNER_RUN_BUDGET_MS = 60_000;
 
-/** Pure: which conditions hold for one domain as the owner sees it. */
-export function ownerConditions(d: DomainStatus, dsSince: number | null, now: number): Set<OwnerCondition> {
+/** A certificate this close to its end is replaced soon: AutoSSL renews ahead of expiry, with a new key. */
+export const RENEWAL_WARN_MS = 30 * 24 * 3_600_000;
+
+/**
+ * Pure: records at the owner's DNS host that the next renewal breaks. AutoSSL makes a new key at
+ * every renewal (Cpanel/SSL/Auto/Provider.pm `generate_key`), so an MX host whose published TLSA
+ * records are all `3 x x` (they pin the current key) stops matching then; "soon" is a presented
+ * certificate ending within RENEWAL_WARN_MS. Reads the latest stored check as stored (hostile
+ * shapes count as nothing).
+ */
+export function fragileAtRenewal(check: unknown, now: number): boolean {
+  const mx = (check as Partial<DomainCheck> | undefined)?.mx;
+  if (!Array.isArray(mx)) return false;
+  return mx.some((m) => {
+    const tlsa = Array.isArray(m?.tlsa) ? m.tlsa : [];
+    if (tlsa.length === 0 || !tlsa.every((r) => r?.usage === 3)) return false;
+    const ends = (Array.isArray(m.ports) ? m.ports : []).map((p) => Date.parse(p?.presentedNotAfter ?? '')).filter((t) => !Number.isNaN(t));
+    return ends.some((t) => t - now <= RENEWAL_WARN_MS);
+  });
+}
+
+/** Pure: which conditions hold for one domain as the owner sees it (`check`: its latest stored check result). */
+export function ownerConditions(d: DomainStatus, dsSince: number | null, now: number, check?: unknown): Set<OwnerCondition> {
   const out = new Set<OwnerCondition>();
   if (d.dnssec.state === 'signed-no-ds' && dsSince !== null && now - dsSince >= DS_WAIT_MS) out.add('ds-missing');
   if (d.dnsHost === 'elsewhere' && d.dane.category === 'broken') out.add('records-wrong');
+  else if (d.dnsHost === 'elsewhere' && d.mail === 'here' && fragileAtRenewal(check, now)) out.add('records-fragile');
   if (d.tlsrpt && d.tlsrpt.failed7d > 0) out.add('senders-failing');
   return out;
 }
@@ -70,6 +93,11 @@ function wording(c: OwnerCondition, to: NoticeState, domain: string, d: DomainSt
     return to === 'needed'
       ? { subject: `Action needed: the records for ${domain} at your DNS host are wrong`, text: `The DNS of ${domain} is kept by another company (your DNS host), not by this server. The TLSA records there (records that tell other mail servers which certificate to expect from your mail server) do not match, so mail servers that check them may refuse to deliver mail to ${domain}.\n\nWhat to do: open ${PAGE}. It lists the exact records to add at your DNS host${d.recordsByHand.length > 0 ? ` (${d.recordsByHand.length} record(s))` : ''}; they stay right when your certificate is renewed. Remove the old TLSA records there.` }
       : { subject: `Done: the records for ${domain} at your DNS host are right`, text: `The TLSA records at your DNS host match your mail server again. Nothing more to do.` };
+  }
+  if (c === 'records-fragile') {
+    return to === 'needed'
+      ? { subject: `Action needed: the records for ${domain} at your DNS host will break at the next certificate renewal`, text: `The DNS of ${domain} is kept by another company (your DNS host), not by this server. The TLSA records there (records that tell other mail servers which certificate to expect) name your mail server's current key only. Your certificate is renewed within the next 30 days, with a new key, and from then on mail servers that check these records may refuse to deliver mail to ${domain}.\n\nWhat to do: open ${PAGE}. It lists the records to add at your DNS host instead; they name the certificate authority, so they stay right across renewals. Add them, then remove the old TLSA records there.` }
+      : { subject: `Done: the records for ${domain} at your DNS host survive renewals`, text: `The TLSA records at your DNS host no longer depend on your mail server's current key alone. Nothing more to do.` };
   }
   return to === 'needed'
     ? { subject: `Action needed: senders report failures delivering to ${domain}`, text: `Mail servers that send to ${domain} reported ${d.tlsrpt?.failed7d ?? 0} failed secure connection(s) in the last 7 days (they mail daily "TLS reports": summaries of how their connections to your mail server went). Some mail may have been delayed or not delivered.\n\nWhat to do: open ${PAGE} to see the reports and the latest check, and press "Check now". If the page does not say what to fix, forward this message to your hosting provider.` }
@@ -186,7 +214,8 @@ export async function notifyOwners(ctx: AppContext, opts: { now?: number; budget
       const due = status.domains.flatMap((d) => {
         const s = closestStatus(d.domain, null, statuses);
         const since = s ? Date.parse(stored.get(s.zone)?.since ?? '') : NaN;
-        return ownerTransitions(told.get(d.domain) ?? new Map(), ownerConditions(d, Number.isNaN(since) ? null : since, now)).map((t) => ({ d, t }));
+        const check = d.dnsHost === 'elsewhere' ? ctx.state().latestCheckOf(d.domain)?.result : undefined;
+        return ownerTransitions(told.get(d.domain) ?? new Map(), ownerConditions(d, Number.isNaN(since) ? null : since, now, check)).map((t) => ({ d, t }));
       });
       if (due.length === 0) continue;
       const to = contactOf(ctx, account);

@@ -44,4 +44,14 @@ describe("account owners' conditions (pure)", () => {
     expect(mail.split('\n').filter((l) => l.startsWith('Bcc:'))).toEqual([]);
     expect(mail).toContain('TLSA records there (records that tell other mail servers');
   });
+
+  it('records at a DNS host elsewhere that pin only the current key (3 x x) are fragile when the certificate ends within 30 days', () => {
+    const d = { ...base, dnsHost: 'elsewhere', mail: 'here' as const };
+    const check = (usages: number[], days: number) => ({ mx: [{ tlsa: usages.map((usage) => ({ usage, selector: 1, matchingType: 1, data: 'ab' })), ports: [{ presentedNotAfter: new Date(NOW + days * 86_400_000).toISOString() }] }] });
+    expect([...ownerConditions(d, null, NOW, check([3], 20))]).toEqual(['records-fragile']);
+    expect(ownerConditions(d, null, NOW, check([3], 40)).size).toBe(0);
+    expect(ownerConditions(d, null, NOW, check([3, 2], 20)).size).toBe(0);
+    expect(ownerConditions({ ...d, dnsHost: 'here' }, null, NOW, check([3], 20)).size).toBe(0);
+    expect(ownerConditions(d, null, NOW, { mx: 'hostile' }).size).toBe(0);
+  });
 });

@@ -12,7 +12,7 @@ export const OWNER_CHANNEL = 'owner';
 export interface OwnerMessage {
   /** needed → raised, done → resolved (the outbox's event words). */
   event: 'raised' | 'resolved';
-  kind: `owner-${'ds-missing' | 'records-wrong' | 'senders-failing'}`;
+  kind: `owner-${'ds-missing' | 'records-wrong' | 'records-fragile' | 'senders-failing'}`;
   account: string;
   domain: string;
   to: string[];
