@@ -9,6 +9,7 @@ import type { AppContext } from '../context.js';
 import { readAccounts } from '../cpanel/accounts.js';
 import { VERDICTS, type DomainCheck, type Verdict } from '../dane/verdict.js';
 import { writeFileAtomic } from '../util/durable-write.js';
+import { MTA_STS_MODES, MtaStsStore } from '../mtasts/store.js';
 
 /**
  * The server's state as a Prometheus exposition, read from the state database only (no DNS, no
@@ -61,6 +62,17 @@ export async function metricsText(ctx: AppContext): Promise<string> {
   for (const [k, n] of Object.entries(byCategory)) if (k !== 'not-ours') categoryG.set({ category: k }, n);
   const dnssecG = g('domains_dnssec', 'Customer domains by DNSSEC state from their latest check.', ['state']);
   for (const [s, n] of byDnssec) dnssecG.set({ state: s }, n);
+
+  // MTA-STS from what src/mtasts/store.ts keeps per domain: its mode, or "off" when it has no row.
+  // "broken" is a live finding of `mta-sts status` (DNS + HTTPS), not stored, so it is not a state here.
+  const sts = new MtaStsStore(state.db, { readOnly: true }).all();
+  const bySts = new Map<string, number>(['off', ...MTA_STS_MODES].map((m) => [m, 0]));
+  for (const d of domains) {
+    const m = sts.get(d)?.mode ?? 'off';
+    bySts.set(m, bySts.get(m)! + 1);
+  }
+  const stsG = g('mta_sts_domains', 'Customer domains by their stored MTA-STS mode (off: none kept; testing; enforce).', ['state']);
+  for (const [m, n] of bySts) stsG.set({ state: m }, n);
 
   const managed = state.db.prepare('SELECT COUNT(*) AS n FROM ledger WHERE created_by_us = 1').get() as { n: number };
   g('tlsa_records_managed', 'TLSA records published by TLSA Manager (the ledger).').set(managed.n);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { cpanelZone, makeFakeRoot } from '../helpers/fake-root.js';
 import { createContext, createLogger } from '../../src/context.js';
 import { recordEvents } from '../../src/alerts/notify.js';
+import { MtaStsStore } from '../../src/mtasts/store.js';
 
 const CLI = join(process.cwd(), 'dist/cli.js');
 const CONTRIB = join(process.cwd(), 'contrib');
@@ -45,6 +46,12 @@ function seededRoot(): string {
   state.recordApplied('ok.test', [1, 2, 3].map((i) => ({ owner: `_${i}._tcp.mail.ok.test`, ttl: 3600, usage: 3, selector: 1, matchingType: 1, data: `0${i}` })), [], NOW);
   state.setMeta('lastReconcile', new Date(NOW - 600_000).toISOString());
   state.setMeta('publishFailuresTotal', '4');
+  const sts = new MtaStsStore(state.db);
+  sts.ensure('ok.test', 'testing', new Date(NOW).toISOString());
+  sts.setMode('ok.test', 'enforce', new Date(NOW).toISOString());
+  sts.ensure('bad.test', 'testing', new Date(NOW).toISOString());
+  // A row for a domain no account holds is not a customer domain: not counted.
+  sts.ensure('gone.test', 'enforce', new Date(NOW).toISOString());
   state.setMeta('publishStreak:bad.test', '2');
   recordEvents(ctx, [{ type: 'raise', incident: { key: 'domain:bad.test', kind: 'domain-degraded', severity: 'critical', subject: 'bad.test', domain: 'bad.test', title: 't', detail: 'd' } }], NOW);
   state.close();
@@ -70,6 +77,9 @@ describe('Prometheus exposition', () => {
     expect(sample('tlsa_manager_domains_dnssec', `state="secure",${s}`)).toBe('2');
     expect(sample('tlsa_manager_domains_dnssec', `state="unsigned",${s}`)).toBe('1');
     expect(sample('tlsa_manager_tlsa_records_managed', s)).toBe('3');
+    expect(sample('tlsa_manager_mta_sts_domains', `state="enforce",${s}`)).toBe('1');
+    expect(sample('tlsa_manager_mta_sts_domains', `state="testing",${s}`)).toBe('1');
+    expect(sample('tlsa_manager_mta_sts_domains', `state="off",${s}`)).toBe('2');
     expect(sample('tlsa_manager_publish_failures_total', s)).toBe('4');
     expect(sample('tlsa_manager_zones_publish_failing', s)).toBe('1');
     expect(sample('tlsa_manager_alerts_open', `kind="domain-degraded",severity="critical",${s}`)).toBe('1');
