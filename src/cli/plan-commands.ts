@@ -1,3 +1,4 @@
+import { MtaStsStore } from '../mtasts/store.js';
 import { publishedMarks } from '../checks/scheduled.js';
 import { tlsrptTotals } from '../tlsrpt/import.js';
 import { createInterface } from 'node:readline/promises';
@@ -148,13 +149,14 @@ export const auditCommand: Command = {
     const checks = storedOr((): Map<string, CheckSummary> => ctx!.readState()?.latestChecks() ?? new Map(), new Map());
     const dnssec = storedOr(() => latestDnssec(ctx!), new Map());
     const marks = storedOr(() => publishedMarks(ctx!.readState()), new Map());
-    const rows = auditRows(plan, checks, dnssec, tlsrptTotals(ctx!), marks);
+    const sts = storedOr(() => { const st = ctx!.readState(); return st ? new MtaStsStore(st.db, { readOnly: true }).all() : new Map(); }, new Map());
+    const rows = auditRows(plan, checks, dnssec, tlsrptTotals(ctx!), marks, sts);
     if (format === 'json') return { output: json(rows), exitCode: 0 };
     if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };
     return {
       output: table(
-        ['DOMAIN', 'OWNER', 'MAIL', 'MX HERE', 'PROVIDER', 'TLSA', 'DNSSEC', 'CERT EXPIRES', 'VERDICT', 'CAUSES'],
-        rows.map((r) => [r.domain, r.owner, r.mail, r.mxHere.join(' '), r.provider ?? '-', r.tlsa, r.dnssecReason ? `${r.dnssec} (${r.dnssecReason})` : r.dnssec, r.certNotAfter?.slice(0, 10) ?? '-', r.verdict ?? '-', checkProblemCodes(r).join(' ') || '-']),
+        ['DOMAIN', 'OWNER', 'MAIL', 'MX HERE', 'PROVIDER', 'TLSA', 'DNSSEC', 'CERT EXPIRES', 'VERDICT', 'MTA-STS', 'CAUSES'],
+        rows.map((r) => [r.domain, r.owner, r.mail, r.mxHere.join(' '), r.provider ?? '-', r.tlsa, r.dnssecReason ? `${r.dnssec} (${r.dnssecReason})` : r.dnssec, r.certNotAfter?.slice(0, 10) ?? '-', r.verdict ?? '-', r.mtaSts, checkProblemCodes(r).join(' ') || '-']),
       ),
       exitCode: 0,
     };

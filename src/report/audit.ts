@@ -6,6 +6,7 @@ import type { RunPlan } from '../plan/run.js';
 import { dnssecForDomain } from '../dnssec/summary.js';
 import type { BogusReason, DnssecState, Signing } from '../dnssec/state.js';
 import type { DnssecStatus } from '../dnssec/status.js';
+import type { MtaStsDomainState, MtaStsMode } from '../mtasts/store.js';
 
 /**
  * A domain's TLSA state, one list with its words: the audit export, the domain list's filter
@@ -59,6 +60,8 @@ export interface AuditRow {
   /** Sessions senders reported in TLS reports (RFC 8460) ending in the last 7 days; null: no report. */
   tlsrptSuccessful7d: number | null;
   tlsrptFailed7d: number | null;
+  /** The MTA-STS mode src/mtasts/store.ts keeps for the domain; off: none kept. */
+  mtaSts: 'off' | MtaStsMode;
 }
 
 /** Per domain, the TLS report session totals of the last 7 days. */
@@ -79,7 +82,7 @@ function checkProblemsOf(check: CheckSummary | undefined): Problem[] {
 /** When a publish last changed a domain's records and when its re-check is due (epoch ms; src/checks/scheduled.ts). */
 export type PublishMarks = Map<string, { at: number; checkAt: number }>;
 
-export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map(), published: PublishMarks = new Map()): AuditRow[] {
+export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map(), published: PublishMarks = new Map(), mtaSts: Map<string, MtaStsDomainState> = new Map()): AuditRow[] {
   const endpoints = new Map(plan.scan.endpoints.map((e) => [e.host, e]));
   const zoneOfOwnerHost = new Map<string, { zone: string; provider: string; pending: number }>();
   // A TLS-RPT policy change belongs to its mail domain, not to an MX host.
@@ -179,11 +182,12 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
       signing: chain.signing,
       tlsrptSuccessful7d: tlsrpt.get(d.domain)?.successful ?? null,
       tlsrptFailed7d: tlsrpt.get(d.domain)?.failed ?? null,
+      mtaSts: mtaSts.get(d.domain)?.mode ?? 'off',
     };
   });
 }
 
-const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'category', 'lastChecked', 'changedAt', 'recheckAt', 'dnssec', 'dnssecReason', 'signing', 'problems', 'problemCodes', 'checkProblems', 'tlsrptSuccessful7d', 'tlsrptFailed7d'];
+const CSV_COLUMNS: (keyof AuditRow)[] = ['domain', 'owner', 'kind', 'mail', 'mxHosts', 'mxHere', 'zone', 'provider', 'tlsa', 'pendingChanges', 'certNotAfter', 'certIssuer', 'verdict', 'category', 'lastChecked', 'changedAt', 'recheckAt', 'dnssec', 'dnssecReason', 'signing', 'problems', 'problemCodes', 'checkProblems', 'tlsrptSuccessful7d', 'tlsrptFailed7d', 'mtaSts'];
 
 /** The codes of the last check's problems, e.g. "dane-ta-leaf-only tlsa-answer-large" (one cell, one table column). */
 export function checkProblemCodes(row: AuditRow): string[] {

@@ -9,6 +9,7 @@ import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 import { planJson } from '../../src/cli/plan-commands.js';
 import { json } from '../../src/cli/types.js';
+import { MtaStsStore } from '../../src/mtasts/store.js';
 
 const CLI = join(process.cwd(), 'dist/cli.js');
 
@@ -122,6 +123,15 @@ describe('scan, plan, apply, audit on a fake root (WHM API stub absent: zone-fil
     expect(csv[0]).toMatch(/^domain,owner,kind,mail,mxHosts,/);
     expect(csv[1]).toMatch(/^flow\.test,flo,/);
     expect(csv[1]).toContain(',in-sync,');
+    // No MTA-STS state kept: off; once src/mtasts/store.ts holds a mode, the export says it.
+    expect(csv[0]!.split(',').at(-1)).toBe('mtaSts');
+    expect(csv[1]!.split(',').at(-1)).toBe('off');
+    const st = createContext({ root, logger: createLogger({ level: 'silent' }) }).state();
+    new MtaStsStore(st.db).ensure('flow.test', 'enforce', '2026-12-01T00:00:00.000Z');
+    st.close();
+    expect(cli(['audit', '--format', 'csv', '--root', root]).stdout.split('\r\n')[1]!.split(',').at(-1)).toBe('enforce');
+    expect(JSON.parse(cli(['audit', '--format', 'json', '--root', root]).stdout)[0].mtaSts).toBe('enforce');
+    expect(cli(['audit', '--root', root]).stdout).toMatch(/^MTA-STS|\bMTA-STS\b/m);
   });
 });
 

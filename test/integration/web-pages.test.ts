@@ -202,7 +202,7 @@ describe('causes named by the last check', () => {
     const json = JSON.parse((await http({ port }, 'GET', '/export/audit.json', { headers: { cookie } })).body) as { domain: string; checkProblems: { code: string; fix?: string }[] }[];
     expect(json.find((r) => r.domain === domain)!.checkProblems.map((p) => [p.code, p.fix])).toEqual([[large.code, large.fix], [cause.code, cause.fix]]);
     const csv = (await http({ port }, 'GET', '/export/audit.csv', { headers: { cookie } })).body.split('\r\n');
-    expect(csv.find((l) => l.startsWith(`${domain},`))!.endsWith(',tlsa-answer-large dane-ta-leaf-only,,')).toBe(true);
+    expect(csv.find((l) => l.startsWith(`${domain},`))!.endsWith(',tlsa-answer-large dane-ta-leaf-only,,,off')).toBe(true);
   });
 });
 
@@ -216,7 +216,7 @@ describe('exports and jobs', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.headers['content-disposition']).toContain('tlsa-audit.csv');
-    expect(csv.body.split('\r\n')[0]).toBe('domain,owner,kind,mail,mxHosts,mxHere,zone,provider,tlsa,pendingChanges,certNotAfter,certIssuer,verdict,category,lastChecked,changedAt,recheckAt,dnssec,dnssecReason,signing,problems,problemCodes,checkProblems,tlsrptSuccessful7d,tlsrptFailed7d');
+    expect(csv.body.split('\r\n')[0]).toBe('domain,owner,kind,mail,mxHosts,mxHere,zone,provider,tlsa,pendingChanges,certNotAfter,certIssuer,verdict,category,lastChecked,changedAt,recheckAt,dnssec,dnssecReason,signing,problems,problemCodes,checkProblems,tlsrptSuccessful7d,tlsrptFailed7d,mtaSts');
     expect(csv.body).toBe(expected);
     const json = JSON.parse((await http({ port }, 'GET', '/export/audit.json', { headers: { cookie } })).body) as { domain: string; haystack?: string }[];
     expect(json.map((r) => r.domain)).toContain('alpha-demo.test');
