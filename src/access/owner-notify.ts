@@ -14,7 +14,6 @@ import { stripControl } from '../util/text.js';
 import { isProblem } from '../problem.js';
 import { accountIdentity } from './identity.js';
 import { accountStatus, type DomainStatus } from './status.js';
-import type { DomainCheck } from '../dane/verdict.js';
 
 /**
  * Telling the account owner (issue 28 item 5): one e-mail to the account's contact address when
@@ -35,33 +34,12 @@ export const DS_WAIT_MS = 7 * 24 * 3_600_000;
 /** The owners' part of the timer's run: a run that has used this much stops; the rest wait for the next run. */
 export const OWNER_RUN_BUDGET_MS = 60_000;
 
-/** A certificate this close to its end is replaced soon: AutoSSL renews ahead of expiry, with a new key. */
-export const RENEWAL_WARN_MS = 30 * 24 * 3_600_000;
-
-/**
- * Pure: records at the owner's DNS host that the next renewal breaks. AutoSSL makes a new key at
- * every renewal (Cpanel/SSL/Auto/Provider.pm `generate_key`), so an MX host whose published TLSA
- * records are all `3 x x` (they pin the current key) stops matching then; "soon" is a presented
- * certificate ending within RENEWAL_WARN_MS. Reads the latest stored check as stored (hostile
- * shapes count as nothing).
- */
-export function fragileAtRenewal(check: unknown, now: number): boolean {
-  const mx = (check as Partial<DomainCheck> | undefined)?.mx;
-  if (!Array.isArray(mx)) return false;
-  return mx.some((m) => {
-    const tlsa = Array.isArray(m?.tlsa) ? m.tlsa : [];
-    if (tlsa.length === 0 || !tlsa.every((r) => r?.usage === 3)) return false;
-    const ends = (Array.isArray(m.ports) ? m.ports : []).map((p) => Date.parse(p?.presentedNotAfter ?? '')).filter((t) => !Number.isNaN(t));
-    return ends.some((t) => t - now <= RENEWAL_WARN_MS);
-  });
-}
-
 /** Pure: which conditions hold for one domain as the owner sees it (`check`: its latest stored check result). */
-export function ownerConditions(d: DomainStatus, dsSince: number | null, now: number, check?: unknown): Set<OwnerCondition> {
+export function ownerConditions(d: DomainStatus, dsSince: number | null, now: number): Set<OwnerCondition> {
   const out = new Set<OwnerCondition>();
   if (d.dnssec.state === 'signed-no-ds' && dsSince !== null && now - dsSince >= DS_WAIT_MS) out.add('ds-missing');
   if (d.dnsHost === 'elsewhere' && d.dane.category === 'broken') out.add('records-wrong');
-  else if (d.dnsHost === 'elsewhere' && d.mail === 'here' && fragileAtRenewal(check, now)) out.add('records-fragile');
+  else if (d.renewalBreaks !== null) out.add('records-fragile');
   if (d.tlsrpt && d.tlsrpt.failed7d > 0) out.add('senders-failing');
   return out;
 }
@@ -214,8 +192,7 @@ export async function notifyOwners(ctx: AppContext, opts: { now?: number; budget
       const due = status.domains.flatMap((d) => {
         const s = closestStatus(d.domain, null, statuses);
         const since = s ? Date.parse(stored.get(s.zone)?.since ?? '') : NaN;
-        const check = d.dnsHost === 'elsewhere' ? ctx.state().latestCheckOf(d.domain)?.result : undefined;
-        return ownerTransitions(told.get(d.domain) ?? new Map(), ownerConditions(d, Number.isNaN(since) ? null : since, now, check)).map((t) => ({ d, t }));
+        return ownerTransitions(told.get(d.domain) ?? new Map(), ownerConditions(d, Number.isNaN(since) ? null : since, now)).map((t) => ({ d, t }));
       });
       if (due.length === 0) continue;
       const to = contactOf(ctx, account);

@@ -16,6 +16,9 @@ import type { Problem } from '../problem.js';
 import { KNOWN_ISSUERS, keyKind } from '../tlsa/known-issuers.js';
 import { storedOr } from '../state/per-state.js';
 import { tlsrptTotals } from '../tlsrpt/import.js';
+import { optedIn } from '../mtasts/desired.js';
+import { MtaStsStore, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
+import { renewalBreaksAt } from './renewal.js';
 import type { Identity } from './identity.js';
 import { refusal, scopeOf } from './scope.js';
 
@@ -42,6 +45,13 @@ export interface DomainStatus {
   recordsByHand: HandRecord[];
   /** Sessions senders reported in TLS reports of the last 7 days; null: no report yet. */
   tlsrpt: { successful7d: number; failed7d: number } | null;
+  /**
+   * When the records the owner added at their DNS host break (the end of the certificate that is
+   * renewed first, with a new key), or null: only for DNS elsewhere with mail here (renewal.ts).
+   */
+  renewalBreaks: string | null;
+  /** MTA-STS (the protection Gmail and Yahoo check): off, or the domain's own mode. */
+  mtaSts: { mode: 'off' | MtaStsMode };
 }
 
 export interface AccountStatus {
@@ -133,6 +143,7 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
   const dnssec = storedOr(() => (db ? latestDnssec(ctx) : new Map()), new Map());
   const reports = storedOr(() => tlsrptTotals(ctx), new Map());
   const marks = storedOr(() => publishedMarks(db), new Map());
+  const sts = storedOr(() => (db ? new MtaStsStore(db.db, { readOnly: true }).all() : new Map<string, MtaStsDomainState>()), new Map<string, MtaStsDomainState>());
   const scan = await scanServer(ctx.root, { onlyDomains: new Set(wanted.map((d) => d.domain)), externalDns: storedDns(checks), extraAddresses: ctx.config.serverAddresses, now: new Date(ctx.now()) });
   const managed = managedZones(ctx, scan.localZones);
   const endpoints = new Map(scan.endpoints.map((e) => [e.host, e]));
@@ -161,6 +172,8 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
       dnssec: { state: chain.state, ds: status?.ds ?? [], parentDs: status?.parentDs ?? [] },
       recordsByHand: uniqueRecords(hand),
       tlsrpt: totals ? { successful7d: totals.successful, failed7d: totals.failed } : null,
+      renewalBreaks: dnsHost === 'elsewhere' && mail === 'here' ? renewalBreaksAt(check?.result, now.getTime()) : null,
+      mtaSts: { mode: optedIn(d.domain, ctx.config.mtaSts.publish) ? (sts.get(d.domain)?.mode ?? ctx.config.mtaSts.mode) : 'off' },
     };
   });
   return { account: who.name, domains };

@@ -9,6 +9,7 @@ import { accountIdentity, whmIdentity, type Identity } from '../../src/access/id
 import { refusal, scopeOf, type Scope } from '../../src/access/scope.js';
 import { StateDb, STATE_DB_PATH } from '../../src/state/db.js';
 import { DnssecStore } from '../../src/dnssec/watch.js';
+import { MtaStsStore } from '../../src/mtasts/store.js';
 import { ServerRoot } from '../../src/util/server-root.js';
 
 /**
@@ -230,5 +231,45 @@ describe('records by hand for DNS hosted elsewhere survive AutoSSL renewals', ()
     const away = cli(['account', 'status', '--user', 'alice', '--domain', 'alice-away.test', '--root', never]);
     expect(away.stdout).toContain('has not yet seen which mail server names your domain uses');
     expect(JSON.parse(cli(['account', 'status', '--user', 'alice', '--domain', 'alice-away.test', '--json', '--root', never]).stdout).domains[0].recordsByHand).toEqual([]);
+  });
+});
+
+describe("what the owner must know ahead: a renewal that breaks their records, and MTA-STS", () => {
+  const DAY = 86_400_000;
+  /** A root whose stored check of alice-away.test saw `usages` published and a certificate ending in `days`. */
+  function rootWith(usages: number[], days: number): string {
+    const files = { '/etc/tlsa-manager/config.json': JSON.stringify({ mtaSts: { publish: ['alice.test', 'alice-away.test'] } }) };
+    const root = makeFakeRoot({ ...spec(ALL), files: { ...spec(ALL).files, ...files } });
+    const db = new StateDb(join(root, STATE_DB_PATH));
+    const ends = new Date(Date.now() + days * DAY).toISOString();
+    const tlsa = usages.map((usage) => ({ usage, selector: 1, matchingType: 1, data: 'cd'.repeat(32) }));
+    db.saveCheck('alice-away.test', 'valid', { domain: 'alice-away.test', verdict: 'valid', mx: [{ host: 'mail.alice-away.test', preference: 10, addresses: ['192.0.2.10'], tlsa, ports: [{ port: 25, presentedNotAfter: ends }] }], problems: [] }, new Date(Date.now() - 60_000).toISOString());
+    new MtaStsStore(db.db).setMode('alice.test', 'enforce', new Date().toISOString());
+    db.close();
+    return root;
+  }
+  const status = (root: string, json = true) => cli(['account', 'status', '--user', 'alice', '--root', root, ...(json ? ['--json'] : [])]);
+  const away = (root: string) => JSON.parse(status(root).stdout).domains.find((d: { domain: string }) => d.domain === 'alice-away.test');
+
+  it('records at their DNS host that pin only the current key (3 1 1) are flagged with the date the certificate is renewed by', () => {
+    const root = rootWith([3], 20);
+    const d = away(root);
+    expect(Date.parse(d.renewalBreaks) - Date.now()).toBeGreaterThan(19 * DAY);
+    expect(Date.parse(d.renewalBreaks) - Date.now()).toBeLessThan(20 * DAY);
+    expect(status(root, false).stdout).toContain(`renewed by about ${d.renewalBreaks.slice(0, 10)} with a new key`);
+    // Issuer pins among them survive the renewal; a certificate far from its end is no warning yet.
+    expect(away(rootWith([3, 2], 20)).renewalBreaks).toBeNull();
+    expect(away(rootWith([3], 45)).renewalBreaks).toBeNull();
+    expect(status(rootWith([3], 45), false).stdout).not.toContain('renewed by about');
+  });
+
+  it("MTA-STS: off where the domain is not opted in, the domain's own mode where it is", () => {
+    const r = JSON.parse(status(rootWith([2], 20)).stdout);
+    const mode = Object.fromEntries(r.domains.map((d: { domain: string; mtaSts: { mode: string } }) => [d.domain, d.mtaSts.mode]));
+    // alice.test was moved to enforce; alice-away.test starts in the configured mode (testing).
+    expect(mode['alice.test']).toBe('enforce');
+    expect(mode['alice-away.test']).toBe('testing');
+    expect(Object.entries(mode).filter(([k]) => k !== 'alice.test' && k !== 'alice-away.test').every(([, m]) => m === 'off')).toBe(true);
+    expect(JSON.parse(status(full).stdout).domains.every((d: { mtaSts: { mode: string } }) => d.mtaSts.mode === 'off')).toBe(true);
   });
 });

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { composeOwnerMail } from '../../src/alerts/channels/owner.js';
 import { ownerConditions, ownerMessage, ownerTransitions, DS_WAIT_MS, type OwnerCondition } from '../../src/access/owner-notify.js';
 import type { DomainStatus } from '../../src/access/status.js';
+import { renewalBreaksAt } from '../../src/access/renewal.js';
 
 const NOW = Date.UTC(2026, 11, 1);
-const base: DomainStatus = { domain: 'x.test', mail: 'here', dnsHost: 'here', dane: { category: 'valid', problems: [] }, dnssec: { state: 'secure', ds: [], parentDs: [] }, recordsByHand: [], tlsrpt: null };
+const base: DomainStatus = { domain: 'x.test', mail: 'here', dnsHost: 'here', dane: { category: 'valid', problems: [] }, dnssec: { state: 'secure', ds: [], parentDs: [] }, recordsByHand: [], tlsrpt: null, renewalBreaks: null, mtaSts: { mode: 'off' } };
 
 describe("account owners' conditions (pure)", () => {
   it('DS missing counts from the watcher’s since, at 7 days', () => {
@@ -45,13 +46,21 @@ describe("account owners' conditions (pure)", () => {
     expect(mail).toContain('TLSA records there (records that tell other mail servers');
   });
 
-  it('records at a DNS host elsewhere that pin only the current key (3 x x) are fragile when the certificate ends within 30 days', () => {
+  it('records at a DNS host elsewhere that pin only the current key (3 x x) break at the renewal when the certificate ends within 30 days', () => {
+    const ends = (days: number) => new Date(NOW + days * 86_400_000).toISOString();
+    const check = (usages: number[], ...days: number[]) => ({ mx: [{ tlsa: usages.map((usage) => ({ usage, selector: 1, matchingType: 1, data: 'ab' })), ports: days.map((d) => ({ presentedNotAfter: ends(d) })) }] });
+    expect(renewalBreaksAt(check([3], 20), NOW)).toBe(ends(20));
+    expect(renewalBreaksAt(check([3], 40, 12, 25), NOW)).toBe(ends(12));
+    expect(renewalBreaksAt(check([3], 30), NOW)).toBe(ends(30));
+    expect(renewalBreaksAt(check([3], 30.01), NOW)).toBeNull();
+    expect(renewalBreaksAt(check([3, 2], 20), NOW)).toBeNull();
+    expect(renewalBreaksAt(check([], 20), NOW)).toBeNull();
+    expect(renewalBreaksAt({ mx: 'hostile' }, NOW)).toBeNull();
+    expect(renewalBreaksAt({ mx: [null, { tlsa: [{ usage: 3 }], ports: [{ presentedNotAfter: 'soon' }] }] }, NOW)).toBeNull();
     const d = { ...base, dnsHost: 'elsewhere', mail: 'here' as const };
-    const check = (usages: number[], days: number) => ({ mx: [{ tlsa: usages.map((usage) => ({ usage, selector: 1, matchingType: 1, data: 'ab' })), ports: [{ presentedNotAfter: new Date(NOW + days * 86_400_000).toISOString() }] }] });
-    expect([...ownerConditions(d, null, NOW, check([3], 20))]).toEqual(['records-fragile']);
-    expect(ownerConditions(d, null, NOW, check([3], 40)).size).toBe(0);
-    expect(ownerConditions(d, null, NOW, check([3, 2], 20)).size).toBe(0);
-    expect(ownerConditions({ ...d, dnsHost: 'here' }, null, NOW, check([3], 20)).size).toBe(0);
-    expect(ownerConditions(d, null, NOW, { mx: 'hostile' }).size).toBe(0);
+    expect([...ownerConditions({ ...d, renewalBreaks: ends(20) }, null, NOW)]).toEqual(['records-fragile']);
+    expect(ownerConditions(d, null, NOW).size).toBe(0);
+    // Wrong records are told first: a broken domain is not also "about to break".
+    expect([...ownerConditions({ ...d, renewalBreaks: ends(20), dane: { category: 'broken', problems: [] } }, null, NOW)]).toEqual(['records-wrong']);
   });
 });
