@@ -49,9 +49,21 @@ export interface SettingsFormValues {
   /** The account owners' page and their e-mails (accountView); the raw box values, checked on save. */
   accountViewEnabled: string;
   accountViewNotify: string;
+  /** MTA-STS (issue 27 §1): the raw field values, checked on save; caFile is lab-only and not on the page. */
+  mtaStsPublish: string;
+  mtaStsDomains: string;
+  mtaStsMode: string;
+  mtaStsMaxAgeTesting: string;
+  mtaStsMaxAgeEnforce: string;
+  mtaStsMxWildcard: string;
+  mtaStsAutoEnforce: string;
+  mtaStsAfterDays: string;
 }
 
 export const TLSRPT_PUBLISH_CHOICES = ['off', 'all', 'list'] as const;
+/** MTA-STS publishes for the same three choices as TLS-RPT. */
+export const MTA_STS_PUBLISH_CHOICES = TLSRPT_PUBLISH_CHOICES;
+export const MTA_STS_MODE_CHOICES = ['testing', 'enforce'] as const;
 
 export function formValues(config: Config): SettingsFormValues {
   return {
@@ -63,6 +75,21 @@ export function formValues(config: Config): SettingsFormValues {
     ...alertValues(config),
     ...tlsrptValues(config),
     ...accountViewValues(config),
+    ...mtaStsValues(config),
+  };
+}
+
+function mtaStsValues(config: Config) {
+  const m = config.mtaSts;
+  return {
+    mtaStsPublish: Array.isArray(m.publish) ? 'list' : m.publish,
+    mtaStsDomains: Array.isArray(m.publish) ? m.publish.join('\n') : '',
+    mtaStsMode: m.mode,
+    mtaStsMaxAgeTesting: String(m.maxAgeTesting),
+    mtaStsMaxAgeEnforce: String(m.maxAgeEnforce),
+    mtaStsMxWildcard: m.mxWildcard ? '1' : '',
+    mtaStsAutoEnforce: m.autoEnforce.enabled ? '1' : '',
+    mtaStsAfterDays: String(m.autoEnforce.afterDays),
   };
 }
 
@@ -118,7 +145,65 @@ export function valuesFromBody(body: Record<string, unknown>, config: Config): S
     ...(formString(body.accountViewForm) === '1'
       ? { accountViewEnabled: formString(body.accountViewEnabled), accountViewNotify: formString(body.accountViewNotify) }
       : accountViewValues(config)),
+    ...(formString(body.mtaStsForm) === '1'
+      ? {
+          mtaStsPublish: formString(body.mtaStsPublish),
+          mtaStsDomains: formString(body.mtaStsDomains),
+          mtaStsMode: formString(body.mtaStsMode),
+          mtaStsMaxAgeTesting: formString(body.mtaStsMaxAgeTesting).trim(),
+          mtaStsMaxAgeEnforce: formString(body.mtaStsMaxAgeEnforce).trim(),
+          mtaStsMxWildcard: formString(body.mtaStsMxWildcard),
+          mtaStsAutoEnforce: formString(body.mtaStsAutoEnforce),
+          mtaStsAfterDays: formString(body.mtaStsAfterDays).trim(),
+        }
+      : mtaStsValues(config)),
   };
+}
+
+/**
+ * The MTA-STS part of the form (issue 27 §1; only when the form carried it, like alerts). Form-shaped
+ * mistakes get their own message here; the ranges (max_age, afterDays) are config.ts's rule, checked
+ * by parseConfig with the rest. caFile (the lab's CA) is not on the page and is kept as saved.
+ */
+function mtaStsFromForm(body: Record<string, unknown>, v: SettingsFormValues, current: Config): Config['mtaSts'] {
+  if (formString(body.mtaStsForm) !== '1') return current.mtaSts;
+  const publish = publishFromForm('MTA-STS', v.mtaStsPublish, v.mtaStsDomains);
+  const mode = MTA_STS_MODE_CHOICES.find((m) => m === v.mtaStsMode);
+  if (!mode) bad('MTA-STS: the start mode is either Testing or Enforce.', 'Choose one of the two and save again.');
+  for (const [label, value] of [['“*.parent” patterns', v.mtaStsMxWildcard], ['Move to enforce on evidence', v.mtaStsAutoEnforce]] as const) {
+    if (value !== '' && value !== '1') bad(`MTA-STS: ${label}: the box is either ticked or not.`, 'Reload the settings page and save again.');
+  }
+  const whole = (label: string, value: string, example: string) => {
+    if (!/^\d{1,9}$/.test(value)) bad(`MTA-STS: ${label}: "${printable(value.slice(0, 20), 20)}" is not a whole number.`, `Enter a whole number, e.g. ${example}.`);
+    return Number(value);
+  };
+  return {
+    ...current.mtaSts,
+    publish,
+    mode,
+    maxAgeTesting: whole('max_age while testing', v.mtaStsMaxAgeTesting, '86400 (a day)'),
+    maxAgeEnforce: whole('max_age under enforce', v.mtaStsMaxAgeEnforce, '1209600 (two weeks)'),
+    mxWildcard: v.mtaStsMxWildcard === '1',
+    autoEnforce: { enabled: v.mtaStsAutoEnforce === '1', afterDays: whole('days of clean evidence', v.mtaStsAfterDays, '14') },
+  };
+}
+
+/**
+ * Off, all, or the listed domains (TLS-RPT and MTA-STS): a bad line is named, and "list" with no
+ * domain is refused rather than saved as an empty list.
+ */
+function publishFromForm(section: string, choice: string, domainsText: string): 'off' | 'all' | string[] {
+  if (!(TLSRPT_PUBLISH_CHOICES as readonly string[]).includes(choice)) bad(`${section}: choose Off, All domains or Only these domains.`, 'Pick one of the three choices and save again.');
+  if (choice !== 'list') return choice as 'off' | 'all';
+  const domains = new Set<string>();
+  for (const line of domainsText.split(/\r?\n/)) {
+    if (line.trim() === '') continue;
+    const name = checkName(line.trim());
+    if (!name.ok) bad(`${section}: "${printable(line.trim(), 80)}" is not a domain name: ${name.reason}.`, 'Enter one domain per line, e.g. example.com.');
+    domains.add(name.name);
+  }
+  if (domains.size === 0) bad(`${section}: "Only these domains" is chosen but no domain is listed.`, 'List the domains one per line, or choose Off.');
+  return [...domains];
 }
 
 /**
@@ -144,19 +229,7 @@ function accountViewFromForm(body: Record<string, unknown>, v: SettingsFormValue
  */
 function tlsrptFromForm(body: Record<string, unknown>, v: SettingsFormValues, current: Config): Config['tlsrpt'] {
   if (formString(body.tlsrptForm) !== '1') return current.tlsrpt;
-  if (!(TLSRPT_PUBLISH_CHOICES as readonly string[]).includes(v.tlsrptPublish)) bad('TLS reporting: choose Off, All domains or Only these domains.', 'Pick one of the three choices and save again.');
-  let publish: Config['tlsrpt']['publish'] = v.tlsrptPublish as 'off' | 'all';
-  if (v.tlsrptPublish === 'list') {
-    const domains = new Set<string>();
-    for (const line of v.tlsrptDomains.split(/\r?\n/)) {
-      if (line.trim() === '') continue;
-      const name = checkName(line.trim());
-      if (!name.ok) bad(`TLS reporting: "${printable(line.trim(), 80)}" is not a domain name: ${name.reason}.`, 'Enter one domain per line, e.g. example.com.');
-      domains.add(name.name);
-    }
-    if (domains.size === 0) bad('TLS reporting: "Only these domains" is chosen but no domain is listed.', 'List the domains one per line, or choose Off.');
-    publish = [...domains];
-  }
+  const publish = publishFromForm('TLS reporting', v.tlsrptPublish, v.tlsrptDomains);
   const { address: _old, ...rest } = current.tlsrpt;
   return { ...rest, publish, ...(v.tlsrptAddress ? { address: v.tlsrptAddress } : {}) };
 }
@@ -228,6 +301,7 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
     ...alertsFromForm(body, v, current),
     tlsrpt: tlsrptFromForm(body, v, current),
     accountView: accountViewFromForm(body, v, current),
+    mtaSts: mtaStsFromForm(body, v, current),
     ...(v.resolver ? { resolver: v.resolver } : { resolver: undefined }),
   };
   if (!v.resolver) delete (raw as { resolver?: string }).resolver;
@@ -251,6 +325,7 @@ export function configFromForm(body: Record<string, unknown>, current: Config): 
   if (JSON.stringify(config.checks) !== JSON.stringify(current.checks)) changed.push('checks');
   if (JSON.stringify(config.tlsrpt) !== JSON.stringify(current.tlsrpt)) changed.push('TLS reporting');
   if (JSON.stringify(config.accountView) !== JSON.stringify(current.accountView)) changed.push('account owners');
+  if (JSON.stringify(config.mtaSts) !== JSON.stringify(current.mtaSts)) changed.push('MTA-STS');
   if (config.metrics.token !== current.metrics.token) changed.push(config.metrics.token ? 'metrics token replaced' : 'metrics token removed');
   return { config, changed };
 }
