@@ -5,6 +5,7 @@ import { scanFor } from '../plan/run.js';
 import { storedOr } from '../state/per-state.js';
 import { wantedPolicies } from '../mtasts/desired.js';
 import { labCa } from '../mtasts/serve.js';
+import { recordCheck } from '../mtasts/scheduled.js';
 import { statusOf, type StsStatus } from '../mtasts/status.js';
 import { MtaStsStore, MTA_STS_MODES, mtaStsStore, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
 import { createSubdomain, removeSubdomain } from '../mtasts/subdomain.js';
@@ -51,6 +52,8 @@ async function status({ ctx, values, args }: CommandInput): Promise<CommandResul
   }
   if (domains.length === 0 && !values.all) throw new ProblemError(problem('usage', `mta-sts status needs one or more domains, or --all (${USAGE})`));
   const rows = await statusOf(c, domains, stored, labCa(c));
+  // A real check: kept beside the timer's (the evidence auto-enforce weighs, the pages' history).
+  for (const r of rows) recordCheck(c, r);
   const exitCode = rows.some((r) => r.state === 'broken') ? 1 : 0;
   return { output: values.json ? json(rows) : statusText(rows), exitCode };
 }

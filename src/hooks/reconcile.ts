@@ -1,4 +1,5 @@
 import { serveThenPlan } from '../mtasts/run.js';
+import { pruneMtaStsChecks, runMtaStsChecks } from '../mtasts/scheduled.js';
 import { retireAfterMs, WAKE_MARGIN_MS } from '../plan/retire-after.js';
 import { createHash } from 'node:crypto';
 import { statSync, type Stats } from 'node:fs';
@@ -65,7 +66,7 @@ function statOrNull(file: string): Stats | null {
  * phase that overruns is left behind (logged, the run counts as failed) and the run goes on to
  * the next; alert delivery always comes. Generous: a healthy run takes seconds.
  */
-export const PHASE_LIMITS_MS = { recover: 2 * 60_000, publish: 5 * 60_000, import: 3 * 60_000, checks: 5 * 60_000, dnssec: 3 * 60_000, owners: 2 * 60_000, alerts: 2 * 60_000 } as const;
+export const PHASE_LIMITS_MS = { recover: 2 * 60_000, publish: 5 * 60_000, import: 3 * 60_000, checks: 5 * 60_000, mtasts: 5 * 60_000, dnssec: 3 * 60_000, owners: 2 * 60_000, alerts: 2 * 60_000 } as const;
 export type Phase = keyof typeof PHASE_LIMITS_MS;
 
 interface RunState {
@@ -191,6 +192,13 @@ async function scheduledChecks(ctx: AppContext, run: RunState): Promise<{ rechec
   let checked: ScheduledRun | null = null;
   if (ctx.config.resolver || ctx.root.stat('/etc/resolv.conf')) {
     checked = await phase(ctx, run, 'checks', null, () => runScheduledChecks(ctx, { deliver: false }));
+    // MTA-STS as a sender sees it, for the opted-in domains that are due (issue 27 §5): every
+    // result is recorded; no domain is started after 90% of the phase's bound (the rest stay due).
+    await phase(ctx, run, 'mtasts', undefined, async () => {
+      const sts = await runMtaStsChecks(ctx, { budgetMs: run.limits.mtasts * 0.9 });
+      run.failures.push(...sts.failed.map((f) => `mtasts: ${f.domain}: ${f.reason}`));
+      pruneMtaStsChecks(ctx);
+    });
     // The DNSSEC chain watcher's due zones (issue 12), same resolver rule.
     await phase(ctx, run, 'dnssec', undefined, async () => {
       await recheckDnssec(ctx);

@@ -261,7 +261,31 @@ export const MIGRATIONS: readonly Migration[] = [
     why: "account owners' notices: per (account, domain, condition) the last state told, and each account's own opt-out (issue 28 item 5)",
     up: (db) => db.exec(OWNER_NOTICES),
   },
+  {
+    version: 6,
+    why: 'MTA-STS check results per domain, the evidence auto-enforce and the pages read (issue 27 §5)',
+    up: (db) => db.exec(MTA_STS_CHECKS),
+  },
 ];
+
+/**
+ * One row per MTA-STS check of a domain (mtasts/checks-store.ts): when, the state a sender acts
+ * on, the id announced, whether the policy was served, the problem codes (space-separated), and
+ * the whole status as JSON (bounded by the store). Pruned after the history retention.
+ */
+const MTA_STS_CHECKS = `
+CREATE TABLE IF NOT EXISTS mta_sts_check (
+  domain TEXT NOT NULL,
+  time TEXT NOT NULL,
+  state TEXT NOT NULL,
+  id TEXT,
+  served INTEGER NOT NULL,
+  problems TEXT NOT NULL,
+  status TEXT NOT NULL,
+  PRIMARY KEY (domain, time)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mta_sts_check_time ON mta_sts_check(time);
+`;
 
 /**
  * What the owner was last told per (account, domain, condition): 'needed' or 'done' (one message per

@@ -18,7 +18,7 @@ describe('the state schema (issue 25: one module, numbered migrations)', () => {
     expect(schemaVersion(db)).toBe(0);
     migrate(db);
     expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
-    expect(tables(db)).toEqual(['activity', 'alert_baselines', 'alert_deliveries', 'alerts', 'checks', 'dnssec_intent', 'dnssec_state', 'journal', 'ledger', 'login_links', 'meta', 'mta_sts_domain', 'owner_notices', 'owner_prefs', 'schedule', 'tlsrpt_policy', 'tlsrpt_report', 'tlsrpt_result', 'tlsrpt_sample']);
+    expect(tables(db)).toEqual(['activity', 'alert_baselines', 'alert_deliveries', 'alerts', 'checks', 'dnssec_intent', 'dnssec_state', 'journal', 'ledger', 'login_links', 'meta', 'mta_sts_check', 'mta_sts_domain', 'owner_notices', 'owner_prefs', 'schedule', 'tlsrpt_policy', 'tlsrpt_report', 'tlsrpt_result', 'tlsrpt_sample']);
     expect(columns(db, 'alerts')).toContain('acked_at');
     const before = db.serialize();
     migrate(db);
