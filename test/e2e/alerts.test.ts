@@ -122,6 +122,13 @@ describe('alerts in the lab', () => {
     await publish(l, domain, host, [`3 1 1 ${cert.spkiSha256}`]);
     await publish(l, other, otherHost, [`3 1 1 ${otherCert.spkiSha256}`]);
 
+    // Each domain has its own daily slot (a hash of its name, src/schedule/policy.ts), so the other
+    // domain's slot may fall inside a jump to this one's due time: it is then checked too, and
+    // must stay valid and silent.
+    const ours = (run: Awaited<ReturnType<typeof runScheduledChecks>>) => {
+      expect(run.checked.filter((c) => c.domain !== domain).every((c) => c.verdict === 'valid')).toBe(true);
+      return run.checked.filter((c) => c.domain === domain).map((c) => c.verdict);
+    };
     // First run: every domain is checked once; valid is the baseline, nothing to say.
     let now = Date.now();
     const first = await runScheduledChecks(context(root, now), { all: true });
@@ -138,7 +145,7 @@ describe('alerts in the lab', () => {
     now = schedule(context(root, now)).get(CHECK_KIND, domain)!.dueAt;
     failNext = 1; // the webhook receiver answers 503 once: the channel retries with back-off
     const broken = await runScheduledChecks(context(root, now));
-    expect(broken.checked.map((c) => [c.domain, c.verdict])).toEqual([[domain, 'tlsa-mismatch']]);
+    expect(ours(broken)).toEqual(['tlsa-mismatch']);
     expect(broken.raised).toBe(1);
     expect(broken.failedDeliveries).toBe(0);
     expect(requests).toBe(2);
@@ -166,7 +173,7 @@ describe('alerts in the lab', () => {
     // Still broken at the next (back-off) run: the same incident, nothing sent again.
     now = schedule(context(root, now)).get(CHECK_KIND, domain)!.dueAt;
     const again = await runScheduledChecks(context(root, now));
-    expect(again.checked.map((c) => c.verdict)).toEqual(['tlsa-mismatch']);
+    expect(ours(again)).toEqual(['tlsa-mismatch']);
     expect(again.raised).toBe(0);
     expect([mailbox(l).length, hooks.length, icontactCalls(l).length]).toEqual([1, 1, 1]);
 
@@ -174,7 +181,7 @@ describe('alerts in the lab', () => {
     await publish(l, domain, host, [`3 1 1 ${cert.spkiSha256}`]);
     now = schedule(context(root, now)).get(CHECK_KIND, domain)!.dueAt;
     const fixed = await runScheduledChecks(context(root, now));
-    expect(fixed.checked.map((c) => c.verdict)).toEqual(['valid']);
+    expect(ours(fixed)).toEqual(['valid']);
     expect(fixed.resolved).toBe(1);
     expect(mailbox(l)).toHaveLength(2);
     expect(subject(mailbox(l)[1]!)).toBe(`[TLSA Manager] RESOLVED: DANE Valid → TLSA mismatch for ${domain}`);
