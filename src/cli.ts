@@ -27,6 +27,7 @@ Commands:
   reconcile [--metrics-file PATH]  periodic run (timer): cheap when nothing changed
   mta-sts status [DOMAIN...] [--all] [--json]  MTA-STS as a sender sees it: TXT, policy over HTTPS, MX patterns, MX certificates (exit 1 if broken)
   mta-sts mode DOMAIN testing|enforce  the domain's own MTA-STS mode (served, then announced, by the next apply)
+  mta-sts subdomain DOMAIN         (root; the oneshot unit) creates mta-sts.DOMAIN for an opted-in domain, removes ours when turned off
   mta-sts create-subdomain DOMAIN  (root; the oneshot unit) mta-sts.DOMAIN through WHM API 1, refused when the name is used
   mta-sts remove-subdomain DOMAIN  (root; the oneshot unit) removes mta-sts.DOMAIN only if TLSA Manager created it
   tlsrpt ingest        one TLS-RPT mail on stdin (Exim pipe) into the spool; refusals exit 0 (no bounce)

@@ -3,7 +3,8 @@ import { checkName } from '../dns/names.js';
 import { problem, ProblemError } from '../problem.js';
 import { scanFor } from '../plan/run.js';
 import { storedOr } from '../state/per-state.js';
-import { wantedPolicies } from '../mtasts/desired.js';
+import { optedIn, wantedPolicies } from '../mtasts/desired.js';
+import { ourRecordLeft } from '../mtasts/remove.js';
 import { labCa } from '../mtasts/serve.js';
 import { recordCheck } from '../mtasts/scheduled.js';
 import { statusOf, type StsStatus } from '../mtasts/status.js';
@@ -11,7 +12,7 @@ import { MtaStsStore, MTA_STS_MODES, mtaStsStore, type MtaStsDomainState, type M
 import { createSubdomain, removeSubdomain } from '../mtasts/subdomain.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
-const USAGE = 'mta-sts status [DOMAIN...] [--all] [--json] | mta-sts mode DOMAIN testing|enforce | mta-sts create-subdomain DOMAIN | mta-sts remove-subdomain DOMAIN';
+const USAGE = 'mta-sts status [DOMAIN...] [--all] [--json] | mta-sts mode DOMAIN testing|enforce | mta-sts subdomain DOMAIN | mta-sts create-subdomain DOMAIN | mta-sts remove-subdomain DOMAIN';
 
 function domainArg(s: string): string {
   const c = checkName(s);
@@ -33,6 +34,7 @@ export const mtaStsCommand: Command = {
     if (sub === 'status') return status(rest);
     if (sub === 'mode') return mode(rest);
     if (sub === 'create-subdomain' || sub === 'remove-subdomain') return subdomain(sub, rest);
+    if (sub === 'subdomain') return syncSubdomain(rest);
     throw new ProblemError(problem('usage', `mta-sts: unknown subcommand${sub ? ` "${sub}"` : ''} (${USAGE})`));
   },
 };
@@ -47,7 +49,7 @@ async function status({ ctx, values, args }: CommandInput): Promise<CommandResul
   let domains = args.map(domainArg);
   if (values.all) {
     const scan = await scanFor(c);
-    const wanted = wantedPolicies(scan.domains, { ...c.config.mtaSts }, stored).policies.map((p) => p.domain);
+    const wanted = wantedPolicies(scan.domains, { ...c.config.mtaSts }, stored, c.now()).policies.map((p) => p.domain);
     domains = [...new Set([...domains, ...wanted, ...stored.keys()])].sort();
   }
   if (domains.length === 0 && !values.all) throw new ProblemError(problem('usage', `mta-sts status needs one or more domains, or --all (${USAGE})`));
@@ -80,7 +82,33 @@ async function mode({ ctx, args }: CommandInput): Promise<CommandResult> {
   return { output: `${domain}: mode ${args[1]}; run "tlsa-manager apply" to serve and announce it`, exitCode: 0 };
 }
 
-/** What the oneshot unit tlsa-manager-mta-sts-subdomain@DOMAIN runs (as root, /etc writable). */
+/**
+ * What the oneshot unit tlsa-manager-mta-sts-subdomain@DOMAIN runs (as root, /etc writable): the
+ * subdomain as the state wants it. An opted-in domain gets it created (refused when the name is
+ * used); a domain turned off whose `_mta-sts` record of ours is gone (retire.ts: that is the
+ * last step but this one) has the one TLSA Manager created removed; anything else is left as it is.
+ */
+async function syncSubdomain({ ctx, args }: CommandInput): Promise<CommandResult> {
+  if (args.length !== 1) throw new ProblemError(problem('usage', `mta-sts subdomain takes one domain (${USAGE})`));
+  const domain = domainArg(args[0]!);
+  const c = ctx!;
+  const state = mtaStsStore(c).get(domain);
+  if (optedIn(domain, c.config.mtaSts.publish)) {
+    if (state?.subdomainOurs) return { output: `mta-sts.${domain}: there already (created by TLSA Manager)`, exitCode: 0 };
+    const p = await createSubdomain(c, domain, (await scanFor(c, { domains: [domain] })).localZones, 'cli');
+    if (p) throw new ProblemError(p);
+    return { output: `created: mta-sts.${domain}`, exitCode: 0 };
+  }
+  // Turned off: only once our _mta-sts record is gone (the timer and apply remove it first).
+  if (state?.subdomainOurs && !ourRecordLeft(c, domain, (await scanFor(c, { domains: [domain] })).localZones)) {
+    const p = await removeSubdomain(c, domain, 'cli');
+    if (p) throw new ProblemError(p);
+    return { output: `removed: mta-sts.${domain}`, exitCode: 0 };
+  }
+  return { output: `mta-sts.${domain}: nothing to do (${state?.subdomainOurs ? 'MTA-STS is being turned off; the subdomain goes after the record' : 'not created by TLSA Manager'})`, exitCode: 0 };
+}
+
+/** The explicit create-subdomain / remove-subdomain (as root, /etc writable). */
 async function subdomain(sub: string, { ctx, args }: CommandInput): Promise<CommandResult> {
   if (args.length !== 1) throw new ProblemError(problem('usage', `mta-sts ${sub} takes one domain (${USAGE})`));
   const domain = domainArg(args[0]!);

@@ -7,7 +7,7 @@ import { summarizeCertificate } from '../cpanel/scan.js';
 import { Providers } from '../provider-instances.js';
 import { normalizeName } from '../dns/names.js';
 import { applyPlan, makePlan, refusalMatters, refusalMessage, type RunPlan } from '../plan/run.js';
-import { serveThenPlan } from '../mtasts/run.js';
+import { afterMtaStsApply, serveThenPlan } from '../mtasts/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { auditCsv, auditRows, checkProblemCodes, type CheckSummary } from '../report/audit.js';
 import { table } from '../report/table.js';
@@ -125,6 +125,8 @@ export const applyCommand: Command = {
       if (!/^y(es)?$/i.test(answer.trim())) return { output: 'Nothing changed.', exitCode: 0 };
     }
     const results = await applyPlan(ctx!, providers, plan, 'cli');
+    // MTA-STS turned off: the steps that wait for the record to be gone (or announced).
+    const stsProblems = await afterMtaStsApply(ctx!, plan, results, 'cli');
     const failed = results.filter((r) => r.problem);
     if (values.json) return { output: json({ recovered, results, plan: planJson(plan) }), exitCode: failed.length ? 1 : 0 };
     const lines = describeSettled(recovered);
@@ -132,6 +134,7 @@ export const applyCommand: Command = {
       `zone ${r.zone} (${r.provider}): ${r.problem ? `FAILED, ${r.applied.length ? `${r.applied.length} change(s) applied before the failure` : 'nothing changed'}: ${r.problem.message}${r.problem.fix ? ` ${r.problem.fix}` : ''}` : `${r.applied.length} change(s) applied`}`,
       ...r.applied.map((c) => `  ${c.kind === 'create' ? '+' : '-'} ${formatManaged(c.record)}`),
     ]));
+    for (const p of stsProblems) lines.push(`${p.code}: ${p.message}${p.fix ? ` ${p.fix}` : ''}`);
     if (results.length === 0 && plan.refused.length === 0) lines.push('Everything is in sync; nothing to change.');
     for (const z of plan.zones) if (z.blocked) lines.push(`blocked: ${z.blocked.message} ${z.blocked.fix ?? ''}`);
     // Refusals that hold no mail served here are not failures, but are never silent either.

@@ -1,4 +1,4 @@
-import { serveThenPlan } from '../mtasts/run.js';
+import { afterMtaStsApply, serveThenPlan } from '../mtasts/run.js';
 import { pruneMtaStsChecks, runMtaStsChecks } from '../mtasts/scheduled.js';
 import { retireAfterMs, WAKE_MARGIN_MS } from '../plan/retire-after.js';
 import { createHash } from 'node:crypto';
@@ -119,6 +119,8 @@ async function publish(ctx: AppContext, providers: Providers, now: number) {
   // MTA-STS policies are served (written, fetched back) before the plan that announces their ids.
   const { plan } = await serveThenPlan(ctx, providers, await makePlan(ctx, providers, {}), {}, 'timer');
   const results = await applyPlan(ctx, providers, plan, 'timer', { lockWaitMs: 60_000 });
+  // MTA-STS turned off: the steps that wait for the record to be gone (or announced).
+  const stsProblems = await afterMtaStsApply(ctx, plan, results, 'timer');
   const applied = results.reduce((n, r) => n + r.applied.length, 0);
   const failed = results.some((r) => r.problem);
   // Wake up again when the first held record may be retired: at its `until`, or 2×TTL from now
@@ -138,7 +140,7 @@ async function publish(ctx: AppContext, providers: Providers, now: number) {
   state.setMeta('reconcileFingerprint', inputsFingerprint(ctx));
   state.logActivity({ actor: 'timer', kind: 'reconcile', zone: null, subject: null, detail: `${applied} change(s) in ${results.length} zone(s)${failed ? '; some failed' : ''}`, ok: !failed });
   const issuerAlerts = alertOnPlanWarnings(ctx, plan.zones.flatMap((z) => z.warnings), now);
-  return { applied, failed, zones: results.length, issuerAlerts, problems: results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`) };
+  return { applied, failed, zones: results.length, issuerAlerts, problems: [...results.filter((r) => r.problem).map((r) => `${r.zone}: ${r.problem!.message}`), ...stsProblems.map((p) => p.message)] };
 }
 
 /**

@@ -10,6 +10,7 @@ import { mtaStsOwner, type MtaStsRecord } from '../dns/records.js';
 import { problem, type Problem } from '../problem.js';
 import type { DomainReport } from '../cpanel/scan.js';
 import { policyId, policyText, stsTxtText, type PolicySettings } from './policy.js';
+import { retirementOf } from './retire.js';
 import type { MtaStsDomainState, MtaStsMode } from './store.js';
 
 export interface MtaStsSettings extends PolicySettings {
@@ -22,7 +23,10 @@ export interface MtaStsSettings extends PolicySettings {
 /** The policy a mail domain should serve now. */
 export interface WantedPolicy {
   domain: string;
-  mode: MtaStsMode;
+  /** `none`: the domain is being turned off (retire.ts). */
+  mode: MtaStsMode | 'none';
+  /** For a none policy: the max_age of the policy senders may still hold (s). */
+  heldMaxAge?: number;
   /** The MX hosts as the domain's MX records give them. */
   mx: string[];
   text: string;
@@ -45,12 +49,21 @@ export function optedIn(domain: string, publish: MtaStsSettings['publish']): boo
  * The policies wanted: one for each opted-in domain whose mail is handled here (cPanel routes it
  * locally and an MX host points here) and that has MX records (an implicit MX gives no name a
  * policy could list). The mode is the domain's own (stored), else the configured start mode.
+ * A stored domain no longer opted in is being turned off (retire.ts): it wants its `mode: none`
+ * policy until senders can hold nothing else, then it is listed in `retired` (nothing wanted:
+ * the plan removes its record, remove.ts the rest).
  */
-export function wantedPolicies(domains: DomainReport[], settings: MtaStsSettings, stored: Map<string, MtaStsDomainState>): { policies: WantedPolicy[]; problems: Problem[] } {
+export function wantedPolicies(domains: DomainReport[], settings: MtaStsSettings, stored: Map<string, MtaStsDomainState>, now = Date.now()): { policies: WantedPolicy[]; problems: Problem[]; retired: string[] } {
   const policies: WantedPolicy[] = [];
   const problems: Problem[] = [];
-  if (settings.publish === 'off') return { policies, problems };
-  for (const d of domains) {
+  const retired: string[] = [];
+  for (const [domain, state] of stored) {
+    if (optedIn(domain, settings.publish)) continue;
+    const r = retirementOf(state, settings, now);
+    if (r.step === 'remove') retired.push(domain);
+    else policies.push({ domain, mode: 'none', mx: r.mx, text: r.text, id: r.id, ...(r.step === 'announce-none' ? { heldMaxAge: r.heldMaxAge } : {}) });
+  }
+  for (const d of settings.publish === 'off' ? [] : domains) {
     if (!optedIn(d.domain, settings.publish) || d.mail !== 'local' || d.refused) continue;
     if (!d.mx.some((m) => m.pointsHere)) continue;
     const mx = d.mx.filter((m) => !m.implicit).map((m) => m.host);
@@ -62,7 +75,7 @@ export function wantedPolicies(domains: DomainReport[], settings: MtaStsSettings
     }
     policies.push({ domain: d.domain, mode, mx, text, id: policyId(text) });
   }
-  return { policies: policies.sort((a, b) => a.domain.localeCompare(b.domain)), problems };
+  return { policies: policies.sort((a, b) => a.domain.localeCompare(b.domain)), problems, retired: retired.sort() };
 }
 
 /**
@@ -80,7 +93,7 @@ export function desiredMtaSts(policies: WantedPolicy[], stored: Map<string, MtaS
       problems.push(problem('mta-sts-not-served', `The MTA-STS policy of ${p.domain} has not been fetched back over HTTPS yet, so its _mta-sts record is not published (senders would fetch a policy that is not there).`, { subject: p.domain, fix: `Let the next run serve it at https://mta-sts.${p.domain}/.well-known/mta-sts.txt (see "tlsa-manager mta-sts status ${p.domain}").`, severity: 'info' }));
       continue;
     }
-    const record: DesiredMtaSts = { kind: 'MTASTS', owner: mtaStsOwner(p.domain), ttl, text: stsTxtText(served), domain: p.domain, reason: served === p.id ? `MTA-STS: announces the ${p.mode} policy served at https://mta-sts.${p.domain}/.well-known/mta-sts.txt` : `MTA-STS: announces the policy served now (the new one, id ${p.id}, is announced once it is served)` };
+    const record: DesiredMtaSts = { kind: 'MTASTS', owner: mtaStsOwner(p.domain), ttl, text: stsTxtText(served), domain: p.domain, reason: served === p.id ? p.mode === 'none' ? `MTA-STS: announces the mode none policy that turns MTA-STS off (RFC 8461 §8.3); the record goes once senders can hold no older policy` : `MTA-STS: announces the ${p.mode} policy served at https://mta-sts.${p.domain}/.well-known/mta-sts.txt` : `MTA-STS: announces the policy served now (the new one, id ${p.id}, is announced once it is served)` };
     const zone = zoneOf(p.domain);
     if (!zone) {
       problems.push(problem('mta-sts-not-managed', `No zone on this server or in the settings holds ${p.domain}, so its MTA-STS record must be added by hand: ${record.owner}. TXT "${record.text}".`, { subject: p.domain, fix: 'Add that TXT record at the DNS provider of the domain, or leave the domain out of mtaSts.publish.', severity: 'info' }));

@@ -11,6 +11,9 @@ export const MAX_POLICY_BYTES = 64 * 1024;
 /** RFC 8461 §3.2: max_age is at most 31557600 seconds (about a year). */
 export const MAX_AGE_LIMIT = 31_557_600;
 
+/** The max_age of a `mode: none` policy (RFC 8461 §8.3 suggests a small one, e.g. a day). */
+export const NONE_POLICY_MAX_AGE = 86400;
+
 export interface PolicySettings {
   maxAgeTesting: number;
   maxAgeEnforce: number;
@@ -44,10 +47,11 @@ export function mxPatterns(mxHosts: string[], wildcard: boolean): string[] {
  * each line ending CRLF. Null when the domain has no MX host (a policy with no mx line is not
  * valid for testing or enforce).
  */
-export function policyText(mode: MtaStsMode, mxHosts: string[], settings: PolicySettings): string | null {
+export function policyText(mode: MtaStsMode | 'none', mxHosts: string[], settings: PolicySettings): string | null {
   const mx = mxPatterns(mxHosts, settings.mxWildcard);
   if (mx.length === 0) return null;
-  const maxAge = mode === 'enforce' ? settings.maxAgeEnforce : settings.maxAgeTesting;
+  // A none policy (a domain being turned off, RFC 8461 §8.3) is held a day: see retire.ts.
+  const maxAge = mode === 'enforce' ? settings.maxAgeEnforce : mode === 'none' ? NONE_POLICY_MAX_AGE : settings.maxAgeTesting;
   return ['version: STSv1', `mode: ${mode}`, ...mx.map((m) => `mx: ${m}`), `max_age: ${maxAge}`].map((l) => `${l}\r\n`).join('');
 }
 

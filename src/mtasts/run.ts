@@ -1,7 +1,14 @@
 import type { AppContext } from '../context.js';
+import { mtaStsOwner } from '../dns/records.js';
+import type { ApplyResult } from '../providers/contract.js';
 import type { Providers } from '../provider-instances.js';
 import { makePlan, type PlanOptions, type RunPlan } from '../plan/run.js';
+import { problem, type Problem } from '../problem.js';
+import { stsTxtText } from './policy.js';
+import { ourRecordLeft, removeServed } from './remove.js';
+import { removableAt } from './retire.js';
 import { serveAll, type ServeOutcome } from './serve.js';
+import { mtaStsStore } from './store.js';
 
 /**
  * The MTA-STS order inside a run that publishes (apply, reconcile): the plan says which policies
@@ -15,4 +22,48 @@ export async function serveThenPlan(ctx: AppContext, providers: Providers, plan:
   const next = served.some((s) => s.changed) ? await makePlan(ctx, providers, { ...opts, scan: plan.scan }) : plan;
   next.problems.push(...served.flatMap((s) => (s.problem ? [s.problem] : [])).filter((p) => !next.problems.some((q) => q.code === p.code && q.subject === p.subject)));
   return { plan: next, served };
+}
+
+/**
+ * After the run's apply, the steps of turning MTA-STS off that wait for the DNS (retire.ts):
+ * a none policy whose record the zone now holds starts the held policy's max_age; a retired
+ * domain whose record is gone (no longer ours in the ledger, its zone applied without a problem)
+ * has its files, subdomain and state removed (remove.ts). One domain failing fails alone.
+ */
+export async function afterMtaStsApply(ctx: AppContext, plan: RunPlan, results: ApplyResult[], actor: string): Promise<Problem[]> {
+  if (plan.mtaStsPolicies.every((p) => p.mode !== 'none') && plan.mtaStsRetired.length === 0) return [];
+  const store = mtaStsStore(ctx);
+  const state = ctx.state();
+  const now = ctx.now();
+  const failedZones = new Set(results.filter((r) => r.problem).map((r) => r.zone));
+  const zoneWith = (owner: string, text: string | null): string | null => {
+    for (const [zone, records] of plan.inputs.mtaStsByZone) if (records.some((r) => r.owner === owner && (text === null || r.text === text))) return zone;
+    return null;
+  };
+  const problems: Problem[] = [];
+  for (const p of plan.mtaStsPolicies) {
+    if (p.mode !== 'none') continue;
+    const s = store.get(p.domain);
+    if (!s?.retiring || s.retiring.after !== null || s.servedId !== p.id) continue;
+    const zone = zoneWith(mtaStsOwner(p.domain), stsTxtText(p.id));
+    if (zone !== null && !failedZones.has(zone)) {
+      store.markAnnounced(p.domain, removableAt(now, s.retiring.heldMaxAge));
+      state.logActivity({ actor, kind: 'mta-sts', zone, subject: p.domain, detail: `MTA-STS turned off: the mode none policy (id ${p.id}) is announced; the record and files go after ${removableAt(now, s.retiring.heldMaxAge)}, when no sender can hold the earlier policy (max_age ${s.retiring.heldMaxAge} s)`, ok: true });
+    }
+  }
+  const owners = new Map(plan.scan.domains.map((d) => [d.domain, d.owner]));
+  for (const domain of plan.mtaStsRetired) {
+    const s = store.get(domain);
+    if (!s) continue;
+    const owner = mtaStsOwner(domain);
+    // The record goes first: one of ours not deleted yet (a failed or held-back apply) means wait.
+    if (ourRecordLeft(ctx, domain, [...plan.inputs.localZones, ...plan.zones.map((z) => z.zone)]) || [...failedZones].some((z) => owner.endsWith(`.${z}`))) continue;
+    try {
+      const p = await removeServed(ctx, s, owners.get(domain) ?? '', actor);
+      if (p) problems.push(p);
+    } catch (err) {
+      problems.push(problem('mta-sts-remove-failed', `Turning MTA-STS off for ${domain} failed: ${(err as Error).message.slice(0, 200)}; the next run tries again.`, { subject: domain }));
+    }
+  }
+  return problems;
 }

@@ -152,6 +152,10 @@ export async function serveDomain(ctx: AppContext, policy: WantedPolicy, owner: 
     if (!(got.ok && got.body === policy.text)) return { domain: policy.domain, served: false, changed: false, problem: notServed(policy.domain, got, policy.text) };
   }
   const changed = state.servedId !== policy.id;
+  // Turning off (retire.ts): the none policy served starts the retirement with the max_age senders
+  // may hold; a real policy served again (opted in again) ends it.
+  if (policy.mode === 'none' && policy.heldMaxAge !== undefined && (state.retiring === null || changed)) store.setRetiring(policy.domain, policy.heldMaxAge);
+  if (policy.mode !== 'none' && state.retiring !== null) store.setRetiring(policy.domain, null);
   if (changed || state.servedText !== policy.text) {
     store.markServed(policy.domain, policy.text, policy.id, new Date(ctx.now()).toISOString());
     ctx.state().logActivity({ actor: opts.actor, kind: 'mta-sts', zone: null, subject: policy.domain, detail: `MTA-STS ${policy.mode} policy (id ${policy.id}, mx ${policy.mx.join(', ')}) served and fetched back at ${policyUrl(policy.domain)}; its id is published next`, ok: true });

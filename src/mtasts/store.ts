@@ -28,6 +28,12 @@ export interface MtaStsDomainState {
   subdomainOurs: boolean;
   /** The policy file we wrote (absolute path), to remove exactly it. */
   policyFile: string | null;
+  /**
+   * Turned off and being retired (RFC 8461 §8.3; src/mtasts/retire.ts): `heldMaxAge` is the
+   * max_age (s) of the last policy senders may still hold; `after` the ISO time from which the
+   * records and files may go (set once the `mode: none` policy's id is announced). Null: not retiring.
+   */
+  retiring: { heldMaxAge: number; after: string | null } | null;
 }
 
 interface Row {
@@ -39,6 +45,8 @@ interface Row {
   served_at: string | null;
   subdomain_ours: number;
   policy_file: string | null;
+  retire_held_max_age?: number | null;
+  retire_after?: string | null;
 }
 
 function fromRow(r: Row): MtaStsDomainState {
@@ -52,6 +60,7 @@ function fromRow(r: Row): MtaStsDomainState {
     servedAt: r.served_at,
     subdomainOurs: r.subdomain_ours === 1,
     policyFile: r.policy_file,
+    retiring: typeof r.retire_held_max_age === 'number' ? { heldMaxAge: r.retire_held_max_age, after: r.retire_after ?? null } : null,
   };
 }
 
@@ -102,6 +111,19 @@ export class MtaStsStore {
   markCreated(domain: string, what: { subdomainOurs?: boolean; policyFile?: string | null }): void {
     if (what.subdomainOurs !== undefined) this.db.prepare('UPDATE mta_sts_domain SET subdomain_ours = ? WHERE domain = ?').run(what.subdomainOurs ? 1 : 0, domain);
     if (what.policyFile !== undefined) this.db.prepare('UPDATE mta_sts_domain SET policy_file = ? WHERE domain = ?').run(what.policyFile, domain);
+  }
+
+  /**
+   * Retirement: `heldMaxAge` set starts it (the `after` time is cleared until the none policy is
+   * announced again); null ends it (the domain is opted in again).
+   */
+  setRetiring(domain: string, heldMaxAge: number | null): void {
+    this.db.prepare('UPDATE mta_sts_domain SET retire_held_max_age = ?, retire_after = NULL WHERE domain = ?').run(heldMaxAge, domain);
+  }
+
+  /** The none policy's id is announced: removal may go on at `afterIso` (kept when already set). */
+  markAnnounced(domain: string, afterIso: string): void {
+    this.db.prepare('UPDATE mta_sts_domain SET retire_after = COALESCE(retire_after, ?) WHERE domain = ? AND retire_held_max_age IS NOT NULL').run(afterIso, domain);
   }
 
   remove(domain: string): void {

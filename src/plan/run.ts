@@ -40,6 +40,8 @@ export interface RunPlan {
   scan: ScanResult;
   /** The MTA-STS policies the settings want served now (the serve step writes them, src/mtasts/serve.ts). */
   mtaStsPolicies: WantedPolicy[];
+  /** Domains turned off whose senders can hold no policy any more: their record goes now, the rest after the apply (mtasts/run.ts). */
+  mtaStsRetired: string[];
   zones: ZonePlan[];
   refused: RefusedZone[];
   unmanaged: DesiredSet['unmanaged'];
@@ -131,7 +133,7 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
   }
   const reports = desiredTlsrpt(scan.endpoints, { publish: ctx.config.tlsrpt.publish, address: reportAddress(ctx, scan.hostname), ttl: ctx.config.policy.ttl }, zoneOf);
   const stsStored = ledger ? new MtaStsStore(ledger.db, { readOnly: true }).all() : new Map();
-  const sts = wantedPolicies(scan.domains, { ...ctx.config.mtaSts }, stsStored);
+  const sts = wantedPolicies(scan.domains, { ...ctx.config.mtaSts }, stsStored, ctx.now());
   const stsRecords = desiredMtaSts(sts.policies, stsStored, zoneOf, ctx.config.policy.ttl);
   const inputs: PlanInputs = { opts, seen: new Map(), planned: new Map(), desiredByZone: desired.byZone, tlsrptByZone: reports.byZone, mtaStsByZone: stsRecords.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
   const problems: Problem[] = [...scan.problems, ...desired.problems, ...reports.problems, ...sts.problems, ...stsRecords.problems];
@@ -155,7 +157,7 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     inputs.massDeletion = mass;
     for (const z of planned) holdBackGone(z, mass);
   }
-  return { scan, mtaStsPolicies: sts.policies, zones: planned, refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
+  return { scan, mtaStsPolicies: sts.policies, mtaStsRetired: sts.retired, zones: planned, refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
 }
 
 /** The TLS-RPT report address: the settings', else tlsrpt@<server hostname> (null: neither is usable). */

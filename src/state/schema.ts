@@ -266,6 +266,13 @@ export const MIGRATIONS: readonly Migration[] = [
     why: 'MTA-STS check results per domain, the evidence auto-enforce and the pages read (issue 27 §5)',
     up: (db) => db.exec(MTA_STS_CHECKS),
   },
+  {
+    version: 7,
+    why: 'MTA-STS turned off for a domain: the max_age senders may still hold, and when removal may go on (issue 27 §3, RFC 8461 §8.3)',
+    up: (db) => {
+      if (!hasColumn(db, 'mta_sts_domain', 'retire_after')) db.exec('ALTER TABLE mta_sts_domain ADD COLUMN retire_held_max_age INTEGER; ALTER TABLE mta_sts_domain ADD COLUMN retire_after TEXT;');
+    },
+  },
 ];
 
 /**

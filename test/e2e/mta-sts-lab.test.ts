@@ -1,4 +1,5 @@
-import { chmodSync, chownSync, mkdirSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLab } from '../lab/setup.js';
@@ -9,7 +10,7 @@ import { ensurePostfix, writePostfixConfig } from '../lab/posttls.js';
 import { testContext } from '../helpers/context.js';
 import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
-import { serveThenPlan } from '../../src/mtasts/run.js';
+import { afterMtaStsApply, serveThenPlan } from '../../src/mtasts/run.js';
 import { serveAll } from '../../src/mtasts/serve.js';
 import { createSubdomain, subdomainDocroot } from '../../src/mtasts/subdomain.js';
 import { mtaStsStatus, type StsStatus } from '../../src/mtasts/status.js';
@@ -69,6 +70,7 @@ const argv = process.argv.slice(2);
 const fn = argv.find((a) => !a.startsWith('--') && !a.includes('='));
 const args = Object.fromEntries(argv.filter((a) => a.includes('=') && !a.startsWith('--')).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
 const ud = path.join(${JSON.stringify(root)}, 'var/cpanel/userdata/user1');
+fs.appendFileSync(path.join(${JSON.stringify(root)}, 'whmapi1.log'), argv.join(' ') + '\\n');
 const out = (ok, data, reason) => process.stdout.write(JSON.stringify({ data, metadata: { command: fn, result: ok ? 1 : 0, reason: reason || 'OK', version: 1 } }) + '\\n');
 if (fn === 'create_subdomain') {
   const file = path.join(ud, args.domain);
@@ -86,6 +88,22 @@ if (fn === 'create_subdomain') {
 `,
   );
   chmodSync(exe, 0o755);
+  // systemd's stand-in for the oneshot unit tlsa-manager-mta-sts-subdomain@.service: runs what its
+  // ExecStart runs (plugin/systemd), the built CLI with this root and config.
+  const systemctl = join(root, 'usr/bin/systemctl');
+  mkdirSync(dirname(systemctl), { recursive: true });
+  writeFileSync(
+    systemctl,
+    `#!/usr/bin/env node
+const { execFileSync } = require('child_process');
+const [verb, unit] = process.argv.slice(2);
+const m = /^tlsa-manager-mta-sts-subdomain@(.+)\\.service$/.exec(unit || '');
+if (verb !== 'start' || !m) { process.stderr.write('systemctl stand-in: ' + verb + ' ' + unit + '\\n'); process.exit(5); }
+require('fs').appendFileSync(${JSON.stringify(join(root, 'systemctl.log'))}, verb + ' ' + unit + '\\n');
+execFileSync(process.execPath, [${JSON.stringify(join(process.cwd(), 'dist/cli.js'))}, '--root', ${JSON.stringify(root)}, '--config', ${JSON.stringify(join(root, 'etc/tlsa-manager/config.json'))}, 'mta-sts', 'subdomain', m[1]], { stdio: 'inherit' });
+`,
+  );
+  chmodSync(systemctl, 0o755);
 }
 
 function context(e: Env, mtaSts: Record<string, unknown>): AppContext {
@@ -101,6 +119,22 @@ async function run(ctx: AppContext) {
   for (const r of results) expect(r.problem, r.problem?.message).toBeUndefined();
   await env.l.flushResolver();
   return plan;
+}
+
+/** A run as apply does it, with the steps of turning off that follow the apply. */
+async function runAll(ctx: AppContext) {
+  const providers = new Providers(ctx);
+  const { plan } = await serveThenPlan(ctx, providers, await makePlan(ctx, providers), {}, 'test');
+  const results = await applyPlan(ctx, providers, plan, 'test');
+  for (const r of results) expect(r.problem, r.problem?.message).toBeUndefined();
+  expect(await afterMtaStsApply(ctx, plan, results, 'test')).toEqual([]);
+  await env.l.flushResolver();
+  return plan;
+}
+
+/** The zone file as named-compilezone -i local reads it (one record a line, names absolute). */
+function compiled(zone: string): string {
+  return execFileSync('named-compilezone', ['-q', '-i', 'local', '-s', 'full', '-o', '-', zone, env.l.zoneFile(zone)], { encoding: 'utf8' });
 }
 
 async function status(ctx: AppContext): Promise<StsStatus> {
@@ -234,5 +268,60 @@ describe('MTA-STS in the lab (real Apache, mta-sts-query, posttls-finger secure)
     expect(s.state).toBe('broken');
     expect(codes(s)).toEqual(['mta-sts-mx-certificate-invalid']);
     expect((await mxJudge()).verified).toBe(false);
+  });
+
+  it('turned off: mode none announced first, then after the held max_age exactly our record, file and subdomain go; the customer\'s stay', async () => {
+    const ctx = context(env, { publish: 'all' });
+    const before = await status(ctx);
+    expect(before.policy?.mode).toBe('enforce');
+    // The customer's own: an MTA-STS record at a neighbouring name, a file beside ours in .well-known, a page in public_html.
+    const customerTxt = `_mta-sts.shop.${env.zone}.`;
+    await env.l.setRecords(env.zone, [`mta-sts.${env.zone}. 60 IN A ${env.web}`, `${customerTxt} 60 IN TXT "v=STSv1; id=customer1;"`]);
+    const theirs = [join(env.docroot, '.well-known/security.txt'), join(env.home, 'public_html/index.html')];
+    for (const f of theirs) writeFileSync(f, 'the customer\'s\n');
+    const ourFile = join(env.docroot, '.well-known/mta-sts.txt');
+
+    // Turned off: the first run serves mode none with a new id and announces it.
+    let offset = 0;
+    const off = () => {
+      const c = context(env, { publish: 'off' });
+      c.now = () => Date.now() + offset;
+      return c;
+    };
+    await runAll(off());
+    const none = await status(off());
+    expect(none).toMatchObject({ served: true, policy: { mode: 'none', mx: before.policy!.mx, maxAge: 86400 } });
+    expect(none.id).not.toBe(before.id);
+    const j = await judge(before.id!);
+    expect(j.result, j.output).toBe('VALID');
+    expect({ id: j.id, mode: j.mode }).toEqual({ id: none.id, mode: 'none' });
+    const st = mtaStsStore(off()).get(env.zone)!;
+    expect(st.retiring?.heldMaxAge).toBe(1209600);
+    // Before the enforce policy senders hold has expired, nothing goes.
+    offset = 1209600_000 - 3_600_000;
+    await runAll(off());
+    expect((await env.l.digAuthoritative(`_mta-sts.${env.zone}`, 'TXT')).answers.join(' ')).toContain(`id=${none.id}`);
+    expect(statSync(ourFile).isFile()).toBe(true);
+
+    // After it: the record first, then our file and the subdomain we created; the state is forgotten.
+    offset = 1209600_000 + 60_000;
+    await runAll(off());
+    const zoneText = compiled(env.zone);
+    expect(zoneText).not.toMatch(new RegExp(`^_mta-sts\\.${env.zone.replace(/\./g, '\\.')}\\.\\s`, 'm'));
+    expect(zoneText).toMatch(new RegExp(`^_mta-sts\\.shop\\.${env.zone.replace(/\./g, '\\.')}\\.\\s.*TXT\\s+"v=STSv1; id=customer1;"`, 'm'));
+    expect((await env.l.digAuthoritative(`_mta-sts.${env.zone}`, 'TXT')).answers).toEqual([]);
+    expect((await env.l.digAuthoritative(customerTxt, 'TXT')).answers.join(' ')).toContain('id=customer1');
+    expect(() => statSync(ourFile)).toThrow();
+    for (const f of theirs) expect(readFileSync(f, 'utf8')).toBe('the customer\'s\n');
+    expect(readFileSync(join(env.l.cpanelRoot, 'whmapi1.log'), 'utf8')).toMatch(new RegExp(`delete_domain domain=mta-sts\\.${env.zone.replace(/\./g, '\\.')}$`, 'm'));
+    expect(readFileSync(join(env.l.cpanelRoot, 'systemctl.log'), 'utf8')).toContain(`start tlsa-manager-mta-sts-subdomain@${env.zone}.service`);
+    expect(mtaStsStore(off()).get(env.zone)).toBeNull();
+    // A sender finds no policy any more.
+    await env.l.flushResolver();
+    const gone = await judge();
+    expect(gone.result, gone.output).not.toBe('VALID');
+    // A further run changes nothing.
+    const again = await makePlan(off(), new Providers(off()), { showOnly: true });
+    expect(again.zones.flatMap((z) => z.changes).filter((c) => c.record.owner.includes('_mta-sts'))).toEqual([]);
   });
 });

@@ -98,7 +98,7 @@ describe('reading a policy and matching MX hosts (§3.2, §4.1)', () => {
 });
 
 const domain = (name: string, mx: string[], extra: Partial<DomainReport> = {}): DomainReport => ({ domain: name, owner: 'u', mail: 'local', zone: name, mx: mx.map((host, i) => ({ host, preference: 10 + i, pointsHere: true, why: 'test', addresses: [] })), problems: [], ...extra });
-const st = (d: string, s: Partial<MtaStsDomainState>): MtaStsDomainState => ({ domain: d, mode: 'testing', modeSince: '2026-01-01T00:00:00Z', servedText: null, servedId: null, servedAt: null, subdomainOurs: false, policyFile: null, ...s });
+const st = (d: string, s: Partial<MtaStsDomainState>): MtaStsDomainState => ({ domain: d, mode: 'testing', modeSince: '2026-01-01T00:00:00Z', servedText: null, servedId: null, servedAt: null, subdomainOurs: false, policyFile: null, retiring: null, ...s });
 
 describe('which domains get a policy, and which id the TXT announces', () => {
   const settings = { ...S, publish: 'all' as const, mode: 'testing' as const };
