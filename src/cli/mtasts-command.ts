@@ -8,7 +8,8 @@ import { ourRecordLeft } from '../mtasts/remove.js';
 import { labCa } from '../mtasts/serve.js';
 import { recordCheck } from '../mtasts/scheduled.js';
 import { statusOf, type StsStatus } from '../mtasts/status.js';
-import { MtaStsStore, MTA_STS_MODES, mtaStsStore, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
+import { MtaStsStore, MTA_STS_MODES, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
+import { setModeByAdmin } from '../mtasts/admin-mode.js';
 import { createSubdomain, removeSubdomain } from '../mtasts/subdomain.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
@@ -75,10 +76,7 @@ export function statusText(rows: StsStatus[]): string {
 async function mode({ ctx, args }: CommandInput): Promise<CommandResult> {
   if (args.length !== 2 || !(MTA_STS_MODES as readonly string[]).includes(args[1]!)) throw new ProblemError(problem('usage', `mta-sts mode takes a domain and testing or enforce (${USAGE})`));
   const domain = domainArg(args[0]!);
-  const c = ctx!;
-  const before = mtaStsStore(c).get(domain)?.mode ?? null;
-  mtaStsStore(c).setMode(domain, args[1] as MtaStsMode, new Date(c.now()).toISOString());
-  c.state().logActivity({ actor: 'cli', kind: 'mta-sts', zone: null, subject: domain, detail: `mode ${before ?? '(none)'} → ${args[1]} (the next apply serves the new policy, then publishes its id)`, ok: true });
+  setModeByAdmin(ctx!, domain, args[1] as MtaStsMode, 'cli');
   return { output: `${domain}: mode ${args[1]}; run "tlsa-manager apply" to serve and announce it`, exitCode: 0 };
 }
 

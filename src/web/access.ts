@@ -39,6 +39,8 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'POST /settings/test-provider': 'root',
   'POST /settings/test-alert': 'root',
   'POST /alerts/:id/ack': 'root',
+  // Resellers see their domains' MTA-STS panel, but enforce is a server-wide risk (routes/mtasts.ts).
+  'POST /domains/:domain/mta-sts/mode': 'root',
 };
 
 const patterns = Object.entries(ROUTE_ACCESS).map(([key, access]) => {
@@ -98,6 +100,8 @@ export function scopedData(root: ServerRoot, d: SnapshotData, who: Identity): Sn
     owners: [...new Set(rows.map((r) => r.owner))].sort(),
     providers: [...new Set(rows.map((r) => r.provider).filter((p): p is string => !!p))].sort(),
     dnssec: new Map([...d.dnssec].filter(([zone]) => zones.has(zone))),
+    mtaSts: new Map([...d.mtaSts].filter(([domain]) => domains.has(domain))),
+    stsChecks: new Map([...d.stsChecks].filter(([domain]) => domains.has(domain))),
     plan: {
       ...d.plan,
       zones: d.plan.zones.filter((z) => zones.has(z.zone)),

@@ -3,6 +3,8 @@ import { publishedMarks } from '../checks/scheduled.js';
 import { tlsrptTotals } from '../tlsrpt/import.js';
 import express, { type RequestHandler } from 'express';
 import { latestDnssec } from '../dnssec/watch.js';
+import { mtaStsStore } from '../mtasts/store.js';
+import { mtaStsChecks } from '../mtasts/checks-store.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { JobRegistry } from './jobs.js';
 import { exportRouter } from './routes/export.js';
 import { jobsRouter } from './routes/jobs.js';
 import { pagesRouter } from './routes/pages.js';
+import { mtaStsRouter } from './routes/mtasts.js';
 import { settingsRouter } from './routes/settings.js';
 import type { RouteDeps } from './routes/common.js';
 import { securityHeaders } from './security.js';
@@ -60,7 +63,7 @@ export interface WebApp {
  */
 export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   const services = opts.services ?? defaultServices(ctx);
-  const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx), tlsrpt: () => tlsrptTotals(ctx), published: () => publishedMarks(ctx.state()) });
+  const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx), tlsrpt: () => tlsrptTotals(ctx), published: () => publishedMarks(ctx.state()), mtaSts: () => mtaStsStore(ctx).all(), stsChecks: () => mtaStsChecks(ctx).latestAll() });
   const jobs = new JobRegistry();
   const auth = createAuth({ mode: opts.mode, ...(opts.loginToken ? { password: opts.loginToken } : {}), redeemLink: (t) => redeemLoginLink(ctx, t), secureCookie: opts.secureCookie === true, logger: ctx.logger, loginCss: readFileSync(join(PUBLIC_DIR, 'app.css'), 'utf8'), identify: (user) => whmIdentity(ctx.root, user) });
   const deps: RouteDeps = { ctx, services, snapshot, jobs };
@@ -105,6 +108,7 @@ export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   app.use(exportRouter(deps));
   app.use(settingsRouter(deps));
   app.use(alertsRouter(deps));
+  app.use(mtaStsRouter(deps));
   app.post('/logout', auth.logout);
 
   app.use(notFound);

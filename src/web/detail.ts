@@ -13,7 +13,7 @@ import { formatRecord, recordKey, type TlsaRecord } from '../tlsa/types.js';
 import type { DesiredRecord } from '../plan/desired.js';
 import type { NextKey } from '../cpanel/key-preference.js';
 import type { Config } from '../state/config.js';
-import { isTlsrpt, tlsrptOwner } from '../dns/records.js';
+import { isManagedTxt, isMtaSts, isTlsrpt, mtaStsOwner, tlsrptOwner, type TxtKind } from '../dns/records.js';
 import type { WebServices } from './services.js';
 import type { ListRow, SnapshotData } from './snapshot.js';
 
@@ -53,30 +53,37 @@ export interface DomainDetail {
   policy: PolicyView | null;
 }
 
-/** The `_smtp._tls` policy of one domain: what is wanted, what the plan will do, what stays. */
+/** A managed TXT record of one domain (`_smtp._tls` TLS-RPT, `_mta-sts` MTA-STS): what is wanted, what the plan will do, what stays. */
 export interface PolicyView {
   owner: string;
   /** The text wanted (null: none is wanted any more). */
   wanted: string | null;
-  /** What the next apply does there; `foreign`: someone else's policy is there and stays. */
+  /** What the next apply does there; `foreign`: someone else's record is there and stays. */
   state: 'create' | 'replace' | 'delete' | 'in-sync' | 'foreign';
   /** The changes planned at the owner, in words. */
   changes: Change[];
-  /** Policies there that TLSA Manager did not create (never touched). */
+  /** Records there that TLSA Manager did not create (never touched). */
   foreign: string[];
   notes: Problem[];
 }
 
-/** The domain's TLSRPT policy from the snapshot's plan (pure: the plan read the zone already). */
-export function policyView(data: SnapshotData, domain: string): PolicyView | null {
-  const owner = tlsrptOwner(domain);
+/** Per TXT kind: its owner name, which records are of the kind, the plan's wanted records, the warning naming a foreign one. */
+const TXT_VIEWS = {
+  TLSRPT: { owner: tlsrptOwner, is: isTlsrpt, wanted: (d: SnapshotData) => d.plan.inputs.tlsrptByZone, foreignCode: 'tlsrpt-foreign' },
+  MTASTS: { owner: mtaStsOwner, is: isMtaSts, wanted: (d: SnapshotData) => d.plan.inputs.mtaStsByZone, foreignCode: 'mta-sts-foreign' },
+} as const;
+
+/** The domain's TXT record of a kind from the snapshot's plan (pure: the plan read the zone already). */
+export function policyView(data: SnapshotData, domain: string, kind: TxtKind = 'TLSRPT'): PolicyView | null {
+  const k = TXT_VIEWS[kind];
+  const owner = k.owner(domain);
   const zone = enclosingZone(domain, new Set(data.plan.zones.map((z) => z.zone)));
   const zp = data.plan.zones.find((z) => z.zone === zone);
   if (!zp) return null;
-  const wanted = data.plan.inputs.tlsrptByZone.get(zp.zone)?.find((t) => t.owner === owner)?.text ?? null;
-  const changes = zp.changes.filter((c) => c.record.owner === owner && isTlsrpt(c.record));
-  const foreign = zp.foreign.filter((f) => f.owner === owner && isTlsrpt(f)).map((f) => (isTlsrpt(f) ? f.text : ''));
-  const notes = zp.warnings.filter((w) => w.code === 'tlsrpt-foreign' && w.subject === domain);
+  const wanted = k.wanted(data).get(zp.zone)?.find((t) => t.owner === owner)?.text ?? null;
+  const changes = zp.changes.filter((c) => c.record.owner === owner && k.is(c.record));
+  const foreign = zp.foreign.filter((f) => f.owner === owner && k.is(f)).map((f) => (isManagedTxt(f) ? f.text : ''));
+  const notes = zp.warnings.filter((w) => w.code === k.foreignCode && w.subject === domain);
   if (wanted === null && changes.length === 0 && foreign.length === 0) return null;
   const creates = changes.some((c) => c.kind === 'create');
   const deletes = changes.some((c) => c.kind === 'delete');

@@ -5,12 +5,14 @@ import { VERDICTS, type Verdict } from '../dane/verdict.js';
 
 const CATEGORY_ORDER = Object.keys(CATEGORIES);
 import { DNSSEC_STATES } from '../dnssec/state.js';
+import { STS_LIST_STATES } from './mtasts-view.js';
 
 export const SORT_KEYS = ['domain', 'owner', 'verdict', 'tlsa', 'expiry', 'checked', 'provider'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
 export { TLSA_STATES };
 export const DNSSEC_FILTER = Object.keys(DNSSEC_STATES);
+export { STS_LIST_STATES };
 
 export interface ListQuery {
   q: string;
@@ -20,6 +22,8 @@ export interface ListQuery {
   provider: string;
   tlsa: string;
   dnssec: string;
+  /** MTA-STS: off, testing, enforce or broken (mtasts-view.ts). */
+  sts: string;
   sort: SortKey;
   dir: 'asc' | 'desc';
   page: number;
@@ -48,6 +52,7 @@ export function parseListQuery(raw: Raw): ListQuery {
     provider: first(raw, 'provider'),
     tlsa: (TLSA_STATES as readonly string[]).includes(first(raw, 'tlsa')) ? first(raw, 'tlsa') : '',
     dnssec: DNSSEC_FILTER.includes(first(raw, 'dnssec')) ? first(raw, 'dnssec') : '',
+    sts: (STS_LIST_STATES as readonly string[]).includes(first(raw, 'sts')) ? first(raw, 'sts') : '',
     sort: SORT_KEYS.includes(sort) ? sort : 'domain',
     dir: first(raw, 'dir') === 'desc' ? 'desc' : 'asc',
     page: Number.isInteger(page) && page > 0 ? page : 1,
@@ -66,6 +71,7 @@ export function queryParams(q: ListQuery, override: Partial<ListQuery> = {}): Re
   if (m.provider) out.provider = m.provider;
   if (m.tlsa) out.tlsa = m.tlsa;
   if (m.dnssec) out.dnssec = m.dnssec;
+  if (m.sts) out.sts = m.sts;
   if (m.sort !== 'domain') out.sort = m.sort;
   if (m.dir !== 'asc') out.dir = m.dir;
   if (m.page !== 1) out.page = String(m.page);
@@ -116,7 +122,8 @@ export function listRows(all: ListRow[], q: ListQuery): ListPage {
       (!q.owner || r.owner === q.owner) &&
       (!q.provider || (q.provider === 'none' ? r.provider === null : r.provider === q.provider)) &&
       (!q.tlsa || r.tlsa === q.tlsa) &&
-      (!q.dnssec || r.dnssec === q.dnssec),
+      (!q.dnssec || r.dnssec === q.dnssec) &&
+      (!q.sts || r.sts === q.sts),
   );
   const pages = Math.max(1, Math.ceil(rows.length / q.per));
   const page = Math.min(q.page, pages);

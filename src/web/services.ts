@@ -17,6 +17,9 @@ import { alertStore, sendTest, type ChannelId } from '../alerts/notify.js';
 import { importanceName, setCpanelImportance } from '../alerts/channels/cpanel.js';
 import { WhmApi } from '../cpanel/whmapi.js';
 import type { Snapshot } from './snapshot.js';
+import { serveThenPlan } from '../mtasts/run.js';
+import { setModeByAdmin } from '../mtasts/admin-mode.js';
+import type { MtaStsMode } from '../mtasts/store.js';
 
 /** What the Cloudflare "Test" button reports (a subset of CloudflareProvider's TokenCheck). */
 export interface TokenTest {
@@ -58,6 +61,8 @@ export interface WebServices {
   saveSettings(next: Config, changed: string[], actor: string): Promise<Problem | null>;
   /** Send a test alert through one channel, logged. */
   sendTestAlert(channel: ChannelId, actor: string): Promise<{ ok: boolean; error?: string }>;
+  /** Root moves a domain's MTA-STS mode (the domain page's switch): stored and logged; the next publish serves it. */
+  setMtaStsMode(domain: string, mode: MtaStsMode, actor: string): void;
   /** An admin has seen an open alert (issue 24): `unknown` when there is no such alert, false when it is not open. */
   acknowledgeAlert(id: number, actor: string): boolean | 'unknown';
 }
@@ -67,7 +72,9 @@ export function defaultServices(ctx: AppContext): WebServices {
     plan: (domains) => makePlan(ctx, new Providers(ctx), domains ? { domains, kinds: true, showOnly: true } : { kinds: true, showOnly: true }),
     async publish(domains, actor, onZone, takeover) {
       const providers = new Providers(ctx);
-      const plan = await makePlan(ctx, providers, { ...(domains ? { domains } : {}), ...(takeover?.length ? { takeover } : {}) });
+      const opts = { ...(domains ? { domains } : {}), ...(takeover?.length ? { takeover } : {}) };
+      // As apply does: MTA-STS policies are served first, so the records announce only served ids.
+      const { plan } = await serveThenPlan(ctx, providers, await makePlan(ctx, providers, opts), opts, actor);
       const results = await applyPlan(ctx, providers, plan, actor, onZone ? { onZone } : {});
       return { plan, results };
     },
@@ -100,6 +107,7 @@ export function defaultServices(ctx: AppContext): WebServices {
       ctx.state().logActivity({ actor, kind: 'alert', zone: null, subject: channel, detail: result.ok ? 'test alert sent' : `test alert failed: ${result.error}`, ok: result.ok });
       return result;
     },
+    setMtaStsMode: (domain, mode, actor) => void setModeByAdmin(ctx, domain, mode, actor),
     acknowledgeAlert(id, actor) {
       const store = alertStore(ctx);
       const alert = store.get(id);

@@ -1,6 +1,8 @@
 import type { RunPlan } from '../plan/run.js';
 import { auditRows, type AuditRow, type PublishMarks, type TlsrptTotals } from '../report/audit.js';
 import type { DnssecStatus } from '../dnssec/status.js';
+import type { MtaStsDomainState } from '../mtasts/store.js';
+import { stsListState, type StsListState, type StsLatest } from './mtasts-view.js';
 
 /** The overview's buckets are the product's one vocabulary (src/dane/category.ts). */
 export { CATEGORIES, type Category } from '../dane/category.js';
@@ -15,6 +17,8 @@ export interface StoredCheck {
 export interface ListRow extends AuditRow {
   /** Lower-case haystack for the search box. */
   haystack: string;
+  /** The MTA-STS column and filter: the stored mode, or broken when the latest check says so (mtasts-view.ts). */
+  sts: StsListState;
 }
 
 export interface SnapshotData {
@@ -29,12 +33,28 @@ export interface SnapshotData {
   buildMs: number;
   /** The DNSSEC chain watcher's last status per zone (the domain page's DNSSEC panel). */
   dnssec: Map<string, DnssecStatus>;
+  /** Each domain's stored MTA-STS state (mode, since, the policy proven served). */
+  mtaSts: Map<string, MtaStsDomainState>;
+  /** Each domain's latest MTA-STS check (empty until checks are stored). */
+  stsChecks: Map<string, StsLatest>;
 }
 
-export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, buildMs: number, now = new Date(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map(), published: PublishMarks = new Map()): SnapshotData {
-  const rows = auditRows(plan, checks, dnssec, tlsrpt, published).map((r): ListRow => {
+/** What the rows are built from besides the plan (each optional: none known without it). */
+export interface SnapshotInputs {
+  checks: Map<string, StoredCheck>;
+  dnssec?: Map<string, DnssecStatus>;
+  tlsrpt?: TlsrptTotals;
+  published?: PublishMarks;
+  mtaSts?: Map<string, MtaStsDomainState>;
+  stsChecks?: Map<string, StsLatest>;
+}
+
+export function buildData(plan: RunPlan, inputs: SnapshotInputs, buildMs: number, now = new Date()): SnapshotData {
+  const { checks, dnssec = new Map(), tlsrpt = new Map(), published = new Map(), mtaSts = new Map(), stsChecks = new Map() } = inputs;
+  const rows = auditRows(plan, checks, dnssec, tlsrpt, published, mtaSts).map((r): ListRow => {
     const row = r as ListRow;
     row.haystack = [r.domain, r.owner, ...r.mxHosts, r.zone ?? ''].join(' ').toLowerCase();
+    row.sts = stsListState(r.mtaSts, stsChecks.get(r.domain) ?? null);
     return row;
   });
   rows.sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
@@ -48,6 +68,8 @@ export function buildData(plan: RunPlan, checks: Map<string, StoredCheck>, build
     builtAt: now.toISOString(),
     buildMs,
     dnssec,
+    mtaSts,
+    stsChecks,
   };
 }
 
@@ -60,6 +82,10 @@ export interface SnapshotSource {
   tlsrpt?(): TlsrptTotals;
   /** When a publish last changed each domain's records (optional: none known without it). */
   published?(): PublishMarks;
+  /** Each domain's stored MTA-STS state (optional). */
+  mtaSts?(): Map<string, MtaStsDomainState>;
+  /** Each domain's latest MTA-STS check (optional). */
+  stsChecks?(): Map<string, StsLatest>;
 }
 
 /**
@@ -104,7 +130,7 @@ export class Snapshot {
       const t0 = performance.now();
       try {
         const plan = await this.source.plan();
-        this.data = buildData(plan, this.source.checks(), Math.round(performance.now() - t0), new Date(), this.source.dnssec?.() ?? new Map(), this.source.tlsrpt?.() ?? new Map(), this.source.published?.() ?? new Map());
+        this.data = buildData(plan, this.inputs(), Math.round(performance.now() - t0));
         this.lastError = null;
         return this.data;
       } catch (err) {
@@ -120,7 +146,12 @@ export class Snapshot {
   /** After a check run: only the verdicts changed, so re-derive rows from the plan we have. */
   refreshChecks(): SnapshotData | null {
     if (!this.data) return null;
-    this.data = buildData(this.data.plan, this.source.checks(), this.data.buildMs, new Date(), this.source.dnssec?.() ?? new Map(), this.source.tlsrpt?.() ?? new Map(), this.source.published?.() ?? new Map());
+    this.data = buildData(this.data.plan, this.inputs(), this.data.buildMs);
     return this.data;
+  }
+
+  private inputs(): SnapshotInputs {
+    const s = this.source;
+    return { checks: s.checks(), ...(s.dnssec ? { dnssec: s.dnssec() } : {}), ...(s.tlsrpt ? { tlsrpt: s.tlsrpt() } : {}), ...(s.published ? { published: s.published() } : {}), ...(s.mtaSts ? { mtaSts: s.mtaSts() } : {}), ...(s.stsChecks ? { stsChecks: s.stsChecks() } : {}) };
   }
 }

@@ -7,7 +7,9 @@ import { problem, ProblemError } from '../../problem.js';
 import { formatRecord } from '../../tlsa/types.js';
 import { domainActions, domainDetail } from '../detail.js';
 import { nameserverType } from '../../dnssec/signer.js';
-import { listRows, PAGE_SIZES, parseListQuery, queryParams, SORT_KEYS, TLSA_STATES, DNSSEC_FILTER } from '../list-query.js';
+import { listRows, PAGE_SIZES, parseListQuery, queryParams, SORT_KEYS, TLSA_STATES, DNSSEC_FILTER, STS_LIST_STATES } from '../list-query.js';
+import { mtaStsPanel, STS_LABELS, stsCounts } from '../mtasts-view.js';
+import { MTA_STS_MODES } from '../../mtasts/store.js';
 import { domainParam, formString, pageParam } from '../params.js';
 import { CATEGORIES, type SnapshotData } from '../snapshot.js';
 import { emptyCounts } from '../../dane/category.js';
@@ -37,6 +39,9 @@ export function pagesRouter(deps: RouteDeps): Router {
       render(res, 'overview', 'Overview', 'overview', {
         d,
         chart: helpers.barChart(counts),
+        stsCounts: stsCounts(d.rows),
+        STS_LIST_STATES,
+        STS_LABELS,
         CATEGORIES,
         counts,
         renewing: renewingSoon(d, ctx.now()),
@@ -61,7 +66,7 @@ export function pagesRouter(deps: RouteDeps): Router {
       const d = await dataFor(deps, res);
       const q = parseListQuery(req.query as Record<string, unknown>);
       const page = listRows(d.rows, q);
-      render(res, 'domains', 'Domains', 'domains', { noneSelected: formString(req.query.notice) === 'none-selected', d, q, page, queryParams, SORT_KEYS, PAGE_SIZES, TLSA_STATES, DNSSEC_FILTER, CATEGORIES, VERDICTS });
+      render(res, 'domains', 'Domains', 'domains', { noneSelected: formString(req.query.notice) === 'none-selected', d, q, page, queryParams, SORT_KEYS, PAGE_SIZES, TLSA_STATES, DNSSEC_FILTER, STS_LIST_STATES, STS_LABELS, CATEGORIES, VERDICTS });
     }),
   );
 
@@ -78,7 +83,8 @@ export function pagesRouter(deps: RouteDeps): Router {
       const zone = detail.row.zone;
       const events = zone ? ctx.state().zoneActivity(zone, ['create', 'delete'], new Date(since).toISOString()).map((a) => ({ time: Date.parse(a.time), kind: a.kind, detail: a.subject ?? a.detail })) : [];
       const tlsrpt = buildTimeline(tlsrptStore(ctx).list({ domain, since }), events, now);
-      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS, tlsrpt, actions: domainActions(detail, nameserverType(ctx)), providerDescription: detail.row.provider ? describeInstance(ctx.config, detail.row.provider) : null });
+      const stsMoved = formString(req.query.sts);
+      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS, tlsrpt, actions: domainActions(detail, nameserverType(ctx)), providerDescription: detail.row.provider ? describeInstance(ctx.config, detail.row.provider) : null, sts: mtaStsPanel(d, domain, ctx.config), stsMoved: (MTA_STS_MODES as readonly string[]).includes(stsMoved) ? stsMoved : null, stsMaxAgeEnforce: ctx.config.mtaSts.maxAgeEnforce, STS_LABELS });
     }),
   );
 

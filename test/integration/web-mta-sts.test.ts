@@ -1,0 +1,196 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONFIG_PATH, loadConfig, saveConfig } from '../../src/state/config.js';
+import { MtaStsStore } from '../../src/mtasts/store.js';
+import { MtaStsChecks } from '../../src/mtasts/checks-store.js';
+import { policyId, policyText } from '../../src/mtasts/policy.js';
+import type { StsStatus } from '../../src/mtasts/status.js';
+import { problem } from '../../src/problem.js';
+import { startServer, type RunningServer } from '../../src/web/server.js';
+import { csrfFrom, demoFixture, http, signedIn, testServices, type DemoFixture } from './web-fixture.js';
+
+/**
+ * Issue 27 §6 on the pages: the MTA-STS column and filter of the domain list, the overview's
+ * counts, the domain page's panel (mode and since, the policy as served, the _mta-sts record,
+ * the latest check with the certificate of mta-sts.<domain>, each MX and the problems with their
+ * fixes) and its mode switch (root only, CSRF, through WebServices). Stored modes and check
+ * results are seeded the way the serve step and the timer store them.
+ */
+let fx: DemoFixture;
+let srv: RunningServer;
+let resellerSrv: RunningServer;
+let port: number;
+let cookie: string;
+let csrf: string;
+let sock: string;
+const TOKEN = 'web-mta-sts-token';
+const HOSTILE = '<script>alert(1)</script>';
+const html = () => ({ cookie, accept: 'text/html' });
+const get = async (path: string) => (await http({ port }, 'GET', path, { headers: html() })).body;
+const post = (path: string, form: Record<string, string>) => http({ port }, 'POST', path, { headers: { cookie }, form });
+const asReseller = (method: string, path: string, form?: Record<string, string>) =>
+  http({ socketPath: sock }, method, path, { headers: { 'x-tlsa-remote-user': 'res1', 'x-tlsa-security-token': '/cpsess0123456789', accept: 'text/html' }, ...(form ? { form } : {}) });
+const settings = { maxAgeTesting: 86400, maxAgeEnforce: 1209600, mxWildcard: false };
+const store = () => new MtaStsStore(fx.context().state().db);
+/** The list's rows as "domain state" pairs, from the table body. */
+const listed = (page: string) => [...page.matchAll(/<tr>\s*<td class="cb"><input type="checkbox" name="domain" value="([^"]+)"[\s\S]*?<span class="sts s-([a-z]+)">/g)].map((m) => `${m[1]} ${m[2]}`);
+
+function status(domain: string, over: Partial<StsStatus>): StsStatus {
+  return { domain, state: 'testing', id: null, policy: null, served: true, mx: [], problems: [], ...over };
+}
+
+beforeAll(async () => {
+  fx = await demoFixture();
+  const configFile = join(fx.root, CONFIG_PATH);
+  saveConfig(configFile, { ...loadConfig(configFile), mtaSts: { ...loadConfig(configFile).mtaSts, publish: ['alpha-demo.test', 'bravo-demo.test', 'charlie-demo.test', 'foxtrot-demo.test'] } });
+  const ctx = fx.context();
+  const st = new MtaStsStore(ctx.state().db);
+  const checks = new MtaStsChecks(ctx.state().db);
+  const t0 = Date.parse('2026-11-20T08:00:00Z');
+  const alphaText = policyText('testing', ['alpha-demo.test'], settings)!;
+  st.ensure('alpha-demo.test', 'testing', '2026-11-20T08:00:00.000Z');
+  st.markServed('alpha-demo.test', alphaText, policyId(alphaText), '2026-11-20T08:01:00.000Z');
+  checks.record(status('alpha-demo.test', { id: policyId(alphaText), policy: { mode: 'testing', mx: ['alpha-demo.test'], maxAge: 86400 }, certificate: { subject: 'CN=mta-sts.alpha-demo.test', issuer: 'CN=Demo R10', notAfter: '2027-02-01T00:00:00.000Z' }, mx: [{ host: 'alpha-demo.test', address: '192.0.2.10', covered: true, certificateValid: true }] }), t0 + 3600_000);
+  st.ensure('bravo-demo.test', 'enforce', '2026-11-25T09:00:00.000Z');
+  // charlie: enforce, and the latest check finds it broken, with names and a subject an attacker chose.
+  st.ensure('charlie-demo.test', 'enforce', '2026-11-26T10:00:00.000Z');
+  checks.record(status('charlie-demo.test', { state: 'enforce' }), t0);
+  checks.record(
+    status('charlie-demo.test', {
+      state: 'broken',
+      id: 'abc123',
+      policy: { mode: 'enforce', mx: ['server.demo-host.test'], maxAge: 1209600 },
+      certificate: { subject: `CN=${HOSTILE}`, issuer: `O="><img src=x onerror=alert(2)>`, notAfter: '2027-01-01T00:00:00.000Z' },
+      mx: [{ host: 'server.demo-host.test', address: '192.0.2.10', covered: true, certificateValid: false, detail: `self-signed certificate ${HOSTILE}` }],
+      problems: [problem('mta-sts-mx-certificate-invalid', `The certificate server.demo-host.test presents is not valid for MTA-STS senders: ${HOSTILE}.`, { subject: 'charlie-demo.test', fix: 'Install a certificate from a public CA for server.demo-host.test on Exim.' })],
+    }),
+    t0 + 7200_000,
+  );
+  ({ srv, port, cookie } = await signedIn(ctx, TOKEN));
+  csrf = csrfFrom(await get('/'));
+
+  // A reseller owning bravo (Cpanel/Reseller.pm's resellers file, OWNER= in the users file), behind the WHM shim.
+  writeFileSync(join(fx.root, 'var/cpanel/resellers'), 'res1:list-accts\n');
+  writeFileSync(join(fx.root, 'var/cpanel/users/res1'), 'DNS=\nOWNER=root\nUSER=res1\n');
+  const f = join(fx.root, 'var/cpanel/users/bravo');
+  writeFileSync(f, readFileSync(f, 'utf8').replace(/^OWNER=root$/m, 'OWNER=res1'));
+  mkdirSync(join(fx.dir, 'run'), { mode: 0o700 });
+  sock = join(fx.dir, 'run', 'web.sock');
+  const rctx = fx.context();
+  resellerSrv = await startServer(rctx, { kind: 'socket', path: sock }, { services: testServices(rctx) });
+});
+
+afterAll(async () => {
+  await srv?.close();
+  await resellerSrv?.close();
+  fx?.cleanup();
+});
+
+describe('MTA-STS in the domain list and the overview', () => {
+  it('shows each domain’s state: the stored mode, broken when the latest check says so, off without one', async () => {
+    const rows = listed(await get('/domains?per=200'));
+    expect(rows).toContain('alpha-demo.test testing');
+    expect(rows).toContain('bravo-demo.test enforce');
+    expect(rows).toContain('charlie-demo.test broken');
+    expect(rows).toContain('foxtrot-demo.test off');
+    expect(rows).toContain('delta-demo.test off');
+  });
+
+  it('filters by state; an unknown state is ignored', async () => {
+    expect(listed(await get('/domains?sts=broken'))).toEqual(['charlie-demo.test broken']);
+    expect(listed(await get('/domains?sts=enforce'))).toEqual(['bravo-demo.test enforce']);
+    expect(listed(await get('/domains?sts=testing'))).toEqual(['alpha-demo.test testing']);
+    const off = listed(await get('/domains?sts=off&per=200'));
+    expect(off.length).toBeGreaterThan(5);
+    expect(off.every((r) => r.endsWith(' off'))).toBe(true);
+    const all = await get('/domains?sts=%3Cx%3E&per=200');
+    expect(listed(all).length).toBe(listed(await get('/domains?per=200')).length);
+    expect(all).toContain('<option value="broken">MTA-STS broken</option>');
+  });
+
+  it('counts the states on the overview, each linked to the filtered list', async () => {
+    const o = await get('/');
+    const panel = o.slice(o.indexOf('id="mta-sts-counts"'), o.indexOf('</section>', o.indexOf('id="mta-sts-counts"')));
+    for (const [state, n] of [['testing', 1], ['enforce', 1], ['broken', 1]] as const) expect(panel).toContain(`<a href="/domains?sts=${state}">${n} domain</a>`);
+    expect(panel).toMatch(/<a href="\/domains\?sts=off">\d+ domains<\/a>/);
+  });
+});
+
+describe('the MTA-STS panel of the domain page', () => {
+  it('shows the mode and since when, the policy as served, the record, and the latest check', async () => {
+    const p = await get('/domains/alpha-demo.test');
+    expect(p).toContain('<section class="panel" id="mta-sts">');
+    expect(p).toContain('testing since 2026-11-20 08:00');
+    expect(p).toContain(`<pre class="zonelines sts-policy">version: STSv1`);
+    expect(p).toContain('mx: alpha-demo.test');
+    expect(p).toContain('CN=mta-sts.alpha-demo.test');
+    expect(p).toMatch(/<td class="mono">alpha-demo.test<\/td><td>192.0.2.10<\/td><td><span class="badge ok">covered<\/span><\/td><td><span class="badge ok">valid<\/span>/);
+    expect(p).toContain('action="/domains/alpha-demo.test/mta-sts/mode"');
+    expect(p).toContain('<button class="btn small" name="mode" value="testing" disabled>Testing</button>');
+    // No mode kept yet, opted in: it says what it starts in.
+    expect(await get('/domains/foxtrot-demo.test')).toContain('none yet (starts in testing at the next run)');
+    // Not opted in, nothing stored, never checked: no panel.
+    expect(await get('/domains/delta-demo.test')).not.toContain('id="mta-sts"');
+  });
+
+  it('escapes a hostile certificate subject, issuer, MX detail and problem text', async () => {
+    const p = await get('/domains/charlie-demo.test');
+    expect(p).toContain('<span class="sts s-broken">Broken</span>');
+    expect(p).not.toContain(HOSTILE);
+    expect(p).not.toContain('<img src=x');
+    expect(p).toContain('CN=&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(p).toContain('O=&#34;&gt;&lt;img src=x onerror=alert(2)&gt;');
+    expect(p).toContain('self-signed certificate &lt;script&gt;');
+    expect(p).toContain('Fix: Install a certificate from a public CA for server.demo-host.test on Exim.');
+  });
+});
+
+describe('the mode switch', () => {
+  const mode = (domain: string) => store().get(domain)?.mode ?? null;
+
+  it('refuses without the CSRF token, an unknown mode, or a domain MTA-STS is not published for, and changes nothing', async () => {
+    expect((await http({ port }, 'POST', '/domains/alpha-demo.test/mta-sts/mode', { headers: { cookie }, form: { mode: 'enforce' } })).status).toBe(403);
+    expect(mode('alpha-demo.test')).toBe('testing');
+    const bad = await post('/domains/alpha-demo.test/mta-sts/mode', { _csrf: csrf, mode: `x${HOSTILE}` });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain('The MTA-STS mode is either testing or enforce.');
+    expect(mode('alpha-demo.test')).toBe('testing');
+    const notOpted = await post('/domains/delta-demo.test/mta-sts/mode', { _csrf: csrf, mode: 'enforce' });
+    expect(notOpted.status).toBe(400);
+    expect(notOpted.body).toContain('MTA-STS is not published for delta-demo.test');
+    expect(mode('delta-demo.test')).toBeNull();
+    expect((await post('/domains/nowhere.test/mta-sts/mode', { _csrf: csrf, mode: 'enforce' })).status).toBe(404);
+  });
+
+  it('moves a domain to enforce for root: stored, logged, said on the page and in the list', async () => {
+    const r = await post('/domains/alpha-demo.test/mta-sts/mode', { _csrf: csrf, mode: 'enforce' });
+    expect(r.status).toBe(303);
+    expect(r.headers.location).toBe('/domains/alpha-demo.test?sts=enforce');
+    expect(mode('alpha-demo.test')).toBe('enforce');
+    const p = await get('/domains/alpha-demo.test?sts=enforce');
+    expect(p).toContain('Mode set to <strong>enforce</strong>.');
+    expect(p).toContain('<button class="btn small primary" name="mode" value="enforce" disabled>Enforce</button>');
+    expect(listed(await get('/domains?sts=enforce'))).toContain('alpha-demo.test enforce');
+    const log = await get('/activity?kind=mta-sts');
+    expect(log).toContain('mode testing → enforce');
+    expect(log).toContain('web:');
+    // And back.
+    expect((await post('/domains/alpha-demo.test/mta-sts/mode', { _csrf: csrf, mode: 'testing' })).status).toBe(303);
+    expect(mode('alpha-demo.test')).toBe('testing');
+  });
+
+  it('shows a reseller its domain’s panel without the switch, and refuses the switch', async () => {
+    const p = await asReseller('GET', '/domains/bravo-demo.test');
+    expect(p.status).toBe(200);
+    expect(p.body).toContain('id="mta-sts"');
+    expect(p.body).toContain('Only the server administrator (root) changes the mode.');
+    expect(p.body).not.toContain('/mta-sts/mode');
+    const token = csrfFrom(p.body);
+    const r = await asReseller('POST', '/domains/bravo-demo.test/mta-sts/mode', { _csrf: token, mode: 'testing' });
+    expect(r.status).toBe(403);
+    expect(mode('bravo-demo.test')).toBe('enforce');
+    // Another account's domain is not shown to it at all.
+    expect((await asReseller('GET', '/domains?sts=broken')).body).not.toContain('charlie-demo.test');
+  });
+});
