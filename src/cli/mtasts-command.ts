@@ -8,7 +8,7 @@ import { ourRecordLeft } from '../mtasts/remove.js';
 import { labCa } from '../mtasts/serve.js';
 import { recordCheck } from '../mtasts/scheduled.js';
 import { statusOf, type StsStatus } from '../mtasts/status.js';
-import { MtaStsStore, MTA_STS_MODES, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
+import { MtaStsStore, MTA_STS_MODES, mtaStsStore, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
 import { setModeByAdmin } from '../mtasts/admin-mode.js';
 import { createSubdomain, removeSubdomain } from '../mtasts/subdomain.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';

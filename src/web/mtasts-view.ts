@@ -4,7 +4,7 @@
  * here touches the network: the page shows what the serve step proved and what the last check
  * saw, never a live fetch.
  */
-import { optedIn } from '../mtasts/desired.js';
+import { optedIn, type WantedPolicy } from '../mtasts/desired.js';
 import { policyUrl } from '../mtasts/fetch.js';
 import type { StsCheck } from '../mtasts/checks-store.js';
 import type { StsState } from '../mtasts/status.js';
@@ -51,7 +51,7 @@ export interface MtaStsPanel {
   state: StsListState;
   stored: MtaStsDomainState | null;
   /** The policy the settings want served now (null: none wanted, see `problems`). */
-  wanted: { mode: MtaStsMode; text: string; id: string } | null;
+  wanted: { mode: WantedPolicy['mode']; text: string; id: string } | null;
   /** The wanted policy is not the one proven served: the next run serves it, then announces its id. */
   pendingServe: boolean;
   /** The `_mta-sts` TXT record as the plan sees it (null: none wanted or found in a managed zone). */
@@ -59,7 +59,7 @@ export interface MtaStsPanel {
   latest: StsLatest | null;
   /** Why the domain has no policy, or no record yet (the plan's MTA-STS notes about it). */
   notes: Problem[];
-  /** The mode switch is offered (the domain is opted in or keeps a mode). */
+  /** The mode switch is offered (the domain is opted in: one being turned off serves mode none until it goes). */
   switchable: boolean;
 }
 
@@ -84,6 +84,6 @@ export function mtaStsPanel(data: SnapshotData, domain: string, config: Pick<Con
     txt: policyView(data, domain, 'MTASTS'),
     latest,
     notes,
-    switchable: opted || stored !== null,
+    switchable: opted,
   };
 }

@@ -17,7 +17,7 @@ import { alertStore, sendTest, type ChannelId } from '../alerts/notify.js';
 import { importanceName, setCpanelImportance } from '../alerts/channels/cpanel.js';
 import { WhmApi } from '../cpanel/whmapi.js';
 import type { Snapshot } from './snapshot.js';
-import { serveThenPlan } from '../mtasts/run.js';
+import { afterMtaStsApply, serveThenPlan } from '../mtasts/run.js';
 import { setModeByAdmin } from '../mtasts/admin-mode.js';
 import type { MtaStsMode } from '../mtasts/store.js';
 
@@ -76,6 +76,8 @@ export function defaultServices(ctx: AppContext): WebServices {
       // As apply does: MTA-STS policies are served first, so the records announce only served ids.
       const { plan } = await serveThenPlan(ctx, providers, await makePlan(ctx, providers, opts), opts, actor);
       const results = await applyPlan(ctx, providers, plan, actor, onZone ? { onZone } : {});
+      // The steps of turning MTA-STS off that wait for this apply (retire.ts), one domain failing alone.
+      plan.problems.push(...(await afterMtaStsApply(ctx, plan, results, actor)));
       return { plan, results };
     },
     dueAfterPublish: (domains) => dueAfterPublish(ctx, domains),
