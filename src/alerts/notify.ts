@@ -76,7 +76,8 @@ export function queueReminders(ctx: AppContext, now = ctx.now()): number {
   const store = alertStore(ctx);
   const every = ctx.config.alerts.renotifyHours * 3_600_000;
   // An acknowledged alert is not repeated: the admin knows (it is sent again if it gets worse, and when it resolves).
-  const due = store.open().filter((a) => a.ackedAt === null && now - (a.lastNotifiedAt ?? a.openedAt) >= every);
+  // News (info) is told once, not repeated.
+  const due = store.open().filter((a) => a.ackedAt === null && a.severity !== 'info' && now - (a.lastNotifiedAt ?? a.openedAt) >= every);
   if (due.length === 0) return 0;
   const channels = enabledChannels(ctx);
   const server = serverName(ctx);

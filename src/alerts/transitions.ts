@@ -22,10 +22,15 @@ export const ALERT_KINDS = [
   'server-checks',
   'tlsrpt-dane-failure',
   'tlsrpt-route-lost',
+  'mta-sts-broken',
+  'mta-sts-enforced',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
+/** Kinds that are news (severity info), never trouble. */
+export const INFO_KINDS: ReadonlySet<AlertKind> = new Set(['mta-sts-enforced']);
 
-export type Severity = 'critical' | 'warning';
+/** `info`: news, not trouble (mta-sts-enforced); it gets no reminders. */
+export type Severity = 'critical' | 'warning' | 'info';
 
 /** What an alert knows about a domain's state: the verdict and the DNSSEC chain facts. */
 export interface DomainState {
@@ -325,4 +330,50 @@ export function issuerConditions(warnings: { subject?: string; message: string }
   return warnings
     .filter((w) => w.subject)
     .map((w) => ({ key: `issuer:${w.subject}`, kind: 'issuer-not-covered' as const, severity: 'warning' as const, subject: w.subject!, host: w.subject!, title: `New issuer not covered for ${w.subject}`, detail: w.message }));
+}
+
+/** A domain under an enforce MTA-STS policy, with its latest check (src/mtasts/checks-store.ts). */
+export interface EnforcedCheck {
+  domain: string;
+  /** The max_age of the enforce policy senders hold (s). */
+  maxAge: number;
+  /** The latest check's problems (code, message, fix). */
+  problems: { code: string; message: string; fix?: string }[];
+}
+
+/**
+ * Under enforce, a check that finds a problem is critical at once: senders that hold the policy
+ * refuse an MX it does not cover or whose certificate is not valid, and they keep holding it for
+ * max_age, so moving the domain back to testing does not help at once. Clears with a clean check.
+ */
+export function mtaStsBrokenCondition(enforced: EnforcedCheck[]): Incident[] {
+  return enforced
+    .filter((e) => e.problems.length > 0)
+    .map((e) => {
+      const days = Math.round(e.maxAge / 86400);
+      const found = e.problems.slice(0, 5).map((p) => `${p.code}: ${stripControl(p.message).slice(0, 300)}`).join(' ');
+      const fixes = [...new Set(e.problems.slice(0, 5).map((p) => p.fix).filter((f): f is string => Boolean(f)).map((f) => stripControl(f).slice(0, 300)))].join(' ');
+      return {
+        key: `mta-sts-broken:${e.domain}`,
+        kind: 'mta-sts-broken' as const,
+        severity: 'critical' as const,
+        subject: e.domain,
+        domain: e.domain,
+        title: `MTA-STS enforce policy of ${e.domain} has problems`,
+        detail: `The check of ${e.domain} under its enforce MTA-STS policy found: ${found} Senders that fetched the policy refuse delivery to an MX host it does not cover or whose certificate is not valid, and they keep the policy for its max_age (${e.maxAge} s, about ${days} day(s)): moving the domain back to testing does not help at once. Fix what the check names now${fixes ? `: ${fixes}` : ''}, then check again (tlsa-manager mta-sts status ${e.domain}).`,
+      };
+    });
+}
+
+/** A domain moved from testing to enforce on evidence (auto-enforce): news, once. */
+export function mtaStsEnforcedIncident(domain: string, why: string): Incident {
+  return {
+    key: `mta-sts-enforced:${domain}`,
+    kind: 'mta-sts-enforced',
+    severity: 'info',
+    subject: domain,
+    domain,
+    title: `MTA-STS of ${domain} moved to enforce`,
+    detail: `Auto-enforce moved ${domain} from testing to enforce: ${stripControl(why).slice(0, 800)} The enforce policy is served next, then its id is published. This clears when a check finds the enforce policy served and clean; to go back: tlsa-manager mta-sts mode ${domain} testing.`,
+  };
 }

@@ -1,5 +1,5 @@
 import { afterMtaStsApply, serveThenPlan } from '../mtasts/run.js';
-import { pruneMtaStsChecks, runMtaStsChecks } from '../mtasts/scheduled.js';
+import { judgeMtaSts, pruneMtaStsChecks, runMtaStsChecks } from '../mtasts/scheduled.js';
 import { retireAfterMs, WAKE_MARGIN_MS } from '../plan/retire-after.js';
 import { createHash } from 'node:crypto';
 import { statSync, type Stats } from 'node:fs';
@@ -199,6 +199,12 @@ async function scheduledChecks(ctx: AppContext, run: RunState): Promise<{ rechec
     await phase(ctx, run, 'mtasts', undefined, async () => {
       const sts = await runMtaStsChecks(ctx, { budgetMs: run.limits.mtasts * 0.9 });
       run.failures.push(...sts.failed.map((f) => `mtasts: ${f.domain}: ${f.reason}`));
+      // Auto-enforce on evidence, and the critical alert for a problem under enforce (issue 27 §5).
+      const judged = judgeMtaSts(ctx);
+      if (checked) {
+        checked.raised += judged.raised;
+        checked.resolved += judged.resolved;
+      }
       pruneMtaStsChecks(ctx);
     });
     // The DNSSEC chain watcher's due zones (issue 12), same resolver rule.

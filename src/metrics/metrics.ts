@@ -2,7 +2,7 @@ import { categoryOf, emptyCounts } from '../dane/category.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { failingZones, taHosts } from '../alerts/evaluate.js';
 import { alertStore, serverName } from '../alerts/notify.js';
-import { ALERT_KINDS } from '../alerts/transitions.js';
+import { ALERT_KINDS, INFO_KINDS } from '../alerts/transitions.js';
 import { lastRunSucceeded } from '../hooks/timer-health.js';
 import { CHECK_KIND, schedule } from '../checks/scheduled.js';
 import type { AppContext } from '../context.js';
@@ -93,7 +93,7 @@ export async function metricsText(ctx: AppContext): Promise<string> {
   const store = alertStore(ctx);
   const open = store.openCounts();
   const alertsG = g('alerts_open', 'Open alerts by kind and severity.', ['kind', 'severity']);
-  for (const kind of ALERT_KINDS) for (const severity of ['critical', 'warning'] as const) alertsG.set({ kind, severity }, open.get(`${kind}\u0000${severity}`) ?? 0);
+  for (const kind of ALERT_KINDS) for (const severity of INFO_KINDS.has(kind) ? (['info'] as const) : (['critical', 'warning'] as const)) alertsG.set({ kind, severity }, open.get(`${kind}\u0000${severity}`) ?? 0);
   const channelsG = g('alert_deliveries_failing', 'Alert messages a channel has failed to deliver and still retries.', ['channel']);
   for (const c of store.failingChannels()) channelsG.set({ channel: c.channel }, c.pending);
 

@@ -13,7 +13,11 @@ import { mtaStsChecks, type StsCheck } from './checks-store.js';
 import { optedIn } from './desired.js';
 import { labCa } from './serve.js';
 import { statusOf, type StsStatus } from './status.js';
-import { mtaStsStore } from './store.js';
+import { mtaStsStore, type MtaStsDomainState } from './store.js';
+import { enforceDecision, type EnforceDecision } from './enforce.js';
+import { alertStore, recordEvents } from '../alerts/notify.js';
+import { conditionEvents, mtaStsBrokenCondition, mtaStsEnforcedIncident, type AlertEvent } from '../alerts/transitions.js';
+import { TlsrptStore, tlsrptStore } from '../tlsrpt/store.js';
 
 /** The schedule kind of MTA-STS checks (DANE checks use 'check'). */
 export const MTA_STS_CHECK_KIND = 'mta-sts';
@@ -76,6 +80,58 @@ export async function runMtaStsChecks(ctx: AppContext, opts: { now?: number; all
   });
   out.checked.sort((a, b) => a.domain.localeCompare(b.domain));
   return out;
+}
+
+/** The auto-enforce decision for a domain from what is stored (its checks and sts reports since it entered its mode). */
+export function enforceDecisionFor(ctx: AppContext, state: MtaStsDomainState, now = ctx.now()): EnforceDecision {
+  const db = ctx.state().db;
+  const reports = TlsrptStore.present(db) ? tlsrptStore(ctx).list({ domain: state.domain, since: Date.parse(state.modeSince) }).filter((r) => r.policyType === 'sts') : [];
+  return enforceDecision({ mode: state.mode, modeSince: state.modeSince, checks: mtaStsChecks(ctx).since(state.domain, state.modeSince), reports, settings: ctx.config.mtaSts.autoEnforce, now });
+}
+
+/**
+ * After the checks: each opted-in domain in testing that the evidence allows moves to enforce
+ * (activity log, info alert mta-sts-enforced; the next publish serves the enforce policy, then
+ * its id); each domain under enforce whose latest check has a problem is a critical alert
+ * mta-sts-broken at once, cleared by a clean check.
+ */
+export function judgeMtaSts(ctx: AppContext, now = ctx.now()): { moved: string[]; raised: number; resolved: number } {
+  const store = mtaStsStore(ctx);
+  const checks = mtaStsChecks(ctx);
+  const publish = ctx.config.mtaSts.publish;
+  const moved: string[] = [];
+  const events: AlertEvent[] = [];
+  for (const state of store.all().values()) {
+    if (!optedIn(state.domain, publish) || state.mode !== 'testing' || !ctx.config.mtaSts.autoEnforce.enabled) continue;
+    const d = enforceDecisionFor(ctx, state, now);
+    if (!d.move) continue;
+    store.setMode(state.domain, 'enforce', new Date(now).toISOString());
+    ctx.state().logActivity({ actor: 'auto-enforce', kind: 'mta-sts', zone: null, subject: state.domain, detail: `mode testing → enforce: ${d.why}`, ok: true, time: new Date(now).toISOString() });
+    events.push({ type: 'raise', incident: mtaStsEnforcedIncident(state.domain, d.why) });
+    moved.push(state.domain);
+  }
+  // The publish that serves the enforce policy must not wait for the hourly full run.
+  if (moved.length > 0) ctx.state().setMeta('reconcileDueAt', String(now));
+  const stored = store.all();
+  const latest = checks.latestAll();
+  const enforced = [...stored.values()].filter((s) => s.mode === 'enforce' && optedIn(s.domain, publish));
+  const active = mtaStsBrokenCondition(enforced.flatMap((s) => {
+    const c = latest.get(s.domain);
+    // Only a check taken under enforce counts (a testing policy's problems were known before the move).
+    if (!c || Date.parse(c.time) < Date.parse(s.modeSince)) return [];
+    return [{ domain: s.domain, maxAge: ctx.config.mtaSts.maxAgeEnforce, problems: c.status.problems }];
+  }));
+  const open = alertStore(ctx).open();
+  events.push(...conditionEvents('mta-sts-broken', active, open, (i) => `A check of ${i.subject} under its enforce MTA-STS policy is clean again.`));
+  // The news clears once the enforce policy is seen served and clean (or the domain left enforce).
+  for (const a of open.filter((x) => x.kind === 'mta-sts-enforced')) {
+    const s = stored.get(a.subject);
+    const c = latest.get(a.subject);
+    if (!s || s.mode !== 'enforce') events.push({ type: 'resolve', key: a.key, detail: `${a.subject} is no longer in enforce.` });
+    else if (c && c.state === 'enforce' && c.problems.length === 0 && Date.parse(c.time) >= a.openedAt) events.push({ type: 'resolve', key: a.key, detail: `The enforce policy of ${a.subject} is served and a check finds it clean.` });
+  }
+  const r = recordEvents(ctx, events, now);
+  return { moved, raised: r.raised.length, resolved: r.resolved.length };
 }
 
 /** Results older than the history retention go (as the activity log's). */

@@ -5,6 +5,12 @@ import { createContext, createLogger, type AppContext } from '../../src/context.
 import { reconcile } from '../../src/hooks/reconcile.js';
 import { mtaStsChecks } from '../../src/mtasts/checks-store.js';
 import { mtaStsStore } from '../../src/mtasts/store.js';
+import { MTA_STS_CHECK_KIND } from '../../src/mtasts/scheduled.js';
+import { Schedule } from '../../src/schedule/schedule.js';
+import { tlsrptStore } from '../../src/tlsrpt/store.js';
+import { alertStore } from '../../src/alerts/notify.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * The timer's MTA-STS phase (issue 27 §5): each opted-in domain TLSA Manager serves a policy for
@@ -37,6 +43,13 @@ function server(publish: unknown): { ctx: (offsetMs?: number) => AppContext } {
   };
 }
 
+/** Add to the mtaSts settings in the root's config file (the next context reads it). */
+function writeConfig(ctx: AppContext, mtaSts: Record<string, unknown>): void {
+  const file = join(ctx.root.path('/'), 'etc/tlsa-manager/config.json');
+  const c = JSON.parse(readFileSync(file, 'utf8')) as { mtaSts: Record<string, unknown> };
+  writeFileSync(file, JSON.stringify({ ...c, mtaSts: { ...c.mtaSts, ...mtaSts } }), { mode: 0o600 });
+}
+
 describe('the timer records MTA-STS checks', () => {
   it('checks the opted-in served domains, records each result, one failing alone, daily afterwards', async () => {
     const s = server('all');
@@ -64,5 +77,47 @@ describe('the timer records MTA-STS checks', () => {
     for (const d of ['a.test', 'c.test']) mtaStsStore(octx).ensure(d, 'testing', now);
     await reconcile(octx, { force: true });
     expect([...mtaStsChecks(octx).latestAll().keys()]).toEqual(['c.test']);
+  }, 60_000);
+
+  it('auto-enforce through the timer: clean evidence moves testing to enforce (activity, info alert); a problem under enforce is critical at once', async () => {
+    const DAY = 86_400_000;
+    const s = server('all');
+    const t0 = s.ctx().now();
+    const since = new Date(t0 - 15 * DAY).toISOString();
+    const c0 = s.ctx();
+    writeConfig(c0, { autoEnforce: { enabled: true, afterDays: 14 } });
+    mtaStsStore(c0).ensure('a.test', 'testing', since);
+    // 15 daily clean checks (the last 2 h ago) and one signed sts report without failures.
+    const status = () => ({ domain: 'a.test', state: 'testing' as const, id: 'abc', policy: { mode: 'testing' as const, mx: ['mail.a.test'], maxAge: 86400 }, served: true, mx: [], problems: [] });
+    for (let d = 15; d >= 1; d--) mtaStsChecks(c0).record(status(), t0 - d * DAY + 22 * 3_600_000);
+    const report = (id: string, authenticated: boolean, failed: number) => ({ reportId: id, organization: 'Google Inc.', contact: null, start: t0 - 3 * DAY, end: t0 - 2 * DAY, signer: authenticated ? 'google.com' : '', authenticated, policiesCut: 0, policies: [{ policyType: 'sts', policyDomain: 'a.test', mxHosts: ['mail.a.test'], successful: 50, failed, results: [], samples: [] }] });
+    // An unauthenticated report with failures is no evidence either way.
+    tlsrptStore(c0).add(report('r0', false, 40), t0 - DAY);
+    // Not due now: the scheduled check would (against this fake DNS) find problems.
+    new Schedule(c0.state().db).plan(MTA_STS_CHECK_KIND, 'a.test', t0 + DAY, 'daily', 'replace');
+
+    // Without a signed report: no move.
+    await reconcile(s.ctx(), { force: true });
+    expect(mtaStsStore(c0).get('a.test')!.mode).toBe('testing');
+    tlsrptStore(c0).add(report('r1', true, 0), t0 - DAY);
+    const r = await reconcile(s.ctx(), { force: true });
+    expect(mtaStsStore(c0).get('a.test')).toMatchObject({ mode: 'enforce', modeSince: new Date(t0).toISOString() });
+    const enforced = alertStore(c0).open().filter((a) => a.kind === 'mta-sts-enforced');
+    expect(enforced).toEqual([expect.objectContaining({ severity: 'info', subject: 'a.test' })]);
+    expect(r.alertsRaised).toBeGreaterThanOrEqual(1);
+    expect(c0.state().activity({ limit: 50 }).some((e) => e.actor === 'auto-enforce' && e.subject === 'a.test' && /testing → enforce/.test(e.detail))).toBe(true);
+    // The next publish is due at once (it serves the enforce policy).
+    expect(Number(c0.state().getMeta('reconcileDueAt'))).toBe(t0);
+
+    // Under enforce, the next check finds problems (here: no _mta-sts record): critical at once.
+    new Schedule(c0.state().db).plan(MTA_STS_CHECK_KIND, 'a.test', t0, 'now', 'replace');
+    await reconcile(s.ctx(60_000), { force: true });
+    const broken = alertStore(c0).open().filter((a) => a.kind === 'mta-sts-broken');
+    expect(broken).toEqual([expect.objectContaining({ severity: 'critical', subject: 'a.test' })]);
+    expect(broken[0]!.detail).toContain('mta-sts-txt-missing');
+    expect(broken[0]!.detail).toContain('does not help at once');
+    // Info alerts get no reminders; the critical one does.
+    await reconcile(s.ctx(2 * DAY), { force: true });
+    expect(alertStore(c0).open().find((a) => a.kind === 'mta-sts-enforced')!.lastNotifiedAt).toBe(enforced[0]!.lastNotifiedAt);
   }, 60_000);
 });
