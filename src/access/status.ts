@@ -18,6 +18,8 @@ import { storedOr } from '../state/per-state.js';
 import { tlsrptTotals } from '../tlsrpt/import.js';
 import { optedIn } from '../mtasts/desired.js';
 import { MtaStsStore, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
+import { MtaStsChecks } from '../mtasts/checks-store.js';
+import type { StsState } from '../mtasts/status.js';
 import { renewalBreaksAt } from './renewal.js';
 import type { Identity } from './identity.js';
 import { refusal, scopeOf } from './scope.js';
@@ -50,8 +52,11 @@ export interface DomainStatus {
    * renewed first, with a new key), or null: only for DNS elsewhere with mail here (renewal.ts).
    */
   renewalBreaks: string | null;
-  /** MTA-STS (the protection Gmail and Yahoo check): off, or the domain's own mode. */
-  mtaSts: { mode: 'off' | MtaStsMode };
+  /**
+   * MTA-STS (the protection Gmail and Yahoo check): off, or the domain's own mode, and what the
+   * latest check saw (state null: not checked yet).
+   */
+  mtaSts: { mode: 'off' | MtaStsMode; state: StsState | null; checkedAt: string | null; problems: Pick<Problem, 'code' | 'message' | 'fix'>[] };
 }
 
 export interface AccountStatus {
@@ -145,6 +150,13 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
   const marks = storedOr(() => publishedMarks(db), new Map());
   const sts = storedOr(() => (db ? new MtaStsStore(db.db, { readOnly: true }).all() : new Map<string, MtaStsDomainState>()), new Map<string, MtaStsDomainState>());
   const scan = await scanServer(ctx.root, { onlyDomains: new Set(wanted.map((d) => d.domain)), externalDns: storedDns(checks), extraAddresses: ctx.config.serverAddresses, now: new Date(ctx.now()) });
+  const stsChecks = db ? new MtaStsChecks(db.db, { readOnly: true }) : null;
+  const stsOf = (domain: string): DomainStatus['mtaSts'] => {
+    if (!optedIn(domain, ctx.config.mtaSts.publish)) return { mode: 'off', state: null, checkedAt: null, problems: [] };
+    const last = storedOr(() => stsChecks?.latest(domain) ?? null, null);
+    const problems = (Array.isArray(last?.status.problems) ? last.status.problems : []).filter((p) => typeof p?.code === 'string' && typeof p.message === 'string').map((p) => ({ code: p.code, message: p.message, ...(p.fix ? { fix: p.fix } : {}) }));
+    return { mode: sts.get(domain)?.mode ?? ctx.config.mtaSts.mode, state: last?.state ?? null, checkedAt: last?.time ?? null, problems };
+  };
   const managed = managedZones(ctx, scan.localZones);
   const endpoints = new Map(scan.endpoints.map((e) => [e.host, e]));
   const now = new Date(ctx.now());
@@ -173,7 +185,7 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
       recordsByHand: uniqueRecords(hand),
       tlsrpt: totals ? { successful7d: totals.successful, failed7d: totals.failed } : null,
       renewalBreaks: dnsHost === 'elsewhere' && mail === 'here' ? renewalBreaksAt(check?.result, now.getTime()) : null,
-      mtaSts: { mode: optedIn(d.domain, ctx.config.mtaSts.publish) ? (sts.get(d.domain)?.mode ?? ctx.config.mtaSts.mode) : 'off' },
+      mtaSts: stsOf(d.domain),
     };
   });
   return { account: who.name, domains };

@@ -50,7 +50,10 @@ function text(r: AccountStatus): string {
       for (const h of d.recordsByHand) out.push(`    ${h.owner} ${h.ttl} IN TLSA ${h.usage} ${h.selector} ${h.matchingType} ${h.data}`, `      ${h.why}`);
     }
     if (d.renewalBreaks) out.push(`  Warning: the TLSA records at your DNS host name only your mail server's current key. Your certificate is renewed by about ${d.renewalBreaks.slice(0, 10)} with a new key; add the records above before then and remove the old ones, or senders that check them may refuse your mail.`);
-    if (d.mtaSts.mode !== 'off') out.push(`  MTA-STS (the protection Gmail, Yahoo and others check): ${d.mtaSts.mode === 'enforce' ? 'on; those senders deliver only over a checked, encrypted connection' : 'testing; senders report problems but still deliver'}.`);
+    if (d.mtaSts.mode !== 'off') {
+      out.push(`  MTA-STS (the protection Gmail, Yahoo and others check): ${d.mtaSts.state === 'broken' ? 'on, but a check found what makes those senders refuse your mail; your host has been alerted' : d.mtaSts.mode === 'enforce' ? 'on; those senders deliver only over a checked, encrypted connection' : 'testing; senders report problems but still deliver'}.`);
+      for (const p of d.mtaSts.problems) out.push(`    - ${p.message}${p.fix ? ` What to do: ${p.fix}` : ''}`);
+    }
     out.push(`  Reports from sending servers (last 7 days): ${d.tlsrpt ? `${d.tlsrpt.successful7d} secure connections, ${d.tlsrpt.failed7d} failed` : 'none received yet'}.`);
   }
   return out.join('\n');

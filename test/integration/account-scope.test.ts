@@ -10,6 +10,7 @@ import { refusal, scopeOf, type Scope } from '../../src/access/scope.js';
 import { StateDb, STATE_DB_PATH } from '../../src/state/db.js';
 import { DnssecStore } from '../../src/dnssec/watch.js';
 import { MtaStsStore } from '../../src/mtasts/store.js';
+import { MtaStsChecks } from '../../src/mtasts/checks-store.js';
 import { ServerRoot } from '../../src/util/server-root.js';
 
 /**
@@ -245,6 +246,10 @@ describe("what the owner must know ahead: a renewal that breaks their records, a
     const tlsa = usages.map((usage) => ({ usage, selector: 1, matchingType: 1, data: 'cd'.repeat(32) }));
     db.saveCheck('alice-away.test', 'valid', { domain: 'alice-away.test', verdict: 'valid', mx: [{ host: 'mail.alice-away.test', preference: 10, addresses: ['192.0.2.10'], tlsa, ports: [{ port: 25, presentedNotAfter: ends }] }], problems: [] }, new Date(Date.now() - 60_000).toISOString());
     new MtaStsStore(db.db).setMode('alice.test', 'enforce', new Date().toISOString());
+    const bad = { code: 'mta-sts-mx-certificate-invalid', message: 'mail.alice.test presents a self-signed certificate.', fix: 'Install a CA certificate.' };
+    new MtaStsChecks(db.db).record({ domain: 'alice.test', state: 'broken', id: 'x1', policy: { mode: 'enforce', mx: ['mail.alice.test'], maxAge: 1209600 }, served: true, mx: [], problems: [bad as never] }, Date.now() - 60_000);
+    // bob's domain is checked too: nothing of it reaches alice.
+    new MtaStsChecks(db.db).record({ domain: 'bob.test', state: 'broken', id: 'x2', policy: null, served: false, mx: [], problems: [{ ...bad, message: 'BOB SECRET' } as never] }, Date.now() - 60_000);
     db.close();
     return root;
   }
@@ -269,6 +274,12 @@ describe("what the owner must know ahead: a renewal that breaks their records, a
     // alice.test was moved to enforce; alice-away.test starts in the configured mode (testing).
     expect(mode['alice.test']).toBe('enforce');
     expect(mode['alice-away.test']).toBe('testing');
+    const alice = r.domains.find((d: { domain: string }) => d.domain === 'alice.test').mtaSts;
+    expect(alice).toMatchObject({ mode: 'enforce', state: 'broken', problems: [{ code: 'mta-sts-mx-certificate-invalid', message: 'mail.alice.test presents a self-signed certificate.', fix: 'Install a CA certificate.' }] });
+    expect(r.domains.find((d: { domain: string }) => d.domain === 'alice-away.test').mtaSts).toEqual({ mode: 'testing', state: null, checkedAt: null, problems: [] });
+    const text = status(rootWith([2], 20), false).stdout;
+    expect(text).toContain('a check found what makes those senders refuse your mail');
+    expect(text).not.toContain('BOB SECRET');
     expect(Object.entries(mode).filter(([k]) => k !== 'alice.test' && k !== 'alice-away.test').every(([, m]) => m === 'off')).toBe(true);
     expect(JSON.parse(status(full).stdout).domains.every((d: { mtaSts: { mode: string } }) => d.mtaSts.mode === 'off')).toBe(true);
   });

@@ -27,7 +27,7 @@ beforeAll(() => {
 });
 afterAll(() => theme && rmSync(theme, { recursive: true, force: true }));
 
-const base: DomainStatus = { domain: 'away.test', mail: 'here', dnsHost: 'elsewhere', dane: { category: 'valid', problems: [] }, dnssec: { state: 'unsigned', ds: [], parentDs: [] }, recordsByHand: [], tlsrpt: null, renewalBreaks: null, mtaSts: { mode: 'off' } };
+const base: DomainStatus = { domain: 'away.test', mail: 'here', dnsHost: 'elsewhere', dane: { category: 'valid', problems: [] }, dnssec: { state: 'unsigned', ds: [], parentDs: [] }, recordsByHand: [], tlsrpt: null, renewalBreaks: null, mtaSts: { mode: 'off', state: null, checkedAt: null, problems: [] } };
 
 function render(domains: DomainStatus[]): string {
   const words = { categories: Object.fromEntries(Object.entries(CATEGORIES).map(([k, c]) => [k, { label: c.label, explain: c.explain }])) };
@@ -52,9 +52,20 @@ describe("the owner's page warns ahead and names MTA-STS", () => {
   });
 
   it('MTA-STS: enforce and testing in words, nothing when off', () => {
-    const html = render([{ ...base, domain: 'on.test', mtaSts: { mode: 'enforce' } }, { ...base, domain: 'try.test', mtaSts: { mode: 'testing' } }, { ...base, domain: 'off.test' }]);
+    const sts = (mode: 'testing' | 'enforce', state: DomainStatus['mtaSts']['state'], problems: DomainStatus['mtaSts']['problems'] = []) => ({ mode, state, checkedAt: '2026-12-06T00:00:00.000Z', problems });
+    const mxBad = { code: 'mta-sts-mx-certificate-invalid' as const, message: 'mail.<b>bad</b>.test shows a certificate no CA signed.', fix: 'Install a CA certificate.' };
+    const html = render([
+      { ...base, domain: 'on.test', mtaSts: sts('enforce', 'enforce') },
+      { ...base, domain: 'try.test', mtaSts: sts('testing', 'testing', [mxBad]) },
+      { ...base, domain: 'bad.test', mtaSts: sts('enforce', 'broken', [mxBad]) },
+      { ...base, domain: 'off.test' },
+    ]);
     expect(section(html, 'on.test')).toContain('MTA-STS (the protection Gmail, Yahoo and others check): on.');
+    expect(section(html, 'on.test')).not.toContain('tlsam-sts-problem');
     expect(section(html, 'try.test')).toContain('MTA-STS (the protection Gmail, Yahoo and others check): testing.');
+    expect(section(html, 'try.test')).toContain('mail.&lt;b&gt;bad&lt;/b&gt;.test shows a certificate no CA signed. <strong>What to do:</strong> Install a CA certificate.');
+    expect(section(html, 'bad.test')).toContain('a check found what makes those senders refuse to deliver');
+    expect(section(html, 'bad.test')).not.toContain('): on.');
     expect(section(html, 'off.test')).not.toContain('MTA-STS');
   });
 

@@ -5,7 +5,7 @@ import type { DomainStatus } from '../../src/access/status.js';
 import { renewalBreaksAt } from '../../src/access/renewal.js';
 
 const NOW = Date.UTC(2026, 11, 1);
-const base: DomainStatus = { domain: 'x.test', mail: 'here', dnsHost: 'here', dane: { category: 'valid', problems: [] }, dnssec: { state: 'secure', ds: [], parentDs: [] }, recordsByHand: [], tlsrpt: null, renewalBreaks: null, mtaSts: { mode: 'off' } };
+const base: DomainStatus = { domain: 'x.test', mail: 'here', dnsHost: 'here', dane: { category: 'valid', problems: [] }, dnssec: { state: 'secure', ds: [], parentDs: [] }, recordsByHand: [], tlsrpt: null, renewalBreaks: null, mtaSts: { mode: 'off', state: null, checkedAt: null, problems: [] } };
 
 describe("account owners' conditions (pure)", () => {
   it('DS missing counts from the watcher’s since, at 7 days', () => {
