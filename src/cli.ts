@@ -15,7 +15,8 @@ Commands:
   plan [--domain D]...  desired vs published TLSA records; changes nothing
   apply [--domain D]... [--yes] [--force] [--takeover OWNER]...  publish the plan
   check [DOMAIN...] [--all] [--resolver IP[:PORT]]  DANE validation as a sender sees it
-        [--nagios [--warning N] [--critical N]]  one status line, Monitoring Plugins exit codes
+        [--nagios [--warning N] [--critical N] [--mta-sts]]  one status line, Monitoring Plugins exit codes
+                                     (--mta-sts: broken MTA-STS domains count too, sts_broken= in the perfdata)
   metrics             Prometheus exposition of the server's state (from the state database)
   alerts list [--json]  open alerts (webhook field names in JSON)
   audit [--format table|csv|json]  one row per domain

@@ -4,6 +4,10 @@ import { authenticates, VERDICTS, type DomainCheck, type TlsaAnswerSize } from '
 import { createContext, type AppContext } from '../context.js';
 import { problem, ProblemError, toProblem } from '../problem.js';
 import { nagiosReport, parseThresholds, unknownLine } from './nagios.js';
+import { optedIn } from '../mtasts/desired.js';
+import { labCa } from '../mtasts/serve.js';
+import { statusOf, type StsStatus } from '../mtasts/status.js';
+import { storedStates } from './mtasts-command.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
 function progressBar(): ((done: number, total: number) => void) | undefined {
@@ -52,6 +56,16 @@ function domainsToCheck(ctx: AppContext, input: CommandInput): string[] {
   throw new ProblemError(problem('no-domains', 'check --all found no customer domains in /etc/userdomains.', { fix: 'Add an account in WHM first, or name the domains to check.' }));
 }
 
+/**
+ * `--mta-sts`: the MTA-STS status, as a sender sees it, of the checked domains MTA-STS covers
+ * (opted in by mtaSts.publish, or keeping a stored state). Like the DANE checks, nothing is stored.
+ */
+async function stsStatuses(ctx: AppContext, domains: string[], resolver: string | undefined): Promise<StsStatus[]> {
+  const stored = storedStates(ctx);
+  const covered = [...new Set(domains)].filter((d) => stored.has(d) || optedIn(d, ctx.config.mtaSts.publish));
+  return statusOf(ctx, covered, stored, labCa(ctx), resolver);
+}
+
 /** `check --nagios`: every failure, even a bad option or config, is UNKNOWN on one line. */
 async function nagiosCheck(input: CommandInput): Promise<CommandResult> {
   try {
@@ -60,7 +74,8 @@ async function nagiosCheck(input: CommandInput): Promise<CommandResult> {
     const domains = domainsToCheck(ctx, input);
     // A monitoring probe observes; it does not write the state database (and may run without its rights).
     const results = await checkDomains(ctx, domains, { save: false, ...(input.values.resolver ? { resolver: input.values.resolver as string } : {}) });
-    return nagiosReport(results, thresholds);
+    const sts = input.values['mta-sts'] ? await stsStatuses(ctx, domains, input.values.resolver as string | undefined) : undefined;
+    return nagiosReport(results, thresholds, sts);
   } catch (err) {
     return unknownLine(toProblem(err).message);
   }
@@ -74,6 +89,7 @@ export const checkCommand: Command = {
     for (const opt of ['warning', 'critical'] as const) {
       if (values[opt] !== undefined) throw new ProblemError(problem('usage', `--${opt} is a Nagios threshold: it goes with --nagios`, { fix: `Add --nagios, or leave --${opt} out.` }));
     }
+    if (values['mta-sts']) throw new ProblemError(problem('usage', '--mta-sts adds MTA-STS to the Nagios line: it goes with --nagios', { fix: 'Add --nagios, or use "tlsa-manager mta-sts status" for the MTA-STS details.' }));
     const ctx = createContext({ root: values.root as string | undefined, config: values.config as string | undefined });
     const domains = domainsToCheck(ctx, input);
     const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);

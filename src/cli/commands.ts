@@ -38,6 +38,7 @@ export const commands: Record<string, { options: Options; load: () => Promise<Co
       resolver: { type: 'string' },
       concurrency: { type: 'string' },
       nagios: { type: 'boolean' },
+      'mta-sts': { type: 'boolean' },
       warning: { type: 'string' },
       critical: { type: 'string' },
     },

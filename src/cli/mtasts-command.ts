@@ -21,7 +21,8 @@ function domainArg(s: string): string {
   return c.name;
 }
 
-function storedStates(ctx: AppContext): Map<string, MtaStsDomainState> {
+/** The stored MTA-STS states, read-only (an unreadable or missing database: none). */
+export function storedStates(ctx: AppContext): Map<string, MtaStsDomainState> {
   return storedOr(() => {
     const db = ctx.readState();
     return db ? new MtaStsStore(db.db, { readOnly: true }).all() : new Map<string, MtaStsDomainState>();

@@ -1,6 +1,7 @@
 import { categoryOf, emptyCounts, type Category } from '../dane/category.js';
 import { VERDICTS, type DomainCheck } from '../dane/verdict.js';
 import { problem, ProblemError } from '../problem.js';
+import type { StsStatus } from '../mtasts/status.js';
 
 /**
  * Monitoring Plugins (Nagios/Icinga) output: one status line `TLSA_MANAGER <STATE> - <summary> |
@@ -45,18 +46,32 @@ export function unknownLine(message: string): { output: string; exitCode: number
   return { output: `TLSA_MANAGER UNKNOWN - ${message.replace(/\s+/g, ' ').trim()}`, exitCode: NAGIOS.UNKNOWN };
 }
 
-export function nagiosReport(results: DomainCheck[], t: Thresholds): { output: string; exitCode: number } {
+/**
+ * The status line. With `sts` (`check --nagios --mta-sts`: the MTA-STS status of the domains
+ * MTA-STS covers), a domain whose enforce policy senders would refuse to deliver under counts as
+ * broken like a DANE-broken one (a domain broken both ways counts once against the thresholds),
+ * is named in the summary, and `sts_broken=N` ends the perfdata. Without it the line is what it
+ * always was.
+ */
+export function nagiosReport(results: DomainCheck[], t: Thresholds, sts?: StsStatus[]): { output: string; exitCode: number } {
   const notValidating = results.find((r) => r.verdict === 'resolver-not-validating');
   if (notValidating) return unknownLine(`cannot judge DANE: ${notValidating.message}`);
   const counts = emptyCounts();
   for (const r of results) counts[nagiosCategory(r)]++;
-  const state: NagiosState = counts.broken >= t.critical ? 'CRITICAL' : counts.broken >= t.warning ? 'WARNING' : 'OK';
-  const failing = results.filter((r) => nagiosCategory(r) === 'broken');
-  const shown = failing.slice(0, 5).map((r) => `${r.domain}: ${VERDICTS[r.verdict].label}`).join(', ');
-  const summary = failing.length > 0
-    ? `${failing.length} of ${results.length} domain(s) broken (${shown}${failing.length > 5 ? ', …' : ''})`
-    : `${counts.valid + counts['valid-warnings'] + counts.expiring + counts.expired} of ${results.length} domain(s) validate, ${counts.unprotected} without DANE`;
+  const stsBroken = (sts ?? []).filter((s) => s.state === 'broken');
+  const failing = [
+    ...results.filter((r) => nagiosCategory(r) === 'broken').map((r) => ({ domain: r.domain, label: VERDICTS[r.verdict].label })),
+    ...stsBroken.map((s) => ({ domain: s.domain, label: 'MTA-STS broken' })),
+  ];
+  // Without MTA-STS the counts are the DANE results as they always were (a domain named twice counts twice).
+  const brokenDomains = sts ? new Set(failing.map((f) => f.domain)).size : counts.broken;
+  const checked = sts ? new Set([...results.map((r) => r.domain), ...sts.map((s) => s.domain)]).size : results.length;
+  const state: NagiosState = brokenDomains >= t.critical ? 'CRITICAL' : brokenDomains >= t.warning ? 'WARNING' : 'OK';
+  const shown = failing.slice(0, 5).map((f) => `${f.domain}: ${f.label}`).join(', ');
   const total = results.length;
+  const summary = failing.length > 0
+    ? `${brokenDomains} of ${checked} domain(s) broken (${shown}${failing.length > 5 ? ', …' : ''})`
+    : `${counts.valid + counts['valid-warnings'] + counts.expiring + counts.expired} of ${total} domain(s) validate, ${counts.unprotected} without DANE`;
   const perf = [
     // The labels monitoring already graphs keep their meaning (valid: the verdict valid, warnings or
     // not); warnings= (valid with a warning) and expired= (split out of expiring) come last.
@@ -66,6 +81,8 @@ export function nagiosReport(results: DomainCheck[], t: Thresholds): { output: s
     `unprotected=${counts.unprotected};;;0;${total}`,
     `warnings=${counts['valid-warnings']};;;0;${total}`,
     `expired=${counts.expired};;;0;${total}`,
+    // MTA-STS (issue 27 §6): out of the domains MTA-STS covers that were checked.
+    ...(sts ? [`sts_broken=${stsBroken.length};${t.warning};${t.critical};0;${sts.length}`] : []),
   ].join(' ');
   return { output: `TLSA_MANAGER ${state} - ${summary.replace(/\|/g, '/')} | ${perf}`, exitCode: NAGIOS[state] };
 }

@@ -136,8 +136,8 @@ export async function mtaStsStatus(domain: string, opts: StatusOptions): Promise
 }
 
 /** Status for several domains, one after the other (each bounded by its own timeouts). */
-export async function statusOf(ctx: AppContext, domains: string[], stored: Map<string, MtaStsDomainState>, ca?: string): Promise<StsStatus[]> {
-  const resolver = resolverFor(ctx);
+export async function statusOf(ctx: AppContext, domains: string[], stored: Map<string, MtaStsDomainState>, ca?: string, resolverOverride?: string): Promise<StsStatus[]> {
+  const resolver = resolverFor(ctx, resolverOverride);
   const out: StsStatus[] = [];
   for (const d of domains) out.push(await mtaStsStatus(d, { resolver, ...(ca ? { ca } : {}), stored: stored.get(d) ?? null, ...(ctx.config.checks.smtpEndpoints ? { smtpEndpoints: ctx.config.checks.smtpEndpoints } : {}) }));
   return out;

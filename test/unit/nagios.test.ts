@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { nagiosReport, parseThreshold, parseThresholds } from '../../src/cli/nagios.js';
 import { exitCodeOf, ProblemError, type Problem } from '../../src/problem.js';
 import type { DomainCheck, Verdict } from '../../src/dane/verdict.js';
+import type { StsStatus } from '../../src/mtasts/status.js';
 
 const c = (domain: string, verdict: Verdict, message = 'm'): DomainCheck => ({ domain, time: '', verdict, message, fix: '', mxSecure: true, dnssec: { signed: true, ds: true }, mx: [] });
 
@@ -56,5 +57,28 @@ describe('Nagios mode (Monitoring Plugins guidelines)', () => {
     expect(thrown(() => parseThresholds({ warning: '3', critical: '2' }))).toMatchObject({ code: 'usage', message: '--critical (2) must not be below --warning (3)' });
     expect(parseThresholds({ warning: '2', critical: '5' })).toEqual({ warning: 2, critical: 5 });
     expect(parseThresholds({})).toEqual({ warning: 1, critical: 1 });
+  });
+});
+
+describe('check --nagios --mta-sts (issue 27 §6)', () => {
+  const t = { warning: 1, critical: 1 };
+  const sts = (domain: string, state: StsStatus['state']): StsStatus => ({ domain, state, id: null, policy: null, served: true, mx: [], problems: [] });
+  const dane = [c('a.test', 'valid'), c('b.test', 'valid'), c('c.test', 'no-dnssec')];
+  const plain = 'TLSA_MANAGER OK - 2 of 3 domain(s) validate, 1 without DANE | valid=2;;;0;3 expiring=0;;;0;3 broken=0;1;1;0;3 unprotected=1;;;0;3 warnings=0;;;0;3 expired=0;;;0;3';
+
+  it('without the flag the line is byte for byte what it was; with it, sts_broken= ends the perfdata', () => {
+    expect(nagiosReport(dane, t).output).toBe(plain);
+    expect(nagiosReport(dane, t, [sts('a.test', 'enforce'), sts('b.test', 'testing')])).toEqual({ exitCode: 0, output: `${plain} sts_broken=0;1;1;0;2` });
+    expect(nagiosReport(dane, t, []).output).toBe(`${plain} sts_broken=0;1;1;0;0`);
+  });
+
+  it('a broken MTA-STS domain counts like a DANE-broken one, once per domain, and is named', () => {
+    const r = nagiosReport(dane, t, [sts('a.test', 'broken'), sts('b.test', 'testing')]);
+    expect(r).toEqual({ exitCode: 2, output: 'TLSA_MANAGER CRITICAL - 1 of 3 domain(s) broken (a.test: MTA-STS broken) | valid=2;;;0;3 expiring=0;;;0;3 broken=0;1;1;0;3 unprotected=1;;;0;3 warnings=0;;;0;3 expired=0;;;0;3 sts_broken=1;1;1;0;2' });
+    const both = nagiosReport([c('a.test', 'tlsa-mismatch'), c('b.test', 'valid')], { warning: 2, critical: 3 }, [sts('a.test', 'broken'), sts('b.test', 'broken')]);
+    expect(both.exitCode).toBe(1);
+    expect(both.output).toMatch(/^TLSA_MANAGER WARNING - 2 of 2 domain\(s\) broken \(a\.test: TLSA mismatch, a\.test: MTA-STS broken, b\.test: MTA-STS broken\) \| .* broken=1;2;3;0;2 .* sts_broken=2;2;3;0;2$/);
+    // a.test broken both ways is one broken domain: below a threshold of 2.
+    expect(nagiosReport([c('a.test', 'tlsa-mismatch'), c('b.test', 'valid')], { warning: 2, critical: 2 }, [sts('a.test', 'broken')]).exitCode).toBe(0);
   });
 });
