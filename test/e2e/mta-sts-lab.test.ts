@@ -1,18 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLab } from '../lab/setup.js';
-import type { Lab } from '../lab/lab.js';
-import { startApache, type LabApache } from '../lab/apache.js';
+import { GID, mtaStsContext, mtaStsEnv, UID, type MtaStsEnv } from '../lab/mta-sts-env.js';
 import { mtaStsQuery, posttlsSecure } from '../lab/mta-sts-query.js';
-import { ensurePostfix, writePostfixConfig } from '../lab/posttls.js';
-import { testContext } from '../helpers/context.js';
 import { Providers } from '../../src/provider-instances.js';
 import { applyPlan, makePlan } from '../../src/plan/run.js';
 import { afterMtaStsApply, serveThenPlan } from '../../src/mtasts/run.js';
 import { serveAll } from '../../src/mtasts/serve.js';
-import { createSubdomain, subdomainDocroot } from '../../src/mtasts/subdomain.js';
+import { createSubdomain } from '../../src/mtasts/subdomain.js';
 import { mtaStsStatus, type StsStatus } from '../../src/mtasts/status.js';
 import { mtaStsStore } from '../../src/mtasts/store.js';
 import { parseResolver } from '../../src/resolver/stub-client.js';
@@ -24,92 +21,9 @@ import type { AppContext } from '../../src/context.js';
  * only to the lab resolver and trusting only the lab CA; the MX certificates judged by
  * posttls-finger at its PKIX `secure` level. For each case `mta-sts status` must agree.
  */
+let env: MtaStsEnv;
 const lab = useLab({ zones: [{ name: 'sts', signed: true, ds: true }] });
-const UID = 65534; // the account owner (nobody): the policy is written as this user
-const GID = 65534;
-
-interface Env {
-  l: Lab;
-  zone: string;
-  mx: string;
-  web: string;
-  home: string;
-  docroot: string;
-  caFile: string;
-  apache: LabApache;
-  postfixDir: string;
-  pfConf: string;
-}
-let env: Env;
-
-/**
- * The cPanel side: the lab zone under var/named, the account user1 in /etc/passwd and
- * /etc/userdomains, and a whmapi1 stand-in for create_subdomain that does what cPanel's does for
- * our purpose (Whostmgr/API/1/UserDomains.pm create_subdomain lines 260-306 → Cpanel/Sub.pm
- * _create_local_subdomain: the userdata file with the document root, lines 361-403, and the
- * document root made as the user, line 471). The address record cPanel adds for the name (lines
- * 338-348) is the lab's: setRecords below.
- */
-function cpanelSide(l: Lab, zone: string, home: string): void {
-  const root = l.cpanelRoot;
-  try {
-    symlinkSync(dirname(l.zoneFile(zone)), join(root, 'var/named'));
-  } catch {
-    /* linked already */
-  }
-  writeFileSync(join(root, 'etc/userdomains'), `${zone}: user1\n`);
-  writeFileSync(join(root, 'etc/localdomains'), `${zone}\n`);
-  writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/bin/bash\nuser1:x:${UID}:${GID}::${home}:/bin/bash\n`);
-  const exe = join(root, 'usr/local/cpanel/bin/whmapi1');
-  mkdirSync(dirname(exe), { recursive: true });
-  writeFileSync(
-    exe,
-    `#!/usr/bin/env node
-const fs = require('fs'), path = require('path');
-const argv = process.argv.slice(2);
-const fn = argv.find((a) => !a.startsWith('--') && !a.includes('='));
-const args = Object.fromEntries(argv.filter((a) => a.includes('=') && !a.startsWith('--')).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
-const ud = path.join(${JSON.stringify(root)}, 'var/cpanel/userdata/user1');
-fs.appendFileSync(path.join(${JSON.stringify(root)}, 'whmapi1.log'), argv.join(' ') + '\\n');
-const out = (ok, data, reason) => process.stdout.write(JSON.stringify({ data, metadata: { command: fn, result: ok ? 1 : 0, reason: reason || 'OK', version: 1 } }) + '\\n');
-if (fn === 'create_subdomain') {
-  const file = path.join(ud, args.domain);
-  if (fs.existsSync(file)) { out(false, null, 'already controls'); process.exit(0); }
-  const docroot = path.join(${JSON.stringify(home)}, args.document_root);
-  fs.mkdirSync(docroot, { recursive: true, mode: 0o755 });
-  for (let d = docroot; d.startsWith(${JSON.stringify(home)} + '/'); d = path.dirname(d)) fs.chownSync(d, ${UID}, ${GID});
-  fs.mkdirSync(ud, { recursive: true });
-  fs.writeFileSync(file, '---\\nuser: user1\\nhomedir: ${home}\\nservername: ' + args.domain + '\\nsub_domain: ' + args.domain + '\\ndocumentroot: ' + docroot + '\\n');
-  out(true, { username: 'user1' });
-} else if (fn === 'delete_domain') {
-  fs.rmSync(path.join(ud, args.domain), { force: true });
-  out(true, { username: 'user1', type: 'sub' });
-} else out(false, null, 'not in the stand-in');
-`,
-  );
-  chmodSync(exe, 0o755);
-  // systemd's stand-in for the oneshot unit tlsa-manager-mta-sts-subdomain@.service: runs what its
-  // ExecStart runs (plugin/systemd), the built CLI with this root and config.
-  const systemctl = join(root, 'usr/bin/systemctl');
-  mkdirSync(dirname(systemctl), { recursive: true });
-  writeFileSync(
-    systemctl,
-    `#!/usr/bin/env node
-const { execFileSync } = require('child_process');
-const [verb, unit] = process.argv.slice(2);
-const m = /^tlsa-manager-mta-sts-subdomain@(.+)\\.service$/.exec(unit || '');
-if (verb !== 'start' || !m) { process.stderr.write('systemctl stand-in: ' + verb + ' ' + unit + '\\n'); process.exit(5); }
-require('fs').appendFileSync(${JSON.stringify(join(root, 'systemctl.log'))}, verb + ' ' + unit + '\\n');
-execFileSync(process.execPath, [${JSON.stringify(join(process.cwd(), 'dist/cli.js'))}, '--root', ${JSON.stringify(root)}, '--config', ${JSON.stringify(join(root, 'etc/tlsa-manager/config.json'))}, 'mta-sts', 'subdomain', m[1]], { stdio: 'inherit' });
-`,
-  );
-  chmodSync(systemctl, 0o755);
-}
-
-function context(e: Env, mtaSts: Record<string, unknown>): AppContext {
-  const reload = e.l.rndcArgv(e.zone).map((a) => (a === e.zone ? '{zone}' : a));
-  return testContext({ policy: { ttl: 60 }, resolver: e.l.resolver, cpanel: { reloadCommand: reload, authoritative: e.l.authoritative, useWhmApi: false }, mtaSts: { caFile: e.caFile, ...mtaSts } }, e.l.cpanelRoot);
-}
+const context = mtaStsContext;
 
 /** One run as apply does it: serve (write, fetch back), then plan and publish. */
 async function run(ctx: AppContext) {
@@ -148,30 +62,7 @@ const codes = (s: StsStatus) => s.problems.map((p) => p.code).sort();
 
 describe('MTA-STS in the lab (real Apache, mta-sts-query, posttls-finger secure)', () => {
   beforeAll(async () => {
-    const l = lab();
-    const zone = `sts.${l.parent}`;
-    const mx = `mail.${zone}`;
-    const web = l.exim.replace(/\.3$/, '.4');
-    const home = join(l.dir, 'home', 'user1');
-    mkdirSync(join(home, 'public_html'), { recursive: true, mode: 0o755 });
-    chownSync(home, UID, GID);
-    chownSync(join(home, 'public_html'), UID, GID);
-    cpanelSide(l, zone, home);
-    const mxCert = await l.issueCert({ names: [mx], issuer: 'R1' });
-    l.installCert(mx, mxCert.combinedPem);
-    const webCert = await l.issueCert({ names: [`mta-sts.${zone}`], issuer: 'R1' });
-    const certDir = join(l.dir, 'web-cert');
-    mkdirSync(certDir, { recursive: true });
-    writeFileSync(join(certDir, 'cert.pem'), webCert.certPem);
-    writeFileSync(join(certDir, 'key.pem'), webCert.keyPem, { mode: 0o600 });
-    writeFileSync(join(certDir, 'chain.pem'), webCert.chainPem);
-    const caFile = join(l.dir, 'lab-ca.pem');
-    writeFileSync(caFile, l.ca.root.certPem);
-    const docroot = join(home, subdomainDocroot(zone));
-    const apache = await startApache(l.dir, web, { serverName: `mta-sts.${zone}`, docroot, certFile: join(certDir, 'cert.pem'), keyFile: join(certDir, 'key.pem'), chainFile: join(certDir, 'chain.pem') });
-    const pfConf = join(l.dir, 'pf-secure');
-    writePostfixConfig(pfConf);
-    env = { l, zone, mx, web, home, docroot, caFile, apache, postfixDir: await ensurePostfix(), pfConf };
+    env = await mtaStsEnv(lab(), 'sts');
   }, 120_000);
   afterAll(async () => {
     await env?.apache.stop();

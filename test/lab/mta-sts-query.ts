@@ -2,6 +2,7 @@
 // run in a private mount namespace whose /etc/resolv.conf names the lab resolver (its c-ares and
 // aiohttp lookups read that file) and with SSL_CERT_FILE = the lab CA only (Python's default SSL
 // context trusts exactly that file), so it sees what a sender on the lab network would.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { run } from './proc.js';
 
 export interface JudgeResult {
@@ -41,4 +42,22 @@ export async function posttlsSecure(o: { postfixDir: string; confDir: string; re
   const r = await run(['unshare', '-m', 'sh', '-c', 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', 'sh', o.resolvConf, `${o.postfixDir}/usr/sbin/posttls-finger`, '-c', '-l', 'secure', '-s', o.host, '-F', o.caFile, '-t', '10', '-T', '10', o.host, o.host], { env, timeoutMs: 60_000 });
   const output = r.stdout + r.stderr;
   return { verified: /Verified TLS connection established/.test(output), output };
+}
+
+/**
+ * The policy body as a sender's HTTPS client gets it, by curl in the same kind of namespace (lab
+ * resolver, lab CA only, no redirect), and the first 32 hex digits of its SHA-256 by sha256sum:
+ * the id TLSA Manager's record must announce for that text (its ids are that hash).
+ */
+export async function servedPolicy(o: { resolvConf: string; caFile: string; domain: string }): Promise<{ status: string; body: string; sha256id: string | null }> {
+  if (!/^[A-Za-z0-9.-]+$/.test(o.domain)) throw new Error(`servedPolicy: bad domain ${JSON.stringify(o.domain)}`);
+  const url = `https://mta-sts.${o.domain}/.well-known/mta-sts.txt`;
+  const script = 'mount --bind "$1" /etc/resolv.conf && curl -sS --max-time 10 --proto =https --cacert "$2" -o "$3" -w "%{http_code}" "$4" && sha256sum "$3"';
+  const tmp = `/tmp/tlsa-lab-policy-${process.pid}-${Date.now()}`;
+  const r = await run(['unshare', '-m', 'sh', '-c', script, 'sh', o.resolvConf, o.caFile, tmp, url], { timeoutMs: 30_000 });
+  const status = /^(\d{3})/.exec(r.stdout)?.[1] ?? 'none';
+  const hash = /([0-9a-f]{64})\s/.exec(r.stdout)?.[1];
+  const body = existsSync(tmp) ? readFileSync(tmp, 'utf8') : '';
+  rmSync(tmp, { force: true });
+  return { status, body, sha256id: status === '200' && hash ? hash.slice(0, 32) : null };
 }
