@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLab } from '../lab/setup.js';
 import { mtaStsContext, mtaStsEnv, type MtaStsEnv } from '../lab/mta-sts-env.js';
-import { mtaStsQuery, servedPolicy } from '../lab/mta-sts-query.js';
+import { mtaStsQuery, posttlsSecure, servedPolicy } from '../lab/mta-sts-query.js';
 import { reconcile } from '../../src/hooks/reconcile.js';
 import { alertStore } from '../../src/alerts/notify.js';
 import { mtaStsChecks } from '../../src/mtasts/checks-store.js';
 import { enforceDecisionFor } from '../../src/mtasts/scheduled.js';
+import { mtaStsStatus } from '../../src/mtasts/status.js';
 import { mtaStsStore } from '../../src/mtasts/store.js';
+import { parseResolver } from '../../src/resolver/stub-client.js';
 import { createSubdomain } from '../../src/mtasts/subdomain.js';
 import { tlsrptStore } from '../../src/tlsrpt/store.js';
 import type { AppContext } from '../../src/context.js';
@@ -127,4 +129,24 @@ describe('MTA-STS from nothing to testing to enforce on evidence (lab, the timer
     expect(alertStore(ctx).open().filter((a) => a.kind.startsWith('mta-sts'))).toEqual([]);
     expect(await senderSees()).toEqual(enforce);
   }, 300_000);
+
+  it('mxWildcard: every MX host one label below the zone → mx: *.<zone>, rolled out in order; the judges match it', async () => {
+    offset = 3 * DAY + 10 * 60_000;
+    const before = await senderSees();
+    await timerRun({ ...ON, mxWildcard: true });
+    const after = await senderSees();
+    expect(after.id).not.toBe(before.id);
+    const j = await mtaStsQuery({ resolvConf: env.l.resolvConf, caFile: env.caFile, domain: env.zone });
+    expect(j).toMatchObject({ result: 'VALID', mode: 'enforce', mx: [`*.${env.zone}`] });
+    const ctx = at({ ...ON, mxWildcard: true });
+    const s = await mtaStsStatus(env.zone, { resolver: parseResolver(env.l.resolver), ca: env.l.ca.root.certPem, stored: mtaStsStore(ctx).get(env.zone), timeoutMs: 8000 });
+    expect(s.problems).toEqual([]);
+    expect(s.mx).toEqual([expect.objectContaining({ host: env.mx, covered: true, certificateValid: true })]);
+    // A Postfix sender gets "match=.<zone>" from postfix-mta-sts-resolver (it strips the "*"); posttls-finger secure with that match verifies the MX.
+    const f = await posttlsSecure({ postfixDir: env.postfixDir, confDir: env.pfConf, resolvConf: env.l.resolvConf, host: env.mx, caFile: env.caFile, match: [`.${env.zone}`] });
+    expect(f.verified, f.output).toBe(true);
+    // And a name outside the pattern does not match the certificate (the judge is not lenient).
+    const other = await posttlsSecure({ postfixDir: env.postfixDir, confDir: env.pfConf, resolvConf: env.l.resolvConf, host: env.mx, caFile: env.caFile, match: ['.other.test'] });
+    expect(other.verified).toBe(false);
+  }, 120_000);
 });

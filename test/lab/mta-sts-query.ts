@@ -34,12 +34,14 @@ export async function mtaStsQuery(o: { resolvConf: string; caFile: string; domai
  * posttls-finger at Postfix's PKIX `secure` level for an MX host, trusting only `caFile`, the
  * names to match being the MX host's (what an MTA-STS sender requires, RFC 8461 §4.2), with SNI
  * (`-s`: posttls-finger sends none by default at this level, and cPanel's Exim picks the MX
- * name's certificate by SNI; without it Exim presents the hostname's).
+ * name's certificate by SNI; without it Exim presents the hostname's). `match`: other names to
+ * match instead, as postfix-mta-sts-resolver hands them to Postfix (`match=` with a policy's
+ * `*.parent` written `.parent`).
  */
-export async function posttlsSecure(o: { postfixDir: string; confDir: string; resolvConf: string; host: string; caFile: string }): Promise<{ verified: boolean; output: string }> {
+export async function posttlsSecure(o: { postfixDir: string; confDir: string; resolvConf: string; host: string; caFile: string; match?: string[] }): Promise<{ verified: boolean; output: string }> {
   if (!/^[A-Za-z0-9.-]+$/.test(o.host)) throw new Error(`posttlsSecure: bad host ${JSON.stringify(o.host)}`);
   const env = { ...process.env, LD_LIBRARY_PATH: `${o.postfixDir}/usr/lib/postfix`, MAIL_CONFIG: o.confDir };
-  const r = await run(['unshare', '-m', 'sh', '-c', 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', 'sh', o.resolvConf, `${o.postfixDir}/usr/sbin/posttls-finger`, '-c', '-l', 'secure', '-s', o.host, '-F', o.caFile, '-t', '10', '-T', '10', o.host, o.host], { env, timeoutMs: 60_000 });
+  const r = await run(['unshare', '-m', 'sh', '-c', 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', 'sh', o.resolvConf, `${o.postfixDir}/usr/sbin/posttls-finger`, '-c', '-l', 'secure', '-s', o.host, '-F', o.caFile, '-t', '10', '-T', '10', o.host, ...(o.match ?? [o.host])], { env, timeoutMs: 60_000 });
   const output = r.stdout + r.stderr;
   return { verified: /Verified TLS connection established/.test(output), output };
 }
