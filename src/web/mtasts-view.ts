@@ -10,6 +10,7 @@ import type { StsCheck } from '../mtasts/checks-store.js';
 import type { StsState } from '../mtasts/status.js';
 import type { MtaStsDomainState, MtaStsMode } from '../mtasts/store.js';
 import type { Config } from '../state/config.js';
+import type { EnforceDecision } from '../mtasts/enforce.js';
 import type { Problem } from '../problem.js';
 import { policyView, type PolicyView } from './detail.js';
 import type { SnapshotData } from './snapshot.js';
@@ -59,12 +60,16 @@ export interface MtaStsPanel {
   latest: StsLatest | null;
   /** Why the domain has no policy, or no record yet (the plan's MTA-STS notes about it). */
   notes: Problem[];
+  /** Auto-enforce's countdown and evidence for a domain in testing (src/mtasts/enforce.ts); null otherwise. */
+  enforce: EnforceDecision | null;
+  /** Auto-enforce is on (mtaSts.autoEnforce.enabled) and after how many days. */
+  autoEnforce: { enabled: boolean; afterDays: number };
   /** The mode switch is offered (the domain is opted in: one being turned off serves mode none until it goes). */
   switchable: boolean;
 }
 
 /** Null when MTA-STS has nothing to say about the domain (not opted in, no state, never checked). */
-export function mtaStsPanel(data: SnapshotData, domain: string, config: Pick<Config, 'mtaSts'>): MtaStsPanel | null {
+export function mtaStsPanel(data: SnapshotData, domain: string, config: Pick<Config, 'mtaSts'>, enforce: EnforceDecision | null = null): MtaStsPanel | null {
   const row = data.byDomain.get(domain);
   if (!row) return null;
   const stored = data.mtaSts.get(domain) ?? null;
@@ -84,6 +89,8 @@ export function mtaStsPanel(data: SnapshotData, domain: string, config: Pick<Con
     txt: policyView(data, domain, 'MTASTS'),
     latest,
     notes,
+    enforce: stored?.mode === 'testing' && opted ? enforce : null,
+    autoEnforce: { enabled: config.mtaSts.autoEnforce.enabled, afterDays: config.mtaSts.autoEnforce.afterDays },
     switchable: opted,
   };
 }

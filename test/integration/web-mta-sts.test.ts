@@ -7,6 +7,7 @@ import { MtaStsChecks } from '../../src/mtasts/checks-store.js';
 import { policyId, policyText } from '../../src/mtasts/policy.js';
 import type { StsStatus } from '../../src/mtasts/status.js';
 import { problem } from '../../src/problem.js';
+import { tlsrptStore } from '../../src/tlsrpt/store.js';
 import { startServer, type RunningServer } from '../../src/web/server.js';
 import { csrfFrom, demoFixture, http, signedIn, testServices, type DemoFixture } from './web-fixture.js';
 
@@ -31,6 +32,11 @@ const get = async (path: string) => (await http({ port }, 'GET', path, { headers
 const post = (path: string, form: Record<string, string>) => http({ port }, 'POST', path, { headers: { cookie }, form });
 const asReseller = (method: string, path: string, form?: Record<string, string>) =>
   http({ socketPath: sock }, method, path, { headers: { 'x-tlsa-remote-user': 'res1', 'x-tlsa-security-token': '/cpsess0123456789', accept: 'text/html' }, ...(form ? { form } : {}) });
+const DAY = 86_400_000;
+/** h.dateTime's form. */
+const shown = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+let stretchStartShown = '';
+let enforceAtShown = '';
 const settings = { maxAgeTesting: 86400, maxAgeEnforce: 1209600, mxWildcard: false };
 const store = () => new MtaStsStore(fx.context().state().db);
 /** The list's rows as "domain state" pairs, from the table body. */
@@ -43,15 +49,21 @@ function status(domain: string, over: Partial<StsStatus>): StsStatus {
 beforeAll(async () => {
   fx = await demoFixture();
   const configFile = join(fx.root, CONFIG_PATH);
-  saveConfig(configFile, { ...loadConfig(configFile), mtaSts: { ...loadConfig(configFile).mtaSts, publish: ['alpha-demo.test', 'bravo-demo.test', 'charlie-demo.test', 'foxtrot-demo.test'] } });
+  saveConfig(configFile, { ...loadConfig(configFile), mtaSts: { ...loadConfig(configFile).mtaSts, publish: ['alpha-demo.test', 'bravo-demo.test', 'charlie-demo.test', 'foxtrot-demo.test'], autoEnforce: { enabled: true, afterDays: 14 } } });
   const ctx = fx.context();
   const st = new MtaStsStore(ctx.state().db);
   const checks = new MtaStsChecks(ctx.state().db);
   const t0 = Date.parse('2026-11-20T08:00:00Z');
+  const stretchStart = Date.now() - 4 * DAY - 3_600_000;
   const alphaText = policyText('testing', ['alpha-demo.test'], settings)!;
   st.ensure('alpha-demo.test', 'testing', '2026-11-20T08:00:00.000Z');
   st.markServed('alpha-demo.test', alphaText, policyId(alphaText), '2026-11-20T08:01:00.000Z');
-  checks.record(status('alpha-demo.test', { id: policyId(alphaText), policy: { mode: 'testing', mx: ['alpha-demo.test'], maxAge: 86400 }, certificate: { subject: 'CN=mta-sts.alpha-demo.test', issuer: 'CN=Demo R10', notAfter: '2027-02-01T00:00:00.000Z' }, mx: [{ host: 'alpha-demo.test', address: '192.0.2.10', covered: true, certificateValid: true }] }), t0 + 3600_000);
+  const alphaSeen = status('alpha-demo.test', { id: policyId(alphaText), policy: { mode: 'testing', mx: ['alpha-demo.test'], maxAge: 86400 }, certificate: { subject: 'CN=mta-sts.alpha-demo.test', issuer: 'CN=Demo R10', notAfter: '2027-02-01T00:00:00.000Z' }, mx: [{ host: 'alpha-demo.test', address: '192.0.2.10', covered: true, certificateValid: true }] });
+  checks.record(alphaSeen, t0 + 3600_000);
+  // Auto-enforce's evidence: after a gap of days, clean daily checks for 4 days up to an hour ago, and
+  // one signed sts report from a sender whose name is markup.
+  for (let day = 4; day >= 0; day--) checks.record(alphaSeen, stretchStart + (4 - day) * DAY);
+  tlsrptStore(ctx).add({ reportId: 'r-1', organization: `Mail${HOSTILE}Org`, contact: null, start: stretchStart, end: stretchStart + DAY, signer: 'sender.test', authenticated: true, policiesCut: 0, policies: [{ policyType: 'sts', policyDomain: 'alpha-demo.test', mxHosts: ['alpha-demo.test'], successful: 42, failed: 0, results: [], samples: [] }] }, stretchStart + DAY + 60_000);
   st.ensure('bravo-demo.test', 'enforce', '2026-11-25T09:00:00.000Z');
   // charlie: enforce, and the latest check finds it broken, with names and a subject an attacker chose.
   st.ensure('charlie-demo.test', 'enforce', '2026-11-26T10:00:00.000Z');
@@ -67,6 +79,8 @@ beforeAll(async () => {
     }),
     t0 + 7200_000,
   );
+  stretchStartShown = shown(stretchStart);
+  enforceAtShown = shown(stretchStart + 14 * DAY);
   ({ srv, port, cookie } = await signedIn(ctx, TOKEN));
   csrf = csrfFrom(await get('/'));
 
@@ -128,6 +142,11 @@ describe('the MTA-STS panel of the domain page', () => {
     expect(p).toMatch(/<td class="mono">alpha-demo.test<\/td><td>192.0.2.10<\/td><td><span class="badge ok">covered<\/span><\/td><td><span class="badge ok">valid<\/span>/);
     expect(p).toContain('action="/domains/alpha-demo.test/mta-sts/mode"');
     expect(p).toContain('<button class="btn small" name="mode" value="testing" disabled>Testing</button>');
+    // Auto-enforce: the countdown from the first clean check after the gap, and the evidence.
+    expect(p).toContain(`<strong>Enforce at ${enforceAtShown}</strong> (in 10 days), if the evidence holds.`);
+    expect(p).toContain(`Clean since</dt><dd>${stretchStartShown} · 5 clean check(s)`);
+    expect(p).toContain('1 authenticated MTA-STS report(s) from Mail&lt;script&gt;alert(1)&lt;/script&gt;Org: 42 successful, 0 failed session(s)');
+    expect(p).not.toContain(HOSTILE);
     // No mode kept yet, opted in: it says what it starts in.
     expect(await get('/domains/foxtrot-demo.test')).toContain('none yet (starts in testing at the next run)');
     // Not opted in, nothing stored, never checked: no panel.

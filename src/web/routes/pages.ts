@@ -10,6 +10,7 @@ import { nameserverType } from '../../dnssec/signer.js';
 import { listRows, PAGE_SIZES, parseListQuery, queryParams, SORT_KEYS, TLSA_STATES, DNSSEC_FILTER, STS_LIST_STATES } from '../list-query.js';
 import { mtaStsPanel, STS_LABELS, stsCounts } from '../mtasts-view.js';
 import { MTA_STS_MODES } from '../../mtasts/store.js';
+import { enforceDecisionFor } from '../../mtasts/scheduled.js';
 import { domainParam, formString, pageParam } from '../params.js';
 import { CATEGORIES, type SnapshotData } from '../snapshot.js';
 import { emptyCounts } from '../../dane/category.js';
@@ -84,7 +85,9 @@ export function pagesRouter(deps: RouteDeps): Router {
       const events = zone ? ctx.state().zoneActivity(zone, ['create', 'delete'], new Date(since).toISOString()).map((a) => ({ time: Date.parse(a.time), kind: a.kind, detail: a.subject ?? a.detail })) : [];
       const tlsrpt = buildTimeline(tlsrptStore(ctx).list({ domain, since }), events, now);
       const stsMoved = formString(req.query.sts);
-      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS, tlsrpt, actions: domainActions(detail, nameserverType(ctx)), providerDescription: detail.row.provider ? describeInstance(ctx.config, detail.row.provider) : null, sts: mtaStsPanel(d, domain, ctx.config), stsMoved: (MTA_STS_MODES as readonly string[]).includes(stsMoved) ? stsMoved : null, stsMaxAgeEnforce: ctx.config.mtaSts.maxAgeEnforce, STS_LABELS });
+      // Auto-enforce's countdown and evidence, read from the stored checks and reports (a domain in testing only).
+      const stsTesting = d.mtaSts.get(domain)?.mode === 'testing' ? d.mtaSts.get(domain)! : null;
+      render(res, 'domain', domain, 'domains', { detail, job: jobId ? jobs.get(jobId) ?? null : null, formatRecord, VERDICTS, tlsrpt, actions: domainActions(detail, nameserverType(ctx)), providerDescription: detail.row.provider ? describeInstance(ctx.config, detail.row.provider) : null, sts: mtaStsPanel(d, domain, ctx.config, stsTesting ? enforceDecisionFor(ctx, stsTesting, now) : null), stsMoved: (MTA_STS_MODES as readonly string[]).includes(stsMoved) ? stsMoved : null, stsMaxAgeEnforce: ctx.config.mtaSts.maxAgeEnforce, STS_LABELS });
     }),
   );
 
