@@ -133,7 +133,9 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
   }
   const reports = desiredTlsrpt(scan.endpoints, { publish: ctx.config.tlsrpt.publish, address: reportAddress(ctx, scan.hostname), ttl: ctx.config.policy.ttl }, zoneOf);
   const stsStored = ledger ? new MtaStsStore(ledger.db, { readOnly: true }).all() : new Map();
-  const sts = wantedPolicies(scan.domains, { ...ctx.config.mtaSts }, stsStored, ctx.now());
+  // A run for some domains (a hook, the domain page) leaves the others' MTA-STS alone, turned off or not.
+  const scanned = new Set(scan.domains.map((d) => d.domain));
+  const sts = wantedPolicies(scan.domains, { ...ctx.config.mtaSts }, opts.domains ? new Map([...stsStored].filter(([d]) => scanned.has(d))) : stsStored, ctx.now());
   const stsRecords = desiredMtaSts(sts.policies, stsStored, zoneOf, ctx.config.policy.ttl);
   const inputs: PlanInputs = { opts, seen: new Map(), planned: new Map(), desiredByZone: desired.byZone, tlsrptByZone: reports.byZone, mtaStsByZone: stsRecords.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
   const problems: Problem[] = [...scan.problems, ...desired.problems, ...reports.problems, ...sts.problems, ...stsRecords.problems];

@@ -12,6 +12,8 @@ import { serveAll } from '../../src/mtasts/serve.js';
 import { createSubdomain } from '../../src/mtasts/subdomain.js';
 import { mtaStsStatus, type StsStatus } from '../../src/mtasts/status.js';
 import { mtaStsStore } from '../../src/mtasts/store.js';
+import { mtaStsChecks } from '../../src/mtasts/checks-store.js';
+import { mtaStsCommand } from '../../src/cli/mtasts-command.js';
 import { parseResolver } from '../../src/resolver/stub-client.js';
 import type { AppContext } from '../../src/context.js';
 
@@ -94,6 +96,11 @@ describe('MTA-STS in the lab (real Apache, mta-sts-query, posttls-finger secure)
     expect({ id: j.id, mode: j.mode, mx: j.mx, maxAge: j.maxAge }).toEqual({ id: s.id, mode: s.policy!.mode, mx: s.policy!.mx, maxAge: s.policy!.maxAge });
     const f = await mxJudge();
     expect(f.verified, f.output).toBe(true);
+    // `mta-sts status` is a real check: its result is recorded beside the timer's.
+    await env.l.flushResolver();
+    const cli = await mtaStsCommand.run({ ctx, values: { json: true }, args: ['status', env.zone], stdin: () => '' });
+    expect(cli.exitCode).toBe(0);
+    expect(mtaStsChecks(ctx).latest(env.zone)).toMatchObject({ state: 'testing', id: wanted.id, served: true, problems: [] });
     // Written as the account owner, readable by the web server.
     const st = statSync(join(env.docroot, '.well-known/mta-sts.txt'));
     expect([st.uid, st.gid, st.mode & 0o777]).toEqual([UID, GID, 0o644]);
