@@ -127,6 +127,16 @@ export class MtaStsChecks {
     return (this.db.prepare('SELECT * FROM mta_sts_check WHERE domain = ? AND time >= ? ORDER BY time').all(domain, isoTime) as Row[]).map(fromRow);
   }
 
+  /** The domain's verdicts at or after `isoTime`, oldest first, without the stored status (the evidence auto-enforce weighs, cheap to read daily). */
+  verdictsSince(domain: string, isoTime: string): Pick<StsCheck, 'time' | 'state' | 'problems'>[] {
+    if (!this.has()) return [];
+    return (this.db.prepare('SELECT time, state, problems FROM mta_sts_check WHERE domain = ? AND time >= ? ORDER BY time').all(domain, isoTime) as Pick<Row, 'time' | 'state' | 'problems'>[]).map((r) => ({
+      time: r.time,
+      state: (STATES as readonly string[]).includes(r.state) ? (r.state as StsState) : 'none',
+      problems: r.problems === '' ? [] : r.problems.split(' '),
+    }));
+  }
+
   /** Drop results older than `beforeIso`; how many went. */
   prune(beforeIso: string): number {
     if (!this.has()) return 0;

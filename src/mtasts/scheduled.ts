@@ -86,7 +86,7 @@ export async function runMtaStsChecks(ctx: AppContext, opts: { now?: number; all
 export function enforceDecisionFor(ctx: AppContext, state: MtaStsDomainState, now = ctx.now()): EnforceDecision {
   const db = ctx.state().db;
   const reports = TlsrptStore.present(db) ? tlsrptStore(ctx).list({ domain: state.domain, since: Date.parse(state.modeSince) }).filter((r) => r.policyType === 'sts') : [];
-  return enforceDecision({ mode: state.mode, modeSince: state.modeSince, checks: mtaStsChecks(ctx).since(state.domain, state.modeSince), reports, settings: ctx.config.mtaSts.autoEnforce, now });
+  return enforceDecision({ mode: state.mode, modeSince: state.modeSince, checks: mtaStsChecks(ctx).verdictsSince(state.domain, state.modeSince), reports, settings: ctx.config.mtaSts.autoEnforce, now });
 }
 
 /**
@@ -113,8 +113,8 @@ export function judgeMtaSts(ctx: AppContext, now = ctx.now()): { moved: string[]
   // The publish that serves the enforce policy must not wait for the hourly full run.
   if (moved.length > 0) ctx.state().setMeta('reconcileDueAt', String(now));
   const stored = store.all();
-  const latest = checks.latestAll();
   const enforced = [...stored.values()].filter((s) => s.mode === 'enforce' && optedIn(s.domain, publish));
+  const latest = new Map(enforced.map((s) => [s.domain, checks.latest(s.domain)]));
   const active = mtaStsBrokenCondition(enforced.flatMap((s) => {
     const c = latest.get(s.domain);
     // Only a check taken under enforce counts (a testing policy's problems were known before the move).
@@ -126,7 +126,7 @@ export function judgeMtaSts(ctx: AppContext, now = ctx.now()): { moved: string[]
   // The news clears once the enforce policy is seen served and clean (or the domain left enforce).
   for (const a of open.filter((x) => x.kind === 'mta-sts-enforced')) {
     const s = stored.get(a.subject);
-    const c = latest.get(a.subject);
+    const c = latest.get(a.subject) ?? null;
     if (!s || s.mode !== 'enforce') events.push({ type: 'resolve', key: a.key, detail: `${a.subject} is no longer in enforce.` });
     else if (c && c.state === 'enforce' && c.problems.length === 0 && Date.parse(c.time) >= a.openedAt) events.push({ type: 'resolve', key: a.key, detail: `The enforce policy of ${a.subject} is served and a check finds it clean.` });
   }

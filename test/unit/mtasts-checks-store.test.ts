@@ -28,6 +28,10 @@ describe('MTA-STS check results (mta_sts_check, migration 6)', () => {
     expect(all.get('b.test')).toMatchObject({ state: 'none', id: null, served: false, problems: [] });
     expect(s.since('a.test', new Date(T0).toISOString()).map((c) => c.time)).toEqual([new Date(T0).toISOString(), new Date(T0 + H).toISOString()]);
     expect(s.since('a.test', new Date(T0 + 1).toISOString()).length).toBe(1);
+    expect(s.verdictsSince('a.test', new Date(T0).toISOString())).toEqual([
+      { time: new Date(T0).toISOString(), state: 'testing', problems: [] },
+      { time: new Date(T0 + H).toISOString(), state: 'testing', problems: ['mta-sts-mx-not-covered', 'mta-sts-id-stale'] },
+    ]);
     expect(s.prune(new Date(T0 + H).toISOString())).toBe(1);
     expect(s.since('a.test', '1970-01-01T00:00:00.000Z').length).toBe(1);
   });
