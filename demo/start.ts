@@ -7,6 +7,7 @@ import type { DemoManifest } from './build-root.js';
 import { startAccountPages } from './account-pages.js';
 import { startDemoNetwork, type DemoNetwork } from './network.js';
 import { seedMessages } from './tlsrpt-seed.js';
+import { MTA_STS_DEMO, seedMtaSts } from './mtasts-seed.js';
 import { DemoError, explain, mapLimit } from './util.js';
 
 /**
@@ -35,7 +36,8 @@ export async function prepareDemoRoot(dir: string): Promise<DemoManifest> {
  * Points the product at this run's demo network through its ordinary configuration (the ports
  * are new on every start): the resolver, the authoritative server asked after a zone edit,
  * checks.smtpEndpoints for the mail listeners and dnssec.servers for the simulated TLD's server.
- * It also opts the demo into publishing TLS-RPT policies (tlsrpt.publish "all") the first time. Everything else someone saved in Settings stays.
+ * It also opts the demo into publishing TLS-RPT policies (tlsrpt.publish "all") and MTA-STS for the
+ * seeded domains (with auto-enforce) the first time. Everything else someone saved in Settings stays.
  */
 export function writeDemoConfig(dir: string, network: DemoNetwork): void {
   const configFile = join(dir, CONFIG_PATH);
@@ -50,6 +52,8 @@ export function writeDemoConfig(dir: string, network: DemoNetwork): void {
     dnssec: { ...current.dnssec, servers: { ...(current.dnssec?.servers as Record<string, string[]> | undefined), ...network.dnssecServers } },
     // The demo publishes TLS-RPT policies (_smtp._tls) with its TLSA records unless Settings chose otherwise.
     tlsrpt: { ...current.tlsrpt, publish: current.tlsrpt?.publish ?? 'all' },
+    // MTA-STS for the seeded domains (demo/mtasts-seed.ts), with auto-enforce's countdown, unless Settings chose otherwise.
+    mtaSts: { ...current.mtaSts, publish: current.mtaSts?.publish ?? MTA_STS_DEMO.map((d) => d.domain), autoEnforce: current.mtaSts?.autoEnforce ?? { enabled: true, afterDays: 14 } },
   };
   writeFileSync(configFile, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
 }
@@ -133,6 +137,8 @@ async function main(): Promise<void> {
   );
   const seeded = fresh ? await seedTlsReports(cli, dir, manifest) : null;
   if (seeded) process.stdout.write(`Demo TLS reports (five days, two senders) through tlsrpt ingest and import: ${seeded}\n`);
+  const sts = fresh ? await seedMtaSts(cli, dir, manifest, { maxAgeTesting: 86400, maxAgeEnforce: 1209600, mxWildcard: false }) : null;
+  if (sts) process.stdout.write(`Demo MTA-STS (seeded as served and checked; the demo network has no port 443): ${sts}\n`);
   process.stdout.write(`DNSSEC chains (tlsa-manager dnssec status --all): ${await checkDnssec(cli, dir)}\n`);
   // Demo only: each account owner's cPanel page, beside WHM (demo/account-pages.ts).
   const pages = await startAccountPages({ repo: REPO, root: dir, work: join(dirname(dir), 'jupiter'), port: port === 0 ? 0 : port + 1, accounts: manifest.accounts });

@@ -129,7 +129,8 @@ describe('every page tells the truth after every action (README path, then every
   it('Publish all, and without another click the overview shows the post-publish mix; no page shows a pre-publish verdict', async () => {
     const text = await runAll('Publish all');
     // Progress counted zones, then the re-check of the changed domains (checks.afterPublishDelaySeconds 0 in the demo).
-    expect(text).toMatch(/99 change\(s\) applied in 15 zone\(s\)\. Checked again now: 13 of 16 validate\./);
+    // 99 TLSA/TLS-RPT changes, plus one _mta-sts TXT for each of the 4 MTA-STS domains the demo seeds as served (demo/mtasts-seed.ts).
+    expect(text).toMatch(/103 change\(s\) applied in 15 zone\(s\)\. Checked again now: 13 of 16 validate\./);
     expect(text).toMatch(/16 \/ 16 domains checked again/);
     expect(text).toContain('What changed');
     await shot('2-publish-job');
@@ -222,6 +223,14 @@ describe('every page tells the truth after every action (README path, then every
       expect(text, p).not.toMatch(BUTTON_COMMANDS);
       expect(text, p).not.toContain('unknown (cpanel)');
     }
+    // MTA-STS as the demo seeds it: two in testing, one enforced, one broken (issue 27 §6).
+    await go('/');
+    expect(await page.locator('#mta-sts-counts').innerText()).toMatch(/Testing\s+2 domains\s+Enforce\s+1 domain\s+Broken\s+1 domain/);
+    await go('/domains?sts=broken');
+    expect((await page.locator('table.domains tbody tr td:nth-child(2) > a').allTextContents()).map((s) => s.trim())).toEqual(['charlie-demo.test']);
+    await go('/domains/alpha-demo.test');
+    expect(await page.locator('#mta-sts').innerText()).toMatch(/Enforce at \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in 1[01] days\)/);
+    await page.locator('#mta-sts').screenshot({ path: join(SHOTS, 'walk-8-mta-sts.png') });
     await go('/settings');
     await shot('7-settings');
     expect(consoleErrors).toEqual([]);
