@@ -10,6 +10,7 @@ import { applyPlan, makePlan, refusalMatters, refusalMessage, type RunPlan } fro
 import { afterMtaStsApply, serveThenPlan } from '../mtasts/run.js';
 import { describeSettled, recoverInterrupted } from '../plan/recover.js';
 import { auditCsv, auditRows, checkProblemCodes, type CheckSummary } from '../report/audit.js';
+import { auditInput } from '../plan/view.js';
 import { table } from '../report/table.js';
 import { formatRecord } from '../tlsa/types.js';
 import { formatManaged } from '../dns/records.js';
@@ -153,7 +154,7 @@ export const auditCommand: Command = {
     const dnssec = storedOr(() => latestDnssec(ctx!), new Map());
     const marks = storedOr(() => publishedMarks(ctx!.readState()), new Map());
     const sts = storedOr(() => { const st = ctx!.readState(); return st ? new MtaStsStore(st.db, { readOnly: true }).all() : new Map(); }, new Map());
-    const rows = auditRows(plan, checks, dnssec, tlsrptTotals(ctx!), marks, sts);
+    const rows = auditRows(auditInput(plan), checks, dnssec, tlsrptTotals(ctx!), marks, sts);
     if (format === 'json') return { output: json(rows), exitCode: 0 };
     if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };
     return {

@@ -2,7 +2,7 @@ import { categoryOf, type Category } from '../dane/category.js';
 import { tlsaHost } from '../dns/names.js';
 import { tlsrptDomain } from '../dns/records.js';
 import type { Problem } from '../problem.js';
-import type { RunPlan } from '../plan/run.js';
+import type { AuditInput } from '../plan/view.js';
 import { dnssecForDomain } from '../dnssec/summary.js';
 import type { BogusReason, DnssecState, Signing } from '../dnssec/state.js';
 import type { DnssecStatus } from '../dnssec/status.js';
@@ -82,7 +82,7 @@ function checkProblemsOf(check: CheckSummary | undefined): Problem[] {
 /** When a publish last changed a domain's records and when its re-check is due (epoch ms; src/checks/scheduled.ts). */
 export type PublishMarks = Map<string, { at: number; checkAt: number }>;
 
-export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map(), published: PublishMarks = new Map(), mtaSts: Map<string, MtaStsDomainState> = new Map()): AuditRow[] {
+export function auditRows(plan: AuditInput, checks: Map<string, CheckSummary> = new Map(), dnssec: Map<string, DnssecStatus> = new Map(), tlsrpt: TlsrptTotals = new Map(), published: PublishMarks = new Map(), mtaSts: Map<string, MtaStsDomainState> = new Map()): AuditRow[] {
   const endpoints = new Map(plan.scan.endpoints.map((e) => [e.host, e]));
   const zoneOfOwnerHost = new Map<string, { zone: string; provider: string; pending: number }>();
   // A TLS-RPT policy change belongs to its mail domain, not to an MX host.
@@ -123,14 +123,14 @@ export function auditRows(plan: RunPlan, checks: Map<string, CheckSummary> = new
     let certIssuer: string | null = null;
     for (const h of here) {
       const ep = endpoints.get(h);
-      const leaf = ep?.served?.chain[0];
-      if (!leaf) {
+      const cert = ep?.served;
+      if (!cert) {
         tlsa = 'no-certificate';
         continue;
       }
-      if (!certNotAfter || leaf.notAfter.toISOString() < certNotAfter) {
-        certNotAfter = leaf.notAfter.toISOString();
-        certIssuer = leaf.issuer;
+      if (!certNotAfter || cert.notAfter < certNotAfter) {
+        certNotAfter = cert.notAfter;
+        certIssuer = cert.issuer;
       }
       if (unmanaged.has(h)) {
         if (tlsa === 'in-sync') tlsa = 'not-managed';

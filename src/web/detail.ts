@@ -1,16 +1,15 @@
 import { enclosingZone } from '../cpanel/local-zones.js';
-import { summarizeCertificate, type CertificateSummary, type DomainReport, type MxHost } from '../cpanel/scan.js';
+import type { CertificateSummary, DomainReport, MxHost } from '../cpanel/scan.js';
 import { dnskeyField, dsField, type DnskeyField, type DsField } from '../dnssec/handover.js';
 import { closestStatus } from '../dnssec/summary.js';
 import type { DnssecStatus } from '../dnssec/status.js';
 import type { DomainCheck } from '../dane/verdict.js';
 import { tlsaHost, tlsaOwner } from '../dns/names.js';
 import type { Change, PublishedRecord } from '../providers/contract.js';
-import type { HeldBackRecord, HeldRecord, ZonePlan } from '../plan/plan.js';
+import type { HeldBackRecord, HeldRecord } from '../plan/plan.js';
 import { toProblem, type Problem } from '../problem.js';
-import { desiredFor } from '../plan/run.js';
-import { formatRecord, recordKey, type TlsaRecord } from '../tlsa/types.js';
-import type { DesiredRecord } from '../plan/desired.js';
+import { zoneIndex, zonePlanFor } from '../plan/view.js';
+import { formatRecord, type TlsaRecord } from '../tlsa/types.js';
 import type { NextKey } from '../cpanel/key-preference.js';
 import type { Config } from '../state/config.js';
 import { isManagedTxt, isMtaSts, isTlsrpt, mtaStsOwner, tlsrptOwner, type TxtKind } from '../dns/records.js';
@@ -69,8 +68,8 @@ export interface PolicyView {
 
 /** Per TXT kind: its owner name, which records are of the kind, the plan's wanted records, the warning naming a foreign one. */
 const TXT_VIEWS = {
-  TLSRPT: { owner: tlsrptOwner, is: isTlsrpt, wanted: (d: SnapshotData) => d.plan.inputs.tlsrptByZone, foreignCode: 'tlsrpt-foreign' },
-  MTASTS: { owner: mtaStsOwner, is: isMtaSts, wanted: (d: SnapshotData) => d.plan.inputs.mtaStsByZone, foreignCode: 'mta-sts-foreign' },
+  TLSRPT: { owner: tlsrptOwner, is: isTlsrpt, wanted: (d: SnapshotData) => d.plan.tlsrptByZone, foreignCode: 'tlsrpt-foreign' },
+  MTASTS: { owner: mtaStsOwner, is: isMtaSts, wanted: (d: SnapshotData) => d.plan.mtaStsByZone, foreignCode: 'mta-sts-foreign' },
 } as const;
 
 /** The domain's TXT record of a kind from the snapshot's plan (pure: the plan read the zone already). */
@@ -105,29 +104,23 @@ export function dnssecView(status: DnssecStatus | null): DnssecHandoverView | nu
 
 
 
-/** The plan of the zone holding `host`'s TLSA owners: the longest enclosing managed zone. */
-function zonePlanFor(data: SnapshotData, host: string): ZonePlan | null {
-  const zone = enclosingZone(host, new Set(data.plan.zones.map((z) => z.zone)));
-  return data.plan.zones.find((z) => z.zone === zone) ?? null;
-}
-
 /** Everything the domain page shows, from the snapshot plus a live read of the published records. */
 export async function domainDetail(data: SnapshotData, domain: string, config: Config, services: WebServices): Promise<DomainDetail | null> {
   const row = data.byDomain.get(domain);
   const report = data.plan.scan.domains.find((d) => d.domain === domain);
   if (!row || !report) return null;
   const endpoints = new Map(data.plan.scan.endpoints.map((e) => [e.host, e]));
+  const zones = zoneIndex(data.plan);
   const hosts: HostDetail[] = [];
   for (const mx of report.mx) {
     const ep = mx.pointsHere ? endpoints.get(mx.host) : undefined;
-    const zp = zonePlanFor(data, mx.host);
+    const zp = zonePlanFor(zones, mx.host);
     const mine = (owner: string) => tlsaHost(owner) === mx.host;
-    const left = new Set((zp?.overBudget ?? []).filter((o) => o.record.host === mx.host).map((o) => recordKey(o.record)));
-    const expected: TlsaRecord[] = ep?.served ? dedupe(desiredFor(data.plan, mx.host).filter((d) => !left.has(recordKey(d)))).map(({ host: _h, port: _p, reason: _r, priority: _o, issuer: _i, ...r }) => r) : [];
+    const expected: TlsaRecord[] = ep?.served ? (data.plan.expectedByHost.get(mx.host) ?? []) : [];
     const unmanaged = data.plan.unmanaged.find((u) => u.host === mx.host);
     const h: HostDetail = {
       mx,
-      certificate: ep?.served ? summarizeCertificate(ep.served) : null,
+      certificate: ep?.served ?? null,
       nextKey: ep?.served ? (ep.nextKey ?? null) : null,
       problems: [...(ep?.problems ?? []), ...(zp?.warnings.filter((w) => w.subject === mx.host) ?? [])],
       zone: zp?.zone ?? null,
@@ -158,16 +151,6 @@ export async function domainDetail(data: SnapshotData, domain: string, config: C
   return { row, report, hosts, check: (stored?.result as DomainCheck | undefined) ?? null, dnssec: dnssecView(closestStatus(row.domain, row.zone, data.dnssec)), policy: policyView(data, domain) };
 }
 
-/** The same record wanted twice (served issuer = incoming issuer at a renewal) is one row. */
-function dedupe(records: DesiredRecord[]): DesiredRecord[] {
-  const seen = new Set<string>();
-  return records.filter((r) => {
-    const k = recordKey(r);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
 
 /**
  * What the domain page can do itself, so every fix is a button where the product can do it and an

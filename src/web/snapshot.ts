@@ -1,4 +1,5 @@
 import type { RunPlan } from '../plan/run.js';
+import { planView, type PlanView } from '../plan/view.js';
 import { auditRows, type AuditRow, type PublishMarks, type TlsrptTotals } from '../report/audit.js';
 import type { DnssecStatus } from '../dnssec/status.js';
 import type { MtaStsDomainState } from '../mtasts/store.js';
@@ -22,7 +23,8 @@ export interface ListRow extends AuditRow {
 }
 
 export interface SnapshotData {
-  plan: RunPlan;
+  /** The plan as pages show it (src/plan/view.ts): the RunPlan itself is not kept. */
+  plan: PlanView;
   rows: ListRow[];
   byDomain: Map<string, ListRow>;
   checks: Map<string, StoredCheck>;
@@ -49,7 +51,7 @@ export interface SnapshotInputs {
   stsChecks?: Map<string, StsLatest>;
 }
 
-export function buildData(plan: RunPlan, inputs: SnapshotInputs, buildMs: number, now = new Date()): SnapshotData {
+export function buildData(plan: PlanView, inputs: SnapshotInputs, buildMs: number, now = new Date()): SnapshotData {
   const { checks, dnssec = new Map(), tlsrpt = new Map(), published = new Map(), mtaSts = new Map(), stsChecks = new Map() } = inputs;
   const rows = auditRows(plan, checks, dnssec, tlsrpt, published, mtaSts).map((r): ListRow => {
     const row = r as ListRow;
@@ -130,7 +132,7 @@ export class Snapshot {
       const t0 = performance.now();
       try {
         const plan = await this.source.plan();
-        this.data = buildData(plan, this.inputs(), Math.round(performance.now() - t0));
+        this.data = buildData(planView(plan), this.inputs(), Math.round(performance.now() - t0));
         this.lastError = null;
         return this.data;
       } catch (err) {

@@ -6,6 +6,7 @@ import type { RunningServer } from '../../src/web/server.js';
 import { makePlan } from '../../src/plan/run.js';
 import { Providers } from '../../src/provider-instances.js';
 import { auditCsv, auditRows } from '../../src/report/audit.js';
+import { auditInput } from '../../src/plan/view.js';
 import { publishedMarks } from '../../src/checks/scheduled.js';
 import { recordStatuses } from '../../src/dnssec/watch.js';
 import type { DnssecStatus } from '../../src/dnssec/status.js';
@@ -211,7 +212,7 @@ describe('exports and jobs', () => {
     await srv.web.snapshot.refresh();
     const ctx = fx.context();
     const plan = await makePlan(ctx, new Providers(ctx), { kinds: true });
-    const expected = auditCsv(auditRows(plan, ctx.state().latestChecks(), undefined, undefined, publishedMarks(ctx.state())).sort((a, b) => (a.domain < b.domain ? -1 : 1)));
+    const expected = auditCsv(auditRows(auditInput(plan), ctx.state().latestChecks(), undefined, undefined, publishedMarks(ctx.state())).sort((a, b) => (a.domain < b.domain ? -1 : 1)));
     const csv = await http({ port }, 'GET', '/export/audit.csv', { headers: { cookie } });
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);

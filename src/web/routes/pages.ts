@@ -123,8 +123,8 @@ function renewingSoon(d: SnapshotData, now: number) {
   const limit = now + 30 * 86_400_000;
   return d.plan.scan.endpoints
     .flatMap((e) => {
-      const leaf = e.served?.chain[0];
-      return leaf && leaf.notAfter.getTime() < limit ? [{ host: e.host, notAfter: leaf.notAfter.toISOString(), source: e.served!.source, domains: e.domains.length }] : [];
+      const cert = e.served;
+      return cert && Date.parse(cert.notAfter) < limit ? [{ host: e.host, notAfter: cert.notAfter, source: cert.source, domains: e.domains.length }] : [];
     })
     .sort((a, b) => (a.notAfter < b.notAfter ? -1 : 1))
     .slice(0, 20);
