@@ -123,6 +123,13 @@ describe('MTA-STS in the domain list and the overview', () => {
     expect(all).toContain('<option value="broken">MTA-STS broken</option>');
   });
 
+  it('the audit export carries the stored mode (mtaSts), as tlsa-manager audit does, and not the list state', async () => {
+    const rows = JSON.parse((await http({ port }, 'GET', '/export/audit.json', { headers: { cookie } })).body) as Record<string, unknown>[];
+    const of = (d: string) => rows.find((r) => r.domain === d)!;
+    expect([of('alpha-demo.test').mtaSts, of('charlie-demo.test').mtaSts, of('delta-demo.test').mtaSts]).toEqual(['testing', 'enforce', 'off']);
+    expect(rows.every((r) => !('sts' in r) && !('haystack' in r))).toBe(true);
+  });
+
   it('counts the states on the overview, each linked to the filtered list', async () => {
     const o = await get('/');
     const panel = o.slice(o.indexOf('id="mta-sts-counts"'), o.indexOf('</section>', o.indexOf('id="mta-sts-counts"')));

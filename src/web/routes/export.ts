@@ -25,6 +25,6 @@ export function exportRouter(deps: RouteDeps): Router {
 
 /** Drop the list page's extra fields. */
 function auditOnly(row: SnapshotData['rows'][number]) {
-  const { haystack: _h, ...rest } = row;
+  const { haystack: _h, sts: _s, ...rest } = row;
   return rest;
 }
