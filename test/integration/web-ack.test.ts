@@ -56,4 +56,15 @@ describe('acknowledging an alert', () => {
     expect(worse.raised.map((a) => [a.id, a.severity, a.ackedAt])).toEqual([[alert.id, 'critical', null]]);
     expect(queueReminders(ctx, t0 + 3 * H + renotify + H)).toBe(1);
   });
+
+  it('each severity has its own badge: an info alert (auto-enforce moved a domain) is not shown as a warning', async () => {
+    const ctx = fx.context();
+    const info: Incident = { key: 'mta-sts-enforced:bravo-demo.test', kind: 'mta-sts-enforced', severity: 'info', subject: 'bravo-demo.test', title: 'MTA-STS moved bravo-demo.test to enforce', detail: 'Every check was clean.' };
+    recordEvents(ctx, conditionEvents('mta-sts-enforced', [info], alertStore(ctx).open(), () => 'done'), ctx.now());
+    const overview = (await http({ port }, 'GET', '/', { headers: html() })).body;
+    const row = overview.split('<tr').find((r) => r.includes('MTA-STS moved bravo-demo.test to enforce'))!;
+    expect(row).toContain('<span class="badge info">info</span>');
+    const critical = overview.split('<tr').find((r) => r.includes('Publishing to alpha-demo.test failed'))!;
+    expect(critical).toContain('<span class="badge error">critical</span>');
+  });
 });
