@@ -48,7 +48,8 @@ export function writeDemoConfig(dir: string, network: DemoNetwork): void {
     resolver: `${network.resolver.host}:${network.resolver.port}`,
     cpanel: { ...current.cpanel, authoritative: `${network.authoritative.host}:${network.authoritative.port}` },
     // The simulated resolver caches nothing: a publish is visible at once, so its re-check runs at once (issue 24).
-    checks: { afterPublishDelaySeconds: 0, ...current.checks, smtpEndpoints: network.smtpEndpoints },
+    // No port 443 here: Check now leaves the MTA-STS results seeded as proven (demo/mtasts-seed.ts) and the pages say so.
+    checks: { afterPublishDelaySeconds: 0, ...current.checks, smtpEndpoints: network.smtpEndpoints, mtaStsOnDemand: false },
     dnssec: { ...current.dnssec, servers: { ...(current.dnssec?.servers as Record<string, string[]> | undefined), ...network.dnssecServers } },
     // The demo publishes TLS-RPT policies (_smtp._tls) with its TLSA records unless Settings chose otherwise.
     tlsrpt: { ...current.tlsrpt, publish: current.tlsrpt?.publish ?? 'all' },

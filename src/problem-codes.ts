@@ -102,6 +102,7 @@ export const CODES = {
   'mta-sts-foreign': { kind: 'config', text: 'An MTA-STS record TLSA Manager did not create is published for the domain, so it publishes none there.', severity: 'info' },
   'mta-sts-not-managed': { kind: 'config', text: 'No DNS provider manages the zone of a domain whose MTA-STS record is wanted: add it by hand.', severity: 'info' },
   'mta-sts-no-mx': { kind: 'config', text: 'A domain opted in to MTA-STS has no MX record, so it gets no policy.', severity: 'info' },
+  'mta-sts-check-failed': { kind: 'transient', text: 'The MTA-STS check of a domain could not be run to the end; nothing was recorded for it.' },
   'mta-sts-remove-failed': { kind: 'transient', text: 'A step of turning MTA-STS off for a domain (policy file, subdomain) did not finish; the next run tries again.' },
   'mta-sts-not-served': { kind: 'config', text: 'A domain\'s MTA-STS policy is not served over HTTPS yet, so its _mta-sts record waits.', severity: 'info' },
   'issuers-over-budget': { kind: 'config', text: 'Issuers that may sign the next certificate are not pinned, to keep each owner within its record budget.', severity: 'info' },

@@ -66,8 +66,7 @@ export async function runMtaStsChecks(ctx: AppContext, opts: { now?: number; all
       return;
     }
     try {
-      const [status] = await statusOf(ctx, [item.key], stored, ca);
-      const check = recordCheck(ctx, status!, now);
+      const check = await checkAndRecord(ctx, item.key, stored, ca, now);
       out.checked.push(check);
       const ok = check.problems.length === 0;
       const next = nextCheck(item.key, now, ok, ok ? 0 : item.failures + 1, policy);
@@ -79,6 +78,51 @@ export async function runMtaStsChecks(ctx: AppContext, opts: { now?: number; all
     }
   });
   out.checked.sort((a, b) => a.domain.localeCompare(b.domain));
+  return out;
+}
+
+/** One domain checked as a sender sees it and recorded (the timer's, the web's and `mta-sts status`'s path alike). */
+async function checkAndRecord(ctx: AppContext, domain: string, stored: Map<string, MtaStsDomainState>, ca: string | undefined, now: number, status: StsStatusOf = statusOf): Promise<StsCheck> {
+  const [result] = await status(ctx, [domain], stored, ca);
+  return recordCheck(ctx, result!, now);
+}
+
+/** How a domain's status is taken (statusOf; tests give a sender's view without a network). */
+export type StsStatusOf = (ctx: AppContext, domains: string[], stored: Map<string, MtaStsDomainState>, ca?: string) => Promise<StsStatus[]>;
+
+export interface MtaStsCheckNow {
+  /** The given domains MTA-STS covers (the timer's checkedDomains), in order. */
+  covered: string[];
+  checked: StsCheck[];
+  failed: { domain: string; reason: string }[];
+}
+
+/**
+ * "Check now" / "Check all" on the pages: of the given domains, those the timer checks are
+ * checked now and recorded like the timer's results (the panel, the list and auto-enforce read
+ * them), one failing alone; then the timer's judgement runs (a broken enforce policy is an alert
+ * at once, a clean check clears it). The domains' next scheduled check is left as it was.
+ */
+export async function checkMtaStsNow(ctx: AppContext, domains: string[], opts: { status?: StsStatusOf; onProgress?: (done: number, total: number) => void } = {}): Promise<MtaStsCheckNow> {
+  const checkedHere = new Set(checkedDomains(ctx));
+  const covered = [...new Set(domains)].filter((d) => checkedHere.has(d)).sort();
+  const out: MtaStsCheckNow = { covered, checked: [], failed: [] };
+  if (covered.length === 0) return out;
+  const stored = mtaStsStore(ctx).all();
+  const ca = labCa(ctx);
+  let done = 0;
+  await mapLimit(covered, CONCURRENCY, async (key) => {
+    try {
+      out.checked.push(await checkAndRecord(ctx, key, stored, ca, ctx.now(), opts.status));
+    } catch (err) {
+      const reason = (err as Error).message.slice(0, 300);
+      out.failed.push({ domain: key, reason });
+      ctx.logger.error({ domain: key, err: reason }, 'the MTA-STS check of a domain failed');
+    }
+    opts.onProgress?.(++done, covered.length);
+  });
+  out.checked.sort((a, b) => a.domain.localeCompare(b.domain));
+  if (out.checked.length > 0) judgeMtaSts(ctx);
   return out;
 }
 

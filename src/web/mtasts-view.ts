@@ -64,12 +64,14 @@ export interface MtaStsPanel {
   enforce: EnforceDecision | null;
   /** Auto-enforce is on (mtaSts.autoEnforce.enabled) and after how many days. */
   autoEnforce: { enabled: boolean; afterDays: number };
+  /** "Check now" checks this domain's MTA-STS too (the timer checks it and checks.mtaStsOnDemand is on). */
+  checkNow: boolean;
   /** The mode switch is offered (the domain is opted in: one being turned off serves mode none until it goes). */
   switchable: boolean;
 }
 
 /** Null when MTA-STS has nothing to say about the domain (not opted in, no state, never checked). */
-export function mtaStsPanel(data: SnapshotData, domain: string, config: Pick<Config, 'mtaSts'>, enforce: EnforceDecision | null = null): MtaStsPanel | null {
+export function mtaStsPanel(data: SnapshotData, domain: string, config: Pick<Config, 'mtaSts' | 'checks'>, enforce: EnforceDecision | null = null): MtaStsPanel | null {
   const row = data.byDomain.get(domain);
   if (!row) return null;
   const stored = data.mtaSts.get(domain) ?? null;
@@ -91,6 +93,8 @@ export function mtaStsPanel(data: SnapshotData, domain: string, config: Pick<Con
     notes,
     enforce: stored?.mode === 'testing' && opted ? enforce : null,
     autoEnforce: { enabled: config.mtaSts.autoEnforce.enabled, afterDays: config.mtaSts.autoEnforce.afterDays },
+    // The timer's rule (scheduled.ts checkedDomains): opted in and known to the store.
+    checkNow: config.checks.mtaStsOnDemand && opted && stored !== null,
     switchable: opted,
   };
 }

@@ -19,6 +19,7 @@ import { WhmApi } from '../cpanel/whmapi.js';
 import type { Snapshot } from './snapshot.js';
 import { afterMtaStsApply, serveThenPlan } from '../mtasts/run.js';
 import { setModeByAdmin } from '../mtasts/admin-mode.js';
+import { checkedDomains, checkMtaStsNow, type MtaStsCheckNow } from '../mtasts/scheduled.js';
 import type { MtaStsMode } from '../mtasts/store.js';
 
 /** What the Cloudflare "Test" button reports (a subset of CloudflareProvider's TokenCheck). */
@@ -39,6 +40,12 @@ export interface WebServices {
   /** The re-checks a publish asked for that are due by now (checks.afterPublishDelaySeconds 0: all of them). */
   dueAfterPublish(domains: string[]): string[];
   check(domains: string[], onProgress: (done: number, total: number) => void): Promise<DomainCheck[]>;
+  /**
+   * The MTA-STS side of a check (src/mtasts/scheduled.ts checkMtaStsNow): the given domains the
+   * timer checks, checked and recorded now, judged as the timer judges. `off`: checks.mtaStsOnDemand
+   * is false, nothing was checked.
+   */
+  checkMtaSts(domains: string[], onProgress: (done: number, total: number) => void): Promise<MtaStsCheckNow | { off: true; covered: string[] }>;
   /**
    * Check results → alerts, by the same rule as the scheduled checks (src/alerts/evaluate.ts): a
    * broken domain found by "Check all" is on the alerts panel too. Delivery stays with the
@@ -82,6 +89,13 @@ export function defaultServices(ctx: AppContext): WebServices {
     },
     dueAfterPublish: (domains) => dueAfterPublish(ctx, domains),
     check: (domains, onProgress) => checkDomains(ctx, domains, { onProgress }),
+    async checkMtaSts(domains, onProgress) {
+      if (!ctx.config.checks.mtaStsOnDemand) {
+        const here = new Set(checkedDomains(ctx));
+        return { off: true, covered: domains.filter((d) => here.has(d)) };
+      }
+      return checkMtaStsNow(ctx, domains, { onProgress });
+    },
     alertOnChecks: (results) => void alertOnChecks(ctx, results),
     async published(zone, provider, owners) {
       const p = await new Providers(ctx).get(provider);
@@ -153,13 +167,34 @@ export function startCheckJob(deps: JobDeps, domains: string[] | undefined, acto
       const zones = [...new Set(domains.map((n) => d.byDomain.get(n)?.zone ?? n))];
       await deps.services.dnssecRecheck(zones, actor).catch(() => undefined);
     }
+    // The MTA-STS side after the DANE side: its failure is reported, never stops the DANE result.
+    const sts = await checkMtaStsOf(deps, list, progress);
     deps.snapshot.refreshChecks();
     const ok = results.filter((r) => authenticates(r.verdict)).length;
     // "Check all" leaves out domains whose mail another server handles: say which and why.
     const skipped = domains ? [] : d.rows.filter((r) => r.tlsa === 'not-ours').map((r) => r.domain);
     const skippedText = skipped.length > 0 ? ` Not checked: ${skipped.slice(0, 5).join(', ')}${skipped.length > 5 ? ` and ${skipped.length - 5} more` : ''} (mail handled by another server, nothing of ours to validate).` : '';
-    return { summary: `${results.length} domain(s) checked: ${ok} valid, ${results.length - ok} not.${skippedText}` };
+    return { summary: `${results.length} domain(s) checked: ${ok} valid, ${results.length - ok} not.${skippedText}${sts.summary}`, problems: sts.problems };
   });
+}
+
+/** The MTA-STS check of a check job: a sentence for its summary and the domains that failed, as problems. */
+async function checkMtaStsOf(deps: JobDeps, list: string[], progress: (done: number, total: number, unit?: string) => void): Promise<{ summary: string; problems: Problem[] }> {
+  let r: Awaited<ReturnType<WebServices['checkMtaSts']>>;
+  try {
+    r = await deps.services.checkMtaSts(list, (done, total) => progress(done, total, 'MTA-STS policies checked'));
+  } catch (err) {
+    const p = toProblem(err, 'mta-sts-check-failed');
+    return { summary: ' MTA-STS was not checked (see below).', problems: [{ ...p, code: 'mta-sts-check-failed' }] };
+  }
+  if (r.covered.length === 0) return { summary: '', problems: [] };
+  if ('off' in r) return { summary: ` MTA-STS of ${r.covered.length} domain(s) not checked: on-demand MTA-STS checks are off on this server (checks.mtaStsOnDemand), so the MTA-STS panel shows the latest stored check.`, problems: [] };
+  const clean = r.checked.filter((c) => c.problems.length === 0).length;
+  const broken = r.checked.filter((c) => c.state === 'broken').length;
+  return {
+    summary: ` MTA-STS: ${r.checked.length} domain(s) checked: ${clean} clean, ${r.checked.length - clean} with problems${broken ? ` (${broken} broken)` : ''}${r.failed.length ? `; ${r.failed.length} could not be checked` : ''}.`,
+    problems: r.failed.map((f) => problem('mta-sts-check-failed', `The MTA-STS check of ${f.domain} failed: ${f.reason}`, { subject: f.domain, fix: 'Check again later; the timer checks it at its next due time.' })),
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import { CONFIG_PATH, defaultConfig, saveConfig } from '../../src/state/config.j
 import { defaultServices, type WebServices } from '../../src/web/services.js';
 import { startServer, type RunningServer } from '../../src/web/server.js';
 import type { DomainCheck } from '../../src/dane/verdict.js';
+import { checkMtaStsNow, type StsStatusOf } from '../../src/mtasts/scheduled.js';
 
 /** A demo root built once per test file, with a config whose resolver is loopback only. */
 export interface DemoFixture {
@@ -38,10 +39,12 @@ export async function demoFixture(): Promise<DemoFixture> {
  * Real scan/plan/apply; checks replaced by a fake that stores a "no DNSSEC" verdict the way
  * checkDomains does, so no test sends DNS or SMTP traffic.
  */
-export function testServices(ctx: AppContext): WebServices {
+export function testServices(ctx: AppContext, opts: { stsStatus?: StsStatusOf } = {}): WebServices {
   const real = defaultServices(ctx);
   return {
     ...real,
+    // MTA-STS checks run for real (recorded, judged) with a sender's view the test gives; none: nothing covered is checked.
+    checkMtaSts: async (domains, onProgress) => (opts.stsStatus ? checkMtaStsNow(ctx, domains, { status: opts.stsStatus, onProgress }) : { covered: [], checked: [], failed: [] }),
     // No DNS from tests: the DNSSEC look that goes with "Check now" sees nothing new.
     dnssecRecheck: async () => undefined,
     async check(domains, onProgress) {

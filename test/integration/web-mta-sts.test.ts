@@ -9,7 +9,8 @@ import type { StsStatus } from '../../src/mtasts/status.js';
 import { problem } from '../../src/problem.js';
 import { tlsrptStore } from '../../src/tlsrpt/store.js';
 import { startServer, type RunningServer } from '../../src/web/server.js';
-import { csrfFrom, demoFixture, http, signedIn, testServices, type DemoFixture } from './web-fixture.js';
+import { csrfFrom, demoFixture, http, signedIn, testServices, waitForJob, type DemoFixture } from './web-fixture.js';
+import { defaultServices } from '../../src/web/services.js';
 
 /**
  * Issue 27 §6 on the pages: the MTA-STS column and filter of the domain list, the overview's
@@ -218,5 +219,116 @@ describe('the mode switch', () => {
     expect(mode('bravo-demo.test')).toBe('enforce');
     // Another account's domain is not shown to it at all.
     expect((await asReseller('GET', '/domains?sts=broken')).body).not.toContain('charlie-demo.test');
+  });
+});
+
+describe('Check now and Check all check MTA-STS too', () => {
+  /** A sender's view the test gives (no network): alpha fresh and clean, charlie's check throws. */
+  const FRESH = `CN=mta-sts.alpha-demo.test fresh ${HOSTILE}`;
+  const seen: string[] = [];
+  const stsStatus = async (_c: unknown, domains: string[]): Promise<StsStatus[]> => {
+    seen.push(...domains);
+    if (domains[0] === 'charlie-demo.test') throw new Error(`resolver gone ${HOSTILE}`);
+    return domains.map((d) => status(d, { id: 'fresh1', policy: { mode: 'testing', mx: [d], maxAge: 86400 }, certificate: { subject: FRESH, issuer: 'CN=Fresh CA', notAfter: '2027-03-01T00:00:00.000Z' }, mx: [{ host: d, address: '192.0.2.77', covered: true, certificateValid: true }] }));
+  };
+  const jobOf = (location: string | string[] | undefined) => /job=([0-9a-f]+)/.exec(String(location))![1]!;
+
+  it('Check now on a covered domain records the MTA-STS result beside the DANE one, and the panel shows it', async () => {
+    const ctx = fx.context();
+    const s = await signedIn(ctx, `${TOKEN}-now`, testServices(ctx, { stsStatus }));
+    try {
+      const token = csrfFrom((await http({ port: s.port }, 'GET', '/domains/alpha-demo.test', { headers: { cookie: s.cookie, accept: 'text/html' } })).body);
+      const before = Date.now();
+      const r = await http({ port: s.port }, 'POST', '/domains/alpha-demo.test/check', { headers: { cookie: s.cookie }, form: { _csrf: token } });
+      expect(r.status).toBe(303);
+      const job = await waitForJob({ port: s.port }, `/api/jobs/${jobOf(r.headers.location)}`, { cookie: s.cookie });
+      expect(job.status).toBe('done');
+      expect(job.summary).toContain('MTA-STS: 1 domain(s) checked: 1 clean, 0 with problems.');
+      expect(seen).toEqual(['alpha-demo.test']);
+      const latest = new MtaStsChecks(ctx.state().db).latest('alpha-demo.test')!;
+      expect(Date.parse(latest.time)).toBeGreaterThanOrEqual(before - 1000);
+      expect(latest.status.certificate?.subject).toBe(FRESH);
+      expect(Date.parse(ctx.state().latestCheckOf('alpha-demo.test')!.time)).toBeGreaterThanOrEqual(before - 1000);
+      const p = (await http({ port: s.port }, 'GET', '/domains/alpha-demo.test', { headers: { cookie: s.cookie, accept: 'text/html' } })).body;
+      const panel = p.slice(p.indexOf('id="mta-sts"'));
+      expect(panel).toContain('CN=mta-sts.alpha-demo.test fresh &lt;script&gt;');
+      expect(panel).toContain('<td>192.0.2.77</td>');
+      expect(panel).toContain(`Checked</dt><dd>${shown(Date.parse(latest.time))}`);
+      expect(p).not.toContain(HOSTILE);
+      // A domain MTA-STS does not cover is not checked for it.
+      seen.length = 0;
+      const d = await http({ port: s.port }, 'POST', '/domains/delta-demo.test/check', { headers: { cookie: s.cookie }, form: { _csrf: token } });
+      const dj = await waitForJob({ port: s.port }, `/api/jobs/${jobOf(d.headers.location)}`, { cookie: s.cookie });
+      expect(dj.summary).not.toContain('MTA-STS');
+      expect(seen).toEqual([]);
+    } finally {
+      await s.srv.close();
+    }
+  });
+
+  it('Check all: one domain whose MTA-STS check throws fails alone; its last result stays; the DANE checks all ran', async () => {
+    const ctx = fx.context();
+    const s = await signedIn(ctx, `${TOKEN}-all`, testServices(ctx, { stsStatus }));
+    try {
+      const token = csrfFrom((await http({ port: s.port }, 'GET', '/', { headers: { cookie: s.cookie, accept: 'text/html' } })).body);
+      const charlieBefore = new MtaStsChecks(ctx.state().db).latest('charlie-demo.test')!;
+      seen.length = 0;
+      const started = new Date(Date.now() - 1000).toISOString();
+      const r = await http({ port: s.port }, 'POST', '/jobs', { headers: { cookie: s.cookie }, form: { _csrf: token, action: 'check', all: '1' } });
+      const id = /\/jobs\/([0-9a-f]+)/.exec(String(r.headers.location))![1]!;
+      const job = await waitForJob({ port: s.port }, `/api/jobs/${id}`, { cookie: s.cookie });
+      expect(job.status).toBe('done');
+      // alpha and bravo (testing), charlie (enforce): foxtrot has no stored state yet, so the timer does not check it either.
+      expect([...seen].sort()).toEqual(['alpha-demo.test', 'bravo-demo.test', 'charlie-demo.test']);
+      expect(job.summary).toContain('MTA-STS: 2 domain(s) checked: 2 clean, 0 with problems; 1 could not be checked.');
+      expect(job.problems.map((p) => p.code)).toEqual(['mta-sts-check-failed']);
+      expect(job.problems[0]!.message).toContain('charlie-demo.test');
+      expect(new MtaStsChecks(ctx.state().db).latest('charlie-demo.test')).toEqual(charlieBefore);
+      expect(new MtaStsChecks(ctx.state().db).latest('bravo-demo.test')!.time >= started).toBe(true);
+      // The DANE side checked every domain with mail here, charlie included.
+      expect(job.summary).toMatch(/^\d+ domain\(s\) checked: /);
+      const jobPage = (await http({ port: s.port }, 'GET', `/jobs/${id}`, { headers: { cookie: s.cookie, accept: 'text/html' } })).body;
+      expect(jobPage).toContain('resolver gone &lt;script&gt;');
+      expect(jobPage).not.toContain(HOSTILE);
+    } finally {
+      await s.srv.close();
+    }
+  });
+
+  it('the MTA-STS side throwing as a whole leaves the DANE check done and stored', async () => {
+    const ctx = fx.context();
+    const services = { ...testServices(ctx), checkMtaSts: async () => { throw new Error('store locked'); } };
+    const s = await signedIn(ctx, `${TOKEN}-throw`, services);
+    try {
+      const token = csrfFrom((await http({ port: s.port }, 'GET', '/domains/alpha-demo.test', { headers: { cookie: s.cookie, accept: 'text/html' } })).body);
+      const r = await http({ port: s.port }, 'POST', '/domains/alpha-demo.test/check', { headers: { cookie: s.cookie }, form: { _csrf: token } });
+      const job = await waitForJob({ port: s.port }, `/api/jobs/${jobOf(r.headers.location)}`, { cookie: s.cookie });
+      expect(job.status).toBe('done');
+      expect(job.summary).toMatch(/^1 domain\(s\) checked: 0 valid, 1 not\. MTA-STS was not checked/);
+      expect(job.problems.map((p) => p.code)).toEqual(['mta-sts-check-failed']);
+    } finally {
+      await s.srv.close();
+    }
+  });
+
+  it('with checks.mtaStsOnDemand off (the demo) nothing is checked or recorded, and the job and the panel say so', async () => {
+    const configFile = join(fx.root, CONFIG_PATH);
+    const cfg = loadConfig(configFile);
+    saveConfig(configFile, { ...cfg, checks: { ...cfg.checks, mtaStsOnDemand: false } });
+    const ctx = fx.context();
+    const s = await signedIn(ctx, `${TOKEN}-off`, { ...testServices(ctx), checkMtaSts: defaultServices(ctx).checkMtaSts });
+    try {
+      const before = new MtaStsChecks(ctx.state().db).latest('alpha-demo.test');
+      const token = csrfFrom((await http({ port: s.port }, 'GET', '/domains/alpha-demo.test', { headers: { cookie: s.cookie, accept: 'text/html' } })).body);
+      const r = await http({ port: s.port }, 'POST', '/domains/alpha-demo.test/check', { headers: { cookie: s.cookie }, form: { _csrf: token } });
+      const job = await waitForJob({ port: s.port }, `/api/jobs/${jobOf(r.headers.location)}`, { cookie: s.cookie });
+      expect(job.summary).toContain('MTA-STS of 1 domain(s) not checked: on-demand MTA-STS checks are off on this server (checks.mtaStsOnDemand)');
+      expect(new MtaStsChecks(ctx.state().db).latest('alpha-demo.test')).toEqual(before);
+      const p = (await http({ port: s.port }, 'GET', '/domains/alpha-demo.test', { headers: { cookie: s.cookie, accept: 'text/html' } })).body;
+      expect(p).toContain('id="mta-sts-not-on-demand"');
+    } finally {
+      await s.srv.close();
+      saveConfig(configFile, cfg);
+    }
   });
 });
