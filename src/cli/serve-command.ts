@@ -7,6 +7,7 @@ import type { Command } from './types.js';
 import { startWatchdog } from '../alerts/watchdog.js';
 import { Providers } from '../provider-instances.js';
 import { recoverInterrupted } from '../plan/recover.js';
+import { setFlagsFromString } from 'node:v8';
 
 /**
  * `tlsa-manager serve --listen HOST:PORT | --socket PATH`: runs until SIGTERM/SIGINT, then stops
@@ -22,6 +23,11 @@ export const serveCommand: Command = {
       const refused = listenProblem(listen.host, listen.tls !== undefined, values.insecure === true);
       if (refused) throw new ProblemError(problem('usage', refused, { fix: 'Give --tls-cert FILE --tls-key FILE, listen on 127.0.0.1 (and tunnel), or add --insecure when a TLS proxy is in front.' }));
     }
+    // The service lives for months and idles between hook events and page views: V8's heap sizing
+    // for memory rather than throughput keeps its resident memory near what it holds (issue 26:
+    // 320 MB after 10,000 hook events on a 10,000-domain root without it, 224 MB with it, the
+    // events no slower). Set before the service allocates; the snapshot worker shares the flag.
+    setFlagsFromString('--optimize-for-size');
     // A run killed while writing a zone is finished before the app shows any state.
     await recoverInterrupted(ctx!, new Providers(ctx!), 'serve');
     // A reusable password for automation (documented as such); the printed link works once.

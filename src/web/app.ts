@@ -25,6 +25,7 @@ import type { RouteDeps } from './routes/common.js';
 import { securityHeaders } from './security.js';
 import { defaultServices, type WebServices } from './services.js';
 import { Snapshot } from './snapshot.js';
+import { planView } from '../plan/view.js';
 import { makeUrl, rewriteRoute, type UrlParams } from './urls.js';
 import * as helpers from './view-helpers.js';
 
@@ -63,7 +64,7 @@ export interface WebApp {
  */
 export function createWebApp(ctx: AppContext, opts: WebOptions): WebApp {
   const services = opts.services ?? defaultServices(ctx);
-  const snapshot = new Snapshot({ plan: () => services.plan(), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx), tlsrpt: () => tlsrptTotals(ctx), published: () => publishedMarks(ctx.state()), mtaSts: () => mtaStsStore(ctx).all(), stsChecks: () => mtaStsChecks(ctx).latestAll() });
+  const snapshot = new Snapshot({ view: () => (services.planView ? services.planView() : services.plan().then(planView)), checks: () => ctx.state().latestChecks(), dnssec: () => latestDnssec(ctx), tlsrpt: () => tlsrptTotals(ctx), published: () => publishedMarks(ctx.state()), mtaSts: () => mtaStsStore(ctx).all(), stsChecks: () => mtaStsChecks(ctx).latestAll() });
   const jobs = new JobRegistry();
   const auth = createAuth({ mode: opts.mode, ...(opts.loginToken ? { password: opts.loginToken } : {}), redeemLink: (t) => redeemLoginLink(ctx, t), secureCookie: opts.secureCookie === true, logger: ctx.logger, loginCss: readFileSync(join(PUBLIC_DIR, 'app.css'), 'utf8'), identify: (user) => whmIdentity(ctx.root, user) });
   const deps: RouteDeps = { ctx, services, snapshot, jobs };

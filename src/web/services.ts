@@ -17,6 +17,8 @@ import { alertStore, sendTest, type ChannelId } from '../alerts/notify.js';
 import { importanceName, setCpanelImportance } from '../alerts/channels/cpanel.js';
 import { WhmApi } from '../cpanel/whmapi.js';
 import type { Snapshot } from './snapshot.js';
+import type { PlanView } from '../plan/view.js';
+import { buildPlanView, pagePlan } from './snapshot-build.js';
 import { afterMtaStsApply, serveThenPlan } from '../mtasts/run.js';
 import { setModeByAdmin } from '../mtasts/admin-mode.js';
 import { checkedDomains, checkMtaStsNow, type MtaStsCheckNow } from '../mtasts/scheduled.js';
@@ -35,6 +37,8 @@ export interface TokenTest {
  */
 export interface WebServices {
   plan(domains?: string[]): Promise<RunPlan>;
+  /** Every domain's plan as the snapshot keeps it (optional: from plan() when a fake leaves it out). */
+  planView?(): Promise<PlanView>;
   /** `takeover`: owners whose records we did not create that this publish may manage (`apply --takeover`). */
   publish(domains: string[] | undefined, actor: string, onZone?: (done: number, total: number) => void, takeover?: string[]): Promise<{ plan: RunPlan; results: ApplyResult[] }>;
   /** The re-checks a publish asked for that are due by now (checks.afterPublishDelaySeconds 0: all of them). */
@@ -76,7 +80,8 @@ export interface WebServices {
 
 export function defaultServices(ctx: AppContext): WebServices {
   return {
-    plan: (domains) => makePlan(ctx, new Providers(ctx), domains ? { domains, kinds: true, showOnly: true } : { kinds: true, showOnly: true }),
+    plan: (domains) => pagePlan(ctx, domains),
+    planView: () => buildPlanView(ctx),
     async publish(domains, actor, onZone, takeover) {
       const providers = new Providers(ctx);
       const opts = { ...(domains ? { domains } : {}), ...(takeover?.length ? { takeover } : {}) };

@@ -1,5 +1,4 @@
-import type { RunPlan } from '../plan/run.js';
-import { planView, type PlanView } from '../plan/view.js';
+import type { PlanView } from '../plan/view.js';
 import { auditRows, type AuditRow, type PublishMarks, type TlsrptTotals } from '../report/audit.js';
 import type { DnssecStatus } from '../dnssec/status.js';
 import type { MtaStsDomainState } from '../mtasts/store.js';
@@ -76,7 +75,8 @@ export function buildData(plan: PlanView, inputs: SnapshotInputs, buildMs: numbe
 }
 
 export interface SnapshotSource {
-  plan(): Promise<RunPlan>;
+  /** Every domain's plan as pages show it (src/plan/view.ts). */
+  view(): Promise<PlanView>;
   checks(): Map<string, StoredCheck>;
   /** Last DNSSEC status per zone (optional: none known without it). */
   dnssec?(): Map<string, DnssecStatus>;
@@ -131,8 +131,8 @@ export class Snapshot {
     this.inFlight = (async () => {
       const t0 = performance.now();
       try {
-        const plan = await this.source.plan();
-        this.data = buildData(planView(plan), this.inputs(), Math.round(performance.now() - t0));
+        const view = await this.source.view();
+        this.data = buildData(view, this.inputs(), Math.round(performance.now() - t0));
         this.lastError = null;
         return this.data;
       } catch (err) {
