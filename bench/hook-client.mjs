@@ -6,7 +6,10 @@
 // Env: BENCH_HOOK_POST (100 post events via the client; today's path gets a fifth of them),
 //      BENCH_HOOK_PRE (20 pre events per path), BENCH_HOOK_SERIAL (1000), BENCH_HOOK_REPLAY (1000),
 //      BENCH_HOOK_RSS_EVENTS (10000: events sent before the service's resident memory is read),
-//      BENCH_APPLIED_ROOT (an already applied copy of ROOT, measured as it is).
+//      BENCH_APPLIED_ROOT (an already applied copy of ROOT, measured as it is),
+//      BENCH_HOOK_PHASES (latency,serial,memory,replay: the phases to run, all by default; the
+//      replay of 1,000 events alone takes ~15-25 min on 2 shared cores, today's path starting
+//      Node.js for every event, so it can be run by itself: BENCH_HOOK_PHASES=replay).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -22,6 +25,8 @@ const PRE = env('BENCH_HOOK_PRE', 20);
 const SERIAL = env('BENCH_HOOK_SERIAL', 1000);
 const REPLAY = env('BENCH_HOOK_REPLAY', 1000);
 const RSS_EVENTS = env('BENCH_HOOK_RSS_EVENTS', 10000);
+const PHASES = new Set((process.env.BENCH_HOOK_PHASES ?? 'latency,serial,memory,replay').split(','));
+const out = {};
 const CLIENT = join(REPO, 'plugin/bin/tlsa-manager-hook');
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const loads = {};
@@ -119,6 +124,16 @@ function today(root, input) {
   const r = cli(['hook', '--root', root], { input });
   return { ms: r.wallMs, out: r.stdout };
 }
+function todayAsync(root, input) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [CLI, 'hook', '--root', root]);
+    let out = '';
+    c.stdout.on('data', (x) => (out += x));
+    c.on('error', reject);
+    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`tlsa-manager hook exited ${code}`))));
+    c.stdin.end(input);
+  });
+}
 const stats = (xs) => ({ p50: Math.round(median(xs)), p95: Math.round(percentile(xs, 95)), n: xs.length });
 const pendingChanges = (root) => {
   const plan = JSON.parse(cli(['plan', '--json', '--root', root], { okCodes: [0, 1] }).stdout);
@@ -130,9 +145,16 @@ const zoneFiles = (root) => {
 };
 
 // 1. Latency: post (nothing to change) and pre (new certificate: zone file, named-checkzone, reload).
-const root = copy('hookclient');
-const svc = startService(root);
-viaClient(svc, root, postEvent(local[0].name)); // the service's first event loads what it needs
+// The service (and its root) is shared by phases 1-3.
+const needService = PHASES.has('latency') || PHASES.has('serial') || PHASES.has('memory');
+const root = needService ? copy('hookclient') : null;
+const svc = needService ? startService(root) : null;
+let sentSoFar = 0;
+if (svc) {
+  viaClient(svc, root, postEvent(local[0].name)); // the service's first event loads what it needs
+  sentSoFar = 1;
+}
+if (PHASES.has('latency')) {
 note('latency');
 const postDomains = local.slice(1, POST + 1).map((d) => d.name);
 const todayPost = postDomains.slice(0, Math.max(5, Math.round(POST / 5))).map((d) => today(root, postEvent(d)));
@@ -143,6 +165,18 @@ const preClientIn = withMail.slice(PRE, 2 * PRE).map(preEvent);
 const todayPre = preTodayIn.map((e) => today(root, e));
 const clientPre = preClientIn.map((e) => viaClient(svc, root, e));
 const preAnswers = [...new Set([...todayPre, ...clientPre].map((r) => r.out.replace(/mail\.\S+/, 'mail.D').trim()))];
+sentSoFar += postDomains.length + PRE;
+Object.assign(out, {
+  todayPost: stats(todayPost.map((r) => r.ms)),
+  clientPost: stats(clientPost.map((r) => r.ms)),
+  samePostAnswers,
+  postAnswer: clientPost[0].out.trim(),
+  todayPre: stats(todayPre.map((r) => r.ms)),
+  clientPre: stats(clientPre.map((r) => r.ms)),
+  preAnswers,
+});
+}
+if (PHASES.has('serial')) {
 note('serial');
 
 // 2. SERIAL events as AutoSSL fires them (one after the other), then 20 at once.
@@ -155,14 +189,23 @@ const burst = await Promise.all(local.slice(0, 20).map((d, i) => clientAsync(svc
 const answers = [...serialOut, ...burst];
 const busy = answers.filter((a) => /SQLITE_BUSY|database is locked/i.test(a)).length;
 const failed = answers.filter((a) => !/^1 (reconciled|pre-published) /.test(a)).length;
+sentSoFar += SERIAL + 20;
+Object.assign(out, { serialEvents: SERIAL, serialSec: Math.round(serialSec * 10) / 10, burst: burst.length, busy, failed });
+}
 
 // 3. Resident memory after RSS_EVENTS events in all (the rest sent straight to the socket).
+if (PHASES.has('memory')) {
 note('memory');
-const sentSoFar = 1 + POST + PRE + SERIAL + 20;
+Object.assign(out, { warmRssMB: svc.rssMB() }); // before the rest of the events (after phases 1-2 when they ran)
 for (let i = sentSoFar; i < RSS_EVENTS; i++) await direct(svc, postEvent(local[i % local.length].name));
-const rssMB = svc.rssMB();
-await svc.stop();
-const pendingAfter = pendingChanges(root);
+Object.assign(out, { rssEvents: Math.max(RSS_EVENTS, sentSoFar), serviceRssMB: svc.rssMB() });
+}
+if (svc) {
+  await svc.stop();
+  out.pendingChangesAfter = pendingChanges(root);
+}
+
+if (PHASES.has('replay')) {
 note('replay');
 
 // 4. Replay: the same events through both paths on two copies of the same root; the answers and
@@ -170,38 +213,24 @@ note('replay');
 const replayIn = Array.from({ length: REPLAY }, (_, i) => (i % 5 === 4 ? preEvent(withMail[i % withMail.length]) : postEvent(local[(i * 7) % local.length].name)));
 const rootToday = copy('replay-today');
 const rootService = copy('replay-service');
-const replayToday = replayIn.map((e) => today(rootToday, e).out);
+// Each path takes its events one after the other, as AutoSSL fires them; the two paths (each on
+// its own copy) run side by side, which halves the wall time when a core is free.
 const svc2 = startService(rootService);
-const replayService = replayIn.map((e) => viaClient(svc2, rootService, e).out);
+const inOrder = async (send) => {
+  const outs = [];
+  for (const e of replayIn) outs.push(await send(e));
+  return outs;
+};
+const [replayToday, replayService] = await Promise.all([inOrder((e) => todayAsync(rootToday, e)), inOrder((e) => clientAsync(svc2, rootService, e))]);
 await svc2.stop();
 const answersDiffer = replayToday.filter((a, i) => a !== replayService[i]).length;
 const zA = zoneFiles(rootToday);
 const zB = zoneFiles(rootService);
 const zonesDiffer = [...new Set([...zA.keys(), ...zB.keys()])].filter((n) => !zA.get(n) || !zB.get(n) || !zA.get(n).equals(zB.get(n))).length;
 const zonesChanged = [...zA.keys()].filter((n) => !readFileSync(join(base, 'var/named', n)).equals(zA.get(n))).length;
+Object.assign(out, { replayEvents: REPLAY, replayAnswersDiffer: answersDiffer, replayZonesDiffer: zonesDiffer, replayZonesChanged: zonesChanged });
+}
 rmSync(pkiDir, { recursive: true, force: true });
 note('end');
 
-console.log(JSON.stringify({
-  domains: manifest.domains.length,
-  todayPost: stats(todayPost.map((r) => r.ms)),
-  clientPost: stats(clientPost.map((r) => r.ms)),
-  samePostAnswers,
-  postAnswer: clientPost[0].out.trim(),
-  todayPre: stats(todayPre.map((r) => r.ms)),
-  clientPre: stats(clientPre.map((r) => r.ms)),
-  preAnswers,
-  serialEvents: SERIAL,
-  serialSec: Math.round(serialSec * 10) / 10,
-  burst: burst.length,
-  busy,
-  failed,
-  rssEvents: Math.max(RSS_EVENTS, sentSoFar),
-  serviceRssMB: rssMB,
-  pendingChangesAfter: pendingAfter,
-  replayEvents: REPLAY,
-  replayAnswersDiffer: answersDiffer,
-  replayZonesDiffer: zonesDiffer,
-  replayZonesChanged: zonesChanged,
-  loads,
-}));
+console.log(JSON.stringify({ domains: manifest.domains.length, phases: [...PHASES], ...out, loads }));
