@@ -31,6 +31,14 @@ export interface TokenTest {
   problems: Problem[];
 }
 
+/** What a web Publish did: the plan applied, each zone's result, and what its MTA-STS steps could not do. */
+export interface PublishOutcome {
+  plan: RunPlan;
+  results: ApplyResult[];
+  /** A policy not served (so its id waits) or a turn-off step not done, one per domain, with its fix (serve.ts, run.ts afterMtaStsApply). */
+  mtaSts?: Problem[];
+}
+
 /**
  * The backends the web app drives. Route handlers call these and nothing else, so tests and the
  * benchmark can swap in fakes (no DNS, no network).
@@ -40,7 +48,7 @@ export interface WebServices {
   /** Every domain's plan as the snapshot keeps it (optional: from plan() when a fake leaves it out). */
   planView?(): Promise<PlanView>;
   /** `takeover`: owners whose records we did not create that this publish may manage (`apply --takeover`). */
-  publish(domains: string[] | undefined, actor: string, onZone?: (done: number, total: number) => void, takeover?: string[]): Promise<{ plan: RunPlan; results: ApplyResult[] }>;
+  publish(domains: string[] | undefined, actor: string, onZone?: (done: number, total: number) => void, takeover?: string[]): Promise<PublishOutcome>;
   /** The re-checks a publish asked for that are due by now (checks.afterPublishDelaySeconds 0: all of them). */
   dueAfterPublish(domains: string[]): string[];
   check(domains: string[], onProgress: (done: number, total: number) => void): Promise<DomainCheck[]>;
@@ -86,11 +94,12 @@ export function defaultServices(ctx: AppContext): WebServices {
       const providers = new Providers(ctx);
       const opts = { ...(domains ? { domains } : {}), ...(takeover?.length ? { takeover } : {}) };
       // As apply does: MTA-STS policies are served first, so the records announce only served ids.
-      const { plan } = await serveThenPlan(ctx, providers, await makePlan(ctx, providers, opts), opts, actor);
+      const { plan, served } = await serveThenPlan(ctx, providers, await makePlan(ctx, providers, opts), opts, actor);
       const results = await applyPlan(ctx, providers, plan, actor, onZone ? { onZone } : {});
       // The steps of turning MTA-STS off that wait for this apply (retire.ts), one domain failing alone.
-      plan.problems.push(...(await afterMtaStsApply(ctx, plan, results, actor)));
-      return { plan, results };
+      const after = await afterMtaStsApply(ctx, plan, results, actor);
+      plan.problems.push(...after);
+      return { plan, results, mtaSts: [...served.flatMap((s) => (s.problem ? [s.problem] : [])), ...after] };
     },
     dueAfterPublish: (domains) => dueAfterPublish(ctx, domains),
     check: (domains, onProgress) => checkDomains(ctx, domains, { onProgress }),
@@ -213,7 +222,7 @@ export function startPublishJob(deps: JobDeps, domains: string[] | undefined, ac
   return deps.jobs.start('publish', label, actor, domains ?? [], async (progress) => {
     const started = Date.now();
     progress(0, 0, 'zones');
-    const { plan, results } = await deps.services.publish(domains, actor, (done, total) => progress(done, total, 'zones'), takeover);
+    const { plan, results, mtaSts = [] } = await deps.services.publish(domains, actor, (done, total) => progress(done, total, 'zones'), takeover);
     const d = await deps.snapshot.refresh();
     const changed = d.rows.filter((r) => r.changedAt !== null && Date.parse(r.changedAt) >= started - 1000).map((r) => r.domain);
     const due = deps.services.dueAfterPublish(changed);
@@ -228,13 +237,15 @@ export function startPublishJob(deps: JobDeps, domains: string[] | undefined, ac
     }
     const applied = results.reduce((n, r) => n + r.applied.length, 0);
     const failed = results.filter((r) => r.problem);
-    const problems: Problem[] = [...failed.map((r) => ({ ...r.problem!, subject: r.zone })), ...plan.zones.filter((z) => z.blocked).map((z) => z.blocked!)];
+    // A policy that could not be served keeps its id off DNS: as much a failure to publish as a failed zone.
+    const problems: Problem[] = [...failed.map((r) => ({ ...r.problem!, subject: r.zone })), ...plan.zones.filter((z) => z.blocked).map((z) => z.blocked!), ...mtaSts];
     const waiting = changed.length - due.length;
     const recheck = deps.snapshot.current()?.byDomain.get(changed.find((c) => !due.includes(c)) ?? '')?.recheckAt;
+    const stsText = mtaSts.length > 0 ? ` MTA-STS: ${mtaSts.length} problem(s) with the policies, listed below with their fixes (a policy not served keeps its new id out of DNS).` : '';
     const summary =
-      results.length === 0
+      (results.length === 0
         ? 'Everything was already in sync; nothing to change.'
-        : `${applied} change(s) applied in ${results.length - failed.length} zone(s)${failed.length ? `; ${failed.length} zone(s) failed and were left unchanged` : ''}.${checkedNow}${waiting > 0 && recheck ? ` ${waiting} domain(s) are checked again at ${recheck.slice(11, 16)} UTC, when senders can see the change.` : ''}`;
+        : `${applied} change(s) applied in ${results.length - failed.length} zone(s)${failed.length ? `; ${failed.length} zone(s) failed and were left unchanged` : ''}.${checkedNow}${waiting > 0 && recheck ? ` ${waiting} domain(s) are checked again at ${recheck.slice(11, 16)} UTC, when senders can see the change.` : ''}`) + stsText;
     return { summary, problems, changed };
   });
 }

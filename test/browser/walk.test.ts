@@ -119,6 +119,8 @@ describe('every page tells the truth after every action (README path, then every
   it('Check all says which domain it skips and why', async () => {
     const text = await runAll('Check all');
     expect(text).toMatch(/17 domain\(s\) checked: 1 valid, 16 not\. Not checked: google-demo\.test \(mail handled by another server, nothing of ours to validate\)\./);
+    // The demo keeps its seeded MTA-STS results (no port 443 to check against: checks.mtaStsOnDemand false) and says so.
+    expect(text).toContain('MTA-STS of 4 domain(s) not checked: on-demand MTA-STS checks are off on this server (checks.mtaStsOnDemand)');
     await shot('1-checked');
     await go('/');
     // The senders' report alert names the day each count is from (its long detail is folded).
@@ -132,6 +134,9 @@ describe('every page tells the truth after every action (README path, then every
     // 99 TLSA/TLS-RPT changes, plus one _mta-sts TXT for each of the 4 MTA-STS domains the demo seeds as served (demo/mtasts-seed.ts).
     expect(text).toMatch(/103 change\(s\) applied in 15 zone\(s\)\. Checked again now: 13 of 16 validate\./);
     expect(text).toMatch(/16 \/ 16 domains checked again/);
+    // The demo network serves no policy (no port 443): the serve step says so for each MTA-STS domain, with its fix (their seeded ids stay announced).
+    expect(text).toContain('MTA-STS: 4 problem(s) with the policies, listed below with their fixes');
+    expect(text).toContain('mta-sts.alpha-demo.test was not created by TLSA Manager, so the policy of alpha-demo.test is not written.');
     expect(text).toContain('What changed');
     await shot('2-publish-job');
     expect(await bars()).toEqual({ Valid: 9, 'Valid, with warnings': 2, Expiring: 1, Expired: 1, Broken: 1, 'Not protected': 3, 'Not ours': 1 });

@@ -332,3 +332,54 @@ describe('Check now and Check all check MTA-STS too', () => {
     }
   });
 });
+
+describe('a web Publish shows its MTA-STS serve problems on the job page', () => {
+  const jobPage = async (s: { port: number; cookie: string }, location: string | string[] | undefined) => {
+    const id = /job=([0-9a-f]+)/.exec(String(location))![1]!;
+    const job = await waitForJob({ port: s.port }, `/api/jobs/${id}`, { cookie: s.cookie });
+    return { job, page: (await http({ port: s.port }, 'GET', `/jobs/${id}`, { headers: { cookie: s.cookie, accept: 'text/html' } })).body };
+  };
+
+  it('a policy that cannot be served is named with its fix, and its id stays out of DNS', async () => {
+    const ctx = fx.context();
+    const s = await signedIn(ctx, `${TOKEN}-pub`, testServices(ctx));
+    try {
+      const token = csrfFrom((await http({ port: s.port }, 'GET', '/domains/bravo-demo.test', { headers: { cookie: s.cookie, accept: 'text/html' } })).body);
+      // bravo: enforce, nothing served yet, and no mta-sts subdomain TLSA Manager created (the fixture's DNS answers nothing).
+      expect(store().get('bravo-demo.test')!.servedId).toBeNull();
+      const r = await http({ port: s.port }, 'POST', '/domains/bravo-demo.test/publish', { headers: { cookie: s.cookie }, form: { _csrf: token } });
+      expect(r.status).toBe(303);
+      const { job, page } = await jobPage(s, r.headers.location);
+      expect(job.status).toBe('done');
+      expect(job.problems.map((p) => p.code)).toContain('mta-sts-subdomain-missing');
+      expect(job.summary).toContain('MTA-STS: 1 problem(s) with the policies, listed below with their fixes');
+      const problems = page.slice(page.indexOf('<div class="job-problems">'));
+      expect(problems).toContain('mta-sts.bravo-demo.test was not created by TLSA Manager, so the policy of bravo-demo.test is not written.');
+      expect(problems).toContain('Fix: As root: systemctl start tlsa-manager-mta-sts-subdomain@bravo-demo.test.service');
+      expect(store().get('bravo-demo.test')!.servedId).toBeNull();
+    } finally {
+      await s.srv.close();
+    }
+  }, 60_000);
+
+  it('escapes what a problem carries', async () => {
+    const ctx = fx.context();
+    const real = testServices(ctx);
+    const services = {
+      ...real,
+      publish: async () => ({ plan: await real.plan(['delta-demo.test']), results: [], mtaSts: [problem('mta-sts-policy-unreachable', `The MTA-STS policy of delta-demo.test cannot be fetched: ${HOSTILE}.`, { subject: 'delta-demo.test', fix: `Make <b>it</b> reach ${HOSTILE}` })] }),
+    };
+    const s = await signedIn(ctx, `${TOKEN}-pub2`, services);
+    try {
+      const token = csrfFrom((await http({ port: s.port }, 'GET', '/domains/delta-demo.test', { headers: { cookie: s.cookie, accept: 'text/html' } })).body);
+      const r = await http({ port: s.port }, 'POST', '/domains/delta-demo.test/publish', { headers: { cookie: s.cookie }, form: { _csrf: token } });
+      const { page } = await jobPage(s, r.headers.location);
+      expect(page).toContain('cannot be fetched: &lt;script&gt;alert(1)&lt;/script&gt;.');
+      expect(page).toContain('Fix: Make &lt;b&gt;it&lt;/b&gt; reach');
+      expect(page).not.toContain(HOSTILE);
+      expect(page).not.toContain('<b>it</b>');
+    } finally {
+      await s.srv.close();
+    }
+  });
+});
