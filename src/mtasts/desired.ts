@@ -10,7 +10,7 @@ import { mtaStsOwner, type MtaStsRecord } from '../dns/records.js';
 import { problem, type Problem } from '../problem.js';
 import type { DomainReport } from '../cpanel/scan.js';
 import { policyId, policyText, stsTxtText, type PolicySettings } from './policy.js';
-import { retirementOf } from './retire.js';
+import { goneOf, retirementOf, type GoneStep } from './retire.js';
 import type { MtaStsDomainState, MtaStsMode } from './store.js';
 
 export interface MtaStsSettings extends PolicySettings {
@@ -33,6 +33,9 @@ export interface WantedPolicy {
   id: string;
 }
 
+/** A stored domain no longer on the server, and what becomes of its row (retire.ts goneOf). */
+export type GoneDomain = { domain: string } & GoneStep;
+
 /** The `_mta-sts` TXT record wanted for a domain, with the reason shown. */
 export interface DesiredMtaSts extends MtaStsRecord {
   domain: string;
@@ -51,13 +54,22 @@ export function optedIn(domain: string, publish: MtaStsSettings['publish']): boo
  * policy could list). The mode is the domain's own (stored), else the configured start mode.
  * A stored domain no longer opted in is being turned off (retire.ts): it wants its `mode: none`
  * policy until senders can hold nothing else, then it is listed in `retired` (nothing wanted:
- * the plan removes its record, remove.ts the rest).
+ * the plan removes its record, remove.ts the rest). A stored domain the server no longer lists
+ * (`listed`) is `gone` (retire.ts goneOf).
  */
-export function wantedPolicies(domains: DomainReport[], settings: MtaStsSettings, stored: Map<string, MtaStsDomainState>, now = Date.now()): { policies: WantedPolicy[]; problems: Problem[]; retired: string[] } {
+export function wantedPolicies(domains: DomainReport[], settings: MtaStsSettings, stored: Map<string, MtaStsDomainState>, now = Date.now(), listed: Iterable<string> = domains.map((d) => d.domain)): { policies: WantedPolicy[]; problems: Problem[]; retired: string[]; gone: GoneDomain[] } {
   const policies: WantedPolicy[] = [];
   const problems: Problem[] = [];
   const retired: string[] = [];
+  const gone: GoneDomain[] = [];
+  // `listed`: every name the server lists, scanned or not (makePlan); `stored` holds only domains the scan
+  // looked at (makePlan filters it on a run for some domains, or when the list could not be read), so absent means removed.
+  const onServer = new Set([...listed].map(canonicalName));
   for (const [domain, state] of stored) {
+    if (!onServer.has(canonicalName(domain))) {
+      gone.push({ domain, ...goneOf(state, now) });
+      continue;
+    }
     if (optedIn(domain, settings.publish)) continue;
     const r = retirementOf(state, settings, now);
     if (r.step === 'remove') retired.push(domain);
@@ -75,7 +87,7 @@ export function wantedPolicies(domains: DomainReport[], settings: MtaStsSettings
     }
     policies.push({ domain: d.domain, mode, mx, text, id: policyId(text) });
   }
-  return { policies: policies.sort((a, b) => a.domain.localeCompare(b.domain)), problems, retired: retired.sort() };
+  return { policies: policies.sort((a, b) => a.domain.localeCompare(b.domain)), problems, retired: retired.sort(), gone: gone.sort((a, b) => a.domain.localeCompare(b.domain)) };
 }
 
 /**

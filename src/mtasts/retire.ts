@@ -45,3 +45,25 @@ export function retirementOf(state: MtaStsDomainState, settings: PolicySettings,
 export function removableAt(announcedAt: number, heldMaxAge: number): string {
   return new Date(announcedAt + heldMaxAge * 1000).toISOString();
 }
+
+/**
+ * A stored domain that is no longer on the server (a full scan does not list it: the account or
+ * the domain was removed). Nothing can be served for it any more (its policy file and subdomain
+ * went with the account), and its mail is no longer ours: the plan removes our `_mta-sts` record
+ * where a zone managed here still holds it (nothing wants it; a foreign record stays). Senders may
+ * still hold the policy last announced, so the row (its mode and history) is kept for that
+ * policy's max_age from when the domain was first seen gone, and forgotten after: a domain that
+ * comes back in that time (an account moved back, a scan that missed it) keeps its mode.
+ *   start: begin the wait (heldMaxAge seconds from now); wait: until `until`; forget: drop the row.
+ * A domain whose policy was never announced holds nothing: forgotten at once.
+ */
+export type GoneStep = { step: 'start'; heldMaxAge: number } | { step: 'wait'; until: string } | { step: 'forget' };
+
+export function goneOf(state: MtaStsDomainState, now: number): GoneStep {
+  const served = state.servedText !== null && state.servedId !== null ? parsePolicy(state.servedText) : null;
+  const held = Math.max(served && !('fault' in served) ? served.maxAge : 0, state.retiring?.heldMaxAge ?? 0);
+  if (held === 0) return { step: 'forget' };
+  const until = state.retiring?.after ?? null;
+  if (until === null) return { step: 'start', heldMaxAge: held };
+  return now >= Date.parse(until) ? { step: 'forget' } : { step: 'wait', until };
+}

@@ -31,7 +31,7 @@ export async function serveThenPlan(ctx: AppContext, providers: Providers, plan:
  * has its files, subdomain and state removed (remove.ts). One domain failing fails alone.
  */
 export async function afterMtaStsApply(ctx: AppContext, plan: RunPlan, results: ApplyResult[], actor: string): Promise<Problem[]> {
-  if (plan.mtaStsPolicies.every((p) => p.mode !== 'none') && plan.mtaStsRetired.length === 0) return [];
+  if (plan.mtaStsPolicies.every((p) => p.mode !== 'none') && plan.mtaStsRetired.length === 0 && plan.mtaStsGone.length === 0) return [];
   const store = mtaStsStore(ctx);
   const state = ctx.state();
   const now = ctx.now();
@@ -63,6 +63,18 @@ export async function afterMtaStsApply(ctx: AppContext, plan: RunPlan, results: 
       if (p) problems.push(p);
     } catch (err) {
       problems.push(problem('mta-sts-remove-failed', `Turning MTA-STS off for ${domain} failed: ${(err as Error).message.slice(0, 200)}; the next run tries again.`, { subject: domain }));
+    }
+  }
+  for (const g of plan.mtaStsGone) {
+    if (g.step === 'start') {
+      const until = removableAt(now, g.heldMaxAge);
+      store.setRetiring(g.domain, g.heldMaxAge);
+      store.markAnnounced(g.domain, until);
+      state.logActivity({ actor, kind: 'mta-sts', zone: null, subject: g.domain, detail: `${g.domain} is no longer on this server: its MTA-STS policy and subdomain went with it, and our _mta-sts record goes where a zone here still holds it; its stored mode is forgotten after ${until}, when no sender can hold its policy (max_age ${g.heldMaxAge} s), unless the domain comes back`, ok: true });
+    } else if (g.step === 'forget' && !ourRecordLeft(ctx, g.domain, [...plan.inputs.localZones, ...plan.zones.map((z) => z.zone)])) {
+      // As for a domain turned off: the row goes only after our record (a failed apply leaves it for the next run).
+      store.remove(g.domain);
+      state.logActivity({ actor, kind: 'mta-sts', zone: null, subject: g.domain, detail: `${g.domain} is no longer on this server and no sender can hold its MTA-STS policy any more: its stored MTA-STS state is forgotten`, ok: true });
     }
   }
   return problems;

@@ -33,10 +33,20 @@ export interface MtaStsCheckRun {
   left: number;
 }
 
-/** The domains the timer checks: opted in by the settings and known to the store (a policy was served or is being served). */
+/**
+ * A stored domain the timer checks and judges: opted in by the settings and not retiring. An
+ * opted-in domain retiring is one no longer on the server (retire.ts goneOf: nothing of ours is
+ * served for it, so a check would only find a policy gone and call it broken), or one opted in
+ * again whose policy the next serve restores.
+ */
+function isActive(s: MtaStsDomainState, publish: AppContext['config']['mtaSts']['publish']): boolean {
+  return optedIn(s.domain, publish) && s.retiring === null;
+}
+
+/** The domains the timer checks: active and known to the store (a policy was served or is being served). */
 export function checkedDomains(ctx: AppContext): string[] {
   const publish = ctx.config.mtaSts.publish;
-  return [...mtaStsStore(ctx).all().keys()].filter((d) => optedIn(d, publish));
+  return [...mtaStsStore(ctx).all().values()].filter((s) => isActive(s, publish)).map((s) => s.domain);
 }
 
 /** Record one status as a check result (the timer's and `mta-sts status`'s results alike). */
@@ -146,7 +156,7 @@ export function judgeMtaSts(ctx: AppContext, now = ctx.now()): { moved: string[]
   const moved: string[] = [];
   const events: AlertEvent[] = [];
   for (const state of store.all().values()) {
-    if (!optedIn(state.domain, publish) || state.mode !== 'testing' || !ctx.config.mtaSts.autoEnforce.enabled) continue;
+    if (!isActive(state, publish) || state.mode !== 'testing' || !ctx.config.mtaSts.autoEnforce.enabled) continue;
     const d = enforceDecisionFor(ctx, state, now);
     if (!d.move) continue;
     store.setMode(state.domain, 'enforce', new Date(now).toISOString());
@@ -157,7 +167,7 @@ export function judgeMtaSts(ctx: AppContext, now = ctx.now()): { moved: string[]
   // The publish that serves the enforce policy must not wait for the hourly full run.
   if (moved.length > 0) ctx.state().setMeta('reconcileDueAt', String(now));
   const stored = store.all();
-  const enforced = [...stored.values()].filter((s) => s.mode === 'enforce' && optedIn(s.domain, publish));
+  const enforced = [...stored.values()].filter((s) => s.mode === 'enforce' && isActive(s, publish));
   const latest = new Map(enforced.map((s) => [s.domain, checks.latest(s.domain)]));
   const active = mtaStsBrokenCondition(enforced.flatMap((s) => {
     const c = latest.get(s.domain);

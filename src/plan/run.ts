@@ -11,7 +11,7 @@ import { computeRdata } from '../tlsa/records.js';
 import { findIssuer } from '../tlsa/certificate.js';
 import type { TlsaRecord } from '../tlsa/types.js';
 import { desiredRecords, desiredTlsrpt, type DesiredRecord, type DesiredSet, type DesiredTlsrpt } from './desired.js';
-import { desiredMtaSts, wantedPolicies, type DesiredMtaSts, type WantedPolicy } from '../mtasts/desired.js';
+import { desiredMtaSts, wantedPolicies, type DesiredMtaSts, type GoneDomain, type WantedPolicy } from '../mtasts/desired.js';
 import { MtaStsStore } from '../mtasts/store.js';
 import { holdBackGone, planZone, serverWideLimit, type ZonePlan } from './plan.js';
 import { emptyLedger } from '../state/ledger.js';
@@ -42,6 +42,8 @@ export interface RunPlan {
   mtaStsPolicies: WantedPolicy[];
   /** Domains turned off whose senders can hold no policy any more: their record goes now, the rest after the apply (mtasts/run.ts). */
   mtaStsRetired: string[];
+  /** Stored MTA-STS domains no longer on the server (full runs only), and what becomes of each row (retire.ts goneOf). */
+  mtaStsGone: GoneDomain[];
   zones: ZonePlan[];
   refused: RefusedZone[];
   unmanaged: DesiredSet['unmanaged'];
@@ -135,7 +137,11 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
   const stsStored = ledger ? new MtaStsStore(ledger.db, { readOnly: true }).all() : new Map();
   // A run for some domains (a hook, the domain page) leaves the others' MTA-STS alone, turned off or not.
   const scanned = new Set(scan.domains.map((d) => d.domain));
-  const sts = wantedPolicies(scan.domains, { ...ctx.config.mtaSts }, opts.domains ? new Map([...stsStored].filter(([d]) => scanned.has(d))) : stsStored, ctx.now());
+  // Only a full scan of a readable domain list can tell that a stored domain was removed (retire.ts goneOf); a name
+  // /etc/userdomains lists but the scan skipped (not a valid name) is still on the server.
+  const listRead = !scan.problems.some((p) => p.code === 'no-userdomains');
+  const listed = [...scanned, ...scan.problems.filter((p) => p.code === 'name-invalid' && p.subject).map((p) => p.subject!)];
+  const sts = wantedPolicies(scan.domains, { ...ctx.config.mtaSts }, opts.domains || !listRead ? new Map([...stsStored].filter(([d]) => scanned.has(d))) : stsStored, ctx.now(), listed);
   const stsRecords = desiredMtaSts(sts.policies, stsStored, zoneOf, ctx.config.policy.ttl);
   const inputs: PlanInputs = { opts, seen: new Map(), planned: new Map(), desiredByZone: desired.byZone, tlsrptByZone: reports.byZone, mtaStsByZone: stsRecords.byZone, servedByHost: new Map(scan.endpoints.map((e) => [e.host, e])), localZones: scan.localZones };
   const problems: Problem[] = [...scan.problems, ...desired.problems, ...reports.problems, ...sts.problems, ...stsRecords.problems];
@@ -159,7 +165,7 @@ export async function makePlan(ctx: AppContext, providers: Providers, opts: Plan
     inputs.massDeletion = mass;
     for (const z of planned) holdBackGone(z, mass);
   }
-  return { scan, mtaStsPolicies: sts.policies, mtaStsRetired: sts.retired, zones: planned, refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
+  return { scan, mtaStsPolicies: sts.policies, mtaStsRetired: sts.retired, mtaStsGone: sts.gone, zones: planned, refused: refusedZones(scan), unmanaged: desired.unmanaged, problems, inputs };
 }
 
 /** The TLS-RPT report address: the settings', else tlsrpt@<server hostname> (null: neither is usable). */

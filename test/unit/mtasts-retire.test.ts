@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { wantedPolicies } from '../../src/mtasts/desired.js';
 import { parsePolicy } from '../../src/mtasts/policy.js';
-import { removableAt, retirementOf } from '../../src/mtasts/retire.js';
+import { goneOf, removableAt, retirementOf } from '../../src/mtasts/retire.js';
+import type { DomainReport } from '../../src/cpanel/scan.js';
 import { MtaStsStore, type MtaStsDomainState } from '../../src/mtasts/store.js';
 
 /**
@@ -40,15 +41,17 @@ describe('turning MTA-STS off for a domain', () => {
   });
 
   it('wanted: the retiring domain wants its none policy whatever publish says; opted in again it wants its own mode', () => {
+    // Still on the server (its mail now elsewhere): a domain the scan does not list is gone, below.
+    const onServer = [{ domain: 'a.test', owner: 'a', mail: 'remote', mx: [] } as unknown as DomainReport];
     const stored = new Map([['a.test', st({ servedText: ENFORCE, servedId: 'old1' })]]);
     for (const publish of ['off', [] as string[], ['b.test']] as const) {
-      const r = wantedPolicies([], { ...S, publish: publish as 'off', mode: 'testing' }, stored, T);
+      const r = wantedPolicies(onServer, { ...S, publish: publish as 'off', mode: 'testing' }, stored, T);
       expect(r.policies).toEqual([expect.objectContaining({ domain: 'a.test', mode: 'none', text: NONE, heldMaxAge: 1209600 })]);
       expect(r.retired).toEqual([]);
     }
     const gone = new Map([['a.test', st({ servedText: NONE, servedId: 'n', retiring: { heldMaxAge: 86400, after: '2026-11-01T00:00:00Z' } })]]);
-    expect(wantedPolicies([], { ...S, publish: 'off', mode: 'testing' }, gone, T)).toMatchObject({ policies: [], retired: ['a.test'] });
-    expect(wantedPolicies([], { ...S, publish: 'all', mode: 'testing' }, gone, T).retired).toEqual([]);
+    expect(wantedPolicies(onServer, { ...S, publish: 'off', mode: 'testing' }, gone, T)).toMatchObject({ policies: [], retired: ['a.test'] });
+    expect(wantedPolicies(onServer, { ...S, publish: 'all', mode: 'testing' }, gone, T).retired).toEqual([]);
   });
 
   it('the store keeps the retirement: set starts it, announce sets the time once, null ends it', () => {
@@ -62,5 +65,33 @@ describe('turning MTA-STS off for a domain', () => {
     expect(s.get('a.test')!.retiring).toEqual({ heldMaxAge: 1209600, after: '2026-02-01T00:00:00Z' });
     s.setRetiring('a.test', null);
     expect(s.get('a.test')!.retiring).toBeNull();
+  });
+});
+
+describe('a stored domain no longer on the server', () => {
+  const TESTING = 'version: STSv1\r\nmode: testing\r\nmx: mail.a.test\r\nmax_age: 86400\r\n';
+  it('never announced: forgotten at once; announced: the wait starts with the max_age senders may hold', () => {
+    expect(goneOf(st({}), T)).toEqual({ step: 'forget' });
+    expect(goneOf(st({ servedText: ENFORCE, servedId: 'e1' }), T)).toEqual({ step: 'start', heldMaxAge: 1209600 });
+    expect(goneOf(st({ mode: 'testing', servedText: TESTING, servedId: 't1' }), T)).toEqual({ step: 'start', heldMaxAge: 86400 });
+    // Being turned off when it went: the older policy senders may hold counts (not the none policy's day).
+    expect(goneOf(st({ servedText: NONE, servedId: 'n1', retiring: { heldMaxAge: 1209600, after: null } }), T)).toEqual({ step: 'start', heldMaxAge: 1209600 });
+  });
+
+  it('waits until the time set, and forgets exactly then', () => {
+    const after = '2026-12-15T00:00:00.000Z';
+    const waiting = st({ servedText: ENFORCE, servedId: 'e1', retiring: { heldMaxAge: 1209600, after } });
+    expect(goneOf(waiting, Date.parse(after) - 1)).toEqual({ step: 'wait', until: after });
+    expect(goneOf(waiting, Date.parse(after))).toEqual({ step: 'forget' });
+  });
+
+  it('wanted: nothing for it (no policy, no record, not retired through the files), whatever publish says; a domain on the server is not gone', () => {
+    const stored = new Map([['a.test', st({ servedText: ENFORCE, servedId: 'e1' })]]);
+    for (const publish of ['all', ['a.test'], 'off'] as const) {
+      const r = wantedPolicies([], { ...S, publish: publish as 'all', mode: 'testing' }, stored, T);
+      expect(r).toMatchObject({ policies: [], retired: [], gone: [{ domain: 'a.test', step: 'start', heldMaxAge: 1209600 }] });
+    }
+    const here = { domain: 'A.test', owner: 'a', mail: 'remote', mx: [] } as unknown as DomainReport;
+    expect(wantedPolicies([here], { ...S, publish: 'all', mode: 'testing' }, stored, T).gone).toEqual([]);
   });
 });
