@@ -9,7 +9,7 @@ import { labCa } from '../mtasts/serve.js';
 import { recordCheck } from '../mtasts/scheduled.js';
 import { statusOf, type StsStatus } from '../mtasts/status.js';
 import { MtaStsStore, MTA_STS_MODES, mtaStsStore, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
-import { setModeByAdmin } from '../mtasts/admin-mode.js';
+import { modeRefusal, setModeByAdmin } from '../mtasts/admin-mode.js';
 import { createSubdomain, removeSubdomain } from '../mtasts/subdomain.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
@@ -77,7 +77,14 @@ export function statusText(rows: StsStatus[]): string {
 async function mode({ ctx, args }: CommandInput): Promise<CommandResult> {
   if (args.length !== 2 || !(MTA_STS_MODES as readonly string[]).includes(args[1]!)) throw new ProblemError(problem('usage', `mta-sts mode takes a domain and testing or enforce (${USAGE})`));
   const domain = domainArg(args[0]!);
-  setModeByAdmin(ctx!, domain, args[1] as MtaStsMode, 'cli');
+  const c = ctx!;
+  // Only a domain MTA-STS covers (the web's rule): a row for any other would be retired or forgotten by the next run.
+  const scan = await scanFor(c, { domains: [domain] });
+  const stored = storedStates(c);
+  const wanted = wantedPolicies(scan.domains, { ...c.config.mtaSts }, new Map([...stored].filter(([d]) => d === domain)), c.now());
+  const refused = modeRefusal({ domain, onServer: scan.domains.some((d) => d.domain === domain), optedIn: optedIn(domain, c.config.mtaSts.publish), wanted: wanted.policies.some((p) => p.domain === domain && p.mode !== 'none'), stored: stored.has(domain) });
+  if (refused) throw new ProblemError(refused);
+  setModeByAdmin(c, domain, args[1] as MtaStsMode, 'cli');
   return { output: `${domain}: mode ${args[1]}; run "tlsa-manager apply" to serve and announce it`, exitCode: 0 };
 }
 

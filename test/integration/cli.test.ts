@@ -10,6 +10,7 @@ import { applyPlan, makePlan } from '../../src/plan/run.js';
 import { planJson } from '../../src/cli/plan-commands.js';
 import { json } from '../../src/cli/types.js';
 import { MtaStsStore } from '../../src/mtasts/store.js';
+import { startFakeDns, zoneHandler } from '../fakes/dns-server.js';
 
 const CLI = join(process.cwd(), 'dist/cli.js');
 
@@ -180,5 +181,47 @@ describe('plan --json is streamed zone by zone (issue 10 §7)', () => {
     expect(parsed.zones.flatMap((z: { changes: unknown[] }) => z.changes).length).toBeGreaterThan(6);
     expect(parsed).toEqual(JSON.parse(whole));
     expect(streamed.stdout).toBe(whole);
+  });
+});
+
+describe('mta-sts mode refuses a domain MTA-STS does not cover', () => {
+  it('names why, exits 2 and changes nothing; a covered domain gets its mode', async () => {
+    const dns = await startFakeDns(zoneHandler([]));
+    try {
+      const root = makeFakeRoot({
+        domains: { 'in.test': 'inu', 'out.test': 'outu', 'off.test': 'offu' },
+        local: ['in.test', 'off.test'],
+        remote: ['out.test'],
+        zones: {
+          'in.test': cpanelZone('in.test', ['in.test. IN MX 10 mail.in.test.', 'mail IN A 192.0.2.10']),
+          'out.test': cpanelZone('out.test', ['out.test. IN MX 10 mx.mail-elsewhere.test.']),
+          'off.test': cpanelZone('off.test', ['off.test. IN MX 10 mail.off.test.', 'mail IN A 192.0.2.10']),
+        },
+        files: { '/etc/tlsa-manager/config.json': JSON.stringify({ resolver: `${dns.host}:${dns.port}`, cpanel: { useWhmApi: false, reloadCommand: ['true'], authoritative: false }, mtaSts: { publish: ['in.test', 'out.test', 'nowhere.test'] } }) },
+      });
+      const refusals: [string, string][] = [
+        ['nowhere.test', 'nowhere.test is not a domain on this server.'],
+        ['off.test', 'MTA-STS is not published for off.test, so it has no mode to change.'],
+        ['out.test', 'out.test gets no MTA-STS policy (its mail is not handled on this server, or it has no MX record), so it has no mode to change.'],
+      ];
+      for (const [domain, why] of refusals) {
+        const r = cli(['mta-sts', 'mode', domain, 'enforce', '--root', root]);
+        expect(r.status, domain).toBe(2);
+        expect(r.stderr, domain).toContain(why);
+        expect(r.stdout, domain).toBe('');
+      }
+      const st = () => createContext({ root, logger: createLogger({ level: 'silent' }) }).state();
+      const s1 = st();
+      expect([...new MtaStsStore(s1.db).all().keys()]).toEqual([]);
+      expect(s1.activity({ kind: 'mta-sts' })).toEqual([]);
+      s1.close();
+      const ok = cli(['mta-sts', 'mode', 'in.test', 'enforce', '--root', root]);
+      expect(ok).toMatchObject({ status: 0, stdout: 'in.test: mode enforce; run "tlsa-manager apply" to serve and announce it\n' });
+      const s2 = st();
+      expect([...new MtaStsStore(s2.db).all().values()].map((s) => `${s.domain} ${s.mode}`)).toEqual(['in.test enforce']);
+      s2.close();
+    } finally {
+      await dns.close();
+    }
   });
 });

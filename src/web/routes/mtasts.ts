@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { MTA_STS_MODES, type MtaStsMode } from '../../mtasts/store.js';
 import { problem, ProblemError } from '../../problem.js';
-import { mtaStsPanel } from '../mtasts-view.js';
+import { modeRefusal } from '../../mtasts/admin-mode.js';
+import { optedIn } from '../../mtasts/desired.js';
 import { domainParam, formString } from '../params.js';
 import { actor, dataFor, h, redirect, type RouteDeps } from './common.js';
 
@@ -21,10 +22,8 @@ export function mtaStsRouter(deps: RouteDeps): Router {
       const mode = formString(req.body?.mode);
       if (!(MTA_STS_MODES as readonly string[]).includes(mode)) throw new ProblemError(problem('bad-request', 'The MTA-STS mode is either testing or enforce.', { fix: 'Use the Testing or Enforce button in the MTA-STS panel of the domain page.' }));
       const d = await dataFor(deps, res);
-      if (!d.byDomain.has(domain)) throw new ProblemError(problem('not-found', `${domain} is not a domain on this server.`, { fix: 'Pick a domain from the list; press Rescan if it was added just now.' }));
-      if (!mtaStsPanel(d, domain, ctx.config)?.switchable) {
-        throw new ProblemError(problem('bad-request', `MTA-STS is not published for ${domain}, so it has no mode to change.`, { fix: 'Add the domain under Settings » MTA-STS (or publish for all domains) first.' }));
-      }
+      const refused = modeRefusal({ domain, onServer: d.byDomain.has(domain), optedIn: optedIn(domain, ctx.config.mtaSts.publish), wanted: d.plan.mtaStsPolicies.some((p) => p.domain === domain && p.mode !== 'none'), stored: d.mtaSts.has(domain) });
+      if (refused) throw new ProblemError(refused);
       services.setMtaStsMode(domain, mode as MtaStsMode, actor(res));
       // The rows read the stored mode again now; the plan (the policy text wanted) follows in the background.
       snapshot.refreshChecks();
