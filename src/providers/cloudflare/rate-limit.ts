@@ -52,12 +52,12 @@ export class RequestBudget {
     this.sleep = opts.sleep ?? realSleep;
   }
 
-  /** Wait until a request may be sent, then count it. */
-  acquire(): Promise<void> {
+  /** Wait until a request may be sent, then count it; resolves to the time it was granted. */
+  acquire(): Promise<number> {
     const asked = { at: this.now(), sleeps: this.sleeps };
     const turn = this.queue.then(() => this.waitForSlot(asked));
     // A failure in one acquisition must not wedge the queue for everyone after it.
-    this.queue = turn.catch(() => undefined);
+    this.queue = turn.then(() => undefined, () => undefined);
     return turn;
   }
 
@@ -71,7 +71,7 @@ export class RequestBudget {
     return { ...this.counters };
   }
 
-  private async waitForSlot(asked: { at: number; sleeps: number }): Promise<void> {
+  private async waitForSlot(asked: { at: number; sleeps: number }): Promise<number> {
     for (;;) {
       const now = this.now();
       while (this.grants.length > 0 && this.grants[0]! <= now - this.windowMs) this.grants.shift();
@@ -91,6 +91,7 @@ export class RequestBudget {
       this.counters.delayed++;
       this.counters.totalWaitMs += at - asked.at;
     }
+    return at;
   }
 }
 
