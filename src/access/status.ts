@@ -17,7 +17,7 @@ import { KNOWN_ISSUERS, keyKind } from '../tlsa/known-issuers.js';
 import { storedOr } from '../state/per-state.js';
 import { tlsrptTotals } from '../tlsrpt/import.js';
 import { optedIn } from '../mtasts/desired.js';
-import { MtaStsStore, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
+import { storedStates, type MtaStsMode } from '../mtasts/store.js';
 import { MtaStsChecks } from '../mtasts/checks-store.js';
 import type { StsState } from '../mtasts/status.js';
 import { renewalBreaksAt } from './renewal.js';
@@ -148,14 +148,13 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
   const dnssec = storedOr(() => (db ? latestDnssec(ctx) : new Map()), new Map());
   const reports = storedOr(() => tlsrptTotals(ctx), new Map());
   const marks = storedOr(() => publishedMarks(db), new Map());
-  const sts = storedOr(() => (db ? new MtaStsStore(db.db, { readOnly: true }).all() : new Map<string, MtaStsDomainState>()), new Map<string, MtaStsDomainState>());
+  const sts = storedStates(ctx);
   const scan = await scanServer(ctx.root, { onlyDomains: new Set(wanted.map((d) => d.domain)), externalDns: storedDns(checks), extraAddresses: ctx.config.serverAddresses, now: new Date(ctx.now()) });
   const stsChecks = db ? new MtaStsChecks(db.db, { readOnly: true }) : null;
   const stsOf = (domain: string): DomainStatus['mtaSts'] => {
     if (!optedIn(domain, ctx.config.mtaSts.publish)) return { mode: 'off', state: null, checkedAt: null, problems: [] };
     const last = storedOr(() => stsChecks?.latest(domain) ?? null, null);
-    const problems = (Array.isArray(last?.status.problems) ? last.status.problems : []).filter((p) => typeof p?.code === 'string' && typeof p.message === 'string').map((p) => ({ code: p.code, message: p.message, ...(p.fix ? { fix: p.fix } : {}) }));
-    return { mode: sts.get(domain)?.mode ?? ctx.config.mtaSts.mode, state: last?.state ?? null, checkedAt: last?.time ?? null, problems };
+    return { mode: sts.get(domain)?.mode ?? ctx.config.mtaSts.mode, state: last?.state ?? null, checkedAt: last?.time ?? null, problems: wellFormed(last?.status.problems).map(shown) };
   };
   const managed = managedZones(ctx, scan.localZones);
   const endpoints = new Map(scan.endpoints.map((e) => [e.host, e]));
@@ -166,9 +165,8 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
     const zone = enclosingZone(d.domain, managed);
     const kind = zone ? providerFor(zone, ctx, scan.localZones) : null;
     const dnsHost = !kind ? 'elsewhere' : kind === 'cpanel' ? 'here' : kind;
-    const found = (check?.result as Partial<DomainCheck> | undefined)?.problems;
-    const checkProblems = Array.isArray(found) ? found.filter((p) => typeof p?.code === 'string' && typeof p.message === 'string') : [];
-    const problems = checkProblems.map((p) => ({ code: p.code, message: p.message, ...(p.fix ? { fix: p.fix } : {}) }));
+    const checkProblems = wellFormed((check?.result as Partial<DomainCheck> | undefined)?.problems);
+    const problems = checkProblems.map(shown);
     const changed = changedSinceCheck(marks.get(d.domain), check?.time ?? null) !== null;
     const chain = dnssecForDomain(d.domain, d.zone, dnssec, check?.result);
     const status = closestStatus(d.domain, d.zone, dnssec);
@@ -189,6 +187,16 @@ export async function accountStatus(ctx: AppContext, who: Identity & { kind: 'ac
     };
   });
   return { account: who.name, domains };
+}
+
+/** The well-formed problems of a stored result (stored JSON is read as it is: anything else is dropped). */
+function wellFormed(list: unknown): Problem[] {
+  return Array.isArray(list) ? list.filter((p): p is Problem => typeof p?.code === 'string' && typeof p.message === 'string') : [];
+}
+
+/** What an owner is shown of a problem: its words and its fix. */
+function shown(p: Problem): Pick<Problem, 'code' | 'message' | 'fix'> {
+  return { code: p.code, message: p.message, ...(p.fix ? { fix: p.fix } : {}) };
 }
 
 /** Two MX hosts of one domain may share records (same owner only when the host is the same). */

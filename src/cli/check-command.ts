@@ -7,7 +7,7 @@ import { nagiosReport, parseThresholds, unknownLine } from './nagios.js';
 import { optedIn } from '../mtasts/desired.js';
 import { labCa } from '../mtasts/serve.js';
 import { statusOf, type StsStatus } from '../mtasts/status.js';
-import { storedStates } from './mtasts-command.js';
+import { storedStates } from '../mtasts/store.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
 
 function progressBar(): ((done: number, total: number) => void) | undefined {

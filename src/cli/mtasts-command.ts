@@ -1,14 +1,12 @@
-import type { AppContext } from '../context.js';
 import { checkName } from '../dns/names.js';
 import { problem, ProblemError } from '../problem.js';
 import { scanFor } from '../plan/run.js';
-import { storedOr } from '../state/per-state.js';
 import { optedIn, wantedPolicies } from '../mtasts/desired.js';
 import { ourRecordLeft } from '../mtasts/remove.js';
 import { labCa } from '../mtasts/serve.js';
 import { recordCheck } from '../mtasts/scheduled.js';
 import { statusOf, type StsStatus } from '../mtasts/status.js';
-import { MtaStsStore, MTA_STS_MODES, mtaStsStore, type MtaStsDomainState, type MtaStsMode } from '../mtasts/store.js';
+import { MTA_STS_MODES, mtaStsStore, storedStates, type MtaStsMode } from '../mtasts/store.js';
 import { modeRefusal, setModeByAdmin } from '../mtasts/admin-mode.js';
 import { createSubdomain, removeSubdomain } from '../mtasts/subdomain.js';
 import { json, type Command, type CommandInput, type CommandResult } from './types.js';
@@ -19,14 +17,6 @@ function domainArg(s: string): string {
   const c = checkName(s);
   if (!c.ok) throw new ProblemError(problem('name-invalid', `mta-sts: "${s.slice(0, 100)}" is not a valid domain name (${c.reason})`));
   return c.name;
-}
-
-/** The stored MTA-STS states, read-only (an unreadable or missing database: none). */
-export function storedStates(ctx: AppContext): Map<string, MtaStsDomainState> {
-  return storedOr(() => {
-    const db = ctx.readState();
-    return db ? new MtaStsStore(db.db, { readOnly: true }).all() : new Map<string, MtaStsDomainState>();
-  }, new Map<string, MtaStsDomainState>());
 }
 
 export const mtaStsCommand: Command = {

@@ -1,4 +1,4 @@
-import { MtaStsStore } from '../mtasts/store.js';
+import { storedStates } from '../mtasts/store.js';
 import { publishedMarks } from '../checks/scheduled.js';
 import { tlsrptTotals } from '../tlsrpt/import.js';
 import { createInterface } from 'node:readline/promises';
@@ -153,7 +153,7 @@ export const auditCommand: Command = {
     const checks = storedOr((): Map<string, CheckSummary> => ctx!.readState()?.latestChecks() ?? new Map(), new Map());
     const dnssec = storedOr(() => latestDnssec(ctx!), new Map());
     const marks = storedOr(() => publishedMarks(ctx!.readState()), new Map());
-    const sts = storedOr(() => { const st = ctx!.readState(); return st ? new MtaStsStore(st.db, { readOnly: true }).all() : new Map(); }, new Map());
+    const sts = storedStates(ctx!);
     const rows = auditRows(auditInput(plan), checks, dnssec, tlsrptTotals(ctx!), marks, sts);
     if (format === 'json') return { output: json(rows), exitCode: 0 };
     if (format === 'csv') return { output: auditCsv(rows), exitCode: 0 };

@@ -8,7 +8,8 @@
  * MTA-STS off removes exactly that.
  */
 import type Database from 'better-sqlite3';
-import { perStateDb } from '../state/per-state.js';
+import type { AppContext } from '../context.js';
+import { perStateDb, storedOr } from '../state/per-state.js';
 import { migrate } from '../state/schema.js';
 
 export const MTA_STS_MODES = ['testing', 'enforce'] as const;
@@ -132,3 +133,11 @@ export class MtaStsStore {
 }
 
 export const mtaStsStore = perStateDb((db) => new MtaStsStore(db));
+
+/** The stored MTA-STS states, read-only (an unreadable or missing database: none); views never create the table. */
+export function storedStates(ctx: Pick<AppContext, 'readState'>): Map<string, MtaStsDomainState> {
+  return storedOr(() => {
+    const db = ctx.readState();
+    return db ? new MtaStsStore(db.db, { readOnly: true }).all() : new Map<string, MtaStsDomainState>();
+  }, new Map<string, MtaStsDomainState>());
+}
