@@ -35,7 +35,9 @@ export interface MtaStsEnv {
  * our purpose (Whostmgr/API/1/UserDomains.pm create_subdomain lines 260-306 → Cpanel/Sub.pm
  * _create_local_subdomain: the userdata file with the document root, lines 361-403, and the
  * document root made as the user, line 471). The address record cPanel adds for the name (lines
- * 338-348) is the lab's: setRecords below.
+ * 338-348) is the lab's: setRecords below. delete_domain follows the same file's delete_domain
+ * (lines 161-225): a subdomain's owner is found, it is removed (_delsubdomain), and the answer is
+ * { username, type: 'sub' }.
  */
 function cpanelSide(l: Lab, zone: string, home: string): void {
   const root = l.cpanelRoot;
